@@ -1,0 +1,636 @@
+//! The directory: every node's verified copy of the network's objects, and
+//! [`Directory::apply`], the single gate through which objects enter.
+//!
+//! # Merge rules
+//! Each object occupies one slot ([`ObjectKey`]). A slot holds one winner:
+//! the highest `seq`, and among equal `seq`s with different content (an
+//! *equivocation*) the lowest [`ObjectHash`]; the losers are kept as
+//! evidence. An object whose parent is missing (a record before its
+//! admission) waits in a bounded pending set and is applied when the parent
+//! arrives.
+//!
+//! The *live* part of the directory — winners that are neither revoked nor
+//! expired, and prekeys of current member nodes — depends only on the set of
+//! objects applied and the clock, never on their order or on duplicates:
+//! the rules form a CRDT (see the property test in `tests/crdt.rs`).
+//! [`Directory::digest`] summarises that live part for anti-entropy sync.
+//! Objects that a revocation later covers stay in their slot as local
+//! evidence, shown with status `revoked`, but are no longer live.
+
+mod rejection;
+mod status;
+
+pub use rejection::{Rejection, Waiting};
+pub use status::{RecordStatus, RecordView};
+
+use crate::admission::SignedAdmission;
+use crate::charter::{CharterError, SignedCharter};
+use crate::ids::{NetworkId, NodeId, ObjectHash, Role, StateCode};
+use crate::keys::{Context, PublicKey};
+use crate::limits::MAX_LONG_TEXT;
+use crate::limits::{MAX_EVIDENCE, MAX_PENDING};
+use crate::object::{DirectoryObject, ObjectKey};
+use crate::prekey::SignedPrekeyBundle;
+use crate::record::SignedRecord;
+use crate::revocation::{RevocationAuthority, RevocationTarget, SignedRevocation};
+use crate::time::{DAY, Timestamp};
+use crate::validate;
+use std::collections::BTreeMap;
+
+/// One slot's content.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// The winning object.
+    pub object: DirectoryObject,
+    /// Its hash.
+    pub hash: ObjectHash,
+    /// Equivocating siblings (same `seq`, different content), kept as evidence.
+    pub evidence: Vec<DirectoryObject>,
+}
+
+/// The result of a successful [`Directory::apply`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The object (and maybe pending ones it unblocked) changed the directory.
+    Applied(Applied),
+    /// The directory already holds this object.
+    Duplicate,
+    /// The object waits in the pending set for its parent.
+    Pending(Waiting),
+}
+
+/// What an apply changed, in order. A store persists exactly this.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// The changes.
+    pub changes: Vec<Change>,
+}
+
+/// One change to the directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// An object was accepted: as the slot's new winner, or as evidence of an
+    /// equivocation.
+    Accepted {
+        /// The slot.
+        key: ObjectKey,
+        /// The object's hash.
+        hash: ObjectHash,
+        /// The object.
+        object: DirectoryObject,
+        /// True if it became the winner; false if it is kept as evidence.
+        winner: bool,
+    },
+    /// A slot was emptied because its object no longer chains to the
+    /// admission in force (the state's key changed).
+    Removed {
+        /// The slot.
+        key: ObjectKey,
+        /// The removed object's hash.
+        hash: ObjectHash,
+    },
+}
+
+impl Change {
+    /// The slot concerned.
+    pub fn key(&self) -> &ObjectKey {
+        match self {
+            Change::Accepted { key, .. } | Change::Removed { key, .. } => key,
+        }
+    }
+}
+
+/// The live part of the directory: slot → (seq, hash).
+pub type Digest = BTreeMap<ObjectKey, (u64, ObjectHash)>;
+
+/// What the checks decided for an object.
+enum Verdict {
+    Winner,
+    Evidence,
+    Duplicate,
+    Wait(Waiting),
+}
+
+/// A verified copy of the directory under one charter.
+#[derive(Clone, Debug)]
+pub struct Directory {
+    charter: SignedCharter,
+    network: NetworkId,
+    entries: BTreeMap<ObjectKey, Entry>,
+    pending: BTreeMap<ObjectHash, DirectoryObject>,
+}
+
+impl Directory {
+    /// An empty directory under `charter`, which must be valid.
+    pub fn new(charter: SignedCharter) -> Result<Directory, CharterError> {
+        let network = charter.verify()?;
+        Ok(Directory { charter, network, entries: BTreeMap::new(), pending: BTreeMap::new() })
+    }
+
+    /// Rebuilds a directory from slot contents a store saved. The store only
+    /// ever saved what [`Directory::apply`] accepted, so the objects are not
+    /// checked again; the charter is.
+    pub fn restore(
+        charter: SignedCharter,
+        entries: impl IntoIterator<Item = (DirectoryObject, Vec<DirectoryObject>)>,
+    ) -> Result<Directory, CharterError> {
+        let mut dir = Directory::new(charter)?;
+        for (object, evidence) in entries {
+            let hash = object.hash(&dir.network);
+            dir.entries.insert(object.key(), Entry { object, hash, evidence });
+        }
+        Ok(dir)
+    }
+
+    /// The charter.
+    pub fn charter(&self) -> &SignedCharter {
+        &self.charter
+    }
+
+    /// The network id.
+    pub fn network_id(&self) -> NetworkId {
+        self.network
+    }
+
+    /// All slots.
+    pub fn entries(&self) -> impl Iterator<Item = (&ObjectKey, &Entry)> {
+        self.entries.iter()
+    }
+
+    /// One slot.
+    pub fn entry(&self, key: &ObjectKey) -> Option<&Entry> {
+        self.entries.get(key)
+    }
+
+    /// How many objects wait for a parent.
+    pub fn pending_len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Checks `object` against the charter, the chain of signatures and the
+    /// merge rules at time `now`, and applies it if it is acceptable. Pending
+    /// objects it unblocks are applied too, and reported in the same
+    /// [`Applied`].
+    pub fn apply(&mut self, object: DirectoryObject, now: Timestamp) -> Result<Outcome, Rejection> {
+        let hash = object.hash(&self.network);
+        let verdict = self.check(&object, &hash, now)?;
+        let mut applied = Applied::default();
+        match verdict {
+            Verdict::Duplicate => return Ok(Outcome::Duplicate),
+            Verdict::Wait(why) => {
+                if self.pending.contains_key(&hash) {
+                    return Ok(Outcome::Pending(why));
+                }
+                if self.pending.len() >= MAX_PENDING {
+                    return Err(Rejection::PendingFull);
+                }
+                self.pending.insert(hash, object);
+                return Ok(Outcome::Pending(why));
+            }
+            Verdict::Winner | Verdict::Evidence => {
+                self.insert(object, hash, matches!(verdict, Verdict::Winner), &mut applied);
+            }
+        }
+        self.drain_pending(now, &mut applied);
+        Ok(Outcome::Applied(applied))
+    }
+
+    /// Re-checks pending objects until none makes progress.
+    fn drain_pending(&mut self, now: Timestamp, applied: &mut Applied) {
+        loop {
+            let mut progressed = false;
+            let hashes: Vec<ObjectHash> = self.pending.keys().copied().collect();
+            for hash in hashes {
+                let Some(object) = self.pending.get(&hash).cloned() else { continue };
+                match self.check(&object, &hash, now) {
+                    Ok(Verdict::Wait(_)) => {}
+                    Ok(Verdict::Duplicate) | Err(_) => {
+                        self.pending.remove(&hash);
+                    }
+                    Ok(v @ (Verdict::Winner | Verdict::Evidence)) => {
+                        self.pending.remove(&hash);
+                        self.insert(object, hash, matches!(v, Verdict::Winner), applied);
+                        progressed = true;
+                    }
+                }
+            }
+            if !progressed {
+                return;
+            }
+        }
+    }
+
+    fn insert(&mut self, object: DirectoryObject, hash: ObjectHash, winner: bool, applied: &mut Applied) {
+        let key = object.key();
+        let cascades = matches!(object, DirectoryObject::Admission(_) | DirectoryObject::Revocation(_));
+        let state = object.state();
+        applied.changes.push(Change::Accepted { key: key.clone(), hash, object: object.clone(), winner });
+        match self.entries.get_mut(&key) {
+            Some(entry) if !winner => {
+                if entry.evidence.len() < MAX_EVIDENCE {
+                    entry.evidence.push(object);
+                }
+            }
+            Some(entry) if entry.object.seq() == object.seq() => {
+                // An equivocation that the newcomer wins: the old winner becomes evidence.
+                let old = std::mem::replace(&mut entry.object, object);
+                entry.hash = hash;
+                if entry.evidence.len() < MAX_EVIDENCE {
+                    entry.evidence.push(old);
+                }
+            }
+            _ => {
+                self.entries.insert(key, Entry { object, hash, evidence: Vec::new() });
+            }
+        }
+        if cascades && winner {
+            self.prune_state(state, applied);
+        }
+    }
+
+    /// After a state's admission or a revocation changed, drops the objects
+    /// of that state that no longer chain to the admission in force.
+    fn prune_state(&mut self, state: StateCode, applied: &mut Applied) {
+        let admission = self.admission(state).map(|a| (a.admission.seq, a.admission.state_key));
+        let network = self.network;
+        let stale: Vec<ObjectKey> = self
+            .entries
+            .iter()
+            .filter(|(_, e)| e.object.state() == state)
+            .filter(|(_, e)| match state_signed_by(&e.object) {
+                None => false,
+                Some(admission_seq) => match admission {
+                    None => true,
+                    Some((seq, key)) => {
+                        admission_seq != seq || verify_state_signature(&e.object, &key, &network).is_err()
+                    }
+                },
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in stale {
+            if let Some(entry) = self.entries.remove(&key) {
+                applied.changes.push(Change::Removed { key, hash: entry.hash });
+            }
+        }
+    }
+
+    fn check(&self, object: &DirectoryObject, hash: &ObjectHash, now: Timestamp) -> Result<Verdict, Rejection> {
+        let policy = &self.charter.charter.policy;
+        if object.issued_at() > now.plus(policy.max_clock_skew_secs) {
+            return Err(Rejection::FromTheFuture {
+                issued_at: object.issued_at(),
+                now,
+                skew_secs: policy.max_clock_skew_secs,
+            });
+        }
+        match object {
+            DirectoryObject::Admission(a) => self.check_admission(a, now)?,
+            DirectoryObject::Record(r) => {
+                if let Some(wait) = self.check_record(r, now)? {
+                    return Ok(Verdict::Wait(wait));
+                }
+            }
+            DirectoryObject::Prekeys(p) => {
+                if let Some(wait) = self.check_prekeys(p, now)? {
+                    return Ok(Verdict::Wait(wait));
+                }
+            }
+            DirectoryObject::Revocation(r) => {
+                if let Some(wait) = self.check_revocation(r)? {
+                    return Ok(Verdict::Wait(wait));
+                }
+            }
+        }
+        Ok(self.compare_with_slot(object, hash)?)
+    }
+
+    fn compare_with_slot(&self, object: &DirectoryObject, hash: &ObjectHash) -> Result<Verdict, Rejection> {
+        let Some(entry) = self.entries.get(&object.key()) else { return Ok(Verdict::Winner) };
+        let (got, current) = (object.seq(), entry.object.seq());
+        if got < current {
+            return Err(Rejection::Stale { got, current });
+        }
+        if got > current {
+            return Ok(Verdict::Winner);
+        }
+        let known = *hash == entry.hash || entry.evidence.iter().any(|e| e.hash(&self.network) == *hash);
+        if known || (entry.evidence.len() >= MAX_EVIDENCE && *hash > entry.hash) {
+            return Ok(Verdict::Duplicate);
+        }
+        Ok(if *hash < entry.hash { Verdict::Winner } else { Verdict::Evidence })
+    }
+
+    fn check_admission(&self, a: &SignedAdmission, now: Timestamp) -> Result<(), Rejection> {
+        let adm = &a.admission;
+        if !adm.state_key.is_valid() {
+            return Err(validate::field_error("state_key", "is not a valid Ed25519 public key").into());
+        }
+        if let Some(expires) = adm.expires {
+            if expires <= adm.issued_at {
+                return Err(validate::field_error("expires", "must be after issued_at").into());
+            }
+            if expires <= now {
+                return Err(Rejection::Expired(expires));
+            }
+        }
+        if self.admission_revoked_up_to(adm.state).is_some_and(|up_to| adm.seq <= up_to) {
+            return Err(Rejection::Revoked);
+        }
+        let body = crate::encoding::encode(adm);
+        self.charter
+            .charter
+            .verify_quorum(Context::ADMISSION, &self.network, &body, &a.signatures)
+            .map_err(Rejection::Stewards)?;
+        Ok(())
+    }
+
+    /// Finds the admission in force that must have signed a state-signed
+    /// object, or says why there is none.
+    fn signing_admission(
+        &self,
+        state: StateCode,
+        admission_seq: u64,
+        now: Timestamp,
+    ) -> Result<Result<&SignedAdmission, Waiting>, Rejection> {
+        let Some(adm) = self.admission(state) else { return Ok(Err(Waiting::UnknownState(state))) };
+        let current = adm.admission.seq;
+        if admission_seq > current {
+            return Ok(Err(Waiting::AdmissionNotYetSeen { state, needed: admission_seq, have: current }));
+        }
+        if admission_seq < current {
+            return Err(Rejection::SupersededAdmission { state, got: admission_seq, current });
+        }
+        if self.admission_revoked_up_to(state).is_some_and(|up_to| current <= up_to) {
+            return Err(Rejection::Revoked);
+        }
+        if adm.admission.expires.is_some_and(|e| e <= now) {
+            return Err(Rejection::AdmissionExpired(state));
+        }
+        Ok(Ok(adm))
+    }
+
+    fn check_record(&self, r: &SignedRecord, now: Timestamp) -> Result<Option<Waiting>, Rejection> {
+        let rec = &r.record;
+        let policy = &self.charter.charter.policy;
+        rec.validate(&self.charter.charter)?;
+        let validity = rec.issued_at.until(rec.expires);
+        if validity > policy.max_record_validity_secs {
+            return Err(Rejection::ValidityTooLong {
+                days: validity.div_ceil(DAY),
+                max_days: policy.max_record_validity_secs / DAY,
+            });
+        }
+        if rec.expires <= now {
+            return Err(Rejection::Expired(rec.expires));
+        }
+        let adm = match self.signing_admission(rec.state, rec.admission_seq, now)? {
+            Ok(adm) => adm,
+            Err(wait) => return Ok(Some(wait)),
+        };
+        let body = crate::encoding::encode(rec);
+        adm.admission
+            .state_key
+            .verify(Context::RECORD, &self.network, &body, &r.signature)
+            .map_err(|_| Rejection::BadSignature { signer: "admitted state key" })?;
+        if self.record_revoked_up_to(rec.state, &rec.role).is_some_and(|up_to| rec.seq <= up_to) {
+            return Err(Rejection::Revoked);
+        }
+        Ok(None)
+    }
+
+    fn check_prekeys(&self, p: &SignedPrekeyBundle, now: Timestamp) -> Result<Option<Waiting>, Rejection> {
+        let b = &p.bundle;
+        b.validate()?;
+        if b.expires <= now {
+            return Err(Rejection::Expired(b.expires));
+        }
+        let body = crate::encoding::encode(b);
+        b.node
+            .public_key()
+            .verify(Context::PREKEYS, &self.network, &body, &p.signature)
+            .map_err(|_| Rejection::BadSignature { signer: "node key" })?;
+        if self.node_revoked(&b.node) {
+            return Err(Rejection::Revoked);
+        }
+        if !self.node_listed_by(b.state, &b.node, now) {
+            return Ok(Some(Waiting::NodeNotListed { state: b.state, node: b.node }));
+        }
+        Ok(None)
+    }
+
+    fn check_revocation(&self, r: &SignedRevocation) -> Result<Option<Waiting>, Rejection> {
+        validate::optional_text("reason", &r.revocation.reason, MAX_LONG_TEXT)?;
+        let body = crate::encoding::encode(&r.revocation);
+        match (&r.revocation.target, &r.authority) {
+            (RevocationTarget::Admission { .. }, RevocationAuthority::Stewards(sigs)) => {
+                self.charter
+                    .charter
+                    .verify_quorum(Context::REVOCATION, &self.network, &body, sigs)
+                    .map_err(Rejection::Stewards)?;
+                Ok(None)
+            }
+            (RevocationTarget::Record { state, admission_seq, role, .. }, RevocationAuthority::State(signature)) => {
+                if !self.charter.charter.has_role(role) {
+                    return Err(
+                        validate::field_error("role", format!("'{role}' is not declared by the charter")).into()
+                    );
+                }
+                self.check_state_signature(*state, *admission_seq, &body, signature)
+            }
+            (RevocationTarget::Node { state, admission_seq, .. }, RevocationAuthority::State(signature)) => {
+                self.check_state_signature(*state, *admission_seq, &body, signature)
+            }
+            _ => Err(Rejection::WrongAuthority),
+        }
+    }
+
+    fn check_state_signature(
+        &self,
+        state: StateCode,
+        admission_seq: u64,
+        body: &[u8],
+        signature: &crate::keys::Signature,
+    ) -> Result<Option<Waiting>, Rejection> {
+        // Revocations take effect even once the admission has expired, so the
+        // expiry check of `signing_admission` is not applied here.
+        let adm = match self.signing_admission(state, admission_seq, Timestamp(0))? {
+            Ok(adm) => adm,
+            Err(wait) => return Ok(Some(wait)),
+        };
+        adm.admission
+            .state_key
+            .verify(Context::REVOCATION, &self.network, body, signature)
+            .map_err(|_| Rejection::BadSignature { signer: "admitted state key" })?;
+        Ok(None)
+    }
+
+    // ----- Queries -----
+
+    /// The admission held for `state`, if any (it may be revoked or expired).
+    pub fn admission(&self, state: StateCode) -> Option<&SignedAdmission> {
+        match self.entries.get(&ObjectKey::Admission(state)).map(|e| &e.object) {
+            Some(DirectoryObject::Admission(a)) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// Whether `state` has an admission in force at `now`.
+    pub fn is_admitted(&self, state: StateCode, now: Timestamp) -> bool {
+        self.admission(state).is_some_and(|a| {
+            !self.admission_revoked_up_to(state).is_some_and(|up| a.admission.seq <= up)
+                && !a.admission.expires.is_some_and(|e| e <= now)
+        })
+    }
+
+    fn admission_revoked_up_to(&self, state: StateCode) -> Option<u64> {
+        self.entries.get(&ObjectKey::AdmissionRevocation(state)).map(|e| e.object.seq())
+    }
+
+    fn record_revoked_up_to(&self, state: StateCode, role: &Role) -> Option<u64> {
+        self.entries.get(&ObjectKey::RecordRevocation(state, role.clone())).map(|e| e.object.seq())
+    }
+
+    fn node_revoked(&self, node: &NodeId) -> bool {
+        self.entries.contains_key(&ObjectKey::NodeRevocation(*node))
+    }
+
+    /// The record held for `(state, role)`, if any.
+    pub fn record(&self, state: StateCode, role: &Role) -> Option<&SignedRecord> {
+        match self.entries.get(&ObjectKey::Record(state, role.clone())).map(|e| &e.object) {
+            Some(DirectoryObject::Record(r)) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// The status of a held record at `now`.
+    pub fn record_status(&self, r: &SignedRecord, now: Timestamp) -> RecordStatus {
+        let rec = &r.record;
+        let admission_revoked = match self.admission(rec.state) {
+            None => true,
+            Some(a) => self.admission_revoked_up_to(rec.state).is_some_and(|up| a.admission.seq <= up),
+        };
+        if admission_revoked || self.record_revoked_up_to(rec.state, &rec.role).is_some_and(|up| rec.seq <= up) {
+            return RecordStatus::Revoked;
+        }
+        let admission_expired = self.admission(rec.state).and_then(|a| a.admission.expires).is_some_and(|e| e <= now);
+        if rec.expires <= now || admission_expired {
+            return RecordStatus::Expired;
+        }
+        if now.until(rec.expires) < self.charter.charter.policy.expiring_warning_secs {
+            return RecordStatus::Expiring;
+        }
+        RecordStatus::Current
+    }
+
+    /// Every record held, with its status, ordered by state and role.
+    pub fn records(&self, now: Timestamp) -> Vec<RecordView<'_>> {
+        self.entries
+            .values()
+            .filter_map(|e| match &e.object {
+                DirectoryObject::Record(r) => {
+                    Some(RecordView { record: r, hash: e.hash, status: self.record_status(r, now) })
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn node_listed_by(&self, state: StateCode, node: &NodeId, now: Timestamp) -> bool {
+        self.records(now)
+            .iter()
+            .any(|v| v.record.record.state == state && v.status.is_in_force() && v.record.record.nodes.contains(node))
+    }
+
+    /// Every member node at `now`: listed in a record in force and not revoked.
+    pub fn member_nodes(&self, now: Timestamp) -> BTreeMap<NodeId, StateCode> {
+        let mut out = BTreeMap::new();
+        for view in self.records(now) {
+            if view.status.is_in_force() {
+                for node in &view.record.record.nodes {
+                    if !self.node_revoked(node) {
+                        out.insert(*node, view.record.record.state);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether `node` is a member at `now`.
+    pub fn is_member(&self, node: &NodeId, now: Timestamp) -> bool {
+        self.member_nodes(now).contains_key(node)
+    }
+
+    /// The prekey bundle of a member node, if it has a valid one at `now`.
+    pub fn prekeys(&self, node: &NodeId, now: Timestamp) -> Option<&SignedPrekeyBundle> {
+        match self.entries.get(&ObjectKey::Prekeys(*node)).map(|e| &e.object) {
+            Some(DirectoryObject::Prekeys(p))
+                if p.bundle.expires > now
+                    && self.node_listed_by(p.bundle.state, node, now)
+                    && !self.node_revoked(node) =>
+            {
+                Some(p)
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether the slot's winner is part of the live, replicated directory.
+    fn is_live(&self, entry: &Entry, now: Timestamp) -> bool {
+        match &entry.object {
+            DirectoryObject::Admission(a) => self.is_admitted(a.admission.state, now),
+            DirectoryObject::Record(r) => self.record_status(r, now).is_in_force(),
+            DirectoryObject::Prekeys(p) => self.prekeys(&p.bundle.node, now).is_some(),
+            DirectoryObject::Revocation(r) => match r.revocation.target {
+                RevocationTarget::Admission { .. } => true,
+                // A state's own revocations stand only while its admission does.
+                RevocationTarget::Record { state, .. } | RevocationTarget::Node { state, .. } => {
+                    self.is_admitted(state, now)
+                }
+            },
+        }
+    }
+
+    /// The live objects at `now`: what sync replicates.
+    pub fn live_objects(&self, now: Timestamp) -> impl Iterator<Item = (&ObjectKey, &Entry)> {
+        self.entries.iter().filter(move |(_, e)| self.is_live(e, now))
+    }
+
+    /// Digest of the live directory at `now`: slot → (seq, hash). Two nodes
+    /// with equal digests hold the same live directory.
+    pub fn digest(&self, now: Timestamp) -> Digest {
+        self.live_objects(now).map(|(k, e)| (k.clone(), (e.object.seq(), e.hash))).collect()
+    }
+
+    /// A single hash over [`Directory::digest`], for quick comparison.
+    pub fn digest_hash(&self, now: Timestamp) -> ObjectHash {
+        let digest = self.digest(now);
+        ObjectHash(crate::keys::sha256(&crate::encoding::encode(&digest.into_iter().collect::<Vec<_>>())))
+    }
+}
+
+/// The admission seq under which a state-signed object was signed, or `None`
+/// for objects the state key does not sign.
+fn state_signed_by(object: &DirectoryObject) -> Option<u64> {
+    match object {
+        DirectoryObject::Record(r) => Some(r.record.admission_seq),
+        DirectoryObject::Revocation(r) => match r.revocation.target {
+            RevocationTarget::Record { admission_seq, .. } | RevocationTarget::Node { admission_seq, .. } => {
+                Some(admission_seq)
+            }
+            RevocationTarget::Admission { .. } => None,
+        },
+        _ => None,
+    }
+}
+
+fn verify_state_signature(object: &DirectoryObject, key: &PublicKey, network: &NetworkId) -> Result<(), Rejection> {
+    let signature = match object {
+        DirectoryObject::Record(r) => &r.signature,
+        DirectoryObject::Revocation(SignedRevocation { authority: RevocationAuthority::State(s), .. }) => s,
+        _ => return Ok(()),
+    };
+    key.verify(object.context(), network, &object.body_bytes(), signature)
+        .map_err(|_| Rejection::BadSignature { signer: "admitted state key" })
+}

@@ -1,0 +1,41 @@
+//! # hotline-core
+//!
+//! The pure protocol core of Hotline: the trust-chain types (charter,
+//! admission, contact record, prekey bundle, revocation), their canonical
+//! binary encoding, domain-separated Ed25519 signatures, and
+//! [`Directory::apply`], the single gate through which every directory object
+//! enters a node.
+//!
+//! **Edges.** This crate performs no I/O, spawns nothing and reads no clock:
+//! every time-dependent rule takes `now` as an argument, and key generation
+//! takes its seed from the caller. Storage (`hotline-store`), networking
+//! (`hotline-net`) and message sealing (`hotline-crypto`) build on it.
+
+pub mod admission;
+pub mod charter;
+pub mod directory;
+pub mod encoding;
+pub mod ids;
+mod iso3166;
+pub mod keys;
+pub mod labels;
+pub mod limits;
+pub mod object;
+pub mod prekey;
+pub mod record;
+pub mod revocation;
+pub mod time;
+pub mod validate;
+
+pub use admission::{Admission, SignedAdmission};
+pub use charter::{Charter, CharterError, RecordPolicy, SignedCharter, StewardSignature};
+pub use directory::{Applied, Change, Directory, Outcome, RecordStatus, RecordView, Rejection, Waiting};
+pub use encoding::DecodeError;
+pub use ids::{NetworkId, NodeId, ObjectHash, Role, StateCode};
+pub use keys::{PublicKey, SecretKey, Signature};
+pub use labels::{MessageType, Tlp};
+pub use object::{DirectoryObject, ObjectKey};
+pub use prekey::{Prekey, PrekeyBundle, SignedPrekeyBundle};
+pub use record::{Alternate, Availability, Channel, ContactRecord, SignedRecord};
+pub use revocation::{Revocation, RevocationAuthority, RevocationTarget, SignedRevocation};
+pub use time::Timestamp;
