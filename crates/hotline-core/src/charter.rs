@@ -80,7 +80,7 @@ pub struct SignedCharter {
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum CharterError {
     /// The bytes do not decode.
-    #[error("charter: {0}")]
+    #[error("{0}")]
     Decode(#[from] DecodeError),
     /// A field breaks a rule.
     #[error("charter field {0}")]

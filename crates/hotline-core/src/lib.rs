@@ -24,12 +24,14 @@ pub mod object;
 pub mod prekey;
 pub mod record;
 pub mod revocation;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 pub mod time;
 pub mod validate;
 
 pub use admission::{Admission, SignedAdmission};
 pub use charter::{Charter, CharterError, RecordPolicy, SignedCharter, StewardSignature};
-pub use directory::{Applied, Change, Directory, Outcome, RecordStatus, RecordView, Rejection, Waiting};
+pub use directory::{Applied, Change, Digest, Directory, Entry, Outcome, RecordStatus, RecordView, Rejection, Waiting};
 pub use encoding::DecodeError;
 pub use ids::{NetworkId, NodeId, ObjectHash, Role, StateCode};
 pub use keys::{PublicKey, SecretKey, Signature};

@@ -22,8 +22,9 @@ pub const OBJECT_FORMAT: u8 = 1;
 pub enum DirectoryObject {
     /// A state's admission, signed by a steward quorum.
     Admission(SignedAdmission),
-    /// A contact record, signed by the state key.
-    Record(SignedRecord),
+    /// A contact record, signed by the state key. Boxed because records are
+    /// several times larger than the other objects.
+    Record(Box<SignedRecord>),
     /// A node's prekey bundle, signed by the node key.
     Prekeys(SignedPrekeyBundle),
     /// A revocation.

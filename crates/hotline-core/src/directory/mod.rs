@@ -302,7 +302,7 @@ impl Directory {
                 }
             }
         }
-        Ok(self.compare_with_slot(object, hash)?)
+        self.compare_with_slot(object, hash)
     }
 
     fn compare_with_slot(&self, object: &DirectoryObject, hash: &ObjectHash) -> Result<Verdict, Rejection> {
@@ -410,9 +410,10 @@ impl Directory {
             .public_key()
             .verify(Context::PREKEYS, &self.network, &body, &p.signature)
             .map_err(|_| Rejection::BadSignature { signer: "node key" })?;
-        if self.node_revoked(&b.node) {
-            return Err(Rejection::Revoked);
-        }
+        // A revoked node's bundle is not refused but kept out of the live
+        // directory (see `prekeys`): node revocations are bound to an
+        // admission epoch and vanish with it, and refusing here would make the
+        // outcome depend on arrival order.
         if !self.node_listed_by(b.state, &b.node, now) {
             return Ok(Some(Waiting::NodeNotListed { state: b.state, node: b.node }));
         }
@@ -478,8 +479,8 @@ impl Directory {
     /// Whether `state` has an admission in force at `now`.
     pub fn is_admitted(&self, state: StateCode, now: Timestamp) -> bool {
         self.admission(state).is_some_and(|a| {
-            !self.admission_revoked_up_to(state).is_some_and(|up| a.admission.seq <= up)
-                && !a.admission.expires.is_some_and(|e| e <= now)
+            self.admission_revoked_up_to(state).is_none_or(|up| a.admission.seq > up)
+                && a.admission.expires.is_none_or(|e| e > now)
         })
     }
 
