@@ -1,0 +1,310 @@
+//! Secret key files.
+//!
+//! A key file is three lines of text:
+//!
+//! ```text
+//! hotline-ed25519-secret-v1
+//! <the 32-byte Ed25519 seed, 64 hex digits>
+//! # public <the public key, 64 hex digits>
+//! ```
+//!
+//! The public line lets an operator see which key a file holds without
+//! exposing the secret, and lets [`read`] catch a file whose lines were
+//! mixed up. Files are created owner-only (mode 0600) at the moment they
+//! are created, so there is no window in which another user could open
+//! them, and reading refuses a file that group or others may access, as ssh
+//! does. Seeds pass only through buffers that are wiped after use, and no
+//! error message or `Debug` output ever contains secret material.
+
+use crate::error::StoreError;
+use crate::fsutil::{create_private_dir, parent_dir, sync_dir};
+use hotline_core::{PublicKey, SecretKey};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use zeroize::Zeroizing;
+
+/// The first line of every key file.
+pub const HEADER: &str = "hotline-ed25519-secret-v1";
+
+/// The prefix of the third line.
+const PUBLIC_PREFIX: &str = "# public ";
+
+/// A well-formed key file is about 170 bytes; anything much larger is not one.
+const MAX_KEY_FILE_BYTES: usize = 1024;
+
+/// Writes `key` to a new file at `path`, mode 0600, creating the parent
+/// directory (mode 0700) if it is missing, and fsyncs the file and its
+/// directory. Refuses to replace an existing file: overwriting a key by
+/// mistake would change a node's identity.
+pub fn write_new(path: &Path, key: &SecretKey) -> Result<(), StoreError> {
+    let dir = parent_dir(path);
+    create_private_dir(dir)?;
+    let content = render(key);
+    let mut file = match OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            return Err(StoreError::KeyFileExists { path: path.to_path_buf() });
+        }
+        Err(e) => return Err(StoreError::io("create key file", path, e)),
+    };
+    if let Err(e) = file.write_all(content.as_bytes()).and_then(|()| file.sync_all()) {
+        drop(file);
+        // A partial key file would block the next attempt and hold nothing usable.
+        let _ = fs::remove_file(path);
+        return Err(StoreError::io("write key file", path, e));
+    }
+    sync_dir(dir)
+}
+
+/// The file's text, built in a buffer that is wiped on drop and sized so it
+/// never reallocates (a reallocation would leave a copy of the seed behind).
+fn render(key: &SecretKey) -> Zeroizing<String> {
+    let mut out = Zeroizing::new(String::with_capacity(256));
+    out.push_str(HEADER);
+    out.push('\n');
+    push_hex(&mut out, &*key.to_seed());
+    out.push('\n');
+    out.push_str(PUBLIC_PREFIX);
+    push_hex(&mut out, &key.public().0);
+    out.push('\n');
+    out
+}
+
+fn push_hex(out: &mut String, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 0x0f)] as char);
+    }
+}
+
+/// Reads the key file at `path`.
+///
+/// Refuses a file that group or others may read or write (fix it with
+/// `chmod 600`), one that is not a key file, and one whose public line does
+/// not match its secret.
+pub fn read(path: &Path) -> Result<SecretKey, StoreError> {
+    let malformed = |reason| StoreError::KeyFileMalformed { path: path.to_path_buf(), reason };
+    let mut file = File::open(path).map_err(|e| StoreError::io("open key file", path, e))?;
+    // The checks use the opened file's metadata, so the file checked is the file read.
+    let meta = file.metadata().map_err(|e| StoreError::io("read key file", path, e))?;
+    if !meta.is_file() {
+        return Err(malformed("it is not a regular file"));
+    }
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode & 0o077 != 0 {
+        return Err(StoreError::KeyFilePermissions { path: path.to_path_buf(), mode });
+    }
+    let mut buf = Zeroizing::new([0u8; MAX_KEY_FILE_BYTES]);
+    let mut len = 0;
+    loop {
+        if len == buf.len() {
+            return Err(malformed("it is too large to be a key file"));
+        }
+        match file.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(StoreError::io("read key file", path, e)),
+        }
+    }
+    parse(&buf[..len]).map_err(malformed)
+}
+
+/// Parses key file content; the error is a reason that quotes nothing.
+fn parse(content: &[u8]) -> Result<SecretKey, &'static str> {
+    let text = std::str::from_utf8(content).map_err(|_| "it is not text")?;
+    let mut lines = text.lines().map(|l| l.trim_end_matches('\r'));
+    if lines.next() != Some(HEADER) {
+        return Err("the first line is not `hotline-ed25519-secret-v1`");
+    }
+    let mut seed = Zeroizing::new([0u8; 32]);
+    let seed_line = lines.next().ok_or("the secret line is missing")?;
+    hex::decode_to_slice(seed_line.trim(), &mut *seed).map_err(|_| "the second line is not 64 hex digits")?;
+    let public_hex = lines
+        .next()
+        .and_then(|l| l.strip_prefix(PUBLIC_PREFIX))
+        .ok_or("the third line is not `# public <64 hex digits>`")?;
+    let mut public = [0u8; 32];
+    hex::decode_to_slice(public_hex.trim(), &mut public).map_err(|_| "the public key line is not 64 hex digits")?;
+    if lines.any(|l| !l.trim().is_empty()) {
+        return Err("it has text after the public key line");
+    }
+    let key = SecretKey::from_seed(&seed);
+    if key.public() != PublicKey(public) {
+        return Err("the public key line does not match the secret key");
+    }
+    Ok(key)
+}
+
+/// A fresh key from the operating system's random number generator.
+pub fn generate() -> Result<SecretKey, StoreError> {
+    let mut seed = Zeroizing::new([0u8; 32]);
+    getrandom::fill(&mut *seed).map_err(|e| StoreError::Random(e.to_string()))?;
+    Ok(SecretKey::from_seed(&seed))
+}
+
+/// The two secret keys of a node: the state key, which signs the state's
+/// contact records, and the node key, which is the node's libp2p identity
+/// and signs its prekeys and envelopes. `Debug` shows only public keys.
+#[derive(Debug)]
+pub struct NodeKeys {
+    /// The state key (`DATA/keys/state.key`).
+    pub state: SecretKey,
+    /// The node key (`DATA/keys/node.key`).
+    pub node: SecretKey,
+}
+
+impl NodeKeys {
+    /// Where the state key of the node in `data_dir` lives.
+    pub fn state_key_path(data_dir: &Path) -> PathBuf {
+        data_dir.join("keys").join("state.key")
+    }
+
+    /// Where the node key of the node in `data_dir` lives.
+    pub fn node_key_path(data_dir: &Path) -> PathBuf {
+        data_dir.join("keys").join("node.key")
+    }
+
+    /// Generates both keys and writes them under `data_dir/keys/`. Refuses,
+    /// writing nothing, if either file already exists.
+    pub fn generate_into(data_dir: &Path) -> Result<NodeKeys, StoreError> {
+        let (state_path, node_path) = (Self::state_key_path(data_dir), Self::node_key_path(data_dir));
+        for path in [&state_path, &node_path] {
+            if path.symlink_metadata().is_ok() {
+                return Err(StoreError::KeyFileExists { path: path.clone() });
+            }
+        }
+        let keys = NodeKeys { state: generate()?, node: generate()? };
+        write_new(&state_path, &keys.state)?;
+        if let Err(e) = write_new(&node_path, &keys.node) {
+            // Half a key set would make the next attempt refuse; this key is
+            // brand new and nobody knows it yet, so removing it loses nothing.
+            let _ = fs::remove_file(&state_path);
+            return Err(e);
+        }
+        Ok(keys)
+    }
+
+    /// Reads both keys of the node in `data_dir`.
+    pub fn load(data_dir: &Path) -> Result<NodeKeys, StoreError> {
+        Ok(NodeKeys { state: read(&Self::state_key_path(data_dir))?, node: read(&Self::node_key_path(data_dir))? })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    fn key_text(key: &SecretKey) -> String {
+        String::from(render(key).as_str())
+    }
+
+    #[test]
+    fn written_file_is_owner_only_and_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys").join("k.key");
+        let key = SecretKey::from_seed(&[5; 32]);
+        write_new(&path, &key).unwrap();
+        assert_eq!(fs::metadata(&path).unwrap().mode() & 0o777, 0o600);
+        assert_eq!(fs::metadata(path.parent().unwrap()).unwrap().mode() & 0o777, 0o700);
+        let text = fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3);
+        assert_eq!(lines[0], HEADER);
+        assert_eq!(lines[1], hex::encode([5u8; 32]));
+        assert_eq!(lines[2], format!("# public {}", key.public()));
+        assert_eq!(read(&path).unwrap().public(), key.public());
+    }
+
+    #[test]
+    fn never_overwrites() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.key");
+        write_new(&path, &SecretKey::from_seed(&[1; 32])).unwrap();
+        let err = write_new(&path, &SecretKey::from_seed(&[2; 32])).unwrap_err();
+        assert!(matches!(err, StoreError::KeyFileExists { .. }), "{err}");
+        assert_eq!(read(&path).unwrap().public(), SecretKey::from_seed(&[1; 32]).public());
+    }
+
+    #[test]
+    fn group_or_world_access_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.key");
+        write_new(&path, &SecretKey::from_seed(&[3; 32])).unwrap();
+        for mode in [0o644, 0o640, 0o604, 0o660] {
+            fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+            let err = read(&path).unwrap_err();
+            assert!(matches!(err, StoreError::KeyFilePermissions { mode: m, .. } if m == mode), "{err}");
+            let msg = err.to_string();
+            assert!(msg.contains("chmod 600") && msg.contains(&path.display().to_string()), "{msg}");
+        }
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o400)).unwrap();
+        assert!(read(&path).is_ok());
+    }
+
+    #[test]
+    fn malformed_files_are_refused_without_quoting_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = SecretKey::from_seed(&[4; 32]);
+        let good = key_text(&key);
+        let seed_hex = hex::encode([4u8; 32]);
+        let other_public = SecretKey::from_seed(&[6; 32]).public().to_string();
+        let cases: Vec<(String, &str)> = vec![
+            (String::new(), "first line"),
+            (good.replace(HEADER, "hotline-ed25519-secret-v2"), "first line"),
+            (format!("{HEADER}\n"), "secret line is missing"),
+            (good.replace(&seed_hex, &seed_hex[..62]), "second line"),
+            (good.replace(&seed_hex, &seed_hex.replace('4', "g")), "second line"),
+            (good.replace("# public ", "public "), "third line"),
+            (good.replace(&key.public().to_string(), &other_public), "does not match"),
+            (format!("{good}extra\n"), "after the public key line"),
+            ("x".repeat(2000), "too large"),
+        ];
+        for (i, (content, expected)) in cases.iter().enumerate() {
+            let path = dir.path().join(format!("bad{i}.key"));
+            fs::write(&path, content).unwrap();
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+            let err = read(&path).unwrap_err();
+            let msg = err.to_string();
+            assert!(matches!(err, StoreError::KeyFileMalformed { .. }), "case {i}: {msg}");
+            assert!(msg.contains(expected), "case {i}: {msg}");
+            assert!(!msg.contains(&seed_hex[..16]), "case {i} leaks the seed: {msg}");
+        }
+        // Windows line endings and a trailing blank line are fine.
+        let path = dir.path().join("crlf.key");
+        fs::write(&path, format!("{}\n", good.replace('\n', "\r\n"))).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(read(&path).unwrap().public(), key.public());
+    }
+
+    #[test]
+    fn missing_file_names_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("absent.key");
+        let msg = read(&path).unwrap_err().to_string();
+        assert!(msg.contains("absent.key"), "{msg}");
+    }
+
+    #[test]
+    fn node_keys_generate_and_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let keys = NodeKeys::generate_into(&data).unwrap();
+        assert_ne!(keys.state.public(), keys.node.public());
+        for path in [NodeKeys::state_key_path(&data), NodeKeys::node_key_path(&data)] {
+            assert_eq!(fs::metadata(&path).unwrap().mode() & 0o777, 0o600);
+        }
+        let loaded = NodeKeys::load(&data).unwrap();
+        assert_eq!(loaded.state.public(), keys.state.public());
+        assert_eq!(loaded.node.public(), keys.node.public());
+        let shown = format!("{loaded:?}");
+        assert!(!shown.contains(&hex::encode(*keys.node.to_seed())), "{shown}");
+        assert!(matches!(NodeKeys::generate_into(&data), Err(StoreError::KeyFileExists { .. })));
+        // Refusing must not have touched the existing keys.
+        assert_eq!(NodeKeys::load(&data).unwrap().node.public(), keys.node.public());
+    }
+}

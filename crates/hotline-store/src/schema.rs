@@ -1,0 +1,162 @@
+//! The database schema: table names, meta keys and row encodings.
+//!
+//! Schema version 1 has three tables:
+//!
+//! | table     | key                                      | value                              |
+//! |-----------|------------------------------------------|------------------------------------|
+//! | `meta`    | name (text)                              | bytes, see [`meta`]                |
+//! | `slots`   | `ObjectKey::to_bytes()`                  | [`SlotRow`]: winner + evidence     |
+//! | `history` | `ObjectKey bytes ‖ seq (u64 BE) ‖ hash`  | [`HistoryRow`]: object + flags     |
+//!
+//! Rows are encoded with `hotline_core::encoding` behind a one-byte row
+//! format, so a row can change shape without a new schema version, and every
+//! decode is bounded. Objects inside rows are kept in their wire form
+//! (`DirectoryObject::to_bytes`), so the database holds exactly the bytes
+//! the signatures cover.
+//!
+//! The names `messages`, `threads`, `outbox`, `receipts`, `comchecks`,
+//! `prekey_secrets` and `audit` are reserved for the tables that later
+//! versions add; a schema change that needs a migration bumps
+//! [`SCHEMA_VERSION`].
+
+use hotline_core::directory::Entry;
+use hotline_core::encoding::{self, DecodeError};
+use hotline_core::limits::{MAX_EVIDENCE, MAX_OBJECT_BYTES};
+use hotline_core::{DirectoryObject, ObjectHash, Timestamp};
+use redb::TableDefinition;
+use serde::{Deserialize, Serialize};
+
+/// The store schema version this build writes, and the newest it reads.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Identifies a Hotline store among redb files.
+pub(crate) const MAGIC: &[u8] = b"hotline-store";
+
+/// Store-wide facts, written once at creation (and the history counter).
+pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// One row per occupied directory slot: its current content.
+pub(crate) const SLOTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("slots");
+/// One row per object ever accepted, never deleted.
+pub(crate) const HISTORY: TableDefinition<&[u8], &[u8]> = TableDefinition::new("history");
+
+/// Keys of the `meta` table.
+pub(crate) mod meta {
+    /// [`super::MAGIC`].
+    pub const MAGIC: &str = "magic";
+    /// [`super::SCHEMA_VERSION`] as a big-endian u32.
+    pub const SCHEMA: &str = "schema_version";
+    /// The 32-byte network id.
+    pub const NETWORK: &str = "network_id";
+    /// The node's state, as its three ASCII letters.
+    pub const STATE: &str = "state";
+    /// `SignedCharter::to_bytes`.
+    pub const CHARTER: &str = "charter";
+    /// The next history sequence number, a big-endian u64. Kept in the
+    /// database rather than derived from the history table, so that it stays
+    /// monotonic however the table's keys sort.
+    pub const HISTORY_NEXT: &str = "history_next";
+}
+
+const SLOT_FORMAT: u8 = 1;
+const HISTORY_FORMAT: u8 = 1;
+
+/// Room for the length prefixes and format byte around the objects of a row.
+const ROW_OVERHEAD: usize = 64;
+/// A slot holds a winner and at most [`MAX_EVIDENCE`] siblings.
+const MAX_SLOT_ROW_BYTES: usize = (1 + MAX_EVIDENCE) * (MAX_OBJECT_BYTES + 8) + ROW_OVERHEAD;
+const MAX_HISTORY_ROW_BYTES: usize = MAX_OBJECT_BYTES + ROW_OVERHEAD;
+
+/// A slot's content: the winner and the evidence, in wire form.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct SlotRow {
+    pub winner: Vec<u8>,
+    pub evidence: Vec<Vec<u8>>,
+}
+
+impl SlotRow {
+    pub fn from_entry(entry: &Entry) -> SlotRow {
+        SlotRow { winner: entry.object.to_bytes(), evidence: entry.evidence.iter().map(|o| o.to_bytes()).collect() }
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        encoding::encode_versioned(SLOT_FORMAT, self)
+    }
+
+    /// Decodes a row and the objects in it.
+    pub fn decode_objects(bytes: &[u8]) -> Result<(DirectoryObject, Vec<DirectoryObject>), DecodeError> {
+        let row: SlotRow = encoding::decode_versioned("slot row", SLOT_FORMAT, bytes, MAX_SLOT_ROW_BYTES)?;
+        if row.evidence.len() > MAX_EVIDENCE {
+            return Err(DecodeError::Invalid {
+                what: "slot row",
+                detail: format!("{} evidence objects, the limit is {MAX_EVIDENCE}", row.evidence.len()),
+            });
+        }
+        let winner = DirectoryObject::from_bytes(&row.winner)?;
+        let evidence = row.evidence.iter().map(|b| DirectoryObject::from_bytes(b)).collect::<Result<Vec<_>, _>>()?;
+        Ok((winner, evidence))
+    }
+}
+
+/// One accepted object, as the history keeps it.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct HistoryRow {
+    /// When this node accepted it (the caller's clock).
+    pub accepted_at: Timestamp,
+    /// Whether it became the slot's winner (else it was kept as evidence).
+    pub winner: bool,
+    /// The object, in wire form.
+    pub object: Vec<u8>,
+}
+
+impl HistoryRow {
+    pub fn encode(&self) -> Vec<u8> {
+        encoding::encode_versioned(HISTORY_FORMAT, self)
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<HistoryRow, DecodeError> {
+        encoding::decode_versioned("history row", HISTORY_FORMAT, bytes, MAX_HISTORY_ROW_BYTES)
+    }
+}
+
+/// The history key of an object. The canonical `ObjectKey` encoding is
+/// self-delimiting, so no slot's encoding is a prefix of another's, and a
+/// prefix scan over one slot's bytes finds exactly that slot's history,
+/// ordered by `seq`.
+pub(crate) fn history_key(object_key: &[u8], seq: u64, hash: &ObjectHash) -> Vec<u8> {
+    let mut key = Vec::with_capacity(object_key.len() + 8 + 32);
+    key.extend_from_slice(object_key);
+    key.extend_from_slice(&seq.to_be_bytes());
+    key.extend_from_slice(&hash.0);
+    key
+}
+
+/// Splits the suffix of a history key (after the object key) into its
+/// sequence number and hash.
+pub(crate) fn history_key_suffix(suffix: &[u8]) -> Option<(u64, ObjectHash)> {
+    let (seq, hash) = suffix.split_first_chunk::<8>()?;
+    let hash: [u8; 32] = hash.try_into().ok()?;
+    Some((u64::from_be_bytes(*seq), ObjectHash(hash)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn history_key_round_trip() {
+        let hash = ObjectHash([7; 32]);
+        let key = history_key(b"abc", 0x0102_0304_0506_0708, &hash);
+        assert_eq!(history_key_suffix(&key[3..]), Some((0x0102_0304_0506_0708, hash)));
+        assert_eq!(history_key_suffix(&key[2..]), None);
+        assert_eq!(history_key_suffix(&key[4..]), None);
+    }
+
+    #[test]
+    fn garbage_rows_are_errors_not_panics() {
+        assert!(SlotRow::decode_objects(&[]).is_err());
+        assert!(SlotRow::decode_objects(&[1, 0xff, 0xff, 0xff]).is_err());
+        assert!(SlotRow::decode_objects(&vec![1; MAX_SLOT_ROW_BYTES + 1]).is_err());
+        assert!(HistoryRow::decode(&[9, 0, 0]).is_err());
+        assert!(HistoryRow::decode(&[1, 0, 2, 0]).is_err());
+    }
+}
