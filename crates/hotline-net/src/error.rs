@@ -1,0 +1,60 @@
+//! The errors this crate returns.
+
+use crate::protocol::ProtocolError;
+use libp2p::{Multiaddr, PeerId};
+use thiserror::Error;
+
+/// Why a network operation failed.
+#[derive(Debug, Error)]
+pub enum NetError {
+    /// [`crate::Network::spawn`] was called outside a tokio runtime.
+    #[error("the network must be started from inside a tokio runtime")]
+    NoRuntime,
+    /// The node's secret seed is not a usable Ed25519 key.
+    #[error("the node key is not a valid Ed25519 key: {0}")]
+    BadKey(String),
+    /// A `NodeId` is not a valid Ed25519 public key, so it has no peer id.
+    #[error("node id {0} is not a valid Ed25519 public key")]
+    BadNodeId(String),
+    /// Building the transports or the behaviours failed.
+    #[error("cannot set up the network: {0}")]
+    Setup(String),
+    /// A listen address is unsupported or could not be bound.
+    #[error("cannot listen on {addr}: {reason}")]
+    Listen {
+        /// The address.
+        addr: Multiaddr,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A dial could not be started.
+    #[error("cannot dial {target}: {reason}")]
+    Dial {
+        /// The address or peer dialled.
+        target: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The peer is on the block list, or is a stranger whose grace window
+    /// expired and who is cooling down.
+    #[error("peer {0} is blocked")]
+    Blocked(PeerId),
+    /// A sync request failed: no connection, timeout, protocol error, or the
+    /// remote answered with a frame we refused.
+    #[error("sync request to {peer} failed: {reason}")]
+    Sync {
+        /// The peer asked.
+        peer: PeerId,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A message or frame breaks the sync protocol's bounds.
+    #[error(transparent)]
+    Protocol(#[from] ProtocolError),
+    /// Gossip publishing failed for a reason other than a small mesh.
+    #[error("cannot publish on the directory topic: {0}")]
+    Publish(String),
+    /// The network task has stopped (after `shutdown`, or because it failed).
+    #[error("the network task has stopped")]
+    Stopped,
+}

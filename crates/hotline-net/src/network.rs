@@ -1,0 +1,869 @@
+//! The network actor: one task owns the `Swarm`; a cloneable
+//! [`NetworkHandle`] sends it commands; it sends [`NetEvent`]s to the node.
+
+use crate::behaviour::{Behaviour, BehaviourEvent, STRANGER_SCORE, build_swarm, directory_topic, identify_version};
+use crate::config::NetConfig;
+use crate::error::NetError;
+use crate::protocol::{SyncRequest, SyncResponse};
+use futures::StreamExt;
+use hotline_core::NetworkId;
+use libp2p::gossipsub::{self, MessageAcceptance, MessageId};
+use libp2p::request_response::{self, OutboundRequestId, ResponseChannel};
+use libp2p::swarm::dial_opts::DialOpts;
+use libp2p::swarm::{ConnectionId, DialError, SwarmEvent};
+use libp2p::{Multiaddr, PeerId, Swarm, identify, kad, ping};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::fmt;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+use tracing::{debug, info, trace, warn};
+
+/// Most listen addresses kept per peer from identify; a peer cannot make
+/// us store more.
+const MAX_ADDRS_PER_PEER: usize = 16;
+
+/// Most events that may wait for the node, beyond the channel itself,
+/// before gossip, sync requests and ping reports are shed. Connection and
+/// listen events are never shed.
+const MAX_BACKLOG: usize = 1024;
+
+/// What the network reports to the node.
+#[derive(Debug)]
+pub enum NetEvent {
+    /// A listener is bound to this address (port 0 resolved).
+    ListeningOn(Multiaddr),
+    /// The first connection to `peer` is up. The node starts a sync here:
+    /// this is what makes late joiners and healed partitions converge.
+    PeerConnected {
+        /// The peer.
+        peer: PeerId,
+        /// Its address on this connection.
+        addr: Multiaddr,
+    },
+    /// The last connection to `peer` closed.
+    PeerDisconnected {
+        /// The peer.
+        peer: PeerId,
+    },
+    /// A directory gossip message from a member, waiting for the node's
+    /// verdict. The node must answer with
+    /// [`NetworkHandle::report_gossip`]; until then the message is not
+    /// forwarded.
+    Gossip {
+        /// The message id (SHA-256 of `data`).
+        message_id: MessageId,
+        /// The member that forwarded it to us (whom a `Reject` penalises).
+        propagation_source: PeerId,
+        /// The object's wire bytes, unchecked.
+        data: Vec<u8>,
+    },
+    /// A sync request; the node answers with
+    /// [`NetworkHandle::respond_sync`], or drops `reply` to refuse silently.
+    SyncRequest {
+        /// The asking peer (a member, or a stranger in its grace window).
+        peer: PeerId,
+        /// The request, already checked against the protocol's bounds.
+        request: SyncRequest,
+        /// Where the answer goes.
+        reply: SyncReply,
+    },
+    /// A ping round trip.
+    PingRtt {
+        /// The peer.
+        peer: PeerId,
+        /// The round-trip time.
+        rtt: Duration,
+    },
+}
+
+/// The answer slot of an inbound sync request. Dropping it without
+/// answering makes the request fail on the asker's side.
+pub struct SyncReply {
+    peer: PeerId,
+    channel: ResponseChannel<SyncResponse>,
+}
+
+impl SyncReply {
+    /// The peer that asked.
+    pub fn peer(&self) -> PeerId {
+        self.peer
+    }
+}
+
+impl fmt::Debug for SyncReply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SyncReply({})", self.peer)
+    }
+}
+
+/// The node's verdict on a gossip message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Valid and new to the directory: forward it to the mesh.
+    Accept,
+    /// Invalid (bad signature, unadmitted, replayed…): drop it and penalise
+    /// the peer that sent it.
+    Reject,
+    /// Not forwarded, not penalised (a duplicate, or an object waiting for
+    /// its parent).
+    Ignore,
+}
+
+impl From<Verdict> for MessageAcceptance {
+    fn from(v: Verdict) -> MessageAcceptance {
+        match v {
+            Verdict::Accept => MessageAcceptance::Accept,
+            Verdict::Reject => MessageAcceptance::Reject,
+            Verdict::Ignore => MessageAcceptance::Ignore,
+        }
+    }
+}
+
+/// A connected peer, as [`NetworkHandle::connected_peers`] reports it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PeerInfo {
+    /// The peer.
+    pub peer: PeerId,
+    /// Remote addresses of its open connections.
+    pub addrs: Vec<Multiaddr>,
+    /// The last ping round trip, if any.
+    pub rtt: Option<Duration>,
+    /// Whether it is in the member set.
+    pub member: bool,
+    /// Its gossipsub score (`None` when gossip is off). Rejected objects
+    /// drive it down.
+    pub gossip_score: Option<f64>,
+}
+
+enum Command {
+    Publish { data: Vec<u8>, reply: oneshot::Sender<Result<(), NetError>> },
+    ReportGossip { message_id: MessageId, source: PeerId, verdict: Verdict },
+    SyncRequest { peer: PeerId, request: SyncRequest, reply: oneshot::Sender<Result<SyncResponse, NetError>> },
+    RespondSync { reply: SyncReply, response: SyncResponse },
+    SetMembers { members: BTreeSet<PeerId>, reply: oneshot::Sender<()> },
+    Block { peer: PeerId, reply: oneshot::Sender<()> },
+    Unblock { peer: PeerId, reply: oneshot::Sender<()> },
+    Dial { addr: Multiaddr, reply: oneshot::Sender<Result<(), NetError>> },
+    DialPeer { peer: PeerId, reply: oneshot::Sender<Result<(), NetError>> },
+    ListenAddrs { reply: oneshot::Sender<Vec<Multiaddr>> },
+    ConnectedPeers { reply: oneshot::Sender<Vec<PeerInfo>> },
+    GossipPeers { reply: oneshot::Sender<Vec<PeerId>> },
+    Shutdown { reply: oneshot::Sender<()> },
+}
+
+/// Starts the network. See [`Network::spawn`].
+pub struct Network;
+
+impl Network {
+    /// Builds the swarm, starts listening and dialling the bootstrap
+    /// addresses, and spawns the task that owns it. Must be called inside a
+    /// tokio runtime. Returns the handle and the event stream; the task
+    /// ends on [`NetworkHandle::shutdown`] or when every handle is dropped.
+    pub fn spawn(config: NetConfig) -> Result<(NetworkHandle, mpsc::Receiver<NetEvent>), NetError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| NetError::NoRuntime)?;
+        let keypair = config.keypair()?;
+        let local_peer_id = keypair.public().to_peer_id();
+        let mut swarm = build_swarm(keypair, &config)?;
+        for addr in &config.listen {
+            swarm
+                .listen_on(addr.clone())
+                .map_err(|e| NetError::Listen { addr: addr.clone(), reason: e.to_string() })?;
+        }
+        let capacity = config.channel_capacity.max(1);
+        let (command_tx, command_rx) = mpsc::channel(capacity);
+        let (event_tx, event_rx) = mpsc::channel(capacity);
+        let mut event_loop = EventLoop {
+            swarm,
+            commands: command_rx,
+            events: event_tx,
+            backlog: VecDeque::new(),
+            events_closed: false,
+            topic: directory_topic(&config.network).hash(),
+            identify_version: identify_version(&config.network),
+            members: BTreeSet::new(),
+            peers: HashMap::new(),
+            grace: HashMap::new(),
+            cooling: HashMap::new(),
+            pending_sync: HashMap::new(),
+            wanted: HashSet::new(),
+            grace_window: config.grace,
+            cooldown: config.stranger_cooldown,
+        };
+        event_loop.set_members(config.members.clone());
+        for addr in &config.bootstrap {
+            // A bad bootstrap address must not stop the node: others may work.
+            if let Err(e) = event_loop.swarm.dial(addr.clone()) {
+                warn!(%addr, error = %e, "cannot dial bootstrap address");
+            }
+        }
+        info!(peer = %local_peer_id, network = %config.network, gossip = config.gossip, "network starting");
+        runtime.spawn(event_loop.run());
+        let handle = NetworkHandle { commands: command_tx, local_peer_id, network: config.network };
+        Ok((handle, event_rx))
+    }
+}
+
+/// A cheap, cloneable handle on the network task.
+#[derive(Clone, Debug)]
+pub struct NetworkHandle {
+    commands: mpsc::Sender<Command>,
+    local_peer_id: PeerId,
+    network: NetworkId,
+}
+
+impl NetworkHandle {
+    /// This node's peer id.
+    pub fn local_peer_id(&self) -> PeerId {
+        self.local_peer_id
+    }
+
+    /// The network id.
+    pub fn network_id(&self) -> NetworkId {
+        self.network
+    }
+
+    async fn send(&self, command: Command) -> Result<(), NetError> {
+        self.commands.send(command).await.map_err(|_| NetError::Stopped)
+    }
+
+    async fn ask<T>(&self, command: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, NetError> {
+        let (tx, rx) = oneshot::channel();
+        self.send(command(tx)).await?;
+        rx.await.map_err(|_| NetError::Stopped)
+    }
+
+    /// Publishes an object's wire bytes on the directory topic. Succeeds
+    /// when no peer is subscribed yet, when the same bytes were published
+    /// recently, and when gossip is off: sync delivers the object anyway.
+    pub async fn publish(&self, data: Vec<u8>) -> Result<(), NetError> {
+        self.ask(|reply| Command::Publish { data, reply }).await?
+    }
+
+    /// Gives the node's verdict on a [`NetEvent::Gossip`] message: `Accept`
+    /// forwards it, `Reject` drops it and penalises `propagation_source`,
+    /// `Ignore` drops it. Call it exactly once per message.
+    pub async fn report_gossip(
+        &self,
+        message_id: MessageId,
+        propagation_source: PeerId,
+        verdict: Verdict,
+    ) -> Result<(), NetError> {
+        self.send(Command::ReportGossip { message_id, source: propagation_source, verdict }).await
+    }
+
+    /// Sends a sync request to `peer` (dialling it if needed and its
+    /// address is known) and waits for the response.
+    pub async fn sync_request(&self, peer: PeerId, request: SyncRequest) -> Result<SyncResponse, NetError> {
+        request.check()?;
+        self.ask(|reply| Command::SyncRequest { peer, request, reply }).await?
+    }
+
+    /// Answers an inbound [`NetEvent::SyncRequest`]. An answer over the
+    /// protocol's bounds is refused here, and the request then fails on the
+    /// asker's side.
+    pub async fn respond_sync(&self, reply: SyncReply, response: SyncResponse) -> Result<(), NetError> {
+        response.check()?;
+        self.send(Command::RespondSync { reply, response }).await
+    }
+
+    /// Replaces the member set: the node ids listed in current records of
+    /// admitted states, as peer ids. Members are exempt from gating and
+    /// connection limits and are routed by Kademlia; connected peers that
+    /// are no longer members get a grace window, then are disconnected.
+    /// Returns once the network applied the set.
+    pub async fn set_members(&self, members: BTreeSet<PeerId>) -> Result<(), NetError> {
+        self.ask(|reply| Command::SetMembers { members, reply }).await
+    }
+
+    /// Closes every connection to `peer` and refuses new ones, member or not.
+    pub async fn block(&self, peer: PeerId) -> Result<(), NetError> {
+        self.ask(|reply| Command::Block { peer, reply }).await
+    }
+
+    /// Lifts [`NetworkHandle::block`].
+    pub async fn unblock(&self, peer: PeerId) -> Result<(), NetError> {
+        self.ask(|reply| Command::Unblock { peer, reply }).await
+    }
+
+    /// Starts dialling `addr`. The connection is reported as
+    /// [`NetEvent::PeerConnected`].
+    pub async fn dial(&self, addr: Multiaddr) -> Result<(), NetError> {
+        self.ask(|reply| Command::Dial { addr, reply }).await?
+    }
+
+    /// Starts connecting to `peer` by id: dials its known addresses, or asks
+    /// Kademlia to find it among the members and dials it when found.
+    pub async fn dial_peer(&self, peer: PeerId) -> Result<(), NetError> {
+        self.ask(|reply| Command::DialPeer { peer, reply }).await?
+    }
+
+    /// The addresses the node listens on.
+    pub async fn listen_addrs(&self) -> Result<Vec<Multiaddr>, NetError> {
+        self.ask(|reply| Command::ListenAddrs { reply }).await
+    }
+
+    /// The connected peers.
+    pub async fn connected_peers(&self) -> Result<Vec<PeerInfo>, NetError> {
+        self.ask(|reply| Command::ConnectedPeers { reply }).await
+    }
+
+    /// Peers known to be subscribed to the directory topic (empty when
+    /// gossip is off). A publish reaches at least these.
+    pub async fn gossip_peers(&self) -> Result<Vec<PeerId>, NetError> {
+        self.ask(|reply| Command::GossipPeers { reply }).await
+    }
+
+    /// Stops the network task: every connection and listener is closed and
+    /// the event stream ends. Returns once the swarm is gone.
+    pub async fn shutdown(&self) -> Result<(), NetError> {
+        self.ask(|reply| Command::Shutdown { reply }).await
+    }
+}
+
+/// What we know about one connected peer.
+#[derive(Default)]
+struct PeerState {
+    conns: HashMap<ConnectionId, Multiaddr>,
+    rtt: Option<Duration>,
+    /// Listen addresses from identify, kept so they can go into Kademlia
+    /// when the peer becomes a member later.
+    listen_addrs: Vec<Multiaddr>,
+}
+
+struct EventLoop {
+    swarm: Swarm<Behaviour>,
+    commands: mpsc::Receiver<Command>,
+    events: mpsc::Sender<NetEvent>,
+    /// Events waiting for room in the channel. Buffering here (instead of
+    /// awaiting the channel) keeps the swarm and the commands moving while
+    /// the node is busy, so a node that awaits a handle call in the same
+    /// task that reads events cannot deadlock the network.
+    backlog: VecDeque<NetEvent>,
+    events_closed: bool,
+    topic: gossipsub::TopicHash,
+    identify_version: String,
+    members: BTreeSet<PeerId>,
+    peers: HashMap<PeerId, PeerState>,
+    /// Strangers and when their grace window ends. Kept after a disconnect,
+    /// so reconnecting does not restart the window.
+    grace: HashMap<PeerId, Instant>,
+    /// Strangers refused until the given time.
+    cooling: HashMap<PeerId, Instant>,
+    pending_sync: HashMap<OutboundRequestId, (PeerId, oneshot::Sender<Result<SyncResponse, NetError>>)>,
+    /// Peers `dial_peer` is looking up through Kademlia.
+    wanted: HashSet<PeerId>,
+    grace_window: Duration,
+    cooldown: Duration,
+}
+
+impl EventLoop {
+    async fn run(mut self) {
+        let mut shutdown_reply = None;
+        // A second sender for the `reserve` branch, so the permit it yields
+        // does not borrow `self` while a handler runs.
+        let events = self.events.clone();
+        loop {
+            let deadline = self.next_deadline();
+            tokio::select! {
+                command = self.commands.recv() => match command {
+                    Some(Command::Shutdown { reply }) => {
+                        shutdown_reply = Some(reply);
+                        break;
+                    }
+                    Some(command) => self.on_command(command),
+                    // Every handle is gone: nobody can use the network any more.
+                    None => break,
+                },
+                event = self.swarm.select_next_some() => self.on_swarm_event(event),
+                permit = events.reserve(), if !self.backlog.is_empty() => match permit {
+                    Ok(permit) => {
+                        if let Some(event) = self.backlog.pop_front() {
+                            permit.send(event);
+                        }
+                        self.flush_backlog();
+                    }
+                    Err(_) => self.close_events(),
+                },
+                () = sleep_until(deadline) => self.on_deadline(),
+            }
+        }
+        info!(peer = %self.swarm.local_peer_id(), "network stopping");
+        // Fail pending requests before the swarm goes, then drop it: that
+        // closes listeners and connections.
+        self.pending_sync.clear();
+        drop(self);
+        drop(events);
+        if let Some(reply) = shutdown_reply {
+            let _ = reply.send(());
+        }
+    }
+
+    // ----- events to the node -----
+
+    /// Queues an event that must reach the node (connections, listeners).
+    fn emit(&mut self, event: NetEvent) {
+        if self.events_closed {
+            return;
+        }
+        self.backlog.push_back(event);
+        self.flush_backlog();
+    }
+
+    /// Queues an event that may be shed under load. Returns false if it
+    /// was shed (dropped: a shed sync reply fails the request remotely).
+    fn emit_sheddable(&mut self, event: NetEvent) -> bool {
+        if self.events_closed || self.backlog.len() >= MAX_BACKLOG {
+            return false;
+        }
+        self.emit(event);
+        true
+    }
+
+    fn flush_backlog(&mut self) {
+        while let Some(event) = self.backlog.pop_front() {
+            match self.events.try_send(event) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(event)) => {
+                    self.backlog.push_front(event);
+                    return;
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => {
+                    self.close_events();
+                    return;
+                }
+            }
+        }
+    }
+
+    /// The node dropped its receiver. Keep serving commands (it may still
+    /// shut down cleanly) but stop queuing events.
+    fn close_events(&mut self) {
+        debug!("event receiver dropped; events are discarded from now on");
+        self.events_closed = true;
+        self.backlog.clear();
+    }
+
+    // ----- gating -----
+
+    fn is_member(&self, peer: &PeerId) -> bool {
+        self.members.contains(peer)
+    }
+
+    /// Whether `peer` may use sync now: a member, or a stranger inside its
+    /// grace window.
+    fn may_sync(&self, peer: &PeerId) -> bool {
+        self.is_member(peer) || self.grace.get(peer).is_some_and(|end| *end > Instant::now())
+    }
+
+    fn set_members(&mut self, members: BTreeSet<PeerId>) {
+        let old = std::mem::replace(&mut self.members, members);
+        let now = Instant::now();
+        for peer in old.difference(&self.members).copied().collect::<Vec<_>>() {
+            let behaviour = self.swarm.behaviour_mut();
+            behaviour.limits.remove_peer_id(&peer);
+            behaviour.kad.remove_peer(&peer);
+            if self.peers.contains_key(&peer) {
+                debug!(%peer, "connected peer is no longer a member; grace window starts");
+                self.set_gossip_score(&peer, STRANGER_SCORE);
+                self.grace.insert(peer, now + self.grace_window);
+            }
+        }
+        for peer in self.members.difference(&old).copied().collect::<Vec<_>>() {
+            self.grace.remove(&peer);
+            if self.cooling.remove(&peer).is_some() {
+                self.swarm.behaviour_mut().cooling.unblock_peer(peer);
+            }
+            self.swarm.behaviour_mut().limits.bypass_peer_id(&peer);
+            // Also clears a retained stranger score of a disconnected peer.
+            self.set_gossip_score(&peer, 0.0);
+            if let Some(state) = self.peers.get(&peer) {
+                let addrs = state.listen_addrs.clone();
+                self.learn_member_addrs(peer, addrs);
+            }
+        }
+    }
+
+    fn set_gossip_score(&mut self, peer: &PeerId, score: f64) {
+        if let Some(gossipsub) = self.swarm.behaviour_mut().gossipsub.as_mut() {
+            gossipsub.set_application_score(peer, score);
+        }
+    }
+
+    /// Members' addresses go into Kademlia (peer routing) and the swarm's
+    /// address book (used by sync and `dial_peer`).
+    fn learn_member_addrs(&mut self, peer: PeerId, addrs: Vec<Multiaddr>) {
+        for addr in addrs {
+            self.swarm.behaviour_mut().kad.add_address(&peer, addr.clone());
+            self.swarm.add_peer_address(peer, addr);
+        }
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        self.grace.values().chain(self.cooling.values()).min().copied()
+    }
+
+    /// Ends expired grace windows (disconnect and cool down) and expired
+    /// cool-downs (the stranger may try again).
+    fn on_deadline(&mut self) {
+        let now = Instant::now();
+        let expired: Vec<PeerId> = self.grace.iter().filter(|(_, end)| **end <= now).map(|(p, _)| *p).collect();
+        for peer in expired {
+            self.grace.remove(&peer);
+            if self.is_member(&peer) {
+                continue;
+            }
+            if self.peers.contains_key(&peer) {
+                info!(%peer, "grace window over and not a member: disconnecting");
+            }
+            // Blocking closes its connections and refuses new ones in both
+            // directions until the cool-down ends.
+            self.swarm.behaviour_mut().cooling.block_peer(peer);
+            let _ = self.swarm.disconnect_peer_id(peer);
+            self.cooling.insert(peer, now + self.cooldown);
+        }
+        let cooled: Vec<PeerId> = self.cooling.iter().filter(|(_, end)| **end <= now).map(|(p, _)| *p).collect();
+        for peer in cooled {
+            self.cooling.remove(&peer);
+            self.swarm.behaviour_mut().cooling.unblock_peer(peer);
+        }
+    }
+
+    fn is_refused(&self, peer: &PeerId) -> bool {
+        self.swarm.behaviour().blocked.blocked_peers().contains(peer) || self.cooling.contains_key(peer)
+    }
+
+    // ----- commands -----
+
+    fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Publish { data, reply } => {
+                let _ = reply.send(self.publish(data));
+            }
+            Command::ReportGossip { message_id, source, verdict } => {
+                if let Some(gossipsub) = self.swarm.behaviour_mut().gossipsub.as_mut()
+                    && !gossipsub.report_message_validation_result(&message_id, &source, verdict.into())
+                {
+                    // Already expired from the cache: nothing left to forward.
+                    debug!(%message_id, "gossip verdict for a message no longer cached");
+                }
+            }
+            Command::SyncRequest { peer, request, reply } => {
+                if self.is_refused(&peer) {
+                    let _ = reply.send(Err(NetError::Blocked(peer)));
+                    return;
+                }
+                let id = self.swarm.behaviour_mut().sync.send_request(&peer, request);
+                self.pending_sync.insert(id, (peer, reply));
+            }
+            Command::RespondSync { reply, response } => {
+                let peer = reply.peer;
+                if self.swarm.behaviour_mut().sync.send_response(reply.channel, response).is_err() {
+                    debug!(%peer, "sync response not sent: the request timed out or the connection closed");
+                }
+            }
+            Command::SetMembers { members, reply } => {
+                self.set_members(members);
+                let _ = reply.send(());
+            }
+            Command::Block { peer, reply } => {
+                self.swarm.behaviour_mut().blocked.block_peer(peer);
+                let _ = reply.send(());
+            }
+            Command::Unblock { peer, reply } => {
+                self.swarm.behaviour_mut().blocked.unblock_peer(peer);
+                let _ = reply.send(());
+            }
+            Command::Dial { addr, reply } => {
+                let result = self
+                    .swarm
+                    .dial(addr.clone())
+                    .map_err(|e| NetError::Dial { target: addr.to_string(), reason: e.to_string() });
+                let _ = reply.send(result);
+            }
+            Command::DialPeer { peer, reply } => {
+                let _ = reply.send(self.dial_peer(peer));
+            }
+            Command::ListenAddrs { reply } => {
+                let _ = reply.send(self.swarm.listeners().cloned().collect());
+            }
+            Command::ConnectedPeers { reply } => {
+                let _ = reply.send(self.connected_peers());
+            }
+            Command::GossipPeers { reply } => {
+                let topic = self.topic.clone();
+                let peers = match self.swarm.behaviour().gossipsub.as_ref() {
+                    Some(g) => g.all_peers().filter(|(_, topics)| topics.contains(&&topic)).map(|(p, _)| *p).collect(),
+                    None => Vec::new(),
+                };
+                let _ = reply.send(peers);
+            }
+            // Handled in `run`, which owns the loop.
+            Command::Shutdown { reply } => {
+                let _ = reply.send(());
+            }
+        }
+    }
+
+    fn publish(&mut self, data: Vec<u8>) -> Result<(), NetError> {
+        let topic = self.topic.clone();
+        let Some(gossipsub) = self.swarm.behaviour_mut().gossipsub.as_mut() else {
+            debug!("gossip is off; not publishing");
+            return Ok(());
+        };
+        match gossipsub.publish(topic, data) {
+            Ok(id) => {
+                trace!(message_id = %id, "published");
+                Ok(())
+            }
+            // A small or empty mesh is normal (first node, partitions): sync
+            // will carry the object, so the publish is not a failure.
+            Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {
+                debug!("published with no subscribed peer; sync will catch up");
+                Ok(())
+            }
+            Err(gossipsub::PublishError::AllQueuesFull(n)) => {
+                debug!(peers = n, "publish queues full; sync will catch up");
+                Ok(())
+            }
+            // Content-addressed ids: the same bytes were published or
+            // received recently, so the network already has them.
+            Err(gossipsub::PublishError::Duplicate) => {
+                debug!("object already gossiped recently");
+                Ok(())
+            }
+            Err(e) => Err(NetError::Publish(e.to_string())),
+        }
+    }
+
+    fn dial_peer(&mut self, peer: PeerId) -> Result<(), NetError> {
+        if self.is_refused(&peer) {
+            return Err(NetError::Blocked(peer));
+        }
+        if self.swarm.is_connected(&peer) {
+            return Ok(());
+        }
+        match self.swarm.dial(DialOpts::peer_id(peer).build()) {
+            Ok(()) => Ok(()),
+            Err(DialError::NoAddresses) => {
+                // Ask the members' routing tables; dialled when found.
+                self.wanted.insert(peer);
+                self.swarm.behaviour_mut().kad.get_closest_peers(peer);
+                Ok(())
+            }
+            Err(e) => Err(NetError::Dial { target: peer.to_string(), reason: e.to_string() }),
+        }
+    }
+
+    fn connected_peers(&self) -> Vec<PeerInfo> {
+        let gossipsub = self.swarm.behaviour().gossipsub.as_ref();
+        self.peers
+            .iter()
+            .map(|(peer, state)| PeerInfo {
+                peer: *peer,
+                addrs: state.conns.values().cloned().collect(),
+                rtt: state.rtt,
+                member: self.is_member(peer),
+                gossip_score: gossipsub.and_then(|g| g.peer_score(peer)),
+            })
+            .collect()
+    }
+
+    // ----- swarm events -----
+
+    fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::NewListenAddr { address, .. } => {
+                info!(%address, "listening");
+                self.emit(NetEvent::ListeningOn(address));
+            }
+            SwarmEvent::ConnectionEstablished { peer_id, connection_id, endpoint, num_established, .. } => {
+                let addr = endpoint.get_remote_address().clone();
+                self.peers.entry(peer_id).or_default().conns.insert(connection_id, addr.clone());
+                if num_established.get() > 1 {
+                    return;
+                }
+                // Gossipsub has registered the peer by now, so the score
+                // sticks. Set it both ways: gossipsub retains scores of
+                // disconnected peers for an hour, so a stranger admitted
+                // since its last visit must lose its old mark.
+                if self.is_member(&peer_id) {
+                    debug!(peer = %peer_id, %addr, "member connected");
+                    self.set_gossip_score(&peer_id, 0.0);
+                } else {
+                    debug!(peer = %peer_id, %addr, "stranger connected; grace window");
+                    self.set_gossip_score(&peer_id, STRANGER_SCORE);
+                    let end = Instant::now() + self.grace_window;
+                    self.grace.entry(peer_id).or_insert(end);
+                }
+                self.emit(NetEvent::PeerConnected { peer: peer_id, addr });
+            }
+            SwarmEvent::ConnectionClosed { peer_id, connection_id, num_established, cause, .. } => {
+                if let Some(state) = self.peers.get_mut(&peer_id) {
+                    state.conns.remove(&connection_id);
+                }
+                if num_established == 0 {
+                    debug!(peer = %peer_id, cause = ?cause, "disconnected");
+                    self.peers.remove(&peer_id);
+                    self.emit(NetEvent::PeerDisconnected { peer: peer_id });
+                }
+            }
+            SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
+                debug!(peer = ?peer_id, %error, "outgoing connection failed");
+            }
+            SwarmEvent::IncomingConnectionError { send_back_addr, error, .. } => {
+                debug!(addr = %send_back_addr, %error, "incoming connection failed");
+            }
+            SwarmEvent::ListenerError { error, .. } => warn!(%error, "listener error"),
+            SwarmEvent::ListenerClosed { addresses, reason, .. } => {
+                debug!(?addresses, ?reason, "listener closed");
+            }
+            SwarmEvent::Behaviour(event) => self.on_behaviour_event(event),
+            other => trace!(event = ?other, "swarm event"),
+        }
+    }
+
+    fn on_behaviour_event(&mut self, event: BehaviourEvent) {
+        match event {
+            BehaviourEvent::Gossipsub(event) => self.on_gossip(event),
+            BehaviourEvent::Sync(event) => self.on_sync(event),
+            BehaviourEvent::Identify(event) => self.on_identify(event),
+            BehaviourEvent::Ping(ping::Event { peer, result, .. }) => match result {
+                Ok(rtt) => {
+                    if let Some(state) = self.peers.get_mut(&peer) {
+                        state.rtt = Some(rtt);
+                    }
+                    self.emit_sheddable(NetEvent::PingRtt { peer, rtt });
+                }
+                Err(e) => debug!(%peer, error = %e, "ping failed"),
+            },
+            BehaviourEvent::Kad(event) => self.on_kad(event),
+            BehaviourEvent::Blocked(never) | BehaviourEvent::Cooling(never) | BehaviourEvent::Limits(never) => {
+                match never {}
+            }
+        }
+    }
+
+    fn on_gossip(&mut self, event: gossipsub::Event) {
+        match event {
+            gossipsub::Event::Message { propagation_source, message_id, message } => {
+                let refuse = if !self.is_member(&propagation_source) {
+                    debug!(peer = %propagation_source, "gossip from a non-member ignored");
+                    true
+                } else if message.topic != self.topic {
+                    debug!(peer = %propagation_source, topic = %message.topic, "gossip on a foreign topic ignored");
+                    true
+                } else {
+                    let event =
+                        NetEvent::Gossip { message_id: message_id.clone(), propagation_source, data: message.data };
+                    let queued = self.emit_sheddable(event);
+                    if !queued {
+                        warn!(%message_id, "node busy: gossip message shed (sync will catch up)");
+                    }
+                    !queued
+                };
+                if refuse && let Some(gossipsub) = self.swarm.behaviour_mut().gossipsub.as_mut() {
+                    gossipsub.report_message_validation_result(
+                        &message_id,
+                        &propagation_source,
+                        MessageAcceptance::Ignore,
+                    );
+                }
+            }
+            gossipsub::Event::Subscribed { peer_id, topic } => debug!(peer = %peer_id, %topic, "peer subscribed"),
+            gossipsub::Event::Unsubscribed { peer_id, topic } => debug!(peer = %peer_id, %topic, "peer unsubscribed"),
+            gossipsub::Event::GossipsubNotSupported { peer_id } => debug!(peer = %peer_id, "peer does not gossip"),
+            gossipsub::Event::SlowPeer { peer_id, .. } => debug!(peer = %peer_id, "slow gossip peer"),
+        }
+    }
+
+    fn on_sync(&mut self, event: request_response::Event<SyncRequest, SyncResponse>) {
+        match event {
+            request_response::Event::Message { peer, message, .. } => match message {
+                request_response::Message::Request { request, channel, .. } => {
+                    if !self.may_sync(&peer) {
+                        // Dropping the channel fails the request on the asker's side.
+                        debug!(%peer, "sync request from a stranger past its grace window dropped");
+                        return;
+                    }
+                    let reply = SyncReply { peer, channel };
+                    if !self.emit_sheddable(NetEvent::SyncRequest { peer, request, reply }) {
+                        warn!(%peer, "node busy: sync request dropped");
+                    }
+                }
+                request_response::Message::Response { request_id, response } => {
+                    if let Some((_, reply)) = self.pending_sync.remove(&request_id) {
+                        let _ = reply.send(Ok(response));
+                    }
+                }
+            },
+            request_response::Event::OutboundFailure { peer, request_id, error, .. } => {
+                debug!(%peer, %error, "sync request failed");
+                if let Some((_, reply)) = self.pending_sync.remove(&request_id) {
+                    let _ = reply.send(Err(NetError::Sync { peer, reason: error.to_string() }));
+                }
+            }
+            request_response::Event::InboundFailure { peer, error, .. } => {
+                debug!(%peer, %error, "inbound sync request failed");
+            }
+            request_response::Event::ResponseSent { peer, .. } => trace!(%peer, "sync response sent"),
+        }
+    }
+
+    fn on_identify(&mut self, event: identify::Event) {
+        let identify::Event::Received { peer_id, info, .. } = event else {
+            return;
+        };
+        if info.protocol_version != self.identify_version {
+            // Another network (or another program): nothing to talk about.
+            info!(peer = %peer_id, version = %info.protocol_version, "peer of another network: disconnecting");
+            let _ = self.swarm.disconnect_peer_id(peer_id);
+            return;
+        }
+        let addrs: Vec<Multiaddr> = info.listen_addrs.into_iter().take(MAX_ADDRS_PER_PEER).collect();
+        if let Some(state) = self.peers.get_mut(&peer_id) {
+            state.listen_addrs = addrs.clone();
+        }
+        if self.is_member(&peer_id) {
+            self.learn_member_addrs(peer_id, addrs);
+        }
+    }
+
+    fn on_kad(&mut self, event: kad::Event) {
+        let kad::Event::OutboundQueryProgressed { result: kad::QueryResult::GetClosestPeers(result), .. } = event
+        else {
+            trace!(event = ?event, "kademlia event");
+            return;
+        };
+        let (key, peers) = match result {
+            Ok(ok) => (ok.key, ok.peers),
+            Err(kad::GetClosestPeersError::Timeout { key, peers }) => (key, peers),
+        };
+        // The lookup is over: whatever it did not find stays unwanted, so
+        // the set cannot grow without bound.
+        let target = PeerId::from_bytes(&key).ok();
+        for found in peers {
+            if !self.is_member(&found.peer_id) {
+                continue;
+            }
+            let addrs: Vec<Multiaddr> = found.addrs.into_iter().take(MAX_ADDRS_PER_PEER).collect();
+            self.learn_member_addrs(found.peer_id, addrs);
+            if self.wanted.remove(&found.peer_id)
+                && let Err(e) = self.swarm.dial(DialOpts::peer_id(found.peer_id).build())
+            {
+                debug!(peer = %found.peer_id, %e, "cannot dial peer found through kademlia");
+            }
+        }
+        if let Some(target) = target {
+            self.wanted.remove(&target);
+        }
+    }
+}
+
+/// Sleeps until `deadline`, or forever when there is none.
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,443 @@
+//! The sync protocol: anti-entropy between two nodes, over libp2p
+//! request-response.
+//!
+//! # Protocol name and version
+//! `/hotline/<network-id-hex>/sync/1`. The trailing `1` is the protocol
+//! version; a new wire layout gets a new name, and multistream-select
+//! negotiates it, so frames carry no version byte of their own.
+//!
+//! # Exchange
+//! One request and one response per libp2p stream:
+//! 1. `Digest(entries)` → `Digest(entries)`: each side sends the live part of
+//!    its directory as `(object key, seq, object hash)` triples, sorted by key.
+//!    Each side then knows which slots the other has newer or different.
+//! 2. `Fetch(keys)` → `Objects(objects)`: pull the winning objects of at most
+//!    [`MAX_BATCH_OBJECTS`] slots; slots the responder no longer has are left
+//!    out.
+//! 3. `Push(objects)` → `Ack`: hand over at most [`MAX_BATCH_OBJECTS`]
+//!    objects the peer lacks (a node that is not yet a member uses this to
+//!    present its admission and record).
+//!
+//! A responder may answer any request with `Refused` (for example a stranger
+//! asking for the directory). This crate does not interpret requests: the
+//! node answers them, and checks every object with `Directory::apply`.
+//!
+//! # Frame
+//! ```text
+//! frame   = length:u32 big-endian ‖ body            (1 ≤ length ≤ MAX_FRAME_BYTES)
+//! body    = postcard(SyncRequest) | postcard(SyncResponse)   (canonical)
+//! ```
+//! The body uses Hotline's canonical encoding (`hotline_core::encoding`):
+//! postcard, varint integers, length-prefixed sequences, enum variants as a
+//! varint index in declaration order:
+//! ```text
+//! SyncRequest  = 0 Digest(seq<DigestEntry>) | 1 Fetch(seq<ObjectKey>) | 2 Push(seq<bytes>)
+//! SyncResponse = 0 Digest(seq<DigestEntry>) | 1 Objects(seq<bytes>)   | 2 Ack | 3 Refused
+//! DigestEntry  = ObjectKey ‖ seq:varint u64 ‖ hash:[u8; 32]
+//! bytes        = varint length ‖ a directory object's wire form (format byte ‖ postcard)
+//! ```
+//! `ObjectKey` is encoded as in `hotline_core::object`. A reader refuses a
+//! length over the limit before reading the body, a body that is not the
+//! canonical encoding, trailing bytes, and item counts over the limits below;
+//! the stream is then reset and the request fails on both sides.
+
+use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use hotline_core::directory::Digest;
+use hotline_core::encoding::{self, DecodeError};
+use hotline_core::limits::MAX_OBJECT_BYTES;
+use hotline_core::{NetworkId, ObjectHash, ObjectKey};
+use libp2p::StreamProtocol;
+use serde::{Deserialize, Serialize};
+use std::io;
+use thiserror::Error;
+
+/// Most entries in one digest. A directory of 193 states holds a few
+/// thousand live objects; this leaves a wide margin.
+pub const MAX_DIGEST_ITEMS: usize = 65_536;
+/// Most keys in one `Fetch`, and most objects in one `Objects` or `Push`.
+pub const MAX_BATCH_OBJECTS: usize = 256;
+/// Largest object in a batch: the directory's own bound.
+pub const MAX_BATCH_OBJECT_BYTES: usize = MAX_OBJECT_BYTES;
+/// Largest frame body, in bytes. A full batch of the largest objects fits.
+pub const MAX_FRAME_BYTES: usize = 5 * 1024 * 1024;
+
+// A full batch of maximal objects, with its length prefixes, must fit in a frame.
+const _: () = assert!(MAX_BATCH_OBJECTS * (MAX_BATCH_OBJECT_BYTES + 8) + 16 <= MAX_FRAME_BYTES);
+
+/// The sync protocol name for `network`: `/hotline/<netid>/sync/1`.
+pub fn sync_protocol(network: &NetworkId) -> StreamProtocol {
+    // The network id is 64 hex digits, so the name always starts with '/'
+    // and is valid; `try_from_owned` only fails on a missing leading slash.
+    StreamProtocol::try_from_owned(format!("/hotline/{network}/sync/1"))
+        .unwrap_or_else(|_| StreamProtocol::new("/hotline/invalid/sync/1"))
+}
+
+/// One digest entry: a slot, the seq of its winner and the winner's hash.
+pub type DigestEntry = (ObjectKey, u64, ObjectHash);
+
+/// The digest entries of `digest`, in key order, ready to send.
+pub fn digest_entries(digest: &Digest) -> Vec<DigestEntry> {
+    digest.iter().map(|(k, (seq, hash))| (k.clone(), *seq, *hash)).collect()
+}
+
+/// A sync request. See the module documentation for the exchange.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SyncRequest {
+    /// "This is what I have": the sender's live digest.
+    Digest(Vec<DigestEntry>),
+    /// "Send me the winners of these slots" (at most [`MAX_BATCH_OBJECTS`]).
+    Fetch(Vec<ObjectKey>),
+    /// "Here are objects you lack" (object wire bytes, at most
+    /// [`MAX_BATCH_OBJECTS`]).
+    Push(Vec<Vec<u8>>),
+}
+
+/// A sync response. See the module documentation for the exchange.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SyncResponse {
+    /// The responder's live digest, answering [`SyncRequest::Digest`].
+    Digest(Vec<DigestEntry>),
+    /// Object wire bytes, answering [`SyncRequest::Fetch`].
+    Objects(Vec<Vec<u8>>),
+    /// Answers [`SyncRequest::Push`]: the objects were received (not
+    /// necessarily accepted).
+    Ack,
+    /// The responder will not serve this request (for example, the asker
+    /// is not a member).
+    Refused,
+}
+
+/// A sync message breaks the protocol's bounds or encoding.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum ProtocolError {
+    /// The frame's length prefix is zero or over [`MAX_FRAME_BYTES`].
+    #[error("sync frame length {len} is outside 1..={max}")]
+    FrameLength {
+        /// The announced or encoded length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Too many entries in a list.
+    #[error("sync {what} has {count} items, more than the limit of {max}")]
+    TooManyItems {
+        /// Which list.
+        what: &'static str,
+        /// How many items it has.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// An object in a batch is larger than any directory object may be.
+    #[error("an object in a sync batch is {len} bytes, more than the limit of {max}")]
+    ObjectTooLarge {
+        /// Its length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The body does not decode, or is not canonically encoded.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+}
+
+fn check_count(what: &'static str, count: usize, max: usize) -> Result<(), ProtocolError> {
+    if count > max { Err(ProtocolError::TooManyItems { what, count, max }) } else { Ok(()) }
+}
+
+fn check_objects(what: &'static str, objects: &[Vec<u8>]) -> Result<(), ProtocolError> {
+    check_count(what, objects.len(), MAX_BATCH_OBJECTS)?;
+    match objects.iter().find(|o| o.len() > MAX_BATCH_OBJECT_BYTES) {
+        Some(o) => Err(ProtocolError::ObjectTooLarge { len: o.len(), max: MAX_BATCH_OBJECT_BYTES }),
+        None => Ok(()),
+    }
+}
+
+impl SyncRequest {
+    /// Checks the item-count and object-size bounds.
+    pub fn check(&self) -> Result<(), ProtocolError> {
+        match self {
+            SyncRequest::Digest(d) => check_count("digest", d.len(), MAX_DIGEST_ITEMS),
+            SyncRequest::Fetch(k) => check_count("fetch", k.len(), MAX_BATCH_OBJECTS),
+            SyncRequest::Push(o) => check_objects("push", o),
+        }
+    }
+
+    /// The body bytes (no length prefix), after checking the bounds.
+    pub fn to_body(&self) -> Result<Vec<u8>, ProtocolError> {
+        self.check()?;
+        checked_body(encoding::encode(self))
+    }
+
+    /// Decodes and checks a request body.
+    pub fn from_body(body: &[u8]) -> Result<SyncRequest, ProtocolError> {
+        let request: SyncRequest = encoding::decode("sync request", body, MAX_FRAME_BYTES)?;
+        request.check()?;
+        Ok(request)
+    }
+}
+
+impl SyncResponse {
+    /// Checks the item-count and object-size bounds.
+    pub fn check(&self) -> Result<(), ProtocolError> {
+        match self {
+            SyncResponse::Digest(d) => check_count("digest", d.len(), MAX_DIGEST_ITEMS),
+            SyncResponse::Objects(o) => check_objects("objects", o),
+            SyncResponse::Ack | SyncResponse::Refused => Ok(()),
+        }
+    }
+
+    /// The body bytes (no length prefix), after checking the bounds.
+    pub fn to_body(&self) -> Result<Vec<u8>, ProtocolError> {
+        self.check()?;
+        checked_body(encoding::encode(self))
+    }
+
+    /// Decodes and checks a response body.
+    pub fn from_body(body: &[u8]) -> Result<SyncResponse, ProtocolError> {
+        let response: SyncResponse = encoding::decode("sync response", body, MAX_FRAME_BYTES)?;
+        response.check()?;
+        Ok(response)
+    }
+}
+
+/// A digest at the item limit can still exceed the byte limit (long role
+/// names), so the encoded size is checked too.
+fn checked_body(body: Vec<u8>) -> Result<Vec<u8>, ProtocolError> {
+    if body.is_empty() || body.len() > MAX_FRAME_BYTES {
+        return Err(ProtocolError::FrameLength { len: body.len(), max: MAX_FRAME_BYTES });
+    }
+    Ok(body)
+}
+
+/// Prefixes `body` with its length.
+pub fn frame(body: &[u8]) -> Result<Vec<u8>, ProtocolError> {
+    if body.is_empty() || body.len() > MAX_FRAME_BYTES {
+        return Err(ProtocolError::FrameLength { len: body.len(), max: MAX_FRAME_BYTES });
+    }
+    let mut out = Vec::with_capacity(4 + body.len());
+    // The bound above is far below u32::MAX, so the cast cannot truncate.
+    out.extend_from_slice(&(body.len() as u32).to_be_bytes());
+    out.extend_from_slice(body);
+    Ok(out)
+}
+
+fn invalid(e: ProtocolError) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, e)
+}
+
+/// Reads one frame body. The length is checked before anything is read or
+/// allocated, and the buffer then grows only as bytes actually arrive, so a
+/// peer announcing a large frame and sending nothing costs us nothing.
+pub async fn read_frame<R: AsyncRead + Unpin>(io: &mut R) -> io::Result<Vec<u8>> {
+    let mut len = [0u8; 4];
+    io.read_exact(&mut len).await?;
+    let len = u32::from_be_bytes(len) as usize;
+    if len == 0 || len > MAX_FRAME_BYTES {
+        return Err(invalid(ProtocolError::FrameLength { len, max: MAX_FRAME_BYTES }));
+    }
+    let mut body = Vec::new();
+    io.take(len as u64).read_to_end(&mut body).await?;
+    if body.len() != len {
+        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "sync frame truncated"));
+    }
+    Ok(body)
+}
+
+async fn write_frame<W: AsyncWrite + Unpin>(io: &mut W, body: &[u8]) -> io::Result<()> {
+    let bytes = frame(body).map_err(invalid)?;
+    io.write_all(&bytes).await?;
+    io.flush().await
+}
+
+/// The request-response codec of the sync protocol: length-prefixed,
+/// canonically encoded frames with every bound checked on both sides.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SyncCodec;
+
+impl libp2p::request_response::Codec for SyncCodec {
+    type Protocol = StreamProtocol;
+    type Request = SyncRequest;
+    type Response = SyncResponse;
+
+    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<SyncRequest>
+    where
+        T: AsyncRead + Unpin + Send,
+    {
+        let body = read_frame(io).await?;
+        SyncRequest::from_body(&body).map_err(invalid)
+    }
+
+    async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<SyncResponse>
+    where
+        T: AsyncRead + Unpin + Send,
+    {
+        let body = read_frame(io).await?;
+        SyncResponse::from_body(&body).map_err(invalid)
+    }
+
+    async fn write_request<T>(&mut self, _: &StreamProtocol, io: &mut T, request: SyncRequest) -> io::Result<()>
+    where
+        T: AsyncWrite + Unpin + Send,
+    {
+        let body = request.to_body().map_err(invalid)?;
+        write_frame(io, &body).await
+    }
+
+    async fn write_response<T>(&mut self, _: &StreamProtocol, io: &mut T, response: SyncResponse) -> io::Result<()>
+    where
+        T: AsyncWrite + Unpin + Send,
+    {
+        let body = response.to_body().map_err(invalid)?;
+        write_frame(io, &body).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::executor::block_on;
+    use futures::io::Cursor;
+    use hotline_core::{Role, StateCode};
+    use libp2p::request_response::Codec;
+
+    fn state(s: &str) -> StateCode {
+        s.parse().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn digest() -> Vec<DigestEntry> {
+        vec![
+            (ObjectKey::Admission(state("FRA")), 1, ObjectHash([1; 32])),
+            (ObjectKey::Record(state("FRA"), Role::policy()), 7, ObjectHash([2; 32])),
+        ]
+    }
+
+    fn proto() -> StreamProtocol {
+        sync_protocol(&NetworkId([9; 32]))
+    }
+
+    fn write_req(req: SyncRequest) -> Vec<u8> {
+        let mut out = Cursor::new(Vec::new());
+        block_on(SyncCodec.write_request(&proto(), &mut out, req)).unwrap_or_else(|e| panic!("{e}"));
+        out.into_inner()
+    }
+
+    #[test]
+    fn protocol_name_carries_the_network_id() {
+        let name = proto();
+        assert_eq!(name.as_ref(), format!("/hotline/{}/sync/1", "09".repeat(32)));
+    }
+
+    #[test]
+    fn requests_and_responses_round_trip() {
+        for req in [
+            SyncRequest::Digest(digest()),
+            SyncRequest::Fetch(vec![ObjectKey::Admission(state("DEU"))]),
+            SyncRequest::Push(vec![vec![1, 2, 3], vec![]]),
+            SyncRequest::Digest(vec![]),
+        ] {
+            let bytes = write_req(req.clone());
+            let got = block_on(SyncCodec.read_request(&proto(), &mut Cursor::new(bytes)));
+            assert_eq!(got.ok(), Some(req));
+        }
+        for resp in [
+            SyncResponse::Digest(digest()),
+            SyncResponse::Objects(vec![vec![7; 100]]),
+            SyncResponse::Ack,
+            SyncResponse::Refused,
+        ] {
+            let mut out = Cursor::new(Vec::new());
+            block_on(SyncCodec.write_response(&proto(), &mut out, resp.clone())).unwrap_or_else(|e| panic!("{e}"));
+            let got = block_on(SyncCodec.read_response(&proto(), &mut Cursor::new(out.into_inner())));
+            assert_eq!(got.ok(), Some(resp));
+        }
+    }
+
+    #[test]
+    fn oversized_length_prefix_is_refused_before_reading() {
+        // Announce 4 GiB - 1 and send nothing more: refused at once, no allocation.
+        let bytes = vec![0xff, 0xff, 0xff, 0xff];
+        let err = block_on(SyncCodec.read_request(&proto(), &mut Cursor::new(bytes))).err();
+        assert_eq!(err.map(|e| e.kind()), Some(io::ErrorKind::InvalidData));
+        // Just over the limit.
+        let mut bytes = ((MAX_FRAME_BYTES + 1) as u32).to_be_bytes().to_vec();
+        bytes.extend_from_slice(&[0; 16]);
+        let err = block_on(SyncCodec.read_request(&proto(), &mut Cursor::new(bytes))).err();
+        assert_eq!(err.map(|e| e.kind()), Some(io::ErrorKind::InvalidData));
+        // Zero length.
+        let err = block_on(SyncCodec.read_request(&proto(), &mut Cursor::new(vec![0, 0, 0, 0]))).err();
+        assert_eq!(err.map(|e| e.kind()), Some(io::ErrorKind::InvalidData));
+    }
+
+    #[test]
+    fn truncated_frames_are_refused() {
+        let bytes = write_req(SyncRequest::Digest(digest()));
+        for cut in [0, 2, 4, 5, bytes.len() - 1] {
+            let got = block_on(SyncCodec.read_request(&proto(), &mut Cursor::new(bytes[..cut].to_vec())));
+            assert!(got.is_err(), "cut at {cut} accepted");
+        }
+    }
+
+    #[test]
+    fn malformed_and_non_canonical_bodies_are_refused() {
+        // Unknown variant index.
+        assert!(matches!(SyncRequest::from_body(&[9]), Err(ProtocolError::Decode(_))));
+        // Trailing bytes after a valid body.
+        let mut body = SyncRequest::Fetch(vec![]).to_body().unwrap_or_default();
+        body.push(0);
+        assert!(matches!(SyncRequest::from_body(&body), Err(ProtocolError::Decode(_))));
+        // An overlong varint for the vector length (0 spelled as 0x80 0x00).
+        assert!(matches!(SyncRequest::from_body(&[1, 0x80, 0x00]), Err(ProtocolError::Decode(_))));
+        // A vector announcing far more elements than the frame holds.
+        assert!(matches!(SyncRequest::from_body(&[2, 0xff, 0xff, 0xff, 0xff, 0x0f]), Err(ProtocolError::Decode(_))));
+        // Random garbage through the codec: an error, never a panic.
+        let mut seed = 0x1234_5678u32;
+        for len in 1..200usize {
+            let body: Vec<u8> = (0..len)
+                .map(|_| {
+                    seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                    (seed >> 16) as u8
+                })
+                .collect();
+            let framed = frame(&body).unwrap_or_default();
+            let _ = block_on(SyncCodec.read_request(&proto(), &mut Cursor::new(framed.clone())));
+            let _ = block_on(SyncCodec.read_response(&proto(), &mut Cursor::new(framed)));
+        }
+    }
+
+    #[test]
+    fn item_bounds_are_enforced_on_both_sides() {
+        let keys = vec![ObjectKey::Admission(state("FRA")); MAX_BATCH_OBJECTS + 1];
+        let req = SyncRequest::Fetch(keys);
+        assert!(matches!(req.to_body(), Err(ProtocolError::TooManyItems { what: "fetch", .. })));
+        // A peer that skips the sender-side check is still refused on reading.
+        let body = encoding::encode(&req);
+        assert!(matches!(SyncRequest::from_body(&body), Err(ProtocolError::TooManyItems { .. })));
+
+        let big = SyncResponse::Objects(vec![vec![0; MAX_BATCH_OBJECT_BYTES + 1]]);
+        assert!(matches!(big.to_body(), Err(ProtocolError::ObjectTooLarge { .. })));
+        let body = encoding::encode(&big);
+        assert!(matches!(SyncResponse::from_body(&body), Err(ProtocolError::ObjectTooLarge { .. })));
+
+        let push = SyncRequest::Push(vec![vec![1]; MAX_BATCH_OBJECTS + 1]);
+        assert!(matches!(push.check(), Err(ProtocolError::TooManyItems { what: "push", .. })));
+    }
+
+    #[test]
+    fn a_full_batch_of_maximal_objects_fits_in_a_frame() {
+        let resp = SyncResponse::Objects(vec![vec![0xab; MAX_BATCH_OBJECT_BYTES]; MAX_BATCH_OBJECTS]);
+        let body = resp.to_body().unwrap_or_default();
+        assert!(!body.is_empty() && body.len() <= MAX_FRAME_BYTES);
+        assert_eq!(SyncResponse::from_body(&body).ok(), Some(resp));
+    }
+
+    #[test]
+    fn wire_layout_is_stable() {
+        // Fetch([adm/FRA]) = variant 1, one element, ObjectKey variant 0, "FRA".
+        let body = SyncRequest::Fetch(vec![ObjectKey::Admission(state("FRA"))]).to_body().unwrap_or_default();
+        assert_eq!(body, vec![1, 1, 0, 3, b'F', b'R', b'A']);
+        assert_eq!(frame(&body).unwrap_or_default()[..4], [0, 0, 0, 7]);
+        assert_eq!(SyncResponse::Ack.to_body().unwrap_or_default(), vec![2]);
+        assert_eq!(SyncResponse::Refused.to_body().unwrap_or_default(), vec![3]);
+    }
+}
