@@ -38,6 +38,6 @@ pub use keys::{PublicKey, SecretKey, Signature};
 pub use labels::{MessageType, Tlp};
 pub use object::{DirectoryObject, ObjectKey};
 pub use prekey::{Prekey, PrekeyBundle, SignedPrekeyBundle};
-pub use record::{Alternate, Availability, Channel, ContactRecord, SignedRecord};
+pub use record::{Alternate, Availability, Channel, ContactRecord, RecordDraft, SignedRecord};
 pub use revocation::{Revocation, RevocationAuthority, RevocationTarget, SignedRevocation};
 pub use time::Timestamp;

@@ -200,3 +200,126 @@ impl ContactRecord {
         Ok(())
     }
 }
+
+/// The fields of a contact record that a person chooses; the rest (state,
+/// admission, seq, times) are filled in when the state key signs it. The CLI
+/// and the control API both build records from a draft.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordDraft {
+    /// The role.
+    pub role: Role,
+    /// See [`ContactRecord::organization`].
+    pub organization: String,
+    /// See [`ContactRecord::position`].
+    pub position: String,
+    /// See [`ContactRecord::emails`].
+    pub emails: Vec<String>,
+    /// See [`ContactRecord::phones`].
+    pub phones: Vec<String>,
+    /// See [`ContactRecord::phone_24x7`].
+    pub phone_24x7: Option<String>,
+    /// See [`ContactRecord::timezone`].
+    pub timezone: String,
+    /// See [`ContactRecord::availability`].
+    pub availability: Availability,
+    /// See [`ContactRecord::languages`].
+    pub languages: Vec<String>,
+    /// See [`ContactRecord::nodes`].
+    pub nodes: Vec<NodeId>,
+    /// See [`ContactRecord::person_name`].
+    #[serde(default)]
+    pub person_name: Option<String>,
+    /// See [`ContactRecord::other_channels`].
+    #[serde(default)]
+    pub other_channels: Vec<Channel>,
+    /// See [`ContactRecord::postal_address`].
+    #[serde(default)]
+    pub postal_address: Option<String>,
+    /// See [`ContactRecord::openpgp_fingerprint`].
+    #[serde(default)]
+    pub openpgp_fingerprint: Option<String>,
+    /// See [`ContactRecord::linked_cert`].
+    #[serde(default)]
+    pub linked_cert: Option<String>,
+    /// See [`ContactRecord::memberships`].
+    #[serde(default)]
+    pub memberships: Vec<String>,
+    /// See [`ContactRecord::alternates`].
+    #[serde(default)]
+    pub alternates: Vec<Alternate>,
+    /// See [`ContactRecord::nomination_ref`].
+    #[serde(default)]
+    pub nomination_ref: Option<String>,
+    /// See [`ContactRecord::accepted_message_types`].
+    #[serde(default)]
+    pub accepted_message_types: Vec<MessageType>,
+    /// See [`ContactRecord::default_tlp`].
+    #[serde(default)]
+    pub default_tlp: Option<Tlp>,
+}
+
+impl RecordDraft {
+    /// The draft of an existing record, to edit a few fields of it.
+    pub fn from_record(r: &ContactRecord) -> RecordDraft {
+        RecordDraft {
+            role: r.role.clone(),
+            organization: r.organization.clone(),
+            position: r.position.clone(),
+            emails: r.emails.clone(),
+            phones: r.phones.clone(),
+            phone_24x7: r.phone_24x7.clone(),
+            timezone: r.timezone.clone(),
+            availability: r.availability,
+            languages: r.languages.clone(),
+            nodes: r.nodes.clone(),
+            person_name: r.person_name.clone(),
+            other_channels: r.other_channels.clone(),
+            postal_address: r.postal_address.clone(),
+            openpgp_fingerprint: r.openpgp_fingerprint.clone(),
+            linked_cert: r.linked_cert.clone(),
+            memberships: r.memberships.clone(),
+            alternates: r.alternates.clone(),
+            nomination_ref: r.nomination_ref.clone(),
+            accepted_message_types: r.accepted_message_types.clone(),
+            default_tlp: r.default_tlp,
+        }
+    }
+
+    /// The record body for this draft.
+    pub fn into_record(
+        self,
+        state: StateCode,
+        admission_seq: u64,
+        seq: u64,
+        issued_at: Timestamp,
+        expires: Timestamp,
+    ) -> ContactRecord {
+        ContactRecord {
+            state,
+            role: self.role,
+            admission_seq,
+            seq,
+            issued_at,
+            expires,
+            organization: self.organization,
+            position: self.position,
+            emails: self.emails,
+            phones: self.phones,
+            phone_24x7: self.phone_24x7,
+            timezone: self.timezone,
+            availability: self.availability,
+            languages: self.languages,
+            nodes: self.nodes,
+            person_name: self.person_name,
+            other_channels: self.other_channels,
+            postal_address: self.postal_address,
+            openpgp_fingerprint: self.openpgp_fingerprint,
+            linked_cert: self.linked_cert,
+            memberships: self.memberships,
+            alternates: self.alternates,
+            nomination_ref: self.nomination_ref,
+            accepted_message_types: self.accepted_message_types,
+            default_tlp: self.default_tlp,
+        }
+    }
+}

@@ -321,3 +321,16 @@ fn decoding_rejects_tampered_and_truncated_bytes() {
     let obj = DirectoryObject::from_bytes(&tampered).unwrap();
     assert_eq!(d.apply(obj, now()), Err(Rejection::BadSignature { signer: "admitted state key" }));
 }
+
+#[test]
+fn sign_next_record_continues_the_sequence() {
+    let (w, mut d) = setup();
+    d.apply(w.admission("FRA", 1).obj(), now()).unwrap();
+    let draft = hotline_core::RecordDraft::from_record(&w.record_body("FRA", "policy", 1, 1));
+    let first = d.sign_next_record(draft.clone(), &w.state_key("FRA", 1), now(), 30 * DAY).unwrap();
+    assert_eq!((first.record.seq, first.record.admission_seq), (1, 1));
+    applied(d.apply(first.obj(), now()));
+    let second = d.sign_next_record(draft.clone(), &w.state_key("FRA", 1), now(), 30 * DAY).unwrap();
+    assert_eq!(second.record.seq, 2);
+    assert!(d.sign_next_record(draft, &w.state_key("DEU", 1), now(), 30 * DAY).is_err());
+}

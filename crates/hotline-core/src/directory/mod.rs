@@ -504,6 +504,36 @@ impl Directory {
         }
     }
 
+    /// Signs the next version of `(state, role)` from `draft` with the state
+    /// key: the `seq` after the one held (1 in a new admission epoch), issued
+    /// at `now`, valid for `validity_secs`. The caller still applies it.
+    pub fn sign_next_record(
+        &self,
+        draft: crate::record::RecordDraft,
+        state_key: &crate::keys::SecretKey,
+        now: Timestamp,
+        validity_secs: u64,
+    ) -> Result<SignedRecord, Rejection> {
+        let state = self.admission_of_key(&state_key.public()).ok_or_else(|| {
+            validate::field_error("state_key", "is not the key of any admitted state in this directory")
+        })?;
+        let admission_seq = self.admission(state).map(|a| a.admission.seq).unwrap_or_default();
+        let seq = match self.record(state, &draft.role) {
+            Some(r) if r.record.admission_seq == admission_seq => r.record.seq + 1,
+            _ => 1,
+        };
+        let record = draft.into_record(state, admission_seq, seq, now, now.plus(validity_secs));
+        Ok(SignedRecord::sign(record, state_key, &self.network))
+    }
+
+    /// The state whose admission held here names `key` as its state key.
+    pub fn admission_of_key(&self, key: &PublicKey) -> Option<StateCode> {
+        self.entries.values().find_map(|e| match &e.object {
+            DirectoryObject::Admission(a) if a.admission.state_key == *key => Some(a.admission.state),
+            _ => None,
+        })
+    }
+
     /// The status of a held record at `now`.
     pub fn record_status(&self, r: &SignedRecord, now: Timestamp) -> RecordStatus {
         let rec = &r.record;
