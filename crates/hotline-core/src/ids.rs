@@ -202,7 +202,25 @@ impl fmt::Debug for Role {
 /// `PeerId`.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct NodeId(pub [u8; 32]);
-bytes_newtype_serde!(NodeId, 32);
+
+// JSON shows a node as its peer id (`12D3KooW…`), the form operators see in
+// libp2p tools; the binary encoding is the raw 32-byte key.
+impl Serialize for NodeId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() { s.serialize_str(&self.to_peer_id()) } else { FixedBytes::<32>(self.0).serialize(s) }
+    }
+}
+
+impl<'de> Deserialize<'de> for NodeId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if d.is_human_readable() {
+            let s = String::deserialize(d)?;
+            NodeId::from_peer_id(&s).map_err(serde::de::Error::custom)
+        } else {
+            Ok(NodeId(FixedBytes::<32>::deserialize(d)?.0))
+        }
+    }
+}
 
 /// The protobuf header of a libp2p Ed25519 public key (`KeyType = Ed25519`,
 /// then a 32-byte `data` field), behind the identity-multihash header.

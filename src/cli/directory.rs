@@ -1,0 +1,226 @@
+//! `hotline directory`: read the local copy of the directory, and carry it
+//! between nodes by file.
+
+use super::files::{self, ExportFile};
+use super::node::{commit_objects, open_node};
+use super::output::table;
+use super::{Out, now};
+use anyhow::{Context, Result, bail};
+use clap::Subcommand;
+use hotline_core::{DirectoryObject, ObjectKey, RecordStatus, Role, SignedRecord, StateCode};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+
+#[derive(Subcommand, Debug)]
+pub enum DirectoryCommand {
+    /// List every contact record with its status.
+    List,
+    /// Show the records of a state, or one record (STATE/ROLE).
+    Show {
+        /// STATE or STATE/ROLE, for example DEU or DEU/policy.
+        target: String,
+    },
+    /// Show every accepted version of a record (STATE/ROLE).
+    History {
+        /// STATE/ROLE, for example DEU/policy.
+        target: String,
+    },
+    /// Write every object this node holds to a file.
+    Export {
+        /// The file to write (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Apply the objects of an export file to this node's directory.
+    Import {
+        /// The export file.
+        file: PathBuf,
+    },
+}
+
+pub fn run(cmd: DirectoryCommand, data_dir: &Path, out: &Out) -> Result<()> {
+    match cmd {
+        DirectoryCommand::List => list(data_dir, out),
+        DirectoryCommand::Show { target } => show(data_dir, &target, out),
+        DirectoryCommand::History { target } => history(data_dir, &target, out),
+        DirectoryCommand::Export { out: path } => export(data_dir, &path, out),
+        DirectoryCommand::Import { file } => import(data_dir, &file, out),
+    }
+}
+
+/// Parses `STATE` or `STATE/ROLE`.
+fn parse_target(target: &str) -> Result<(StateCode, Option<Role>)> {
+    match target.split_once('/') {
+        Some((s, r)) => Ok((s.parse()?, Some(r.parse()?))),
+        None => Ok((target.parse()?, None)),
+    }
+}
+
+fn record_json(r: &SignedRecord, status: RecordStatus) -> serde_json::Value {
+    json!({ "status": status, "record": r.record })
+}
+
+fn list(data_dir: &Path, out: &Out) -> Result<()> {
+    let node = open_node(data_dir)?;
+    let at = now();
+    let views = node.directory.records(at);
+    let value: Vec<_> = views.iter().map(|v| record_json(v.record, v.status)).collect();
+    out.emit(&json!({ "records": value }), || {
+        if views.is_empty() {
+            return "The directory holds no records yet.".to_string();
+        }
+        let rows: Vec<Vec<String>> = views
+            .iter()
+            .map(|v| {
+                let r = &v.record.record;
+                vec![
+                    r.state.to_string(),
+                    r.role.to_string(),
+                    r.seq.to_string(),
+                    v.status.to_string(),
+                    r.organization.clone(),
+                    r.emails.first().cloned().unwrap_or_default(),
+                    r.expires.to_rfc3339()[..10].to_string(),
+                ]
+            })
+            .collect();
+        table(&["STATE", "ROLE", "SEQ", "STATUS", "ORGANIZATION", "E-MAIL", "EXPIRES"], &rows)
+    })
+}
+
+fn show(data_dir: &Path, target: &str, out: &Out) -> Result<()> {
+    let (state, role) = parse_target(target)?;
+    let node = open_node(data_dir)?;
+    let at = now();
+    let views: Vec<_> = node
+        .directory
+        .records(at)
+        .into_iter()
+        .filter(|v| v.record.record.state == state && role.as_ref().is_none_or(|r| *r == v.record.record.role))
+        .collect();
+    if views.is_empty() {
+        bail!("the directory holds no record for {target}");
+    }
+    let value: Vec<_> = views.iter().map(|v| record_json(v.record, v.status)).collect();
+    out.emit(&json!({ "records": value }), || {
+        views.iter().map(|v| describe_record(v.record, v.status)).collect::<Vec<_>>().join("\n")
+    })
+}
+
+/// A record, written out like an entry of the printed directory.
+fn describe_record(sr: &SignedRecord, status: RecordStatus) -> String {
+    let r = &sr.record;
+    let mut s = format!("{} ({}) — {} point of contact\n", r.state, r.state.country_name(), r.role);
+    let mut field = |name: &str, value: String| {
+        if !value.is_empty() {
+            s += &format!("  {name:<14} {value}\n");
+        }
+    };
+    field("Status", format!("{status} (version {}, expires {})", r.seq, r.expires));
+    field("Organization", r.organization.clone());
+    field("Position", r.position.clone());
+    field("Name", r.person_name.clone().unwrap_or_default());
+    field("E-mail", r.emails.join(", "));
+    field("Phone", r.phones.join(", "));
+    field("24/7 phone", r.phone_24x7.clone().unwrap_or_default());
+    field("Availability", format!("{} ({})", r.availability, r.timezone));
+    field("Languages", r.languages.join(", "));
+    field(
+        "Channels",
+        r.other_channels.iter().map(|c| format!("{}: {}", c.kind, c.address)).collect::<Vec<_>>().join(", "),
+    );
+    field("Postal", r.postal_address.clone().unwrap_or_default().replace('\n', ", "));
+    field("OpenPGP", r.openpgp_fingerprint.clone().unwrap_or_default());
+    field("CERT", r.linked_cert.clone().unwrap_or_default());
+    field("Memberships", r.memberships.join(", "));
+    field(
+        "Alternates",
+        r.alternates
+            .iter()
+            .map(|a| {
+                [Some(a.name.clone()), a.email.clone(), a.phone.clone()]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+    );
+    field("Nomination", r.nomination_ref.clone().unwrap_or_default());
+    field("Default TLP", r.default_tlp.map(|t| t.to_string()).unwrap_or_default());
+    field("Nodes", r.nodes.iter().map(|n| n.to_peer_id()).collect::<Vec<_>>().join(", "));
+    s
+}
+
+fn history(data_dir: &Path, target: &str, out: &Out) -> Result<()> {
+    let (state, role) = parse_target(target)?;
+    let Some(role) = role else { bail!("history needs STATE/ROLE, for example {state}/policy") };
+    let node = open_node(data_dir)?;
+    let entries = node.store.history(&ObjectKey::Record(state, role))?;
+    if entries.is_empty() {
+        bail!("the directory has never held a record for {target}");
+    }
+    let value: Vec<_> = entries
+        .iter()
+        .map(|e| {
+            json!({
+                "seq": e.object.seq(),
+                "hash": e.hash,
+                "winner": e.winner,
+                "accepted_at": e.accepted_at.to_rfc3339(),
+                "object": e.object,
+            })
+        })
+        .collect();
+    out.emit(&json!({ "history": value }), || {
+        let rows: Vec<Vec<String>> = entries
+            .iter()
+            .map(|e| {
+                let issued = match &e.object {
+                    DirectoryObject::Record(r) => r.record.issued_at.to_rfc3339(),
+                    _ => String::new(),
+                };
+                vec![
+                    e.object.seq().to_string(),
+                    issued,
+                    e.accepted_at.to_rfc3339(),
+                    if e.winner { "accepted".into() } else { "equivocation evidence".into() },
+                    e.hash.to_string()[..16].to_string(),
+                ]
+            })
+            .collect();
+        table(&["SEQ", "ISSUED", "ACCEPTED HERE", "KIND", "HASH"], &rows)
+    })
+}
+
+fn export(data_dir: &Path, path: &Path, out: &Out) -> Result<()> {
+    let node = open_node(data_dir)?;
+    let mut objects: Vec<DirectoryObject> = node.directory.entries().map(|(_, e)| e.object.clone()).collect();
+    // Admissions first, so an importer never has to hold records back.
+    objects.sort_by_key(|o| !matches!(o, DirectoryObject::Admission(_)));
+    let count = objects.len();
+    files::write_new(path, &ExportFile::new(node.store.network_id(), objects).to_bytes())?;
+    out.emit(&json!({ "objects": count, "file": path }), || format!("Exported {count} objects to {}", path.display()))
+}
+
+fn import(data_dir: &Path, path: &Path, out: &Out) -> Result<()> {
+    let file = ExportFile::read(path)?;
+    let node = open_node(data_dir)?;
+    if file.network != node.store.network_id() {
+        bail!(
+            "{} is an export of network {}, but this node is on network {}",
+            path.display(),
+            file.network,
+            node.store.network_id()
+        );
+    }
+    let report = commit_objects(&node, file.objects).context("import failed; nothing was stored")?;
+    out.emit(&report, || {
+        let mut s = format!("Accepted {}, already held {}", report.accepted, report.duplicate);
+        for p in report.rejected.iter().chain(&report.pending) {
+            s += &format!("\n  not accepted: {} ({}): {}", p.object, p.code, p.reason);
+        }
+        s
+    })
+}

@@ -1,0 +1,91 @@
+//! Command-line parsing and dispatch. Each submodule holds one group of
+//! commands; they share the output and file helpers.
+
+mod ceremony;
+mod directory;
+mod files;
+mod node;
+mod output;
+mod record;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use hotline_core::Timestamp;
+use std::path::PathBuf;
+
+pub use output::Out;
+
+/// Hotline: a peer-to-peer crisis line between states' cyber points of contact.
+#[derive(Parser, Debug)]
+#[command(name = "hotline", version, about, propagate_version = true)]
+pub struct Cli {
+    /// The node's data directory.
+    #[arg(long, global = true, env = "HOTLINE_DATA_DIR", default_value_os_t = default_data_dir())]
+    pub data_dir: PathBuf,
+    /// Print one JSON document instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Make an Ed25519 key (for a steward or a state) and print its public key.
+    Keygen(ceremony::KeygenArgs),
+    /// Inspect a key file.
+    #[command(subcommand)]
+    Key(ceremony::KeyCommand),
+    /// Draw up, sign and inspect the network charter.
+    #[command(subcommand)]
+    Charter(ceremony::CharterCommand),
+    /// Draw up, sign and import admissions of states.
+    #[command(subcommand)]
+    Admission(ceremony::AdmissionCommand),
+    /// Create a node: its state key, node key, configuration and store.
+    Init(node::InitArgs),
+    /// Publish this state's contact records.
+    #[command(subcommand)]
+    Record(record::RecordCommand),
+    /// Read, export and import the directory.
+    #[command(subcommand)]
+    Directory(directory::DirectoryCommand),
+}
+
+/// Runs one command.
+pub fn run(cli: Cli) -> Result<()> {
+    let out = Out { json: cli.json };
+    match cli.command {
+        Command::Keygen(args) => ceremony::keygen(args, &out),
+        Command::Key(cmd) => ceremony::key(cmd, &out),
+        Command::Charter(cmd) => ceremony::charter(cmd, &out),
+        Command::Admission(cmd) => ceremony::admission(cmd, &cli.data_dir, &out),
+        Command::Init(args) => node::init(args, &cli.data_dir, &out),
+        Command::Record(cmd) => record::run(cmd, &cli.data_dir, &out),
+        Command::Directory(cmd) => directory::run(cmd, &cli.data_dir, &out),
+    }
+}
+
+/// `$XDG_DATA_HOME/hotline`, else `~/.local/share/hotline`, else `./hotline-data`.
+fn default_data_dir() -> PathBuf {
+    if let Some(xdg) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(xdg).join("hotline");
+    }
+    match std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+        Some(home) => PathBuf::from(home).join(".local/share/hotline"),
+        None => PathBuf::from("hotline-data"),
+    }
+}
+
+/// Environment variable that shifts this process's clock by a number of
+/// seconds. It exists so tests can check expiry rules without sleeping; the
+/// name says it is not for production.
+const TEST_CLOCK_OFFSET: &str = "HOTLINE_UNSAFE_TEST_CLOCK_OFFSET_SECS";
+
+/// The wall clock, as the core's `Timestamp` (shifted by the test offset, if set).
+pub fn now() -> Timestamp {
+    let secs =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
+    let offset: i64 = std::env::var(TEST_CLOCK_OFFSET).ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+    Timestamp(secs.saturating_add_signed(offset))
+}

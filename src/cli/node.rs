@@ -1,0 +1,132 @@
+//! Creating a node, and opening its store for the offline commands.
+
+use super::files;
+use super::{Out, now};
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use hotline_core::{Directory, DirectoryObject, NodeId, Outcome, StateCode};
+use hotline_store::config::CONFIG_FILE;
+use hotline_store::{DB_FILE, NodeConfig, NodeKeys, Store, WriteBatch};
+use serde::Serialize;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    /// The signed charter file of the network to join.
+    #[arg(long)]
+    charter: PathBuf,
+    /// The state this node speaks for (ISO 3166-1 alpha-3).
+    #[arg(long)]
+    state: StateCode,
+}
+
+pub fn init(args: InitArgs, data_dir: &Path, out: &Out) -> Result<()> {
+    let charter = files::read_charter(&args.charter)?;
+    let network = charter.verify().context("the charter is not valid")?;
+    let existing = [data_dir.join(DB_FILE), NodeKeys::state_key_path(data_dir), data_dir.join(CONFIG_FILE)];
+    if let Some(found) = existing.iter().find(|p| p.exists()) {
+        bail!("{} is already a node's data directory ({} exists)", data_dir.display(), found.display());
+    }
+    let store = Store::create(data_dir, &charter, args.state)?;
+    let keys = NodeKeys::generate_into(data_dir)?;
+    NodeConfig::new(args.state).save(&data_dir.join(CONFIG_FILE))?;
+    drop(store);
+    let state_key = keys.state.public();
+    let node_id = NodeId(keys.node.public().0);
+    let value = json!({
+        "state": args.state,
+        "state_public_key": state_key,
+        "peer_id": node_id.to_peer_id(),
+        "network_id": network,
+        "data_dir": data_dir,
+    });
+    out.emit(&value, || {
+        format!(
+            "Node created in {}\nState:            {} ({})\nState public key: {state_key}\nNode peer id:     {node_id}\nNetwork:          {} ({network})\n\nNext: send the state public key to the stewards for an admission, then\n  hotline admission import ADMISSION_FILE\n  hotline record set --role technical ...",
+            data_dir.display(),
+            args.state,
+            args.state.country_name(),
+            charter.charter.name,
+        )
+    })
+}
+
+/// A node's store and keys, opened for an offline command.
+pub struct OpenNode {
+    pub store: Store,
+    pub directory: Directory,
+    pub data_dir: PathBuf,
+}
+
+impl OpenNode {
+    /// The node's keys.
+    pub fn keys(&self) -> Result<NodeKeys> {
+        Ok(NodeKeys::load(&self.data_dir)?)
+    }
+}
+
+/// Opens the node in `data_dir` directly (no daemon).
+pub fn open_node(data_dir: &Path) -> Result<OpenNode> {
+    let store = Store::open(data_dir)?;
+    let directory = store.load_directory()?;
+    Ok(OpenNode { store, directory, data_dir: data_dir.to_path_buf() })
+}
+
+/// What happened to each object of an import.
+#[derive(Serialize, Default)]
+pub struct ImportReport {
+    pub accepted: usize,
+    pub duplicate: usize,
+    pub pending: Vec<Problem>,
+    pub rejected: Vec<Problem>,
+}
+
+/// One object that was not accepted, and why.
+#[derive(Serialize)]
+pub struct Problem {
+    pub object: String,
+    pub code: &'static str,
+    pub reason: String,
+}
+
+impl ImportReport {
+    /// Fails with the first problem's reason, for single-object imports.
+    pub fn require_all_accepted(&self) -> Result<()> {
+        if let Some(p) = self.rejected.first().or(self.pending.first()) {
+            bail!("{} was not accepted ({}): {}; nothing was stored", p.object, p.code, p.reason);
+        }
+        Ok(())
+    }
+}
+
+/// Applies `objects` to the node's directory and persists every change in
+/// one durable transaction. Objects that are refused change nothing.
+pub fn commit_objects(node: &OpenNode, objects: Vec<DirectoryObject>) -> Result<ImportReport> {
+    let mut directory = node.directory.clone();
+    let mut batch = WriteBatch::new();
+    let mut report = ImportReport::default();
+    let at = now();
+    for object in objects {
+        let object_name = object.describe();
+        match directory.apply(object, at) {
+            Ok(Outcome::Applied(applied)) => {
+                report.accepted += 1;
+                batch.record_applied(&applied, &directory, at);
+            }
+            Ok(Outcome::Duplicate) => report.duplicate += 1,
+            Ok(Outcome::Pending(why)) => {
+                report.pending.push(Problem { object: object_name, code: "pending", reason: why.to_string() })
+            }
+            Err(rejection) => report.rejected.push(Problem {
+                object: object_name,
+                code: rejection.code(),
+                reason: rejection.to_string(),
+            }),
+        }
+    }
+    if !batch.is_empty() {
+        node.store.write(batch)?;
+    }
+    Ok(report)
+}

@@ -1,0 +1,243 @@
+//! `hotline record set`: sign and publish the next version of one of this
+//! state's contact records.
+
+use super::node::{commit_objects, open_node};
+use super::{Out, now};
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use hotline_core::time::DAY;
+use hotline_core::{Alternate, Availability, Channel, DirectoryObject, MessageType, NodeId, RecordDraft, Role, Tlp};
+use std::path::Path;
+
+#[derive(Subcommand, Debug)]
+pub enum RecordCommand {
+    /// Sign the next version of this state's record for a role. Fields not
+    /// given keep their value from the current version.
+    Set(Box<RecordSetArgs>),
+}
+
+#[derive(Args, Debug)]
+pub struct RecordSetArgs {
+    /// The role: policy, technical, or another role the charter declares.
+    #[arg(long)]
+    role: Role,
+    /// Organization (ministry, agency, CERT).
+    #[arg(long)]
+    organization: Option<String>,
+    /// Position title of the point of contact.
+    #[arg(long)]
+    position: Option<String>,
+    /// Role mailbox; repeat or comma-separate for several, preferred first.
+    #[arg(long = "email", value_delimiter = ',')]
+    emails: Vec<String>,
+    /// Office phone in international form; repeat for several.
+    #[arg(long = "phone")]
+    phones: Vec<String>,
+    /// 24/7 phone (required with --availability 24x7).
+    #[arg(long = "phone-24x7")]
+    phone_24x7: Option<String>,
+    /// IANA time zone, for example Europe/Paris.
+    #[arg(long)]
+    timezone: Option<String>,
+    /// 24x7 or business-hours.
+    #[arg(long)]
+    availability: Option<Availability>,
+    /// BCP 47 languages, comma-separated, preferred first (for example fr,en).
+    #[arg(long, value_delimiter = ',')]
+    languages: Vec<String>,
+    /// Peer id of a node that speaks for this contact; repeat for several (default: this node).
+    #[arg(long = "node")]
+    nodes: Vec<String>,
+    /// Name of the person (optional: roles outlive people).
+    #[arg(long)]
+    person_name: Option<String>,
+    /// Another channel as KIND=ADDRESS (for example signal=+33...); repeat for several.
+    #[arg(long = "channel")]
+    channels: Vec<String>,
+    /// Postal address.
+    #[arg(long)]
+    postal_address: Option<String>,
+    /// OpenPGP fingerprint (40 hex digits).
+    #[arg(long)]
+    openpgp: Option<String>,
+    /// Linked CERT (FIRST or Trusted Introducer id).
+    #[arg(long)]
+    linked_cert: Option<String>,
+    /// Regional membership (OSCE, OAS, ARF…); repeat or comma-separate.
+    #[arg(long = "membership", value_delimiter = ',')]
+    memberships: Vec<String>,
+    /// An alternate as name=…,email=…,phone=… (email and phone optional); repeat for several.
+    #[arg(long = "alternate")]
+    alternates: Vec<String>,
+    /// Nomination reference (note verbale).
+    #[arg(long)]
+    nomination_ref: Option<String>,
+    /// Message types accepted, comma-separated (default: all).
+    #[arg(long, value_delimiter = ',')]
+    accepts: Vec<MessageType>,
+    /// Default TLP for messages to this contact.
+    #[arg(long)]
+    default_tlp: Option<Tlp>,
+    /// Days until the record expires (at most 365, the annual update).
+    #[arg(long, default_value_t = 365)]
+    valid_days: u64,
+}
+
+pub fn run(cmd: RecordCommand, data_dir: &Path, out: &Out) -> Result<()> {
+    match cmd {
+        RecordCommand::Set(args) => set(*args, data_dir, out),
+    }
+}
+
+fn set(args: RecordSetArgs, data_dir: &Path, out: &Out) -> Result<()> {
+    let node = open_node(data_dir)?;
+    let keys = node.keys()?;
+    let state = node.store.state();
+    if !node.directory.is_admitted(state, now()) {
+        bail!(
+            "{state} is not admitted in this node's directory yet: import its admission first (hotline admission import FILE)"
+        );
+    }
+    let own_node = NodeId(keys.node.public().0);
+    let current = node.directory.record(state, &args.role).map(|r| RecordDraft::from_record(&r.record));
+    let validity = args.valid_days.saturating_mul(DAY);
+    let draft = build_draft(args, current, own_node)?;
+    let record =
+        node.directory.sign_next_record(draft, &keys.state, now(), validity).context("cannot sign the record")?;
+    let (role, seq, expires) = (record.record.role.clone(), record.record.seq, record.record.expires);
+    let report = commit_objects(&node, vec![DirectoryObject::Record(Box::new(record))])?;
+    report.require_all_accepted()?;
+    out.emit(&serde_json::json!({ "state": state, "role": role, "seq": seq, "expires": expires.to_rfc3339() }), || {
+        format!("Signed {state}/{role} version {seq}, valid until {expires}.")
+    })
+}
+
+/// Merges the flags given over the current version (if any). A new record
+/// needs every required field; the error names the missing flags.
+pub fn build_draft(args: RecordSetArgs, current: Option<RecordDraft>, own_node: NodeId) -> Result<RecordDraft> {
+    let nodes =
+        args.nodes.iter().map(|n| NodeId::from_peer_id(n).map_err(anyhow::Error::from)).collect::<Result<Vec<_>>>()?;
+    let channels = args.channels.iter().map(|c| parse_channel(c)).collect::<Result<Vec<_>>>()?;
+    let alternates = args.alternates.iter().map(|a| parse_alternate(a)).collect::<Result<Vec<_>>>()?;
+    let mut draft = match current {
+        Some(d) => d,
+        None => {
+            let mut missing = Vec::new();
+            if args.organization.is_none() {
+                missing.push("--organization");
+            }
+            if args.position.is_none() {
+                missing.push("--position");
+            }
+            if args.emails.is_empty() {
+                missing.push("--email");
+            }
+            if args.phones.is_empty() {
+                missing.push("--phone");
+            }
+            if args.timezone.is_none() {
+                missing.push("--timezone");
+            }
+            if args.availability.is_none() {
+                missing.push("--availability");
+            }
+            if args.languages.is_empty() {
+                missing.push("--languages");
+            }
+            if !missing.is_empty() {
+                bail!("there is no {} record yet, so these are required: {}", args.role, missing.join(", "));
+            }
+            RecordDraft {
+                role: args.role.clone(),
+                organization: String::new(),
+                position: String::new(),
+                emails: vec![],
+                phones: vec![],
+                phone_24x7: None,
+                timezone: String::new(),
+                availability: Availability::BusinessHours,
+                languages: vec![],
+                nodes: vec![own_node],
+                person_name: None,
+                other_channels: vec![],
+                postal_address: None,
+                openpgp_fingerprint: None,
+                linked_cert: None,
+                memberships: vec![],
+                alternates: vec![],
+                nomination_ref: None,
+                accepted_message_types: vec![],
+                default_tlp: None,
+            }
+        }
+    };
+    fn set<T>(slot: &mut T, value: Option<T>) {
+        if let Some(v) = value {
+            *slot = v;
+        }
+    }
+    fn set_list<T>(slot: &mut Vec<T>, value: Vec<T>) {
+        if !value.is_empty() {
+            *slot = value;
+        }
+    }
+    set(&mut draft.organization, args.organization);
+    set(&mut draft.position, args.position);
+    set_list(&mut draft.emails, args.emails);
+    set_list(&mut draft.phones, args.phones);
+    if args.phone_24x7.is_some() {
+        draft.phone_24x7 = args.phone_24x7;
+    }
+    set(&mut draft.timezone, args.timezone);
+    set(&mut draft.availability, args.availability);
+    set_list(&mut draft.languages, args.languages);
+    set_list(&mut draft.nodes, nodes);
+    if args.person_name.is_some() {
+        draft.person_name = args.person_name;
+    }
+    set_list(&mut draft.other_channels, channels);
+    if args.postal_address.is_some() {
+        draft.postal_address = args.postal_address;
+    }
+    if args.openpgp.is_some() {
+        draft.openpgp_fingerprint = args.openpgp;
+    }
+    if args.linked_cert.is_some() {
+        draft.linked_cert = args.linked_cert;
+    }
+    set_list(&mut draft.memberships, args.memberships);
+    set_list(&mut draft.alternates, alternates);
+    if args.nomination_ref.is_some() {
+        draft.nomination_ref = args.nomination_ref;
+    }
+    set_list(&mut draft.accepted_message_types, args.accepts);
+    if args.default_tlp.is_some() {
+        draft.default_tlp = args.default_tlp;
+    }
+    Ok(draft)
+}
+
+fn parse_channel(s: &str) -> Result<Channel> {
+    match s.split_once('=') {
+        Some((kind, address)) if !kind.is_empty() && !address.is_empty() => {
+            Ok(Channel { kind: kind.trim().to_string(), address: address.trim().to_string() })
+        }
+        _ => bail!("--channel '{s}' must be KIND=ADDRESS, for example signal=+33600000000"),
+    }
+}
+
+fn parse_alternate(s: &str) -> Result<Alternate> {
+    let mut alt = Alternate { name: String::new(), email: None, phone: None };
+    for part in s.split(',') {
+        match part.split_once('=') {
+            Some(("name", v)) => alt.name = v.trim().to_string(),
+            Some(("email", v)) => alt.email = Some(v.trim().to_string()),
+            Some(("phone", v)) => alt.phone = Some(v.trim().to_string()),
+            _ => bail!("--alternate '{s}' must be name=…[,email=…][,phone=…]"),
+        }
+    }
+    if alt.name.is_empty() {
+        bail!("--alternate '{s}' needs name=…");
+    }
+    Ok(alt)
+}

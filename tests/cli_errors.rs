@@ -1,0 +1,252 @@
+//! Bad input to the offline commands: each gets one clear error line, a
+//! non-zero exit, and leaves the node's store unchanged.
+
+mod common;
+
+use common::{fails, hotline, ok};
+use std::path::Path;
+
+/// Three stewards (threshold two), a valid charter, and a FRA node that is
+/// admitted and has a technical record. Returns nothing: files are in `dir`.
+fn network(dir: &Path) {
+    for s in ["s1", "s2", "s3"] {
+        ok(dir, &["keygen", "--out", &format!("{s}.key")]);
+    }
+    let pk = |f: &str| ok(dir, &["key", "public", f]).trim().to_string();
+    let (p1, p2, p3) = (pk("s1.key"), pk("s2.key"), pk("s3.key"));
+    ok(
+        dir,
+        &[
+            "charter",
+            "new",
+            "--name",
+            "Errors net",
+            "--steward",
+            &p1,
+            "--steward",
+            &p2,
+            "--steward",
+            &p3,
+            "--threshold",
+            "2",
+            "--out",
+            "net.charter",
+        ],
+    );
+    ok(dir, &["charter", "sign", "net.charter", "--key", "s1.key"]);
+    ok(dir, &["charter", "sign", "net.charter", "--key", "s2.key"]);
+    ok(dir, &["--data-dir", "fra", "init", "--charter", "net.charter", "--state", "FRA"]);
+    admit(dir, "net.charter", "FRA", "fra", "fra.admission", &[]);
+    ok(dir, &["--data-dir", "fra", "admission", "import", "fra.admission"]);
+    ok(dir, &record_args("fra", "CERT-FR"));
+}
+
+fn admit(dir: &Path, charter: &str, state: &str, data: &str, out: &str, extra: &[&str]) {
+    let key = ok(dir, &["key", "public", &format!("{data}/keys/state.key")]).trim().to_string();
+    let mut args = vec!["admission", "new", "--charter", charter, "--state", state, "--state-key", &key, "--out", out];
+    args.extend_from_slice(extra);
+    ok(dir, &args);
+    ok(dir, &["admission", "sign", out, "--key", "s1.key"]);
+    ok(dir, &["admission", "sign", out, "--key", "s3.key"]);
+}
+
+fn record_args<'a>(data: &'a str, org: &'a str) -> Vec<&'a str> {
+    vec![
+        "--data-dir",
+        data,
+        "record",
+        "set",
+        "--role",
+        "technical",
+        "--organization",
+        org,
+        "--position",
+        "Duty officer",
+        "--email",
+        "cert@example.org",
+        "--phone",
+        "+33 1 00 00 00 00",
+        "--phone-24x7",
+        "+33 6 00 00 00 00",
+        "--availability",
+        "24x7",
+        "--timezone",
+        "Europe/Paris",
+        "--languages",
+        "fr,en",
+    ]
+}
+
+/// The node's whole visible state: directory listing and the record history.
+fn snapshot(dir: &Path, data: &str) -> (String, String) {
+    let list = ok(dir, &["--data-dir", data, "directory", "list", "--json"]);
+    let history = hotline(dir, &["--data-dir", data, "directory", "history", "FRA/technical", "--json"]);
+    (list, String::from_utf8_lossy(&history.stdout).into_owned())
+}
+
+#[test]
+fn tampered_charter_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    network(d);
+    let mut bytes = std::fs::read(d.join("net.charter")).unwrap();
+    let pos = bytes.windows(6).position(|w| w == b"Errors").unwrap();
+    bytes[pos] = b'T';
+    std::fs::write(d.join("bad.charter"), &bytes).unwrap();
+    let err = fails(d, &["--data-dir", "other", "init", "--charter", "bad.charter", "--state", "DEU"]);
+    assert!(err.contains("charter is not valid") && err.contains("does not verify"), "{err}");
+    assert!(!d.join("other").exists(), "nothing is created for a bad charter");
+    let shown = ok(d, &["charter", "show", "bad.charter"]);
+    assert!(shown.contains("NOT VALID"), "{shown}");
+}
+
+#[test]
+fn truncated_admission_file_is_refused_and_store_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    network(d);
+    ok(d, &["--data-dir", "deu", "init", "--charter", "net.charter", "--state", "DEU"]);
+    admit(d, "net.charter", "DEU", "deu", "deu.admission", &[]);
+    let bytes = std::fs::read(d.join("deu.admission")).unwrap();
+    std::fs::write(d.join("cut.admission"), &bytes[..bytes.len() / 2]).unwrap();
+    let before = snapshot(d, "fra");
+    let err = fails(d, &["--data-dir", "fra", "admission", "import", "cut.admission"]);
+    assert!(err.contains("not a Hotline admission file") && err.contains("malformed or truncated"), "{err}");
+    assert_eq!(snapshot(d, "fra"), before);
+}
+
+#[test]
+fn wrong_key_cannot_sign() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    network(d);
+    ok(d, &["keygen", "--out", "outsider.key"]);
+    let err = fails(d, &["charter", "sign", "net.charter", "--key", "outsider.key"]);
+    assert!(err.contains("is not a steward of this charter"), "{err}");
+    let err = fails(d, &["admission", "sign", "fra.admission", "--key", "fra/keys/state.key"]);
+    assert!(err.contains("is not a steward of this charter"), "{err}");
+    // An admission signed by only one steward is refused on import.
+    ok(d, &["--data-dir", "deu", "init", "--charter", "net.charter", "--state", "DEU"]);
+    let key = ok(d, &["key", "public", "deu/keys/state.key"]).trim().to_string();
+    ok(
+        d,
+        &[
+            "admission",
+            "new",
+            "--charter",
+            "net.charter",
+            "--state",
+            "DEU",
+            "--state-key",
+            &key,
+            "--out",
+            "half.admission",
+        ],
+    );
+    ok(d, &["admission", "sign", "half.admission", "--key", "s2.key"]);
+    let before = snapshot(d, "fra");
+    let err = fails(d, &["--data-dir", "fra", "admission", "import", "half.admission"]);
+    assert!(err.contains("steward_quorum") && err.contains("threshold is 2"), "{err}");
+    assert_eq!(snapshot(d, "fra"), before);
+}
+
+#[test]
+fn object_of_another_network_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    network(d);
+    let pk = |f: &str| ok(d, &["key", "public", f]).trim().to_string();
+    let (p1, p3) = (pk("s1.key"), pk("s3.key"));
+    ok(
+        d,
+        &[
+            "charter",
+            "new",
+            "--name",
+            "Other net",
+            "--steward",
+            &p1,
+            "--steward",
+            &p3,
+            "--threshold",
+            "2",
+            "--out",
+            "other.charter",
+        ],
+    );
+    ok(d, &["charter", "sign", "other.charter", "--key", "s1.key"]);
+    ok(d, &["charter", "sign", "other.charter", "--key", "s3.key"]);
+    ok(d, &["--data-dir", "deu", "init", "--charter", "net.charter", "--state", "DEU"]);
+    admit(d, "other.charter", "DEU", "deu", "foreign.admission", &[]);
+    let before = snapshot(d, "fra");
+    let err = fails(d, &["--data-dir", "fra", "admission", "import", "foreign.admission"]);
+    assert!(err.contains("belongs to network") && err.contains("Other net"), "{err}");
+    assert_eq!(snapshot(d, "fra"), before);
+}
+
+#[test]
+fn record_of_a_state_that_was_not_admitted_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    network(d);
+    ok(d, &["--data-dir", "deu", "init", "--charter", "net.charter", "--state", "DEU"]);
+    let err = fails(d, &record_args("deu", "CERT-Bund"));
+    assert!(err.contains("DEU is not admitted"), "{err}");
+    // Neither does an export carry it into another node.
+    ok(d, &["--data-dir", "fra", "directory", "export", "--out", "fra.export"]);
+    ok(d, &["--data-dir", "deu", "directory", "import", "fra.export"]);
+    let listed: serde_json::Value =
+        serde_json::from_str(&ok(d, &["--data-dir", "deu", "directory", "list", "--json"])).unwrap();
+    assert_eq!(listed["records"].as_array().unwrap().len(), 1, "only FRA's record, which is admitted");
+}
+
+#[test]
+fn expired_admission_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    network(d);
+    ok(d, &["--data-dir", "deu", "init", "--charter", "net.charter", "--state", "DEU"]);
+    admit(d, "net.charter", "DEU", "deu", "short.admission", &["--valid-days", "1"]);
+    let before = snapshot(d, "fra");
+    let out = std::process::Command::new(common::hotline_bin())
+        .args(["--data-dir", "fra", "admission", "import", "short.admission"])
+        .current_dir(d)
+        .env("HOTLINE_UNSAFE_TEST_CLOCK_OFFSET_SECS", (2 * 86_400).to_string())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("(expired)") && err.contains("nothing was stored"), "{err}");
+    assert_eq!(snapshot(d, "fra"), before);
+}
+
+#[test]
+fn too_long_field_is_refused_and_store_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    network(d);
+    let before = snapshot(d, "fra");
+    let long = "x".repeat(300);
+    let err = fails(d, &record_args("fra", &long));
+    assert!(err.contains("organization") && err.contains("the limit is 256"), "{err}");
+    let err = fails(d, &["--data-dir", "fra", "record", "set", "--role", "technical", "--timezone", "Mars/Olympus"]);
+    assert!(err.contains("not an IANA time zone"), "{err}");
+    let err = fails(d, &["--data-dir", "fra", "record", "set", "--role", "policy", "--organization", "x"]);
+    assert!(err.contains("required") && err.contains("--email"), "{err}");
+    assert_eq!(snapshot(d, "fra"), before);
+}
+
+#[test]
+fn bad_state_code_and_json_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    network(d);
+    let out = hotline(d, &["--data-dir", "x", "init", "--charter", "net.charter", "--state", "XYZ"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not an ISO 3166-1 alpha-3"), "{err}");
+    let out = hotline(d, &["--json", "--data-dir", "nowhere", "directory", "list"]);
+    assert!(!out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["error"]["message"].as_str().unwrap().contains("nowhere"), "{v}");
+}
