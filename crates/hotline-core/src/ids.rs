@@ -98,6 +98,14 @@ impl StateCode {
         std::str::from_utf8(&self.0).unwrap_or("???")
     }
 
+    /// Every ISO 3166-1 alpha-3 code, in alphabetical order.
+    pub fn all() -> impl Iterator<Item = StateCode> {
+        COUNTRIES.iter().map(|(code, _)| {
+            let b = code.as_bytes();
+            StateCode([b[0], b[1], b[2]])
+        })
+    }
+
     /// The English short name of the country.
     pub fn country_name(&self) -> &'static str {
         COUNTRIES.binary_search_by(|(code, _)| code.as_bytes().cmp(&self.0[..])).map(|i| COUNTRIES[i].1).unwrap_or("")

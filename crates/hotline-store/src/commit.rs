@@ -172,33 +172,43 @@ fn commit_group(store: &Store, group: Vec<(WriteBatch, Responder)>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testutil::{Fixture, STATES};
-    use hotline_core::{Directory, ObjectKey, StateCode};
+    use hotline_core::testkit::{IntoObject, T0, World};
+    use hotline_core::{Directory, ObjectKey, Outcome, StateCode};
     use std::path::Path;
 
+    /// State codes for tests that need many distinct slots.
+    const STATES: [&str; 40] = [
+        "FRA", "DEU", "EST", "ITA", "ESP", "POL", "NLD", "BEL", "AUT", "SWE", "FIN", "DNK", "PRT", "IRL", "GRC", "CZE",
+        "SVK", "SVN", "HRV", "HUN", "ROU", "BGR", "LTU", "LVA", "LUX", "MLT", "CYP", "NOR", "ISL", "CHE", "GBR", "USA",
+        "CAN", "MEX", "BRA", "ARG", "CHL", "JPN", "KOR", "AUS",
+    ];
+
     /// One batch per admitted state, each touching its own slot.
-    fn admission_batches(fx: &Fixture, states: &[&str]) -> (Directory, Vec<WriteBatch>) {
-        let mut dir = fx.directory();
+    fn admission_batches(w: &World, states: &[&str]) -> (Directory, Vec<WriteBatch>) {
+        let mut dir = Directory::new(w.charter.clone()).unwrap();
         let batches = states
             .iter()
             .map(|s| {
-                let applied = fx.apply(&mut dir, fx.admission(s, 1));
+                let applied = match dir.apply(w.admission(s, 1).obj(), T0) {
+                    Ok(Outcome::Applied(applied)) => applied,
+                    other => panic!("admitting {s}: {other:?}"),
+                };
                 let mut batch = WriteBatch::new();
-                batch.record_applied(&applied, &dir, fx.now);
+                batch.record_applied(&applied, &dir, T0);
                 batch
             })
             .collect();
         (dir, batches)
     }
 
-    fn new_store(fx: &Fixture, dir: &Path) -> Arc<Store> {
-        Arc::new(Store::create(dir, &fx.charter, "FRA".parse().unwrap()).unwrap())
+    fn new_store(w: &World, dir: &Path) -> Arc<Store> {
+        Arc::new(Store::create(dir, &w.charter, "FRA".parse().unwrap()).unwrap())
     }
 
-    fn assert_durable(fx: &Fixture, dir: &Path, expected: &Directory) {
+    fn assert_durable(dir: &Path, expected: &Directory) {
         let store = Store::open(dir).expect("the committer released the store");
         let loaded = store.load_directory().unwrap();
-        assert_eq!(loaded.digest(fx.now), expected.digest(fx.now));
+        assert_eq!(loaded.digest(T0), expected.digest(T0));
         for (key, _) in expected.entries() {
             assert_eq!(store.history(key).unwrap().len(), 1, "history of {key}");
         }
@@ -206,11 +216,11 @@ mod tests {
 
     #[test]
     fn queued_batches_are_coalesced_into_one_transaction() {
-        let fx = Fixture::new();
+        let w = World::default();
         let tmp = tempfile::tempdir().unwrap();
-        let store = new_store(&fx, tmp.path());
+        let store = new_store(&w, tmp.path());
         let committer = GroupCommitter::start(Arc::clone(&store)).unwrap();
-        let (dir, batches) = admission_batches(&fx, &STATES[..16]);
+        let (dir, batches) = admission_batches(&w, &STATES[..16]);
         let n = batches.len();
 
         // While something else holds the write lock, every batch queues up.
@@ -227,16 +237,16 @@ mod tests {
 
         committer.shutdown();
         drop(store);
-        assert_durable(&fx, tmp.path(), &dir);
+        assert_durable(tmp.path(), &dir);
     }
 
     #[test]
     fn concurrent_committers_all_become_durable() {
-        let fx = Fixture::new();
+        let w = World::default();
         let tmp = tempfile::tempdir().unwrap();
-        let store = new_store(&fx, tmp.path());
+        let store = new_store(&w, tmp.path());
         let committer = GroupCommitter::start(Arc::clone(&store)).unwrap();
-        let (dir, batches) = admission_batches(&fx, &STATES);
+        let (dir, batches) = admission_batches(&w, &STATES);
         let n = batches.len() as u64;
 
         let mut per_thread: Vec<Vec<WriteBatch>> = (0..4).map(|_| Vec::new()).collect();
@@ -260,16 +270,16 @@ mod tests {
 
         committer.shutdown();
         drop(store);
-        assert_durable(&fx, tmp.path(), &dir);
+        assert_durable(tmp.path(), &dir);
     }
 
     #[test]
     fn callbacks_are_answered_once_even_when_one_panics() {
-        let fx = Fixture::new();
+        let w = World::default();
         let tmp = tempfile::tempdir().unwrap();
-        let store = new_store(&fx, tmp.path());
+        let store = new_store(&w, tmp.path());
         let committer = GroupCommitter::start(Arc::clone(&store)).unwrap();
-        let (_, mut batches) = admission_batches(&fx, &STATES[..2]);
+        let (_, mut batches) = admission_batches(&w, &STATES[..2]);
 
         committer.submit_with(batches.remove(0), |_| panic!("a careless callback"));
         let (tx, rx) = mpsc::channel();
@@ -281,11 +291,11 @@ mod tests {
 
     #[test]
     fn after_shutdown_commits_fail_clearly() {
-        let fx = Fixture::new();
+        let w = World::default();
         let tmp = tempfile::tempdir().unwrap();
-        let store = new_store(&fx, tmp.path());
+        let store = new_store(&w, tmp.path());
         let committer = GroupCommitter::start(Arc::clone(&store)).unwrap();
-        let (_, mut batches) = admission_batches(&fx, &STATES[..2]);
+        let (_, mut batches) = admission_batches(&w, &STATES[..2]);
         let other = committer.clone();
         committer.commit(batches.remove(0)).unwrap();
         committer.shutdown();

@@ -7,6 +7,7 @@
 //! log_level = "info"
 //! log_format = "text"
 //! sync_interval_secs = 30
+//! grace_secs = 10
 //! ```
 //!
 //! Only `state` is required. Unknown keys are refused rather than ignored,
@@ -65,6 +66,11 @@ pub struct NodeConfig {
     /// connected peer (a sync also runs on every new connection). Default: 30.
     #[serde(default = "default_sync_interval")]
     pub sync_interval_secs: u64,
+    /// `grace_secs`: how long a connected peer that is not (yet) a member
+    /// may stay, to present its admission and record through sync, before
+    /// it is disconnected. Default: 10.
+    #[serde(default = "default_grace")]
+    pub grace_secs: u64,
 }
 
 fn default_listen() -> Vec<String> {
@@ -77,6 +83,10 @@ fn default_log_level() -> String {
 
 fn default_sync_interval() -> u64 {
     30
+}
+
+fn default_grace() -> u64 {
+    10
 }
 
 /// Operators type state codes by hand, so accept any case here; the wire
@@ -96,6 +106,7 @@ impl NodeConfig {
             log_level: default_log_level(),
             log_format: LogFormat::default(),
             sync_interval_secs: default_sync_interval(),
+            grace_secs: default_grace(),
         }
     }
 
@@ -127,6 +138,9 @@ impl NodeConfig {
         }
         if self.sync_interval_secs == 0 {
             return Err("sync_interval_secs: must be at least 1".into());
+        }
+        if self.grace_secs == 0 {
+            return Err("grace_secs: must be at least 1".into());
         }
         Ok(())
     }
@@ -198,6 +212,7 @@ mod tests {
         assert_eq!(config.listen, ["/ip4/0.0.0.0/tcp/4610", "/ip4/0.0.0.0/udp/4610/quic-v1"]);
         assert_eq!(config.log_format, LogFormat::Text);
         assert_eq!(config.sync_interval_secs, 30);
+        assert_eq!(config.grace_secs, 10);
     }
 
     #[test]

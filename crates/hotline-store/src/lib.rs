@@ -40,9 +40,6 @@ pub mod keyfile;
 mod schema;
 mod store;
 
-#[cfg(test)]
-mod testutil;
-
 pub use batch::WriteBatch;
 pub use commit::GroupCommitter;
 pub use config::{LogFormat, NodeConfig};

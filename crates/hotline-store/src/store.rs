@@ -415,9 +415,9 @@ fn read_u64(bytes: &[u8]) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testutil::Fixture;
     use hotline_core::directory::Entry;
-    use hotline_core::{Change, Role};
+    use hotline_core::testkit::{IntoObject, T0, World};
+    use hotline_core::{Applied, Change, Outcome, Role, SignedRecord};
 
     fn fra() -> StateCode {
         "FRA".parse().unwrap()
@@ -427,12 +427,34 @@ mod tests {
         dir.entries().map(|(k, e)| (k.clone(), e.clone())).collect()
     }
 
+    fn directory(w: &World) -> Directory {
+        Directory::new(w.charter.clone()).expect("the fixture charter verifies")
+    }
+
+    /// The testkit's record of `state` for `role`, signed under admission
+    /// `admission_seq`, with `organization` set so that two versions with
+    /// the same seq can differ.
+    fn record(w: &World, state: &str, role: &str, admission_seq: u64, seq: u64, organization: &str) -> DirectoryObject {
+        let mut body = w.record_body(state, role, admission_seq, seq);
+        body.organization = organization.into();
+        SignedRecord::sign(body, &w.state_key(state, admission_seq), &w.net).obj()
+    }
+
+    /// Applies `object`, which must change the directory.
+    fn apply(dir: &mut Directory, object: DirectoryObject) -> Applied {
+        let what = object.describe();
+        match dir.apply(object, T0) {
+            Ok(Outcome::Applied(applied)) => applied,
+            other => panic!("applying {what}: {other:?}"),
+        }
+    }
+
     /// Applies each object and writes what it changed, one batch per apply.
-    fn apply_all(fx: &Fixture, store: &Store, dir: &mut Directory, objects: Vec<DirectoryObject>) {
+    fn apply_all(store: &Store, dir: &mut Directory, objects: Vec<DirectoryObject>) {
         for object in objects {
-            let applied = fx.apply(dir, object);
+            let applied = apply(dir, object);
             let mut batch = WriteBatch::new();
-            batch.record_applied(&applied, dir, fx.now);
+            batch.record_applied(&applied, dir, T0);
             store.write(batch).unwrap();
         }
     }
@@ -447,11 +469,11 @@ mod tests {
 
     #[test]
     fn create_then_open_reads_the_meta_data() {
-        let fx = Fixture::new();
+        let w = World::default();
         let tmp = tempfile::tempdir().unwrap();
         let data = tmp.path().join("node");
-        let store = Store::create(&data, &fx.charter, fra()).unwrap();
-        assert_eq!(store.network_id(), fx.charter.network_id());
+        let store = Store::create(&data, &w.charter, fra()).unwrap();
+        assert_eq!(store.network_id(), w.net);
         drop(store);
         use std::os::unix::fs::MetadataExt;
         assert_eq!(fs::metadata(&data).unwrap().mode() & 0o777, 0o700);
@@ -460,23 +482,23 @@ mod tests {
         assert_eq!(leftovers, [DB_FILE]);
 
         let store = Store::open(&data).unwrap();
-        assert_eq!(store.charter(), &fx.charter);
-        assert_eq!(store.network_id(), fx.charter.network_id());
+        assert_eq!(store.charter(), &w.charter);
+        assert_eq!(store.network_id(), w.net);
         assert_eq!(store.state(), fra());
         assert_eq!(store.load_directory().unwrap().entries().count(), 0);
     }
 
     #[test]
     fn create_refuses_an_existing_store_and_a_bad_charter() {
-        let fx = Fixture::new();
+        let w = World::default();
         let tmp = tempfile::tempdir().unwrap();
-        drop(Store::create(tmp.path(), &fx.charter, fra()).unwrap());
-        let err = Store::create(tmp.path(), &fx.charter, fra()).unwrap_err();
+        drop(Store::create(tmp.path(), &w.charter, fra()).unwrap());
+        let err = Store::create(tmp.path(), &w.charter, fra()).unwrap_err();
         assert!(matches!(err, StoreError::AlreadyExists { .. }), "{err}");
         // The refused create left the first store as it was.
         assert_eq!(Store::open(tmp.path()).unwrap().state(), fra());
 
-        let mut unsigned = fx.charter.clone();
+        let mut unsigned = w.charter.clone();
         unsigned.signatures.truncate(1);
         let other = tempfile::tempdir().unwrap();
         let err = Store::create(other.path(), &unsigned, fra()).unwrap_err();
@@ -486,25 +508,24 @@ mod tests {
 
     #[test]
     fn reopen_gives_an_identical_directory() {
-        let fx = Fixture::new();
+        let w = World::default();
         let tmp = tempfile::tempdir().unwrap();
-        let store = Store::create(tmp.path(), &fx.charter, fra()).unwrap();
-        let mut dir = fx.directory();
+        let store = Store::create(tmp.path(), &w.charter, fra()).unwrap();
+        let mut dir = directory(&w);
         // A record that waits for its admission, then both in one apply.
-        let early = fx.record("DEU", Role::policy(), 1, 1, "BSI");
-        assert!(matches!(dir.apply(early, fx.now), Ok(hotline_core::Outcome::Pending(_))));
+        let early = record(&w, "DEU", "policy", 1, 1, "BSI");
+        assert!(matches!(dir.apply(early, T0), Ok(hotline_core::Outcome::Pending(_))));
         // Two versions of a record, and an equivocation (same seq, different content).
         apply_all(
-            &fx,
             &store,
             &mut dir,
             vec![
-                fx.admission("FRA", 1),
-                fx.record("FRA", Role::policy(), 1, 1, "ANSSI"),
-                fx.record("FRA", Role::policy(), 1, 2, "ANSSI (new)"),
-                fx.record("FRA", Role::technical(), 1, 1, "CERT-FR"),
-                fx.record("FRA", Role::technical(), 1, 1, "CERT-FR bis"),
-                fx.admission("DEU", 1),
+                w.admission("FRA", 1).obj(),
+                record(&w, "FRA", "policy", 1, 1, "ANSSI"),
+                record(&w, "FRA", "policy", 1, 2, "ANSSI (new)"),
+                record(&w, "FRA", "technical", 1, 1, "CERT-FR"),
+                record(&w, "FRA", "technical", 1, 1, "CERT-FR bis"),
+                w.admission("DEU", 1).obj(),
             ],
         );
         assert_eq!(dir.pending_len(), 0);
@@ -512,36 +533,36 @@ mod tests {
         assert_eq!(technical.evidence.len(), 1, "the equivocation is kept as evidence");
         let before = entries(&dir);
         assert_eq!(before.len(), 5);
-        let digest = dir.digest(fx.now);
+        let digest = dir.digest(T0);
         drop(store);
 
         let store = Store::open(tmp.path()).unwrap();
         let reloaded = store.load_directory().unwrap();
         assert_eq!(entries(&reloaded), before);
-        assert_eq!(reloaded.digest(fx.now), digest);
-        assert_eq!(reloaded.digest_hash(fx.now), dir.digest_hash(fx.now));
+        assert_eq!(reloaded.digest(T0), digest);
+        assert_eq!(reloaded.digest_hash(T0), dir.digest_hash(T0));
         assert_eq!(reloaded.network_id(), dir.network_id());
         // The reloaded directory keeps enforcing the rules: a replay is stale.
         let mut reloaded = reloaded;
-        let replay = fx.record("FRA", Role::policy(), 1, 1, "ANSSI");
-        assert!(reloaded.apply(replay, fx.now).is_err());
+        let replay = record(&w, "FRA", "policy", 1, 1, "ANSSI");
+        assert!(reloaded.apply(replay, T0).is_err());
     }
 
     #[test]
     fn history_lists_every_accepted_object_oldest_first() {
-        let fx = Fixture::new();
+        let w = World::default();
         let tmp = tempfile::tempdir().unwrap();
-        let store = Store::create(tmp.path(), &fx.charter, fra()).unwrap();
-        let mut dir = fx.directory();
-        let v1 = fx.record("FRA", Role::policy(), 1, 1, "ANSSI");
-        let v2 = fx.record("FRA", Role::policy(), 1, 2, "ANSSI (new)");
-        let t1 = fx.record("FRA", Role::technical(), 1, 1, "CERT-FR");
-        let t1b = fx.record("FRA", Role::technical(), 1, 1, "CERT-FR bis");
-        apply_all(&fx, &store, &mut dir, vec![fx.admission("FRA", 1), v1.clone(), t1.clone(), v2.clone(), t1b.clone()]);
+        let store = Store::create(tmp.path(), &w.charter, fra()).unwrap();
+        let mut dir = directory(&w);
+        let v1 = record(&w, "FRA", "policy", 1, 1, "ANSSI");
+        let v2 = record(&w, "FRA", "policy", 1, 2, "ANSSI (new)");
+        let t1 = record(&w, "FRA", "technical", 1, 1, "CERT-FR");
+        let t1b = record(&w, "FRA", "technical", 1, 1, "CERT-FR bis");
+        apply_all(&store, &mut dir, vec![w.admission("FRA", 1).obj(), v1.clone(), t1.clone(), v2.clone(), t1b.clone()]);
 
         let policy = store.history(&ObjectKey::Record(fra(), Role::policy())).unwrap();
         assert_eq!(policy.iter().map(|h| &h.object).collect::<Vec<_>>(), [&v1, &v2]);
-        assert!(policy.iter().all(|h| h.winner && h.accepted_at == fx.now));
+        assert!(policy.iter().all(|h| h.winner && h.accepted_at == T0));
         assert!(policy[0].seq < policy[1].seq);
         assert_eq!(policy[1].hash, v2.hash(&store.network_id()));
 
@@ -558,8 +579,8 @@ mod tests {
         drop(store);
         let store = Store::open(tmp.path()).unwrap();
         assert_eq!(store.history(&ObjectKey::Record(fra(), Role::policy())).unwrap(), policy);
-        let v3 = fx.record("FRA", Role::policy(), 1, 3, "ANSSI (newer)");
-        apply_all(&fx, &store, &mut dir, vec![v3.clone()]);
+        let v3 = record(&w, "FRA", "policy", 1, 3, "ANSSI (newer)");
+        apply_all(&store, &mut dir, vec![v3.clone()]);
         let policy = store.history(&ObjectKey::Record(fra(), Role::policy())).unwrap();
         assert_eq!(policy.len(), 3);
         assert!(policy[1].seq < policy[2].seq);
@@ -568,17 +589,17 @@ mod tests {
 
     #[test]
     fn a_key_change_removes_slots_but_not_their_history() {
-        let fx = Fixture::new();
+        let w = World::default();
         let tmp = tempfile::tempdir().unwrap();
-        let store = Store::create(tmp.path(), &fx.charter, fra()).unwrap();
-        let mut dir = fx.directory();
-        let old = fx.record("FRA", Role::policy(), 1, 1, "ANSSI");
-        apply_all(&fx, &store, &mut dir, vec![fx.admission("FRA", 1), old.clone()]);
+        let store = Store::create(tmp.path(), &w.charter, fra()).unwrap();
+        let mut dir = directory(&w);
+        let old = record(&w, "FRA", "policy", 1, 1, "ANSSI");
+        apply_all(&store, &mut dir, vec![w.admission("FRA", 1).obj(), old.clone()]);
         // Admission 2 carries a new state key: the record signed under admission 1 goes.
-        let applied = fx.apply(&mut dir, fx.admission("FRA", 2));
+        let applied = apply(&mut dir, w.admission("FRA", 2).obj());
         assert!(applied.changes.iter().any(|c| matches!(c, Change::Removed { .. })));
         let mut batch = WriteBatch::new();
-        batch.record_applied(&applied, &dir, fx.now);
+        batch.record_applied(&applied, &dir, T0);
         store.write(batch).unwrap();
         drop(store);
 
@@ -593,15 +614,16 @@ mod tests {
 
     #[test]
     fn one_batch_is_one_transaction_and_empty_batches_write_nothing() {
-        let fx = Fixture::new();
+        let w = World::default();
         let tmp = tempfile::tempdir().unwrap();
-        let store = Store::create(tmp.path(), &fx.charter, fra()).unwrap();
-        let mut dir = fx.directory();
+        let store = Store::create(tmp.path(), &w.charter, fra()).unwrap();
+        let mut dir = directory(&w);
         let mut batch = WriteBatch::new();
-        for object in [fx.admission("FRA", 1), fx.record("FRA", Role::policy(), 1, 1, "ANSSI"), fx.admission("DEU", 1)]
+        for object in
+            [w.admission("FRA", 1).obj(), record(&w, "FRA", "policy", 1, 1, "ANSSI"), w.admission("DEU", 1).obj()]
         {
-            let applied = fx.apply(&mut dir, object);
-            batch.record_applied(&applied, &dir, fx.now);
+            let applied = apply(&mut dir, object);
+            batch.record_applied(&applied, &dir, T0);
         }
         assert_eq!(batch.len(), 6);
         store.write(batch).unwrap();
@@ -692,9 +714,9 @@ mod tests {
 
     #[test]
     fn a_newer_schema_is_refused() {
-        let fx = Fixture::new();
+        let w = World::default();
         let tmp = tempfile::tempdir().unwrap();
-        drop(Store::create(tmp.path(), &fx.charter, fra()).unwrap());
+        drop(Store::create(tmp.path(), &w.charter, fra()).unwrap());
         set_meta(tmp.path(), meta::SCHEMA, &2u32.to_be_bytes());
         let err = open_err(tmp.path());
         assert!(matches!(err, StoreError::UnsupportedSchema { found: 2, supported: 1, .. }), "{err}");
@@ -703,7 +725,7 @@ mod tests {
 
     #[test]
     fn inconsistent_meta_data_is_corrupt() {
-        let fx = Fixture::new();
+        let w = World::default();
         let cases: [(&str, &[u8]); 5] = [
             (meta::SCHEMA, b"\x01"),
             (meta::STATE, b"XYZ"),
@@ -713,7 +735,7 @@ mod tests {
         ];
         for (key, value) in cases {
             let tmp = tempfile::tempdir().unwrap();
-            drop(Store::create(tmp.path(), &fx.charter, fra()).unwrap());
+            drop(Store::create(tmp.path(), &w.charter, fra()).unwrap());
             set_meta(tmp.path(), key, value);
             let err = open_err(tmp.path());
             assert!(matches!(err, StoreError::Corrupt { .. }), "{key}: {err}");
@@ -722,11 +744,11 @@ mod tests {
 
     #[test]
     fn damaged_rows_are_corrupt_not_panics() {
-        let fx = Fixture::new();
+        let w = World::default();
         let tmp = tempfile::tempdir().unwrap();
-        let store = Store::create(tmp.path(), &fx.charter, fra()).unwrap();
-        let mut dir = fx.directory();
-        apply_all(&fx, &store, &mut dir, vec![fx.admission("FRA", 1)]);
+        let store = Store::create(tmp.path(), &w.charter, fra()).unwrap();
+        let mut dir = directory(&w);
+        apply_all(&store, &mut dir, vec![w.admission("FRA", 1).obj()]);
         drop(store);
         let key = ObjectKey::Admission(fra()).to_bytes();
         {
@@ -748,17 +770,17 @@ mod tests {
 
     #[test]
     fn a_damaged_file_is_corrupt_not_a_panic() {
-        let fx = Fixture::new();
+        let w = World::default();
         let tmp = tempfile::tempdir().unwrap();
-        let store = Store::create(tmp.path(), &fx.charter, fra()).unwrap();
-        let mut dir = fx.directory();
-        apply_all(&fx, &store, &mut dir, vec![fx.admission("FRA", 1), fx.record("FRA", Role::policy(), 1, 1, "ANSSI")]);
+        let store = Store::create(tmp.path(), &w.charter, fra()).unwrap();
+        let mut dir = directory(&w);
+        apply_all(&store, &mut dir, vec![w.admission("FRA", 1).obj(), record(&w, "FRA", "policy", 1, 1, "ANSSI")]);
         drop(store);
         // Scribble over every copy of the charter in the file: whichever
         // commit redb falls back to, the page it needs is damaged.
         let path = tmp.path().join(DB_FILE);
         let mut bytes = fs::read(&path).unwrap();
-        let needle = &fx.charter.to_bytes()[..64];
+        let needle = &w.charter.to_bytes()[..64];
         let mut hits = 0;
         let mut i = 0;
         while i + needle.len() <= bytes.len() {
@@ -776,9 +798,9 @@ mod tests {
 
     #[test]
     fn a_store_in_use_is_locked() {
-        let fx = Fixture::new();
+        let w = World::default();
         let tmp = tempfile::tempdir().unwrap();
-        let _store = Store::create(tmp.path(), &fx.charter, fra()).unwrap();
+        let _store = Store::create(tmp.path(), &w.charter, fra()).unwrap();
         let err = open_err(tmp.path());
         assert!(matches!(err, StoreError::Locked { .. }), "{err}");
     }

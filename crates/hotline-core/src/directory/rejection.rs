@@ -95,9 +95,18 @@ impl Rejection {
     }
 
     /// Whether the sender of this object should be penalised: the object is
-    /// provably bad, not merely late or early.
+    /// provably malformed or forged. Objects that are merely old, revoked,
+    /// superseded, expired or ahead of our clock can reach an honest peer
+    /// through a race or a skewed clock, so they are not held against it.
     pub fn is_misbehaviour(&self) -> bool {
-        !matches!(self, Rejection::PendingFull | Rejection::Stale { .. } | Rejection::Expired(_))
+        matches!(
+            self,
+            Rejection::Invalid(_)
+                | Rejection::ValidityTooLong { .. }
+                | Rejection::Stewards(_)
+                | Rejection::BadSignature { .. }
+                | Rejection::WrongAuthority
+        )
     }
 }
 
