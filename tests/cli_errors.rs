@@ -250,3 +250,13 @@ fn bad_state_code_and_json_errors() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(v["error"]["message"].as_str().unwrap().contains("nowhere"), "{v}");
 }
+
+#[test]
+fn example_config_is_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("node.toml");
+    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/config/node.example.toml"), &path).unwrap();
+    let config = hotline_store::NodeConfig::load(&path).expect("config/node.example.toml loads");
+    config.validate().expect("config/node.example.toml is valid");
+    assert_eq!(config.state.as_str(), "FRA");
+}

@@ -1,13 +1,16 @@
 //! The offline key ceremony: steward and state keys, the charter, and
 //! admissions. None of these commands needs a running daemon.
 
+use super::daemon::{Source, runtime, source};
 use super::files::{self, CeremonyFile};
-use super::node::{commit_objects, open_node};
+use super::node::commit_objects;
 use super::{Out, now};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use hotline_core::time::DAY;
-use hotline_core::{Admission, Charter, DirectoryObject, PublicKey, SignedAdmission, SignedCharter, StateCode};
+use hotline_core::{
+    Admission, Charter, DirectoryObject, NetworkId, PublicKey, SignedAdmission, SignedCharter, StateCode,
+};
 use hotline_store::keyfile;
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -237,20 +240,33 @@ pub fn admission(cmd: AdmissionCommand, data_dir: &Path, out: &Out) -> Result<()
         }
         AdmissionCommand::Import { file: path } => {
             let file = CeremonyFile::read(&path)?;
-            let node = open_node(data_dir)?;
-            if file.charter.network_id() != node.store.network_id() {
-                bail!(
-                    "{} belongs to network {} ({}), but this node is on network {}",
-                    path.display(),
-                    file.charter.network_id(),
-                    file.charter.charter.name,
-                    node.store.network_id()
-                );
-            }
             let description = file.object.describe();
-            let report = commit_objects(&node, vec![file.object])?;
-            report.require_all_accepted()?;
-            out.emit(&report, || format!("Imported {description}."))
+            let check_network = |network: NetworkId| {
+                if file.charter.network_id() != network {
+                    bail!(
+                        "{} belongs to network {} ({}), but this node is on network {network}",
+                        path.display(),
+                        file.charter.network_id(),
+                        file.charter.charter.name,
+                    );
+                }
+                Ok(())
+            };
+            match source(data_dir)? {
+                Source::Daemon(client) => {
+                    let rt = runtime()?;
+                    let status = rt.block_on(client.status())?;
+                    check_network(status.network_id.parse()?)?;
+                    let answer = rt.block_on(client.submit_object(&file.object))?;
+                    out.emit(&answer, || format!("Imported {description} ({:?}).", answer.outcome))
+                }
+                Source::Offline(node) => {
+                    check_network(node.store.network_id())?;
+                    let report = commit_objects(&node, vec![file.object.clone()])?;
+                    report.require_all_accepted()?;
+                    out.emit(&report, || format!("Imported {description}."))
+                }
+            }
         }
     }
 }

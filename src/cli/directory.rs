@@ -1,13 +1,16 @@
 //! `hotline directory`: read the local copy of the directory, and carry it
 //! between nodes by file.
 
+use super::daemon::{Source, runtime, source};
 use super::files::{self, ExportFile};
 use super::node::{commit_objects, open_node};
 use super::output::table;
 use super::{Out, now};
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
-use hotline_core::{DirectoryObject, ObjectKey, RecordStatus, Role, SignedRecord, StateCode};
+use hotline_core::{DirectoryObject, ObjectKey, Role, StateCode};
+use hotline_node::api_types::RecordEntry;
+use hotline_node::views;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
@@ -56,28 +59,25 @@ fn parse_target(target: &str) -> Result<(StateCode, Option<Role>)> {
     }
 }
 
-fn record_json(r: &SignedRecord, status: RecordStatus) -> serde_json::Value {
-    json!({ "status": status, "record": r.record })
-}
-
 fn list(data_dir: &Path, out: &Out) -> Result<()> {
-    let node = open_node(data_dir)?;
-    let at = now();
-    let views = node.directory.records(at);
-    let value: Vec<_> = views.iter().map(|v| record_json(v.record, v.status)).collect();
-    out.emit(&json!({ "records": value }), || {
-        if views.is_empty() {
+    let view = match source(data_dir)? {
+        Source::Daemon(client) => runtime()?.block_on(client.directory())?,
+        Source::Offline(node) => views::directory(&node.directory, now()),
+    };
+    out.emit(&view, || {
+        if view.records.is_empty() {
             return "The directory holds no records yet.".to_string();
         }
-        let rows: Vec<Vec<String>> = views
+        let rows: Vec<Vec<String>> = view
+            .records
             .iter()
-            .map(|v| {
-                let r = &v.record.record;
+            .map(|e| {
+                let r = &e.record;
                 vec![
                     r.state.to_string(),
                     r.role.to_string(),
                     r.seq.to_string(),
-                    v.status.to_string(),
+                    e.status.clone(),
                     r.organization.clone(),
                     r.emails.first().cloned().unwrap_or_default(),
                     r.expires.to_rfc3339()[..10].to_string(),
@@ -90,26 +90,29 @@ fn list(data_dir: &Path, out: &Out) -> Result<()> {
 
 fn show(data_dir: &Path, target: &str, out: &Out) -> Result<()> {
     let (state, role) = parse_target(target)?;
-    let node = open_node(data_dir)?;
-    let at = now();
-    let views: Vec<_> = node
-        .directory
-        .records(at)
+    let view = match source(data_dir)? {
+        Source::Daemon(client) => match runtime()?.block_on(client.state(state)) {
+            Err(e) if e.code() == Some("not_found") => None,
+            other => Some(other?),
+        },
+        Source::Offline(node) => views::state(&node.directory, state, now()),
+    };
+    let records: Vec<RecordEntry> = view
+        .map(|v| v.records)
+        .unwrap_or_default()
         .into_iter()
-        .filter(|v| v.record.record.state == state && role.as_ref().is_none_or(|r| *r == v.record.record.role))
+        .filter(|e| role.as_ref().is_none_or(|r| *r == e.record.role))
         .collect();
-    if views.is_empty() {
+    if records.is_empty() {
         bail!("the directory holds no record for {target}");
     }
-    let value: Vec<_> = views.iter().map(|v| record_json(v.record, v.status)).collect();
-    out.emit(&json!({ "records": value }), || {
-        views.iter().map(|v| describe_record(v.record, v.status)).collect::<Vec<_>>().join("\n")
-    })
+    out.emit(&json!({ "records": records }), || records.iter().map(describe_record).collect::<Vec<_>>().join("\n"))
 }
 
 /// A record, written out like an entry of the printed directory.
-fn describe_record(sr: &SignedRecord, status: RecordStatus) -> String {
-    let r = &sr.record;
+fn describe_record(entry: &RecordEntry) -> String {
+    let r = &entry.record;
+    let status = &entry.status;
     let mut s = format!("{} ({}) — {} point of contact\n", r.state, r.state.country_name(), r.role);
     let mut field = |name: &str, value: String| {
         if !value.is_empty() {
@@ -156,34 +159,23 @@ fn describe_record(sr: &SignedRecord, status: RecordStatus) -> String {
 fn history(data_dir: &Path, target: &str, out: &Out) -> Result<()> {
     let (state, role) = parse_target(target)?;
     let Some(role) = role else { bail!("history needs STATE/ROLE, for example {state}/policy") };
-    let node = open_node(data_dir)?;
-    let entries = node.store.history(&ObjectKey::Record(state, role))?;
-    if entries.is_empty() {
+    let items = match source(data_dir)? {
+        Source::Daemon(client) => match runtime()?.block_on(client.history(state, &role)) {
+            Err(e) if e.code() == Some("not_found") => Vec::new(),
+            other => other?,
+        },
+        Source::Offline(node) => views::history(node.store.history(&ObjectKey::Record(state, role))?),
+    };
+    if items.is_empty() {
         bail!("the directory has never held a record for {target}");
     }
-    let value: Vec<_> = entries
-        .iter()
-        .map(|e| {
-            json!({
-                "seq": e.object.seq(),
-                "hash": e.hash,
-                "winner": e.winner,
-                "accepted_at": e.accepted_at.to_rfc3339(),
-                "object": e.object,
-            })
-        })
-        .collect();
-    out.emit(&json!({ "history": value }), || {
-        let rows: Vec<Vec<String>> = entries
+    out.emit(&json!({ "history": items }), || {
+        let rows: Vec<Vec<String>> = items
             .iter()
             .map(|e| {
-                let issued = match &e.object {
-                    DirectoryObject::Record(r) => r.record.issued_at.to_rfc3339(),
-                    _ => String::new(),
-                };
                 vec![
-                    e.object.seq().to_string(),
-                    issued,
+                    e.seq.to_string(),
+                    e.record.issued_at.to_rfc3339(),
                     e.accepted_at.to_rfc3339(),
                     if e.winner { "accepted".into() } else { "equivocation evidence".into() },
                     e.hash.to_string()[..16].to_string(),

@@ -1,9 +1,13 @@
 //! Command-line parsing and dispatch. Each submodule holds one group of
 //! commands; they share the output and file helpers.
 
+mod bench;
 mod ceremony;
+mod daemon;
+mod demo;
 mod directory;
 mod files;
+mod mesh;
 mod node;
 mod output;
 mod record;
@@ -50,6 +54,19 @@ pub enum Command {
     /// Read, export and import the directory.
     #[command(subcommand)]
     Directory(directory::DirectoryCommand),
+    /// Run this node's daemon (until SIGTERM or SIGINT).
+    Daemon(daemon::DaemonArgs),
+    /// Show the running daemon's status.
+    Status,
+    /// List the peers the daemon is connected to.
+    Peers,
+    /// Print the daemon's live events until interrupted.
+    Watch,
+    /// Run a whole network on this machine and show it converge.
+    Demo(demo::DemoArgs),
+    /// Measure performance; prints JSON.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 /// Runs one command.
@@ -63,6 +80,12 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Init(args) => node::init(args, &cli.data_dir, &out),
         Command::Record(cmd) => record::run(cmd, &cli.data_dir, &out),
         Command::Directory(cmd) => directory::run(cmd, &cli.data_dir, &out),
+        Command::Daemon(args) => daemon::daemon(args, &cli.data_dir),
+        Command::Status => daemon::status(&cli.data_dir, &out),
+        Command::Peers => daemon::peers(&cli.data_dir, &out),
+        Command::Watch => daemon::watch(&cli.data_dir, &out),
+        Command::Demo(args) => demo::demo(args, &out),
+        Command::Bench(cmd) => bench::run(cmd, &out),
     }
 }
 

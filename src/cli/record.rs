@@ -1,12 +1,16 @@
 //! `hotline record set`: sign and publish the next version of one of this
 //! state's contact records.
 
-use super::node::{commit_objects, open_node};
+use super::daemon::{Source, runtime, source};
+use super::node::commit_objects;
 use super::{Out, now};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use hotline_core::time::DAY;
-use hotline_core::{Alternate, Availability, Channel, DirectoryObject, MessageType, NodeId, RecordDraft, Role, Tlp};
+use hotline_core::{
+    Alternate, Availability, Channel, DirectoryObject, MessageType, NodeId, RecordDraft, Role, StateCode, Tlp,
+};
+use hotline_node::views;
 use std::path::Path;
 
 #[derive(Subcommand, Debug)]
@@ -90,26 +94,43 @@ pub fn run(cmd: RecordCommand, data_dir: &Path, out: &Out) -> Result<()> {
 }
 
 fn set(args: RecordSetArgs, data_dir: &Path, out: &Out) -> Result<()> {
-    let node = open_node(data_dir)?;
-    let keys = node.keys()?;
-    let state = node.store.state();
-    if !node.directory.is_admitted(state, now()) {
-        bail!(
-            "{state} is not admitted in this node's directory yet: import its admission first (hotline admission import FILE)"
-        );
-    }
-    let own_node = NodeId(keys.node.public().0);
-    let current = node.directory.record(state, &args.role).map(|r| RecordDraft::from_record(&r.record));
-    let validity = args.valid_days.saturating_mul(DAY);
-    let draft = build_draft(args, current, own_node)?;
-    let record =
-        node.directory.sign_next_record(draft, &keys.state, now(), validity).context("cannot sign the record")?;
-    let (role, seq, expires) = (record.record.role.clone(), record.record.seq, record.record.expires);
-    let report = commit_objects(&node, vec![DirectoryObject::Record(Box::new(record))])?;
-    report.require_all_accepted()?;
-    out.emit(&serde_json::json!({ "state": state, "role": role, "seq": seq, "expires": expires.to_rfc3339() }), || {
-        format!("Signed {state}/{role} version {seq}, valid until {expires}.")
-    })
+    let validity_days = args.valid_days;
+    let entry = match source(data_dir)? {
+        Source::Daemon(client) => runtime()?.block_on(async {
+            let status = client.status().await?;
+            let state: StateCode = status.state.parse()?;
+            let own_node = NodeId::from_peer_id(&status.peer_id)?;
+            let current = match client.record(state, &args.role).await {
+                Ok(entry) => Some(RecordDraft::from_record(&entry.record)),
+                Err(e) if e.code() == Some("not_found") => None,
+                Err(e) => return Err(e.into()),
+            };
+            let draft = build_draft(args, current, own_node)?;
+            anyhow::Ok(client.publish_record(&draft, Some(validity_days)).await?)
+        })?,
+        Source::Offline(node) => {
+            let keys = node.keys()?;
+            let state = node.store.state();
+            if !node.directory.is_admitted(state, now()) {
+                bail!(
+                    "{state} is not admitted in this node's directory yet: import its admission first (hotline admission import FILE)"
+                );
+            }
+            let own_node = NodeId(keys.node.public().0);
+            let current = node.directory.record(state, &args.role).map(|r| RecordDraft::from_record(&r.record));
+            let draft = build_draft(args, current, own_node)?;
+            let record = node
+                .directory
+                .sign_next_record(draft, &keys.state, now(), validity_days.saturating_mul(DAY))
+                .context("cannot sign the record")?;
+            let key = DirectoryObject::Record(Box::new(record.clone())).key();
+            commit_objects(&node, vec![DirectoryObject::Record(Box::new(record))])?.require_all_accepted()?;
+            let directory = node.store.load_directory()?;
+            views::record_entry(&directory, &key, now()).context("the record just stored is missing")?
+        }
+    };
+    let r = &entry.record;
+    out.emit(&entry, || format!("Signed {}/{} version {}, valid until {}.", r.state, r.role, r.seq, r.expires))
 }
 
 /// Merges the flags given over the current version (if any). A new record

@@ -1,0 +1,895 @@
+//! The node actor: one task owns the [`Directory`] and serialises every
+//! change to it; everything else talks to it through
+//! [`NodeHandle`](crate::NodeHandle).
+//!
+//! The actor's loop selects over four sources: network events, commands
+//! (control API, sync tasks), commit completions from the store's group
+//! committer, and timers (periodic sync, redial). Handlers never wait on
+//! the disk: a change is applied in memory, its write batch is queued on
+//! the [`GroupCommitter`], and what depends on durability (answering the
+//! user, acknowledging a peer's push, accepting a gossip message, updating
+//! the gating, announcing the change) runs when the commit completes.
+//! Commits complete in submission order, so those follow-ups do too.
+//!
+//! Read-only views (status, directory, digests for sync) show the directory
+//! in memory, which may include a change whose write is still in flight
+//! for a few milliseconds; every *confirmation* waits for the disk.
+
+use crate::api_types::{NodeEvent, PeerView, RecordEntry, StatusView, SubmitOutcome, SubmitResponse};
+use crate::error::NodeError;
+use crate::handle::Command;
+use crate::options::Clock;
+use crate::sync;
+use crate::views;
+use hotline_core::time::DAY;
+use hotline_core::{
+    Applied, Change, Directory, DirectoryObject, ObjectKey, Outcome, RecordDraft, Rejection, SecretKey, StateCode,
+    Timestamp,
+};
+use hotline_net::protocol::digest_entries;
+use hotline_net::{
+    MessageId, Multiaddr, NetEvent, NetworkHandle, PeerId, SyncReply, SyncRequest, SyncResponse, Verdict, peer_id_of,
+};
+use hotline_store::{GroupCommitter, Store, StoreError, WriteBatch};
+use libp2p::multiaddr::Protocol;
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::time::{Instant, MissedTickBehavior};
+use tracing::{debug, error, info, warn};
+
+/// Invalid objects of one sync batch logged at `warn`; the rest at `debug`.
+const LOUD_REJECTIONS_PER_BATCH: usize = 3;
+
+/// What to do once a write batch is durable (or has failed).
+enum After {
+    /// Give gossipsub our verdict on the message that carried the object.
+    Gossip { message_id: MessageId, source: PeerId, verdict: Verdict },
+    /// Acknowledge a peer's push.
+    PushAck(SyncReply),
+    /// Let the sync task ask for its next batch.
+    Fetched(oneshot::Sender<()>),
+    /// Answer a record publish from the control API.
+    Publish { reply: oneshot::Sender<Result<RecordEntry, NodeError>>, entry: Box<RecordEntry> },
+    /// Answer an object submitted through the control API.
+    Submit { reply: oneshot::Sender<Result<SubmitResponse, NodeError>>, response: SubmitResponse },
+}
+
+/// A write batch queued on the group committer.
+struct InFlight {
+    id: u64,
+    after: After,
+    /// Announced once durable.
+    events: Vec<NodeEvent>,
+    /// Wire bytes to publish on gossip once durable.
+    publish: Vec<Vec<u8>>,
+    /// Whether this node's own state changed (then we present ourselves to
+    /// every connected peer).
+    own_change: bool,
+}
+
+struct Committed {
+    id: u64,
+    result: Result<(), StoreError>,
+}
+
+/// The member nodes at `now`, as peer ids, with their states.
+pub(crate) fn member_peers(dir: &Directory, now: Timestamp) -> BTreeMap<PeerId, StateCode> {
+    let mut out = BTreeMap::new();
+    for (node, state) in dir.member_nodes(now) {
+        match peer_id_of(&node) {
+            Ok(peer) => {
+                out.insert(peer, state);
+            }
+            // Records are validated, so this is a node id no libp2p key matches.
+            Err(e) => warn!(node = %node, error = %e, "member node without a peer id"),
+        }
+    }
+    out
+}
+
+/// What `Node::start` hands the actor.
+pub(crate) struct ActorInit {
+    pub store: Arc<Store>,
+    pub committer: GroupCommitter,
+    pub dir: Directory,
+    /// Signs this state's records. Never logged (`SecretKey` does not print).
+    pub state_key: SecretKey,
+    pub net: NetworkHandle,
+    pub net_events: mpsc::Receiver<NetEvent>,
+    pub clock: Clock,
+    pub gossip: bool,
+    pub events: broadcast::Sender<NodeEvent>,
+    pub commands: mpsc::Receiver<Command>,
+    /// A sender on `commands`, for the sync tasks.
+    pub self_tx: mpsc::WeakSender<Command>,
+    /// Receives every listen address as the network reports it.
+    pub listen: watch::Sender<Vec<Multiaddr>>,
+    /// Set to true when the actor has stopped.
+    pub done: watch::Sender<bool>,
+    pub bootstrap: Vec<Multiaddr>,
+    pub target_peers: usize,
+    pub sync_interval: Duration,
+    pub redial_interval: Duration,
+}
+
+/// Spawns the actor task. It runs until a `Shutdown` command, until every
+/// handle is gone, or until the network task stops.
+pub(crate) fn spawn(init: ActorInit) -> tokio::task::JoinHandle<()> {
+    let (commit_tx, commits) = mpsc::unbounded_channel();
+    let now = init.clock.now();
+    let actor = Actor {
+        members: member_peers(&init.dir, now),
+        state: init.store.state(),
+        local_peer: init.net.local_peer_id(),
+        store: init.store,
+        committer: init.committer,
+        dir: init.dir,
+        state_key: init.state_key,
+        net: init.net,
+        clock: init.clock,
+        started: Instant::now(),
+        gossip: init.gossip,
+        events: init.events,
+        self_tx: init.self_tx,
+        commit_tx,
+        in_flight: VecDeque::new(),
+        next_commit: 0,
+        connected: HashMap::new(),
+        listen: init.listen,
+        syncing: HashMap::new(),
+        rejections: BTreeMap::new(),
+        store_failures: 0,
+        bootstrap: init.bootstrap,
+        target_peers: init.target_peers,
+        stopping: false,
+    };
+    let timers = (init.sync_interval, init.redial_interval);
+    tokio::spawn(actor.run(init.commands, init.net_events, commits, timers, init.done))
+}
+
+/// The actor's state, owned by its task.
+struct Actor {
+    store: Arc<Store>,
+    committer: GroupCommitter,
+    dir: Directory,
+    state: StateCode,
+    /// Signs this state's records. Never logged (`SecretKey` does not print).
+    state_key: SecretKey,
+    net: NetworkHandle,
+    local_peer: PeerId,
+    clock: Clock,
+    started: Instant,
+    gossip: bool,
+    events: broadcast::Sender<NodeEvent>,
+    /// For sync tasks. Weak, so that the actor stops once every handle is gone.
+    self_tx: mpsc::WeakSender<Command>,
+    commit_tx: mpsc::UnboundedSender<Committed>,
+    in_flight: VecDeque<InFlight>,
+    next_commit: u64,
+    /// The member set last given to the network.
+    members: BTreeMap<PeerId, StateCode>,
+    /// Connected peers and the address of their first connection.
+    connected: HashMap<PeerId, Multiaddr>,
+    listen: watch::Sender<Vec<Multiaddr>>,
+    /// Peers with an exchange running; `true` if another one is wanted after it.
+    syncing: HashMap<PeerId, bool>,
+    rejections: BTreeMap<String, u64>,
+    store_failures: u64,
+    bootstrap: Vec<Multiaddr>,
+    target_peers: usize,
+    stopping: bool,
+}
+
+impl Actor {
+    async fn run(
+        mut self,
+        mut commands: mpsc::Receiver<Command>,
+        mut net_events: mpsc::Receiver<NetEvent>,
+        mut commits: mpsc::UnboundedReceiver<Committed>,
+        (sync_interval, redial_interval): (Duration, Duration),
+        done: watch::Sender<bool>,
+    ) {
+        let mut sync_tick = tokio::time::interval_at(Instant::now() + sync_interval, sync_interval);
+        sync_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        // The network dials the bootstrap addresses at start; redial later.
+        let mut redial_tick = tokio::time::interval_at(Instant::now() + redial_interval, redial_interval);
+        redial_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let shutdown_reply = loop {
+            tokio::select! {
+                Some(committed) = commits.recv() => self.on_committed(committed).await,
+                command = commands.recv() => match command {
+                    Some(Command::Shutdown(reply)) => break Some(reply),
+                    Some(command) => self.on_command(command).await,
+                    // Every handle is gone: nobody can use the node any more.
+                    None => break None,
+                },
+                event = net_events.recv() => match event {
+                    Some(event) => self.on_net_event(event).await,
+                    None => {
+                        error!("the network task stopped; stopping the node");
+                        break None;
+                    }
+                },
+                _ = sync_tick.tick() => self.on_sync_tick().await,
+                _ = redial_tick.tick() => self.on_redial_tick().await,
+            }
+        };
+        self.stop(&mut commits).await;
+        drop(self);
+        let _ = done.send(true);
+        if let Some(reply) = shutdown_reply {
+            let _ = reply.send(());
+        }
+    }
+
+    /// Answers every write still in flight, then stops the network and the
+    /// committer. Dropping `self` afterwards closes the store.
+    async fn stop(&mut self, commits: &mut mpsc::UnboundedReceiver<Committed>) {
+        self.stopping = true;
+        while !self.in_flight.is_empty() {
+            match commits.recv().await {
+                Some(committed) => self.on_committed(committed).await,
+                None => break,
+            }
+        }
+        if let Err(e) = self.net.shutdown().await {
+            debug!(error = %e, "network already stopped");
+        }
+        let committer = self.committer.clone();
+        // `shutdown` joins the commit thread: keep it off the async workers.
+        if tokio::task::spawn_blocking(move || committer.shutdown()).await.is_err() {
+            warn!("the store's commit thread did not stop cleanly");
+        }
+    }
+
+    fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    fn emit(&self, event: NodeEvent) {
+        // No subscriber is not an error.
+        let _ = self.events.send(event);
+    }
+
+    // ----- commands -----
+
+    async fn on_command(&mut self, command: Command) {
+        let now = self.now();
+        match command {
+            Command::Status(reply) => {
+                let status = self.status().await;
+                let _ = reply.send(status);
+            }
+            Command::DigestHash(reply) => {
+                let _ = reply.send(self.dir.digest_hash(now));
+            }
+            Command::Peers(reply) => {
+                let peers = self.peers().await;
+                let _ = reply.send(peers);
+            }
+            Command::Directory(reply) => {
+                let _ = reply.send(views::directory(&self.dir, now));
+            }
+            Command::State { state, reply } => {
+                let view = views::state(&self.dir, state, now)
+                    .ok_or_else(|| NodeError::NotFound(format!("no admission or record of {state} is held")));
+                let _ = reply.send(view);
+            }
+            Command::Record { state, role, reply } => {
+                let key = ObjectKey::Record(state, role);
+                let entry = views::record_entry(&self.dir, &key, now)
+                    .ok_or_else(|| NodeError::NotFound(format!("no record {key} is held")));
+                let _ = reply.send(entry);
+            }
+            Command::History { state, role, reply } => {
+                let key = ObjectKey::Record(state, role);
+                // One slot's history: a short read transaction, safe to run
+                // here while the committer writes.
+                let history = match self.store.history(&key) {
+                    Ok(h) if h.is_empty() => Err(NodeError::NotFound(format!("no version of {key} was ever accepted"))),
+                    Ok(h) => Ok(views::history(h)),
+                    Err(e) => Err(e.into()),
+                };
+                let _ = reply.send(history);
+            }
+            Command::Publish { draft, validity_days, reply } => self.publish_record(*draft, validity_days, reply),
+            Command::Submit { object, reply } => self.submit_object(*object, reply),
+            Command::Block { peer, blocked, reply } => {
+                let result = if blocked { self.net.block(peer).await } else { self.net.unblock(peer).await };
+                info!(%peer, blocked, "peer block list changed");
+                let _ = reply.send(result.map_err(NodeError::from));
+            }
+            Command::Dial { addr, reply } => {
+                let _ = reply.send(self.net.dial(addr).await.map_err(NodeError::from));
+            }
+            // Handled in `run`.
+            Command::Shutdown(reply) => {
+                let _ = reply.send(());
+            }
+            Command::ObjectsFor { peer, keys, reply } => {
+                let _ = reply.send(self.objects_for(peer, &keys));
+            }
+            Command::Fetched { peer, objects, reply } => {
+                self.apply_batch(peer, objects, After::Fetched(reply), false);
+            }
+            Command::ExchangeDone { peer, result } => {
+                match result {
+                    Ok(r) => debug!(%peer, pushed = r.pushed, fetched = r.fetched, refused = r.refused, "sync done"),
+                    Err(e) => debug!(%peer, error = %e, "sync failed"),
+                }
+                if self.syncing.remove(&peer) == Some(true) && self.connected.contains_key(&peer) {
+                    self.start_sync(peer);
+                }
+            }
+        }
+    }
+
+    async fn status(&self) -> StatusView {
+        let now = self.now();
+        let peers = self.net.connected_peers().await.unwrap_or_default();
+        let digest = self.dir.digest(now);
+        StatusView {
+            state: self.state.to_string(),
+            admitted: self.dir.is_admitted(self.state, now),
+            peer_id: self.local_peer.to_string(),
+            network_id: self.dir.network_id().to_string(),
+            charter_name: self.dir.charter().charter.name.clone(),
+            listen_addrs: self.listen.borrow().iter().map(|a| a.to_string()).collect(),
+            gossip: self.gossip,
+            connected_peers: peers.len(),
+            connected_members: peers.iter().filter(|p| p.member).count(),
+            member_nodes: self.dir.member_nodes(now).len(),
+            admitted_states: views::admitted_states(&self.dir, now),
+            digest_hash: self.dir.digest_hash(now),
+            live_objects: digest.len(),
+            records: self.dir.entries().filter(|(k, _)| matches!(k, ObjectKey::Record(..))).count(),
+            pending: self.dir.pending_len(),
+            rejections: self.rejections.clone(),
+            store_failures: self.store_failures,
+            now,
+            uptime_secs: self.started.elapsed().as_secs(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    }
+
+    async fn peers(&self) -> Result<Vec<PeerView>, NodeError> {
+        let mut peers: Vec<PeerView> = self
+            .net
+            .connected_peers()
+            .await?
+            .into_iter()
+            .map(|p| PeerView {
+                peer_id: p.peer.to_string(),
+                state: self.members.get(&p.peer).map(|s| s.to_string()),
+                addrs: p.addrs.iter().map(|a| a.to_string()).collect(),
+                rtt_ms: p.rtt.map(|d| d.as_secs_f64() * 1000.0),
+                member: p.member,
+                gossip_score: p.gossip_score,
+            })
+            .collect();
+        peers.sort_by(|a, b| a.peer_id.cmp(&b.peer_id));
+        Ok(peers)
+    }
+
+    fn publish_record(
+        &mut self,
+        draft: RecordDraft,
+        validity_days: Option<u64>,
+        reply: oneshot::Sender<Result<RecordEntry, NodeError>>,
+    ) {
+        let now = self.now();
+        let not_admitted = || NodeError::NotAdmitted { state: self.state.to_string() };
+        // The key on disk must be the one the admission in force names;
+        // otherwise the directory would refuse whatever we sign.
+        if !self.dir.is_admitted(self.state, now)
+            || self.dir.admission_of_key(&self.state_key.public()) != Some(self.state)
+        {
+            let _ = reply.send(Err(not_admitted()));
+            return;
+        }
+        let validity_secs = match validity_days {
+            None => self.dir.charter().charter.policy.max_record_validity_secs,
+            Some(0) => {
+                let message = "validity_days: must be at least 1".to_string();
+                let _ = reply.send(Err(NodeError::BadRequest { code: "bad_validity", message }));
+                return;
+            }
+            Some(days) => days.saturating_mul(DAY),
+        };
+        let signed = match self.dir.sign_next_record(draft, &self.state_key, now, validity_secs) {
+            Ok(s) => s,
+            Err(r) => {
+                let _ = reply.send(Err(NodeError::Rejected(r)));
+                return;
+            }
+        };
+        let object = DirectoryObject::Record(Box::new(signed));
+        let key = object.key();
+        match self.dir.apply(object.clone(), now) {
+            Ok(Outcome::Applied(applied)) => {
+                let Some(entry) = views::record_entry(&self.dir, &key, now) else {
+                    let _ = reply.send(Err(NodeError::StoreFailed(format!("{key} vanished after it was applied"))));
+                    return;
+                };
+                info!(record = %object.describe(), "publishing our record");
+                self.persist(vec![applied], After::Publish { reply, entry: Box::new(entry) }, Vec::new());
+            }
+            Ok(other) => {
+                // A freshly signed, higher seq cannot be a duplicate or wait
+                // for a parent we checked above; say so rather than hang.
+                let message = format!("the directory did not take the new record: {other:?}");
+                let _ = reply.send(Err(NodeError::BadRequest { code: "not_applied", message }));
+            }
+            Err(r) => {
+                let _ = reply.send(Err(NodeError::Rejected(r)));
+            }
+        }
+    }
+
+    fn submit_object(&mut self, object: DirectoryObject, reply: oneshot::Sender<Result<SubmitResponse, NodeError>>) {
+        let now = self.now();
+        let network = self.dir.network_id();
+        let mut response = SubmitResponse {
+            key: object.key().to_string(),
+            seq: object.seq(),
+            hash: object.hash(&network),
+            outcome: SubmitOutcome::Applied,
+        };
+        match self.dir.apply(object.clone(), now) {
+            Ok(Outcome::Applied(applied)) => {
+                info!(object = %object.describe(), "object submitted through the control API");
+                self.persist(vec![applied], After::Submit { reply, response }, Vec::new());
+            }
+            Ok(Outcome::Duplicate) => {
+                response.outcome = SubmitOutcome::Duplicate;
+                let _ = reply.send(Ok(response));
+            }
+            Ok(Outcome::Pending(why)) => {
+                debug!(object = %object.describe(), reason = %why, "submitted object waits for its parent");
+                response.outcome = SubmitOutcome::Pending;
+                let _ = reply.send(Ok(response));
+            }
+            Err(r) => {
+                let _ = reply.send(Err(NodeError::Rejected(r)));
+            }
+        }
+    }
+
+    // ----- applying and persisting -----
+
+    /// Applies objects a peer sent through sync. With `republish`, the
+    /// objects that become live are also published on gossip once durable:
+    /// a push usually carries news (a newcomer presenting itself, the other
+    /// side of a healed partition) that the rest of the mesh wants too.
+    fn apply_batch(&mut self, peer: PeerId, objects: Vec<Vec<u8>>, after: After, republish: bool) {
+        let now = self.now();
+        let mut applied = Vec::new();
+        // A batch holds up to 256 objects: warn about the first few invalid
+        // ones, then sum up, so one peer cannot flood the log.
+        let mut invalid = 0usize;
+        for bytes in objects {
+            let loud = invalid < LOUD_REJECTIONS_PER_BATCH;
+            let object = match DirectoryObject::from_bytes(&bytes) {
+                Ok(o) => o,
+                Err(e) => {
+                    invalid += 1;
+                    self.note_undecodable(peer, &e.to_string(), loud);
+                    continue;
+                }
+            };
+            match self.dir.apply(object.clone(), now) {
+                Ok(Outcome::Applied(a)) => applied.push(a),
+                Ok(Outcome::Duplicate) => {}
+                Ok(Outcome::Pending(why)) => {
+                    debug!(%peer, object = %object.describe(), reason = %why, "object waits for its parent");
+                }
+                Err(r) => {
+                    invalid += usize::from(r.is_misbehaviour());
+                    self.note_rejection(peer, &object, &r, loud);
+                }
+            }
+        }
+        if invalid > LOUD_REJECTIONS_PER_BATCH {
+            warn!(%peer, invalid, "refused invalid objects in one sync batch (only the first were logged)");
+        }
+        let publish = if republish && self.gossip { self.live_winners(&applied, now) } else { Vec::new() };
+        // Even with nothing new, go through the committer: it answers in
+        // order, so an ack never overtakes the commit of an earlier batch.
+        self.persist(applied, after, publish);
+    }
+
+    /// The wire bytes of the winners `applied` accepted that are live now.
+    fn live_winners(&self, applied: &[Applied], now: Timestamp) -> Vec<Vec<u8>> {
+        let digest = self.dir.digest(now);
+        applied
+            .iter()
+            .flat_map(|a| &a.changes)
+            .filter_map(|c| match c {
+                Change::Accepted { key, hash, object, winner: true }
+                    if digest.get(key).is_some_and(|(_, h)| h == hash) =>
+                {
+                    Some(object.to_bytes())
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Queues the write of `applied` and remembers what to do once durable.
+    fn persist(&mut self, applied: Vec<Applied>, after: After, mut publish: Vec<Vec<u8>>) {
+        let now = self.now();
+        let mut batch = WriteBatch::new();
+        let mut events = Vec::new();
+        let mut own_change = false;
+        for a in &applied {
+            batch.record_applied(a, &self.dir, now);
+            for change in &a.changes {
+                events.push(views::change_event(change));
+                if let Change::Accepted { object, .. } = change {
+                    own_change |= object.state() == self.state;
+                }
+            }
+        }
+        if matches!(after, After::Publish { .. } | After::Submit { .. }) && self.gossip {
+            // Our own objects (and those handed to us by an operator) are news.
+            publish.extend(self.live_winners(&applied, now));
+        }
+        let id = self.next_commit;
+        self.next_commit += 1;
+        self.in_flight.push_back(InFlight { id, after, events, publish, own_change });
+        let tx = self.commit_tx.clone();
+        self.committer.submit_with(batch, move |result| {
+            // The actor may be gone at shutdown; nothing waits then.
+            let _ = tx.send(Committed { id, result });
+        });
+    }
+
+    async fn on_committed(&mut self, committed: Committed) {
+        let Some(job) = self.in_flight.pop_front() else {
+            error!(id = committed.id, "a commit completed that was never queued");
+            return;
+        };
+        if job.id != committed.id {
+            // The committer answers in submission order; if that ever broke,
+            // the follow-ups below would be attached to the wrong write.
+            error!(expected = job.id, got = committed.id, "commits completed out of order");
+        }
+        let result = match committed.result {
+            Ok(()) => {
+                if !job.events.is_empty() {
+                    self.refresh_members().await;
+                    for event in job.events {
+                        self.emit(event);
+                    }
+                }
+                for bytes in job.publish {
+                    if let Err(e) = self.net.publish(bytes).await {
+                        warn!(error = %e, "cannot publish on gossip; sync will carry the object");
+                    }
+                }
+                if job.own_change && !self.stopping {
+                    // Present our new state to every connected peer, strangers
+                    // included: gossip reaches only members, and a peer that
+                    // is still deciding whether we are one needs our record.
+                    let peers: Vec<PeerId> = self.connected.keys().copied().collect();
+                    for peer in peers {
+                        self.start_sync(peer);
+                    }
+                }
+                Ok(())
+            }
+            Err(e) => {
+                self.store_failures += 1;
+                error!(error = %e, "a durable write failed; the change stays unconfirmed");
+                Err(e.to_string())
+            }
+        };
+        self.finish(job.after, result).await;
+    }
+
+    async fn finish(&mut self, after: After, result: Result<(), String>) {
+        match after {
+            After::Gossip { message_id, source, verdict } => {
+                let verdict = if result.is_ok() { verdict } else { Verdict::Ignore };
+                if let Err(e) = self.net.report_gossip(message_id, source, verdict).await {
+                    debug!(error = %e, "cannot report a gossip verdict");
+                }
+            }
+            After::PushAck(reply) => {
+                if result.is_ok()
+                    && let Err(e) = self.net.respond_sync(reply, SyncResponse::Ack).await
+                {
+                    debug!(error = %e, "cannot acknowledge a push");
+                }
+                // On failure the reply is dropped: the push fails on the
+                // peer's side, and it will try again at its next sync.
+            }
+            After::Fetched(reply) => {
+                let _ = reply.send(());
+            }
+            After::Publish { reply, entry } => {
+                let _ = reply.send(result.map(|()| *entry).map_err(NodeError::StoreFailed));
+            }
+            After::Submit { reply, response } => {
+                let _ = reply.send(result.map(|()| response).map_err(NodeError::StoreFailed));
+            }
+        }
+    }
+
+    /// Gives the network the member set, if it changed: the node ids listed
+    /// in records in force of admitted states.
+    async fn refresh_members(&mut self) {
+        let members = member_peers(&self.dir, self.now());
+        if members == self.members {
+            return;
+        }
+        let set: BTreeSet<PeerId> = members.keys().copied().collect();
+        debug!(members = set.len(), "member set changed");
+        self.members = members;
+        if let Err(e) = self.net.set_members(set).await {
+            warn!(error = %e, "cannot update the network's member set");
+        }
+    }
+
+    /// Counts a refused object, logs it with the sender (at `warn` for
+    /// provable misbehaviour when `loud`) and announces it.
+    fn note_rejection(&mut self, peer: PeerId, object: &DirectoryObject, rejection: &Rejection, loud: bool) {
+        let code = rejection.code();
+        *self.rejections.entry(code.to_string()).or_default() += 1;
+        if rejection.is_misbehaviour() && loud {
+            warn!(%peer, object = %object.describe(), code, reason = %rejection, "refused an invalid object");
+        } else {
+            debug!(%peer, object = %object.describe(), code, reason = %rejection, "refused an object");
+        }
+        self.emit(NodeEvent::ObjectRejected {
+            peer: peer.to_string(),
+            code: code.to_string(),
+            object: object.describe(),
+        });
+    }
+
+    fn note_undecodable(&mut self, peer: PeerId, detail: &str, loud: bool) {
+        const CODE: &str = "undecodable";
+        *self.rejections.entry(CODE.to_string()).or_default() += 1;
+        if loud {
+            warn!(%peer, code = CODE, reason = %detail, "refused bytes that are not a directory object");
+        } else {
+            debug!(%peer, code = CODE, reason = %detail, "refused bytes that are not a directory object");
+        }
+        self.emit(NodeEvent::ObjectRejected {
+            peer: peer.to_string(),
+            code: CODE.to_string(),
+            object: "undecodable bytes".into(),
+        });
+    }
+
+    // ----- network events -----
+
+    async fn on_net_event(&mut self, event: NetEvent) {
+        match event {
+            NetEvent::ListeningOn(addr) => {
+                info!(%addr, "listening");
+                self.listen.send_modify(|addrs| {
+                    if !addrs.contains(&addr) {
+                        addrs.push(addr);
+                    }
+                });
+            }
+            NetEvent::PeerConnected { peer, addr } => {
+                let member = self.members.contains_key(&peer);
+                info!(%peer, %addr, member, "peer connected");
+                self.connected.insert(peer, addr);
+                self.emit(NodeEvent::PeerConnected { peer: peer.to_string(), member });
+                // Every new connection syncs: late joiners and healed
+                // partitions converge through this, gossip or not.
+                self.start_sync(peer);
+            }
+            NetEvent::PeerDisconnected { peer } => {
+                info!(%peer, "peer disconnected");
+                self.connected.remove(&peer);
+                self.emit(NodeEvent::PeerDisconnected { peer: peer.to_string() });
+            }
+            NetEvent::Gossip { message_id, propagation_source, data } => {
+                self.on_gossip(message_id, propagation_source, &data).await;
+            }
+            NetEvent::SyncRequest { peer, request, reply } => self.on_sync_request(peer, request, reply).await,
+            NetEvent::PingRtt { .. } => {}
+        }
+    }
+
+    async fn on_gossip(&mut self, message_id: MessageId, source: PeerId, data: &[u8]) {
+        let now = self.now();
+        let report = |verdict| (message_id.clone(), verdict);
+        let (id, verdict) = match DirectoryObject::from_bytes(data) {
+            Err(e) => {
+                self.note_undecodable(source, &e.to_string(), true);
+                report(Verdict::Reject)
+            }
+            Ok(object) => match self.dir.apply(object.clone(), now) {
+                Ok(Outcome::Applied(applied)) => {
+                    // Forward only what is part of the live directory now: an
+                    // accepted but already revoked or expired object is news
+                    // to nobody.
+                    let key = object.key();
+                    let hash = object.hash(&self.dir.network_id());
+                    let live = self.dir.digest(now).get(&key).is_some_and(|(_, h)| *h == hash);
+                    let verdict = if live { Verdict::Accept } else { Verdict::Ignore };
+                    debug!(peer = %source, object = %object.describe(), live, "gossip applied");
+                    // Objects this one released from the pending set were
+                    // not forwarded when they arrived (they waited): the
+                    // verdict forwards only this message, so publish them.
+                    let own = object.to_bytes();
+                    let released: Vec<Vec<u8>> = if self.gossip {
+                        self.live_winners(std::slice::from_ref(&applied), now)
+                            .into_iter()
+                            .filter(|b| *b != own)
+                            .collect()
+                    } else {
+                        Vec::new()
+                    };
+                    self.persist(vec![applied], After::Gossip { message_id, source, verdict }, released);
+                    return;
+                }
+                Ok(Outcome::Duplicate) => report(Verdict::Ignore),
+                Ok(Outcome::Pending(why)) => {
+                    debug!(peer = %source, object = %object.describe(), reason = %why, "gossip waits for its parent");
+                    report(Verdict::Ignore)
+                }
+                Err(r) => {
+                    self.note_rejection(source, &object, &r, true);
+                    report(if r.is_misbehaviour() { Verdict::Reject } else { Verdict::Ignore })
+                }
+            },
+        };
+        if let Err(e) = self.net.report_gossip(id, source, verdict).await {
+            debug!(error = %e, "cannot report a gossip verdict");
+        }
+    }
+
+    async fn on_sync_request(&mut self, peer: PeerId, request: SyncRequest, reply: SyncReply) {
+        let now = self.now();
+        let response = match request {
+            // The net layer only lets members and strangers in their grace
+            // window get this far; both may see the digest, so a newcomer
+            // can tell what to push.
+            SyncRequest::Digest(_) => SyncResponse::Digest(digest_entries(&self.dir.digest(now))),
+            SyncRequest::Fetch(keys) => {
+                if self.members.contains_key(&peer) {
+                    let digest = self.dir.digest(now);
+                    let objects = keys
+                        .iter()
+                        .filter(|k| digest.contains_key(k))
+                        .filter_map(|k| self.dir.entry(k))
+                        .map(|e| e.object.to_bytes())
+                        .collect();
+                    SyncResponse::Objects(objects)
+                } else {
+                    // The directory is for members: a stranger presents itself
+                    // with a push first.
+                    debug!(%peer, "fetch from a non-member refused");
+                    SyncResponse::Refused
+                }
+            }
+            SyncRequest::Push(objects) => {
+                self.apply_batch(peer, objects, After::PushAck(reply), true);
+                return;
+            }
+        };
+        if let Err(e) = self.net.respond_sync(reply, response).await {
+            debug!(%peer, error = %e, "cannot answer a sync request");
+        }
+    }
+
+    /// The live objects among `keys` that may go to `peer`: all of them to a
+    /// member, only our own state's to anyone else.
+    fn objects_for(&self, peer: PeerId, keys: &[ObjectKey]) -> Vec<Vec<u8>> {
+        let member = self.members.contains_key(&peer);
+        let digest = self.dir.digest(self.now());
+        keys.iter()
+            .filter(|k| digest.contains_key(k))
+            .filter_map(|k| self.dir.entry(k))
+            .filter(|e| member || e.object.state() == self.state)
+            .map(|e| e.object.to_bytes())
+            .collect()
+    }
+
+    /// Starts an exchange with `peer`, or queues one if an exchange with it
+    /// is running.
+    fn start_sync(&mut self, peer: PeerId) {
+        if self.stopping || peer == self.local_peer {
+            return;
+        }
+        if let Some(again) = self.syncing.get_mut(&peer) {
+            *again = true;
+            return;
+        }
+        let Some(actor) = self.self_tx.upgrade() else { return };
+        self.syncing.insert(peer, false);
+        let digest = self.dir.digest(self.now());
+        tokio::spawn(sync::exchange(peer, digest, self.net.clone(), actor));
+    }
+
+    // ----- timers -----
+
+    async fn on_sync_tick(&mut self) {
+        // Records expire with time, not only with changes.
+        self.refresh_members().await;
+        let candidates: Vec<PeerId> = self
+            .connected
+            .keys()
+            .filter(|p| self.members.contains_key(p) && !self.syncing.contains_key(p))
+            .copied()
+            .collect();
+        if let Some(peer) = pick(&candidates) {
+            debug!(%peer, "periodic sync");
+            self.start_sync(peer);
+        }
+    }
+
+    /// Redials bootstrap addresses we are not connected to, and members
+    /// while we have fewer member connections than the target.
+    async fn on_redial_tick(&mut self) {
+        let peers = match self.net.connected_peers().await {
+            Ok(p) => p,
+            Err(_) => return,
+        };
+        let listening = self.listen.borrow().clone();
+        for addr in self.bootstrap.clone() {
+            let target = peer_in(&addr);
+            if target == Some(self.local_peer) || listening.contains(&addr) {
+                continue;
+            }
+            let bare = without_peer(&addr);
+            let connected = match target {
+                Some(t) => peers.iter().any(|p| p.peer == t),
+                None => peers.iter().any(|p| p.addrs.iter().any(|a| without_peer(a) == bare)),
+            };
+            if !connected {
+                debug!(%addr, "redialling bootstrap address");
+                if let Err(e) = self.net.dial(addr.clone()).await {
+                    debug!(%addr, error = %e, "cannot redial");
+                }
+            }
+        }
+        let connected_members = peers.iter().filter(|p| p.member && p.peer != self.local_peer).count();
+        if connected_members >= self.target_peers {
+            return;
+        }
+        let mut candidates: Vec<PeerId> = self
+            .members
+            .keys()
+            .filter(|p| **p != self.local_peer && !peers.iter().any(|c| c.peer == **p))
+            .copied()
+            .collect();
+        for _ in 0..(self.target_peers - connected_members) {
+            let Some(peer) = pick(&candidates) else { break };
+            candidates.retain(|p| *p != peer);
+            if let Err(e) = self.net.dial_peer(peer).await {
+                debug!(%peer, error = %e, "cannot dial member");
+            }
+        }
+    }
+}
+
+/// A random element (the OS generator; a failure falls back to the first).
+fn pick(items: &[PeerId]) -> Option<PeerId> {
+    if items.is_empty() {
+        return None;
+    }
+    let r = getrandom::u64().unwrap_or(0);
+    items.get((r % items.len() as u64) as usize).copied()
+}
+
+/// The peer id at the end of a `/p2p/…` address, if any.
+fn peer_in(addr: &Multiaddr) -> Option<PeerId> {
+    addr.iter().find_map(|p| match p {
+        Protocol::P2p(peer) => Some(peer),
+        _ => None,
+    })
+}
+
+fn without_peer(addr: &Multiaddr) -> Multiaddr {
+    addr.iter().filter(|p| !matches!(p, Protocol::P2p(_))).collect()
+}

@@ -1,0 +1,327 @@
+//! The control API: HTTP/JSON on a Unix socket in the data directory.
+//!
+//! The socket (`DATA/hotline.sock`) is made owner-only (mode 0600) right
+//! after it is bound, and the data directory itself is 0700, so only the
+//! daemon's user can talk to it. Paths are versioned (`/v1/…`):
+//!
+//! | method | path                                      | answer |
+//! |--------|-------------------------------------------|--------|
+//! | GET    | `/v1/status`                              | [`StatusView`] |
+//! | GET    | `/v1/peers`                               | `[PeerView]` |
+//! | GET    | `/v1/directory`                           | [`crate::api_types::DirectoryView`] |
+//! | GET    | `/v1/directory/{state}`                   | [`crate::api_types::StateView`] |
+//! | GET    | `/v1/directory/{state}/{role}`            | [`RecordEntry`] |
+//! | GET    | `/v1/directory/{state}/{role}/history`    | `[HistoryItem]` |
+//! | POST   | `/v1/records`                             | [`PublishRequest`] → 201 [`RecordEntry`] |
+//! | POST   | `/v1/objects`                             | [`SubmitRequest`] → [`crate::api_types::SubmitResponse`] |
+//! | GET    | `/v1/events`                              | server-sent [`crate::api_types::NodeEvent`]s |
+//!
+//! Every error is `{"error": {"code": "...", "message": "..."}}` with a
+//! stable code and a one-line message: 400 for bad input (the code is the
+//! directory's rejection code when the directory refused the record, e.g.
+//! `invalid_field`), 404 `not_found`, 405 `method_not_allowed`, 409
+//! `not_admitted`, 415 `unsupported_media_type`, 503 `store_failed` or
+//! `shutting_down`.
+
+use crate::api_types::{ErrorBody, ErrorDetail, PublishRequest, SubmitRequest};
+use crate::error::NodeError;
+use crate::handle::NodeHandle;
+use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{Method, StatusCode, Uri};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures::Stream;
+use hotline_core::{DirectoryObject, Role, StateCode};
+use std::convert::Infallible;
+use std::fs;
+use std::io;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::{broadcast, watch};
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+
+/// The control socket's file name inside the data directory.
+pub const SOCKET_FILE: &str = "hotline.sock";
+
+/// How long a stop waits for open requests (and event streams) to end.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// Binds the control socket at `socket`, mode 0600.
+///
+/// A socket file left by a daemon that died is removed, but only after
+/// checking that nothing answers on it: a running daemon's socket is never
+/// taken over, and a file that is not a socket is never deleted.
+pub(crate) async fn bind(socket: &Path) -> Result<UnixListener, NodeError> {
+    match fs::symlink_metadata(socket) {
+        Ok(meta) if !meta.file_type().is_socket() => {
+            return Err(NodeError::io(
+                "use as the control socket (it exists and is not a socket; remove it)",
+                socket,
+                io::Error::from(io::ErrorKind::AlreadyExists),
+            ));
+        }
+        Ok(_) => match UnixStream::connect(socket).await {
+            Ok(_) => return Err(NodeError::AlreadyRunning { socket: socket.to_path_buf() }),
+            Err(e) if matches!(e.kind(), io::ErrorKind::ConnectionRefused | io::ErrorKind::NotFound) => {
+                info!(socket = %socket.display(), "removing the stale control socket of a daemon that is gone");
+                fs::remove_file(socket).map_err(|e| NodeError::io("remove the stale control socket", socket, e))?;
+            }
+            Err(e) => return Err(NodeError::io("probe the control socket", socket, e)),
+        },
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(NodeError::io("inspect the control socket", socket, e)),
+    }
+    let listener = UnixListener::bind(socket).map_err(|e| NodeError::io("bind the control socket", socket, e))?;
+    // Until this chmod the socket has the umask's mode; the data directory
+    // (0700) keeps other users out during that instant.
+    if let Err(e) = fs::set_permissions(socket, fs::Permissions::from_mode(0o600)) {
+        let _ = fs::remove_file(socket);
+        return Err(NodeError::io("restrict the control socket to its owner", socket, e));
+    }
+    Ok(listener)
+}
+
+/// The running API server.
+pub(crate) struct ApiServer {
+    socket: PathBuf,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+#[derive(Clone)]
+struct ApiState {
+    node: NodeHandle,
+    stop: watch::Receiver<bool>,
+}
+
+impl ApiServer {
+    /// Serves the API for `node` on `listener` until stopped.
+    pub(crate) fn start(listener: UnixListener, socket: PathBuf, node: NodeHandle) -> ApiServer {
+        let (stop, stop_rx) = watch::channel(false);
+        let app = router(ApiState { node, stop: stop_rx.clone() });
+        let mut shutdown = stop_rx;
+        let path = socket.clone();
+        let task = tokio::spawn(async move {
+            info!(socket = %path.display(), "control API listening");
+            let serving = axum::serve(listener, app).with_graceful_shutdown(async move {
+                let _ = shutdown.wait_for(|s| *s).await;
+            });
+            if let Err(e) = serving.await {
+                warn!(error = %e, "control API stopped with an error");
+            }
+        });
+        ApiServer { socket, stop, task }
+    }
+
+    pub(crate) fn socket(&self) -> &Path {
+        &self.socket
+    }
+
+    /// Asks the server to stop without waiting.
+    pub(crate) fn signal_stop(&self) {
+        let _ = self.stop.send(true);
+    }
+
+    /// Stops taking requests, lets open ones finish (event streams end at
+    /// once), and removes the socket.
+    pub(crate) async fn stop(self) {
+        self.signal_stop();
+        let ApiServer { socket, stop: _stop, mut task } = self;
+        if tokio::time::timeout(STOP_GRACE, &mut task).await.is_err() {
+            warn!("control API requests still open after {} s; closing them", STOP_GRACE.as_secs());
+            task.abort();
+        }
+        if let Err(e) = fs::remove_file(&socket)
+            && e.kind() != io::ErrorKind::NotFound
+        {
+            warn!(socket = %socket.display(), error = %e, "cannot remove the control socket");
+        }
+    }
+}
+
+fn router(state: ApiState) -> Router {
+    Router::new()
+        .route("/v1/status", get(status))
+        .route("/v1/peers", get(peers))
+        .route("/v1/directory", get(directory))
+        .route("/v1/directory/{state}", get(state_view))
+        .route("/v1/directory/{state}/{role}", get(record))
+        .route("/v1/directory/{state}/{role}/history", get(history))
+        .route("/v1/records", post(publish))
+        .route("/v1/objects", post(submit))
+        .route("/v1/events", get(events))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+}
+
+/// An error answer.
+struct ApiError {
+    status: StatusCode,
+    code: String,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &str, message: impl Into<String>) -> ApiError {
+        // One line, whatever the source wrote.
+        let message = message.into().replace(['\r', '\n'], " ");
+        ApiError { status, code: code.to_string(), message }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody { error: ErrorDetail { code: self.code, message: self.message } };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<NodeError> for ApiError {
+    fn from(e: NodeError) -> ApiError {
+        let status = match &e {
+            NodeError::Rejected(_) | NodeError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            NodeError::NotFound(_) => StatusCode::NOT_FOUND,
+            NodeError::NotAdmitted { .. } => StatusCode::CONFLICT,
+            NodeError::StoreFailed(_) | NodeError::Stopped | NodeError::Terminated(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError::new(status, e.code(), e.to_string())
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> ApiError {
+        match r {
+            JsonRejection::MissingJsonContentType(_) => ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as JSON with the header Content-Type: application/json",
+            ),
+            other => ApiError::new(StatusCode::BAD_REQUEST, "bad_json", other.body_text()),
+        }
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(r: PathRejection) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "bad_path", r.body_text())
+    }
+}
+
+type ApiResult<T> = Result<Json<T>, ApiError>;
+
+fn parse_state(text: &str) -> Result<StateCode, ApiError> {
+    text.parse()
+        .map_err(|e: hotline_core::ids::IdError| ApiError::new(StatusCode::BAD_REQUEST, "bad_state", e.to_string()))
+}
+
+fn parse_role(text: &str) -> Result<Role, ApiError> {
+    text.parse()
+        .map_err(|e: hotline_core::ids::IdError| ApiError::new(StatusCode::BAD_REQUEST, "bad_role", e.to_string()))
+}
+
+async fn status(State(s): State<ApiState>) -> ApiResult<crate::api_types::StatusView> {
+    Ok(Json(s.node.status().await?))
+}
+
+async fn peers(State(s): State<ApiState>) -> ApiResult<Vec<crate::api_types::PeerView>> {
+    Ok(Json(s.node.peers().await?))
+}
+
+async fn directory(State(s): State<ApiState>) -> ApiResult<crate::api_types::DirectoryView> {
+    Ok(Json(s.node.directory().await?))
+}
+
+async fn state_view(
+    State(s): State<ApiState>,
+    path: Result<UrlPath<String>, PathRejection>,
+) -> ApiResult<crate::api_types::StateView> {
+    let UrlPath(state) = path?;
+    Ok(Json(s.node.state_view(parse_state(&state)?).await?))
+}
+
+async fn record(
+    State(s): State<ApiState>,
+    path: Result<UrlPath<(String, String)>, PathRejection>,
+) -> ApiResult<crate::api_types::RecordEntry> {
+    let UrlPath((state, role)) = path?;
+    Ok(Json(s.node.record(parse_state(&state)?, parse_role(&role)?).await?))
+}
+
+async fn history(
+    State(s): State<ApiState>,
+    path: Result<UrlPath<(String, String)>, PathRejection>,
+) -> ApiResult<Vec<crate::api_types::HistoryItem>> {
+    let UrlPath((state, role)) = path?;
+    Ok(Json(s.node.history(parse_state(&state)?, parse_role(&role)?).await?))
+}
+
+async fn publish(
+    State(s): State<ApiState>,
+    body: Result<Json<PublishRequest>, JsonRejection>,
+) -> Result<(StatusCode, Json<crate::api_types::RecordEntry>), ApiError> {
+    let Json(request) = body?;
+    let entry = s.node.publish_record(request.draft, request.validity_days).await?;
+    Ok((StatusCode::CREATED, Json(entry)))
+}
+
+async fn submit(
+    State(s): State<ApiState>,
+    body: Result<Json<SubmitRequest>, JsonRejection>,
+) -> ApiResult<crate::api_types::SubmitResponse> {
+    let Json(request) = body?;
+    let bytes = hex::decode(request.object_hex.trim())
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_object", format!("object_hex: {e}")))?;
+    let object = DirectoryObject::from_bytes(&bytes)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_object", format!("object_hex: {e}")))?;
+    Ok(Json(s.node.submit_object(object).await?))
+}
+
+/// Server-sent events: one SSE event per [`crate::api_types::NodeEvent`],
+/// named by its kind, with the JSON value as data. The stream ends when the
+/// node stops.
+async fn events(State(s): State<ApiState>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let events = s.node.subscribe();
+    // A first comment flushes the response head at once, so a client knows
+    // its subscription is in place before it triggers anything.
+    let hello = futures::stream::once(async { Ok(Event::default().comment("hotline events")) });
+    let stream = futures::stream::unfold((events, s.stop), |(mut events, mut stop)| async move {
+        loop {
+            let next = tokio::select! {
+                _ = stop.wait_for(|s| *s) => return None,
+                next = events.recv() => next,
+            };
+            let event = match next {
+                Ok(e) => e,
+                Err(broadcast::error::RecvError::Lagged(missed)) => crate::api_types::NodeEvent::Lagged { missed },
+                Err(broadcast::error::RecvError::Closed) => return None,
+            };
+            match Event::default().event(event.kind()).json_data(&event) {
+                Ok(sse) => return Some((Ok(sse), (events, stop))),
+                Err(e) => warn!(error = %e, "cannot encode an event"),
+            }
+        }
+    });
+    Sse::new(futures::StreamExt::chain(hello, stream)).keep_alive(KeepAlive::default())
+}
+
+async fn not_found(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no such endpoint: {method} {}", uri.path()))
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{method} is not allowed on {}", uri.path()),
+    )
+}

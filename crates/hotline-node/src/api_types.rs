@@ -1,0 +1,296 @@
+//! The control API's request and response bodies, shared by the server
+//! ([`crate::api`]), the client ([`crate::client`]) and the node's handle.
+//!
+//! Every type here is plain data with a stable JSON shape: keys such as
+//! `rec/FRA/policy` and peer ids (`12D3KooW…`) are strings, hashes are hex.
+//! Adding a field is a compatible change; renaming or removing one is a new
+//! API version (`/v2/…`).
+
+use hotline_core::{ContactRecord, ObjectHash, RecordDraft, Timestamp};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// `GET /v1/status`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StatusView {
+    /// The state this node speaks for (ISO 3166-1 alpha-3).
+    pub state: String,
+    /// Whether that state has an admission in force in this node's directory.
+    pub admitted: bool,
+    /// This node's libp2p peer id.
+    pub peer_id: String,
+    /// The network id (hash of the charter), hex.
+    pub network_id: String,
+    /// The charter's network name.
+    pub charter_name: String,
+    /// Addresses the node listens on.
+    pub listen_addrs: Vec<String>,
+    /// Whether the node takes part in directory gossip (else it relies on sync alone).
+    pub gossip: bool,
+    /// Peers with an open connection.
+    pub connected_peers: usize,
+    /// Connected peers that are members (nodes listed in current records).
+    pub connected_members: usize,
+    /// Member nodes in the directory, this one included.
+    pub member_nodes: usize,
+    /// States with an admission in force.
+    pub admitted_states: usize,
+    /// Hash over the live directory's digest: two nodes with the same hash
+    /// hold the same live directory.
+    pub digest_hash: ObjectHash,
+    /// Objects in the live directory.
+    pub live_objects: usize,
+    /// Contact records held (any status).
+    pub records: usize,
+    /// Objects waiting for a parent (for example a record whose admission has
+    /// not arrived yet).
+    pub pending: usize,
+    /// Objects refused since start, by rejection code (`bad_signature`,
+    /// `stale_seq`, …; `undecodable` for bytes that are no object).
+    pub rejections: BTreeMap<String, u64>,
+    /// Durable writes that failed since start (disk full, I/O error). Not
+    /// zero means the directory on disk may lag the one in memory.
+    pub store_failures: u64,
+    /// The node's clock, Unix seconds.
+    pub now: Timestamp,
+    /// Seconds since the node started.
+    pub uptime_secs: u64,
+    /// The software version.
+    pub version: String,
+}
+
+/// One connected peer, in `GET /v1/peers`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PeerView {
+    /// Its libp2p peer id.
+    pub peer_id: String,
+    /// The state whose current record lists it, if it is a member.
+    pub state: Option<String>,
+    /// Remote addresses of its open connections.
+    pub addrs: Vec<String>,
+    /// Last ping round trip, milliseconds.
+    pub rtt_ms: Option<f64>,
+    /// Whether it is a member node.
+    pub member: bool,
+    /// Its gossipsub score as this node sees it (`null` with gossip off).
+    /// Objects it sent that were rejected drive it below zero.
+    pub gossip_score: Option<f64>,
+}
+
+/// A contact record as the directory shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RecordEntry {
+    /// The directory slot, for example `rec/FRA/policy`.
+    pub key: String,
+    /// The record's version.
+    pub seq: u64,
+    /// The record's hash (hex).
+    pub hash: ObjectHash,
+    /// Its status now: `current`, `expiring`, `expired` or `revoked`.
+    pub status: String,
+    /// The signed body.
+    pub record: ContactRecord,
+}
+
+/// A state's admission, as the directory shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AdmissionView {
+    /// The state (ISO 3166-1 alpha-3).
+    pub state: String,
+    /// The country's English short name.
+    pub country_name: String,
+    /// The admission's version (a new one follows a state key change).
+    pub seq: u64,
+    /// The admitted state key (hex).
+    pub state_key: String,
+    /// When the stewards issued it.
+    pub issued_at: Timestamp,
+    /// When it ends, if ever.
+    pub expires: Option<Timestamp>,
+    /// Whether it is in force now (not revoked, not expired).
+    pub in_force: bool,
+}
+
+/// `GET /v1/directory`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DirectoryView {
+    /// Admissions held, by state.
+    pub admissions: Vec<AdmissionView>,
+    /// Records held, by state and role, each with its status.
+    pub records: Vec<RecordEntry>,
+    /// See [`StatusView::digest_hash`].
+    pub digest_hash: ObjectHash,
+    /// The node's clock when the view was taken.
+    pub now: Timestamp,
+}
+
+/// `GET /v1/directory/{state}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StateView {
+    /// The state's admission, if held.
+    pub admission: Option<AdmissionView>,
+    /// Its records, by role.
+    pub records: Vec<RecordEntry>,
+}
+
+/// One version of a record, in `GET /v1/directory/{state}/{role}/history`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HistoryItem {
+    /// Local acceptance order (grows across all slots; not the record's seq).
+    pub local_seq: u64,
+    /// When this node accepted it.
+    pub accepted_at: Timestamp,
+    /// Whether it became the slot's winner (else it was kept as evidence of
+    /// an equivocation).
+    pub winner: bool,
+    /// The record's version.
+    pub seq: u64,
+    /// The record's hash.
+    pub hash: ObjectHash,
+    /// The signed body.
+    pub record: ContactRecord,
+}
+
+/// `POST /v1/records`: sign the next version of one of this node's state's
+/// records with the state key, and publish it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PublishRequest {
+    /// The record's content.
+    pub draft: RecordDraft,
+    /// How long the record is valid, in days. Default: the longest the
+    /// charter allows (365 days under the default policy).
+    #[serde(default)]
+    pub validity_days: Option<u64>,
+}
+
+/// `POST /v1/objects`: hand the node a signed directory object made
+/// elsewhere (an admission from the stewards, a revocation).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SubmitRequest {
+    /// The object's wire form (`DirectoryObject::to_bytes`), hex.
+    pub object_hex: String,
+}
+
+/// What the directory did with a submitted object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubmitOutcome {
+    /// It changed the directory, is durable, and was published.
+    Applied,
+    /// The directory already held it.
+    Duplicate,
+    /// It waits for a parent (for example a record before its admission).
+    Pending,
+}
+
+/// `POST /v1/objects` answer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SubmitResponse {
+    /// The object's slot.
+    pub key: String,
+    /// The object's version.
+    pub seq: u64,
+    /// The object's hash.
+    pub hash: ObjectHash,
+    /// What happened.
+    pub outcome: SubmitOutcome,
+}
+
+/// A live event, from [`crate::NodeHandle::subscribe`] and `GET /v1/events`
+/// (server-sent events: the SSE `event` field is [`NodeEvent::kind`], the
+/// `data` field this value as JSON).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum NodeEvent {
+    /// An object was accepted into the directory and is durable.
+    DirectoryChanged {
+        /// The slot, for example `rec/FRA/policy`.
+        key: String,
+        /// The object's version.
+        seq: u64,
+        /// The object's hash.
+        hash: ObjectHash,
+        /// Whether it became the slot's winner (else it is kept as evidence).
+        winner: bool,
+    },
+    /// A slot was emptied (its object no longer chains to the state's
+    /// admission in force, after a key change or a revocation).
+    EntryRemoved {
+        /// The slot.
+        key: String,
+        /// The removed object's hash.
+        hash: ObjectHash,
+    },
+    /// A peer connected.
+    PeerConnected {
+        /// Its peer id.
+        peer: String,
+        /// Whether it is a member node.
+        member: bool,
+    },
+    /// A peer's last connection closed.
+    PeerDisconnected {
+        /// Its peer id.
+        peer: String,
+    },
+    /// An object from a peer was refused.
+    ObjectRejected {
+        /// The peer that sent it (gossip source or sync peer).
+        peer: String,
+        /// The rejection code (see [`StatusView::rejections`]).
+        code: String,
+        /// What the object claimed to be, for example `rec/FRA/policy seq 3`.
+        object: String,
+    },
+    /// The subscriber fell behind and `missed` events were dropped; read
+    /// the state again (status, directory) to catch up.
+    Lagged {
+        /// How many events were lost.
+        missed: u64,
+    },
+}
+
+impl NodeEvent {
+    /// The event's kind, as in the JSON `type` field and the SSE `event` field.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            NodeEvent::DirectoryChanged { .. } => "directory_changed",
+            NodeEvent::EntryRemoved { .. } => "entry_removed",
+            NodeEvent::PeerConnected { .. } => "peer_connected",
+            NodeEvent::PeerDisconnected { .. } => "peer_disconnected",
+            NodeEvent::ObjectRejected { .. } => "object_rejected",
+            NodeEvent::Lagged { .. } => "lagged",
+        }
+    }
+}
+
+/// The body of every error answer: `{ "error": { "code", "message" } }`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// An error's stable code and one-line message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    /// A stable, machine-readable code, for example `invalid_field`,
+    /// `not_found`, `not_admitted`.
+    pub code: String,
+    /// One line for a human.
+    pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_are_tagged_with_their_kind() {
+        let e = NodeEvent::PeerDisconnected { peer: "12D3KooWabc".into() };
+        let json = serde_json::to_value(&e).unwrap_or_default();
+        assert_eq!(json["type"], e.kind());
+        let back: NodeEvent = serde_json::from_value(json).unwrap_or(NodeEvent::Lagged { missed: 0 });
+        assert_eq!(back, e);
+    }
+}

@@ -1,0 +1,180 @@
+//! [`NodeHandle`]: the cloneable way to talk to a running node, and the
+//! commands it sends to the actor.
+
+use crate::api_types::{
+    DirectoryView, HistoryItem, NodeEvent, PeerView, RecordEntry, StateView, StatusView, SubmitResponse,
+};
+use crate::error::NodeError;
+use crate::sync::Report;
+use hotline_core::{DirectoryObject, ObjectHash, ObjectKey, RecordDraft, Role, StateCode};
+use hotline_net::{Multiaddr, PeerId};
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+/// Requests to the actor.
+pub(crate) enum Command {
+    Status(oneshot::Sender<StatusView>),
+    Peers(oneshot::Sender<Result<Vec<PeerView>, NodeError>>),
+    Directory(oneshot::Sender<DirectoryView>),
+    State {
+        state: StateCode,
+        reply: oneshot::Sender<Result<StateView, NodeError>>,
+    },
+    Record {
+        state: StateCode,
+        role: Role,
+        reply: oneshot::Sender<Result<RecordEntry, NodeError>>,
+    },
+    History {
+        state: StateCode,
+        role: Role,
+        reply: oneshot::Sender<Result<Vec<HistoryItem>, NodeError>>,
+    },
+    Publish {
+        draft: Box<RecordDraft>,
+        validity_days: Option<u64>,
+        reply: oneshot::Sender<Result<RecordEntry, NodeError>>,
+    },
+    Submit {
+        object: Box<DirectoryObject>,
+        reply: oneshot::Sender<Result<SubmitResponse, NodeError>>,
+    },
+    Block {
+        peer: PeerId,
+        blocked: bool,
+        reply: oneshot::Sender<Result<(), NodeError>>,
+    },
+    Dial {
+        addr: Multiaddr,
+        reply: oneshot::Sender<Result<(), NodeError>>,
+    },
+    DigestHash(oneshot::Sender<ObjectHash>),
+    Shutdown(oneshot::Sender<()>),
+    // From sync tasks (see `sync.rs`).
+    ObjectsFor {
+        peer: PeerId,
+        keys: Vec<ObjectKey>,
+        reply: oneshot::Sender<Vec<Vec<u8>>>,
+    },
+    Fetched {
+        peer: PeerId,
+        objects: Vec<Vec<u8>>,
+        reply: oneshot::Sender<()>,
+    },
+    ExchangeDone {
+        peer: PeerId,
+        result: Result<Report, String>,
+    },
+}
+
+/// A cheap, cloneable handle to a running node.
+#[derive(Clone, Debug)]
+pub struct NodeHandle {
+    pub(crate) commands: mpsc::Sender<Command>,
+    events: broadcast::Sender<NodeEvent>,
+    peer_id: PeerId,
+    state: StateCode,
+}
+
+impl NodeHandle {
+    pub(crate) fn new(
+        commands: mpsc::Sender<Command>,
+        events: broadcast::Sender<NodeEvent>,
+        peer_id: PeerId,
+        state: StateCode,
+    ) -> NodeHandle {
+        NodeHandle { commands, events, peer_id, state }
+    }
+
+    pub(crate) async fn ask<T>(&self, command: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, NodeError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands.send(command(tx)).await.map_err(|_| NodeError::Stopped)?;
+        rx.await.map_err(|_| NodeError::Stopped)
+    }
+
+    /// The node's peer id.
+    pub fn peer_id(&self) -> PeerId {
+        self.peer_id
+    }
+
+    /// The state the node speaks for.
+    pub fn state(&self) -> StateCode {
+        self.state
+    }
+
+    /// Live events from now on: directory changes (once durable), peers
+    /// connecting and disconnecting, refused objects.
+    pub fn subscribe(&self) -> broadcast::Receiver<NodeEvent> {
+        self.events.subscribe()
+    }
+
+    /// The node's status.
+    pub async fn status(&self) -> Result<StatusView, NodeError> {
+        self.ask(Command::Status).await
+    }
+
+    /// The hash of the live directory's digest (cheaper than [`NodeHandle::status`]).
+    pub async fn digest_hash(&self) -> Result<ObjectHash, NodeError> {
+        self.ask(Command::DigestHash).await
+    }
+
+    /// The connected peers.
+    pub async fn peers(&self) -> Result<Vec<PeerView>, NodeError> {
+        self.ask(Command::Peers).await?
+    }
+
+    /// The whole directory.
+    pub async fn directory(&self) -> Result<DirectoryView, NodeError> {
+        self.ask(Command::Directory).await
+    }
+
+    /// One state's admission and records ([`NodeError::NotFound`] if none is held).
+    pub async fn state_view(&self, state: StateCode) -> Result<StateView, NodeError> {
+        self.ask(|reply| Command::State { state, reply }).await?
+    }
+
+    /// One record ([`NodeError::NotFound`] if not held).
+    pub async fn record(&self, state: StateCode, role: Role) -> Result<RecordEntry, NodeError> {
+        self.ask(|reply| Command::Record { state, role, reply }).await?
+    }
+
+    /// Every version of a record this node accepted, oldest first.
+    pub async fn history(&self, state: StateCode, role: Role) -> Result<Vec<HistoryItem>, NodeError> {
+        self.ask(|reply| Command::History { state, role, reply }).await?
+    }
+
+    /// Signs the next version of this node's state's record for
+    /// `draft.role` with the state key, valid for `validity_days` (default:
+    /// the longest the charter allows), applies it, writes it durably and
+    /// publishes it. Returns the record as now held.
+    pub async fn publish_record(
+        &self,
+        draft: RecordDraft,
+        validity_days: Option<u64>,
+    ) -> Result<RecordEntry, NodeError> {
+        self.ask(|reply| Command::Publish { draft: Box::new(draft), validity_days, reply }).await?
+    }
+
+    /// Hands the node a signed object made elsewhere (an admission signed by
+    /// the stewards, a revocation). If it changes the directory it is
+    /// written durably and published before this returns.
+    pub async fn submit_object(&self, object: DirectoryObject) -> Result<SubmitResponse, NodeError> {
+        self.ask(|reply| Command::Submit { object: Box::new(object), reply }).await?
+    }
+
+    /// Closes every connection to `peer` and refuses new ones, member or
+    /// not (partition tests, an operator cutting off an abusive peer).
+    pub async fn block_peer(&self, peer: PeerId) -> Result<(), NodeError> {
+        self.ask(|reply| Command::Block { peer, blocked: true, reply }).await?
+    }
+
+    /// Lifts [`NodeHandle::block_peer`]. The node reconnects at its next
+    /// redial if `peer` is a member.
+    pub async fn unblock_peer(&self, peer: PeerId) -> Result<(), NodeError> {
+        self.ask(|reply| Command::Block { peer, blocked: false, reply }).await?
+    }
+
+    /// Dials `addr` now.
+    pub async fn dial(&self, addr: Multiaddr) -> Result<(), NodeError> {
+        self.ask(|reply| Command::Dial { addr, reply }).await?
+    }
+}

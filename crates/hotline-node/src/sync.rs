@@ -1,0 +1,226 @@
+//! Anti-entropy sync: the outbound exchange with one peer, and the digest
+//! comparison it is built on.
+//!
+//! # One exchange (this node → peer)
+//! 1. `Digest(ours)` → `Digest(theirs)`.
+//! 2. Compare slot by slot: a side's entry is *newer* when its `seq` is
+//!    higher, or the `seq` is equal and its hash is lower (the directory's
+//!    own tie-break for equivocations), or the other side lacks the slot.
+//! 3. `Push` the objects we have newer, in batches of at most
+//!    [`MAX_BATCH_OBJECTS`]. To a peer that is not a member, only our own
+//!    state's objects go: that presents our admission and record to it (this
+//!    is how a newly admitted state joins) without handing the directory to
+//!    a stranger.
+//! 4. `Fetch` the slots the peer has newer, in batches of at most
+//!    [`MAX_BATCH_OBJECTS`], and hand each batch to the actor, which applies
+//!    and persists it before the next batch is asked for.
+//!
+//! Push comes before fetch on purpose: a peer serves `Fetch` only to its
+//! members, and a newcomer becomes one only once its pushed admission and
+//! record are applied and durable on that peer (it acknowledges the push
+//! after that). In the other order, a newcomer's first fetch would always be
+//! refused.
+//!
+//! Every object is checked by `Directory::apply` in the actor; this module
+//! never decides what is valid. The exchange runs in its own task and talks
+//! to the actor through its command channel, so a slow peer never blocks
+//! the actor. Sync does not use gossip at all.
+
+use crate::handle::Command;
+use hotline_core::directory::Digest;
+use hotline_core::{ObjectHash, ObjectKey};
+use hotline_net::protocol::{MAX_BATCH_OBJECTS, digest_entries};
+use hotline_net::{DigestEntry, NetworkHandle, PeerId, SyncRequest, SyncResponse};
+use std::collections::BTreeMap;
+use tokio::sync::{mpsc, oneshot};
+
+/// What one side should move.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Plan {
+    /// Slots the peer has newer: fetch them.
+    pub fetch: Vec<ObjectKey>,
+    /// Slots we have newer: push them.
+    pub push: Vec<ObjectKey>,
+}
+
+/// Whether entry `a` beats entry `b` in the same slot.
+fn newer(a: (u64, ObjectHash), b: (u64, ObjectHash)) -> bool {
+    a.0 > b.0 || (a.0 == b.0 && a.1 < b.1)
+}
+
+/// Compares our digest with the peer's entries.
+pub(crate) fn plan(ours: &Digest, theirs: &[DigestEntry]) -> Plan {
+    // A peer may repeat a key (it is untrusted input): keep its best entry.
+    let mut peer: BTreeMap<&ObjectKey, (u64, ObjectHash)> = BTreeMap::new();
+    for (key, seq, hash) in theirs {
+        let entry = (*seq, *hash);
+        match peer.get(key) {
+            Some(held) if !newer(entry, *held) => {}
+            _ => {
+                peer.insert(key, entry);
+            }
+        }
+    }
+    let fetch = peer
+        .iter()
+        .filter(|(key, entry)| ours.get(**key).is_none_or(|held| newer(**entry, *held)))
+        .map(|(key, _)| (*key).clone())
+        .collect();
+    let push = ours
+        .iter()
+        .filter(|(key, entry)| peer.get(key).is_none_or(|theirs| newer(**entry, *theirs)))
+        .map(|(key, _)| key.clone())
+        .collect();
+    Plan { fetch, push }
+}
+
+/// How an exchange went, for the logs.
+#[derive(Debug, Default)]
+pub(crate) struct Report {
+    /// Objects pushed and acknowledged.
+    pub pushed: usize,
+    /// Objects received from the peer.
+    pub fetched: usize,
+    /// Whether the peer refused a request (we are not a member there).
+    pub refused: bool,
+}
+
+/// Runs one exchange with `peer` and tells the actor when it is over.
+pub(crate) async fn exchange(peer: PeerId, ours: Digest, net: NetworkHandle, actor: mpsc::Sender<Command>) {
+    let result = run(peer, &ours, &net, &actor).await;
+    // The actor may be stopping; then nobody needs the report.
+    let _ = actor.send(Command::ExchangeDone { peer, result }).await;
+}
+
+async fn run(
+    peer: PeerId,
+    ours: &Digest,
+    net: &NetworkHandle,
+    actor: &mpsc::Sender<Command>,
+) -> Result<Report, String> {
+    let mut report = Report::default();
+    let theirs = match net.sync_request(peer, SyncRequest::Digest(digest_entries(ours))).await {
+        Ok(SyncResponse::Digest(entries)) => entries,
+        Ok(SyncResponse::Refused) => {
+            report.refused = true;
+            return Ok(report);
+        }
+        Ok(other) => return Err(format!("answered a digest with {}", describe(&other))),
+        Err(e) => return Err(e.to_string()),
+    };
+    let plan = plan(ours, &theirs);
+
+    for keys in plan.push.chunks(MAX_BATCH_OBJECTS) {
+        let (reply, objects) = oneshot::channel();
+        send(actor, Command::ObjectsFor { peer, keys: keys.to_vec(), reply }).await?;
+        let objects = objects.await.map_err(|_| "the node is stopping".to_string())?;
+        if objects.is_empty() {
+            continue;
+        }
+        let count = objects.len();
+        match net.sync_request(peer, SyncRequest::Push(objects)).await {
+            Ok(SyncResponse::Ack) => report.pushed += count,
+            Ok(SyncResponse::Refused) => {
+                report.refused = true;
+                break;
+            }
+            Ok(other) => return Err(format!("answered a push with {}", describe(&other))),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+
+    for keys in plan.fetch.chunks(MAX_BATCH_OBJECTS) {
+        match net.sync_request(peer, SyncRequest::Fetch(keys.to_vec())).await {
+            Ok(SyncResponse::Objects(objects)) => {
+                report.fetched += objects.len();
+                let (reply, applied) = oneshot::channel();
+                send(actor, Command::Fetched { peer, objects, reply }).await?;
+                // Wait until the batch is applied and durable: the next one
+                // may depend on it (records after their admissions), and it
+                // bounds how much a fast peer can queue up in the actor.
+                applied.await.map_err(|_| "the node is stopping".to_string())?;
+            }
+            Ok(SyncResponse::Refused) => {
+                report.refused = true;
+                break;
+            }
+            Ok(other) => return Err(format!("answered a fetch with {}", describe(&other))),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    Ok(report)
+}
+
+async fn send(actor: &mpsc::Sender<Command>, command: Command) -> Result<(), String> {
+    actor.send(command).await.map_err(|_| "the node is stopping".to_string())
+}
+
+fn describe(response: &SyncResponse) -> &'static str {
+    match response {
+        SyncResponse::Digest(_) => "a digest",
+        SyncResponse::Objects(_) => "objects",
+        SyncResponse::Ack => "an ack",
+        SyncResponse::Refused => "a refusal",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hotline_core::testkit::state;
+
+    fn h(b: u8) -> ObjectHash {
+        ObjectHash([b; 32])
+    }
+
+    fn adm(code: &str) -> ObjectKey {
+        ObjectKey::Admission(state(code))
+    }
+
+    #[test]
+    fn plan_moves_each_slot_towards_the_newer_side() {
+        let ours: Digest = [
+            (adm("FRA"), (1, h(5))), // same on both sides
+            (adm("DEU"), (2, h(5))), // ours has the higher seq
+            (adm("EST"), (1, h(5))), // theirs has the higher seq
+            (adm("ITA"), (1, h(3))), // equal seq, ours has the lower hash
+            (adm("ESP"), (1, h(7))), // equal seq, theirs has the lower hash
+            (adm("POL"), (1, h(1))), // only ours
+        ]
+        .into_iter()
+        .collect();
+        let theirs = vec![
+            (adm("FRA"), 1, h(5)),
+            (adm("DEU"), 1, h(5)),
+            (adm("EST"), 2, h(9)),
+            (adm("ITA"), 1, h(4)),
+            (adm("ESP"), 1, h(6)),
+            (adm("NLD"), 1, h(1)), // only theirs
+        ];
+        let plan = plan(&ours, &theirs);
+        let mut fetch = plan.fetch.clone();
+        fetch.sort();
+        let mut expect_fetch = vec![adm("EST"), adm("ESP"), adm("NLD")];
+        expect_fetch.sort();
+        assert_eq!(fetch, expect_fetch);
+        let mut push = plan.push.clone();
+        push.sort();
+        let mut expect_push = vec![adm("DEU"), adm("ITA"), adm("POL")];
+        expect_push.sort();
+        assert_eq!(push, expect_push);
+    }
+
+    #[test]
+    fn a_repeated_key_from_the_peer_counts_once_with_its_best_entry() {
+        let ours: Digest = [(adm("FRA"), (2, h(5)))].into_iter().collect();
+        let theirs = vec![(adm("FRA"), 1, h(1)), (adm("FRA"), 3, h(9)), (adm("FRA"), 1, h(0))];
+        let plan = plan(&ours, &theirs);
+        assert_eq!(plan, Plan { fetch: vec![adm("FRA")], push: vec![] });
+    }
+
+    #[test]
+    fn equal_digests_move_nothing() {
+        let ours: Digest = [(adm("FRA"), (1, h(5)))].into_iter().collect();
+        assert_eq!(plan(&ours, &digest_entries(&ours)), Plan::default());
+    }
+}

@@ -1,0 +1,224 @@
+//! `hotline bench`: performance harnesses that print one JSON object.
+//! Benchmarks report numbers; the tests assert behaviour.
+
+use super::demo::wait_for_convergence;
+use super::mesh::{LocalNetwork, example_draft, states};
+use super::{Out, now};
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use hotline_core::{ObjectHash, Role, StateCode};
+use hotline_node::api_types::NodeEvent;
+use hotline_node::{NodeHandle, RunningNode};
+use serde::Serialize;
+use std::time::{Duration, Instant};
+use tokio::sync::broadcast;
+
+#[derive(Subcommand, Debug)]
+pub enum BenchCommand {
+    /// Directory convergence and cold sync of N nodes on loopback.
+    Mesh(MeshArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct MeshArgs {
+    /// How many nodes.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(2..=240))]
+    nodes: u16,
+    /// Records in the directory a fresh node must fetch (cold sync).
+    #[arg(long, default_value_t = 400)]
+    records: usize,
+    /// How many record updates to time for `converge_ms`.
+    #[arg(long, default_value_t = 30)]
+    updates: usize,
+}
+
+pub fn run(cmd: BenchCommand, out: &Out) -> Result<()> {
+    match cmd {
+        BenchCommand::Mesh(args) => mesh(args, out),
+    }
+}
+
+/// Percentiles of a sample, in the sample's unit.
+#[derive(Serialize)]
+struct Percentiles {
+    p50: f64,
+    p99: f64,
+    max: f64,
+    samples: usize,
+}
+
+fn percentiles(mut values: Vec<f64>) -> Percentiles {
+    values.sort_by(|a, b| a.total_cmp(b));
+    let at = |q: f64| {
+        if values.is_empty() {
+            return 0.0;
+        }
+        let i = ((values.len() as f64 - 1.0) * q).round() as usize;
+        values[i]
+    };
+    Percentiles { p50: at(0.50), p99: at(0.99), max: at(1.0), samples: values.len() }
+}
+
+#[derive(Serialize)]
+struct MeshReport {
+    bench: &'static str,
+    nodes: usize,
+    records: usize,
+    initial_converge_ms: u128,
+    converge_ms: Percentiles,
+    cold_sync_ms: u128,
+    cold_sync_objects: usize,
+    rss_mb_per_node: f64,
+    rss_mb_total: f64,
+    build: &'static str,
+}
+
+/// Resident set size of this process, in MiB (Linux).
+fn rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+fn mesh(args: MeshArgs, out: &Out) -> Result<()> {
+    let n = args.nodes as usize;
+    // The node states, then states that publish records but run no node
+    // here, then one more state for the cold-sync node.
+    let offline_states = (args.records / 2).saturating_sub(n);
+    let all = states(n + offline_states + 1);
+    if all.len() < n + offline_states + 1 {
+        bail!("--nodes plus --records/2 exceeds the {} ISO 3166 codes", all.len());
+    }
+    let (node_states, rest) = all.split_at(n);
+    let (offline, fresh) = rest.split_at(offline_states);
+    let root = tempfile::Builder::new().prefix("hotline-bench-").tempdir()?;
+    let at = now();
+    let mut network = LocalNetwork::create(root.path(), node_states, at)?;
+
+    super::daemon::runtime()?.block_on(async {
+        let rss_before = rss_mb();
+        let mut nodes: Vec<RunningNode> = Vec::with_capacity(n);
+        let first = network.start(0, vec![], true).await?;
+        let bootstrap = first.listen_addrs();
+        nodes.push(first);
+        for i in 1..n {
+            nodes.push(network.start(i, bootstrap.clone(), true).await?);
+        }
+        let handles: Vec<NodeHandle> = nodes.iter().map(|x| x.handle()).collect();
+
+        // Initial convergence: every node's own records, plus the offline states'.
+        let t = Instant::now();
+        for (h, m) in handles.iter().zip(&network.members) {
+            for role in [Role::policy(), Role::technical()] {
+                h.publish_record(example_draft(m.state, role, m.node_id), None).await?;
+            }
+        }
+        for &state in offline {
+            for object in network.offline_state(state, at)? {
+                handles[0].submit_object(object).await?;
+            }
+        }
+        let total_records = 2 * (n + offline.len());
+        let quiet = Out { json: true };
+        wait_for_convergence(&handles, total_records, Duration::from_secs(600), &quiet).await?;
+        let initial_converge_ms = t.elapsed().as_millis();
+        let rss_total = rss_mb() - rss_before;
+
+        // converge_ms: one node updates its record; time until every node has it.
+        let mut samples = Vec::with_capacity(args.updates);
+        for u in 0..args.updates {
+            let i = u % n;
+            let member = &network.members[i];
+            let mut receivers: Vec<broadcast::Receiver<NodeEvent>> = handles.iter().map(|h| h.subscribe()).collect();
+            let mut draft = example_draft(member.state, Role::technical(), member.node_id);
+            draft.position = format!("Duty officer, shift {u}");
+            let t = Instant::now();
+            let entry = handles[i].publish_record(draft, None).await?;
+            let key = entry.key.clone();
+            for (j, rx) in receivers.iter_mut().enumerate() {
+                if j != i {
+                    wait_for_change(rx, &key, entry.hash, Duration::from_secs(30)).await?;
+                }
+            }
+            samples.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+
+        // cold_sync_ms: a fresh node, gossip off, fetches everything by sync.
+        let fresh_state: StateCode = fresh[0];
+        let index = network.add_member(root.path(), fresh_state, at)?;
+        let t = Instant::now();
+        let newcomer = network.start(index, bootstrap.clone(), false).await?;
+        let h = newcomer.handle();
+        // A new state presents its admission and records through sync; until
+        // it is a member, peers refuse to hand it the directory.
+        let member = &network.members[index];
+        for role in [Role::policy(), Role::technical()] {
+            h.publish_record(example_draft(member.state, role, member.node_id), None).await?;
+        }
+        let objects = wait_for_records(&h, total_records + 2, Duration::from_secs(120)).await?;
+        let cold_sync_ms = t.elapsed().as_millis();
+
+        newcomer.shutdown().await?;
+        for node in nodes {
+            node.shutdown().await?;
+        }
+        let report = MeshReport {
+            bench: "mesh",
+            nodes: n,
+            records: total_records,
+            initial_converge_ms,
+            converge_ms: percentiles(samples),
+            cold_sync_ms,
+            cold_sync_objects: objects,
+            rss_mb_per_node: rss_total / n as f64,
+            rss_mb_total: rss_total,
+            build: if cfg!(debug_assertions) { "debug" } else { "release" },
+        };
+        if out.json {
+            println!("{}", serde_json::to_string(&report)?);
+        } else {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        }
+        Ok(())
+    })
+}
+
+/// Waits for a `DirectoryChanged` of `key` with `hash` on one node.
+async fn wait_for_change(
+    rx: &mut broadcast::Receiver<NodeEvent>,
+    key: &str,
+    hash: ObjectHash,
+    timeout: Duration,
+) -> Result<()> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let event = tokio::time::timeout_at(deadline, rx.recv())
+            .await
+            .with_context(|| format!("an update of {key} did not reach every node within {} s", timeout.as_secs()))?;
+        match event {
+            Ok(NodeEvent::DirectoryChanged { key: k, hash: h, .. }) if k == key && h == hash => return Ok(()),
+            Ok(_) => {}
+            Err(broadcast::error::RecvError::Lagged(_)) => {}
+            Err(broadcast::error::RecvError::Closed) => bail!("a node stopped during the benchmark"),
+        }
+    }
+}
+
+/// Polls one node until it holds `records` records; returns its live object count.
+async fn wait_for_records(h: &NodeHandle, records: usize, timeout: Duration) -> Result<usize> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let status = h.status().await?;
+        if status.records >= records {
+            return Ok(status.live_objects);
+        }
+        if Instant::now() > deadline {
+            bail!("cold sync did not finish within {} s ({} of {records} records)", timeout.as_secs(), status.records);
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}

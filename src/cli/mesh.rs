@@ -1,0 +1,171 @@
+//! A whole network on one machine: stewards, a charter, and N admitted
+//! nodes on loopback, each with its own data directory. The demo and the
+//! benchmarks use it; every piece is the real one (real keys, stores and
+//! sockets).
+
+use super::node::{commit_objects, open_node};
+use anyhow::{Context, Result};
+use hotline_core::{
+    Admission, Availability, Charter, DirectoryObject, NodeId, RecordDraft, Role, SecretKey, SignedAdmission,
+    SignedCharter, StateCode, Timestamp,
+};
+use hotline_node::{Multiaddr, Node, NodeOptions, RunningNode};
+use hotline_store::{NodeConfig, NodeKeys, Store, keyfile};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The states the demo starts with, in this order; more come from ISO 3166.
+pub const DEMO_STATES: [&str; 5] = ["FRA", "DEU", "EST", "FIN", "POL"];
+
+/// `n` distinct states: the demo states first, then the rest of ISO 3166-1.
+pub fn states(n: usize) -> Vec<StateCode> {
+    let mut out: Vec<StateCode> = DEMO_STATES.iter().filter_map(|s| s.parse().ok()).collect();
+    out.extend(StateCode::all().filter(|s| !DEMO_STATES.contains(&s.as_str())));
+    out.truncate(n);
+    out
+}
+
+/// One state's node, created but not started.
+pub struct Member {
+    /// The state.
+    pub state: StateCode,
+    /// Its data directory.
+    pub data_dir: PathBuf,
+    /// Its node id.
+    pub node_id: NodeId,
+}
+
+/// A network of admitted states on this machine.
+pub struct LocalNetwork {
+    /// The steward keys (three; any two sign).
+    stewards: Vec<SecretKey>,
+    /// The signed charter.
+    pub charter: SignedCharter,
+    /// The nodes, in creation order.
+    pub members: Vec<Member>,
+}
+
+impl LocalNetwork {
+    /// Creates stewards (three, threshold two), a charter and one admitted
+    /// node per state under `root`. Each node holds only its own admission:
+    /// everything else reaches it through the network.
+    pub fn create(root: &Path, states: &[StateCode], now: Timestamp) -> Result<LocalNetwork> {
+        let stewards: Vec<SecretKey> = (0..3).map(|_| keyfile::generate()).collect::<Result<_, _>>()?;
+        let mut charter = SignedCharter::unsigned(Charter::new(
+            "Hotline local network".into(),
+            now,
+            stewards.iter().map(|k| k.public()).collect(),
+            2,
+            vec![],
+        ));
+        charter.sign(&stewards[0])?;
+        charter.sign(&stewards[2])?;
+        let mut network = LocalNetwork { stewards, charter, members: Vec::with_capacity(states.len()) };
+        for &state in states {
+            network.add_member(root, state, now)?;
+        }
+        Ok(network)
+    }
+
+    /// Creates one more admitted node, holding only its own admission.
+    pub fn add_member(&mut self, root: &Path, state: StateCode, now: Timestamp) -> Result<usize> {
+        let data_dir = root.join(state.as_str().to_ascii_lowercase());
+        Store::create(&data_dir, &self.charter, state)?;
+        let keys = NodeKeys::generate_into(&data_dir)?;
+        NodeConfig::new(state).save(&data_dir.join(hotline_store::config::CONFIG_FILE))?;
+        let admission = self.admission(state, &keys.state, now)?;
+        let node = open_node(&data_dir)?;
+        commit_objects(&node, vec![admission])?.require_all_accepted()?;
+        self.members.push(Member { state, data_dir, node_id: NodeId(keys.node.public().0) });
+        Ok(self.members.len() - 1)
+    }
+
+    /// An admission of `state` with `state_key`, signed by two stewards.
+    pub fn admission(&self, state: StateCode, state_key: &SecretKey, now: Timestamp) -> Result<DirectoryObject> {
+        let mut admission = SignedAdmission::unsigned(Admission {
+            state,
+            state_key: state_key.public(),
+            seq: 1,
+            issued_at: now,
+            expires: None,
+        });
+        admission.sign(&self.charter.charter, &self.stewards[0])?;
+        admission.sign(&self.charter.charter, &self.stewards[1])?;
+        Ok(DirectoryObject::Admission(admission))
+    }
+
+    /// The admission and both records of a state that runs no node here
+    /// (its records list a node id that never connects): directory content
+    /// for benchmarks that need many records.
+    pub fn offline_state(&self, state: StateCode, now: Timestamp) -> Result<Vec<DirectoryObject>> {
+        let state_key = keyfile::generate()?;
+        let node = NodeId(keyfile::generate()?.public().0);
+        let mut objects = vec![self.admission(state, &state_key, now)?];
+        for role in [Role::policy(), Role::technical()] {
+            let draft = example_draft(state, role, node);
+            let record = draft.into_record(state, 1, 1, now, now.plus(365 * hotline_core::time::DAY));
+            let signed = hotline_core::SignedRecord::sign(record, &state_key, &self.charter.network_id());
+            objects.push(DirectoryObject::Record(Box::new(signed)));
+        }
+        Ok(objects)
+    }
+
+    /// Starts member `i` on an ephemeral loopback port, dialling `bootstrap`.
+    pub async fn start(&self, i: usize, bootstrap: Vec<Multiaddr>, gossip: bool) -> Result<RunningNode> {
+        let member = &self.members[i];
+        let loopback: Multiaddr = "/ip4/127.0.0.1/tcp/0".parse().context("loopback address")?;
+        let options = NodeOptions {
+            listen: Some(vec![loopback]),
+            bootstrap: Some(bootstrap),
+            gossip,
+            // Generous: on a loaded 2-core machine a new state's first sync
+            // can take a while, and the demo must not cut it off.
+            grace: Some(Duration::from_secs(60)),
+            sync_interval: Some(Duration::from_secs(5)),
+            redial_interval: Duration::from_secs(2),
+            serve_api: false,
+            ..NodeOptions::default()
+        };
+        Ok(Node::start(&member.data_dir, options).await?)
+    }
+}
+
+/// A complete example record for `state` and `role`, listing `node`.
+pub fn example_draft(state: StateCode, role: Role, node: NodeId) -> RecordDraft {
+    let code = state.as_str().to_ascii_lowercase();
+    let (organization, position) = if role == Role::policy() {
+        (format!("Ministry of Foreign Affairs of {} (example)", state.country_name()), "Cyber diplomacy desk")
+    } else {
+        (format!("National CERT of {} (example)", state.country_name()), "Duty officer")
+    };
+    let timezone = match state.as_str() {
+        "FRA" => "Europe/Paris",
+        "DEU" => "Europe/Berlin",
+        "EST" => "Europe/Tallinn",
+        "FIN" => "Europe/Helsinki",
+        "POL" => "Europe/Warsaw",
+        _ => "UTC",
+    };
+    RecordDraft {
+        role: role.clone(),
+        organization,
+        position: position.into(),
+        emails: vec![format!("{role}@{code}.example")],
+        phones: vec!["+1 555 0100 000".into()],
+        phone_24x7: Some("+1 555 0199 000".into()),
+        timezone: timezone.into(),
+        availability: Availability::TwentyFourSeven,
+        languages: vec!["en".into()],
+        nodes: vec![node],
+        person_name: None,
+        other_channels: vec![],
+        postal_address: None,
+        openpgp_fingerprint: None,
+        linked_cert: None,
+        memberships: vec!["OSCE".into()],
+        alternates: vec![],
+        nomination_ref: None,
+        accepted_message_types: vec![],
+        default_tlp: None,
+    }
+}

@@ -1,0 +1,163 @@
+//! The CLI against a real `hotline daemon` process: status, record publish
+//! and directory reads go through the control socket, and SIGTERM stops the
+//! daemon cleanly with everything on disk.
+
+mod common;
+
+use common::{hotline_bin, ok};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A one-state network whose node is admitted and configured for loopback.
+fn admitted_node(dir: &Path) {
+    for s in ["s1", "s2"] {
+        ok(dir, &["keygen", "--out", &format!("{s}.key")]);
+    }
+    let pk = |f: &str| ok(dir, &["key", "public", f]).trim().to_string();
+    let (p1, p2) = (pk("s1.key"), pk("s2.key"));
+    ok(
+        dir,
+        &[
+            "charter",
+            "new",
+            "--name",
+            "Daemon net",
+            "--steward",
+            &p1,
+            "--steward",
+            &p2,
+            "--threshold",
+            "2",
+            "--out",
+            "n.charter",
+        ],
+    );
+    ok(dir, &["charter", "sign", "n.charter", "--key", "s1.key"]);
+    ok(dir, &["charter", "sign", "n.charter", "--key", "s2.key"]);
+    ok(dir, &["--data-dir", "est", "init", "--charter", "n.charter", "--state", "EST"]);
+    let key = pk("est/keys/state.key");
+    ok(dir, &["admission", "new", "--charter", "n.charter", "--state", "EST", "--state-key", &key, "--out", "est.adm"]);
+    ok(dir, &["admission", "sign", "est.adm", "--key", "s1.key"]);
+    ok(dir, &["admission", "sign", "est.adm", "--key", "s2.key"]);
+    let config = dir.join("est/node.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let text = text
+        .replace("/ip4/0.0.0.0/tcp/4610", "/ip4/127.0.0.1/tcp/0")
+        .replace("/ip4/0.0.0.0/udp/4610/quic-v1", "/ip4/127.0.0.1/udp/0/quic-v1");
+    std::fs::write(&config, text).unwrap();
+}
+
+struct Daemon(Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_daemon(dir: &Path) -> Daemon {
+    let child = Command::new(hotline_bin())
+        .args(["--data-dir", "est", "daemon"])
+        .current_dir(dir)
+        .env_remove("HOTLINE_DATA_DIR")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let daemon = Daemon(child);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Command::new(hotline_bin())
+        .args(["--data-dir", "est", "status", "--json"])
+        .current_dir(dir)
+        .output()
+        .map(|o| !o.status.success())
+        .unwrap_or(true)
+    {
+        assert!(Instant::now() < deadline, "the daemon did not answer on its socket within 30 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    daemon
+}
+
+#[test]
+fn cli_talks_to_the_daemon_and_sigterm_stops_it_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    admitted_node(d);
+    let mut daemon = start_daemon(d);
+
+    let socket = d.join("est/hotline.sock");
+    assert_eq!(std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777, 0o600);
+
+    // The admission goes in through the daemon, which holds the store.
+    ok(d, &["--data-dir", "est", "admission", "import", "est.adm"]);
+    let status: serde_json::Value = serde_json::from_str(&ok(d, &["--data-dir", "est", "status", "--json"])).unwrap();
+    assert_eq!(status["state"], "EST");
+    assert_eq!(status["admitted"], true);
+
+    ok(
+        d,
+        &[
+            "--data-dir",
+            "est",
+            "record",
+            "set",
+            "--role",
+            "policy",
+            "--organization",
+            "MFA of Estonia (example)",
+            "--position",
+            "Cyber diplomacy",
+            "--email",
+            "cyber@mfa.ee.example",
+            "--phone",
+            "+372 600 0000",
+            "--availability",
+            "business-hours",
+            "--timezone",
+            "Europe/Tallinn",
+            "--languages",
+            "et,en",
+        ],
+    );
+    // A second version through the daemon merges over the first.
+    let entry: serde_json::Value = serde_json::from_str(&ok(
+        d,
+        &["--data-dir", "est", "record", "set", "--role", "policy", "--phone", "+372 600 1111", "--json"],
+    ))
+    .unwrap();
+    assert_eq!(entry["seq"], 2);
+    assert_eq!(entry["record"]["organization"], "MFA of Estonia (example)");
+
+    let listed: serde_json::Value =
+        serde_json::from_str(&ok(d, &["--data-dir", "est", "directory", "list", "--json"])).unwrap();
+    assert_eq!(listed["records"][0]["record"]["phones"][0], "+372 600 1111");
+    let history: serde_json::Value =
+        serde_json::from_str(&ok(d, &["--data-dir", "est", "directory", "history", "EST/policy", "--json"])).unwrap();
+    assert_eq!(history["history"].as_array().unwrap().len(), 2);
+
+    // SIGTERM: a clean stop (exit status 0) that removes the socket.
+    let pid = daemon.0.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let exit = loop {
+        if let Some(status) = daemon.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the daemon did not stop within 30 s of SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(exit.success(), "daemon exit status {exit:?}");
+    assert!(!socket.exists(), "the socket is removed on a clean stop");
+
+    // Offline, the store holds both versions.
+    let listed: serde_json::Value =
+        serde_json::from_str(&ok(d, &["--data-dir", "est", "directory", "list", "--json"])).unwrap();
+    assert_eq!(listed["records"][0]["seq"], 2);
+    let err = Command::new(hotline_bin()).args(["--data-dir", "est", "status"]).current_dir(d).output().unwrap();
+    assert!(!err.status.success());
+    assert!(String::from_utf8_lossy(&err.stderr).contains("daemon is not running"));
+}
