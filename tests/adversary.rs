@@ -2,9 +2,8 @@
 //! a member that injects forged, replayed and unadmitted objects, and a
 //! stranger with valid keys that was never admitted.
 
-mod common;
+mod support;
 
-use common::*;
 use hotline_core::testkit::T0;
 use hotline_core::time::DAY;
 use hotline_core::{
@@ -17,6 +16,7 @@ use hotline_node::api_types::NodeEvent;
 use hotline_node::{NodeHandle, RunningNode};
 use std::collections::BTreeMap;
 use std::time::Duration;
+use support::*;
 use tokio::task::JoinHandle;
 
 /// A hand-driven peer. Its task answers sync requests as a node holding

@@ -2,12 +2,12 @@
 //! relies on sync alone, a restart on the same data dir, and a partition
 //! that heals.
 
-mod common;
+mod support;
 
-use common::*;
 use hotline_core::{ObjectKey, Role};
 use hotline_node::RunningNode;
 use hotline_node::api_types::NodeEvent;
+use support::*;
 
 const STATES: [&str; 5] = ["FRA", "DEU", "EST", "ITA", "ESP"];
 
