@@ -1,0 +1,291 @@
+//! Delivery receipts: the receiving node's signed statement that it holds an
+//! envelope.
+//!
+//! ```text
+//! body      = msg_id[16] ‖ envelope_hash[32] ‖ recipient[32] ‖ received_at:varint u64 ‖ sender[32]
+//! signature = Ed25519(recipient node key, len(ctx) ‖ "hotline/v1/receipt" ‖ network_id ‖ body)
+//! wire      = format:u8 = 1 ‖ body ‖ signature[64]
+//! ```
+//! The envelope hash is SHA-256 of the envelope's wire bytes
+//! ([`Envelope::hash`]). The receiver signs only after it has opened the
+//! envelope and stored the message durably; for a duplicate it answers with
+//! the receipt it stored the first time.
+
+use crate::envelope::Envelope;
+use hotline_core::encoding::{self, DecodeError};
+use hotline_core::keys::Context;
+use hotline_core::{NetworkId, NodeId, SecretKey, Signature, Timestamp};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// Format version of a receipt on the wire.
+pub const RECEIPT_FORMAT: u8 = 1;
+/// Largest receipt on the wire, in bytes (a receipt is about 190).
+pub const MAX_RECEIPT_BYTES: usize = 512;
+
+/// Why a receipt was refused.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum ReceiptError {
+    /// The input is larger than [`MAX_RECEIPT_BYTES`].
+    #[error("receipt is {len} bytes, more than the limit of {max}")]
+    TooLarge {
+        /// The input length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The bytes are not a well-formed receipt.
+    #[error("receipt is malformed: {0}")]
+    Malformed(String),
+    /// The signing key is not the key of the envelope's recipient.
+    #[error("only the envelope's recipient node can sign its receipt")]
+    NotRecipient,
+    /// The receipt is signed by (or names) another node than the one expected.
+    #[error("receipt is from another node than the recipient")]
+    WrongRecipient,
+    /// The receipt names another message, envelope or sender than expected.
+    #[error("receipt does not match the envelope: {0}")]
+    Mismatch(&'static str),
+    /// The signature does not verify.
+    #[error("receipt signature does not verify")]
+    BadSignature,
+}
+
+impl ReceiptError {
+    /// A stable, machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ReceiptError::TooLarge { .. } => "receipt_too_large",
+            ReceiptError::Malformed(_) => "receipt_malformed",
+            ReceiptError::NotRecipient => "receipt_not_recipient",
+            ReceiptError::WrongRecipient => "receipt_wrong_recipient",
+            ReceiptError::Mismatch(_) => "receipt_mismatch",
+            ReceiptError::BadSignature => "receipt_bad_signature",
+        }
+    }
+}
+
+impl From<DecodeError> for ReceiptError {
+    fn from(e: DecodeError) -> Self {
+        match e {
+            DecodeError::TooLarge { len, max, .. } => ReceiptError::TooLarge { len, max },
+            other => ReceiptError::Malformed(other.to_string()),
+        }
+    }
+}
+
+/// What the recipient signs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct Body {
+    msg_id: [u8; 16],
+    envelope_hash: [u8; 32],
+    recipient: NodeId,
+    received_at: Timestamp,
+    sender: NodeId,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct Wire {
+    body: Body,
+    signature: Signature,
+}
+
+/// A receiving node's signed proof that it holds one envelope.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeliveryReceipt(Wire);
+
+impl DeliveryReceipt {
+    /// Signs the receipt for `envelope` with the recipient's node key, at
+    /// `received_at`. Sign only after [`Envelope::open`] succeeded and the
+    /// message is stored durably. Refuses a key that is not the envelope's
+    /// recipient.
+    pub fn sign(
+        envelope: &Envelope,
+        recipient_key: &SecretKey,
+        network: &NetworkId,
+        received_at: Timestamp,
+    ) -> Result<DeliveryReceipt, ReceiptError> {
+        if recipient_key.public() != envelope.recipient().public_key() {
+            return Err(ReceiptError::NotRecipient);
+        }
+        let body = Body {
+            msg_id: envelope.msg_id(),
+            envelope_hash: envelope.hash(),
+            recipient: envelope.recipient(),
+            received_at,
+            sender: envelope.sender(),
+        };
+        let signature = recipient_key.sign(Context::RECEIPT, network, &encoding::encode(&body));
+        Ok(DeliveryReceipt(Wire { body, signature }))
+    }
+
+    /// Checks that the receipt is signed by `expected_recipient` in `network`.
+    pub fn verify(&self, expected_recipient: NodeId, network: &NetworkId) -> Result<(), ReceiptError> {
+        let b = &self.0.body;
+        if b.recipient != expected_recipient {
+            return Err(ReceiptError::WrongRecipient);
+        }
+        b.recipient
+            .public_key()
+            .verify(Context::RECEIPT, network, &encoding::encode(b), &self.0.signature)
+            .map_err(|_| ReceiptError::BadSignature)
+    }
+
+    /// Checks that the receipt is the recipient's signed receipt for exactly
+    /// `envelope` (what a sender's outbox holds): same message id, envelope
+    /// hash, sender and recipient, and a valid signature.
+    pub fn verify_for(&self, envelope: &Envelope, network: &NetworkId) -> Result<(), ReceiptError> {
+        let b = &self.0.body;
+        if b.msg_id != envelope.msg_id() {
+            return Err(ReceiptError::Mismatch("msg_id"));
+        }
+        if b.sender != envelope.sender() {
+            return Err(ReceiptError::Mismatch("sender"));
+        }
+        if b.envelope_hash != envelope.hash() {
+            return Err(ReceiptError::Mismatch("envelope hash"));
+        }
+        self.verify(envelope.recipient(), network)
+    }
+
+    /// The message id.
+    pub fn msg_id(&self) -> [u8; 16] {
+        self.0.body.msg_id
+    }
+
+    /// SHA-256 of the envelope received.
+    pub fn envelope_hash(&self) -> [u8; 32] {
+        self.0.body.envelope_hash
+    }
+
+    /// The receiving (signing) node.
+    pub fn recipient(&self) -> NodeId {
+        self.0.body.recipient
+    }
+
+    /// The sending node named in the envelope.
+    pub fn sender(&self) -> NodeId {
+        self.0.body.sender
+    }
+
+    /// When the recipient says it received the envelope.
+    pub fn received_at(&self) -> Timestamp {
+        self.0.body.received_at
+    }
+
+    /// The wire form: the format byte, then the canonical encoding.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        encoding::encode_versioned(RECEIPT_FORMAT, &self.0)
+    }
+
+    /// Decodes [`DeliveryReceipt::to_bytes`], refusing more than
+    /// [`MAX_RECEIPT_BYTES`] before decoding. The signature is checked by
+    /// [`DeliveryReceipt::verify`].
+    pub fn from_bytes(bytes: &[u8]) -> Result<DeliveryReceipt, ReceiptError> {
+        if bytes.len() > MAX_RECEIPT_BYTES {
+            return Err(ReceiptError::TooLarge { len: bytes.len(), max: MAX_RECEIPT_BYTES });
+        }
+        Ok(DeliveryReceipt(encoding::decode_versioned("receipt", RECEIPT_FORMAT, bytes, MAX_RECEIPT_BYTES)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{PrekeyPolicy, PrekeyRing, SeedRng};
+    use zeroize::Zeroizing;
+
+    const T0: Timestamp = Timestamp(1_790_000_000);
+    const NET: NetworkId = NetworkId([0x4e; 32]);
+
+    fn setup() -> (SecretKey, SecretKey, Envelope) {
+        let a = SecretKey::from_seed(&[1; 32]);
+        let b = SecretKey::from_seed(&[2; 32]);
+        let mut ring = PrekeyRing::new();
+        let mut rng = SeedRng::from_seed(Zeroizing::new([3; 32]));
+        ring.rotate(T0, &mut rng, PrekeyPolicy::default());
+        let p = ring.newest().unwrap();
+        let env = Envelope::seal(
+            b"hello",
+            &a,
+            NodeId(a.public().0),
+            NodeId(b.public().0),
+            (p.id(), p.public_bytes()),
+            &NET,
+            [7; 16],
+            T0,
+            &mut rng,
+        )
+        .unwrap();
+        (a, b, env)
+    }
+
+    #[test]
+    fn sign_verify_round_trip() {
+        let (a, b, env) = setup();
+        let r = DeliveryReceipt::sign(&env, &b, &NET, T0.plus(1)).unwrap();
+        let bytes = r.to_bytes();
+        assert!(bytes.len() <= MAX_RECEIPT_BYTES);
+        let back = DeliveryReceipt::from_bytes(&bytes).unwrap();
+        assert_eq!(back, r);
+        assert_eq!(back.verify(NodeId(b.public().0), &NET), Ok(()));
+        assert_eq!(back.verify_for(&env, &NET), Ok(()));
+        assert_eq!((back.msg_id(), back.envelope_hash(), back.received_at()), ([7; 16], env.hash(), T0.plus(1)));
+        assert_eq!((back.sender(), back.recipient()), (NodeId(a.public().0), NodeId(b.public().0)));
+    }
+
+    #[test]
+    fn only_the_recipient_signs_and_verifies() {
+        let (a, b, env) = setup();
+        assert_eq!(DeliveryReceipt::sign(&env, &a, &NET, T0).unwrap_err(), ReceiptError::NotRecipient);
+        let r = DeliveryReceipt::sign(&env, &b, &NET, T0).unwrap();
+        assert_eq!(r.verify(NodeId(a.public().0), &NET), Err(ReceiptError::WrongRecipient));
+        assert_eq!(r.verify(NodeId(b.public().0), &NetworkId([0; 32])), Err(ReceiptError::BadSignature));
+    }
+
+    #[test]
+    fn tampered_receipts_fail() {
+        let (_, b, env) = setup();
+        let bytes = DeliveryReceipt::sign(&env, &b, &NET, T0).unwrap().to_bytes();
+        for i in 0..bytes.len() {
+            let mut t = bytes.clone();
+            t[i] ^= 0x01;
+            let ok = DeliveryReceipt::from_bytes(&t).is_ok_and(|r| r.verify_for(&env, &NET).is_ok());
+            assert!(!ok, "byte {i} flipped still verifies");
+        }
+    }
+
+    #[test]
+    fn a_receipt_for_another_envelope_does_not_match() {
+        let (a, b, env) = setup();
+        let r = DeliveryReceipt::sign(&env, &b, &NET, T0).unwrap();
+        let mut ring = PrekeyRing::new();
+        let mut rng = SeedRng::from_seed(Zeroizing::new([4; 32]));
+        ring.rotate(T0, &mut rng, PrekeyPolicy::default());
+        let p = ring.newest().unwrap();
+        // Same msg_id and parties, different envelope bytes.
+        let other = Envelope::seal(
+            b"hello",
+            &a,
+            NodeId(a.public().0),
+            NodeId(b.public().0),
+            (p.id(), p.public_bytes()),
+            &NET,
+            [7; 16],
+            T0,
+            &mut rng,
+        )
+        .unwrap();
+        assert_eq!(r.verify_for(&other, &NET), Err(ReceiptError::Mismatch("envelope hash")));
+    }
+
+    #[test]
+    fn oversized_and_garbage_receipts_are_refused() {
+        assert!(matches!(
+            DeliveryReceipt::from_bytes(&[1u8; MAX_RECEIPT_BYTES + 1]),
+            Err(ReceiptError::TooLarge { .. })
+        ));
+        assert!(matches!(DeliveryReceipt::from_bytes(&[]), Err(ReceiptError::Malformed(_))));
+        assert!(matches!(DeliveryReceipt::from_bytes(&[1, 2, 3]), Err(ReceiptError::Malformed(_))));
+    }
+}

@@ -1,0 +1,68 @@
+//! Writes a seed corpus for every target into `fuzz/seeds/<target>/`: valid
+//! inputs built from the hotline-core test fixtures and the shared envelope
+//! fixture. Run from `fuzz/` with `cargo run --example gen_seeds`.
+
+use hotline_core::testkit::{IntoObject, World};
+use hotline_core::{DirectoryObject, ObjectHash};
+use hotline_crypto::{PrekeyPolicy, PrekeyRing, SeedRng};
+use hotline_fuzz::{T0, envelope_fixture};
+use hotline_net::protocol::{SyncRequest, SyncResponse, frame};
+use std::fs;
+use std::path::Path;
+use zeroize::Zeroizing;
+
+fn write(target: &str, name: &str, bytes: &[u8]) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("seeds").join(target);
+    fs::create_dir_all(&dir).expect("create seed dir");
+    fs::write(dir.join(name), bytes).expect("write seed");
+}
+
+fn main() {
+    let world = World::new("Fuzz network");
+    write("signed_charter", "charter", &world.charter.to_bytes());
+
+    let objects: Vec<(&str, DirectoryObject)> = vec![
+        ("admission", world.admission("FRA", 1).obj()),
+        ("record", world.record("FRA", "policy", 1, 1).obj()),
+        ("prekeys", world.prekeys("FRA", 1, 1).obj()),
+        ("revoke_admission", world.revoke_admission("DEU", 1).obj()),
+        ("revoke_record", world.revoke_record("FRA", "technical", 1, 2).obj()),
+        ("revoke_node", world.revoke_node("FRA", 1, 2).obj()),
+    ];
+    for (name, object) in &objects {
+        write("directory_object", name, &object.to_bytes());
+    }
+
+    let fixture = envelope_fixture();
+    write("envelope", "valid", &fixture.envelope);
+    write("delivery_receipt", "valid", &fixture.receipt);
+
+    let mut ring = PrekeyRing::new();
+    let mut rng = SeedRng::from_seed(Zeroizing::new([5; 32]));
+    ring.rotate(T0, &mut rng, PrekeyPolicy::default());
+    ring.rotate(T0.plus(8 * 86_400), &mut rng, PrekeyPolicy::default());
+    write("prekey_ring_secret", "two_keys", &ring.to_bytes_secret());
+    write("prekey_ring_secret", "empty", &PrekeyRing::new().to_bytes_secret());
+
+    let entries: Vec<_> = objects.iter().map(|(_, o)| (o.key(), o.seq(), o.hash(&world.net))).collect();
+    let keys: Vec<_> = objects.iter().map(|(_, o)| o.key()).collect();
+    let blobs: Vec<Vec<u8>> = objects.iter().map(|(_, o)| o.to_bytes()).collect();
+    let requests = [
+        ("req_digest", SyncRequest::Digest(entries.clone())),
+        ("req_fetch", SyncRequest::Fetch(keys)),
+        ("req_push", SyncRequest::Push(blobs.clone())),
+    ];
+    for (name, request) in requests {
+        write("sync_frame", name, &frame(&request.to_body().expect("seed body")).expect("seed frame"));
+    }
+    let responses = [
+        ("resp_digest", SyncResponse::Digest(vec![(objects[0].1.key(), 1, ObjectHash([7; 32]))])),
+        ("resp_objects", SyncResponse::Objects(blobs)),
+        ("resp_ack", SyncResponse::Ack),
+        ("resp_refused", SyncResponse::Refused),
+    ];
+    for (name, response) in responses {
+        write("sync_frame", name, &frame(&response.to_body().expect("seed body")).expect("seed frame"));
+    }
+    println!("seeds written under {}/seeds", env!("CARGO_MANIFEST_DIR"));
+}
