@@ -76,7 +76,7 @@ impl NetConfig {
             grace: Duration::from_secs(10),
             stranger_cooldown: Duration::from_secs(60),
             gossip: true,
-            gossip_heartbeat: Duration::from_millis(700),
+            gossip_heartbeat: Duration::from_millis(150),
             sync_timeout: Duration::from_secs(30),
             max_connections: 512,
             max_connections_per_peer: 2,
