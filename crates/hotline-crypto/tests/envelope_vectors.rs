@@ -10,38 +10,16 @@
 //! `cargo test -p hotline-crypto --test envelope_vectors -- --nocapture print_vectors`
 //! and paste the output into `VECTORS.md` and the constants below.
 
+mod replay;
+
 use hotline_core::keys::{Context, sha256};
 use hotline_core::{NetworkId, NodeId, SecretKey, Signature, Timestamp};
-use hotline_crypto::rand_core::{Infallible, TryCryptoRng, TryRng};
 use hotline_crypto::{DeliveryReceipt, Envelope, PrekeyPolicy, PrekeyRing};
 use hpke::aead::ChaCha20Poly1305;
 use hpke::kdf::HkdfSha256;
 use hpke::kem::XWing;
 use hpke::{Deserializable, Kem, OpModeR};
-
-/// Replays fixed bytes as "randomness"; panics if asked for more.
-struct Replay(Vec<u8>);
-
-impl TryRng for Replay {
-    type Error = Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-        let mut b = [0u8; 4];
-        self.try_fill_bytes(&mut b)?;
-        Ok(u32::from_le_bytes(b))
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-        let mut b = [0u8; 8];
-        self.try_fill_bytes(&mut b)?;
-        Ok(u64::from_le_bytes(b))
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
-        assert!(dst.len() <= self.0.len(), "fixed randomness exhausted");
-        dst.copy_from_slice(&self.0[..dst.len()]);
-        self.0.drain(..dst.len());
-        Ok(())
-    }
-}
-impl TryCryptoRng for Replay {}
+use replay::Replay;
 
 // ---- Inputs ----
 const SENDER_SEED: [u8; 32] = [0x01; 32];

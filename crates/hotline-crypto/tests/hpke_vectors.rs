@@ -17,36 +17,14 @@
 //! `*_with_rng` functions an RNG that replays the vector's randomness (`ikmE`
 //! or `eseed`); the crate's own deterministic encapsulation is private.
 
+mod replay;
+
 use hpke::aead::ChaCha20Poly1305;
 use hpke::kdf::HkdfSha256;
 use hpke::kem::{X25519HkdfSha256, XWing};
-use hpke::rand_core::{Infallible, TryCryptoRng, TryRng};
 use hpke::{Deserializable, Kem, OpModeR, OpModeS, Serializable};
+use replay::Replay;
 use serde_json::Value;
-
-/// Replays fixed bytes as "randomness"; panics if asked for more.
-struct Replay(Vec<u8>);
-
-impl TryRng for Replay {
-    type Error = Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-        let mut b = [0u8; 4];
-        self.try_fill_bytes(&mut b)?;
-        Ok(u32::from_le_bytes(b))
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-        let mut b = [0u8; 8];
-        self.try_fill_bytes(&mut b)?;
-        Ok(u64::from_le_bytes(b))
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
-        assert!(dst.len() <= self.0.len(), "vector randomness exhausted");
-        dst.copy_from_slice(&self.0[..dst.len()]);
-        self.0.drain(..dst.len());
-        Ok(())
-    }
-}
-impl TryCryptoRng for Replay {}
 
 fn hex(v: &Value, field: &str) -> Vec<u8> {
     hex::decode(v[field].as_str().unwrap_or_else(|| panic!("missing {field}"))).unwrap()
