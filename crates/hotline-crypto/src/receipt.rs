@@ -201,13 +201,19 @@ mod tests {
     fn setup() -> (SecretKey, SecretKey, Envelope) {
         let a = SecretKey::from_seed(&[1; 32]);
         let b = SecretKey::from_seed(&[2; 32]);
+        let env = seal_hello(&a, &b, 3);
+        (a, b, env)
+    }
+
+    /// "hello" from `a` to `b` (msg_id 7…7), sealed to a prekey made from `seed`.
+    fn seal_hello(a: &SecretKey, b: &SecretKey, seed: u8) -> Envelope {
         let mut ring = PrekeyRing::new();
-        let mut rng = SeedRng::from_seed(Zeroizing::new([3; 32]));
+        let mut rng = SeedRng::from_seed(Zeroizing::new([seed; 32]));
         ring.rotate(T0, &mut rng, PrekeyPolicy::default());
         let p = ring.newest().unwrap();
-        let env = Envelope::seal(
+        Envelope::seal(
             b"hello",
-            &a,
+            a,
             NodeId(a.public().0),
             NodeId(b.public().0),
             (p.id(), p.public_bytes()),
@@ -216,8 +222,7 @@ mod tests {
             T0,
             &mut rng,
         )
-        .unwrap();
-        (a, b, env)
+        .unwrap()
     }
 
     #[test]
@@ -259,23 +264,8 @@ mod tests {
     fn a_receipt_for_another_envelope_does_not_match() {
         let (a, b, env) = setup();
         let r = DeliveryReceipt::sign(&env, &b, &NET, T0).unwrap();
-        let mut ring = PrekeyRing::new();
-        let mut rng = SeedRng::from_seed(Zeroizing::new([4; 32]));
-        ring.rotate(T0, &mut rng, PrekeyPolicy::default());
-        let p = ring.newest().unwrap();
         // Same msg_id and parties, different envelope bytes.
-        let other = Envelope::seal(
-            b"hello",
-            &a,
-            NodeId(a.public().0),
-            NodeId(b.public().0),
-            (p.id(), p.public_bytes()),
-            &NET,
-            [7; 16],
-            T0,
-            &mut rng,
-        )
-        .unwrap();
+        let other = seal_hello(&a, &b, 4);
         assert_eq!(r.verify_for(&other, &NET), Err(ReceiptError::Mismatch("envelope hash")));
     }
 
