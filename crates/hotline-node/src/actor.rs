@@ -15,7 +15,9 @@
 //! in memory, which may include a change whose write is still in flight
 //! for a few milliseconds; every *confirmation* waits for the disk.
 
-use crate::api_types::{NodeEvent, PeerView, RecordEntry, StatusView, SubmitOutcome, SubmitResponse};
+use crate::api_types::{
+    MessageView, NodeEvent, PeerView, RecordEntry, SendResponse, StatusView, SubmitOutcome, SubmitResponse,
+};
 use crate::error::NodeError;
 use crate::handle::Command;
 use crate::options::Clock;
@@ -23,12 +25,13 @@ use crate::sync;
 use crate::views;
 use hotline_core::time::DAY;
 use hotline_core::{
-    Applied, Change, Directory, DirectoryObject, ObjectKey, Outcome, RecordDraft, Rejection, SecretKey, StateCode,
-    Timestamp,
+    Applied, Change, Directory, DirectoryObject, NodeId, ObjectKey, Outcome, RecordDraft, Rejection, SecretKey,
+    StateCode, Timestamp,
 };
 use hotline_net::protocol::digest_entries;
 use hotline_net::{
-    MessageId, Multiaddr, NetEvent, NetworkHandle, PeerId, SyncReply, SyncRequest, SyncResponse, Verdict, peer_id_of,
+    DeliverReply, DeliverResponse, MessageId, Multiaddr, NetEvent, NetworkHandle, PeerId, SyncReply, SyncRequest,
+    SyncResponse, Verdict, peer_id_of,
 };
 use hotline_store::{GroupCommitter, Store, StoreError, WriteBatch};
 use libp2p::multiaddr::Protocol;
@@ -38,6 +41,16 @@ use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{debug, error, info, warn};
+
+mod messaging;
+
+pub(crate) use messaging::Mail;
+
+/// How often due deliveries are looked for (new messages and connecting
+/// peers start theirs at once; this catches retries that come due).
+const DELIVERY_TICK: Duration = Duration::from_millis(50);
+/// How often the prekey ring is checked for rotation.
+const PREKEY_TICK: Duration = Duration::from_secs(600);
 
 /// Invalid objects of one sync batch logged at `warn`; the rest at `debug`.
 const LOUD_REJECTIONS_PER_BATCH: usize = 3;
@@ -54,6 +67,23 @@ enum After {
     Publish { reply: oneshot::Sender<Result<RecordEntry, NodeError>>, entry: Box<RecordEntry> },
     /// Answer an object submitted through the control API.
     Submit { reply: oneshot::Sender<Result<SubmitResponse, NodeError>>, response: SubmitResponse },
+    /// Nothing waits (prekey ring, read marks, resealed envelopes).
+    Nothing,
+    /// A message and its envelopes are durable: answer and deliver.
+    Queued {
+        reply: oneshot::Sender<Result<SendResponse, NodeError>>,
+        response: SendResponse,
+        envelopes: Vec<(NodeId, Option<Vec<u8>>)>,
+        queued_at: Timestamp,
+    },
+    /// A receipt is durable and the envelope left the outbox.
+    Receipted { key: crate::outbox::DeliveryKey },
+    /// Answer a duplicate envelope with its stored receipt.
+    Receipt { reply: DeliverReply, receipt: Vec<u8> },
+    /// A message is marked read: show it.
+    Shown { reply: oneshot::Sender<Result<MessageView, NodeError>>, view: Result<Box<MessageView>, NodeError> },
+    /// A received message is durable: return the receipt, announce it.
+    Received { reply: DeliverReply, receipt: Vec<u8>, events: Vec<NodeEvent> },
 }
 
 /// A write batch queued on the group committer.
@@ -112,6 +142,8 @@ pub(crate) struct ActorInit {
     pub target_peers: usize,
     pub sync_interval: Duration,
     pub redial_interval: Duration,
+    /// The messaging state, loaded from the store.
+    pub mail: Mail,
 }
 
 /// Spawns the actor task. It runs until a `Shutdown` command, until every
@@ -144,6 +176,7 @@ pub(crate) fn spawn(init: ActorInit) -> tokio::task::JoinHandle<()> {
         bootstrap: init.bootstrap,
         target_peers: init.target_peers,
         stopping: false,
+        mail: init.mail,
     };
     let timers = (init.sync_interval, init.redial_interval);
     tokio::spawn(actor.run(init.commands, init.net_events, commits, timers, init.done))
@@ -180,6 +213,7 @@ struct Actor {
     bootstrap: Vec<Multiaddr>,
     target_peers: usize,
     stopping: bool,
+    mail: Mail,
 }
 
 impl Actor {
@@ -196,6 +230,11 @@ impl Actor {
         // The network dials the bootstrap addresses at start; redial later.
         let mut redial_tick = tokio::time::interval_at(Instant::now() + redial_interval, redial_interval);
         redial_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut delivery_tick = tokio::time::interval(DELIVERY_TICK);
+        delivery_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        // The first tick fires at once: rotate or publish prekeys at start.
+        let mut prekey_tick = tokio::time::interval(PREKEY_TICK);
+        prekey_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let shutdown_reply = loop {
             tokio::select! {
                 Some(committed) = commits.recv() => self.on_committed(committed).await,
@@ -214,6 +253,8 @@ impl Actor {
                 },
                 _ = sync_tick.tick() => self.on_sync_tick().await,
                 _ = redial_tick.tick() => self.on_redial_tick().await,
+                _ = delivery_tick.tick() => self.dispatch_due(),
+                _ = prekey_tick.tick() => self.maintain_prekeys(),
             }
         };
         self.stop(&mut commits).await;
@@ -314,6 +355,20 @@ impl Actor {
             Command::Fetched { peer, objects, reply } => {
                 self.apply_batch(peer, objects, After::Fetched(reply), false);
             }
+            Command::Send { request, reply } => self.send(*request, reply),
+            Command::Ack { id, request, reply } => self.ack(id, request, reply),
+            Command::Messages { query, reply } => {
+                let _ = reply.send(self.messages(&query));
+            }
+            Command::Message { id, mark_read, reply } => self.message(id, mark_read, reply),
+            Command::Thread { case, reply } => {
+                let _ = reply.send(self.thread(case));
+            }
+            Command::Outbox(reply) => {
+                let _ = reply.send(self.outbox());
+            }
+            Command::WaitDelivered { id, reply } => self.wait_delivered(id, reply),
+            Command::DeliveryDone { key, result } => self.on_delivery_done(key, result),
             Command::ExchangeDone { peer, result } => {
                 match result {
                     Ok(r) => debug!(%peer, pushed = r.pushed, fetched = r.fetched, refused = r.refused, "sync done"),
@@ -348,6 +403,9 @@ impl Actor {
             pending: self.dir.pending_len(),
             rejections: self.rejections.clone(),
             store_failures: self.store_failures,
+            delivery_rejections: self.mail.rejections.clone(),
+            messages: self.mail.sent.len() + self.mail.received.len(),
+            outbox: self.mail.schedule.len(),
             now,
             uptime_secs: self.started.elapsed().as_secs(),
             version: env!("CARGO_PKG_VERSION").to_string(),
@@ -518,7 +576,13 @@ impl Actor {
     }
 
     /// Queues the write of `applied` and remembers what to do once durable.
-    fn persist(&mut self, applied: Vec<Applied>, after: After, mut publish: Vec<Vec<u8>>) {
+    fn persist(&mut self, applied: Vec<Applied>, after: After, publish: Vec<Vec<u8>>) {
+        self.persist_with(applied, WriteBatch::new(), after, publish);
+    }
+
+    /// Like [`Actor::persist`], with more operations (`extra`) written in
+    /// the same transaction after the directory's.
+    fn persist_with(&mut self, applied: Vec<Applied>, extra: WriteBatch, after: After, mut publish: Vec<Vec<u8>>) {
         let now = self.now();
         let mut batch = WriteBatch::new();
         let mut events = Vec::new();
@@ -536,6 +600,7 @@ impl Actor {
             // Our own objects (and those handed to us by an operator) are news.
             publish.extend(self.live_winners(&applied, now));
         }
+        batch.extend(extra);
         let id = self.next_commit;
         self.next_commit += 1;
         self.in_flight.push_back(InFlight { id, after, events, publish, own_change });
@@ -563,6 +628,8 @@ impl Actor {
                     for event in job.events {
                         self.emit(event);
                     }
+                    // A recipient may have published its first prekey bundle.
+                    self.mail.schedule.wake_unsealed(tokio::time::Instant::now());
                 }
                 for bytes in job.publish {
                     if let Err(e) = self.net.publish(bytes).await {
@@ -570,6 +637,8 @@ impl Actor {
                     }
                 }
                 if job.own_change && !self.stopping {
+                    // Our node may just have been listed: publish its prekeys.
+                    self.maintain_prekeys();
                     // Present our new state to every connected peer, strangers
                     // included: gossip reaches only members, and a peer that
                     // is still deciding whether we are one needs our record.
@@ -614,6 +683,53 @@ impl Actor {
             }
             After::Submit { reply, response } => {
                 let _ = reply.send(result.map(|()| response).map_err(NodeError::StoreFailed));
+            }
+            After::Nothing => {}
+            After::Shown { reply, view } => {
+                let view = match result {
+                    Ok(()) => view.map(|v| *v),
+                    Err(e) => Err(NodeError::StoreFailed(e)),
+                };
+                let _ = reply.send(view);
+            }
+            After::Queued { reply, response, envelopes, queued_at } => match result {
+                Ok(()) => {
+                    let id = response.msg_id;
+                    self.on_queued(envelopes, id, queued_at);
+                    let _ = reply.send(Ok(self.sent_response(response)));
+                }
+                Err(e) => {
+                    self.mail.sent.remove(&response.msg_id);
+                    let _ = reply.send(Err(NodeError::StoreFailed(e)));
+                }
+            },
+            After::Receipted { key } => match result {
+                Ok(()) => self.on_receipted(key),
+                Err(e) => warn!(msg = %key.0, error = %e, "a receipt could not be stored; it will be asked for again"),
+            },
+            After::Receipt { reply, receipt } => {
+                // On a failed write the reply is dropped: the sender retries.
+                if result.is_ok()
+                    && let Err(e) = self.net.respond_deliver(reply, DeliverResponse::Receipt(receipt)).await
+                {
+                    debug!(error = %e, "cannot return a receipt");
+                }
+            }
+            After::Received { reply, receipt, events } => {
+                if result.is_ok() {
+                    if let Err(e) = self.net.respond_deliver(reply, DeliverResponse::Receipt(receipt)).await {
+                        debug!(error = %e, "cannot return a receipt");
+                    }
+                    for event in events {
+                        self.emit(event);
+                    }
+                }
+                // A failed write: the message is not stored, the sender
+                // gets no receipt and retries. Forget it so that the retry
+                // is taken in as new.
+                else if let Some(NodeEvent::MessageReceived { msg_id, .. }) = events.first() {
+                    self.mail.received.remove(msg_id);
+                }
             }
         }
     }
@@ -685,6 +801,8 @@ impl Actor {
                 // Every new connection syncs: late joiners and healed
                 // partitions converge through this, gossip or not.
                 self.start_sync(peer);
+                // A node that was down takes what waits for it now.
+                self.wake_deliveries(&peer);
             }
             NetEvent::PeerDisconnected { peer } => {
                 info!(%peer, "peer disconnected");
@@ -696,6 +814,8 @@ impl Actor {
             }
             NetEvent::SyncRequest { peer, request, reply } => self.on_sync_request(peer, request, reply).await,
             NetEvent::PingRtt { .. } => {}
+            NetEvent::Deliver { peer, request, reply } => self.on_deliver(peer, request, reply),
+            NetEvent::DeliverRefused { peer, code } => self.count_refusal(peer, code),
         }
     }
 

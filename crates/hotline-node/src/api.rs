@@ -14,6 +14,13 @@
 //! | GET    | `/v1/directory/{state}/{role}/history`    | `[HistoryItem]` |
 //! | POST   | `/v1/records`                             | [`PublishRequest`] → 201 [`RecordEntry`] |
 //! | POST   | `/v1/objects`                             | [`SubmitRequest`] → [`crate::api_types::SubmitResponse`] |
+//! | POST   | `/v1/messages`                            | [`SendRequest`] → 201 [`crate::api_types::SendResponse`] |
+//! | GET    | `/v1/messages?box=inbox\|sent\|all&unread=true&case=ID` | `[MessageSummary]` |
+//! | GET    | `/v1/messages/{id}?mark_read=true`        | [`crate::api_types::MessageView`] |
+//! | GET    | `/v1/messages/{id}/wait?timeout_secs=N`   | the view once delivered, or at the timeout |
+//! | POST   | `/v1/messages/{id}/ack`                   | [`AckRequest`] → 201 [`crate::api_types::SendResponse`] |
+//! | GET    | `/v1/cases/{id}`                          | `[MessageView]`, oldest first |
+//! | GET    | `/v1/outbox`                              | `[OutboxItem]` |
 //! | GET    | `/v1/events`                              | server-sent [`crate::api_types::NodeEvent`]s |
 //!
 //! Every error is `{"error": {"code": "...", "message": "..."}}` with a
@@ -23,18 +30,18 @@
 //! `not_admitted`, 415 `unsupported_media_type`, 503 `store_failed` or
 //! `shutting_down`.
 
-use crate::api_types::{ErrorBody, ErrorDetail, PublishRequest, SubmitRequest};
+use crate::api_types::{AckRequest, ErrorBody, ErrorDetail, MessageQuery, PublishRequest, SendRequest, SubmitRequest};
 use crate::error::NodeError;
 use crate::handle::NodeHandle;
 use axum::extract::rejection::{JsonRejection, PathRejection};
-use axum::extract::{Path as UrlPath, State};
+use axum::extract::{Path as UrlPath, RawQuery, State};
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::Stream;
-use hotline_core::{DirectoryObject, Role, StateCode};
+use hotline_core::{CaseId, DirectoryObject, MessageId, Role, StateCode};
 use std::convert::Infallible;
 use std::fs;
 use std::io;
@@ -155,6 +162,12 @@ fn router(state: ApiState) -> Router {
         .route("/v1/directory/{state}/{role}/history", get(history))
         .route("/v1/records", post(publish))
         .route("/v1/objects", post(submit))
+        .route("/v1/messages", post(send).get(messages))
+        .route("/v1/messages/{id}", get(message))
+        .route("/v1/messages/{id}/wait", get(wait))
+        .route("/v1/messages/{id}/ack", post(ack))
+        .route("/v1/cases/{id}", get(thread))
+        .route("/v1/outbox", get(outbox))
         .route("/v1/events", get(events))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -284,6 +297,127 @@ async fn submit(
     let object = DirectoryObject::from_bytes(&bytes)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_object", format!("object_hex: {e}")))?;
     Ok(Json(s.node.submit_object(object).await?))
+}
+
+/// Longest `wait` a client may ask for.
+const MAX_WAIT_SECS: u64 = 3600;
+
+/// The `key=value` pairs of a query string. Values here are ids, numbers
+/// and words, so no percent-decoding is needed; a value that needs it is
+/// refused by the parser of that parameter.
+fn query_pairs(raw: &Option<String>) -> Result<Vec<(&str, &str)>, ApiError> {
+    let Some(raw) = raw.as_deref() else { return Ok(Vec::new()) };
+    raw.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            p.split_once('=').ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "bad_query", format!("{p:?} has no value")))
+        })
+        .collect()
+}
+
+fn query_error(message: String) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "bad_query", message)
+}
+
+fn parse_bool(key: &str, value: &str) -> Result<bool, ApiError> {
+    match value {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => Err(query_error(format!("{key} must be true or false"))),
+    }
+}
+
+fn parse_id<T: std::str::FromStr>(what: &str, text: &str) -> Result<T, ApiError> {
+    text.parse().map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "bad_id", format!("{what} must be 32 hex digits")))
+}
+
+async fn send(
+    State(s): State<ApiState>,
+    body: Result<Json<SendRequest>, JsonRejection>,
+) -> Result<(StatusCode, Json<crate::api_types::SendResponse>), ApiError> {
+    let Json(request) = body?;
+    Ok((StatusCode::CREATED, Json(s.node.send(request).await?)))
+}
+
+async fn messages(
+    State(s): State<ApiState>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Vec<crate::api_types::MessageSummary>> {
+    let mut query = MessageQuery::default();
+    for (key, value) in query_pairs(&raw)? {
+        match key {
+            "box" => query.r#box = Some(value.to_string()),
+            "unread" => query.unread = parse_bool(key, value)?,
+            "case" => query.case = Some(parse_id::<CaseId>("case", value)?),
+            other => return Err(query_error(format!("unknown parameter {other:?}"))),
+        }
+    }
+    Ok(Json(s.node.messages(query).await?))
+}
+
+async fn message(
+    State(s): State<ApiState>,
+    path: Result<UrlPath<String>, PathRejection>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<crate::api_types::MessageView> {
+    let UrlPath(id) = path?;
+    let id: MessageId = parse_id("message id", &id)?;
+    let mut mark_read = false;
+    for (key, value) in query_pairs(&raw)? {
+        match key {
+            "mark_read" => mark_read = parse_bool(key, value)?,
+            other => return Err(query_error(format!("unknown parameter {other:?}"))),
+        }
+    }
+    Ok(Json(s.node.message(id, mark_read).await?))
+}
+
+async fn wait(
+    State(s): State<ApiState>,
+    path: Result<UrlPath<String>, PathRejection>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<crate::api_types::MessageView> {
+    let UrlPath(id) = path?;
+    let id: MessageId = parse_id("message id", &id)?;
+    let mut secs = 30;
+    for (key, value) in query_pairs(&raw)? {
+        match key {
+            "timeout_secs" => {
+                secs = value
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|s| *s <= MAX_WAIT_SECS)
+                    .ok_or_else(|| query_error(format!("timeout_secs must be 0 to {MAX_WAIT_SECS}")))?;
+            }
+            other => return Err(query_error(format!("unknown parameter {other:?}"))),
+        }
+    }
+    // Make sure the message exists before waiting on it.
+    s.node.message(id, false).await?;
+    Ok(Json(s.node.wait_delivered(id, Duration::from_secs(secs)).await?))
+}
+
+async fn ack(
+    State(s): State<ApiState>,
+    path: Result<UrlPath<String>, PathRejection>,
+    body: Result<Json<AckRequest>, JsonRejection>,
+) -> Result<(StatusCode, Json<crate::api_types::SendResponse>), ApiError> {
+    let UrlPath(id) = path?;
+    let id: MessageId = parse_id("message id", &id)?;
+    let Json(request) = body?;
+    Ok((StatusCode::CREATED, Json(s.node.ack(id, request).await?)))
+}
+
+async fn thread(
+    State(s): State<ApiState>,
+    path: Result<UrlPath<String>, PathRejection>,
+) -> ApiResult<Vec<crate::api_types::MessageView>> {
+    let UrlPath(id) = path?;
+    Ok(Json(s.node.thread(parse_id("case id", &id)?).await?))
+}
+
+async fn outbox(State(s): State<ApiState>) -> ApiResult<Vec<crate::api_types::OutboxItem>> {
+    Ok(Json(s.node.outbox().await?))
 }
 
 /// Server-sent events: one SSE event per [`crate::api_types::NodeEvent`],

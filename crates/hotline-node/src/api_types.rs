@@ -6,7 +6,9 @@
 //! Adding a field is a compatible change; renaming or removing one is a new
 //! API version (`/v2/…`).
 
-use hotline_core::{ContactRecord, ObjectHash, RecordDraft, Timestamp};
+use hotline_core::{
+    Address, CaseId, ContactRecord, Fields, Message, MessageId, MessageType, ObjectHash, RecordDraft, Role, Timestamp, Tlp,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -48,6 +50,16 @@ pub struct StatusView {
     /// Objects refused since start, by rejection code (`bad_signature`,
     /// `stale_seq`, …; `undecodable` for bytes that are no object).
     pub rejections: BTreeMap<String, u64>,
+    /// Envelopes refused since start, by code (`decrypt_failed`,
+    /// `not_a_member`, `forged_sender`, `prekey_expired`, …).
+    #[serde(default)]
+    pub delivery_rejections: BTreeMap<String, u64>,
+    /// Messages stored (sent and received).
+    #[serde(default)]
+    pub messages: usize,
+    /// Envelopes waiting for a receipt.
+    #[serde(default)]
+    pub outbox: usize,
     /// Durable writes that failed since start (disk full, I/O error). Not
     /// zero means the directory on disk may lag the one in memory.
     pub store_failures: u64,
@@ -242,6 +254,42 @@ pub enum NodeEvent {
         /// What the object claimed to be, for example `rec/FRA/policy seq 3`.
         object: String,
     },
+    /// A message arrived and is stored.
+    MessageReceived {
+        /// Its id.
+        msg_id: MessageId,
+        /// Its case.
+        case_id: CaseId,
+        /// Its type.
+        kind: MessageType,
+        /// The sender.
+        from: Address,
+        /// Its TLP label.
+        tlp: Tlp,
+    },
+    /// A recipient node's signed receipt for a message we sent verified and is stored.
+    MessageDelivered {
+        /// The message.
+        msg_id: MessageId,
+        /// The recipient node, peer id.
+        node: String,
+    },
+    /// A person at the recipient acknowledged a message we sent.
+    MessageAcknowledged {
+        /// The message acknowledged.
+        msg_id: MessageId,
+        /// The `human_ack` message.
+        ack_id: MessageId,
+        /// Who acknowledged.
+        by: Address,
+    },
+    /// An envelope was refused.
+    DeliveryRejected {
+        /// The peer that delivered it.
+        peer: String,
+        /// The refusal code (see [`StatusView::delivery_rejections`]).
+        code: String,
+    },
     /// The subscriber fell behind and `missed` events were dropped; read
     /// the state again (status, directory) to catch up.
     Lagged {
@@ -259,6 +307,10 @@ impl NodeEvent {
             NodeEvent::PeerConnected { .. } => "peer_connected",
             NodeEvent::PeerDisconnected { .. } => "peer_disconnected",
             NodeEvent::ObjectRejected { .. } => "object_rejected",
+            NodeEvent::MessageReceived { .. } => "message_received",
+            NodeEvent::MessageDelivered { .. } => "message_delivered",
+            NodeEvent::MessageAcknowledged { .. } => "message_acknowledged",
+            NodeEvent::DeliveryRejected { .. } => "delivery_rejected",
             NodeEvent::Lagged { .. } => "lagged",
         }
     }
@@ -293,4 +345,176 @@ mod tests {
         let back: NodeEvent = serde_json::from_value(json).unwrap_or(NodeEvent::Lagged { missed: 0 });
         assert_eq!(back, e);
     }
+}
+
+// ----- messages -----
+
+/// `POST /v1/messages`: a message to write, seal and deliver.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendRequest {
+    /// The receiving point of contact.
+    pub to: Address,
+    /// The sending role (default: technical).
+    #[serde(default)]
+    pub from_role: Option<Role>,
+    /// The message type.
+    pub kind: MessageType,
+    /// Subject line.
+    pub subject: String,
+    /// Free text.
+    #[serde(default)]
+    pub body: String,
+    /// TLP label (default AMBER).
+    #[serde(default)]
+    pub tlp: Option<Tlp>,
+    /// Severity 0–5.
+    #[serde(default)]
+    pub severity: Option<u8>,
+    /// An exercise, not a real incident.
+    #[serde(default)]
+    pub is_exercise: bool,
+    /// When an answer is expected.
+    #[serde(default)]
+    pub respond_by: Option<Timestamp>,
+    /// The case to file it under (default: the case of `in_reply_to`, else a new case).
+    #[serde(default)]
+    pub case_id: Option<CaseId>,
+    /// The message it answers.
+    #[serde(default)]
+    pub in_reply_to: Option<MessageId>,
+    /// BCP 47 language of subject and body.
+    #[serde(default)]
+    pub lang: Option<String>,
+    /// Structured fields (default none).
+    #[serde(default)]
+    pub fields: Option<Fields>,
+}
+
+/// Where a message stands with one recipient node.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryView {
+    /// The recipient node's peer id.
+    pub node: String,
+    /// `queued` (no receipt yet) or `delivered` (a signed receipt verified).
+    pub state: String,
+    /// Attempts since the node started (queued only).
+    pub attempts: u32,
+    /// Why the last attempt failed (queued only).
+    pub last_error: Option<String>,
+    /// When the recipient node says it stored the message (delivered only).
+    pub received_at: Option<Timestamp>,
+    /// The signed receipt, hex (delivered only).
+    pub receipt: Option<String>,
+}
+
+/// The answer to a send or an acknowledgement.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendResponse {
+    /// The new message's id.
+    pub msg_id: MessageId,
+    /// Its case.
+    pub case_id: CaseId,
+    /// `queued` until every recipient node has receipted, then `delivered`.
+    pub state: String,
+    /// Per recipient node.
+    pub deliveries: Vec<DeliveryView>,
+}
+
+/// `GET /v1/messages/{id}` and the items of `GET /v1/cases/{id}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageView {
+    /// `in` (received) or `out` (sent by this node).
+    pub direction: String,
+    /// `received`, or for sent messages `queued` / `delivered`.
+    pub state: String,
+    /// Whether a person has displayed it (received messages).
+    pub read: bool,
+    /// When it was received, or queued for sending.
+    pub at: Timestamp,
+    /// The sending node (received messages), peer id.
+    pub sender_node: Option<String>,
+    /// The `human_ack` that acknowledged it, if any.
+    pub acknowledged_with: Option<MessageId>,
+    /// Delivery per recipient node (sent messages).
+    pub deliveries: Vec<DeliveryView>,
+    /// The message itself.
+    pub message: Message,
+}
+
+/// One line of `GET /v1/messages`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageSummary {
+    /// The id.
+    pub msg_id: MessageId,
+    /// The case.
+    pub case_id: CaseId,
+    /// `in` or `out`.
+    pub direction: String,
+    /// `received`, `queued` or `delivered`.
+    pub state: String,
+    /// Read by a person (received messages).
+    pub read: bool,
+    /// Acknowledged by a person.
+    pub acknowledged: bool,
+    /// When received or queued.
+    pub at: Timestamp,
+    /// The type.
+    pub kind: MessageType,
+    /// Sender.
+    pub from: Address,
+    /// Recipient.
+    pub to: Address,
+    /// TLP label.
+    pub tlp: Tlp,
+    /// Severity.
+    pub severity: Option<u8>,
+    /// Exercise flag.
+    pub is_exercise: bool,
+    /// Subject line.
+    pub subject: String,
+}
+
+/// Query of `GET /v1/messages`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageQuery {
+    /// `inbox` (default), `sent` or `all`.
+    #[serde(default)]
+    pub r#box: Option<String>,
+    /// Only messages no person has displayed.
+    #[serde(default)]
+    pub unread: bool,
+    /// Only this case, hex.
+    #[serde(default)]
+    pub case: Option<CaseId>,
+}
+
+/// `POST /v1/messages/{id}/ack`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AckRequest {
+    /// A note for the sender.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// One line of `GET /v1/outbox`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxItem {
+    /// The message.
+    pub msg_id: MessageId,
+    /// Its recipient point of contact.
+    pub to: Address,
+    /// Its subject.
+    pub subject: String,
+    /// The recipient node, peer id.
+    pub node: String,
+    /// When it was queued.
+    pub queued_at: Timestamp,
+    /// Attempts since the node started.
+    pub attempts: u32,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    /// Whether an attempt is running now.
+    pub in_flight: bool,
+    /// Milliseconds until the next attempt (0: due now).
+    pub next_attempt_ms: u64,
 }

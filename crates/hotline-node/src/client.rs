@@ -3,13 +3,15 @@
 
 use crate::api::SOCKET_FILE;
 use crate::api_types::{
-    DirectoryView, ErrorBody, HistoryItem, NodeEvent, PeerView, PublishRequest, RecordEntry, StateView, StatusView,
-    SubmitRequest, SubmitResponse,
+    AckRequest, DirectoryView, ErrorBody, HistoryItem, MessageQuery, MessageSummary, MessageView, NodeEvent,
+    OutboxItem, PeerView, PublishRequest, RecordEntry, SendResponse, StateView, StatusView, SubmitRequest,
+    SubmitResponse,
 };
-use hotline_core::{DirectoryObject, RecordDraft, Role, StateCode};
+use hotline_core::{CaseId, DirectoryObject, MessageId, RecordDraft, Role, StateCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::client::conn::http1::{self, SendRequest};
+use crate::api_types::SendRequest as MessageRequest;
 use hyper::header::{CONTENT_TYPE, HOST};
 use hyper::{Method, Request, Response};
 use hyper_util::rt::TokioIo;
@@ -213,6 +215,49 @@ impl Client {
         let object_hex = hex::encode(object.to_bytes());
         let body = Self::json(&SubmitRequest { object_hex })?;
         self.call(Method::POST, "/v1/objects", Some(body)).await
+    }
+
+    /// `POST /v1/messages`: writes and queues a message.
+    pub async fn send_message(&self, request: &MessageRequest) -> Result<SendResponse, ClientError> {
+        self.call(Method::POST, "/v1/messages", Some(Self::json(request)?)).await
+    }
+
+    /// `GET /v1/messages`.
+    pub async fn messages(&self, query: &MessageQuery) -> Result<Vec<MessageSummary>, ClientError> {
+        let mut path = format!("/v1/messages?box={}", query.r#box.as_deref().unwrap_or("inbox"));
+        if query.unread {
+            path.push_str("&unread=true");
+        }
+        if let Some(case) = query.case {
+            path.push_str(&format!("&case={case}"));
+        }
+        self.call(Method::GET, &path, None).await
+    }
+
+    /// `GET /v1/messages/{id}`; `mark_read` marks a received message read.
+    pub async fn message(&self, id: MessageId, mark_read: bool) -> Result<MessageView, ClientError> {
+        self.call(Method::GET, &format!("/v1/messages/{id}?mark_read={mark_read}"), None).await
+    }
+
+    /// `GET /v1/messages/{id}/wait`: the message once every recipient node
+    /// receipted it, or as it stands after `timeout_secs`.
+    pub async fn wait_delivered(&self, id: MessageId, timeout_secs: u64) -> Result<MessageView, ClientError> {
+        self.call(Method::GET, &format!("/v1/messages/{id}/wait?timeout_secs={timeout_secs}"), None).await
+    }
+
+    /// `POST /v1/messages/{id}/ack`.
+    pub async fn ack(&self, id: MessageId, request: &AckRequest) -> Result<SendResponse, ClientError> {
+        self.call(Method::POST, &format!("/v1/messages/{id}/ack"), Some(Self::json(request)?)).await
+    }
+
+    /// `GET /v1/cases/{id}`.
+    pub async fn thread(&self, case: CaseId) -> Result<Vec<MessageView>, ClientError> {
+        self.call(Method::GET, &format!("/v1/cases/{case}"), None).await
+    }
+
+    /// `GET /v1/outbox`.
+    pub async fn outbox(&self) -> Result<Vec<OutboxItem>, ClientError> {
+        self.call(Method::GET, "/v1/outbox", None).await
     }
 
     /// `GET /v1/events`: the live event stream. Events are delivered from

@@ -2,12 +2,15 @@
 //! commands it sends to the actor.
 
 use crate::api_types::{
-    DirectoryView, HistoryItem, NodeEvent, PeerView, RecordEntry, StateView, StatusView, SubmitResponse,
+    AckRequest, DirectoryView, HistoryItem, MessageQuery, MessageSummary, MessageView, NodeEvent, OutboxItem, PeerView,
+    RecordEntry, SendRequest, SendResponse, StateView, StatusView, SubmitResponse,
 };
+use crate::outbox::DeliveryKey;
 use crate::error::NodeError;
 use crate::sync::Report;
-use hotline_core::{DirectoryObject, ObjectHash, ObjectKey, RecordDraft, Role, StateCode};
-use hotline_net::{Multiaddr, PeerId};
+use hotline_core::{CaseId, DirectoryObject, MessageId, ObjectHash, ObjectKey, RecordDraft, Role, StateCode};
+use hotline_net::{DeliverResponse, Multiaddr, PeerId};
+use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 /// Requests to the actor.
@@ -48,6 +51,38 @@ pub(crate) enum Command {
         reply: oneshot::Sender<Result<(), NodeError>>,
     },
     DigestHash(oneshot::Sender<ObjectHash>),
+    Send {
+        request: Box<SendRequest>,
+        reply: oneshot::Sender<Result<SendResponse, NodeError>>,
+    },
+    Ack {
+        id: MessageId,
+        request: AckRequest,
+        reply: oneshot::Sender<Result<SendResponse, NodeError>>,
+    },
+    Messages {
+        query: MessageQuery,
+        reply: oneshot::Sender<Result<Vec<MessageSummary>, NodeError>>,
+    },
+    Message {
+        id: MessageId,
+        mark_read: bool,
+        reply: oneshot::Sender<Result<MessageView, NodeError>>,
+    },
+    Thread {
+        case: CaseId,
+        reply: oneshot::Sender<Result<Vec<MessageView>, NodeError>>,
+    },
+    Outbox(oneshot::Sender<Result<Vec<OutboxItem>, NodeError>>),
+    WaitDelivered {
+        id: MessageId,
+        reply: oneshot::Sender<()>,
+    },
+    // From delivery tasks.
+    DeliveryDone {
+        key: DeliveryKey,
+        result: Result<DeliverResponse, String>,
+    },
     Shutdown(oneshot::Sender<()>),
     // From sync tasks (see `sync.rs`).
     ObjectsFor {
@@ -176,5 +211,47 @@ impl NodeHandle {
     /// Dials `addr` now.
     pub async fn dial(&self, addr: Multiaddr) -> Result<(), NodeError> {
         self.ask(|reply| Command::Dial { addr, reply }).await?
+    }
+
+    /// Writes a message, seals it for every member node of the recipient's
+    /// contact record, and stores it durably in the outbox; returns then
+    /// (`queued`) and delivers in the background, retrying until each node
+    /// returns a signed receipt that verifies.
+    pub async fn send(&self, request: SendRequest) -> Result<SendResponse, NodeError> {
+        self.ask(|reply| Command::Send { request: Box::new(request), reply }).await?
+    }
+
+    /// Sends a signed `human_ack` for the received message `id` to its sender.
+    pub async fn ack(&self, id: MessageId, request: AckRequest) -> Result<SendResponse, NodeError> {
+        self.ask(|reply| Command::Ack { id, request, reply }).await?
+    }
+
+    /// Messages, newest last.
+    pub async fn messages(&self, query: MessageQuery) -> Result<Vec<MessageSummary>, NodeError> {
+        self.ask(|reply| Command::Messages { query, reply }).await?
+    }
+
+    /// One message; `mark_read` marks a received message as read.
+    pub async fn message(&self, id: MessageId, mark_read: bool) -> Result<MessageView, NodeError> {
+        self.ask(|reply| Command::Message { id, mark_read, reply }).await?
+    }
+
+    /// Every message of a case, oldest first.
+    pub async fn thread(&self, case: CaseId) -> Result<Vec<MessageView>, NodeError> {
+        self.ask(|reply| Command::Thread { case, reply }).await?
+    }
+
+    /// The envelopes still waiting for a receipt.
+    pub async fn outbox(&self) -> Result<Vec<OutboxItem>, NodeError> {
+        self.ask(Command::Outbox).await?
+    }
+
+    /// Waits until every envelope of `id` has a receipt, or `timeout`;
+    /// returns the message as it stands then.
+    pub async fn wait_delivered(&self, id: MessageId, timeout: Duration) -> Result<MessageView, NodeError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands.send(Command::WaitDelivered { id, reply: tx }).await.map_err(|_| NodeError::Stopped)?;
+        let _ = tokio::time::timeout(timeout, rx).await;
+        self.message(id, false).await
     }
 }

@@ -44,6 +44,7 @@ mod handle;
 mod logging;
 mod node;
 mod options;
+mod outbox;
 mod sync;
 pub mod views;
 
@@ -54,6 +55,9 @@ pub use handle::NodeHandle;
 pub use logging::init_logging;
 pub use node::{Node, RunningNode, run_until_signal};
 pub use options::{Clock, NodeOptions};
+pub use outbox::RetryPolicy;
+/// Re-exported so callers can set the prekey schedule without depending on hotline-crypto.
+pub use hotline_crypto::PrekeyPolicy;
 
 /// Re-exported so callers can name peers and addresses without depending on libp2p.
 pub use hotline_net::{Multiaddr, PeerId};

@@ -1,7 +1,7 @@
 //! Starting and stopping a node: [`Node::start`], [`RunningNode`] and
 //! [`run_until_signal`].
 
-use crate::actor::{self, ActorInit, member_peers};
+use crate::actor::{self, ActorInit, Mail, member_peers};
 use crate::api::{self, ApiServer};
 use crate::error::NodeError;
 use crate::handle::{Command, NodeHandle};
@@ -43,6 +43,9 @@ impl Node {
         let config = resolve_config(data_dir, &options, store.state())?;
         let keys = NodeKeys::load(data_dir)?;
         let dir = store.load_directory()?;
+        // The network signs with one copy of the node key, messaging with another.
+        let node_key = hotline_core::SecretKey::from_seed(&keys.node.to_seed());
+        let mail = Mail::load(&store, node_key, options.prekey_policy, options.retry)?;
         let now = options.clock.now();
 
         let listen = match &options.listen {
@@ -130,6 +133,7 @@ impl Node {
             target_peers: options.target_peers,
             sync_interval,
             redial_interval,
+            mail,
         });
         let handle = NodeHandle::new(command_tx, events, peer_id, state);
         let mut running = RunningNode {

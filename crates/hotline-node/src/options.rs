@@ -1,6 +1,8 @@
 //! What a caller may set when starting a node, on top of its config file.
 
+use crate::outbox::RetryPolicy;
 use hotline_core::Timestamp;
+use hotline_crypto::PrekeyPolicy;
 use hotline_net::Multiaddr;
 use hotline_store::NodeConfig;
 use std::fmt;
@@ -91,6 +93,10 @@ pub struct NodeOptions {
     pub serve_api: bool,
     /// The control socket, instead of `DATA/hotline.sock`.
     pub api_socket: Option<PathBuf>,
+    /// Backoff between delivery attempts of one envelope.
+    pub retry: RetryPolicy,
+    /// How often prekeys rotate and how long their secrets are kept.
+    pub prekey_policy: PrekeyPolicy,
 }
 
 impl Default for NodeOptions {
@@ -109,6 +115,8 @@ impl Default for NodeOptions {
             clock: Clock::system(),
             serve_api: true,
             api_socket: None,
+            retry: RetryPolicy::default(),
+            prekey_policy: PrekeyPolicy::default(),
         }
     }
 }

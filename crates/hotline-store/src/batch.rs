@@ -1,6 +1,6 @@
 //! Write batches: what one or more directory changes do to the database.
 
-use crate::schema::{HistoryRow, SlotRow};
+use crate::schema::{HistoryRow, SlotRow, Table};
 use hotline_core::{Applied, Change, Directory, ObjectHash, ObjectKey, Timestamp};
 
 /// One database operation.
@@ -14,6 +14,10 @@ pub(crate) enum Op {
     /// assigned inside the transaction, so that concurrent batches coalesced
     /// by the group committer still get increasing, unique numbers.
     AppendHistory { key: Vec<u8>, hash: ObjectHash, row: Vec<u8> },
+    /// Write a row of one of the messaging tables.
+    Put { table: Table, key: Vec<u8>, value: Vec<u8> },
+    /// Delete a row of one of the messaging tables (absent is fine).
+    Delete { table: Table, key: Vec<u8> },
 }
 
 /// Directory changes to write in one durable transaction.

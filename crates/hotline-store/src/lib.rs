@@ -3,7 +3,9 @@
 //! Durable storage for one Hotline node, on [redb]: the directory objects the
 //! node has accepted (each slot's winner and evidence, plus the history of
 //! every object ever accepted), the node's secret key files, and its
-//! `node.toml` configuration.
+//! `node.toml` configuration, and the node's messages: those it sent and
+//! received, its outbox of envelopes waiting for a receipt, the receipts,
+//! and its prekey secrets.
 //!
 //! **Promise.** A write this crate reports as `Ok` is on disk: every write
 //! transaction commits with an fsync before the call returns, so a node never
@@ -37,6 +39,7 @@ pub mod config;
 mod error;
 mod fsutil;
 pub mod keyfile;
+mod messages;
 mod schema;
 mod store;
 
@@ -45,5 +48,6 @@ pub use commit::GroupCommitter;
 pub use config::{LogFormat, NodeConfig};
 pub use error::StoreError;
 pub use keyfile::NodeKeys;
+pub use messages::{MessageRow, OutboxEntry, OutboxRow, PREKEY_RING, ReceivedRow, SentRow};
 pub use schema::SCHEMA_VERSION;
 pub use store::{DB_FILE, HistoryEntry, Store};

@@ -8,14 +8,24 @@
 //! | `slots`   | `ObjectKey::to_bytes()`                  | [`SlotRow`]: winner + evidence     |
 //! | `history` | `ObjectKey bytes ‖ seq (u64 BE) ‖ hash`  | [`HistoryRow`]: object + flags     |
 //!
+//! The messaging tables, added in the same schema version (a store written
+//! before them simply lacks them, and they are created by the first write):
+//!
+//! | table      | key                          | value                                        |
+//! |------------|------------------------------|----------------------------------------------|
+//! | `messages` | msg_id (16 bytes)            | [`crate::MessageRow`]: a message sent or received |
+//! | `cases`    | case_id ‖ msg_id             | empty: the thread index                      |
+//! | `outbox`   | msg_id ‖ recipient node (32) | [`crate::OutboxRow`]: an envelope not yet receipted |
+//! | `receipts` | msg_id ‖ recipient node (32) | a verified delivery receipt, in wire form    |
+//! | `secrets`  | name (text)                  | secret bytes (the prekey ring)               |
+//!
 //! Rows are encoded with `hotline_core::encoding` behind a one-byte row
 //! format, so a row can change shape without a new schema version, and every
 //! decode is bounded. Objects inside rows are kept in their wire form
 //! (`DirectoryObject::to_bytes`), so the database holds exactly the bytes
 //! the signatures cover.
 //!
-//! The names `messages`, `threads`, `outbox`, `receipts`, `comchecks`,
-//! `prekey_secrets` and `audit` are reserved for the tables that later
+//! The names `comchecks` and `audit` are reserved for the tables that later
 //! versions add; a schema change that needs a migration bumps
 //! [`SCHEMA_VERSION`].
 
@@ -55,6 +65,28 @@ pub(crate) mod meta {
     /// database rather than derived from the history table, so that it stays
     /// monotonic however the table's keys sort.
     pub const HISTORY_NEXT: &str = "history_next";
+}
+
+/// The messaging tables, which all map bytes to bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Table {
+    Messages,
+    Cases,
+    Outbox,
+    Receipts,
+    Secrets,
+}
+
+impl Table {
+    pub fn definition(self) -> TableDefinition<'static, &'static [u8], &'static [u8]> {
+        match self {
+            Table::Messages => TableDefinition::new("messages"),
+            Table::Cases => TableDefinition::new("cases"),
+            Table::Outbox => TableDefinition::new("outbox"),
+            Table::Receipts => TableDefinition::new("receipts"),
+            Table::Secrets => TableDefinition::new("secrets"),
+        }
+    }
 }
 
 const SLOT_FORMAT: u8 = 1;

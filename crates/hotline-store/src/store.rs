@@ -232,6 +232,14 @@ impl Store {
                         history.insert(hkey.as_slice(), row.as_slice()).map_err(|e| self.db_error(ACTION, e))?;
                         next += 1;
                     }
+                    Op::Put { table, key, value } => {
+                        let mut t = txn.open_table(table.definition()).map_err(|e| self.db_error(ACTION, e))?;
+                        t.insert(key.as_slice(), value.as_slice()).map_err(|e| self.db_error(ACTION, e))?;
+                    }
+                    Op::Delete { table, key } => {
+                        let mut t = txn.open_table(table.definition()).map_err(|e| self.db_error(ACTION, e))?;
+                        t.remove(key.as_slice()).map_err(|e| self.db_error(ACTION, e))?;
+                    }
                 }
             }
             meta_table
@@ -243,12 +251,12 @@ impl Store {
         Ok(())
     }
 
-    fn begin_read(&self, action: &'static str) -> Result<ReadTransaction, StoreError> {
+    pub(crate) fn begin_read(&self, action: &'static str) -> Result<ReadTransaction, StoreError> {
         self.db.begin_read().map_err(|e| self.db_error(action, e))
     }
 
     /// Opens a table for reading; `None` if no write has created it yet.
-    fn open_read<K: redb::Key + 'static, V: redb::Value + 'static>(
+    pub(crate) fn open_read<K: redb::Key + 'static, V: redb::Value + 'static>(
         &self,
         txn: &ReadTransaction,
         table: TableDefinition<K, V>,
@@ -261,11 +269,11 @@ impl Store {
         }
     }
 
-    fn db_error(&self, action: &'static str, e: impl Into<redb::Error>) -> StoreError {
+    pub(crate) fn db_error(&self, action: &'static str, e: impl Into<redb::Error>) -> StoreError {
         from_redb(&self.path, action, e)
     }
 
-    fn corrupt(&self, detail: impl Into<String>) -> StoreError {
+    pub(crate) fn corrupt(&self, detail: impl Into<String>) -> StoreError {
         StoreError::Corrupt { path: self.path.clone(), detail: detail.into() }
     }
 

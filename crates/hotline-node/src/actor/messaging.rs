@@ -1,0 +1,902 @@
+//! Messaging, inside the actor: writing and sealing messages, the delivery
+//! schedule, taking envelopes in, receipts, acknowledgements, and this
+//! node's prekey ring.
+//!
+//! **Sending.** A message to a point of contact is sealed once for every
+//! member node listed in its contact record. The message and its envelopes
+//! are written durably (`messages`, `outbox`) before the user hears
+//! "queued"; only then do deliveries start. An envelope leaves the outbox
+//! only when the recipient node's receipt verifies, in the same write that
+//! stores the receipt. When the recipient has no prekey bundle yet, or
+//! refuses an envelope as sealed to a prekey it no longer holds, the
+//! message is sealed again to its current bundle.
+//!
+//! **Receiving.** An envelope must come from its sending node itself, a
+//! member; it must open (network, recipient, prekey, AEAD, signature); the
+//! message inside must be well formed and its `from` must be a point of
+//! contact whose record in force lists the sending node. The message is
+//! stored durably, and only then is the signed receipt returned. A
+//! duplicate (same msg_id from the same node) gets the stored receipt, so
+//! it is shown once however often it arrives. Every refusal has a code
+//! and is counted.
+
+use super::{Actor, After};
+use crate::api_types::{
+    AckRequest, DeliveryView, MessageQuery, MessageSummary, MessageView, NodeEvent, OutboxItem, SendRequest,
+    SendResponse,
+};
+use crate::error::NodeError;
+use crate::outbox::{DeliveryKey, RetryPolicy, Schedule};
+use hotline_core::{
+    CaseId, DirectoryObject, Fields, Message, MessageId, MessageType, NodeId, ObjectKey, Outcome, Role, SecretKey,
+    SignedPrekeyBundle, Timestamp,
+};
+use hotline_crypto::{DeliveryReceipt, Envelope, PrekeyPolicy, PrekeyRing, SeedRng, select_prekey};
+use hotline_net::{DeliverReply, DeliverRequest, DeliverResponse, PeerId, node_id_of, peer_id_of};
+use hotline_store::{MessageRow, OutboxRow, PREKEY_RING, ReceivedRow, SentRow, Store, StoreError, WriteBatch};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+use tracing::{debug, info, warn};
+use zeroize::Zeroizing;
+
+/// Most deliveries running at once, over all recipients.
+const MAX_IN_FLIGHT: usize = 512;
+
+/// What the node remembers of a message it received, to answer duplicates.
+#[derive(Clone, Debug)]
+pub(crate) struct ReceivedIndex {
+    sender: NodeId,
+    envelope_hash: [u8; 32],
+    receipt: Vec<u8>,
+}
+
+/// The actor's messaging state.
+pub(crate) struct Mail {
+    pub node_key: SecretKey,
+    pub node_id: NodeId,
+    pub ring: PrekeyRing,
+    pub prekey_policy: PrekeyPolicy,
+    pub schedule: Schedule,
+    pub retry: RetryPolicy,
+    pub received: HashMap<MessageId, ReceivedIndex>,
+    pub sent: HashSet<MessageId>,
+    pub rejections: BTreeMap<String, u64>,
+    pub waiters: HashMap<MessageId, Vec<oneshot::Sender<()>>>,
+}
+
+impl Mail {
+    /// Rebuilds the messaging state from the store: the prekey ring, the
+    /// ids of stored messages, and the outbox.
+    pub fn load(
+        store: &Store,
+        node_key: SecretKey,
+        prekey_policy: PrekeyPolicy,
+        retry: RetryPolicy,
+    ) -> Result<Mail, NodeError> {
+        let ring = match store.secret(PREKEY_RING)? {
+            Some(bytes) => PrekeyRing::from_bytes_secret(&bytes).map_err(|e| {
+                NodeError::Store(StoreError::Corrupt {
+                    path: store.path().to_path_buf(),
+                    detail: format!("the prekey ring: {e}"),
+                })
+            })?,
+            None => PrekeyRing::new(),
+        };
+        let mut received = HashMap::new();
+        let mut sent = HashSet::new();
+        for (id, row) in store.messages()? {
+            match row {
+                MessageRow::Received(r) => {
+                    received.insert(
+                        id,
+                        ReceivedIndex { sender: r.sender, envelope_hash: r.envelope_hash, receipt: r.receipt },
+                    );
+                }
+                MessageRow::Sent(_) => {
+                    sent.insert(id);
+                }
+            }
+        }
+        let mut schedule = Schedule::default();
+        let now = Instant::now();
+        for entry in store.outbox()? {
+            let envelope = (!entry.row.envelope.is_empty()).then_some(entry.row.envelope);
+            schedule.insert((entry.msg_id, entry.recipient), envelope, entry.row.queued_at, now);
+        }
+        if schedule.len() > 0 {
+            info!(pending = schedule.len(), "outbox restored; delivering");
+        }
+        let node_id = NodeId(node_key.public().0);
+        Ok(Mail {
+            node_key,
+            node_id,
+            ring,
+            prekey_policy,
+            schedule,
+            retry,
+            received,
+            sent,
+            rejections: BTreeMap::new(),
+            waiters: HashMap::new(),
+        })
+    }
+}
+
+/// A generator seeded from the operating system, for one batch of work.
+fn os_rng() -> Result<SeedRng, String> {
+    let mut seed = Zeroizing::new([0u8; 32]);
+    getrandom::fill(&mut *seed).map_err(|e| format!("the operating system's random generator failed: {e}"))?;
+    Ok(SeedRng::from_seed(seed))
+}
+
+fn random_id() -> Result<[u8; 16], NodeError> {
+    let mut id = [0u8; 16];
+    getrandom::fill(&mut id).map_err(|e| NodeError::BadRequest {
+        code: "random_failed",
+        message: format!("the operating system's random generator failed: {e}"),
+    })?;
+    Ok(id)
+}
+
+fn jitter() -> f64 {
+    (getrandom::u32().unwrap_or(0) as f64) / (u32::MAX as f64 + 1.0)
+}
+
+fn bad(code: &'static str, message: impl Into<String>) -> NodeError {
+    NodeError::BadRequest { code, message: message.into() }
+}
+
+fn decode_message(id: &MessageId, bytes: &[u8]) -> Result<Message, NodeError> {
+    Message::from_bytes(bytes).map_err(|e| NodeError::StoreFailed(format!("stored message {id} does not decode: {e}")))
+}
+
+impl Actor {
+    // ----- prekeys -----
+
+    /// Rotates the prekey ring when due, deletes expired secrets, and
+    /// publishes a new signed bundle when the one in the directory no
+    /// longer matches the ring. The ring is written in the same durable
+    /// batch as the bundle, so no bundle is ever published whose secret
+    /// could be lost.
+    pub(super) fn maintain_prekeys(&mut self) {
+        let now = self.now();
+        let mut rng = match os_rng() {
+            Ok(r) => r,
+            Err(e) => {
+                warn!(error = %e, "cannot rotate prekeys");
+                return;
+            }
+        };
+        let rotation = self.mail.ring.rotate(now, &mut rng, self.mail.prekey_policy);
+        if let Some(created) = rotation.created {
+            info!(prekey = created.id, expires = %created.expires, "made a new prekey");
+        }
+        for deleted in &rotation.deleted {
+            info!(prekey = deleted.id, "deleted an old prekey secret");
+        }
+        let node = self.mail.node_id;
+        let current = match self.dir.entry(&ObjectKey::Prekeys(node)).map(|e| &e.object) {
+            Some(DirectoryObject::Prekeys(p)) => Some(p.clone()),
+            _ => None,
+        };
+        let wanted = self.mail.ring.prekeys().iter().filter(|p| p.expires > now).map(|p| p.id).collect::<HashSet<_>>();
+        let published = current
+            .as_ref()
+            .filter(|p| p.bundle.expires > now)
+            .map(|p| p.bundle.prekeys.iter().map(|k| k.id).collect::<HashSet<_>>());
+        let ring_changed = rotation.created.is_some() || !rotation.deleted.is_empty();
+        let mut batch = WriteBatch::new();
+        if ring_changed {
+            batch.put_secret(PREKEY_RING, &self.mail.ring.to_bytes_secret());
+        }
+        // Publish only as a member: anyone else's bundle would wait, unsaved.
+        let stale = published.as_ref() != Some(&wanted);
+        if !stale || !self.dir.is_member(&node, now) {
+            if !batch.is_empty() {
+                self.persist_with(Vec::new(), batch, After::Nothing, Vec::new());
+            }
+            return;
+        }
+        let seq = current.map_or(1, |p| p.bundle.seq + 1).max(now.0);
+        let bundle = match self.mail.ring.bundle(self.state, node, seq, now) {
+            Ok(b) => b,
+            Err(e) => {
+                warn!(error = %e, "cannot build a prekey bundle");
+                return;
+            }
+        };
+        let signed = SignedPrekeyBundle::sign(bundle, &self.mail.node_key, &self.dir.network_id());
+        // The ring goes to disk with the bundle, whatever it was before.
+        if !ring_changed {
+            batch.put_secret(PREKEY_RING, &self.mail.ring.to_bytes_secret());
+        }
+        match self.dir.apply(DirectoryObject::Prekeys(signed.clone()), now) {
+            Ok(Outcome::Applied(applied)) => {
+                info!(seq, prekeys = wanted.len(), "publishing our prekey bundle");
+                let publish = if self.gossip { self.live_winners(std::slice::from_ref(&applied), now) } else { Vec::new() };
+                self.persist_with(vec![applied], batch, After::Nothing, publish);
+            }
+            Ok(other) => {
+                debug!(outcome = ?other, "our prekey bundle was not applied");
+                self.persist_with(Vec::new(), batch, After::Nothing, Vec::new());
+            }
+            Err(r) => {
+                warn!(reason = %r, "the directory refused our own prekey bundle");
+                self.persist_with(Vec::new(), batch, After::Nothing, Vec::new());
+            }
+        }
+    }
+
+    // ----- sending -----
+
+    /// Writes, seals and queues a message; answers once it is durable.
+    pub(super) fn send(&mut self, request: SendRequest, reply: oneshot::Sender<Result<SendResponse, NodeError>>) {
+        match self.prepare(request) {
+            Ok((message, recipients)) => self.queue(message, recipients, WriteBatch::new(), reply),
+            Err(e) => {
+                let _ = reply.send(Err(e));
+            }
+        }
+    }
+
+    /// Sends a `human_ack` for a received message to its sender.
+    pub(super) fn ack(
+        &mut self,
+        id: MessageId,
+        request: AckRequest,
+        reply: oneshot::Sender<Result<SendResponse, NodeError>>,
+    ) {
+        let result = (|| {
+            let Some(MessageRow::Received(mut row)) = self.store.message(&id)? else {
+                return Err(NodeError::NotFound(format!("no received message {id} is held")));
+            };
+            let original = decode_message(&id, &row.message)?;
+            if original.kind == MessageType::HumanAck {
+                return Err(bad("bad_ack", "an acknowledgement is not itself acknowledged"));
+            }
+            if let Some(done) = row.acknowledged_with {
+                return Err(bad("already_acknowledged", format!("message {id} was already acknowledged by {done}")));
+            }
+            let request = SendRequest {
+                to: original.from.clone(),
+                from_role: Some(original.to.role.clone()),
+                kind: MessageType::HumanAck,
+                subject: ack_subject(&original.subject),
+                body: String::new(),
+                tlp: Some(original.tlp),
+                severity: None,
+                is_exercise: original.is_exercise,
+                respond_by: None,
+                case_id: Some(original.case_id),
+                in_reply_to: Some(id),
+                lang: original.lang.clone(),
+                fields: Some(Fields::HumanAck { acknowledged: id, note: request.note }),
+            };
+            let (message, recipients) = self.prepare(request)?;
+            row.acknowledged_with = Some(message.msg_id);
+            row.read = true;
+            let mut extra = WriteBatch::new();
+            extra.put_message(id, &MessageRow::Received(row));
+            Ok((message, recipients, extra))
+        })();
+        match result {
+            Ok((message, recipients, extra)) => self.queue(message, recipients, extra, reply),
+            Err(e) => {
+                let _ = reply.send(Err(e));
+            }
+        }
+    }
+
+    /// Checks a send request and builds the message and its recipient nodes.
+    fn prepare(&self, request: SendRequest) -> Result<(Message, Vec<NodeId>), NodeError> {
+        let now = self.now();
+        let to = request.to;
+        let record = self
+            .dir
+            .record(to.state, &to.role)
+            .ok_or_else(|| NodeError::NotFound(format!("no contact record of {to} is held")))?;
+        let status = self.dir.record_status(record, now);
+        if !status.is_in_force() {
+            return Err(bad("record_not_in_force", format!("the contact record of {to} is {status}")));
+        }
+        let recipients: Vec<NodeId> =
+            record.record.nodes.iter().filter(|n| self.dir.is_member(n, now)).copied().collect();
+        if recipients.is_empty() {
+            return Err(bad("no_member_node", format!("the contact record of {to} lists no member node")));
+        }
+        let from_role = request.from_role.unwrap_or_else(Role::technical);
+        let listed = self.dir.record(self.state, &from_role).is_some_and(|r| {
+            self.dir.record_status(r, now).is_in_force() && r.record.nodes.contains(&self.mail.node_id)
+        });
+        if !listed {
+            return Err(bad(
+                "not_listed",
+                format!(
+                    "this node is not listed in a contact record in force of {}/{from_role}: publish that record, with this node, first",
+                    self.state
+                ),
+            ));
+        }
+        let case_id = match (request.case_id, request.in_reply_to) {
+            (Some(case), _) => case,
+            (None, Some(parent)) => match self.store.message(&parent)? {
+                Some(row) => decode_message(&parent, row.message_bytes())?.case_id,
+                None => return Err(NodeError::NotFound(format!("no message {parent} is held to reply to"))),
+            },
+            (None, None) => CaseId(random_id()?),
+        };
+        let kind = request.kind;
+        let fields = request.fields.unwrap_or(Fields::None);
+        let message = Message {
+            msg_id: MessageId(random_id()?),
+            case_id,
+            in_reply_to: request.in_reply_to,
+            kind,
+            from: hotline_core::Address { state: self.state, role: from_role },
+            to,
+            created_at: now,
+            lang: request.lang,
+            tlp: request.tlp.unwrap_or_default(),
+            severity: request.severity,
+            is_exercise: request.is_exercise,
+            respond_by: request.respond_by,
+            subject: request.subject,
+            body: request.body,
+            fields,
+            attachments: Vec::new(),
+        };
+        message.validate().map_err(|e| bad("invalid_field", e.to_string()))?;
+        Ok((message, recipients))
+    }
+
+    /// Seals `message` for each recipient node, writes the message and its
+    /// envelopes durably, then answers and starts delivering.
+    fn queue(
+        &mut self,
+        message: Message,
+        recipients: Vec<NodeId>,
+        mut batch: WriteBatch,
+        reply: oneshot::Sender<Result<SendResponse, NodeError>>,
+    ) {
+        let now = self.now();
+        let id = message.msg_id;
+        let bytes = message.to_bytes();
+        let mut envelopes = Vec::with_capacity(recipients.len());
+        for node in &recipients {
+            let envelope = match self.seal(&bytes, id, node, now) {
+                Ok(e) => e,
+                Err(e) => {
+                    let _ = reply.send(Err(bad("seal_failed", e)));
+                    return;
+                }
+            };
+            if envelope.is_none() {
+                debug!(msg = %id, %node, "no prekey bundle from the recipient yet; sealing later");
+            }
+            let row = OutboxRow {
+                envelope: envelope.clone().unwrap_or_default(),
+                queued_at: now,
+                attempts: 0,
+                last_error: None,
+            };
+            batch.put_outbox(id, node, &row);
+            envelopes.push((*node, envelope));
+        }
+        let row = SentRow { message: bytes, queued_at: now, recipients: recipients.clone(), acknowledged_with: None };
+        batch.put_message(id, &MessageRow::Sent(row));
+        batch.index_case(message.case_id, id);
+        self.mail.sent.insert(id);
+        info!(msg = %id, to = %message.to, kind = %message.kind, nodes = recipients.len(), "message queued");
+        let response = SendResponse {
+            msg_id: id,
+            case_id: message.case_id,
+            state: "queued".into(),
+            deliveries: recipients.iter().map(|n| queued_view(n, 0, None)).collect(),
+        };
+        self.persist_with(Vec::new(), batch, After::Queued { reply, response, envelopes, queued_at: now }, Vec::new());
+    }
+
+    /// Seals `plaintext` to `node`'s current prekey; `None` if it has
+    /// published no usable bundle.
+    fn seal(&self, plaintext: &[u8], id: MessageId, node: &NodeId, now: Timestamp) -> Result<Option<Vec<u8>>, String> {
+        let Some(bundle) = self.dir.prekeys(node, now) else { return Ok(None) };
+        let Some(prekey) = select_prekey(&bundle.bundle, now) else { return Ok(None) };
+        let mut rng = os_rng()?;
+        let envelope = Envelope::seal(
+            plaintext,
+            &self.mail.node_key,
+            self.mail.node_id,
+            *node,
+            (prekey.id, &prekey.public),
+            &self.dir.network_id(),
+            id.0,
+            now,
+            &mut rng,
+        )
+        .map_err(|e| e.to_string())?;
+        Ok(Some(envelope.to_bytes()))
+    }
+
+    /// Called once a queued message is durable: schedules its deliveries.
+    pub(super) fn on_queued(&mut self, envelopes: Vec<(NodeId, Option<Vec<u8>>)>, id: MessageId, queued_at: Timestamp) {
+        let now = Instant::now();
+        for (node, envelope) in envelopes {
+            self.mail.schedule.insert((id, node), envelope, queued_at, now);
+        }
+        self.dispatch_due();
+    }
+
+    /// Starts the deliveries that are due.
+    pub(super) fn dispatch_due(&mut self) {
+        if self.stopping {
+            return;
+        }
+        let limit = MAX_IN_FLIGHT.saturating_sub(self.mail.schedule.in_flight());
+        if limit == 0 {
+            return;
+        }
+        let now = Instant::now();
+        for key in self.mail.schedule.take_due(now, limit) {
+            let envelope = match self.mail.schedule.get(&key).and_then(|p| p.envelope.clone()) {
+                Some(e) => e,
+                None => match self.reseal(&key) {
+                    Ok(Some(e)) => e,
+                    Ok(None) => {
+                        let error = "the recipient node has published no prekey bundle yet".to_string();
+                        self.mail.schedule.failed(&key, error, &self.mail.retry, jitter(), now);
+                        continue;
+                    }
+                    Err(e) => {
+                        self.mail.schedule.failed(&key, e, &self.mail.retry, jitter(), now);
+                        continue;
+                    }
+                },
+            };
+            let peer = match peer_id_of(&key.1) {
+                Ok(p) => p,
+                Err(e) => {
+                    self.mail.schedule.failed(&key, e.to_string(), &self.mail.retry, jitter(), now);
+                    continue;
+                }
+            };
+            let Some(actor) = self.self_tx.upgrade() else { return };
+            let net = self.net.clone();
+            tokio::spawn(async move {
+                let result = net.deliver(peer, DeliverRequest { envelope }).await.map_err(|e| e.to_string());
+                let _ = actor.send(crate::handle::Command::DeliveryDone { key, result }).await;
+            });
+        }
+    }
+
+    /// Seals a queued message again to the recipient's current bundle and
+    /// saves the new envelope in the outbox.
+    fn reseal(&mut self, key: &DeliveryKey) -> Result<Option<Vec<u8>>, String> {
+        let (id, node) = key;
+        let row = match self.store.message(id) {
+            Ok(Some(MessageRow::Sent(row))) => row,
+            Ok(_) => return Err(format!("message {id} is not stored as sent")),
+            Err(e) => return Err(e.to_string()),
+        };
+        let now = self.now();
+        let Some(envelope) = self.seal(&row.message, *id, node, now)? else { return Ok(None) };
+        let queued_at = self.mail.schedule.get(key).map_or(now, |p| p.queued_at);
+        if let Some(p) = self.mail.schedule.get_mut(key) {
+            p.envelope = Some(envelope.clone());
+        }
+        let mut batch = WriteBatch::new();
+        batch.put_outbox(*id, node, &OutboxRow { envelope: envelope.clone(), queued_at, attempts: 0, last_error: None });
+        self.persist_with(Vec::new(), batch, After::Nothing, Vec::new());
+        Ok(Some(envelope))
+    }
+
+    /// A delivery attempt ended.
+    pub(super) fn on_delivery_done(&mut self, key: DeliveryKey, result: Result<DeliverResponse, String>) {
+        let now = Instant::now();
+        if self.mail.schedule.get(&key).is_none() {
+            return;
+        }
+        let error = match result {
+            Ok(DeliverResponse::Receipt(bytes)) => match self.check_receipt(&key, &bytes) {
+                Ok(()) => {
+                    self.mail.schedule.remove(&key);
+                    let mut batch = WriteBatch::new();
+                    batch.delete_outbox(key.0, &key.1);
+                    batch.put_receipt(key.0, &key.1, bytes);
+                    self.persist_with(Vec::new(), batch, After::Receipted { key }, Vec::new());
+                    self.dispatch_due();
+                    return;
+                }
+                Err(e) => {
+                    warn!(msg = %key.0, node = %key.1, error = %e, "a receipt did not verify");
+                    format!("the receipt did not verify: {e}")
+                }
+            },
+            Ok(DeliverResponse::Refused { code, detail }) => {
+                if code == "prekey_expired" || code == "unknown_prekey" {
+                    // Seal again to the recipient's current bundle next time.
+                    if let Some(p) = self.mail.schedule.get_mut(&key) {
+                        p.envelope = None;
+                    }
+                }
+                debug!(msg = %key.0, node = %key.1, %code, %detail, "delivery refused");
+                format!("refused: {code}: {detail}")
+            }
+            Err(e) => {
+                debug!(msg = %key.0, node = %key.1, error = %e, "delivery failed");
+                e
+            }
+        };
+        self.mail.schedule.failed(&key, error, &self.mail.retry, jitter(), now);
+    }
+
+    fn check_receipt(&self, key: &DeliveryKey, bytes: &[u8]) -> Result<(), String> {
+        let receipt = DeliveryReceipt::from_bytes(bytes).map_err(|e| e.to_string())?;
+        receipt.verify(key.1, &self.dir.network_id()).map_err(|e| e.to_string())?;
+        if receipt.msg_id() != key.0.0 {
+            return Err("it names another message".into());
+        }
+        if receipt.sender() != self.mail.node_id {
+            return Err("it names another sender".into());
+        }
+        Ok(())
+    }
+
+    /// Called once a receipt is durable.
+    pub(super) fn on_receipted(&mut self, key: DeliveryKey) {
+        info!(msg = %key.0, node = %key.1, "message delivered");
+        self.emit(NodeEvent::MessageDelivered { msg_id: key.0, node: key.1.to_string() });
+        if !self.mail.schedule.has_message(&key.0) {
+            for waiter in self.mail.waiters.remove(&key.0).unwrap_or_default() {
+                let _ = waiter.send(());
+            }
+        }
+    }
+
+    /// Makes the deliveries to `peer` due now (it connected).
+    pub(super) fn wake_deliveries(&mut self, peer: &PeerId) {
+        if let Some(node) = node_id_of(peer) {
+            self.mail.schedule.wake(&node, Instant::now());
+            self.dispatch_due();
+        }
+    }
+
+    /// Answers once `id` has no delivery waiting.
+    pub(super) fn wait_delivered(&mut self, id: MessageId, reply: oneshot::Sender<()>) {
+        if self.mail.schedule.has_message(&id) {
+            self.mail.waiters.entry(id).or_default().push(reply);
+        } else {
+            let _ = reply.send(());
+        }
+    }
+
+    // ----- receiving -----
+
+    fn refuse(&mut self, peer: PeerId, reply: DeliverReply, code: &'static str, detail: String) {
+        self.count_refusal(peer, code);
+        debug!(%peer, code, %detail, "envelope refused");
+        let net = self.net.clone();
+        tokio::spawn(async move {
+            let _ = net.respond_deliver(reply, DeliverResponse::Refused { code: code.to_string(), detail }).await;
+        });
+    }
+
+    /// Counts a refused envelope and announces it.
+    pub(super) fn count_refusal(&mut self, peer: PeerId, code: &str) {
+        *self.mail.rejections.entry(code.to_string()).or_default() += 1;
+        self.emit(NodeEvent::DeliveryRejected { peer: peer.to_string(), code: code.to_string() });
+    }
+
+    /// An envelope arrived.
+    pub(super) fn on_deliver(&mut self, peer: PeerId, request: DeliverRequest, reply: DeliverReply) {
+        let now = self.now();
+        let network = self.dir.network_id();
+        let envelope = match Envelope::from_bytes(&request.envelope) {
+            Ok(e) => e,
+            Err(e) => return self.refuse(peer, reply, e.code(), e.to_string()),
+        };
+        if node_id_of(&peer) != Some(envelope.sender()) {
+            let detail = "the envelope's sender is not the peer that delivered it".to_string();
+            return self.refuse(peer, reply, "sender_not_peer", detail);
+        }
+        if !self.dir.is_member(&envelope.sender(), now) {
+            return self.refuse(peer, reply, "not_a_member", "the sending node is not a member".into());
+        }
+        let id = MessageId(envelope.msg_id());
+        // The same bytes again (a retry whose receipt was lost): answer with
+        // the stored receipt, after every earlier write is durable.
+        if let Some(known) = self.mail.received.get(&id)
+            && known.sender == envelope.sender()
+            && known.envelope_hash == envelope.hash()
+        {
+            let receipt = known.receipt.clone();
+            debug!(msg = %id, %peer, "duplicate envelope; answering with the stored receipt");
+            return self.persist_with(Vec::new(), WriteBatch::new(), After::Receipt { reply, receipt }, Vec::new());
+        }
+        let opened = match envelope.open(&self.mail.ring, self.mail.node_id, &network, now) {
+            Ok(o) => o,
+            Err(e) => return self.refuse(peer, reply, e.code(), e.to_string()),
+        };
+        let message = match Message::from_bytes(&opened.plaintext) {
+            Ok(m) => m,
+            Err(e) => return self.refuse(peer, reply, "malformed_message", e.to_string()),
+        };
+        if message.msg_id != id {
+            return self.refuse(peer, reply, "malformed_message", "the message id differs from the envelope's".into());
+        }
+        let from = &message.from;
+        let listed = self.dir.record(from.state, &from.role).is_some_and(|r| {
+            self.dir.record_status(r, now).is_in_force() && r.record.nodes.contains(&opened.sender)
+        });
+        if !listed {
+            let detail = format!("the sending node is not listed in the contact record of {from}");
+            return self.refuse(peer, reply, "forged_sender", detail);
+        }
+        if message.to.state != self.state {
+            let detail = format!("the message is for {}, this node is {}", message.to, self.state);
+            return self.refuse(peer, reply, "not_for_me", detail);
+        }
+        if self.mail.sent.contains(&id) {
+            return self.refuse(peer, reply, "duplicate_msg_id", "a message with this id was sent from here".into());
+        }
+        if let Some(known) = self.mail.received.get(&id) {
+            if known.sender != opened.sender {
+                let detail = "another node already delivered a message with this id".to_string();
+                return self.refuse(peer, reply, "duplicate_msg_id", detail);
+            }
+            // Same message, sealed again (to a newer prekey): same receipt.
+            let receipt = known.receipt.clone();
+            return self.persist_with(Vec::new(), WriteBatch::new(), After::Receipt { reply, receipt }, Vec::new());
+        }
+        let receipt = match DeliveryReceipt::sign(&envelope, &self.mail.node_key, &network, now) {
+            Ok(r) => r.to_bytes(),
+            Err(e) => return self.refuse(peer, reply, "internal", e.to_string()),
+        };
+        let mut batch = WriteBatch::new();
+        let mut events = vec![NodeEvent::MessageReceived {
+            msg_id: id,
+            case_id: message.case_id,
+            kind: message.kind,
+            from: message.from.clone(),
+            tlp: message.tlp,
+        }];
+        if let Fields::HumanAck { acknowledged, .. } = &message.fields
+            && self.mail.sent.contains(acknowledged)
+        {
+            match self.store.message(acknowledged) {
+                Ok(Some(MessageRow::Sent(mut row))) if row.acknowledged_with.is_none() => {
+                    row.acknowledged_with = Some(id);
+                    batch.put_message(*acknowledged, &MessageRow::Sent(row));
+                    events.push(NodeEvent::MessageAcknowledged {
+                        msg_id: *acknowledged,
+                        ack_id: id,
+                        by: message.from.clone(),
+                    });
+                }
+                Ok(_) => {}
+                Err(e) => warn!(error = %e, "cannot read the acknowledged message"),
+            }
+        }
+        let row = ReceivedRow {
+            message: opened.plaintext,
+            sender: opened.sender,
+            envelope_hash: envelope.hash(),
+            received_at: now,
+            receipt: receipt.clone(),
+            read: false,
+            acknowledged_with: None,
+        };
+        batch.put_message(id, &MessageRow::Received(row));
+        batch.index_case(message.case_id, id);
+        self.mail.received.insert(
+            id,
+            ReceivedIndex { sender: opened.sender, envelope_hash: envelope.hash(), receipt: receipt.clone() },
+        );
+        info!(msg = %id, from = %message.from, kind = %message.kind, tlp = %message.tlp, "message received");
+        self.persist_with(Vec::new(), batch, After::Received { reply, receipt, events }, Vec::new());
+    }
+
+    // ----- reading -----
+
+    pub(super) fn messages(&self, query: &MessageQuery) -> Result<Vec<MessageSummary>, NodeError> {
+        let wanted = query.r#box.as_deref().unwrap_or("inbox");
+        if !matches!(wanted, "inbox" | "sent" | "all") {
+            return Err(bad("bad_box", format!("box must be inbox, sent or all, not {wanted:?}")));
+        }
+        let mut out = Vec::new();
+        for (id, row) in self.store.messages()? {
+            let incoming = matches!(row, MessageRow::Received(_));
+            if (wanted == "inbox" && !incoming) || (wanted == "sent" && incoming) {
+                continue;
+            }
+            let view = self.view(id, row)?;
+            if query.unread && (view.read || view.direction != "in") {
+                continue;
+            }
+            if query.case.is_some_and(|c| c != view.message.case_id) {
+                continue;
+            }
+            out.push(summary(view));
+        }
+        out.sort_by_key(|s| (s.at, s.msg_id));
+        Ok(out)
+    }
+
+    /// One message; with `mark_read`, a received message is marked read,
+    /// durably, before the answer.
+    pub(super) fn message(&mut self, id: MessageId, mark_read: bool, reply: oneshot::Sender<Result<MessageView, NodeError>>) {
+        let row = match self.store.message(&id) {
+            Ok(Some(row)) => row,
+            Ok(None) => {
+                let _ = reply.send(Err(NodeError::NotFound(format!("no message {id} is held"))));
+                return;
+            }
+            Err(e) => {
+                let _ = reply.send(Err(e.into()));
+                return;
+            }
+        };
+        let mut batch = WriteBatch::new();
+        let row = match row {
+            MessageRow::Received(mut r) if mark_read && !r.read => {
+                r.read = true;
+                let row = MessageRow::Received(r);
+                batch.put_message(id, &row);
+                row
+            }
+            other => other,
+        };
+        let view = self.view(id, row);
+        if batch.is_empty() || view.is_err() {
+            let _ = reply.send(view);
+        } else {
+            self.persist_with(Vec::new(), batch, After::Shown { reply, view: view.map(Box::new) }, Vec::new());
+        }
+    }
+
+    pub(super) fn thread(&self, case: CaseId) -> Result<Vec<MessageView>, NodeError> {
+        let mut out = Vec::new();
+        for id in self.store.case(&case)? {
+            if let Some(row) = self.store.message(&id)? {
+                out.push(self.view(id, row)?);
+            }
+        }
+        if out.is_empty() {
+            return Err(NodeError::NotFound(format!("no message of case {case} is held")));
+        }
+        out.sort_by_key(|v| (v.message.created_at, v.at));
+        Ok(out)
+    }
+
+    pub(super) fn outbox(&self) -> Result<Vec<OutboxItem>, NodeError> {
+        let now = Instant::now();
+        let mut subjects: HashMap<MessageId, (hotline_core::Address, String)> = HashMap::new();
+        let mut out = Vec::new();
+        for ((id, node), p) in self.mail.schedule.iter() {
+            if !subjects.contains_key(id)
+                && let Some(row) = self.store.message(id)?
+            {
+                let m = decode_message(id, row.message_bytes())?;
+                subjects.insert(*id, (m.to, m.subject));
+            }
+            let Some((to, subject)) = subjects.get(id).cloned() else { continue };
+            out.push(OutboxItem {
+                msg_id: *id,
+                to,
+                subject,
+                node: node.to_string(),
+                queued_at: p.queued_at,
+                attempts: p.attempts,
+                last_error: p.last_error.clone(),
+                in_flight: p.in_flight,
+                next_attempt_ms: p.next_at.saturating_duration_since(now).as_millis() as u64,
+            });
+        }
+        Ok(out)
+    }
+
+    fn view(&self, id: MessageId, row: MessageRow) -> Result<MessageView, NodeError> {
+        let message = decode_message(&id, row.message_bytes())?;
+        Ok(match row {
+            MessageRow::Received(r) => MessageView {
+                direction: "in".into(),
+                state: "received".into(),
+                read: r.read,
+                at: r.received_at,
+                sender_node: Some(r.sender.to_string()),
+                acknowledged_with: r.acknowledged_with,
+                deliveries: Vec::new(),
+                message,
+            },
+            MessageRow::Sent(s) => {
+                let receipts: HashMap<NodeId, Vec<u8>> = self.store.receipts(&id)?.into_iter().collect();
+                let deliveries: Vec<DeliveryView> = s
+                    .recipients
+                    .iter()
+                    .map(|node| match self.mail.schedule.get(&(id, *node)) {
+                        Some(p) => queued_view(node, p.attempts, p.last_error.clone()),
+                        None => delivered_view(node, receipts.get(node)),
+                    })
+                    .collect();
+                let all = deliveries.iter().all(|d| d.state == "delivered");
+                MessageView {
+                    direction: "out".into(),
+                    state: if all { "delivered" } else { "queued" }.into(),
+                    read: true,
+                    at: s.queued_at,
+                    sender_node: None,
+                    acknowledged_with: s.acknowledged_with,
+                    deliveries,
+                    message,
+                }
+            }
+        })
+    }
+
+    /// The answer to `send` once the message is durable.
+    pub(super) fn sent_response(&self, mut response: SendResponse) -> SendResponse {
+        let id = response.msg_id;
+        for d in &mut response.deliveries {
+            if let Some((_, p)) = self.mail.schedule.iter().find(|((m, n), _)| *m == id && n.to_string() == d.node) {
+                d.attempts = p.attempts;
+                d.last_error = p.last_error.clone();
+            }
+        }
+        response
+    }
+}
+
+fn ack_subject(subject: &str) -> String {
+    let mut out = format!("Acknowledged: {subject}");
+    if out.len() > hotline_core::limits::MAX_SHORT_TEXT {
+        let mut end = hotline_core::limits::MAX_SHORT_TEXT;
+        while !out.is_char_boundary(end) {
+            end -= 1;
+        }
+        out.truncate(end);
+    }
+    out
+}
+
+fn queued_view(node: &NodeId, attempts: u32, last_error: Option<String>) -> DeliveryView {
+    DeliveryView {
+        node: node.to_string(),
+        state: "queued".into(),
+        attempts,
+        last_error,
+        received_at: None,
+        receipt: None,
+    }
+}
+
+fn delivered_view(node: &NodeId, receipt: Option<&Vec<u8>>) -> DeliveryView {
+    let received_at = receipt.and_then(|r| DeliveryReceipt::from_bytes(r).ok()).map(|r| r.received_at());
+    DeliveryView {
+        node: node.to_string(),
+        state: "delivered".into(),
+        attempts: 0,
+        last_error: None,
+        received_at,
+        receipt: receipt.map(hex::encode),
+    }
+}
+
+fn summary(view: MessageView) -> MessageSummary {
+    let m = view.message;
+    MessageSummary {
+        msg_id: m.msg_id,
+        case_id: m.case_id,
+        direction: view.direction,
+        state: view.state,
+        read: view.read,
+        acknowledged: view.acknowledged_with.is_some(),
+        at: view.at,
+        kind: m.kind,
+        from: m.from,
+        to: m.to,
+        tlp: m.tlp,
+        severity: m.severity,
+        is_exercise: m.is_exercise,
+        subject: m.subject,
+    }
+}

@@ -1,0 +1,189 @@
+//! The delivery schedule: which envelopes wait for a receipt, and when each
+//! is tried next.
+//!
+//! The durable outbox is the store's `outbox` table; this is the node's
+//! in-memory view of it, rebuilt from the table at start. It decides *when*
+//! to try, never *whether*: an envelope leaves the schedule only when a
+//! receipt that verifies comes back. Failed attempts back off exponentially
+//! (`base · 2^attempts`, capped at `max`) with ±25 % jitter, so that many
+//! senders retrying one recovering node do not arrive in lockstep. A peer
+//! that connects makes every envelope for it due at once: that is when a
+//! node that was down or partitioned can take them.
+
+use hotline_core::{MessageId, NodeId, Timestamp};
+use std::collections::BTreeMap;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Backoff between delivery attempts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// The wait after the first failure.
+    pub base: Duration,
+    /// The longest wait.
+    pub max: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy { base: Duration::from_millis(500), max: Duration::from_secs(60) }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait after `attempts` failures, with `jitter` in `[0, 1)` spread
+    /// over ±25 %.
+    pub fn delay(&self, attempts: u32, jitter: f64) -> Duration {
+        let exp = self.base.saturating_mul(1u32 << attempts.saturating_sub(1).min(20));
+        let capped = exp.min(self.max);
+        capped.mul_f64(0.75 + 0.5 * jitter.clamp(0.0, 1.0))
+    }
+}
+
+/// One envelope waiting for its receipt.
+#[derive(Clone, Debug)]
+pub(crate) struct Pending {
+    /// The sealed envelope, or `None` when it could not be sealed yet (the
+    /// recipient has published no prekey bundle).
+    pub envelope: Option<Vec<u8>>,
+    pub queued_at: Timestamp,
+    /// Attempts since this node started.
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub next_at: Instant,
+    pub in_flight: bool,
+}
+
+/// The key of one delivery: a message and one recipient node.
+pub(crate) type DeliveryKey = (MessageId, NodeId);
+
+/// The schedule.
+#[derive(Debug, Default)]
+pub(crate) struct Schedule {
+    pending: BTreeMap<DeliveryKey, Pending>,
+}
+
+impl Schedule {
+    pub fn insert(&mut self, key: DeliveryKey, envelope: Option<Vec<u8>>, queued_at: Timestamp, now: Instant) {
+        self.pending.insert(
+            key,
+            Pending { envelope, queued_at, attempts: 0, last_error: None, next_at: now, in_flight: false },
+        );
+    }
+
+    pub fn get(&self, key: &DeliveryKey) -> Option<&Pending> {
+        self.pending.get(key)
+    }
+
+    pub fn get_mut(&mut self, key: &DeliveryKey) -> Option<&mut Pending> {
+        self.pending.get_mut(key)
+    }
+
+    pub fn remove(&mut self, key: &DeliveryKey) -> Option<Pending> {
+        self.pending.remove(key)
+    }
+
+    pub fn len(&self) -> usize {
+        self.pending.len()
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.pending.values().filter(|p| p.in_flight).count()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&DeliveryKey, &Pending)> {
+        self.pending.iter()
+    }
+
+    /// Whether `msg` still has a delivery waiting.
+    pub fn has_message(&self, msg: &MessageId) -> bool {
+        self.pending.range((*msg, NodeId([0; 32]))..=(*msg, NodeId([0xff; 32]))).next().is_some()
+    }
+
+    /// The deliveries due at `now` and not in flight, oldest message first,
+    /// at most `limit`; each is marked in flight.
+    pub fn take_due(&mut self, now: Instant, limit: usize) -> Vec<DeliveryKey> {
+        let mut out = Vec::new();
+        for (key, p) in self.pending.iter_mut() {
+            if out.len() >= limit {
+                break;
+            }
+            if !p.in_flight && p.next_at <= now {
+                p.in_flight = true;
+                p.attempts = p.attempts.saturating_add(1);
+                out.push(*key);
+            }
+        }
+        out
+    }
+
+    /// Records a failed attempt and schedules the next one.
+    pub fn failed(&mut self, key: &DeliveryKey, error: String, policy: &RetryPolicy, jitter: f64, now: Instant) {
+        if let Some(p) = self.pending.get_mut(key) {
+            p.in_flight = false;
+            p.last_error = Some(error);
+            p.next_at = now + policy.delay(p.attempts, jitter);
+        }
+    }
+
+    /// Makes every delivery to `node` due now (it just connected).
+    pub fn wake(&mut self, node: &NodeId, now: Instant) {
+        for ((_, n), p) in self.pending.iter_mut() {
+            if n == node && !p.in_flight {
+                p.next_at = now;
+            }
+        }
+    }
+
+    /// Makes every delivery still waiting to be sealed due now (a prekey
+    /// bundle may have arrived).
+    pub fn wake_unsealed(&mut self, now: Instant) {
+        for p in self.pending.values_mut() {
+            if p.envelope.is_none() && !p.in_flight {
+                p.next_at = now;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_is_capped_and_jittered() {
+        let p = RetryPolicy { base: Duration::from_millis(100), max: Duration::from_secs(1) };
+        assert_eq!(p.delay(1, 0.5), Duration::from_millis(100));
+        assert_eq!(p.delay(2, 0.5), Duration::from_millis(200));
+        assert_eq!(p.delay(3, 0.5), Duration::from_millis(400));
+        assert_eq!(p.delay(10, 0.5), Duration::from_secs(1));
+        assert_eq!(p.delay(u32::MAX, 0.5), Duration::from_secs(1));
+        assert_eq!(p.delay(1, 0.0), Duration::from_millis(75));
+        assert_eq!(p.delay(1, 1.0), Duration::from_millis(125));
+    }
+
+    #[test]
+    fn due_failed_and_wake() {
+        let t0 = Instant::now();
+        let policy = RetryPolicy { base: Duration::from_secs(10), max: Duration::from_secs(60) };
+        let mut s = Schedule::default();
+        let a = (MessageId([1; 16]), NodeId([1; 32]));
+        let b = (MessageId([2; 16]), NodeId([2; 32]));
+        s.insert(a, Some(vec![1]), Timestamp(0), t0);
+        s.insert(b, None, Timestamp(0), t0);
+        assert_eq!(s.take_due(t0, 1), vec![a]);
+        assert_eq!(s.take_due(t0, 10), vec![b]);
+        assert!(s.take_due(t0, 10).is_empty(), "in flight is never taken twice");
+        s.failed(&a, "offline".into(), &policy, 0.5, t0);
+        assert!(s.take_due(t0 + Duration::from_secs(9), 10).is_empty());
+        assert_eq!(s.take_due(t0 + Duration::from_secs(10), 10), vec![a]);
+        s.failed(&a, "offline".into(), &policy, 0.5, t0);
+        s.wake(&a.1, t0);
+        assert_eq!(s.take_due(t0, 10), vec![a]);
+        assert_eq!(s.get(&a).map(|p| p.attempts), Some(2));
+        assert!(s.has_message(&a.0));
+        s.remove(&a);
+        assert!(!s.has_message(&a.0));
+        assert_eq!(s.len(), 1);
+    }
+}

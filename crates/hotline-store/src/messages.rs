@@ -1,0 +1,318 @@
+//! The messaging tables: messages sent and received, the thread index, the
+//! outbox of envelopes waiting for a receipt, the receipts, and the node's
+//! secrets (its prekey ring).
+//!
+//! The store keeps bytes: messages in their canonical wire form
+//! (`hotline_core::Message::to_bytes`), envelopes and receipts as sealed or
+//! signed by `hotline-crypto`. It never seals, opens or verifies; the node
+//! does, before it writes.
+
+use crate::batch::{Op, WriteBatch};
+use crate::error::StoreError;
+use crate::schema::Table;
+use crate::store::Store;
+use hotline_core::encoding::{self, DecodeError};
+use hotline_core::{CaseId, MessageId, NodeId, Timestamp};
+use redb::ReadableTable;
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+const MESSAGE_ROW_FORMAT: u8 = 1;
+const OUTBOX_ROW_FORMAT: u8 = 1;
+/// A message row holds one message (under 1 MiB) or one envelope, plus
+/// small fixed fields.
+const MAX_ROW_BYTES: usize = 2 * 1024 * 1024;
+/// The name of the prekey ring in the `secrets` table.
+pub const PREKEY_RING: &str = "prekey_ring";
+
+/// A message this node received, as stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceivedRow {
+    /// The message, in wire form.
+    pub message: Vec<u8>,
+    /// The node that sealed it (its signature was verified).
+    pub sender: NodeId,
+    /// The hash of the envelope that carried it.
+    pub envelope_hash: [u8; 32],
+    /// When this node stored it.
+    pub received_at: Timestamp,
+    /// The delivery receipt this node signed, given again to a duplicate.
+    pub receipt: Vec<u8>,
+    /// Whether a person has displayed it.
+    pub read: bool,
+    /// The `human_ack` message this node sent for it, if any.
+    pub acknowledged_with: Option<MessageId>,
+}
+
+/// A message this node wrote and sent, as stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentRow {
+    /// The message, in wire form.
+    pub message: Vec<u8>,
+    /// When it was queued.
+    pub queued_at: Timestamp,
+    /// The nodes it was sealed to, one envelope each.
+    pub recipients: Vec<NodeId>,
+    /// The `human_ack` received for it, if any.
+    pub acknowledged_with: Option<MessageId>,
+}
+
+/// One row of the `messages` table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MessageRow {
+    /// Received from another node.
+    Received(ReceivedRow),
+    /// Written here.
+    Sent(SentRow),
+}
+
+impl MessageRow {
+    fn encode(&self) -> Vec<u8> {
+        encoding::encode_versioned(MESSAGE_ROW_FORMAT, self)
+    }
+
+    fn decode(bytes: &[u8]) -> Result<MessageRow, DecodeError> {
+        encoding::decode_versioned("message row", MESSAGE_ROW_FORMAT, bytes, MAX_ROW_BYTES)
+    }
+
+    /// The message's wire form.
+    pub fn message_bytes(&self) -> &[u8] {
+        match self {
+            MessageRow::Received(r) => &r.message,
+            MessageRow::Sent(s) => &s.message,
+        }
+    }
+}
+
+/// An envelope waiting in the outbox for its receipt.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxRow {
+    /// The sealed envelope, in wire form.
+    pub envelope: Vec<u8>,
+    /// When it was queued.
+    pub queued_at: Timestamp,
+    /// Delivery attempts so far.
+    pub attempts: u32,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+}
+
+impl OutboxRow {
+    fn encode(&self) -> Vec<u8> {
+        encoding::encode_versioned(OUTBOX_ROW_FORMAT, self)
+    }
+
+    fn decode(bytes: &[u8]) -> Result<OutboxRow, DecodeError> {
+        encoding::decode_versioned("outbox row", OUTBOX_ROW_FORMAT, bytes, MAX_ROW_BYTES)
+    }
+}
+
+/// One outbox row with its key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutboxEntry {
+    /// The message.
+    pub msg_id: MessageId,
+    /// The recipient node.
+    pub recipient: NodeId,
+    /// The row.
+    pub row: OutboxRow,
+}
+
+fn pair_key(first: &[u8; 16], node: &NodeId) -> Vec<u8> {
+    let mut key = Vec::with_capacity(48);
+    key.extend_from_slice(first);
+    key.extend_from_slice(&node.0);
+    key
+}
+
+fn split_pair_key(key: &[u8]) -> Option<([u8; 16], NodeId)> {
+    let (first, node) = key.split_first_chunk::<16>()?;
+    let node: [u8; 32] = node.try_into().ok()?;
+    Some((*first, NodeId(node)))
+}
+
+impl WriteBatch {
+    /// Writes (or replaces) a message row.
+    pub fn put_message(&mut self, id: MessageId, row: &MessageRow) {
+        self.ops.push(Op::Put { table: Table::Messages, key: id.0.to_vec(), value: row.encode() });
+    }
+
+    /// Adds `msg` to the thread index of `case`.
+    pub fn index_case(&mut self, case: CaseId, msg: MessageId) {
+        let mut key = case.0.to_vec();
+        key.extend_from_slice(&msg.0);
+        self.ops.push(Op::Put { table: Table::Cases, key, value: Vec::new() });
+    }
+
+    /// Writes (or replaces) the outbox row of `msg` for `recipient`.
+    pub fn put_outbox(&mut self, msg: MessageId, recipient: &NodeId, row: &OutboxRow) {
+        self.ops.push(Op::Put { table: Table::Outbox, key: pair_key(&msg.0, recipient), value: row.encode() });
+    }
+
+    /// Removes the outbox row of `msg` for `recipient`.
+    pub fn delete_outbox(&mut self, msg: MessageId, recipient: &NodeId) {
+        self.ops.push(Op::Delete { table: Table::Outbox, key: pair_key(&msg.0, recipient) });
+    }
+
+    /// Records the receipt `recipient` signed for `msg`.
+    pub fn put_receipt(&mut self, msg: MessageId, recipient: &NodeId, receipt: Vec<u8>) {
+        self.ops.push(Op::Put { table: Table::Receipts, key: pair_key(&msg.0, recipient), value: receipt });
+    }
+
+    /// Writes a secret (for example [`PREKEY_RING`]). The bytes end up in
+    /// the owner-only database file; the caller's buffer should zeroize.
+    pub fn put_secret(&mut self, name: &str, secret: &[u8]) {
+        self.ops.push(Op::Put { table: Table::Secrets, key: name.as_bytes().to_vec(), value: secret.to_vec() });
+    }
+}
+
+impl Store {
+    /// The message with id `id`, if stored.
+    pub fn message(&self, id: &MessageId) -> Result<Option<MessageRow>, StoreError> {
+        const ACTION: &str = "reading a message";
+        let txn = self.begin_read(ACTION)?;
+        let Some(table) = self.open_read(&txn, Table::Messages.definition(), ACTION)? else { return Ok(None) };
+        match table.get(id.0.as_slice()).map_err(|e| self.db_error(ACTION, e))? {
+            None => Ok(None),
+            Some(v) => MessageRow::decode(v.value()).map(Some).map_err(|e| self.corrupt(format!("message {id}: {e}"))),
+        }
+    }
+
+    /// Every stored message, by id.
+    pub fn messages(&self) -> Result<Vec<(MessageId, MessageRow)>, StoreError> {
+        const ACTION: &str = "listing messages";
+        let txn = self.begin_read(ACTION)?;
+        let Some(table) = self.open_read(&txn, Table::Messages.definition(), ACTION)? else { return Ok(Vec::new()) };
+        let mut out = Vec::new();
+        for row in table.iter().map_err(|e| self.db_error(ACTION, e))? {
+            let (k, v) = row.map_err(|e| self.db_error(ACTION, e))?;
+            let id: [u8; 16] =
+                k.value().try_into().map_err(|_| self.corrupt("a key of the messages table is not 16 bytes"))?;
+            let id = MessageId(id);
+            let row = MessageRow::decode(v.value()).map_err(|e| self.corrupt(format!("message {id}: {e}")))?;
+            out.push((id, row));
+        }
+        Ok(out)
+    }
+
+    /// The ids of the messages of case `case`, in id order.
+    pub fn case(&self, case: &CaseId) -> Result<Vec<MessageId>, StoreError> {
+        const ACTION: &str = "reading a thread";
+        let txn = self.begin_read(ACTION)?;
+        let Some(table) = self.open_read(&txn, Table::Cases.definition(), ACTION)? else { return Ok(Vec::new()) };
+        let mut out = Vec::new();
+        for row in table.range::<&[u8]>(case.0.as_slice()..).map_err(|e| self.db_error(ACTION, e))? {
+            let (k, _) = row.map_err(|e| self.db_error(ACTION, e))?;
+            let Some(rest) = k.value().strip_prefix(case.0.as_slice()) else { break };
+            let id: [u8; 16] = rest.try_into().map_err(|_| self.corrupt("a key of the cases table is malformed"))?;
+            out.push(MessageId(id));
+        }
+        Ok(out)
+    }
+
+    /// Every envelope waiting for a receipt.
+    pub fn outbox(&self) -> Result<Vec<OutboxEntry>, StoreError> {
+        const ACTION: &str = "reading the outbox";
+        let txn = self.begin_read(ACTION)?;
+        let Some(table) = self.open_read(&txn, Table::Outbox.definition(), ACTION)? else { return Ok(Vec::new()) };
+        let mut out = Vec::new();
+        for row in table.iter().map_err(|e| self.db_error(ACTION, e))? {
+            let (k, v) = row.map_err(|e| self.db_error(ACTION, e))?;
+            let (msg, recipient) =
+                split_pair_key(k.value()).ok_or_else(|| self.corrupt("a key of the outbox table is malformed"))?;
+            let row = OutboxRow::decode(v.value())
+                .map_err(|e| self.corrupt(format!("outbox row of {}: {e}", MessageId(msg))))?;
+            out.push(OutboxEntry { msg_id: MessageId(msg), recipient, row });
+        }
+        Ok(out)
+    }
+
+    /// The receipts held for `msg`, by recipient node.
+    pub fn receipts(&self, msg: &MessageId) -> Result<Vec<(NodeId, Vec<u8>)>, StoreError> {
+        const ACTION: &str = "reading receipts";
+        let txn = self.begin_read(ACTION)?;
+        let Some(table) = self.open_read(&txn, Table::Receipts.definition(), ACTION)? else { return Ok(Vec::new()) };
+        let mut out = Vec::new();
+        for row in table.range::<&[u8]>(msg.0.as_slice()..).map_err(|e| self.db_error(ACTION, e))? {
+            let (k, v) = row.map_err(|e| self.db_error(ACTION, e))?;
+            let Some((id, node)) = split_pair_key(k.value()) else {
+                return Err(self.corrupt("a key of the receipts table is malformed"));
+            };
+            if id != msg.0 {
+                break;
+            }
+            out.push((node, v.value().to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// The secret stored under `name`, in a buffer that zeroizes on drop.
+    pub fn secret(&self, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError> {
+        const ACTION: &str = "reading a secret";
+        let txn = self.begin_read(ACTION)?;
+        let Some(table) = self.open_read(&txn, Table::Secrets.definition(), ACTION)? else { return Ok(None) };
+        let value = table.get(name.as_bytes()).map_err(|e| self.db_error(ACTION, e))?;
+        Ok(value.map(|v| Zeroizing::new(v.value().to_vec())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hotline_core::testkit::World;
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let world = World::default();
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::create(dir.path(), &world.charter, "FRA".parse().unwrap()).unwrap();
+        (dir, store)
+    }
+
+    #[test]
+    fn messaging_tables_round_trip_and_survive_reopen() {
+        let (dir, store) = store();
+        let id = MessageId([1; 16]);
+        let other = MessageId([2; 16]);
+        let case = CaseId([9; 16]);
+        let node = NodeId([7; 32]);
+        let sent = MessageRow::Sent(SentRow {
+            message: vec![1, 2, 3],
+            queued_at: Timestamp(5),
+            recipients: vec![node],
+            acknowledged_with: None,
+        });
+        let outbox = OutboxRow { envelope: vec![4; 100], queued_at: Timestamp(5), attempts: 0, last_error: None };
+        let mut batch = WriteBatch::new();
+        batch.put_message(id, &sent);
+        batch.index_case(case, id);
+        batch.index_case(CaseId([10; 16]), other);
+        batch.put_outbox(id, &node, &outbox);
+        batch.put_secret(PREKEY_RING, b"secret");
+        store.write(batch).unwrap();
+        drop(store);
+
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.message(&id).unwrap(), Some(sent));
+        assert_eq!(store.message(&other).unwrap(), None);
+        assert_eq!(store.case(&case).unwrap(), vec![id]);
+        assert_eq!(store.outbox().unwrap(), vec![OutboxEntry { msg_id: id, recipient: node, row: outbox }]);
+        assert_eq!(store.secret(PREKEY_RING).unwrap().as_deref().map(|v| v.as_slice()), Some(&b"secret"[..]));
+
+        let mut batch = WriteBatch::new();
+        batch.delete_outbox(id, &node);
+        batch.put_receipt(id, &node, vec![8; 10]);
+        batch.put_receipt(other, &node, vec![9; 10]);
+        store.write(batch).unwrap();
+        assert!(store.outbox().unwrap().is_empty());
+        assert_eq!(store.receipts(&id).unwrap(), vec![(node, vec![8; 10])]);
+    }
+
+    #[test]
+    fn a_store_without_messaging_tables_reads_as_empty() {
+        let (_dir, store) = store();
+        assert!(store.messages().unwrap().is_empty());
+        assert!(store.outbox().unwrap().is_empty());
+        assert!(store.receipts(&MessageId([0; 16])).unwrap().is_empty());
+        assert!(store.secret(PREKEY_RING).unwrap().is_none());
+    }
+}

@@ -1,0 +1,113 @@
+//! End-to-end messaging between real nodes: sealed envelopes over the
+//! deliver protocol, durable outboxes, signed receipts, acknowledgements.
+
+mod support;
+
+use hotline_core::{Address, MessageType, Role, Tlp};
+use hotline_node::api_types::{AckRequest, MessageQuery, NodeEvent, SendRequest};
+use hotline_node::{NodeHandle, RunningNode};
+use std::time::Duration;
+use support::*;
+
+fn rfi(to: &str) -> SendRequest {
+    SendRequest {
+        to: Address { state: to.parse().unwrap(), role: Role::technical() },
+        from_role: None,
+        kind: MessageType::RequestForInformation,
+        subject: "Scanning from AS64500".into(),
+        body: "We observe scanning of energy-sector hosts. Can you confirm?".into(),
+        tlp: Some(Tlp::Amber),
+        severity: Some(3),
+        is_exercise: false,
+        respond_by: None,
+        case_id: None,
+        in_reply_to: None,
+        lang: Some("en".into()),
+        fields: None,
+    }
+}
+
+/// Two admitted nodes, each with a technical record, converged (two
+/// admissions, two records, two prekey bundles).
+async fn pair(net: &TestNet) -> (RunningNode, RunningNode) {
+    let a = net.prepare("fra", "FRA", true);
+    let b = net.prepare("deu", "DEU", true);
+    let na = start(&a, options(&[])).await;
+    let nb = start(&b, options(&[first_addr(&na)])).await;
+    publish(&na.handle(), "technical", "CERT-FR").await;
+    publish(&nb.handle(), "technical", "CERT-Bund").await;
+    converged(&[na.handle(), nb.handle()], 6).await;
+    (na, nb)
+}
+
+async fn inbox(h: &NodeHandle) -> Vec<hotline_node::api_types::MessageSummary> {
+    h.messages(MessageQuery::default()).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_is_delivered_receipted_and_acknowledged() {
+    let net = TestNet::new("messaging");
+    let (na, nb) = pair(&net).await;
+    let (a, b) = (na.handle(), nb.handle());
+    let mut a_events = a.subscribe();
+
+    let sent = a.send(rfi("DEU")).await.unwrap();
+    assert_eq!(sent.deliveries.len(), 1);
+    let view = a.wait_delivered(sent.msg_id, DEADLINE).await.unwrap();
+    assert_eq!(view.state, "delivered", "{view:?}");
+    assert!(view.deliveries[0].receipt.is_some());
+
+    let inbox_b = inbox(&b).await;
+    assert_eq!(inbox_b.len(), 1);
+    assert_eq!(inbox_b[0].msg_id, sent.msg_id);
+    assert!(!inbox_b[0].read);
+    let shown = b.message(sent.msg_id, true).await.unwrap();
+    assert_eq!(shown.message.subject, "Scanning from AS64500");
+    assert_eq!(shown.message.severity, Some(3));
+    assert!(b.messages(MessageQuery { unread: true, ..Default::default() }).await.unwrap().is_empty());
+
+    let ack = b.ack(sent.msg_id, AckRequest { note: Some("Looking into it".into()) }).await.unwrap();
+    assert_eq!(ack.case_id, sent.case_id);
+    wait_event(&mut a_events, "the acknowledgement", |e| match e {
+        NodeEvent::MessageAcknowledged { msg_id, .. } if *msg_id == sent.msg_id => Some(()),
+        _ => None,
+    })
+    .await;
+    let thread = a.thread(sent.case_id).await.unwrap();
+    assert_eq!(thread.len(), 2);
+    assert_eq!(a.message(sent.msg_id, false).await.unwrap().acknowledged_with, Some(ack.msg_id));
+    na.shutdown().await.unwrap();
+    nb.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offline_recipient_gets_the_message_exactly_once_when_it_starts() {
+    let net = TestNet::new("messaging-offline");
+    let (na, nb) = pair(&net).await;
+    let a = na.handle();
+    let b_data = net.root.path().join("deu");
+    nb.shutdown().await.unwrap();
+
+    let sent = a.send(rfi("DEU")).await.unwrap();
+    assert_eq!(sent.state, "queued");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let outbox = a.outbox().await.unwrap();
+    assert_eq!(outbox.len(), 1);
+    assert!(outbox[0].attempts >= 1, "{outbox:?}");
+    assert!(outbox[0].last_error.is_some());
+
+    let prepared = Prepared {
+        data: b_data,
+        state: "DEU".parse().unwrap(),
+        state_key: hotline_core::SecretKey::from_seed(&[0; 32]),
+        node: hotline_core::NodeId([0; 32]),
+    };
+    let nb = start(&prepared, options(&[first_addr(&na)])).await;
+    let view = a.wait_delivered(sent.msg_id, DEADLINE).await.unwrap();
+    assert_eq!(view.state, "delivered");
+    assert!(a.outbox().await.unwrap().is_empty());
+    let got = inbox(&nb.handle()).await;
+    assert_eq!(got.iter().filter(|m| m.msg_id == sent.msg_id).count(), 1);
+    na.shutdown().await.unwrap();
+    nb.shutdown().await.unwrap();
+}
