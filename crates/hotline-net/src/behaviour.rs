@@ -1,6 +1,7 @@
 //! The composed libp2p behaviour and how the swarm is built.
 
 use crate::config::NetConfig;
+use crate::deliver::{DeliverCodec, deliver_protocol};
 use crate::error::NetError;
 use crate::protocol::{SyncCodec, sync_protocol};
 use hotline_core::NetworkId;
@@ -17,6 +18,9 @@ use std::time::Duration;
 /// Largest gossip message. Directory objects are at most 16 KiB; the
 /// margin covers gossipsub's own framing.
 pub const MAX_GOSSIP_BYTES: usize = 64 * 1024;
+
+/// Most deliver streams, inbound and outbound together, on one connection.
+pub(crate) const MAX_DELIVER_STREAMS: usize = 512;
 
 /// Application score given to connected peers that are not members. It
 /// puts them far below gossipsub's graylist threshold, so we neither
@@ -36,6 +40,7 @@ pub(crate) struct Behaviour {
     pub gossipsub: Toggle<gossipsub::Behaviour>,
     pub kad: kad::Behaviour<kad::store::MemoryStore>,
     pub sync: request_response::Behaviour<SyncCodec>,
+    pub deliver: request_response::Behaviour<DeliverCodec>,
 }
 
 /// `/hotline/<netid>/1`, the identify protocol version. A peer announcing
@@ -159,6 +164,16 @@ fn build_behaviour(keypair: &Keypair, config: &NetConfig) -> Result<Behaviour, N
         request_response::Config::default().with_request_timeout(config.sync_timeout),
     );
 
+    // Envelopes are independent of each other, so many may be in flight to
+    // one peer at once (the default of 100 streams would fail the rest).
+    let deliver = request_response::Behaviour::with_codec(
+        DeliverCodec,
+        [(deliver_protocol(network), request_response::ProtocolSupport::Full)],
+        request_response::Config::default()
+            .with_request_timeout(config.deliver_timeout)
+            .with_max_concurrent_streams(MAX_DELIVER_STREAMS),
+    );
+
     let gossipsub = if config.gossip { Some(gossipsub_behaviour(keypair, config)?) } else { None };
 
     Ok(Behaviour {
@@ -170,6 +185,7 @@ fn build_behaviour(keypair: &Keypair, config: &NetConfig) -> Result<Behaviour, N
         gossipsub: Toggle::from(gossipsub),
         kad,
         sync,
+        deliver,
     })
 }
 

@@ -45,6 +45,10 @@ pub struct NetConfig {
     pub gossip_heartbeat: Duration,
     /// Timeout of one sync request, from sending to the full response.
     pub sync_timeout: Duration,
+    /// Timeout of one deliver request, from sending the envelope to the
+    /// receipt or refusal. It also bounds how long the receiving node may
+    /// take to answer before the request fails.
+    pub deliver_timeout: Duration,
     /// Most established connections in total. Members bypass all connection
     /// limits, so strangers cannot exhaust the slots.
     pub max_connections: u32,
@@ -78,6 +82,7 @@ impl NetConfig {
             gossip: true,
             gossip_heartbeat: Duration::from_millis(150),
             sync_timeout: Duration::from_secs(30),
+            deliver_timeout: Duration::from_secs(10),
             max_connections: 512,
             max_connections_per_peer: 2,
             max_pending_connections: 64,
@@ -107,6 +112,7 @@ impl fmt::Debug for NetConfig {
             .field("gossip", &self.gossip)
             .field("gossip_heartbeat", &self.gossip_heartbeat)
             .field("sync_timeout", &self.sync_timeout)
+            .field("deliver_timeout", &self.deliver_timeout)
             .field("max_connections", &self.max_connections)
             .field("max_connections_per_peer", &self.max_connections_per_peer)
             .field("max_pending_connections", &self.max_pending_connections)

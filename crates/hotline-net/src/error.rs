@@ -48,7 +48,19 @@ pub enum NetError {
         /// What went wrong.
         reason: String,
     },
-    /// A message or frame breaks the sync protocol's bounds.
+    /// A deliver request failed: the peer could not be dialled or found, no
+    /// connection, timeout, protocol error, or the remote dropped the request
+    /// unanswered (it was busy) or answered with a frame we refused. A
+    /// refusal by the receiver is not an error: it is
+    /// [`crate::DeliverResponse::Refused`].
+    #[error("deliver request to {peer} failed: {reason}")]
+    Deliver {
+        /// The peer the envelope was for.
+        peer: PeerId,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A message or frame breaks the sync or deliver protocol's bounds.
     #[error(transparent)]
     Protocol(#[from] ProtocolError),
     /// Gossip publishing failed for a reason other than a small mesh.

@@ -3,16 +3,22 @@
 //! Hotline's libp2p layer. **Its job:** carry bytes between the nodes of one
 //! network. It runs the transports (TCP with Noise and Yamux, and QUIC),
 //! identify, ping, Kademlia peer routing among members, directory gossip
-//! (gossipsub, strict validation, content-addressed ids) and the
-//! request-response sync protocol ([`protocol`]); it gates connections so
-//! that only members stay connected.
+//! (gossipsub, strict validation, content-addressed ids), the
+//! request-response sync protocol ([`protocol`]) and the request-response
+//! deliver protocol ([`deliver`]: one sealed envelope in, a receipt or a
+//! refusal back); it gates connections so that only members stay connected
+//! and only members deliver.
 //!
-//! **Its edges.** It knows nothing about storage and never decides whether
-//! an object is valid. The node (`hotline-node`) owns the `Directory`:
+//! **Its edges.** It knows nothing about storage, never decides whether an
+//! object is valid and never looks inside an envelope or a receipt. The
+//! node (`hotline-node`) owns the `Directory` and the message store:
 //! - gossip arrives as [`NetEvent::Gossip`] and is forwarded only after the
 //!   node reports [`Verdict::Accept`] with [`NetworkHandle::report_gossip`];
 //! - sync requests arrive as [`NetEvent::SyncRequest`] and the node answers
 //!   with [`NetworkHandle::respond_sync`];
+//! - envelopes from members arrive as [`NetEvent::Deliver`] and the node
+//!   answers with [`NetworkHandle::respond_deliver`]; it sends its own with
+//!   [`NetworkHandle::deliver`];
 //! - the node tells the network who the members are with
 //!   [`NetworkHandle::set_members`] (the node ids in current records of
 //!   admitted states), and starts syncs on [`NetEvent::PeerConnected`] and
@@ -26,13 +32,15 @@
 //! **Gating.** A connected peer that is not a member gets a grace window
 //! ([`NetConfig::grace`]) in which it may sync, so a newly admitted state
 //! can present its admission and record. Its gossip is never delivered to
-//! the node, and gossipsub neither publishes nor forwards to it. When the
+//! the node, and gossipsub neither publishes nor forwards to it. Its
+//! envelopes are refused at once with `not_a_member`
+//! ([`NetEvent::DeliverRefused`]), grace window or not. When the
 //! window ends it is disconnected and refused for
 //! [`NetConfig::stranger_cooldown`]. [`NetworkHandle::block`] refuses a peer
 //! outright, member or not.
 //!
 //! Every protocol name and the topic carry the network id:
-//! `/hotline/<netid>/sync/1`, `/hotline/<netid>/kad/1`,
+//! `/hotline/<netid>/sync/1`, `/hotline/<netid>/deliver/1`, `/hotline/<netid>/kad/1`,
 //! `/hotline/<netid>/meshsub/1.1.0`, topic `hotline/<netid>/directory/1`,
 //! identify protocol version `/hotline/<netid>/1`.
 //!
@@ -41,12 +49,12 @@
 //! [`MAX_GOSSIP_BYTES`]. Messages are signed by the node key (gossipsub
 //! strict mode) and identified by the SHA-256 of the data, so the same
 //! object is one message whoever publishes it. The sync protocol's wire
-//! format is in [`protocol`].
+//! format is in [`protocol`], the deliver protocol's in [`deliver`].
 //!
 //! # How the node drives it
 //! 1. Spawn with [`NetConfig::members`] set from the stored directory, then
 //!    read events in a loop (never stop reading: the network buffers a
-//!    bounded backlog, then sheds gossip and sync requests).
+//!    bounded backlog, then sheds gossip, sync and deliver requests).
 //! 2. After every directory change, call [`NetworkHandle::set_members`] with
 //!    the peer ids ([`peer_id_of`]) of the nodes listed in current records
 //!    of admitted states.
@@ -63,20 +71,35 @@
 //! 6. Publish every object it creates or accepts from the control API with
 //!    [`NetworkHandle::publish`]; objects accepted from gossip are already
 //!    forwarded by the `Accept` verdict.
+//! 7. To send a message: seal it for the recipient node and call
+//!    [`NetworkHandle::deliver`] with the recipient's peer id. Many
+//!    deliveries may be in flight at once; each resolves to the receiver's
+//!    `Receipt` (check it with `DeliveryReceipt`), its typed `Refused`, or
+//!    a [`NetError::Deliver`] (unreachable, timeout, dropped, or no address
+//!    known yet while a lookup runs), after which the node retries later.
+//! 8. On [`NetEvent::Deliver`] (always from a member): open the envelope,
+//!    store it, and answer with [`NetworkHandle::respond_deliver`]: a
+//!    `Receipt`, the stored one for a duplicate, or `Refused` with a stable
+//!    code (for example `OpenError::code`). Answer within
+//!    [`NetConfig::deliver_timeout`], or the request fails on the sender's
+//!    side. [`NetEvent::DeliverRefused`] needs no action (count it).
 
 #![warn(missing_docs)]
 
 mod behaviour;
 mod config;
+pub mod deliver;
 mod error;
 mod network;
 pub mod protocol;
 
 pub use behaviour::{MAX_GOSSIP_BYTES, directory_topic, identify_version, kad_protocol};
 pub use config::NetConfig;
+pub use deliver::{DeliverRequest, DeliverResponse, deliver_protocol};
 pub use error::NetError;
 pub use libp2p::gossipsub::MessageId;
 pub use libp2p::{Multiaddr, PeerId};
+pub use network::DeliverReply;
 pub use network::{NetEvent, Network, NetworkHandle, PeerInfo, SyncReply, Verdict};
 pub use protocol::{DigestEntry, SyncRequest, SyncResponse, sync_protocol};
 
@@ -134,5 +157,6 @@ mod tests {
         assert_eq!(directory_topic(&net).to_string(), format!("hotline/{hex}/directory/1"));
         assert_eq!(kad_protocol(&net).as_ref(), format!("/hotline/{hex}/kad/1"));
         assert_eq!(sync_protocol(&net).as_ref(), format!("/hotline/{hex}/sync/1"));
+        assert_eq!(deliver_protocol(&net).as_ref(), format!("/hotline/{hex}/deliver/1"));
     }
 }

@@ -3,6 +3,7 @@
 
 use crate::behaviour::{Behaviour, BehaviourEvent, STRANGER_SCORE, build_swarm, directory_topic, identify_version};
 use crate::config::NetConfig;
+use crate::deliver::{DeliverRequest, DeliverResponse, NOT_A_MEMBER};
 use crate::error::NetError;
 use crate::protocol::{SyncRequest, SyncResponse};
 use futures::StreamExt;
@@ -24,8 +25,8 @@ use tracing::{debug, info, trace, warn};
 const MAX_ADDRS_PER_PEER: usize = 16;
 
 /// Most events that may wait for the node, beyond the channel itself,
-/// before gossip, sync requests and ping reports are shed. Connection and
-/// listen events are never shed.
+/// before gossip, sync and deliver requests, refusal reports and ping
+/// reports are shed. Connection and listen events are never shed.
 const MAX_BACKLOG: usize = 1024;
 
 /// What the network reports to the node.
@@ -68,6 +69,27 @@ pub enum NetEvent {
         /// Where the answer goes.
         reply: SyncReply,
     },
+    /// An envelope from a member; the node opens it and answers with
+    /// [`NetworkHandle::respond_deliver`] (a receipt or a refusal), or drops
+    /// `reply` to make the request fail on the sender's side (it retries).
+    /// Shed when the node falls behind, with the same effect.
+    Deliver {
+        /// The sending member.
+        peer: PeerId,
+        /// The request, already checked against the protocol's bounds.
+        request: DeliverRequest,
+        /// Where the answer goes.
+        reply: DeliverReply,
+    },
+    /// The network refused an envelope by itself and answered `Refused`
+    /// with `code` (today only [`crate::deliver::NOT_A_MEMBER`]: the sender
+    /// is not in the member set). For counters; the node need not act.
+    DeliverRefused {
+        /// The sender.
+        peer: PeerId,
+        /// The refusal code sent.
+        code: &'static str,
+    },
     /// A ping round trip.
     PingRtt {
         /// The peer.
@@ -94,6 +116,26 @@ impl SyncReply {
 impl fmt::Debug for SyncReply {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "SyncReply({})", self.peer)
+    }
+}
+
+/// The answer slot of an inbound deliver request. Dropping it without
+/// answering makes the request fail on the sender's side.
+pub struct DeliverReply {
+    peer: PeerId,
+    channel: ResponseChannel<DeliverResponse>,
+}
+
+impl DeliverReply {
+    /// The member that sent the envelope.
+    pub fn peer(&self) -> PeerId {
+        self.peer
+    }
+}
+
+impl fmt::Debug for DeliverReply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DeliverReply({})", self.peer)
     }
 }
 
@@ -141,6 +183,8 @@ enum Command {
     ReportGossip { message_id: MessageId, source: PeerId, verdict: Verdict },
     SyncRequest { peer: PeerId, request: SyncRequest, reply: oneshot::Sender<Result<SyncResponse, NetError>> },
     RespondSync { reply: SyncReply, response: SyncResponse },
+    Deliver { peer: PeerId, request: DeliverRequest, reply: oneshot::Sender<Result<DeliverResponse, NetError>> },
+    RespondDeliver { reply: DeliverReply, response: DeliverResponse },
     SetMembers { members: BTreeSet<PeerId>, reply: oneshot::Sender<()> },
     Block { peer: PeerId, reply: oneshot::Sender<()> },
     Unblock { peer: PeerId, reply: oneshot::Sender<()> },
@@ -186,6 +230,7 @@ impl Network {
             grace: HashMap::new(),
             cooling: HashMap::new(),
             pending_sync: HashMap::new(),
+            pending_deliver: HashMap::new(),
             wanted: HashSet::new(),
             grace_window: config.grace,
             cooldown: config.stranger_cooldown,
@@ -265,6 +310,31 @@ impl NetworkHandle {
     pub async fn respond_sync(&self, reply: SyncReply, response: SyncResponse) -> Result<(), NetError> {
         response.check()?;
         self.send(Command::RespondSync { reply, response }).await
+    }
+
+    /// Sends one sealed envelope to `peer` and waits for its receipt or
+    /// refusal (at most [`NetConfig::deliver_timeout`] once a connection is
+    /// up; many deliveries may be in flight at once).
+    ///
+    /// An envelope over the protocol's bounds is refused here
+    /// ([`NetError::Protocol`]) and a blocked or cooling peer with
+    /// [`NetError::Blocked`], before anything is sent. A peer that is not
+    /// connected is dialled at its known addresses; when none is known, a
+    /// Kademlia lookup starts and this delivery fails at once with
+    /// [`NetError::Deliver`]: retry after a moment. Transport failures, a
+    /// timeout or a request the receiver dropped are [`NetError::Deliver`];
+    /// the receiver's refusal is `Ok(DeliverResponse::Refused { .. })`.
+    pub async fn deliver(&self, peer: PeerId, request: DeliverRequest) -> Result<DeliverResponse, NetError> {
+        request.check()?;
+        self.ask(|reply| Command::Deliver { peer, request, reply }).await?
+    }
+
+    /// Answers an inbound [`NetEvent::Deliver`]. An answer over the
+    /// protocol's bounds (or with a malformed refusal code) is refused here,
+    /// and the request then fails on the sender's side.
+    pub async fn respond_deliver(&self, reply: DeliverReply, response: DeliverResponse) -> Result<(), NetError> {
+        response.check()?;
+        self.send(Command::RespondDeliver { reply, response }).await
     }
 
     /// Replaces the member set: the node ids listed in current records of
@@ -351,6 +421,7 @@ struct EventLoop {
     /// Strangers refused until the given time.
     cooling: HashMap<PeerId, Instant>,
     pending_sync: HashMap<OutboundRequestId, (PeerId, oneshot::Sender<Result<SyncResponse, NetError>>)>,
+    pending_deliver: HashMap<OutboundRequestId, (PeerId, oneshot::Sender<Result<DeliverResponse, NetError>>)>,
     /// Peers `dial_peer` is looking up through Kademlia.
     wanted: HashSet<PeerId>,
     grace_window: Duration,
@@ -392,6 +463,7 @@ impl EventLoop {
         // Fail pending requests before the swarm goes, then drop it: that
         // closes listeners and connections.
         self.pending_sync.clear();
+        self.pending_deliver.clear();
         drop(self);
         drop(events);
         if let Some(reply) = shutdown_reply {
@@ -562,6 +634,13 @@ impl EventLoop {
                     debug!(%peer, "sync response not sent: the request timed out or the connection closed");
                 }
             }
+            Command::Deliver { peer, request, reply } => self.deliver(peer, request, reply),
+            Command::RespondDeliver { reply, response } => {
+                let peer = reply.peer;
+                if self.swarm.behaviour_mut().deliver.send_response(reply.channel, response).is_err() {
+                    debug!(%peer, "deliver response not sent: the request timed out or the connection closed");
+                }
+            }
             Command::SetMembers { members, reply } => {
                 self.set_members(members);
                 let _ = reply.send(());
@@ -636,6 +715,32 @@ impl EventLoop {
         }
     }
 
+    fn deliver(
+        &mut self,
+        peer: PeerId,
+        request: DeliverRequest,
+        reply: oneshot::Sender<Result<DeliverResponse, NetError>>,
+    ) {
+        // request-response dials known addresses by itself, but fails at
+        // once when there are none; `dial_peer` also starts a Kademlia
+        // lookup then, so a retry finds the peer. When `dial_peer` does
+        // dial, request-response's own dial yields to it and the request
+        // waits for that connection.
+        match self.dial_peer(peer) {
+            Ok(()) => {}
+            Err(NetError::Dial { reason, .. }) => {
+                let _ = reply.send(Err(NetError::Deliver { peer, reason: format!("cannot dial: {reason}") }));
+                return;
+            }
+            Err(e) => {
+                let _ = reply.send(Err(e));
+                return;
+            }
+        }
+        let id = self.swarm.behaviour_mut().deliver.send_request(&peer, request);
+        self.pending_deliver.insert(id, (peer, reply));
+    }
+
     fn dial_peer(&mut self, peer: PeerId) -> Result<(), NetError> {
         if self.is_refused(&peer) {
             return Err(NetError::Blocked(peer));
@@ -644,7 +749,8 @@ impl EventLoop {
             return Ok(());
         }
         match self.swarm.dial(DialOpts::peer_id(peer).build()) {
-            Ok(()) => Ok(()),
+            // A dial to it is already under way.
+            Ok(()) | Err(DialError::DialPeerConditionFalse(_)) => Ok(()),
             Err(DialError::NoAddresses) => {
                 // Ask the members' routing tables; dialled when found.
                 self.wanted.insert(peer);
@@ -727,6 +833,7 @@ impl EventLoop {
         match event {
             BehaviourEvent::Gossipsub(event) => self.on_gossip(event),
             BehaviourEvent::Sync(event) => self.on_sync(event),
+            BehaviourEvent::Deliver(event) => self.on_deliver(event),
             BehaviourEvent::Identify(event) => self.on_identify(event),
             BehaviourEvent::Ping(ping::Event { peer, result, .. }) => match result {
                 Ok(rtt) => {
@@ -807,6 +914,55 @@ impl EventLoop {
                 debug!(%peer, %error, "inbound sync request failed");
             }
             request_response::Event::ResponseSent { peer, .. } => trace!(%peer, "sync response sent"),
+        }
+    }
+
+    fn on_deliver(&mut self, event: request_response::Event<DeliverRequest, DeliverResponse>) {
+        match event {
+            request_response::Event::Message { peer, message, .. } => match message {
+                request_response::Message::Request { request, channel, .. } => {
+                    if !self.is_member(&peer) {
+                        // Answered here rather than by the node: a stranger
+                        // learns why at once, and the node never handles
+                        // envelopes it would refuse anyway.
+                        let refusal = DeliverResponse::Refused {
+                            code: NOT_A_MEMBER.to_owned(),
+                            detail: "the receiving node's member set does not list the sender".to_owned(),
+                        };
+                        if self.swarm.behaviour_mut().deliver.send_response(channel, refusal).is_err() {
+                            debug!(%peer, "deliver refusal not sent: the connection closed");
+                        }
+                        debug!(%peer, "envelope from a non-member refused");
+                        self.emit_sheddable(NetEvent::DeliverRefused { peer, code: NOT_A_MEMBER });
+                        return;
+                    }
+                    let reply = DeliverReply { peer, channel };
+                    if !self.emit_sheddable(NetEvent::Deliver { peer, request, reply }) {
+                        // Dropping the channel fails the request on the
+                        // sender's side, which retries later.
+                        debug!(%peer, "node busy: envelope dropped");
+                    }
+                }
+                request_response::Message::Response { request_id, response } => {
+                    if let Some((_, reply)) = self.pending_deliver.remove(&request_id) {
+                        let _ = reply.send(Ok(response));
+                    }
+                }
+            },
+            request_response::Event::OutboundFailure { peer, request_id, error, .. } => {
+                debug!(%peer, %error, "deliver request failed");
+                let mut reason = error.to_string();
+                if self.wanted.contains(&peer) {
+                    reason.push_str("; no address known, looking the peer up: retry shortly");
+                }
+                if let Some((_, reply)) = self.pending_deliver.remove(&request_id) {
+                    let _ = reply.send(Err(NetError::Deliver { peer, reason }));
+                }
+            }
+            request_response::Event::InboundFailure { peer, error, .. } => {
+                debug!(%peer, %error, "inbound deliver request failed");
+            }
+            request_response::Event::ResponseSent { peer, .. } => trace!(%peer, "deliver response sent"),
         }
     }
 

@@ -107,11 +107,13 @@ pub enum SyncResponse {
     Refused,
 }
 
-/// A sync message breaks the protocol's bounds or encoding.
+/// A sync or deliver message breaks its protocol's bounds or encoding.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum ProtocolError {
-    /// The frame's length prefix is zero or over [`MAX_FRAME_BYTES`].
-    #[error("sync frame length {len} is outside 1..={max}")]
+    /// The frame's length prefix is zero or over the protocol's limit
+    /// ([`MAX_FRAME_BYTES`] for sync, [`crate::deliver::MAX_DELIVER_FRAME_BYTES`]
+    /// and [`crate::deliver::MAX_DELIVER_RESPONSE_FRAME_BYTES`] for deliver).
+    #[error("frame length {len} is outside 1..={max}")]
     FrameLength {
         /// The announced or encoded length.
         len: usize,
@@ -135,6 +137,23 @@ pub enum ProtocolError {
         len: usize,
         /// The limit.
         max: usize,
+    },
+    /// A deliver field (envelope, receipt, refusal code or detail) is longer
+    /// than its limit.
+    #[error("deliver {what} is {len} bytes, more than the limit of {max}")]
+    FieldTooLarge {
+        /// Which field.
+        what: &'static str,
+        /// Its length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A deliver refusal code is empty or has a character outside `[a-z0-9_]`.
+    #[error("deliver refusal code is {reason}")]
+    BadRefusalCode {
+        /// What is wrong with it.
+        reason: &'static str,
     },
     /// The body does not decode, or is not canonically encoded.
     #[error(transparent)]
@@ -210,42 +229,56 @@ fn checked_body(body: Vec<u8>) -> Result<Vec<u8>, ProtocolError> {
     Ok(body)
 }
 
-/// Prefixes `body` with its length.
+/// Prefixes `body` with its length (a sync frame, at most [`MAX_FRAME_BYTES`]).
 pub fn frame(body: &[u8]) -> Result<Vec<u8>, ProtocolError> {
-    if body.is_empty() || body.len() > MAX_FRAME_BYTES {
-        return Err(ProtocolError::FrameLength { len: body.len(), max: MAX_FRAME_BYTES });
-    }
+    frame_bounded(body, MAX_FRAME_BYTES)
+}
+
+/// Prefixes `body` with its length, refusing an empty body or one over
+/// `max` bytes (or over `u32::MAX`, which the prefix cannot express).
+pub fn frame_bounded(body: &[u8], max: usize) -> Result<Vec<u8>, ProtocolError> {
+    let len = match u32::try_from(body.len()) {
+        Ok(len) if len > 0 && body.len() <= max => len,
+        _ => return Err(ProtocolError::FrameLength { len: body.len(), max }),
+    };
     let mut out = Vec::with_capacity(4 + body.len());
-    // The bound above is far below u32::MAX, so the cast cannot truncate.
-    out.extend_from_slice(&(body.len() as u32).to_be_bytes());
+    out.extend_from_slice(&len.to_be_bytes());
     out.extend_from_slice(body);
     Ok(out)
 }
 
-fn invalid(e: ProtocolError) -> io::Error {
+pub(crate) fn invalid(e: ProtocolError) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, e)
 }
 
-/// Reads one frame body. The length is checked before anything is read or
-/// allocated, and the buffer then grows only as bytes actually arrive, so a
-/// peer announcing a large frame and sending nothing costs us nothing.
+/// Reads one sync frame body (at most [`MAX_FRAME_BYTES`]). See
+/// [`read_frame_bounded`].
 pub async fn read_frame<R: AsyncRead + Unpin>(io: &mut R) -> io::Result<Vec<u8>> {
+    read_frame_bounded(io, MAX_FRAME_BYTES).await
+}
+
+/// Reads one frame body of at most `max` bytes. The length is checked
+/// before anything is read or allocated, and the buffer then grows only as
+/// bytes actually arrive, so a peer announcing a large frame and sending
+/// nothing costs us nothing.
+pub async fn read_frame_bounded<R: AsyncRead + Unpin>(io: &mut R, max: usize) -> io::Result<Vec<u8>> {
     let mut len = [0u8; 4];
     io.read_exact(&mut len).await?;
     let len = u32::from_be_bytes(len) as usize;
-    if len == 0 || len > MAX_FRAME_BYTES {
-        return Err(invalid(ProtocolError::FrameLength { len, max: MAX_FRAME_BYTES }));
+    if len == 0 || len > max {
+        return Err(invalid(ProtocolError::FrameLength { len, max }));
     }
     let mut body = Vec::new();
     io.take(len as u64).read_to_end(&mut body).await?;
     if body.len() != len {
-        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "sync frame truncated"));
+        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "frame truncated"));
     }
     Ok(body)
 }
 
-async fn write_frame<W: AsyncWrite + Unpin>(io: &mut W, body: &[u8]) -> io::Result<()> {
-    let bytes = frame(body).map_err(invalid)?;
+/// Writes `body` as one frame of at most `max` bytes and flushes.
+pub(crate) async fn write_frame_bounded<W: AsyncWrite + Unpin>(io: &mut W, body: &[u8], max: usize) -> io::Result<()> {
+    let bytes = frame_bounded(body, max).map_err(invalid)?;
     io.write_all(&bytes).await?;
     io.flush().await
 }
@@ -281,7 +314,7 @@ impl libp2p::request_response::Codec for SyncCodec {
         T: AsyncWrite + Unpin + Send,
     {
         let body = request.to_body().map_err(invalid)?;
-        write_frame(io, &body).await
+        write_frame_bounded(io, &body, MAX_FRAME_BYTES).await
     }
 
     async fn write_response<T>(&mut self, _: &StreamProtocol, io: &mut T, response: SyncResponse) -> io::Result<()>
@@ -289,7 +322,7 @@ impl libp2p::request_response::Codec for SyncCodec {
         T: AsyncWrite + Unpin + Send,
     {
         let body = response.to_body().map_err(invalid)?;
-        write_frame(io, &body).await
+        write_frame_bounded(io, &body, MAX_FRAME_BYTES).await
     }
 }
 
