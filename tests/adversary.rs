@@ -156,7 +156,7 @@ async fn forged_replayed_and_unadmitted_objects_are_rejected_everywhere() {
     }
     // FRA's record is at seq 2 everywhere before the attack.
     let fra_v2 = publish(&handles[0], "policy", "FRA CERT v2").await;
-    converged(&handles, 6).await;
+    converged(&handles, 9).await;
 
     // Mallory is a properly admitted state (NOR) whose record lists its node,
     // so honest nodes take its gossip and sync; then it misbehaves.
@@ -178,7 +178,7 @@ async fn forged_replayed_and_unadmitted_objects_are_rejected_everywhere() {
         })
         .await;
     }
-    converged(&handles, 8).await;
+    converged(&handles, 11).await;
     poll_until("Mallory to see every honest node on the topic", || async {
         let peers = mallory.handle.gossip_peers().await.ok()?;
         honest.iter().all(|p| peers.contains(p)).then_some(())
@@ -243,7 +243,7 @@ async fn forged_replayed_and_unadmitted_objects_are_rejected_everywhere() {
         assert!(h.state_view(state("CHE")).await.is_err(), "nothing of CHE is held");
     }
     // The honest nodes still agree.
-    converged(&handles, 8).await;
+    converged(&handles, 11).await;
 
     mallory.stop().await;
     stop_all(nodes).await;
@@ -280,7 +280,7 @@ async fn a_stranger_is_cut_off_after_its_grace_window_and_nothing_of_it_is_store
     for h in &handles {
         publish(h, "policy", "CERT").await;
     }
-    converged(&handles, 4).await;
+    converged(&handles, 6).await;
 
     // Valid keys, never admitted: it presents a self-made admission and record.
     let stranger_key = SecretKey::from_seed(&[0x5e; 32]);
@@ -320,7 +320,7 @@ async fn a_stranger_is_cut_off_after_its_grace_window_and_nothing_of_it_is_store
     // While it cools down it cannot come back.
     let again = stranger.handle.sync_request(honest[0], SyncRequest::Digest(vec![])).await;
     assert!(again.is_err(), "{again:?}");
-    converged(&handles, 4).await;
+    converged(&handles, 6).await;
 
     stranger.stop().await;
     stop_all(nodes).await;

@@ -38,8 +38,8 @@ async fn five_states_converge_to_identical_digests() {
     let net = TestNet::new("mesh five");
     let (_prepared, nodes) = start_mesh(&net, &STATES).await;
     let handles: Vec<_> = nodes.iter().map(|n| n.handle()).collect();
-    // Five admissions and five records.
-    converged(&handles, 10).await;
+    // Five admissions, five records and five prekey bundles.
+    converged(&handles, 15).await;
     for h in &handles {
         let status = h.status().await.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(status.admitted_states, 5);
@@ -55,7 +55,7 @@ async fn a_record_update_reaches_every_node() {
     let net = TestNet::new("mesh update");
     let (prepared, nodes) = start_mesh(&net, &STATES).await;
     let handles: Vec<_> = nodes.iter().map(|n| n.handle()).collect();
-    converged(&handles, 10).await;
+    converged(&handles, 15).await;
 
     let mut watchers: Vec<_> = handles.iter().map(|h| h.subscribe()).collect();
     let updated = publish(&handles[3], "policy", "ITA CERT, new desk").await;
@@ -70,7 +70,7 @@ async fn a_record_update_reaches_every_node() {
         let held = h.record(prepared[3].state, Role::policy()).await.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((held.seq, held.hash, held.record.organization.as_str()), (2, updated.hash, "ITA CERT, new desk"));
     }
-    converged(&handles, 10).await;
+    converged(&handles, 15).await;
     stop_all(nodes).await;
 }
 
@@ -82,8 +82,8 @@ async fn a_late_node_without_gossip_gets_the_directory_by_sync_alone() {
         publish(&n.handle(), "technical", "CERT technical desk").await;
     }
     let handles: Vec<_> = nodes.iter().map(|n| n.handle()).collect();
-    // Three admissions, six records.
-    converged(&handles, 9).await;
+    // Three admissions, six records, three prekey bundles.
+    converged(&handles, 12).await;
 
     let late = net.prepare("late", "POL", true);
     let mut opts = options(&[first_addr(&nodes[0])]);
@@ -95,7 +95,7 @@ async fn a_late_node_without_gossip_gets_the_directory_by_sync_alone() {
     nodes.push(late_node);
 
     let all: Vec<_> = nodes.iter().map(|n| n.handle()).collect();
-    converged(&all, 11).await;
+    converged(&all, 15).await;
     stop_all(nodes).await;
 }
 
@@ -104,7 +104,7 @@ async fn a_restarted_node_keeps_its_directory_and_rejoins() {
     let net = TestNet::new("mesh restart");
     let (prepared, mut nodes) = start_mesh(&net, &STATES[..3]).await;
     let handles: Vec<_> = nodes.iter().map(|n| n.handle()).collect();
-    let before = converged(&handles, 6).await;
+    let before = converged(&handles, 9).await;
 
     let stopped = nodes.remove(2);
     stopped.shutdown().await.unwrap_or_else(|e| panic!("{e}"));
@@ -115,12 +115,12 @@ async fn a_restarted_node_keeps_its_directory_and_rejoins() {
     let h = restarted.handle();
     // What it held before the stop is there at once, before any sync.
     let status = h.status().await.unwrap_or_else(|e| panic!("{e}"));
-    assert!(status.live_objects >= 6, "{status:?}");
+    assert!(status.live_objects >= 9, "{status:?}");
     let _ = before;
     nodes.push(restarted);
 
     let all: Vec<_> = nodes.iter().map(|n| n.handle()).collect();
-    converged(&all, 6).await;
+    converged(&all, 9).await;
     holds(&h, prepared[0].state, "policy", 2).await;
     // And it takes part again: its own update reaches the others.
     publish(&h, "policy", "EST CERT, back").await;
@@ -135,7 +135,7 @@ async fn a_partition_heals_and_both_sides_converge() {
     let net = TestNet::new("mesh partition");
     let (prepared, nodes) = start_mesh(&net, &STATES[..4]).await;
     let handles: Vec<_> = nodes.iter().map(|n| n.handle()).collect();
-    converged(&handles, 8).await;
+    converged(&handles, 12).await;
     full_mesh(&handles).await;
 
     // {0, 1} | {2, 3}
@@ -174,7 +174,7 @@ async fn a_partition_heals_and_both_sides_converge() {
             b.unblock_peer(a.peer_id()).await.unwrap_or_else(|e| panic!("{e}"));
         }
     }
-    converged(&handles, 8).await;
+    converged(&handles, 12).await;
     for h in &handles {
         holds(h, prepared[0].state, "policy", 2).await;
         holds(h, prepared[2].state, "policy", 2).await;

@@ -49,8 +49,6 @@ pub(crate) use messaging::Mail;
 /// How often due deliveries are looked for (new messages and connecting
 /// peers start theirs at once; this catches retries that come due).
 const DELIVERY_TICK: Duration = Duration::from_millis(50);
-/// How often the prekey ring is checked for rotation.
-const PREKEY_TICK: Duration = Duration::from_secs(600);
 
 /// Invalid objects of one sync batch logged at `warn`; the rest at `debug`.
 const LOUD_REJECTIONS_PER_BATCH: usize = 3;
@@ -144,6 +142,8 @@ pub(crate) struct ActorInit {
     pub redial_interval: Duration,
     /// The messaging state, loaded from the store.
     pub mail: Mail,
+    /// Period of the prekey rotation check.
+    pub prekey_check: Duration,
 }
 
 /// Spawns the actor task. It runs until a `Shutdown` command, until every
@@ -177,6 +177,7 @@ pub(crate) fn spawn(init: ActorInit) -> tokio::task::JoinHandle<()> {
         target_peers: init.target_peers,
         stopping: false,
         mail: init.mail,
+        prekey_check: init.prekey_check,
     };
     let timers = (init.sync_interval, init.redial_interval);
     tokio::spawn(actor.run(init.commands, init.net_events, commits, timers, init.done))
@@ -214,6 +215,7 @@ struct Actor {
     target_peers: usize,
     stopping: bool,
     mail: Mail,
+    prekey_check: Duration,
 }
 
 impl Actor {
@@ -233,7 +235,7 @@ impl Actor {
         let mut delivery_tick = tokio::time::interval(DELIVERY_TICK);
         delivery_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         // The first tick fires at once: rotate or publish prekeys at start.
-        let mut prekey_tick = tokio::time::interval(PREKEY_TICK);
+        let mut prekey_tick = tokio::time::interval(self.prekey_check);
         prekey_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let shutdown_reply = loop {
             tokio::select! {

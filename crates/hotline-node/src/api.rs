@@ -310,7 +310,8 @@ fn query_pairs(raw: &Option<String>) -> Result<Vec<(&str, &str)>, ApiError> {
     raw.split('&')
         .filter(|p| !p.is_empty())
         .map(|p| {
-            p.split_once('=').ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "bad_query", format!("{p:?} has no value")))
+            p.split_once('=')
+                .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "bad_query", format!("{p:?} has no value")))
         })
         .collect()
 }

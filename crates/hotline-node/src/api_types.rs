@@ -7,7 +7,8 @@
 //! API version (`/v2/…`).
 
 use hotline_core::{
-    Address, CaseId, ContactRecord, Fields, Message, MessageId, MessageType, ObjectHash, RecordDraft, Role, Timestamp, Tlp,
+    Address, CaseId, ContactRecord, Fields, Message, MessageId, MessageType, ObjectHash, RecordDraft, Role, Timestamp,
+    Tlp,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

@@ -2,6 +2,7 @@
 //! uses it; every method is one HTTP request on a fresh connection.
 
 use crate::api::SOCKET_FILE;
+use crate::api_types::SendRequest as MessageRequest;
 use crate::api_types::{
     AckRequest, DirectoryView, ErrorBody, HistoryItem, MessageQuery, MessageSummary, MessageView, NodeEvent,
     OutboxItem, PeerView, PublishRequest, RecordEntry, SendResponse, StateView, StatusView, SubmitRequest,
@@ -11,7 +12,6 @@ use hotline_core::{CaseId, DirectoryObject, MessageId, RecordDraft, Role, StateC
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::client::conn::http1::{self, SendRequest};
-use crate::api_types::SendRequest as MessageRequest;
 use hyper::header::{CONTENT_TYPE, HOST};
 use hyper::{Method, Request, Response};
 use hyper_util::rt::TokioIo;

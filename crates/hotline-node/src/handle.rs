@@ -5,8 +5,8 @@ use crate::api_types::{
     AckRequest, DirectoryView, HistoryItem, MessageQuery, MessageSummary, MessageView, NodeEvent, OutboxItem, PeerView,
     RecordEntry, SendRequest, SendResponse, StateView, StatusView, SubmitResponse,
 };
-use crate::outbox::DeliveryKey;
 use crate::error::NodeError;
+use crate::outbox::DeliveryKey;
 use crate::sync::Report;
 use hotline_core::{CaseId, DirectoryObject, MessageId, ObjectHash, ObjectKey, RecordDraft, Role, StateCode};
 use hotline_net::{DeliverResponse, Multiaddr, PeerId};

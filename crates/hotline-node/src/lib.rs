@@ -52,12 +52,12 @@ pub use api::SOCKET_FILE;
 pub use client::{Client, ClientError, EventStream};
 pub use error::NodeError;
 pub use handle::NodeHandle;
+/// Re-exported so callers can set the prekey schedule without depending on hotline-crypto.
+pub use hotline_crypto::PrekeyPolicy;
 pub use logging::init_logging;
 pub use node::{Node, RunningNode, run_until_signal};
 pub use options::{Clock, NodeOptions};
 pub use outbox::RetryPolicy;
-/// Re-exported so callers can set the prekey schedule without depending on hotline-crypto.
-pub use hotline_crypto::PrekeyPolicy;
 
 /// Re-exported so callers can name peers and addresses without depending on libp2p.
 pub use hotline_net::{Multiaddr, PeerId};

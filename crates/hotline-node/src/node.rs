@@ -134,6 +134,7 @@ impl Node {
             sync_interval,
             redial_interval,
             mail,
+            prekey_check: options.prekey_check.max(MIN_TIMER_PERIOD),
         });
         let handle = NodeHandle::new(command_tx, events, peer_id, state);
         let mut running = RunningNode {

@@ -40,6 +40,12 @@ impl Clock {
         Clock(Arc::new(move || start.plus(origin.elapsed().as_secs())))
     }
 
+    /// A clock that reads `f`; tests use it to move time forward without
+    /// sleeping.
+    pub fn from_fn(f: impl Fn() -> Timestamp + Send + Sync + 'static) -> Clock {
+        Clock(Arc::new(f))
+    }
+
     /// The current time.
     pub fn now(&self) -> Timestamp {
         (self.0)()
@@ -97,6 +103,8 @@ pub struct NodeOptions {
     pub retry: RetryPolicy,
     /// How often prekeys rotate and how long their secrets are kept.
     pub prekey_policy: PrekeyPolicy,
+    /// How often the node checks whether its prekeys are due for rotation.
+    pub prekey_check: Duration,
 }
 
 impl Default for NodeOptions {
@@ -117,6 +125,7 @@ impl Default for NodeOptions {
             api_socket: None,
             retry: RetryPolicy::default(),
             prekey_policy: PrekeyPolicy::default(),
+            prekey_check: Duration::from_secs(600),
         }
     }
 }

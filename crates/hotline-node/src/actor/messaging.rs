@@ -214,7 +214,8 @@ impl Actor {
         match self.dir.apply(DirectoryObject::Prekeys(signed.clone()), now) {
             Ok(Outcome::Applied(applied)) => {
                 info!(seq, prekeys = wanted.len(), "publishing our prekey bundle");
-                let publish = if self.gossip { self.live_winners(std::slice::from_ref(&applied), now) } else { Vec::new() };
+                let publish =
+                    if self.gossip { self.live_winners(std::slice::from_ref(&applied), now) } else { Vec::new() };
                 self.persist_with(vec![applied], batch, After::Nothing, publish);
             }
             Ok(other) => {
@@ -485,7 +486,11 @@ impl Actor {
             p.envelope = Some(envelope.clone());
         }
         let mut batch = WriteBatch::new();
-        batch.put_outbox(*id, node, &OutboxRow { envelope: envelope.clone(), queued_at, attempts: 0, last_error: None });
+        batch.put_outbox(
+            *id,
+            node,
+            &OutboxRow { envelope: envelope.clone(), queued_at, attempts: 0, last_error: None },
+        );
         self.persist_with(Vec::new(), batch, After::Nothing, Vec::new());
         Ok(Some(envelope))
     }
@@ -625,9 +630,10 @@ impl Actor {
             return self.refuse(peer, reply, "malformed_message", "the message id differs from the envelope's".into());
         }
         let from = &message.from;
-        let listed = self.dir.record(from.state, &from.role).is_some_and(|r| {
-            self.dir.record_status(r, now).is_in_force() && r.record.nodes.contains(&opened.sender)
-        });
+        let listed = self
+            .dir
+            .record(from.state, &from.role)
+            .is_some_and(|r| self.dir.record_status(r, now).is_in_force() && r.record.nodes.contains(&opened.sender));
         if !listed {
             let detail = format!("the sending node is not listed in the contact record of {from}");
             return self.refuse(peer, reply, "forged_sender", detail);
@@ -724,7 +730,12 @@ impl Actor {
 
     /// One message; with `mark_read`, a received message is marked read,
     /// durably, before the answer.
-    pub(super) fn message(&mut self, id: MessageId, mark_read: bool, reply: oneshot::Sender<Result<MessageView, NodeError>>) {
+    pub(super) fn message(
+        &mut self,
+        id: MessageId,
+        mark_read: bool,
+        reply: oneshot::Sender<Result<MessageView, NodeError>>,
+    ) {
         let row = match self.store.message(&id) {
             Ok(Some(row)) => row,
             Ok(None) => {
