@@ -2,14 +2,18 @@
 //!
 //! N nodes on loopback, each a different admitted state with its own data
 //! directory, publish their policy and technical records; the directory
-//! converges over the real mesh (gossip and sync), and the demo reports how
-//! long that took.
+//! converges over the real mesh (gossip and sync). Then the dialogue: FRA's
+//! technical PoC sends DEU a request for information (TLP:AMBER, severity
+//! 3) and gets DEU's signed receipt; DEU acknowledges it and answers in the
+//! same case; one node is stopped, a message is sent to it, and it is
+//! delivered once the node is back. The demo reports how long each step took.
 
 use super::mesh::{LocalNetwork, example_draft, states};
 use super::{Out, now};
 use anyhow::{Result, bail};
 use clap::Args;
-use hotline_core::{ObjectHash, Role};
+use hotline_core::{Address, MessageId, MessageType, ObjectHash, Role, Tlp};
+use hotline_node::api_types::{AckRequest, MessageView, SendRequest};
 use hotline_node::{NodeHandle, RunningNode};
 use serde::Serialize;
 use std::io::Write;
@@ -32,6 +36,14 @@ struct Summary {
     records: usize,
     converged: bool,
     digest_hash: String,
+    /// Messages that came back with a verified, signed receipt.
+    delivered: usize,
+    /// Messages a person at the recipient acknowledged (a signed `human_ack`).
+    acknowledged: usize,
+    /// Whether the message sent to a stopped node was delivered after its restart.
+    redelivered_after_restart: bool,
+    /// The request for information, DEU's acknowledgement and DEU's answer.
+    case_id: String,
     timings_ms: Timings,
     data_dir: Option<String>,
 }
@@ -41,6 +53,12 @@ struct Timings {
     setup: u128,
     start: u128,
     converge: u128,
+    /// From send until FRA held DEU's verified receipt.
+    first_delivery: u128,
+    /// From DEU's acknowledgement until FRA held it.
+    acknowledgement: u128,
+    /// From the restarted node's start until the waiting message was delivered.
+    redelivery: u128,
     total: u128,
 }
 
@@ -89,6 +107,8 @@ pub fn demo(args: DemoArgs, out: &Out) -> Result<()> {
         let converge_ms = t.elapsed().as_millis();
         progress(out, &format!("Converged: all {} nodes hold the same directory in {converge_ms} ms", nodes.len()));
 
+        let dialogue = dialogue(&network, &mut nodes, bootstrap, out).await?;
+
         for node in nodes {
             node.shutdown().await?;
         }
@@ -99,18 +119,38 @@ pub fn demo(args: DemoArgs, out: &Out) -> Result<()> {
             records: 2 * states.len(),
             converged: true,
             digest_hash: digest.to_string(),
-            timings_ms: Timings { setup: setup_ms, start: start_ms, converge: converge_ms, total: started.elapsed().as_millis() },
+            delivered: dialogue.delivered,
+            acknowledged: dialogue.acknowledged,
+            redelivered_after_restart: dialogue.redelivered,
+            case_id: dialogue.case_id,
+            timings_ms: Timings {
+                setup: setup_ms,
+                start: start_ms,
+                converge: converge_ms,
+                first_delivery: dialogue.first_delivery_ms,
+                acknowledgement: dialogue.ack_ms,
+                redelivery: dialogue.redelivery_ms,
+                total: started.elapsed().as_millis(),
+            },
             data_dir: kept.as_ref().map(|p| p.display().to_string()),
         };
         out.emit(&summary, || {
             let mut s = format!(
-                "\nSummary: {} nodes, {} records, identical directories (digest {}).\nTimings: setup {} ms, start {} ms, convergence {} ms, total {} ms.",
+                "\nSummary: {} nodes, {} records, identical directories (digest {}).\n\
+                 Messages: {} delivered with signed receipts, {} acknowledged, redelivered after restart: {}.\n\
+                 Timings: setup {} ms, start {} ms, convergence {} ms, first delivery {} ms, acknowledgement {} ms, redelivery {} ms, total {} ms.",
                 summary.nodes,
                 summary.records,
                 &summary.digest_hash[..16],
+                summary.delivered,
+                summary.acknowledged,
+                if summary.redelivered_after_restart { "yes" } else { "no" },
                 summary.timings_ms.setup,
                 summary.timings_ms.start,
                 summary.timings_ms.converge,
+                summary.timings_ms.first_delivery,
+                summary.timings_ms.acknowledgement,
+                summary.timings_ms.redelivery,
                 summary.timings_ms.total
             );
             if let Some(dir) = &summary.data_dir {
@@ -118,6 +158,202 @@ pub fn demo(args: DemoArgs, out: &Out) -> Result<()> {
             }
             s
         })
+    })
+}
+
+/// What the dialogue part of the demo did.
+struct Dialogue {
+    delivered: usize,
+    acknowledged: usize,
+    redelivered: bool,
+    case_id: String,
+    first_delivery_ms: u128,
+    ack_ms: u128,
+    redelivery_ms: u128,
+}
+
+/// How long the demo waits for any one message.
+const MESSAGE_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn technical(state: hotline_core::StateCode) -> Address {
+    Address { state, role: Role::technical() }
+}
+
+fn request(to: Address, kind: MessageType, subject: &str, body: &str) -> SendRequest {
+    SendRequest {
+        to,
+        from_role: Some(Role::technical()),
+        kind,
+        subject: subject.into(),
+        body: body.into(),
+        tlp: Some(Tlp::Amber),
+        severity: None,
+        is_exercise: true,
+        respond_by: None,
+        case_id: None,
+        in_reply_to: None,
+        lang: Some("en".into()),
+        fields: None,
+    }
+}
+
+/// Sends and waits for every recipient node's receipt.
+async fn deliver(from: &NodeHandle, request: SendRequest) -> Result<MessageView> {
+    let sent = from.send(request).await?;
+    let view = from.wait_delivered(sent.msg_id, MESSAGE_TIMEOUT).await?;
+    if view.state != "delivered" {
+        bail!("message {} was not delivered within {} s", sent.msg_id, MESSAGE_TIMEOUT.as_secs());
+    }
+    Ok(view)
+}
+
+/// Waits until `node` holds message `id` (received).
+async fn wait_received(node: &NodeHandle, id: MessageId) -> Result<MessageView> {
+    let deadline = Instant::now() + MESSAGE_TIMEOUT;
+    loop {
+        if let Ok(view) = node.message(id, false).await {
+            return Ok(view);
+        }
+        if Instant::now() > deadline {
+            bail!("message {id} did not arrive within {} s", MESSAGE_TIMEOUT.as_secs());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn short(id: impl std::fmt::Display) -> String {
+    id.to_string()[..12].to_string()
+}
+
+/// FRA asks DEU for information; DEU acknowledges and answers; the last
+/// node is stopped, sent a message, restarted, and receives it.
+async fn dialogue(
+    network: &LocalNetwork,
+    nodes: &mut Vec<RunningNode>,
+    bootstrap: Vec<hotline_node::Multiaddr>,
+    out: &Out,
+) -> Result<Dialogue> {
+    let (fra, deu) = (nodes[0].handle(), nodes[1].handle());
+    let (fra_state, deu_state) = (network.members[0].state, network.members[1].state);
+    let mut delivered = 0;
+
+    let t = Instant::now();
+    let mut rfi = request(
+        technical(deu_state),
+        MessageType::RequestForInformation,
+        "Scanning of energy-sector hosts from AS64500",
+        "We observe scanning of energy-sector hosts from addresses announced by AS64500. \
+         Can you confirm whether these addresses are under your jurisdiction?",
+    );
+    rfi.severity = Some(3);
+    rfi.respond_by = Some(now().plus(2 * 3600));
+    let sent = deliver(&fra, rfi).await?;
+    delivered += 1;
+    let first_delivery_ms = t.elapsed().as_millis();
+    let receipt_at = sent.deliveries.first().and_then(|d| d.received_at).map(|t| t.to_string()).unwrap_or_default();
+    progress(
+        out,
+        &format!(
+            "{fra_state}/technical sent {deu_state}/technical a request for information (TLP:AMBER, severity 3), \
+             message {}: sealed with X-Wing, signed receipt from {deu_state}'s node verified ({receipt_at}) in {first_delivery_ms} ms",
+            short(sent.message.msg_id)
+        ),
+    );
+
+    let id = sent.message.msg_id;
+    let shown = wait_received(&deu, id).await?;
+    progress(out, &format!("{deu_state} holds it once, unread: \"{}\"", shown.message.subject));
+    let t = Instant::now();
+    let ack = deu.ack(id, AckRequest { note: Some("Received; our duty officer is on it.".into()) }).await?;
+    let deadline = Instant::now() + MESSAGE_TIMEOUT;
+    let acknowledged = loop {
+        let view = fra.message(id, false).await?;
+        if view.acknowledged_with == Some(ack.msg_id) {
+            break 1;
+        }
+        if Instant::now() > deadline {
+            bail!("{fra_state} did not receive {deu_state}'s acknowledgement within {} s", MESSAGE_TIMEOUT.as_secs());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    delivered += 1;
+    let ack_ms = t.elapsed().as_millis();
+    progress(
+        out,
+        &format!(
+            "{deu_state}'s PoC acknowledged it (signed human_ack {}); {fra_state} holds the acknowledgement in {ack_ms} ms",
+            short(ack.msg_id)
+        ),
+    );
+
+    let mut answer = request(
+        technical(fra_state),
+        MessageType::Response,
+        "Re: Scanning of energy-sector hosts from AS64500",
+        "Confirmed: two of the addresses belong to a hosting provider here. We have asked it to act.",
+    );
+    answer.in_reply_to = Some(id);
+    let answered = deliver(&deu, answer).await?;
+    delivered += 1;
+    wait_received(&fra, answered.message.msg_id).await?;
+    let thread = fra.thread(sent.message.case_id).await?;
+    progress(
+        out,
+        &format!(
+            "{deu_state} answered in the same case; {fra_state}'s thread {} holds {} messages",
+            short(sent.message.case_id),
+            thread.len()
+        ),
+    );
+
+    // Stop the last node, write to it, start it again.
+    let last = nodes.len() - 1;
+    let (last_state, last_name) = (network.members[last].state, network.members[last].state.country_name());
+    nodes.remove(last).shutdown().await?;
+    progress(out, &format!("Stopped {last_state}'s node ({last_name})"));
+    let mut notice = request(
+        technical(last_state),
+        MessageType::Notification,
+        "Phishing campaign impersonating ministries",
+        "Heads-up: a phishing campaign impersonating foreign ministries is active in the region.",
+    );
+    notice.tlp = Some(Tlp::Green);
+    let queued = fra.send(notice).await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let pending = fra.outbox().await?;
+    let attempts = pending.iter().filter(|p| p.msg_id == queued.msg_id).map(|p| p.attempts).sum::<u32>();
+    progress(
+        out,
+        &format!(
+            "{fra_state} sent {last_state} a notification while it is down: {}, {attempts} attempt(s) so far",
+            queued.state
+        ),
+    );
+    let t = Instant::now();
+    nodes.push(network.start(last, bootstrap, true).await?);
+    let view = fra.wait_delivered(queued.msg_id, MESSAGE_TIMEOUT).await?;
+    let redelivered = view.state == "delivered";
+    if !redelivered {
+        bail!("the message to {last_state} was not delivered after its restart");
+    }
+    delivered += 1;
+    let redelivery_ms = t.elapsed().as_millis();
+    let held = nodes[last].handle().messages(Default::default()).await?;
+    let copies = held.iter().filter(|m| m.msg_id == queued.msg_id).count();
+    progress(
+        out,
+        &format!(
+            "Restarted {last_state}'s node: the waiting message was delivered {redelivery_ms} ms after restart, and it holds {copies} copy"
+        ),
+    );
+    Ok(Dialogue {
+        delivered,
+        acknowledged,
+        redelivered,
+        case_id: sent.message.case_id.to_string(),
+        first_delivery_ms,
+        ack_ms,
+        redelivery_ms,
     })
 }
 
