@@ -111,3 +111,37 @@ async fn an_offline_recipient_gets_the_message_exactly_once_when_it_starts() {
     na.shutdown().await.unwrap();
     nb.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sender_restarted_with_a_full_outbox_still_delivers() {
+    let net = TestNet::new("messaging-sender-restart");
+    let (na, nb) = pair(&net).await;
+    let b_peer = nb.handle().peer_id();
+    nb.shutdown().await.unwrap();
+
+    let sent = na.handle().send(rfi("DEU")).await.unwrap();
+    assert_eq!(sent.state, "queued");
+    na.shutdown().await.unwrap();
+
+    // The message survives the sender's restart in its outbox...
+    let fra = Prepared {
+        data: net.root.path().join("fra"),
+        state: "FRA".parse().unwrap(),
+        state_key: hotline_core::SecretKey::from_seed(&[0; 32]),
+        node: hotline_core::NodeId([0; 32]),
+    };
+    let na = start(&fra, options(&[])).await;
+    let a = na.handle();
+    let outbox = a.outbox().await.unwrap();
+    assert_eq!(outbox.len(), 1);
+    assert_eq!(outbox[0].msg_id, sent.msg_id);
+    assert_eq!(outbox[0].node, b_peer.to_string());
+
+    // ...and is delivered once the recipient is back.
+    let deu = Prepared { data: net.root.path().join("deu"), ..fra };
+    let nb = start(&deu, options(&[first_addr(&na)])).await;
+    assert_eq!(a.wait_delivered(sent.msg_id, DEADLINE).await.unwrap().state, "delivered");
+    assert_eq!(inbox(&nb.handle()).await.len(), 1);
+    na.shutdown().await.unwrap();
+    nb.shutdown().await.unwrap();
+}
