@@ -697,8 +697,9 @@ impl Actor {
             After::Queued { reply, response, envelopes, queued_at } => match result {
                 Ok(()) => {
                     let id = response.msg_id;
+                    let nodes: Vec<NodeId> = envelopes.iter().map(|(n, _)| *n).collect();
                     self.on_queued(envelopes, id, queued_at);
-                    let _ = reply.send(Ok(self.sent_response(response)));
+                    let _ = reply.send(Ok(self.sent_response(response, &nodes)));
                 }
                 Err(e) => {
                     self.mail.sent.remove(&response.msg_id);
@@ -707,7 +708,12 @@ impl Actor {
             },
             After::Receipted { key } => match result {
                 Ok(()) => self.on_receipted(key),
-                Err(e) => warn!(msg = %key.0, error = %e, "a receipt could not be stored; it will be asked for again"),
+                Err(e) => {
+                    warn!(msg = %key.0, error = %e, "a receipt could not be stored; it will be asked for again");
+                    let error = format!("the receipt could not be stored: {e}");
+                    let jitter = f64::from(getrandom::u32().unwrap_or(0)) / (f64::from(u32::MAX) + 1.0);
+                    self.mail.schedule.failed(&key, error, &self.mail.retry, jitter, tokio::time::Instant::now());
+                }
             },
             After::Receipt { reply, receipt } => {
                 // On a failed write the reply is dropped: the sender retries.

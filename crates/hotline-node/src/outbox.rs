@@ -61,10 +61,13 @@ pub(crate) type DeliveryKey = (MessageId, NodeId);
 #[derive(Debug, Default)]
 pub(crate) struct Schedule {
     pending: BTreeMap<DeliveryKey, Pending>,
+    /// How many entries have `in_flight` set.
+    in_flight: usize,
 }
 
 impl Schedule {
     pub fn insert(&mut self, key: DeliveryKey, envelope: Option<Vec<u8>>, queued_at: Timestamp, now: Instant) {
+        self.remove(&key);
         self.pending.insert(
             key,
             Pending { envelope, queued_at, attempts: 0, last_error: None, next_at: now, in_flight: false },
@@ -80,7 +83,11 @@ impl Schedule {
     }
 
     pub fn remove(&mut self, key: &DeliveryKey) -> Option<Pending> {
-        self.pending.remove(key)
+        let removed = self.pending.remove(key);
+        if removed.as_ref().is_some_and(|p| p.in_flight) {
+            self.in_flight -= 1;
+        }
+        removed
     }
 
     pub fn len(&self) -> usize {
@@ -88,7 +95,7 @@ impl Schedule {
     }
 
     pub fn in_flight(&self) -> usize {
-        self.pending.values().filter(|p| p.in_flight).count()
+        self.in_flight
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&DeliveryKey, &Pending)> {
@@ -112,6 +119,7 @@ impl Schedule {
                 p.in_flight = true;
                 p.attempts = p.attempts.saturating_add(1);
                 out.push(*key);
+                self.in_flight += 1;
             }
         }
         out
@@ -120,6 +128,9 @@ impl Schedule {
     /// Records a failed attempt and schedules the next one.
     pub fn failed(&mut self, key: &DeliveryKey, error: String, policy: &RetryPolicy, jitter: f64, now: Instant) {
         if let Some(p) = self.pending.get_mut(key) {
+            if p.in_flight {
+                self.in_flight -= 1;
+            }
             p.in_flight = false;
             p.last_error = Some(error);
             p.next_at = now + policy.delay(p.attempts, jitter);
@@ -182,7 +193,9 @@ mod tests {
         assert_eq!(s.take_due(t0, 10), vec![a]);
         assert_eq!(s.get(&a).map(|p| p.attempts), Some(2));
         assert!(s.has_message(&a.0));
+        assert_eq!(s.in_flight(), 1);
         s.remove(&a);
+        assert_eq!(s.in_flight(), 0);
         assert!(!s.has_message(&a.0));
         assert_eq!(s.len(), 1);
     }

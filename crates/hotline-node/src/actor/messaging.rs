@@ -504,7 +504,8 @@ impl Actor {
         let error = match result {
             Ok(DeliverResponse::Receipt(bytes)) => match self.check_receipt(&key, &bytes) {
                 Ok(()) => {
-                    self.mail.schedule.remove(&key);
+                    // The entry stays, in flight, until the receipt is
+                    // durable: until then the message is not "delivered".
                     let mut batch = WriteBatch::new();
                     batch.delete_outbox(key.0, &key.1);
                     batch.put_receipt(key.0, &key.1, bytes);
@@ -549,6 +550,7 @@ impl Actor {
 
     /// Called once a receipt is durable.
     pub(super) fn on_receipted(&mut self, key: DeliveryKey) {
+        self.mail.schedule.remove(&key);
         info!(msg = %key.0, node = %key.1, "message delivered");
         self.emit(NodeEvent::MessageDelivered { msg_id: key.0, node: key.1.to_string() });
         if !self.mail.schedule.has_message(&key.0) {
@@ -844,11 +846,12 @@ impl Actor {
         })
     }
 
-    /// The answer to `send` once the message is durable.
-    pub(super) fn sent_response(&self, mut response: SendResponse) -> SendResponse {
+    /// The answer to `send` once the message is durable: the first
+    /// attempts may already have run.
+    pub(super) fn sent_response(&self, mut response: SendResponse, nodes: &[NodeId]) -> SendResponse {
         let id = response.msg_id;
-        for d in &mut response.deliveries {
-            if let Some((_, p)) = self.mail.schedule.iter().find(|((m, n), _)| *m == id && n.to_string() == d.node) {
+        for (d, node) in response.deliveries.iter_mut().zip(nodes) {
+            if let Some(p) = self.mail.schedule.get(&(id, *node)) {
                 d.attempts = p.attempts;
                 d.last_error = p.last_error.clone();
             }
