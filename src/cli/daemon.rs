@@ -117,11 +117,17 @@ pub fn peers(data_dir: &Path, out: &Out) -> Result<()> {
 /// `hotline watch`: prints live events until interrupted.
 pub fn watch(data_dir: &Path, out: &Out) -> Result<()> {
     runtime()?.block_on(async {
-        let mut events = Client::for_data_dir(data_dir).events().await?;
+        let client = Client::for_data_dir(data_dir);
+        let mut events = client.events().await?;
+        // On stderr, so scripts reading stdout see only events; it also
+        // tells a reader that the subscription is in place.
+        eprintln!("Watching the events of {} (interrupt to stop).", client.socket().display());
         while let Some(event) = events.next().await {
             let event = event?;
             if out.json {
                 println!("{}", serde_json::to_string(&event)?);
+            } else if let Some(line) = super::message::event_line(&event) {
+                println!("{line}");
             } else {
                 println!("{} {}", event.kind(), serde_json::to_string(&event)?);
             }

@@ -8,7 +8,9 @@ mod demo;
 mod directory;
 mod files;
 mod mesh;
+mod message;
 mod node;
+mod note;
 mod output;
 mod record;
 
@@ -62,6 +64,18 @@ pub enum Command {
     Peers,
     /// Print the daemon's live events until interrupted.
     Watch,
+    /// Send an end-to-end encrypted message to another state's point of contact.
+    Send(Box<message::SendArgs>),
+    /// List received messages (or sent ones, or both).
+    Inbox(message::InboxArgs),
+    /// Show one message as a formal note, and mark it read.
+    Show(message::ShowArgs),
+    /// Show every message of a case, oldest first.
+    Thread(message::ThreadArgs),
+    /// Acknowledge a received message: a signed acknowledgement to its sender.
+    Ack(message::AckArgs),
+    /// List the deliveries still waiting for a signed receipt.
+    Outbox,
     /// Run a whole network on this machine and show it converge.
     Demo(demo::DemoArgs),
     /// Measure performance; prints JSON.
@@ -84,6 +98,12 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Status => daemon::status(&cli.data_dir, &out),
         Command::Peers => daemon::peers(&cli.data_dir, &out),
         Command::Watch => daemon::watch(&cli.data_dir, &out),
+        Command::Send(args) => message::send(*args, &cli.data_dir, &out),
+        Command::Inbox(args) => message::inbox(args, &cli.data_dir, &out),
+        Command::Show(args) => message::show(args, &cli.data_dir, &out),
+        Command::Thread(args) => message::thread(args, &cli.data_dir, &out),
+        Command::Ack(args) => message::ack(args, &cli.data_dir, &out),
+        Command::Outbox => message::outbox(&cli.data_dir, &out),
         Command::Demo(args) => demo::demo(args, &out),
         Command::Bench(cmd) => bench::run(cmd, &out),
     }

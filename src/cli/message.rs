@@ -1,0 +1,958 @@
+//! The messaging commands: `send`, `inbox`, `show`, `thread`, `ack` and
+//! `outbox`. They talk to the running daemon over its control socket (the
+//! daemon holds the keys, the store and the connections); every input is
+//! checked here first, so a typing mistake is reported on one line before
+//! anything is sent.
+//!
+//! Message and case ids are 32 hexadecimal digits; a unique prefix of at
+//! least six digits of an id the node holds is accepted too.
+
+use super::daemon::runtime;
+use super::note::{self, clean_line, duration, short_peer, truncate, utc_short};
+use super::output::table;
+use super::{Out, now};
+use anyhow::{Context, Result, anyhow, bail};
+use clap::Args;
+use hotline_core::message::MAX_SEVERITY;
+use hotline_core::{Address, CaseId, Fields, Message, MessageId, MessageType, Role, StateCode, Timestamp, Tlp};
+use hotline_node::Client;
+use hotline_node::api_types::{
+    AckRequest, MessageQuery, MessageSummary, MessageView, NodeEvent, OutboxItem, SendRequest, SendResponse,
+};
+use std::collections::{BTreeSet, HashMap};
+use std::io::{IsTerminal, Read};
+use std::path::{Path, PathBuf};
+
+/// The longest `--wait` the daemon allows.
+const MAX_WAIT_SECS: u64 = 3600;
+/// The shortest id prefix accepted.
+const MIN_PREFIX: usize = 6;
+/// Longest acknowledgement note, in bytes (the message rule).
+const MAX_NOTE_BYTES: usize = 4096;
+/// Subject width in the inbox table.
+const SUBJECT_WIDTH: usize = 48;
+
+#[derive(Args, Debug)]
+pub struct SendArgs {
+    /// The recipient point of contact: a state, optionally with a role
+    /// (default role: technical), for example DEU or DEU/policy.
+    #[arg(long, value_name = "STATE[/ROLE]")]
+    to: String,
+    /// The message type: notification, request_for_information,
+    /// request_for_assistance, consultation_request, response,
+    /// status_update, case_close, vulnerability_notice, referral.
+    #[arg(long = "type", value_name = "TYPE")]
+    kind: String,
+    /// The subject line.
+    #[arg(long)]
+    subject: String,
+    /// The body text. Without --body or --body-file, the body is read from
+    /// standard input when it is not a terminal (pass --body '' for none).
+    #[arg(long)]
+    body: Option<String>,
+    /// Read the body from this file (`-`: standard input).
+    #[arg(long, value_name = "FILE")]
+    body_file: Option<PathBuf>,
+    /// The role this state sends as.
+    #[arg(long, value_name = "ROLE", default_value = "technical")]
+    from_role: String,
+    /// TLP 2.0 label: CLEAR, GREEN, AMBER, AMBER+STRICT or RED (default: AMBER).
+    #[arg(long)]
+    tlp: Option<String>,
+    /// Severity, 0 (none) to 5 (critical).
+    #[arg(long, value_name = "0-5", allow_negative_numbers = true)]
+    severity: Option<String>,
+    /// Mark the message as an exercise, not a real incident.
+    #[arg(long)]
+    exercise: bool,
+    /// When an answer is expected: a duration from now (30m, 2h, 3d), a
+    /// UTC time (2026-11-22T18:00Z) or Unix seconds.
+    #[arg(long, value_name = "WHEN")]
+    respond_by: Option<String>,
+    /// The case to file the message under (default: the case of
+    /// --reply-to, else a new case).
+    #[arg(long, value_name = "CASEID")]
+    case: Option<String>,
+    /// The message this one answers.
+    #[arg(long, value_name = "MSGID")]
+    reply_to: Option<String>,
+    /// BCP 47 language of subject and body, for example en or fr.
+    #[arg(long, value_name = "LANG")]
+    lang: Option<String>,
+    /// Wait until every recipient node has returned a signed receipt; fail
+    /// if that takes longer than --timeout.
+    #[arg(long)]
+    wait: bool,
+    /// How long --wait waits (at most 1h; default 30s).
+    #[arg(long, value_name = "DURATION")]
+    timeout: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct InboxArgs {
+    /// Only messages no one has displayed yet.
+    #[arg(long)]
+    unread: bool,
+    /// Only the messages of this case.
+    #[arg(long, value_name = "CASEID")]
+    case: Option<String>,
+    /// List the messages sent from this node instead.
+    #[arg(long)]
+    sent: bool,
+    /// List received and sent messages.
+    #[arg(long)]
+    all: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ShowArgs {
+    /// The message id (or a unique prefix of at least 6 digits).
+    #[arg(value_name = "MSGID")]
+    id: String,
+}
+
+#[derive(Args, Debug)]
+pub struct ThreadArgs {
+    /// The case id, or the id of one of its messages (or a unique prefix).
+    #[arg(value_name = "CASEID")]
+    case: String,
+}
+
+#[derive(Args, Debug)]
+pub struct AckArgs {
+    /// The received message to acknowledge (or a unique prefix of its id).
+    #[arg(value_name = "MSGID")]
+    id: String,
+    /// A note for the sender.
+    #[arg(long)]
+    note: Option<String>,
+}
+
+// ----- commands -----
+
+/// `hotline send`.
+pub fn send(args: SendArgs, data_dir: &Path, out: &Out) -> Result<()> {
+    let timeout = match (&args.timeout, args.wait) {
+        (Some(_), false) => bail!("--timeout applies only with --wait"),
+        (Some(t), true) => parse_timeout(t)?,
+        (None, _) => 30,
+    };
+    let body = read_body(args.body.as_deref(), args.body_file.as_deref())?;
+    let draft = draft(&args, body, now())?;
+    let client = Client::for_data_dir(data_dir);
+    let (sent, waited) = runtime()?.block_on(async {
+        let mut request = draft.request;
+        if let Some(parent) = draft.reply_to {
+            request.in_reply_to = Some(resolve_message(&client, parent).await?);
+        }
+        if let Some(case) = draft.case {
+            request.case_id = Some(resolve_case(&client, case).await?);
+        }
+        let sent = client.send_message(&request).await.context("cannot send the message")?;
+        let waited = if args.wait {
+            let failed = || format!("message {} is queued, but waiting for its delivery failed", sent.msg_id);
+            let mut view = client.wait_delivered(sent.msg_id, timeout).await.with_context(failed)?;
+            // The daemon can call a delivery done a moment before its receipt
+            // is on disk (and shown); ask again briefly rather than print a
+            // delivery without its receipt.
+            let settle = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            while view.state == "delivered"
+                && view.deliveries.iter().any(|d| d.receipt.is_none())
+                && std::time::Instant::now() < settle
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                view = client.message(sent.msg_id, false).await.with_context(failed)?;
+            }
+            Some(view)
+        } else {
+            None
+        };
+        anyhow::Ok((sent, waited))
+    })?;
+    let to = draft.to;
+    match waited {
+        None => out.emit(&sent, || {
+            let nodes =
+                if sent.deliveries.len() == 1 { "1 node".into() } else { format!("{} nodes", sent.deliveries.len()) };
+            format!(
+                "Message: {}\nCase:    {}\nState:   {} for {to} ({nodes}); the daemon delivers it in the background",
+                sent.msg_id, sent.case_id, sent.state
+            )
+        }),
+        Some(view) => {
+            if view.state != "delivered" {
+                bail!(not_delivered(&view, timeout));
+            }
+            let response = SendResponse {
+                msg_id: view.message.msg_id,
+                case_id: view.message.case_id,
+                state: view.state.clone(),
+                deliveries: view.deliveries.clone(),
+            };
+            out.emit(&response, || {
+                let mut s = format!(
+                    "Message: {}\nCase:    {}\nState:   {} to {to}\n",
+                    response.msg_id, response.case_id, response.state
+                );
+                for d in &response.deliveries {
+                    s.push_str(&format!("  {}\n", note::delivery_line(d)));
+                }
+                s
+            })
+        }
+    }
+}
+
+/// The one-line error of a `--wait` that timed out.
+fn not_delivered(view: &MessageView, timeout: u64) -> String {
+    let pending: Vec<String> =
+        view.deliveries.iter().filter(|d| d.state != "delivered").map(note::delivery_line).collect();
+    format!(
+        "message {} was not delivered within {}: {}; it stays queued and the daemon keeps trying (see hotline outbox)",
+        view.message.msg_id,
+        duration(timeout),
+        pending.join("; ")
+    )
+}
+
+/// `hotline inbox`.
+pub fn inbox(args: InboxArgs, data_dir: &Path, out: &Out) -> Result<()> {
+    if args.sent && args.all {
+        bail!("give --sent or --all, not both (--all lists sent messages too)");
+    }
+    if args.unread && args.sent {
+        bail!("--unread lists received messages; it cannot be combined with --sent");
+    }
+    let r#box = if args.sent {
+        "sent"
+    } else if args.all {
+        "all"
+    } else {
+        "inbox"
+    };
+    let case = args.case.as_deref().map(|c| id_arg("case id", c)).transpose()?;
+    let client = Client::for_data_dir(data_dir);
+    let list = runtime()?.block_on(async {
+        let case = match case {
+            Some(c) => Some(resolve_case(&client, c).await?),
+            None => None,
+        };
+        let query = MessageQuery { r#box: Some(r#box.into()), unread: args.unread, case };
+        anyhow::Ok(client.messages(&query).await?)
+    })?;
+    out.emit(&list, || {
+        if list.is_empty() {
+            return match (r#box, args.unread, args.case.is_some()) {
+                (_, _, true) => "No messages of that case.".into(),
+                ("inbox", true, _) => "No unread messages.".into(),
+                ("inbox", false, _) => "The inbox is empty.".into(),
+                ("sent", _, _) => "No messages sent.".into(),
+                _ => "No messages.".into(),
+            };
+        }
+        inbox_table(&list)
+    })
+}
+
+/// The inbox as a table, oldest first.
+fn inbox_table(list: &[MessageSummary]) -> String {
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|m| {
+            vec![
+                utc_short(m.at),
+                m.msg_id.to_string(),
+                m.from.to_string(),
+                m.to.to_string(),
+                m.kind.to_string(),
+                m.tlp.as_str().to_string(),
+                m.severity.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
+                truncate(&m.subject, SUBJECT_WIDTH),
+                flags(m),
+            ]
+        })
+        .collect();
+    table(&["TIME (UTC)", "ID", "FROM", "TO", "TYPE", "TLP", "SEV", "SUBJECT", "FLAGS"], &rows)
+}
+
+/// `unread`, `queued`/`delivered` (sent), `acked`, `EXERCISE`.
+fn flags(m: &MessageSummary) -> String {
+    let mut f: Vec<&str> = Vec::new();
+    if m.direction == "in" {
+        if !m.read {
+            f.push("unread");
+        }
+    } else {
+        f.push(&m.state);
+    }
+    if m.acknowledged {
+        f.push("acked");
+    }
+    if m.is_exercise {
+        f.push("EXERCISE");
+    }
+    f.join(" ")
+}
+
+/// `hotline show`: the message as a formal note; marks it read.
+pub fn show(args: ShowArgs, data_dir: &Path, out: &Out) -> Result<()> {
+    let id = id_arg("message id", &args.id)?;
+    let client = Client::for_data_dir(data_dir);
+    let view = runtime()?.block_on(async {
+        let id = resolve_message(&client, id).await?;
+        anyhow::Ok(client.message(id, true).await?)
+    })?;
+    out.emit(&view, || note::formal(&view, now()))
+}
+
+/// `hotline thread`: every message of a case, oldest first.
+pub fn thread(args: ThreadArgs, data_dir: &Path, out: &Out) -> Result<()> {
+    let id = id_arg("case id", &args.case)?;
+    let client = Client::for_data_dir(data_dir);
+    let views = runtime()?.block_on(async {
+        let case = resolve_case(&client, id).await?;
+        match client.thread(case).await {
+            Ok(views) => anyhow::Ok(views),
+            // A full message id given for the case: the case of that message.
+            Err(e) if e.code() == Some("not_found") => match client.message(MessageId(case.0), false).await {
+                Ok(view) => Ok(client.thread(view.message.case_id).await?),
+                Err(_) => Err(e.into()),
+            },
+            Err(e) => Err(e.into()),
+        }
+    })?;
+    let views = causal_order(views);
+    out.emit(&views, || note::thread(&views))
+}
+
+/// Oldest first, and a reply always after the message it answers: times
+/// are whole seconds, so a quick answer can carry the same `created_at` as
+/// its question, and the daemon's order does not settle that tie.
+fn causal_order(mut views: Vec<MessageView>) -> Vec<MessageView> {
+    let parents: HashMap<MessageId, Option<MessageId>> =
+        views.iter().map(|v| (v.message.msg_id, v.message.in_reply_to)).collect();
+    let depth = |id: MessageId| {
+        let (mut depth, mut at) = (0usize, id);
+        // Bounded, in case ids ever form a loop.
+        while let Some(Some(parent)) = parents.get(&at) {
+            if depth > parents.len() {
+                break;
+            }
+            depth += 1;
+            at = *parent;
+        }
+        depth
+    };
+    let keys: HashMap<MessageId, usize> = views.iter().map(|v| (v.message.msg_id, depth(v.message.msg_id))).collect();
+    views.sort_by_key(|v| (v.message.created_at, keys.get(&v.message.msg_id).copied().unwrap_or(0)));
+    views
+}
+
+/// `hotline ack`: a person's acknowledgement of a received message.
+pub fn ack(args: AckArgs, data_dir: &Path, out: &Out) -> Result<()> {
+    let id = id_arg("message id", &args.id)?;
+    let note = args.note.filter(|n| !n.trim().is_empty());
+    if let Some(n) = &note {
+        hotline_core::validate::optional_text("--note", n, MAX_NOTE_BYTES).map_err(|e| anyhow!("{e}"))?;
+    }
+    let client = Client::for_data_dir(data_dir);
+    let (id, sent) = runtime()?.block_on(async {
+        let id = resolve_message(&client, id).await?;
+        let sent =
+            client.ack(id, &AckRequest { note }).await.with_context(|| format!("cannot acknowledge message {id}"))?;
+        anyhow::Ok((id, sent))
+    })?;
+    out.emit(&sent, || {
+        format!(
+            "Acknowledged message {id}.\nAcknowledgement: {}\nCase:            {}\nState:           {}",
+            sent.msg_id, sent.case_id, sent.state
+        )
+    })
+}
+
+/// `hotline outbox`: the deliveries still waiting for a receipt.
+pub fn outbox(data_dir: &Path, out: &Out) -> Result<()> {
+    let items = runtime()?.block_on(Client::for_data_dir(data_dir).outbox())?;
+    out.emit(&items, || {
+        if items.is_empty() {
+            return "The outbox is empty: every message sent has a signed receipt.".into();
+        }
+        let rows: Vec<Vec<String>> = items
+            .iter()
+            .map(|i| {
+                vec![
+                    i.msg_id.to_string(),
+                    i.to.to_string(),
+                    short_peer(&i.node),
+                    utc_short(i.queued_at),
+                    i.attempts.to_string(),
+                    next_attempt(i),
+                    i.last_error.as_deref().map(|e| truncate(e, 100)).unwrap_or_else(|| "-".into()),
+                ]
+            })
+            .collect();
+        table(&["MESSAGE", "TO", "NODE", "QUEUED (UTC)", "ATTEMPTS", "NEXT ATTEMPT", "LAST ERROR"], &rows)
+    })
+}
+
+fn next_attempt(i: &OutboxItem) -> String {
+    if i.in_flight {
+        "in flight".into()
+    } else if i.next_attempt_ms == 0 {
+        "now".into()
+    } else {
+        format!("in {}", duration(i.next_attempt_ms.div_ceil(1000)))
+    }
+}
+
+/// `hotline watch`'s line for a messaging event; `None` for other events.
+pub fn event_line(event: &NodeEvent) -> Option<String> {
+    Some(match event {
+        NodeEvent::MessageReceived { msg_id, case_id, kind, from, tlp } => {
+            format!(
+                "message_received {tlp} {kind} from {from}: message {msg_id}, case {case_id} (hotline show {msg_id})"
+            )
+        }
+        NodeEvent::MessageDelivered { msg_id, node } => {
+            format!("message_delivered message {msg_id}: signed receipt from node {}", clean_line(node))
+        }
+        NodeEvent::MessageAcknowledged { msg_id, ack_id, by } => {
+            format!("message_acknowledged message {msg_id} was acknowledged by {by} (acknowledgement {ack_id})")
+        }
+        NodeEvent::DeliveryRejected { peer, code } => {
+            format!("delivery_rejected an envelope from peer {} was refused: {}", clean_line(peer), clean_line(code))
+        }
+        _ => return None,
+    })
+}
+
+// ----- input -----
+
+/// A send request checked offline, with the ids that still need the daemon
+/// to resolve (prefixes).
+struct Draft {
+    request: SendRequest,
+    to: Address,
+    reply_to: Option<IdArg>,
+    case: Option<IdArg>,
+}
+
+/// Checks every flag of `send` and builds the request. Ids given in full
+/// go into the request; prefixes are left for the daemon's list.
+fn draft(args: &SendArgs, body: String, now: Timestamp) -> Result<Draft> {
+    let to = parse_address(&args.to)?;
+    let kind: MessageType = args.kind.trim().parse().map_err(|e: String| anyhow!("--type: {e}"))?;
+    if kind == MessageType::HumanAck {
+        bail!("--type human_ack: acknowledge a message with `hotline ack MSGID` instead");
+    }
+    let from_role: Role = args.from_role.parse().map_err(|e| anyhow!("--from-role: {e}"))?;
+    let tlp = args.tlp.as_deref().map(|t| t.parse::<Tlp>().map_err(|e| anyhow!("--tlp: {e}"))).transpose()?;
+    let severity = args.severity.as_deref().map(parse_severity).transpose()?;
+    let respond_by = args.respond_by.as_deref().map(|w| parse_when(w, now)).transpose()?;
+    let reply_to = args.reply_to.as_deref().map(|r| id_arg("--reply-to message id", r)).transpose()?;
+    let case = args.case.as_deref().map(|c| id_arg("--case id", c)).transpose()?;
+    let lang = args.lang.as_ref().map(|l| l.trim().to_string());
+    if args.subject.trim().is_empty() {
+        bail!("--subject must not be empty");
+    }
+    let request = SendRequest {
+        to: to.clone(),
+        from_role: Some(from_role.clone()),
+        kind,
+        subject: args.subject.trim().to_string(),
+        body,
+        tlp,
+        severity,
+        is_exercise: args.exercise,
+        respond_by,
+        case_id: match case {
+            Some(IdArg::Full(b)) => Some(CaseId(b)),
+            _ => None,
+        },
+        in_reply_to: match reply_to {
+            Some(IdArg::Full(b)) => Some(MessageId(b)),
+            _ => None,
+        },
+        lang,
+        fields: None,
+    };
+    check_message(&request, now)?;
+    let keep = |a: Option<IdArg>| a.filter(|a| matches!(a, IdArg::Prefix(_)));
+    Ok(Draft { request, to, reply_to: keep(reply_to), case: keep(case) })
+}
+
+/// Checks the request against the message rules the daemon applies, so a
+/// mistake is reported before anything is sent.
+fn check_message(r: &SendRequest, now: Timestamp) -> Result<()> {
+    let probe = Message {
+        msg_id: MessageId([0; 16]),
+        case_id: CaseId([0; 16]),
+        in_reply_to: r.in_reply_to,
+        kind: r.kind,
+        from: Address { state: r.to.state, role: r.from_role.clone().unwrap_or_else(Role::technical) },
+        to: r.to.clone(),
+        created_at: now,
+        lang: r.lang.clone(),
+        tlp: r.tlp.unwrap_or_default(),
+        severity: r.severity,
+        is_exercise: r.is_exercise,
+        respond_by: r.respond_by,
+        subject: r.subject.clone(),
+        body: r.body.clone(),
+        fields: Fields::None,
+        attachments: Vec::new(),
+    };
+    probe.validate().map_err(|e| {
+        let what = match e.field.as_str() {
+            "subject" => "--subject".to_string(),
+            "body" => "the body".to_string(),
+            "lang" => "--lang".to_string(),
+            "severity" => "--severity".to_string(),
+            "respond_by" => "--respond-by".to_string(),
+            other => other.to_string(),
+        };
+        anyhow!("{what} {}", e.reason)
+    })
+}
+
+/// `DEU` or `DEU/policy`; the role defaults to technical.
+fn parse_address(text: &str) -> Result<Address> {
+    let (state, role) = match text.trim().split_once('/') {
+        Some((s, r)) => (s, Some(r)),
+        None => (text.trim(), None),
+    };
+    let state: StateCode = state.parse().map_err(|e| anyhow!("--to: {e}"))?;
+    let role = match role {
+        Some(r) => r.parse().map_err(|e| anyhow!("--to: {e}"))?,
+        None => Role::technical(),
+    };
+    Ok(Address { state, role })
+}
+
+fn parse_severity(text: &str) -> Result<u8> {
+    match text.trim().parse::<u8>() {
+        Ok(s) if s <= MAX_SEVERITY => Ok(s),
+        _ => bail!("--severity must be a whole number from 0 (none) to {MAX_SEVERITY} (critical), not '{text}'"),
+    }
+}
+
+/// `--timeout`: a duration (`30s`, `2m`) or plain seconds, at most an hour.
+fn parse_timeout(text: &str) -> Result<u64> {
+    let t = text.trim();
+    let secs = if !t.is_empty() && t.chars().all(|c| c.is_ascii_digit()) { t.parse().ok() } else { parse_duration(t) };
+    match secs {
+        Some(s) if s <= MAX_WAIT_SECS => Ok(s),
+        Some(_) => bail!("--timeout is at most 1h"),
+        None => bail!("--timeout '{text}' is not a duration (for example 30s, 2m, 1h)"),
+    }
+}
+
+/// `--respond-by`: a duration from `now` (`30m`, `2h`, `3d`), a UTC time
+/// (`2026-11-22T18:00Z`) or Unix seconds. It must be in the future.
+fn parse_when(text: &str, now: Timestamp) -> Result<Timestamp> {
+    let t = text.trim();
+    let at = if !t.is_empty() && t.chars().all(|c| c.is_ascii_digit()) {
+        Timestamp(t.parse().map_err(|_| anyhow!("--respond-by '{text}' is too large"))?)
+    } else if let Some(secs) = parse_utc(t) {
+        Timestamp(secs)
+    } else if let Some(secs) = parse_duration(t) {
+        if secs == 0 {
+            bail!("--respond-by {text} is now; give a time in the future");
+        }
+        now.plus(secs)
+    } else {
+        bail!("--respond-by '{text}' is not a duration (30m, 2h, 3d), a UTC time (2026-11-22T18:00Z) or Unix seconds");
+    };
+    if at <= now {
+        bail!("--respond-by {text} ({}) is in the past", note::utc(at));
+    }
+    Ok(at)
+}
+
+/// `90s`, `30m`, `2h`, `3d`, `1w`, or a sum such as `1h30m`, in seconds.
+fn parse_duration(text: &str) -> Option<u64> {
+    let mut total: u64 = 0;
+    let mut number = String::new();
+    let mut units = 0;
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            'w' => 7 * 86_400,
+            _ => return None,
+        };
+        let n: u64 = number.parse().ok()?;
+        total = total.checked_add(n.checked_mul(unit)?)?;
+        number.clear();
+        units += 1;
+    }
+    (number.is_empty() && units > 0).then_some(total)
+}
+
+/// `YYYY-MM-DDTHH:MM[:SS]Z` (UTC), in Unix seconds.
+fn parse_utc(text: &str) -> Option<u64> {
+    let t = text.strip_suffix(['Z', 'z'])?;
+    let (date, time) = t.split_once(['T', 't', ' '])?;
+    let mut d = date.split('-');
+    let (y, mo, day): (i64, u32, u32) = (d.next()?.parse().ok()?, d.next()?.parse().ok()?, d.next()?.parse().ok()?);
+    let mut c = time.split(':');
+    let (h, mi): (u64, u64) = (c.next()?.parse().ok()?, c.next()?.parse().ok()?);
+    let s: u64 = c.next().map_or(Some(0), |s| s.parse().ok())?;
+    if d.next().is_some() || c.next().is_some() || !(1..=12).contains(&mo) || h > 23 || mi > 59 || s > 59 {
+        return None;
+    }
+    let days = days_from_civil(y, mo, day);
+    if days < 0 {
+        return None;
+    }
+    let secs = days as u64 * 86_400 + h * 3600 + mi * 60 + s;
+    // Refuse dates that do not exist (2026-02-30) by formatting them back.
+    Timestamp(secs).to_rfc3339().starts_with(&format!("{y:04}-{mo:02}-{day:02}")).then_some(secs)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
+/// `days_from_civil`).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (i64::from(m) + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The body: `--body`, `--body-file` (`-` for standard input), or standard
+/// input when neither is given and it is not a terminal.
+fn read_body(body: Option<&str>, file: Option<&Path>) -> Result<String> {
+    let limit = hotline_core::message::MAX_BODY_BYTES;
+    let text = match (body, file) {
+        (Some(_), Some(_)) => bail!("give the body with --body or --body-file, not both"),
+        (Some(b), None) => b.to_string(),
+        (None, Some(path)) if path == Path::new("-") => read_stdin(limit)?,
+        (None, Some(path)) => {
+            let meta =
+                std::fs::metadata(path).with_context(|| format!("cannot read the body file {}", path.display()))?;
+            if meta.len() > limit as u64 {
+                bail!("the body file {} is {} bytes, the limit is {limit}", path.display(), meta.len());
+            }
+            let bytes = std::fs::read(path).with_context(|| format!("cannot read the body file {}", path.display()))?;
+            String::from_utf8(bytes).map_err(|_| anyhow!("the body file {} is not UTF-8 text", path.display()))?
+        }
+        (None, None) if std::io::stdin().is_terminal() => String::new(),
+        (None, None) => read_stdin(limit)?,
+    };
+    Ok(normalize_body(&text))
+}
+
+fn read_stdin(limit: usize) -> Result<String> {
+    let mut bytes = Vec::new();
+    std::io::stdin()
+        .lock()
+        .take(limit as u64 + 1)
+        .read_to_end(&mut bytes)
+        .context("cannot read the body from standard input")?;
+    if bytes.len() > limit {
+        bail!("the body on standard input is more than {limit} bytes, the limit");
+    }
+    String::from_utf8(bytes).map_err(|_| anyhow!("the body on standard input is not UTF-8 text"))
+}
+
+/// Windows line ends become `\n` and tabs become spaces (to 8-column
+/// stops): messages carry no other control characters.
+fn normalize_body(text: &str) -> String {
+    let text = text.replace("\r\n", "\n");
+    let mut out = String::with_capacity(text.len());
+    let mut column = 0;
+    for c in text.chars() {
+        match c {
+            '\t' => {
+                let n = 8 - column % 8;
+                out.extend(std::iter::repeat_n(' ', n));
+                column += n;
+            }
+            '\n' => {
+                out.push(c);
+                column = 0;
+            }
+            _ => {
+                out.push(c);
+                column += 1;
+            }
+        }
+    }
+    out
+}
+
+// ----- ids -----
+
+/// An id as typed: all 32 digits, or a prefix to look up.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum IdArg {
+    Full([u8; 16]),
+    Prefix(String),
+}
+
+fn id_arg(what: &str, text: &str) -> Result<IdArg> {
+    let t = text.trim().to_ascii_lowercase();
+    let hex = t.chars().all(|c| c.is_ascii_hexdigit());
+    if hex && t.len() == 32 {
+        let mut id = [0u8; 16];
+        hex::decode_to_slice(&t, &mut id).map_err(|e| anyhow!("{what} '{text}': {e}"))?;
+        return Ok(IdArg::Full(id));
+    }
+    if hex && (MIN_PREFIX..32).contains(&t.len()) {
+        return Ok(IdArg::Prefix(t));
+    }
+    bail!("'{text}' is not a {what}: give its 32 hexadecimal digits, or a unique prefix of at least {MIN_PREFIX}")
+}
+
+/// All messages the node holds, to resolve a prefix.
+async fn everything(client: &Client) -> Result<Vec<MessageSummary>> {
+    let query = MessageQuery { r#box: Some("all".into()), ..Default::default() };
+    client.messages(&query).await.context("cannot list messages to look up an id prefix")
+}
+
+async fn resolve_message(client: &Client, id: IdArg) -> Result<MessageId> {
+    let prefix = match id {
+        IdArg::Full(b) => return Ok(MessageId(b)),
+        IdArg::Prefix(p) => p,
+    };
+    let ids: BTreeSet<MessageId> =
+        everything(client).await?.iter().map(|m| m.msg_id).filter(|id| id.to_string().starts_with(&prefix)).collect();
+    match ids.len() {
+        1 => Ok(ids.into_iter().next().unwrap_or(MessageId([0; 16]))),
+        0 => bail!("no message held has an id starting with {prefix}"),
+        n => bail!("{n} messages have an id starting with {prefix}: give more digits"),
+    }
+}
+
+/// A case id, or the case of a message whose id has the prefix given.
+async fn resolve_case(client: &Client, id: IdArg) -> Result<CaseId> {
+    let prefix = match id {
+        IdArg::Full(b) => return Ok(CaseId(b)),
+        IdArg::Prefix(p) => p,
+    };
+    let all = everything(client).await?;
+    let mut cases: BTreeSet<CaseId> =
+        all.iter().map(|m| m.case_id).filter(|c| c.to_string().starts_with(&prefix)).collect();
+    if cases.is_empty() {
+        cases = all.iter().filter(|m| m.msg_id.to_string().starts_with(&prefix)).map(|m| m.case_id).collect();
+    }
+    match cases.len() {
+        1 => Ok(cases.into_iter().next().unwrap_or(CaseId([0; 16]))),
+        0 => bail!("no case or message held has an id starting with {prefix}"),
+        n => bail!("{n} cases match {prefix}: give more digits"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    #[command(args_override_self = true)]
+    struct Wrap {
+        #[command(flatten)]
+        send: SendArgs,
+    }
+
+    fn args(extra: &[&str]) -> SendArgs {
+        let mut argv = vec!["send", "--to", "DEU", "--type", "request_for_information", "--subject", "Scanning"];
+        argv.extend_from_slice(extra);
+        Wrap::parse_from(argv).send
+    }
+
+    const NOW: Timestamp = Timestamp(1_800_000_000);
+
+    fn error(extra: &[&str]) -> String {
+        match draft(&args(extra), String::new(), NOW) {
+            Ok(_) => panic!("{extra:?} should fail"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_full_request() {
+        let d = draft(
+            &args(&[
+                "--to",
+                "deu/policy",
+                "--from-role",
+                "policy",
+                "--tlp",
+                "amber+strict",
+                "--severity",
+                "3",
+                "--exercise",
+                "--respond-by",
+                "2h",
+                "--lang",
+                "en",
+                "--reply-to",
+                &"ab".repeat(16),
+                "--case",
+                "cdcdcd",
+            ]),
+            "Body".into(),
+            NOW,
+        )
+        .unwrap();
+        let r = d.request;
+        assert_eq!(r.to.to_string(), "DEU/policy");
+        assert_eq!(r.from_role, Some("policy".parse().unwrap()));
+        assert_eq!(r.kind, MessageType::RequestForInformation);
+        assert_eq!(r.tlp, Some(Tlp::AmberStrict));
+        assert_eq!(r.severity, Some(3));
+        assert!(r.is_exercise);
+        assert_eq!(r.respond_by, Some(Timestamp(NOW.0 + 7200)));
+        assert_eq!(r.lang.as_deref(), Some("en"));
+        assert_eq!(r.in_reply_to, Some(MessageId([0xab; 16])));
+        assert_eq!(r.case_id, None);
+        assert_eq!(d.case, Some(IdArg::Prefix("cdcdcd".into())));
+        assert_eq!(d.reply_to, None);
+        let defaults = draft(&args(&[]), String::new(), NOW).unwrap().request;
+        assert_eq!(defaults.to.role, Role::technical());
+        assert_eq!(defaults.from_role, Some(Role::technical()));
+        assert_eq!(defaults.tlp, None);
+    }
+
+    #[test]
+    fn bad_inputs_are_one_clear_line() {
+        let cases: &[(&[&str], &str)] = &[
+            (&["--to", "XXX"], "--to: 'XXX' is not an ISO 3166-1 alpha-3"),
+            (&["--to", "DEU/Policy"], "--to: 'Policy' is not a valid role name"),
+            (&["--from-role", "a b"], "--from-role: 'a b' is not a valid role name"),
+            (&["--type", "chat"], "--type: 'chat' is not a message type; use one of: notification"),
+            (&["--type", "human_ack"], "hotline ack"),
+            (&["--severity", "9"], "--severity must be a whole number from 0 (none) to 5"),
+            (&["--severity", "-1"], "--severity must be"),
+            (&["--tlp", "BLUE"], "--tlp: 'BLUE' is not a TLP 2.0 label"),
+            (&["--subject", "  "], "--subject must not be empty"),
+            (&["--respond-by", "soon"], "--respond-by 'soon' is not a duration"),
+            (&["--respond-by", "1700000000"], "is in the past"),
+            (&["--lang", "English"], "--lang 'English' is not a BCP 47 language tag"),
+            (&["--case", "xyz"], "'xyz' is not a --case id"),
+            (&["--reply-to", "abc"], "'abc' is not a --reply-to message id"),
+        ];
+        for (extra, want) in cases {
+            let e = error(extra);
+            assert!(e.contains(want), "{extra:?}: {e}");
+            assert_eq!(e.lines().count(), 1, "{e}");
+        }
+        let long = "x".repeat(300);
+        assert!(error(&["--subject", &long]).contains("--subject is 300 bytes, the limit is 256"));
+        let e = draft(&args(&[]), "bell\u{7}".into(), NOW).err().map(|e| e.to_string()).unwrap_or_default();
+        assert_eq!(e, "the body contains control characters");
+    }
+
+    #[test]
+    fn body_sources() {
+        assert!(read_body(Some("a"), Some(Path::new("f"))).unwrap_err().to_string().contains("not both"));
+        let e = read_body(None, Some(Path::new("/nonexistent/body.txt"))).unwrap_err();
+        assert!(format!("{e:#}").starts_with("cannot read the body file /nonexistent/body.txt: "), "{e:#}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("body.txt");
+        std::fs::write(&path, "line\tone\r\nline two\n").unwrap();
+        assert_eq!(read_body(None, Some(&path)).unwrap(), "line    one\nline two\n");
+        std::fs::write(&path, [0xff, 0xfe]).unwrap();
+        assert!(read_body(None, Some(&path)).unwrap_err().to_string().contains("not UTF-8"));
+        assert_eq!(read_body(Some("x\ty"), None).unwrap(), "x       y");
+    }
+
+    #[test]
+    fn times_and_durations() {
+        assert_eq!(parse_duration("90s"), Some(90));
+        assert_eq!(parse_duration("30m"), Some(1800));
+        assert_eq!(parse_duration("1h30m"), Some(5400));
+        assert_eq!(parse_duration("3d"), Some(259_200));
+        assert_eq!(parse_duration("2"), None);
+        assert_eq!(parse_duration("h"), None);
+        assert_eq!(parse_duration("2x"), None);
+        assert_eq!(parse_timeout("30s").unwrap(), 30);
+        assert_eq!(parse_timeout("45").unwrap(), 45);
+        assert!(parse_timeout("2h").is_err());
+        assert!(parse_timeout("soon").is_err());
+        assert_eq!(parse_when("2h", NOW).unwrap(), Timestamp(NOW.0 + 7200));
+        assert_eq!(parse_when("1800000600", NOW).unwrap(), Timestamp(1_800_000_600));
+        assert_eq!(parse_when("2027-01-15T10:00Z", NOW).unwrap(), Timestamp(1_800_007_200));
+        assert_eq!(parse_utc("2026-11-22T19:45:01Z"), Some(1_795_376_701));
+        assert_eq!(parse_utc("2000-02-29T00:00:00Z"), Some(951_782_400));
+        assert_eq!(parse_utc("2026-02-30T00:00Z"), None);
+        assert_eq!(parse_utc("2026-11-22T19:45"), None);
+        assert!(parse_when("0s", NOW).is_err());
+    }
+
+    #[test]
+    fn replies_come_after_what_they_answer_within_a_second() {
+        let view = |id: u8, parent: Option<u8>, at: u64| {
+            let mut m = draft(&args(&[]), String::new(), NOW).unwrap().request;
+            m.in_reply_to = parent.map(|p| MessageId([p; 16]));
+            MessageView {
+                direction: "in".into(),
+                state: "received".into(),
+                read: false,
+                at: Timestamp(at),
+                sender_node: None,
+                acknowledged_with: None,
+                deliveries: vec![],
+                message: Message {
+                    msg_id: MessageId([id; 16]),
+                    case_id: CaseId([9; 16]),
+                    in_reply_to: m.in_reply_to,
+                    kind: m.kind,
+                    from: m.to.clone(),
+                    to: m.to,
+                    created_at: Timestamp(at),
+                    lang: None,
+                    tlp: Tlp::Amber,
+                    severity: None,
+                    is_exercise: false,
+                    respond_by: None,
+                    subject: m.subject,
+                    body: m.body,
+                    fields: Fields::None,
+                    attachments: vec![],
+                },
+            }
+        };
+        // 3 answers 2, which answers 1, all in one second; 4 is later.
+        let order =
+            causal_order(vec![view(4, None, 11), view(3, Some(2), 10), view(2, Some(1), 10), view(1, None, 10)]);
+        let ids: Vec<u8> = order.iter().map(|v| v.message.msg_id.0[0]).collect();
+        assert_eq!(ids, [1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn ids_and_prefixes() {
+        assert_eq!(id_arg("message id", &"AB".repeat(16)).unwrap(), IdArg::Full([0xab; 16]));
+        assert_eq!(id_arg("message id", "abcdef").unwrap(), IdArg::Prefix("abcdef".into()));
+        assert!(id_arg("message id", "abc").is_err());
+        assert!(id_arg("message id", &"g".repeat(32)).is_err());
+        assert!(id_arg("message id", &"a".repeat(33)).is_err());
+    }
+
+    #[test]
+    fn watch_lines_for_message_events() {
+        let line = event_line(&NodeEvent::MessageReceived {
+            msg_id: MessageId([1; 16]),
+            case_id: CaseId([2; 16]),
+            kind: MessageType::Notification,
+            from: Address { state: "FRA".parse().unwrap(), role: Role::technical() },
+            tlp: Tlp::Red,
+        })
+        .unwrap();
+        assert!(line.starts_with("message_received TLP:RED notification from FRA/technical: message 0101"), "{line}");
+        assert!(event_line(&NodeEvent::PeerDisconnected { peer: "x".into() }).is_none());
+        let line =
+            event_line(&NodeEvent::DeliveryRejected { peer: "p".into(), code: "forged\u{1b}[0m".into() }).unwrap();
+        assert_eq!(line, "delivery_rejected an envelope from peer p was refused: forged\u{FFFD}[0m");
+    }
+}

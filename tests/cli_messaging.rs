@@ -1,0 +1,479 @@
+//! The messaging commands of the CLI (`send`, `inbox`, `show`, `ack`,
+//! `thread`, `outbox`, `watch`) against two real `hotline daemon` processes,
+//! FRA and DEU, set up with the README ceremony; and the input checks that
+//! fail before any daemon is asked.
+
+mod common;
+
+use common::{fails, hotline, hotline_bin, ok};
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// How long any one thing may take before the test fails.
+const DEADLINE: Duration = Duration::from_secs(90);
+
+const SUBJECT: &str = "Scanning from AS64500";
+const BODY: &str = "We observe scanning of energy-sector hosts. Can you confirm?";
+
+fn json(dir: &Path, args: &[&str]) -> Value {
+    let text = ok(dir, args);
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("hotline {args:?} printed no JSON ({e}): {text}"))
+}
+
+/// Two stewards (threshold two), and a FRA and a DEU node, each admitted
+/// and with a technical record naming its own node, all done offline.
+fn ceremony(d: &Path) {
+    for s in ["s1", "s2"] {
+        ok(d, &["keygen", "--out", &format!("{s}.key")]);
+    }
+    let pk = |f: &str| ok(d, &["key", "public", f]).trim().to_string();
+    let (p1, p2) = (pk("s1.key"), pk("s2.key"));
+    ok(
+        d,
+        &[
+            "charter",
+            "new",
+            "--name",
+            "Messaging net",
+            "--steward",
+            &p1,
+            "--steward",
+            &p2,
+            "--threshold",
+            "2",
+            "--out",
+            "n.charter",
+        ],
+    );
+    ok(d, &["charter", "sign", "n.charter", "--key", "s1.key"]);
+    ok(d, &["charter", "sign", "n.charter", "--key", "s2.key"]);
+    for (data, state, org, tz) in
+        [("fra", "FRA", "CERT-FR", "Europe/Paris"), ("deu", "DEU", "CERT-Bund", "Europe/Berlin")]
+    {
+        ok(d, &["--data-dir", data, "init", "--charter", "n.charter", "--state", state]);
+        let key = pk(&format!("{data}/keys/state.key"));
+        let adm = format!("{data}.admission");
+        ok(d, &["admission", "new", "--charter", "n.charter", "--state", state, "--state-key", &key, "--out", &adm]);
+        ok(d, &["admission", "sign", &adm, "--key", "s1.key"]);
+        ok(d, &["admission", "sign", &adm, "--key", "s2.key"]);
+        ok(d, &["--data-dir", data, "admission", "import", &adm]);
+        ok(
+            d,
+            &[
+                "--data-dir",
+                data,
+                "record",
+                "set",
+                "--role",
+                "technical",
+                "--organization",
+                org,
+                "--position",
+                "Duty officer",
+                "--email",
+                "cert@example.org",
+                "--phone",
+                "+33 1 00 00 00 00",
+                "--phone-24x7",
+                "+33 6 00 00 00 00",
+                "--availability",
+                "24x7",
+                "--timezone",
+                tz,
+                "--languages",
+                "en",
+            ],
+        );
+        configure(d, data, state, &[]);
+    }
+}
+
+/// Loopback only, short sync interval, and the given bootstrap addresses.
+fn configure(d: &Path, data: &str, state: &str, bootstrap: &[String]) {
+    let list = bootstrap.iter().map(|a| format!("{a:?}")).collect::<Vec<_>>().join(", ");
+    let text = format!(
+        "state = \"{state}\"\nlisten = [\"/ip4/127.0.0.1/tcp/0\"]\nbootstrap = [{list}]\nsync_interval_secs = 2\n"
+    );
+    std::fs::write(d.join(data).join("node.toml"), text).unwrap();
+}
+
+/// A daemon process; killed if the test ends without stopping it.
+struct Daemon {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Daemon {
+    fn start(d: &Path, data: &str) -> Daemon {
+        let log = d.join(format!("{data}.log"));
+        let child = Command::new(hotline_bin())
+            .args(["--data-dir", data, "daemon"])
+            .current_dir(d)
+            .env_remove("HOTLINE_DATA_DIR")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let daemon = Daemon { child, log };
+        poll(&format!("the {data} daemon to answer on its socket"), &[&daemon], || {
+            hotline(d, &["--data-dir", data, "status", "--json"]).status.success().then_some(())
+        });
+        daemon
+    }
+
+    /// SIGTERM, and a clean exit.
+    fn stop(mut self) {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        let deadline = Instant::now() + DEADLINE;
+        let exit = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "the daemon did not stop after SIGTERM\n{}", logs(&[&self]));
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(exit.success(), "daemon exit status {exit:?}\n{}", logs(&[&self]));
+    }
+}
+
+fn logs(daemons: &[&Daemon]) -> String {
+    daemons
+        .iter()
+        .map(|d| format!("--- {} ---\n{}", d.log.display(), std::fs::read_to_string(&d.log).unwrap_or_default()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Calls `f` every 100 ms until it returns a value; fails after [`DEADLINE`].
+fn poll<T>(what: &str, daemons: &[&Daemon], mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}\n{}", logs(daemons));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The node's TCP listen address, with its peer id.
+fn listen_addr(d: &Path, data: &str, daemon: &Daemon) -> String {
+    poll("a listen address", &[daemon], || {
+        let status = json(d, &["--data-dir", data, "status", "--json"]);
+        let peer = status["peer_id"].as_str()?.to_string();
+        let addr = status["listen_addrs"].as_array()?.iter().filter_map(Value::as_str).find(|a| a.contains("/tcp/"))?;
+        Some(if addr.contains("/p2p/") { addr.to_string() } else { format!("{addr}/p2p/{peer}") })
+    })
+}
+
+/// `hotline watch` on `data`, its lines (stdout and stderr) sent to a channel.
+struct Watch {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Watch {
+    fn start(d: &Path, data: &str) -> Watch {
+        let mut child = Command::new(hotline_bin())
+            .args(["--data-dir", data, "watch"])
+            .current_dir(d)
+            .env_remove("HOTLINE_DATA_DIR")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, lines) = mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let tx2 = tx.clone();
+        std::thread::spawn(move || BufReader::new(stdout).lines().map_while(Result::ok).try_for_each(|l| tx.send(l)));
+        std::thread::spawn(move || BufReader::new(stderr).lines().map_while(Result::ok).try_for_each(|l| tx2.send(l)));
+        Watch { child, lines }
+    }
+
+    /// The first line that satisfies `wanted`.
+    fn wait_for(&self, what: &str, wanted: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + DEADLINE;
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if wanted(&line) => return line,
+                Ok(line) => seen.push(line),
+                Err(e) => panic!("hotline watch printed no {what} ({e}); it printed:\n{}", seen.join("\n")),
+            }
+        }
+    }
+}
+
+#[test]
+fn two_daemons_exchange_a_message_through_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ceremony(d);
+
+    let fra = Daemon::start(d, "fra");
+    let fra_addr = listen_addr(d, "fra", &fra);
+    configure(d, "deu", "DEU", &[fra_addr]);
+    let deu = Daemon::start(d, "deu");
+    let both = [&fra, &deu];
+    // Two admissions, two records, two prekey bundles on each side.
+    for data in ["fra", "deu"] {
+        poll(&format!("{data} to hold the whole directory"), &both, || {
+            let status = json(d, &["--data-dir", data, "status", "--json"]);
+            (status["live_objects"] == 6).then_some(())
+        });
+    }
+
+    // FRA sends, and waits for DEU's signed receipt.
+    let sent = json(
+        d,
+        &[
+            "--data-dir",
+            "fra",
+            "send",
+            "--to",
+            "DEU",
+            "--type",
+            "request_for_information",
+            "--subject",
+            SUBJECT,
+            "--body",
+            BODY,
+            "--severity",
+            "3",
+            "--respond-by",
+            "2h",
+            "--wait",
+            "--timeout",
+            "60s",
+            "--json",
+        ],
+    );
+    assert_eq!(sent["state"], "delivered", "{sent}");
+    assert_eq!(sent["deliveries"].as_array().unwrap().len(), 1, "{sent}");
+    assert!(sent["deliveries"][0]["receipt"].is_string(), "{sent}");
+    let id = sent["msg_id"].as_str().unwrap().to_string();
+    let case = sent["case_id"].as_str().unwrap().to_string();
+    assert_eq!(id.len(), 32);
+
+    // DEU's inbox lists it, unread.
+    let inbox = json(d, &["--data-dir", "deu", "inbox", "--json"]);
+    let items = inbox.as_array().unwrap();
+    assert_eq!(items.len(), 1, "{inbox}");
+    assert_eq!(items[0]["msg_id"], id.as_str());
+    assert_eq!(items[0]["read"], false);
+    assert_eq!(items[0]["from"]["state"], "FRA");
+    let text = ok(d, &["--data-dir", "deu", "inbox"]);
+    let row = text.lines().find(|l| l.contains(&id)).unwrap_or_else(|| panic!("{text}"));
+    assert!(row.contains("FRA/technical") && row.contains("AMBER") && row.contains(SUBJECT), "{text}");
+    assert!(row.ends_with("unread"), "{text}");
+    assert_eq!(json(d, &["--data-dir", "deu", "inbox", "--unread", "--json"]).as_array().unwrap().len(), 1);
+
+    // `show` prints the formal note and marks the message read.
+    let note = ok(d, &["--data-dir", "deu", "show", &id]);
+    let lines: Vec<&str> = note.lines().collect();
+    assert_eq!(lines.first(), Some(&"==== TLP:AMBER ===="), "{note}");
+    assert_eq!(lines.last(), Some(&"==== TLP:AMBER ===="), "{note}");
+    assert!(!note.contains("EXERCISE"), "{note}");
+    for want in [
+        format!("Message:      {id}"),
+        format!("Case:         {case}"),
+        "Type:         request_for_information".into(),
+        "From:         FRA/technical (node 12D3KooW".into(),
+        "To:           DEU/technical".into(),
+        "Severity:     3 of 5".into(),
+        "Respond by:   ".into(),
+        format!("Subject: {SUBJECT}"),
+        BODY.into(),
+    ] {
+        assert!(note.contains(&want), "{want:?} missing from:\n{note}");
+    }
+    assert!(json(d, &["--data-dir", "deu", "inbox", "--unread", "--json"]).as_array().unwrap().is_empty());
+    assert!(ok(d, &["--data-dir", "deu", "inbox", "--unread"]).contains("No unread messages."));
+
+    // DEU acknowledges; FRA's `watch` and `show` see it.
+    let watch = Watch::start(d, "fra");
+    watch.wait_for("subscription notice", |l| l.starts_with("Watching the events of"));
+    let ack = json(d, &["--data-dir", "deu", "ack", &id, "--note", "Looking into it", "--json"]);
+    let ack_id = ack["msg_id"].as_str().unwrap().to_string();
+    assert_eq!(ack["case_id"], case.as_str());
+    assert!(ack["state"] == "queued" || ack["state"] == "delivered", "{ack}");
+    poll("FRA to record the acknowledgement", &both, || {
+        let view = json(d, &["--data-dir", "fra", "show", &id, "--json"]);
+        (view["acknowledged_with"] == ack_id.as_str()).then_some(())
+    });
+    let line = watch.wait_for("acknowledgement event", |l| l.starts_with("message_acknowledged"));
+    assert_eq!(
+        line,
+        format!("message_acknowledged message {id} was acknowledged by DEU/technical (acknowledgement {ack_id})")
+    );
+    drop(watch);
+    let fra_note = ok(d, &["--data-dir", "fra", "show", &id]);
+    assert!(fra_note.contains("Delivery (delivered):") && fra_note.contains("signed receipt held"), "{fra_note}");
+    assert!(
+        fra_note.contains(&format!("Acknowledged:  yes, by DEU/technical (acknowledgement {ack_id})")),
+        "{fra_note}"
+    );
+    // A second acknowledgement is refused.
+    let err = fails(d, &["--data-dir", "deu", "ack", &id]);
+    assert!(err.contains("already acknowledged"), "{err}");
+
+    // Both sides hold the case: the request and its acknowledgement.
+    for data in ["fra", "deu"] {
+        let thread = json(d, &["--data-dir", data, "thread", &case, "--json"]);
+        let views = thread.as_array().unwrap();
+        assert_eq!(views.len(), 2, "{data}: {thread}");
+        assert_eq!(views[0]["message"]["msg_id"], id.as_str());
+        assert_eq!(views[1]["message"]["msg_id"], ack_id.as_str());
+        assert_eq!(views[1]["message"]["kind"], "human_ack");
+    }
+    let text = ok(d, &["--data-dir", "fra", "thread", &case]);
+    assert!(text.starts_with("==== TLP:AMBER ====\n"), "{text}");
+    assert!(text.contains(&format!("Case {case}: 2 messages, oldest first")), "{text}");
+    assert!(text.contains("Note:          Looking into it"), "{text}");
+
+    // Nothing waits for a receipt on either side.
+    assert_eq!(json(d, &["--data-dir", "fra", "outbox", "--json"]), serde_json::json!([]));
+    poll("DEU's outbox to empty", &both, || {
+        (json(d, &["--data-dir", "deu", "outbox", "--json"]) == serde_json::json!([])).then_some(())
+    });
+    assert!(ok(d, &["--data-dir", "deu", "outbox"]).contains("The outbox is empty"));
+
+    // DEU answers by id prefix, the body on standard input.
+    let mut child = Command::new(hotline_bin())
+        .args([
+            "--data-dir",
+            "deu",
+            "send",
+            "--to",
+            "FRA/technical",
+            "--type",
+            "response",
+            "--subject",
+            "Re: scanning",
+            "--reply-to",
+            &id[..10],
+            "--tlp",
+            "green",
+            "--wait",
+            "--json",
+        ])
+        .current_dir(d)
+        .env_remove("HOTLINE_DATA_DIR")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"Confirmed.\r\nWe are\tblocking it.\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let reply: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(reply["state"], "delivered", "{reply}");
+    assert_eq!(reply["case_id"], case.as_str(), "a reply stays in its case");
+    let reply_id = reply["msg_id"].as_str().unwrap();
+    let shown = json(d, &["--data-dir", "fra", "show", reply_id, "--json"]);
+    assert_eq!(shown["message"]["body"], "Confirmed.\nWe are  blocking it.\n");
+    assert_eq!(shown["message"]["in_reply_to"], id.as_str());
+    assert_eq!(shown["message"]["tlp"], "GREEN");
+    assert_eq!(json(d, &["--data-dir", "fra", "thread", &id[..8], "--json"]).as_array().unwrap().len(), 3);
+    let all = json(d, &["--data-dir", "fra", "inbox", "--all", "--json"]);
+    assert_eq!(all.as_array().unwrap().len(), 3, "{all}");
+    let sent_box = ok(d, &["--data-dir", "fra", "inbox", "--sent"]);
+    assert!(sent_box.lines().any(|l| l.contains(&id) && l.ends_with("delivered acked")), "{sent_box}");
+
+    // Mistakes: one line each, non-zero exit.
+    let err = fails(d, &["--data-dir", "fra", "send", "--to", "XXX", "--type", "notification", "--subject", "x"]);
+    assert!(err.contains("'XXX' is not an ISO 3166-1 alpha-3"), "{err}");
+    let err = fails(d, &["--data-dir", "fra", "send", "--to", "ITA", "--type", "notification", "--subject", "x"]);
+    assert!(err.contains("no contact record of ITA/technical"), "{err}");
+    let unknown = "0".repeat(32);
+    let err = fails(d, &["--data-dir", "fra", "show", &unknown]);
+    assert!(err.contains(&format!("no message {unknown} is held")), "{err}");
+    let err = fails(d, &["--data-dir", "fra", "ack", &id]);
+    assert!(err.contains("cannot acknowledge") && err.contains("no received message"), "{err}");
+    let err = fails(d, &["--data-dir", "fra", "show", "ffffffffff"]);
+    assert!(err.contains("no message held has an id starting with ffffffffff"), "{err}");
+
+    // Stopped, the daemons are said to be not running.
+    fra.stop();
+    deu.stop();
+    let err = fails(d, &["--data-dir", "fra", "send", "--to", "DEU", "--type", "notification", "--subject", "x"]);
+    assert!(err.contains("daemon is not running"), "{err}");
+    let err = fails(d, &["--data-dir", "fra", "inbox"]);
+    assert!(err.contains("daemon is not running"), "{err}");
+}
+
+#[test]
+fn bad_input_fails_before_any_daemon_is_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("body.txt"), "body").unwrap();
+    // The flags under test, then whichever of --to, --type and --subject they do not give.
+    let send = |extra: &[&str]| {
+        let mut args = vec!["--data-dir", "nowhere", "send"];
+        args.extend_from_slice(extra);
+        for (flag, value) in [("--to", "DEU"), ("--type", "notification"), ("--subject", "Subject")] {
+            if !extra.contains(&flag) {
+                args.extend_from_slice(&[flag, value]);
+            }
+        }
+        fails(d, &args)
+    };
+    let cases: &[(&[&str], &str)] = &[
+        (&["--to", "XXX"], "--to: 'XXX' is not an ISO 3166-1 alpha-3 country code"),
+        (&["--to", "DEU/Tech nical"], "--to: 'Tech nical' is not a valid role name"),
+        (&["--from-role", "POLICY"], "--from-role: 'POLICY' is not a valid role name"),
+        (&["--type", "chat"], "--type: 'chat' is not a message type; use one of:"),
+        (&["--severity", "9"], "--severity must be a whole number from 0 (none) to 5 (critical), not '9'"),
+        (&["--subject", ""], "--subject must not be empty"),
+        (&["--tlp", "purple"], "--tlp: 'purple' is not a TLP 2.0 label"),
+        (&["--respond-by", "yesterday"], "--respond-by 'yesterday' is not a duration"),
+        (&["--body-file", "missing.txt"], "cannot read the body file missing.txt"),
+        (&["--body", "x", "--body-file", "body.txt"], "give the body with --body or --body-file, not both"),
+        (&["--timeout", "10s"], "--timeout applies only with --wait"),
+        (&["--wait", "--timeout", "2h"], "--timeout is at most 1h"),
+        (&["--reply-to", "xyz"], "'xyz' is not a --reply-to message id"),
+    ];
+    for (extra, want) in cases {
+        let err = send(extra);
+        assert!(err.contains(want), "{extra:?}: {err}");
+        assert!(!err.contains("daemon"), "{extra:?} must fail before the daemon is asked: {err}");
+    }
+    let err = fails(d, &["--data-dir", "nowhere", "show", "not-an-id"]);
+    assert!(err.contains("'not-an-id' is not a message id"), "{err}");
+    let err = fails(d, &["--data-dir", "nowhere", "inbox", "--sent", "--all"]);
+    assert!(err.contains("not both"), "{err}");
+    // With --json the error is also one JSON document on stdout.
+    let out = hotline(d, &["--json", "--data-dir", "nowhere", "send", "--to", "XXX", "--type", "x", "--subject", "s"]);
+    assert!(!out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["error"]["message"].as_str().unwrap().contains("'XXX'"), "{v}");
+    // Good input with no daemon: says so.
+    let err = send(&["--body", "text"]);
+    assert!(err.contains("the hotline daemon is not running"), "{err}");
+    let err = fails(d, &["--data-dir", "nowhere", "outbox"]);
+    assert!(err.contains("the hotline daemon is not running"), "{err}");
+}
