@@ -1,11 +1,14 @@
 //! `hotline bench`: performance harnesses that print one JSON object.
 //! Benchmarks report numbers; the tests assert behaviour.
 
+mod raw;
+
 use super::demo::wait_for_convergence;
 use super::mesh::{LocalNetwork, example_draft, states};
 use super::{Out, now};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
+use futures::StreamExt;
 use hotline_core::{ObjectHash, Role, StateCode};
 use hotline_node::api_types::NodeEvent;
 use hotline_node::{NodeHandle, RunningNode};
@@ -17,6 +20,22 @@ use tokio::sync::broadcast;
 pub enum BenchCommand {
     /// Directory convergence and cold sync of N nodes on loopback.
     Mesh(MeshArgs),
+    /// Sealed, durable, receipted messages between two nodes on loopback,
+    /// against a bare libp2p request-response echo.
+    Messages(MessagesArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct MessagesArgs {
+    /// Messages per measurement (latency, throughput and the baseline each).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(10..=1_000_000))]
+    count: u32,
+    /// Body size in bytes.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(0..=262_144))]
+    size: u32,
+    /// Messages in flight during the throughput run.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    in_flight: u32,
 }
 
 #[derive(Args, Debug)]
@@ -33,8 +52,13 @@ pub struct MeshArgs {
 }
 
 pub fn run(cmd: BenchCommand, out: &Out) -> Result<()> {
+    // The nodes log nothing unless asked: `HOTLINE_LOG=debug hotline bench …`.
+    if let Ok(level) = std::env::var("HOTLINE_LOG") {
+        hotline_node::init_logging(&level, hotline_store::LogFormat::Text)?;
+    }
     match cmd {
         BenchCommand::Mesh(args) => mesh(args, out),
+        BenchCommand::Messages(args) => messages(args, out),
     }
 }
 
@@ -176,6 +200,135 @@ fn mesh(args: MeshArgs, out: &Out) -> Result<()> {
             cold_sync_objects: objects,
             rss_mb_per_node: rss_total / n as f64,
             rss_mb_total: rss_total,
+            build: if cfg!(debug_assertions) { "debug" } else { "release" },
+        };
+        if out.json {
+            println!("{}", serde_json::to_string(&report)?);
+        } else {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        }
+        Ok(())
+    })
+}
+
+#[derive(Serialize)]
+struct MessagesReport {
+    bench: &'static str,
+    count: u32,
+    size_bytes: u32,
+    /// From `send` until the sender holds the recipient's verified receipt,
+    /// with the message durable on both sides; one message at a time.
+    latency_ms: Percentiles,
+    /// Sustained, with `in_flight` messages outstanding.
+    throughput_msgs_per_s: f64,
+    in_flight: u32,
+    /// A bare libp2p request-response echo of the same size, same run.
+    raw_baseline_ms: Percentiles,
+    /// `latency_ms.p50 / raw_baseline_ms.p50`.
+    latency_ratio_vs_raw: f64,
+    build: &'static str,
+}
+
+fn bench_message(to: StateCode, size: usize, i: u64) -> hotline_node::api_types::SendRequest {
+    hotline_node::api_types::SendRequest {
+        to: hotline_core::Address { state: to, role: Role::technical() },
+        from_role: Some(Role::technical()),
+        kind: hotline_core::MessageType::StatusUpdate,
+        subject: format!("Benchmark message {i}"),
+        body: "x".repeat(size),
+        tlp: Some(hotline_core::Tlp::Green),
+        severity: None,
+        is_exercise: true,
+        respond_by: None,
+        case_id: None,
+        in_reply_to: None,
+        lang: None,
+        fields: None,
+    }
+}
+
+/// Waits until `h` holds `objects` live objects.
+async fn wait_for_objects(h: &NodeHandle, objects: usize, timeout: Duration) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    while h.status().await?.live_objects < objects {
+        if Instant::now() > deadline {
+            bail!("the directory did not reach {objects} objects within {} s", timeout.as_secs());
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Ok(())
+}
+
+fn messages(args: MessagesArgs, out: &Out) -> Result<()> {
+    let (count, size) = (args.count as usize, args.size as usize);
+    let root = tempfile::Builder::new().prefix("hotline-bench-").tempdir()?;
+    let pair = states(2);
+    let network = LocalNetwork::create(root.path(), &pair, now())?;
+    super::daemon::runtime()?.block_on(async {
+        let a = network.start(0, vec![], true).await?;
+        let b = network.start(1, a.listen_addrs(), true).await?;
+        let (ha, hb) = (a.handle(), b.handle());
+        for (h, m) in [(&ha, &network.members[0]), (&hb, &network.members[1])] {
+            h.publish_record(example_draft(m.state, Role::technical(), m.node_id), None).await?;
+        }
+        // Two admissions, two records, two prekey bundles.
+        for h in [&ha, &hb] {
+            wait_for_objects(h, 6, Duration::from_secs(60)).await?;
+        }
+        let to = pair[1];
+        let timeout = Duration::from_secs(30);
+
+        // Latency: one message at a time, after a warm-up.
+        let mut latencies = Vec::with_capacity(count);
+        for i in 0..(count as u64 + 10) {
+            let t = Instant::now();
+            let sent = ha.send(bench_message(to, size, i)).await?;
+            let view = ha.wait_delivered(sent.msg_id, timeout).await?;
+            if view.state != "delivered" {
+                bail!("message {} was not delivered within {} s", sent.msg_id, timeout.as_secs());
+            }
+            if i >= 10 {
+                latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+        }
+
+        // Throughput: many in flight; done when the outbox is empty.
+        let t = Instant::now();
+        let sends = futures::stream::iter(0..count as u64)
+            .map(|i| {
+                let ha = ha.clone();
+                async move { ha.send(bench_message(to, size, 1_000_000 + i)).await }
+            })
+            .buffer_unordered(args.in_flight as usize);
+        let results: Vec<_> = sends.collect().await;
+        for r in results {
+            r?;
+        }
+
+        let deadline = Instant::now() + Duration::from_secs(600);
+        // The status carries the outbox's size; listing it would cost more.
+        while ha.status().await?.outbox > 0 {
+            if Instant::now() > deadline {
+                bail!("the throughput run did not drain within 600 s");
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        let throughput = count as f64 / t.elapsed().as_secs_f64();
+        a.shutdown().await?;
+        b.shutdown().await?;
+
+        let raw = raw::round_trips(count, size).await?;
+        let latency = percentiles(latencies);
+        let raw = percentiles(raw);
+        let report = MessagesReport {
+            bench: "messages",
+            count: args.count,
+            size_bytes: args.size,
+            latency_ratio_vs_raw: if raw.p50 > 0.0 { latency.p50 / raw.p50 } else { 0.0 },
+            latency_ms: latency,
+            throughput_msgs_per_s: throughput,
+            in_flight: args.in_flight,
+            raw_baseline_ms: raw,
             build: if cfg!(debug_assertions) { "debug" } else { "release" },
         };
         if out.json {
