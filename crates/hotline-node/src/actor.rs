@@ -44,7 +44,7 @@ use tracing::{debug, error, info, warn};
 
 mod messaging;
 
-pub(crate) use messaging::Mail;
+pub(crate) use messaging::{Delivery, Mail, OpenedMessage};
 
 /// How often due deliveries are looked for (new messages and connecting
 /// peers start theirs at once; this catches retries that come due).
@@ -370,7 +370,11 @@ impl Actor {
                 let _ = reply.send(self.outbox());
             }
             Command::WaitDelivered { id, reply } => self.wait_delivered(id, reply),
+            Command::Sealed { message, bytes, sealed, extra, reply } => {
+                self.queue(*message, bytes, sealed, extra, reply)
+            }
             Command::DeliveryDone { key, result } => self.on_delivery_done(key, result),
+            Command::Opened { peer, reply, envelope, outcome } => self.on_opened(peer, reply, *envelope, outcome),
             Command::ExchangeDone { peer, result } => {
                 match result {
                     Ok(r) => debug!(%peer, pushed = r.pushed, fetched = r.fetched, refused = r.refused, "sync done"),

@@ -9,7 +9,7 @@ use crate::error::NodeError;
 use crate::outbox::DeliveryKey;
 use crate::sync::Report;
 use hotline_core::{CaseId, DirectoryObject, MessageId, ObjectHash, ObjectKey, RecordDraft, Role, StateCode};
-use hotline_net::{DeliverResponse, Multiaddr, PeerId};
+use hotline_net::{Multiaddr, PeerId};
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
@@ -78,10 +78,23 @@ pub(crate) enum Command {
         id: MessageId,
         reply: oneshot::Sender<()>,
     },
-    // From delivery tasks.
+    // From the tasks that seal, deliver and open off the actor.
+    Sealed {
+        message: Box<hotline_core::Message>,
+        bytes: Vec<u8>,
+        sealed: Vec<(hotline_core::NodeId, Option<Vec<u8>>)>,
+        extra: hotline_store::WriteBatch,
+        reply: oneshot::Sender<Result<SendResponse, NodeError>>,
+    },
     DeliveryDone {
         key: DeliveryKey,
-        result: Result<DeliverResponse, String>,
+        result: crate::actor::Delivery,
+    },
+    Opened {
+        peer: PeerId,
+        reply: hotline_net::DeliverReply,
+        envelope: Box<hotline_crypto::Envelope>,
+        outcome: Result<Box<crate::actor::OpenedMessage>, (&'static str, String)>,
     },
     Shutdown(oneshot::Sender<()>),
     // From sync tasks (see `sync.rs`).

@@ -11,7 +11,7 @@
 //! node that was down or partitioned can take them.
 
 use hotline_core::{MessageId, NodeId, Timestamp};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -61,8 +61,9 @@ pub(crate) type DeliveryKey = (MessageId, NodeId);
 #[derive(Debug, Default)]
 pub(crate) struct Schedule {
     pending: BTreeMap<DeliveryKey, Pending>,
-    /// How many entries have `in_flight` set.
+    /// How many entries have `in_flight` set, in all and per recipient node.
     in_flight: usize,
+    in_flight_by_node: HashMap<NodeId, usize>,
 }
 
 impl Schedule {
@@ -85,7 +86,7 @@ impl Schedule {
     pub fn remove(&mut self, key: &DeliveryKey) -> Option<Pending> {
         let removed = self.pending.remove(key);
         if removed.as_ref().is_some_and(|p| p.in_flight) {
-            self.in_flight -= 1;
+            self.landed(&key.1);
         }
         removed
     }
@@ -107,19 +108,33 @@ impl Schedule {
         self.pending.range((*msg, NodeId([0; 32]))..=(*msg, NodeId([0xff; 32]))).next().is_some()
     }
 
-    /// The deliveries due at `now` and not in flight, oldest message first,
-    /// at most `limit`; each is marked in flight.
-    pub fn take_due(&mut self, now: Instant, limit: usize) -> Vec<DeliveryKey> {
+    fn landed(&mut self, node: &NodeId) {
+        self.in_flight -= 1;
+        if let Some(n) = self.in_flight_by_node.get_mut(node) {
+            *n -= 1;
+            if *n == 0 {
+                self.in_flight_by_node.remove(node);
+            }
+        }
+    }
+
+    /// The deliveries due at `now` and not in flight, at most `limit` in
+    /// all and with at most `per_node` in flight to any one node (a
+    /// connection carries a bounded number of streams); each is marked in
+    /// flight. Oldest message id first within a node.
+    pub fn take_due(&mut self, now: Instant, limit: usize, per_node: usize) -> Vec<DeliveryKey> {
         let mut out = Vec::new();
         for (key, p) in self.pending.iter_mut() {
             if out.len() >= limit {
                 break;
             }
-            if !p.in_flight && p.next_at <= now {
+            let busy = self.in_flight_by_node.get(&key.1).copied().unwrap_or(0);
+            if !p.in_flight && p.next_at <= now && busy < per_node {
                 p.in_flight = true;
                 p.attempts = p.attempts.saturating_add(1);
                 out.push(*key);
                 self.in_flight += 1;
+                *self.in_flight_by_node.entry(key.1).or_default() += 1;
             }
         }
         out
@@ -127,13 +142,12 @@ impl Schedule {
 
     /// Records a failed attempt and schedules the next one.
     pub fn failed(&mut self, key: &DeliveryKey, error: String, policy: &RetryPolicy, jitter: f64, now: Instant) {
-        if let Some(p) = self.pending.get_mut(key) {
-            if p.in_flight {
-                self.in_flight -= 1;
-            }
-            p.in_flight = false;
-            p.last_error = Some(error);
-            p.next_at = now + policy.delay(p.attempts, jitter);
+        let Some(p) = self.pending.get_mut(key) else { return };
+        let was_in_flight = std::mem::replace(&mut p.in_flight, false);
+        p.last_error = Some(error);
+        p.next_at = now + policy.delay(p.attempts, jitter);
+        if was_in_flight {
+            self.landed(&key.1);
         }
     }
 
@@ -162,6 +176,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn in_flight_is_bounded_per_node() {
+        let t0 = Instant::now();
+        let mut s = Schedule::default();
+        for i in 0..5u8 {
+            s.insert((MessageId([i; 16]), NodeId([1; 32])), Some(vec![1]), Timestamp(0), t0);
+            s.insert((MessageId([i; 16]), NodeId([2; 32])), Some(vec![1]), Timestamp(0), t0);
+        }
+        let taken = s.take_due(t0, 100, 2);
+        assert_eq!(taken.len(), 4, "two per node");
+        assert_eq!(s.in_flight(), 4);
+        s.remove(&taken[0]);
+        assert_eq!(s.take_due(t0, 100, 2).len(), 1, "one slot freed");
+    }
+
+    #[test]
     fn backoff_grows_is_capped_and_jittered() {
         let p = RetryPolicy { base: Duration::from_millis(100), max: Duration::from_secs(1) };
         assert_eq!(p.delay(1, 0.5), Duration::from_millis(100));
@@ -182,20 +211,20 @@ mod tests {
         let b = (MessageId([2; 16]), NodeId([2; 32]));
         s.insert(a, Some(vec![1]), Timestamp(0), t0);
         s.insert(b, None, Timestamp(0), t0);
-        assert_eq!(s.take_due(t0, 1), vec![a]);
-        assert_eq!(s.take_due(t0, 10), vec![b]);
-        assert!(s.take_due(t0, 10).is_empty(), "in flight is never taken twice");
+        assert_eq!(s.take_due(t0, 1, 10), vec![a]);
+        assert_eq!(s.take_due(t0, 10, 10), vec![b]);
+        assert!(s.take_due(t0, 10, 10).is_empty(), "in flight is never taken twice");
         s.failed(&a, "offline".into(), &policy, 0.5, t0);
-        assert!(s.take_due(t0 + Duration::from_secs(9), 10).is_empty());
-        assert_eq!(s.take_due(t0 + Duration::from_secs(10), 10), vec![a]);
+        assert!(s.take_due(t0 + Duration::from_secs(9), 10, 10).is_empty());
+        assert_eq!(s.take_due(t0 + Duration::from_secs(10), 10, 10), vec![a]);
         s.failed(&a, "offline".into(), &policy, 0.5, t0);
         s.wake(&a.1, t0);
-        assert_eq!(s.take_due(t0, 10), vec![a]);
-        assert_eq!(s.get(&a).map(|p| p.attempts), Some(2));
+        assert_eq!(s.take_due(t0, 10, 10), vec![a]);
+        assert_eq!(s.get(&a).map(|p| p.attempts), Some(3));
         assert!(s.has_message(&a.0));
-        assert_eq!(s.in_flight(), 1);
+        assert_eq!(s.in_flight(), 2, "a and b");
         s.remove(&a);
-        assert_eq!(s.in_flight(), 0);
+        assert_eq!(s.in_flight(), 1);
         assert!(!s.has_message(&a.0));
         assert_eq!(s.len(), 1);
     }

@@ -3,7 +3,7 @@
 use crate::batch::{Op, WriteBatch};
 use crate::error::{StoreError, from_redb};
 use crate::fsutil::{create_private_dir, sync_dir};
-use crate::schema::{self, HISTORY, HistoryRow, META, SCHEMA_VERSION, SLOTS, SlotRow, meta};
+use crate::schema::{self, HISTORY, HistoryRow, META, SCHEMA_VERSION, SLOTS, SlotRow, Table, meta};
 use hotline_core::{Directory, DirectoryObject, NetworkId, ObjectHash, ObjectKey, SignedCharter, StateCode, Timestamp};
 use redb::{Database, Durability, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition, TableError};
 use std::fmt;
@@ -13,6 +13,9 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A messaging table open for writing.
+type BytesTable<'txn> = redb::Table<'txn, &'static [u8], &'static [u8]>;
 
 /// The database file's name inside a node's data directory.
 pub const DB_FILE: &str = "hotline.redb";
@@ -211,7 +214,11 @@ impl Store {
         const ACTION: &str = "writing a batch";
         let mut txn = self.db.begin_write().map_err(|e| self.db_error(ACTION, e))?;
         txn.set_durability(Durability::Immediate).map_err(|e| self.db_error(ACTION, e))?;
-        {
+        let ops = || batches.iter().flat_map(|b| &b.ops);
+        // Only what the group touches is opened and rewritten: every table
+        // opened for writing costs page writes at commit, and a message
+        // batch has no business with the directory's tables.
+        if ops().any(|op| matches!(op, Op::PutSlot { .. } | Op::DeleteSlot { .. } | Op::AppendHistory { .. })) {
             let mut meta_table = txn.open_table(META).map_err(|e| self.db_error(ACTION, e))?;
             let mut next = match meta_table.get(meta::HISTORY_NEXT).map_err(|e| self.db_error(ACTION, e))? {
                 Some(v) => read_u64(v.value()).ok_or_else(|| self.corrupt("the history counter is malformed"))?,
@@ -219,7 +226,7 @@ impl Store {
             };
             let mut slots = txn.open_table(SLOTS).map_err(|e| self.db_error(ACTION, e))?;
             let mut history = txn.open_table(HISTORY).map_err(|e| self.db_error(ACTION, e))?;
-            for op in batches.iter().flat_map(|b| &b.ops) {
+            for op in ops() {
                 match op {
                     Op::PutSlot { key, row } => {
                         slots.insert(key.as_slice(), row.as_slice()).map_err(|e| self.db_error(ACTION, e))?;
@@ -232,20 +239,39 @@ impl Store {
                         history.insert(hkey.as_slice(), row.as_slice()).map_err(|e| self.db_error(ACTION, e))?;
                         next += 1;
                     }
-                    Op::Put { table, key, value } => {
-                        let mut t = txn.open_table(table.definition()).map_err(|e| self.db_error(ACTION, e))?;
-                        t.insert(key.as_slice(), value.as_slice()).map_err(|e| self.db_error(ACTION, e))?;
-                    }
-                    Op::Delete { table, key } => {
-                        let mut t = txn.open_table(table.definition()).map_err(|e| self.db_error(ACTION, e))?;
-                        t.remove(key.as_slice()).map_err(|e| self.db_error(ACTION, e))?;
-                    }
+                    Op::Put { .. } | Op::Delete { .. } => {}
                 }
             }
             meta_table
                 .insert(meta::HISTORY_NEXT, next.to_be_bytes().as_slice())
                 .map_err(|e| self.db_error(ACTION, e))?;
         }
+        // The messaging tables, each opened once for the whole group. The
+        // directory's operations and these touch disjoint tables, so doing
+        // them in two passes keeps every table's own order.
+        let mut open: Vec<(Table, BytesTable)> = Vec::new();
+        for op in ops() {
+            let (table, key, value) = match op {
+                Op::Put { table, key, value } => (*table, key, Some(value)),
+                Op::Delete { table, key } => (*table, key, None),
+                _ => continue,
+            };
+            let index = match open.iter().position(|(t, _)| *t == table) {
+                Some(i) => i,
+                None => {
+                    let t = txn.open_table(table.definition()).map_err(|e| self.db_error(ACTION, e))?;
+                    open.push((table, t));
+                    open.len() - 1
+                }
+            };
+            let t = &mut open[index].1;
+            match value {
+                Some(v) => t.insert(key.as_slice(), v.as_slice()).map(drop),
+                None => t.remove(key.as_slice()).map(drop),
+            }
+            .map_err(|e| self.db_error(ACTION, e))?;
+        }
+        drop(open);
         txn.commit().map_err(|e| self.db_error(ACTION, e))?;
         self.transactions.fetch_add(1, Ordering::Relaxed);
         Ok(())

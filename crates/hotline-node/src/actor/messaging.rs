@@ -35,13 +35,17 @@ use hotline_crypto::{DeliveryReceipt, Envelope, PrekeyPolicy, PrekeyRing, SeedRn
 use hotline_net::{DeliverReply, DeliverRequest, DeliverResponse, PeerId, node_id_of, peer_id_of};
 use hotline_store::{MessageRow, OutboxRow, PREKEY_RING, ReceivedRow, SentRow, Store, StoreError, WriteBatch};
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, PoisonError, RwLock};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 use zeroize::Zeroizing;
 
 /// Most deliveries running at once, over all recipients.
-const MAX_IN_FLIGHT: usize = 512;
+const MAX_IN_FLIGHT: usize = 1024;
+/// Most deliveries running at once to one node: one connection carries
+/// them, and Yamux refuses more than 256 streams on a connection.
+const MAX_IN_FLIGHT_PER_NODE: usize = 128;
 
 /// What the node remembers of a message it received, to answer duplicates.
 #[derive(Clone, Debug)]
@@ -53,9 +57,11 @@ pub(crate) struct ReceivedIndex {
 
 /// The actor's messaging state.
 pub(crate) struct Mail {
-    pub node_key: SecretKey,
+    /// Shared with the tasks that seal, open and sign off the actor.
+    pub node_key: Arc<SecretKey>,
     pub node_id: NodeId,
-    pub ring: PrekeyRing,
+    /// Read by the tasks that open envelopes; written only on rotation.
+    pub ring: Arc<RwLock<PrekeyRing>>,
     pub prekey_policy: PrekeyPolicy,
     pub schedule: Schedule,
     pub retry: RetryPolicy,
@@ -109,9 +115,9 @@ impl Mail {
         }
         let node_id = NodeId(node_key.public().0);
         Ok(Mail {
-            node_key,
+            node_key: Arc::new(node_key),
             node_id,
-            ring,
+            ring: Arc::new(RwLock::new(ring)),
             prekey_policy,
             schedule,
             retry,
@@ -168,7 +174,10 @@ impl Actor {
                 return;
             }
         };
-        let rotation = self.mail.ring.rotate(now, &mut rng, self.mail.prekey_policy);
+        let shared = Arc::clone(&self.mail.ring);
+        // Opening tasks hold the read lock for a fraction of a millisecond.
+        let mut ring = shared.write().unwrap_or_else(PoisonError::into_inner);
+        let rotation = ring.rotate(now, &mut rng, self.mail.prekey_policy);
         if let Some(created) = rotation.created {
             info!(prekey = created.id, expires = %created.expires, "made a new prekey");
         }
@@ -180,7 +189,7 @@ impl Actor {
             Some(DirectoryObject::Prekeys(p)) => Some(p.clone()),
             _ => None,
         };
-        let wanted = self.mail.ring.prekeys().iter().filter(|p| p.expires > now).map(|p| p.id).collect::<HashSet<_>>();
+        let wanted = ring.prekeys().iter().filter(|p| p.expires > now).map(|p| p.id).collect::<HashSet<_>>();
         let published = current
             .as_ref()
             .filter(|p| p.bundle.expires > now)
@@ -188,18 +197,19 @@ impl Actor {
         let ring_changed = rotation.created.is_some() || !rotation.deleted.is_empty();
         let mut batch = WriteBatch::new();
         if ring_changed {
-            batch.put_secret(PREKEY_RING, &self.mail.ring.to_bytes_secret());
+            batch.put_secret(PREKEY_RING, &ring.to_bytes_secret());
         }
         // Publish only as a member: anyone else's bundle would wait, unsaved.
         let stale = published.as_ref() != Some(&wanted);
         if !stale || !self.dir.is_member(&node, now) {
+            drop(ring);
             if !batch.is_empty() {
                 self.persist_with(Vec::new(), batch, After::Nothing, Vec::new());
             }
             return;
         }
         let seq = current.map_or(1, |p| p.bundle.seq + 1).max(now.0);
-        let bundle = match self.mail.ring.bundle(self.state, node, seq, now) {
+        let bundle = match ring.bundle(self.state, node, seq, now) {
             Ok(b) => b,
             Err(e) => {
                 warn!(error = %e, "cannot build a prekey bundle");
@@ -209,8 +219,9 @@ impl Actor {
         let signed = SignedPrekeyBundle::sign(bundle, &self.mail.node_key, &self.dir.network_id());
         // The ring goes to disk with the bundle, whatever it was before.
         if !ring_changed {
-            batch.put_secret(PREKEY_RING, &self.mail.ring.to_bytes_secret());
+            batch.put_secret(PREKEY_RING, &ring.to_bytes_secret());
         }
+        drop(ring);
         match self.dir.apply(DirectoryObject::Prekeys(signed.clone()), now) {
             Ok(Outcome::Applied(applied)) => {
                 info!(seq, prekeys = wanted.len(), "publishing our prekey bundle");
@@ -234,7 +245,7 @@ impl Actor {
     /// Writes, seals and queues a message; answers once it is durable.
     pub(super) fn send(&mut self, request: SendRequest, reply: oneshot::Sender<Result<SendResponse, NodeError>>) {
         match self.prepare(request) {
-            Ok((message, recipients)) => self.queue(message, recipients, WriteBatch::new(), reply),
+            Ok((message, recipients)) => self.seal_and_queue(message, recipients, WriteBatch::new(), reply),
             Err(e) => {
                 let _ = reply.send(Err(e));
             }
@@ -282,7 +293,7 @@ impl Actor {
             Ok((message, recipients, extra))
         })();
         match result {
-            Ok((message, recipients, extra)) => self.queue(message, recipients, extra, reply),
+            Ok((message, recipients, extra)) => self.seal_and_queue(message, recipients, extra, reply),
             Err(e) => {
                 let _ = reply.send(Err(e));
             }
@@ -351,27 +362,59 @@ impl Actor {
         Ok((message, recipients))
     }
 
-    /// Seals `message` for each recipient node, writes the message and its
-    /// envelopes durably, then answers and starts delivering.
-    fn queue(
+    /// Seals `message` for each recipient node in a task of its own, so that
+    /// the actor goes on meanwhile; the envelopes come back to [`Actor::queue`].
+    fn seal_and_queue(
         &mut self,
         message: Message,
         recipients: Vec<NodeId>,
+        extra: WriteBatch,
+        reply: oneshot::Sender<Result<SendResponse, NodeError>>,
+    ) {
+        let now = self.now();
+        let targets: Vec<(NodeId, Option<SealTo>)> =
+            recipients.iter().map(|node| (*node, self.prekey_for(node, now))).collect();
+        let Some(actor) = self.self_tx.upgrade() else { return };
+        let key = Arc::clone(&self.mail.node_key);
+        let (sender, network) = (self.mail.node_id, self.dir.network_id());
+        // A plain task: the work is a fraction of a millisecond, and a
+        // blocking-pool thread costs more to wake than that.
+        tokio::spawn(async move {
+            let bytes = message.to_bytes();
+            let mut sealed = Vec::with_capacity(targets.len());
+            for (node, prekey) in targets {
+                let envelope = match prekey {
+                    Some(prekey) => match seal(&bytes, &key, sender, node, &prekey, &network, message.msg_id, now) {
+                        Ok(e) => Some(e),
+                        Err(e) => {
+                            let _ = reply.send(Err(bad("seal_failed", e)));
+                            return;
+                        }
+                    },
+                    None => None,
+                };
+                sealed.push((node, envelope));
+            }
+            let command = crate::handle::Command::Sealed { message: Box::new(message), bytes, sealed, extra, reply };
+            // The actor is gone only at shutdown; the caller then sees its reply dropped.
+            let _ = actor.send(command).await;
+        });
+    }
+
+    /// Writes a sealed message and its envelopes durably, then answers and
+    /// starts delivering.
+    pub(super) fn queue(
+        &mut self,
+        message: Message,
+        bytes: Vec<u8>,
+        sealed: Vec<(NodeId, Option<Vec<u8>>)>,
         mut batch: WriteBatch,
         reply: oneshot::Sender<Result<SendResponse, NodeError>>,
     ) {
         let now = self.now();
         let id = message.msg_id;
-        let bytes = message.to_bytes();
-        let mut envelopes = Vec::with_capacity(recipients.len());
-        for node in &recipients {
-            let envelope = match self.seal(&bytes, id, node, now) {
-                Ok(e) => e,
-                Err(e) => {
-                    let _ = reply.send(Err(bad("seal_failed", e)));
-                    return;
-                }
-            };
+        let recipients: Vec<NodeId> = sealed.iter().map(|(n, _)| *n).collect();
+        for (node, envelope) in &sealed {
             if envelope.is_none() {
                 debug!(msg = %id, %node, "no prekey bundle from the recipient yet; sealing later");
             }
@@ -382,7 +425,6 @@ impl Actor {
                 last_error: None,
             };
             batch.put_outbox(id, node, &row);
-            envelopes.push((*node, envelope));
         }
         let row = SentRow { message: bytes, queued_at: now, recipients: recipients.clone(), acknowledged_with: None };
         batch.put_message(id, &MessageRow::Sent(row));
@@ -395,28 +437,15 @@ impl Actor {
             state: "queued".into(),
             deliveries: recipients.iter().map(|n| queued_view(n, 0, None)).collect(),
         };
-        self.persist_with(Vec::new(), batch, After::Queued { reply, response, envelopes, queued_at: now }, Vec::new());
+        let after = After::Queued { reply, response, envelopes: sealed, queued_at: now };
+        self.persist_with(Vec::new(), batch, after, Vec::new());
     }
 
-    /// Seals `plaintext` to `node`'s current prekey; `None` if it has
-    /// published no usable bundle.
-    fn seal(&self, plaintext: &[u8], id: MessageId, node: &NodeId, now: Timestamp) -> Result<Option<Vec<u8>>, String> {
-        let Some(bundle) = self.dir.prekeys(node, now) else { return Ok(None) };
-        let Some(prekey) = select_prekey(&bundle.bundle, now) else { return Ok(None) };
-        let mut rng = os_rng()?;
-        let envelope = Envelope::seal(
-            plaintext,
-            &self.mail.node_key,
-            self.mail.node_id,
-            *node,
-            (prekey.id, &prekey.public),
-            &self.dir.network_id(),
-            id.0,
-            now,
-            &mut rng,
-        )
-        .map_err(|e| e.to_string())?;
-        Ok(Some(envelope.to_bytes()))
+    /// The prekey to seal to for `node`: (id, X-Wing public key) from its
+    /// bundle; `None` if it has published no usable one.
+    fn prekey_for(&self, node: &NodeId, now: Timestamp) -> Option<SealTo> {
+        let bundle = self.dir.prekeys(node, now)?;
+        select_prekey(&bundle.bundle, now).map(|p| (p.id, p.public.clone()))
     }
 
     /// Called once a queued message is durable: schedules its deliveries.
@@ -438,7 +467,7 @@ impl Actor {
             return;
         }
         let now = Instant::now();
-        for key in self.mail.schedule.take_due(now, limit) {
+        for key in self.mail.schedule.take_due(now, limit, MAX_IN_FLIGHT_PER_NODE) {
             let envelope = match self.mail.schedule.get(&key).and_then(|p| p.envelope.clone()) {
                 Some(e) => e,
                 None => match self.reseal(&key) {
@@ -463,8 +492,17 @@ impl Actor {
             };
             let Some(actor) = self.self_tx.upgrade() else { return };
             let net = self.net.clone();
+            let (me, network) = (self.mail.node_id, self.dir.network_id());
             tokio::spawn(async move {
-                let result = net.deliver(peer, DeliverRequest { envelope }).await.map_err(|e| e.to_string());
+                let result = match net.deliver(peer, DeliverRequest { envelope }).await {
+                    // Verified here, off the actor.
+                    Ok(DeliverResponse::Receipt(bytes)) => match check_receipt(&key, me, &network, &bytes) {
+                        Ok(()) => Delivery::Receipted(bytes),
+                        Err(e) => Delivery::BadReceipt(e),
+                    },
+                    Ok(DeliverResponse::Refused { code, detail }) => Delivery::Refused { code, detail },
+                    Err(e) => Delivery::Failed(e.to_string()),
+                };
                 let _ = actor.send(crate::handle::Command::DeliveryDone { key, result }).await;
             });
         }
@@ -480,7 +518,9 @@ impl Actor {
             Err(e) => return Err(e.to_string()),
         };
         let now = self.now();
-        let Some(envelope) = self.seal(&row.message, *id, node, now)? else { return Ok(None) };
+        let Some(prekey) = self.prekey_for(node, now) else { return Ok(None) };
+        let network = self.dir.network_id();
+        let envelope = seal(&row.message, &self.mail.node_key, self.mail.node_id, *node, &prekey, &network, *id, now)?;
         let queued_at = self.mail.schedule.get(key).map_or(now, |p| p.queued_at);
         if let Some(p) = self.mail.schedule.get_mut(key) {
             p.envelope = Some(envelope.clone());
@@ -496,29 +536,27 @@ impl Actor {
     }
 
     /// A delivery attempt ended.
-    pub(super) fn on_delivery_done(&mut self, key: DeliveryKey, result: Result<DeliverResponse, String>) {
+    pub(super) fn on_delivery_done(&mut self, key: DeliveryKey, result: Delivery) {
         let now = Instant::now();
         if self.mail.schedule.get(&key).is_none() {
             return;
         }
         let error = match result {
-            Ok(DeliverResponse::Receipt(bytes)) => match self.check_receipt(&key, &bytes) {
-                Ok(()) => {
-                    // The entry stays, in flight, until the receipt is
-                    // durable: until then the message is not "delivered".
-                    let mut batch = WriteBatch::new();
-                    batch.delete_outbox(key.0, &key.1);
-                    batch.put_receipt(key.0, &key.1, bytes);
-                    self.persist_with(Vec::new(), batch, After::Receipted { key }, Vec::new());
-                    self.dispatch_due();
-                    return;
-                }
-                Err(e) => {
-                    warn!(msg = %key.0, node = %key.1, error = %e, "a receipt did not verify");
-                    format!("the receipt did not verify: {e}")
-                }
-            },
-            Ok(DeliverResponse::Refused { code, detail }) => {
+            Delivery::Receipted(bytes) => {
+                // The entry stays, in flight, until the receipt is durable:
+                // until then the message is not "delivered".
+                let mut batch = WriteBatch::new();
+                batch.delete_outbox(key.0, &key.1);
+                batch.put_receipt(key.0, &key.1, bytes);
+                self.persist_with(Vec::new(), batch, After::Receipted { key }, Vec::new());
+                self.dispatch_due();
+                return;
+            }
+            Delivery::BadReceipt(e) => {
+                warn!(msg = %key.0, node = %key.1, error = %e, "a receipt did not verify");
+                format!("the receipt did not verify: {e}")
+            }
+            Delivery::Refused { code, detail } => {
                 if code == "prekey_expired" || code == "unknown_prekey" {
                     // Seal again to the recipient's current bundle next time.
                     if let Some(p) = self.mail.schedule.get_mut(&key) {
@@ -528,24 +566,12 @@ impl Actor {
                 debug!(msg = %key.0, node = %key.1, %code, %detail, "delivery refused");
                 format!("refused: {code}: {detail}")
             }
-            Err(e) => {
+            Delivery::Failed(e) => {
                 debug!(msg = %key.0, node = %key.1, error = %e, "delivery failed");
                 e
             }
         };
         self.mail.schedule.failed(&key, error, &self.mail.retry, jitter(), now);
-    }
-
-    fn check_receipt(&self, key: &DeliveryKey, bytes: &[u8]) -> Result<(), String> {
-        let receipt = DeliveryReceipt::from_bytes(bytes).map_err(|e| e.to_string())?;
-        receipt.verify(key.1, &self.dir.network_id()).map_err(|e| e.to_string())?;
-        if receipt.msg_id() != key.0.0 {
-            return Err("it names another message".into());
-        }
-        if receipt.sender() != self.mail.node_id {
-            return Err("it names another sender".into());
-        }
-        Ok(())
     }
 
     /// Called once a receipt is durable.
@@ -620,22 +646,38 @@ impl Actor {
             debug!(msg = %id, %peer, "duplicate envelope; answering with the stored receipt");
             return self.persist_with(Vec::new(), WriteBatch::new(), After::Receipt { reply, receipt }, Vec::new());
         }
-        let opened = match envelope.open(&self.mail.ring, self.mail.node_id, &network, now) {
-            Ok(o) => o,
-            Err(e) => return self.refuse(peer, reply, e.code(), e.to_string()),
+        // Decrypting and signing run in a task of their own; the remaining
+        // checks come back to the actor with the result.
+        let Some(actor) = self.self_tx.upgrade() else { return };
+        let ring = Arc::clone(&self.mail.ring);
+        let key = Arc::clone(&self.mail.node_key);
+        let me = self.mail.node_id;
+        tokio::spawn(async move {
+            let outcome = open(&envelope, &ring, &key, me, &network, now);
+            let command = crate::handle::Command::Opened { peer, reply, envelope: Box::new(envelope), outcome };
+            let _ = actor.send(command).await;
+        });
+    }
+
+    /// An envelope was opened (or not) off the actor: finish taking it in.
+    pub(super) fn on_opened(
+        &mut self,
+        peer: PeerId,
+        reply: DeliverReply,
+        envelope: Envelope,
+        outcome: Result<Box<OpenedMessage>, (&'static str, String)>,
+    ) {
+        let now = self.now();
+        let id = MessageId(envelope.msg_id());
+        let OpenedMessage { sender, plaintext, message, receipt, envelope_hash } = match outcome {
+            Ok(o) => *o,
+            Err((code, detail)) => return self.refuse(peer, reply, code, detail),
         };
-        let message = match Message::from_bytes(&opened.plaintext) {
-            Ok(m) => m,
-            Err(e) => return self.refuse(peer, reply, "malformed_message", e.to_string()),
-        };
-        if message.msg_id != id {
-            return self.refuse(peer, reply, "malformed_message", "the message id differs from the envelope's".into());
-        }
         let from = &message.from;
         let listed = self
             .dir
             .record(from.state, &from.role)
-            .is_some_and(|r| self.dir.record_status(r, now).is_in_force() && r.record.nodes.contains(&opened.sender));
+            .is_some_and(|r| self.dir.record_status(r, now).is_in_force() && r.record.nodes.contains(&sender));
         if !listed {
             let detail = format!("the sending node is not listed in the contact record of {from}");
             return self.refuse(peer, reply, "forged_sender", detail);
@@ -648,18 +690,15 @@ impl Actor {
             return self.refuse(peer, reply, "duplicate_msg_id", "a message with this id was sent from here".into());
         }
         if let Some(known) = self.mail.received.get(&id) {
-            if known.sender != opened.sender {
+            if known.sender != sender {
                 let detail = "another node already delivered a message with this id".to_string();
                 return self.refuse(peer, reply, "duplicate_msg_id", detail);
             }
-            // Same message, sealed again (to a newer prekey): same receipt.
+            // The same message again (sealed anew, or two copies opened at
+            // once): the stored receipt, after the first copy is durable.
             let receipt = known.receipt.clone();
             return self.persist_with(Vec::new(), WriteBatch::new(), After::Receipt { reply, receipt }, Vec::new());
         }
-        let receipt = match DeliveryReceipt::sign(&envelope, &self.mail.node_key, &network, now) {
-            Ok(r) => r.to_bytes(),
-            Err(e) => return self.refuse(peer, reply, "internal", e.to_string()),
-        };
         let mut batch = WriteBatch::new();
         let mut events = vec![NodeEvent::MessageReceived {
             msg_id: id,
@@ -686,9 +725,9 @@ impl Actor {
             }
         }
         let row = ReceivedRow {
-            message: opened.plaintext,
-            sender: opened.sender,
-            envelope_hash: envelope.hash(),
+            message: plaintext,
+            sender,
+            envelope_hash,
             received_at: now,
             receipt: receipt.clone(),
             read: false,
@@ -696,10 +735,7 @@ impl Actor {
         };
         batch.put_message(id, &MessageRow::Received(row));
         batch.index_case(message.case_id, id);
-        self.mail.received.insert(
-            id,
-            ReceivedIndex { sender: opened.sender, envelope_hash: envelope.hash(), receipt: receipt.clone() },
-        );
+        self.mail.received.insert(id, ReceivedIndex { sender, envelope_hash, receipt: receipt.clone() });
         info!(msg = %id, from = %message.from, kind = %message.kind, tlp = %message.tlp, "message received");
         self.persist_with(Vec::new(), batch, After::Received { reply, receipt, events }, Vec::new());
     }
@@ -858,6 +894,91 @@ impl Actor {
         }
         response
     }
+}
+
+/// A recipient's prekey to seal to: its id and X-Wing public key.
+type SealTo = (u32, Vec<u8>);
+
+/// How a delivery attempt ended, as the delivery task reports it.
+#[derive(Debug)]
+pub(crate) enum Delivery {
+    /// A receipt that verified (signed by the recipient, for this message and sender).
+    Receipted(Vec<u8>),
+    /// A receipt that did not verify.
+    BadReceipt(String),
+    /// The recipient refused the envelope.
+    Refused { code: String, detail: String },
+    /// The attempt failed (connection, timeout).
+    Failed(String),
+}
+
+/// A message opened and checked off the actor, with the receipt to return
+/// once it is stored.
+pub(crate) struct OpenedMessage {
+    sender: NodeId,
+    plaintext: Vec<u8>,
+    message: Message,
+    receipt: Vec<u8>,
+    envelope_hash: [u8; 32],
+}
+
+/// Seals `plaintext` from `sender` to `node`'s `prekey`.
+#[allow(clippy::too_many_arguments)]
+fn seal(
+    plaintext: &[u8],
+    key: &SecretKey,
+    sender: NodeId,
+    node: NodeId,
+    prekey: &SealTo,
+    network: &hotline_core::NetworkId,
+    id: MessageId,
+    now: Timestamp,
+) -> Result<Vec<u8>, String> {
+    let mut rng = os_rng()?;
+    let envelope = Envelope::seal(plaintext, key, sender, node, (prekey.0, &prekey.1), network, id.0, now, &mut rng)
+        .map_err(|e| e.to_string())?;
+    Ok(envelope.to_bytes())
+}
+
+/// Opens an envelope addressed to `me`, decodes the message inside and
+/// signs the receipt to return once it is stored.
+fn open(
+    envelope: &Envelope,
+    ring: &RwLock<PrekeyRing>,
+    key: &SecretKey,
+    me: NodeId,
+    network: &hotline_core::NetworkId,
+    now: Timestamp,
+) -> Result<Box<OpenedMessage>, (&'static str, String)> {
+    let opened = {
+        let ring = ring.read().unwrap_or_else(PoisonError::into_inner);
+        envelope.open(&ring, me, network, now).map_err(|e| (e.code(), e.to_string()))?
+    };
+    let message = Message::from_bytes(&opened.plaintext).map_err(|e| ("malformed_message", e.to_string()))?;
+    if message.msg_id.0 != opened.msg_id {
+        return Err(("malformed_message", "the message id differs from the envelope's".into()));
+    }
+    let receipt = DeliveryReceipt::sign(envelope, key, network, now).map_err(|e| ("internal", e.to_string()))?;
+    Ok(Box::new(OpenedMessage {
+        sender: opened.sender,
+        plaintext: opened.plaintext,
+        message,
+        receipt: receipt.to_bytes(),
+        envelope_hash: envelope.hash(),
+    }))
+}
+
+/// Checks that `bytes` is `key.1`'s signed receipt for message `key.0` from `me`.
+fn check_receipt(key: &DeliveryKey, me: NodeId, network: &hotline_core::NetworkId, bytes: &[u8]) -> Result<(), String> {
+    let receipt = DeliveryReceipt::from_bytes(bytes).map_err(|e| e.to_string())?;
+    receipt.verify(key.1, network).map_err(|e| e.to_string())?;
+    if receipt.msg_id() != key.0.0 {
+        return Err("it names another message".into());
+    }
+    if receipt.sender() != me {
+        return Err("it names another sender".into());
+    }
+    Ok(())
 }
 
 fn ack_subject(subject: &str) -> String {
