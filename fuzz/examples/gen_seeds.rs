@@ -6,7 +6,9 @@ use hotline_core::testkit::{IntoObject, World};
 use hotline_core::{DirectoryObject, ObjectHash};
 use hotline_crypto::{PrekeyPolicy, PrekeyRing, SeedRng};
 use hotline_fuzz::{T0, envelope_fixture};
-use hotline_net::protocol::{SyncRequest, SyncResponse, frame};
+use hotline_net::deliver::{MAX_DELIVER_FRAME_BYTES, MAX_DELIVER_RESPONSE_FRAME_BYTES, NOT_A_MEMBER};
+use hotline_net::protocol::{SyncRequest, SyncResponse, frame, frame_bounded};
+use hotline_net::{DeliverRequest, DeliverResponse};
 use std::fs;
 use std::path::Path;
 use zeroize::Zeroizing;
@@ -63,6 +65,19 @@ fn main() {
     ];
     for (name, response) in responses {
         write("sync_frame", name, &frame(&response.to_body().expect("seed body")).expect("seed frame"));
+    }
+
+    let request = DeliverRequest { envelope: fixture.envelope.clone() };
+    let body = request.to_body().expect("seed body");
+    write("deliver_frame", "req_envelope", &frame_bounded(&body, MAX_DELIVER_FRAME_BYTES).expect("seed frame"));
+    let responses = [
+        ("resp_receipt", DeliverResponse::Receipt(fixture.receipt.clone())),
+        ("resp_refused", DeliverResponse::refused(NOT_A_MEMBER, "the sending node is not a member")),
+        ("resp_refused_empty", DeliverResponse::refused("decrypt_failed", "")),
+    ];
+    for (name, response) in responses {
+        let body = response.to_body().expect("seed body");
+        write("deliver_frame", name, &frame_bounded(&body, MAX_DELIVER_RESPONSE_FRAME_BYTES).expect("seed frame"));
     }
     println!("seeds written under {}/seeds", env!("CARGO_MANIFEST_DIR"));
 }
