@@ -33,8 +33,9 @@ pub struct MessagesArgs {
     /// Body size in bytes.
     #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(0..=262_144))]
     size: u32,
-    /// Messages in flight during the throughput run.
-    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    /// Messages in flight during the throughput run (the node delivers at
+    /// most 128 at once to one node; the bare echo is held to the same).
+    #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..=4096))]
     in_flight: u32,
 }
 
@@ -95,6 +96,19 @@ struct MeshReport {
     rss_mb_per_node: f64,
     rss_mb_total: f64,
     build: &'static str,
+}
+
+/// CPU time (user and system) this process has used, in seconds (Linux;
+/// 0 elsewhere).
+fn cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of the whole line, 12 and 13 here;
+    // Linux counts them in USER_HZ, which is 100 on every supported platform.
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 /// Resident set size of this process, in MiB (Linux).
@@ -221,11 +235,17 @@ struct MessagesReport {
     latency_ms: Percentiles,
     /// Sustained, with `in_flight` messages outstanding.
     throughput_msgs_per_s: f64,
+    /// Process CPU time per message during the throughput run (both nodes,
+    /// sender and recipient), and the cores busy on average.
+    throughput_cpu_ms_per_msg: f64,
+    throughput_cores_busy: f64,
     in_flight: u32,
     /// A bare libp2p request-response echo of the same size, same run.
     raw_baseline_ms: Percentiles,
     /// `latency_ms.p50 / raw_baseline_ms.p50`.
     latency_ratio_vs_raw: f64,
+    /// The bare echo's throughput with the same number in flight.
+    raw_throughput_msgs_per_s: f64,
     build: &'static str,
 }
 
@@ -293,6 +313,7 @@ fn messages(args: MessagesArgs, out: &Out) -> Result<()> {
         }
 
         // Throughput: many in flight; done when the outbox is empty.
+        let cpu_before = cpu_secs();
         let t = Instant::now();
         let sends = futures::stream::iter(0..count as u64)
             .map(|i| {
@@ -313,11 +334,15 @@ fn messages(args: MessagesArgs, out: &Out) -> Result<()> {
             }
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
-        let throughput = count as f64 / t.elapsed().as_secs_f64();
+        let elapsed = t.elapsed().as_secs_f64();
+        let cpu = cpu_secs() - cpu_before;
+        let throughput = count as f64 / elapsed;
         a.shutdown().await?;
         b.shutdown().await?;
 
         let raw = raw::round_trips(count, size).await?;
+        // Yamux allows 256 streams per connection; beyond that the bare echo fails.
+        let raw_throughput = raw::throughput(count, size, (args.in_flight as usize).min(128)).await?;
         let latency = percentiles(latencies);
         let raw = percentiles(raw);
         let report = MessagesReport {
@@ -327,8 +352,11 @@ fn messages(args: MessagesArgs, out: &Out) -> Result<()> {
             latency_ratio_vs_raw: if raw.p50 > 0.0 { latency.p50 / raw.p50 } else { 0.0 },
             latency_ms: latency,
             throughput_msgs_per_s: throughput,
+            throughput_cpu_ms_per_msg: cpu * 1000.0 / count as f64,
+            throughput_cores_busy: cpu / elapsed,
             in_flight: args.in_flight,
             raw_baseline_ms: raw,
+            raw_throughput_msgs_per_s: raw_throughput,
             build: if cfg!(debug_assertions) { "debug" } else { "release" },
         };
         if out.json {

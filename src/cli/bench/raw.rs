@@ -89,7 +89,9 @@ fn swarm() -> Result<Swarm<Echo>> {
             request_response::Behaviour::with_codec(
                 EchoCodec,
                 [(PROTOCOL, ProtocolSupport::Full)],
-                request_response::Config::default().with_request_timeout(Duration::from_secs(30)),
+                request_response::Config::default()
+                    .with_request_timeout(Duration::from_secs(30))
+                    .with_max_concurrent_streams(512),
             )
         })?
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
@@ -194,4 +196,22 @@ pub async fn round_trips(count: usize, size: usize) -> Result<Vec<f64>> {
         out.push(t.elapsed().as_secs_f64() * 1000.0);
     }
     Ok(out)
+}
+
+/// Echoes per second of `count` echoes of `size` bytes with `in_flight`
+/// outstanding.
+pub async fn throughput(count: usize, size: usize, in_flight: usize) -> Result<f64> {
+    let (peer, addr) = server().await?;
+    let client = client(peer, addr).await?;
+    echo(&client, vec![7u8; size]).await?;
+    let t = Instant::now();
+    let results: Vec<Result<()>> = futures::stream::iter(0..count)
+        .map(|_| echo(&client, vec![7u8; size]))
+        .buffer_unordered(in_flight)
+        .collect()
+        .await;
+    for r in results {
+        r?;
+    }
+    Ok(count as f64 / t.elapsed().as_secs_f64())
 }
