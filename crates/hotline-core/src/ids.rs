@@ -21,6 +21,9 @@ pub enum IdError {
     /// Not 64 hex digits.
     #[error("'{0}' is not 64 hexadecimal digits")]
     BadHex(String),
+    /// Not 32 hex digits (a message or case id).
+    #[error("'{0}' is not 32 hexadecimal digits")]
+    BadShortHex(String),
 }
 
 /// Writes `bytes` as lower-case hex for human-readable formats (JSON) and as

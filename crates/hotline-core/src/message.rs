@@ -50,7 +50,8 @@ macro_rules! id16 {
             type Err = crate::ids::IdError;
             fn from_str(s: &str) -> Result<Self, Self::Err> {
                 let mut out = [0u8; 16];
-                hex::decode_to_slice(s.trim(), &mut out).map_err(|_| crate::ids::IdError::BadHex(s.to_string()))?;
+                hex::decode_to_slice(s.trim(), &mut out)
+                    .map_err(|_| crate::ids::IdError::BadShortHex(s.to_string()))?;
                 Ok($name(out))
             }
         }
@@ -244,6 +245,15 @@ impl Message {
 
     fn validate_fields(&self) -> Result<(), FieldError> {
         let expected = match &self.fields {
+            // These types are read by machines: their fields are the message.
+            Fields::None
+                if matches!(
+                    self.kind,
+                    MessageType::HumanAck | MessageType::ComcheckChallenge | MessageType::ComcheckReply
+                ) =>
+            {
+                return Err(field_error("fields", format!("a {} message needs its typed fields", self.kind)));
+            }
             Fields::None => return Ok(()),
             Fields::Incident { affected, indicators, references, .. } => {
                 for (name, list) in [("affected", affected), ("indicators", indicators), ("references", references)] {
@@ -344,6 +354,10 @@ mod tests {
         let mut m = sample();
         m.fields = Fields::CaseClose { resolution: "done".into() };
         assert_eq!(m.validate().unwrap_err().field, "fields");
+        let mut m = sample();
+        m.kind = MessageType::HumanAck;
+        m.fields = Fields::None;
+        assert_eq!(m.validate().unwrap_err().field, "fields", "an acknowledgement names what it acknowledges");
         let mut m = sample();
         m.subject = String::new();
         assert_eq!(m.validate().unwrap_err().field, "subject");

@@ -317,6 +317,7 @@ impl Actor {
         if recipients.is_empty() {
             return Err(bad("no_member_node", format!("the contact record of {to} lists no member node")));
         }
+        let default_tlp = record.record.default_tlp;
         let from_role = request.from_role.unwrap_or_else(Role::technical);
         let listed = self.dir.record(self.state, &from_role).is_some_and(|r| {
             self.dir.record_status(r, now).is_in_force() && r.record.nodes.contains(&self.mail.node_id)
@@ -349,7 +350,8 @@ impl Actor {
             to,
             created_at: now,
             lang: request.lang,
-            tlp: request.tlp.unwrap_or_default(),
+            // The sender's label, else the one the recipient asks for, else AMBER.
+            tlp: request.tlp.or(default_tlp).unwrap_or_default(),
             severity: request.severity,
             is_exercise: request.is_exercise,
             respond_by: request.respond_by,
@@ -682,8 +684,11 @@ impl Actor {
             let detail = format!("the sending node is not listed in the contact record of {from}");
             return self.refuse(peer, reply, "forged_sender", detail);
         }
-        if message.to.state != self.state {
-            let detail = format!("the message is for {}, this node is {}", message.to, self.state);
+        let to = &message.to;
+        let ours = to.state == self.state
+            && self.dir.record(to.state, &to.role).is_some_and(|r| r.record.nodes.contains(&self.mail.node_id));
+        if !ours {
+            let detail = format!("the message is for {to}, whose contact record does not list this node");
             return self.refuse(peer, reply, "not_for_me", detail);
         }
         if self.mail.sent.contains(&id) {
@@ -711,7 +716,10 @@ impl Actor {
             && self.mail.sent.contains(acknowledged)
         {
             match self.store.message(acknowledged) {
-                Ok(Some(MessageRow::Sent(mut row))) if row.acknowledged_with.is_none() => {
+                // Only the point of contact it was sent to acknowledges it.
+                Ok(Some(MessageRow::Sent(mut row)))
+                    if row.acknowledged_with.is_none() && addressed_to(&row.message, &message.from) =>
+                {
                     row.acknowledged_with = Some(id);
                     batch.put_message(*acknowledged, &MessageRow::Sent(row));
                     events.push(NodeEvent::MessageAcknowledged {
@@ -814,7 +822,7 @@ impl Actor {
             return Err(NodeError::NotFound(format!("no message of case {case} is held")));
         }
         out.sort_by_key(|v| (v.message.created_at, v.at));
-        Ok(out)
+        Ok(replies_after_parents(out))
     }
 
     pub(super) fn outbox(&self) -> Result<Vec<OutboxItem>, NodeError> {
@@ -981,6 +989,11 @@ fn check_receipt(key: &DeliveryKey, me: NodeId, network: &hotline_core::NetworkI
     Ok(())
 }
 
+/// Whether the stored message `bytes` was addressed to `who`.
+fn addressed_to(bytes: &[u8], who: &hotline_core::Address) -> bool {
+    Message::from_bytes(bytes).is_ok_and(|m| m.to == *who)
+}
+
 fn ack_subject(subject: &str) -> String {
     let mut out = format!("Acknowledged: {subject}");
     if out.len() > hotline_core::limits::MAX_SHORT_TEXT {
@@ -989,6 +1002,26 @@ fn ack_subject(subject: &str) -> String {
             end -= 1;
         }
         out.truncate(end);
+    }
+    out
+}
+
+/// Reorders a thread so that no message comes before the one it answers
+/// (timestamps are whole seconds, so a quick answer can tie with its
+/// question). Otherwise the order given is kept.
+fn replies_after_parents(mut views: Vec<MessageView>) -> Vec<MessageView> {
+    let mut out: Vec<MessageView> = Vec::with_capacity(views.len());
+    while !views.is_empty() {
+        let ready = views
+            .iter()
+            .position(|v| {
+                v.message.in_reply_to.is_none_or(|p| {
+                    out.iter().any(|o| o.message.msg_id == p) || !views.iter().any(|w| w.message.msg_id == p)
+                })
+            })
+            // A cycle cannot be built from honest ids; keep the rest as is.
+            .unwrap_or(0);
+        out.push(views.remove(ready));
     }
     out
 }
@@ -1033,5 +1066,54 @@ fn summary(view: MessageView) -> MessageSummary {
         severity: m.severity,
         is_exercise: m.is_exercise,
         subject: m.subject,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hotline_core::{Address, CaseId, Tlp};
+
+    fn view(id: u8, parent: Option<u8>) -> MessageView {
+        let address = Address { state: "FRA".parse().unwrap(), role: Role::technical() };
+        MessageView {
+            direction: "in".into(),
+            state: "received".into(),
+            read: false,
+            at: Timestamp(1),
+            sender_node: None,
+            acknowledged_with: None,
+            deliveries: Vec::new(),
+            message: Message {
+                msg_id: MessageId([id; 16]),
+                case_id: CaseId([0; 16]),
+                in_reply_to: parent.map(|p| MessageId([p; 16])),
+                kind: MessageType::Notification,
+                from: address.clone(),
+                to: address,
+                created_at: Timestamp(1),
+                lang: None,
+                tlp: Tlp::Amber,
+                severity: None,
+                is_exercise: false,
+                respond_by: None,
+                subject: "s".into(),
+                body: String::new(),
+                fields: Fields::None,
+                attachments: Vec::new(),
+            },
+        }
+    }
+
+    #[test]
+    fn a_thread_never_shows_an_answer_before_its_question() {
+        // Same second: sorted by time alone, the answers could come first.
+        let order = |views: Vec<MessageView>| -> Vec<u8> {
+            replies_after_parents(views).iter().map(|v| v.message.msg_id.0[0]).collect()
+        };
+        assert_eq!(order(vec![view(3, Some(2)), view(2, Some(1)), view(1, None)]), vec![1, 2, 3]);
+        assert_eq!(order(vec![view(1, None), view(2, Some(1)), view(4, None)]), vec![1, 2, 4]);
+        // A reply to a message this node does not hold keeps its place.
+        assert_eq!(order(vec![view(5, Some(9)), view(1, None)]), vec![5, 1]);
     }
 }
