@@ -13,6 +13,7 @@
 
 pub mod admission;
 pub mod charter;
+pub mod comcheck;
 pub mod directory;
 pub mod encoding;
 pub mod ids;

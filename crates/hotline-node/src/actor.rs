@@ -42,7 +42,10 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{debug, error, info, warn};
 
+mod comcheck;
 mod messaging;
+
+pub(crate) use comcheck::Comchecks;
 
 pub(crate) use messaging::{Delivery, Mail, OpenedMessage};
 
@@ -78,6 +81,11 @@ enum After {
     Receipted { key: crate::outbox::DeliveryKey },
     /// Answer a duplicate envelope with its stored receipt.
     Receipt { reply: DeliverReply, receipt: Vec<u8> },
+    /// A check is durable: answer with its view.
+    Comcheck {
+        reply: oneshot::Sender<Result<crate::api_types::ComcheckView, NodeError>>,
+        view: Box<crate::api_types::ComcheckView>,
+    },
     /// A message is marked read: show it.
     Shown { reply: oneshot::Sender<Result<MessageView, NodeError>>, view: Result<Box<MessageView>, NodeError> },
     /// A received message is durable: return the receipt, announce it.
@@ -144,6 +152,8 @@ pub(crate) struct ActorInit {
     pub mail: Mail,
     /// Period of the prekey rotation check.
     pub prekey_check: Duration,
+    /// The communication checks this node runs, loaded from the store.
+    pub comchecks: Comchecks,
 }
 
 /// Spawns the actor task. It runs until a `Shutdown` command, until every
@@ -178,6 +188,7 @@ pub(crate) fn spawn(init: ActorInit) -> tokio::task::JoinHandle<()> {
         stopping: false,
         mail: init.mail,
         prekey_check: init.prekey_check,
+        comchecks: init.comchecks,
     };
     let timers = (init.sync_interval, init.redial_interval);
     tokio::spawn(actor.run(init.commands, init.net_events, commits, timers, init.done))
@@ -216,6 +227,7 @@ struct Actor {
     stopping: bool,
     mail: Mail,
     prekey_check: Duration,
+    comchecks: Comchecks,
 }
 
 impl Actor {
@@ -366,6 +378,15 @@ impl Actor {
             Command::Thread { case, reply } => {
                 let _ = reply.send(self.thread(case));
             }
+            Command::ComcheckStart { request, reply } => self.start_comcheck(*request, reply),
+            Command::ComcheckList(reply) => {
+                let _ = reply.send(self.comcheck_list());
+            }
+            Command::ComcheckStatus { id, reply } => {
+                let _ = reply.send(self.comcheck_view(id));
+            }
+            Command::ComcheckReport { id, reply } => self.comcheck_report(id, reply),
+            Command::ComcheckAnswer { id, request, reply } => self.comcheck_answer(id, request, reply),
             Command::Outbox(reply) => {
                 let _ = reply.send(self.outbox());
             }
@@ -691,6 +712,9 @@ impl Actor {
                 let _ = reply.send(result.map(|()| response).map_err(NodeError::StoreFailed));
             }
             After::Nothing => {}
+            After::Comcheck { reply, view } => {
+                let _ = reply.send(result.map(|()| *view).map_err(NodeError::StoreFailed));
+            }
             After::Shown { reply, view } => {
                 let view = match result {
                     Ok(()) => view.map(|v| *v),

@@ -21,6 +21,11 @@
 //! | POST   | `/v1/messages/{id}/ack`                   | [`AckRequest`] → 201 [`crate::api_types::SendResponse`] |
 //! | GET    | `/v1/cases/{id}`                          | `[MessageView]`, oldest first |
 //! | GET    | `/v1/outbox`                              | `[OutboxItem]` |
+//! | POST   | `/v1/comchecks`                           | [`ComcheckStartRequest`] → 201 [`crate::api_types::ComcheckView`] |
+//! | GET    | `/v1/comchecks`                           | `[ComcheckView]` |
+//! | GET    | `/v1/comchecks/{id}`                      | [`crate::api_types::ComcheckView`] |
+//! | POST   | `/v1/comchecks/{id}/report`               | [`crate::api_types::ComcheckReportView`] (after the deadline) |
+//! | POST   | `/v1/comchecks/{id}/answer`               | [`ComcheckAnswerRequest`] → 201 [`crate::api_types::SendResponse`] |
 //! | GET    | `/v1/events`                              | server-sent [`crate::api_types::NodeEvent`]s |
 //!
 //! Every error is `{"error": {"code": "...", "message": "..."}}` with a
@@ -30,7 +35,10 @@
 //! `not_admitted`, 415 `unsupported_media_type`, 503 `store_failed` or
 //! `shutting_down`.
 
-use crate::api_types::{AckRequest, ErrorBody, ErrorDetail, MessageQuery, PublishRequest, SendRequest, SubmitRequest};
+use crate::api_types::{
+    AckRequest, ComcheckAnswerRequest, ComcheckStartRequest, ErrorBody, ErrorDetail, MessageQuery, PublishRequest,
+    SendRequest, SubmitRequest,
+};
 use crate::error::NodeError;
 use crate::handle::NodeHandle;
 use axum::extract::rejection::{JsonRejection, PathRejection};
@@ -168,6 +176,10 @@ fn router(state: ApiState) -> Router {
         .route("/v1/messages/{id}/ack", post(ack))
         .route("/v1/cases/{id}", get(thread))
         .route("/v1/outbox", get(outbox))
+        .route("/v1/comchecks", post(comcheck_start).get(comcheck_list))
+        .route("/v1/comchecks/{id}", get(comcheck_status))
+        .route("/v1/comchecks/{id}/report", post(comcheck_report))
+        .route("/v1/comchecks/{id}/answer", post(comcheck_answer))
         .route("/v1/events", get(events))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -419,6 +431,44 @@ async fn thread(
 
 async fn outbox(State(s): State<ApiState>) -> ApiResult<Vec<crate::api_types::OutboxItem>> {
     Ok(Json(s.node.outbox().await?))
+}
+
+async fn comcheck_start(
+    State(s): State<ApiState>,
+    body: Result<Json<ComcheckStartRequest>, JsonRejection>,
+) -> Result<(StatusCode, Json<crate::api_types::ComcheckView>), ApiError> {
+    let Json(request) = body?;
+    Ok((StatusCode::CREATED, Json(s.node.comcheck_start(request).await?)))
+}
+
+async fn comcheck_list(State(s): State<ApiState>) -> ApiResult<Vec<crate::api_types::ComcheckView>> {
+    Ok(Json(s.node.comcheck_list().await?))
+}
+
+async fn comcheck_status(
+    State(s): State<ApiState>,
+    path: Result<UrlPath<String>, PathRejection>,
+) -> ApiResult<crate::api_types::ComcheckView> {
+    let UrlPath(id) = path?;
+    Ok(Json(s.node.comcheck_status(parse_id("comcheck id", &id)?).await?))
+}
+
+async fn comcheck_report(
+    State(s): State<ApiState>,
+    path: Result<UrlPath<String>, PathRejection>,
+) -> ApiResult<crate::api_types::ComcheckReportView> {
+    let UrlPath(id) = path?;
+    Ok(Json(s.node.comcheck_report(parse_id("comcheck id", &id)?).await?))
+}
+
+async fn comcheck_answer(
+    State(s): State<ApiState>,
+    path: Result<UrlPath<String>, PathRejection>,
+    body: Result<Json<ComcheckAnswerRequest>, JsonRejection>,
+) -> Result<(StatusCode, Json<crate::api_types::SendResponse>), ApiError> {
+    let UrlPath(id) = path?;
+    let Json(request) = body?;
+    Ok((StatusCode::CREATED, Json(s.node.comcheck_answer(parse_id("comcheck id", &id)?, request).await?)))
 }
 
 /// Server-sent events: one SSE event per [`crate::api_types::NodeEvent`],

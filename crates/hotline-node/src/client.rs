@@ -255,6 +255,38 @@ impl Client {
         self.call(Method::GET, &format!("/v1/cases/{case}"), None).await
     }
 
+    /// `POST /v1/comchecks`: starts a communication check.
+    pub async fn comcheck_start(
+        &self,
+        request: &crate::api_types::ComcheckStartRequest,
+    ) -> Result<crate::api_types::ComcheckView, ClientError> {
+        self.call(Method::POST, "/v1/comchecks", Some(Self::json(request)?)).await
+    }
+
+    /// `GET /v1/comchecks`.
+    pub async fn comcheck_list(&self) -> Result<Vec<crate::api_types::ComcheckView>, ClientError> {
+        self.call(Method::GET, "/v1/comchecks", None).await
+    }
+
+    /// `GET /v1/comchecks/{id}`.
+    pub async fn comcheck_status(&self, id: CaseId) -> Result<crate::api_types::ComcheckView, ClientError> {
+        self.call(Method::GET, &format!("/v1/comchecks/{id}"), None).await
+    }
+
+    /// `POST /v1/comchecks/{id}/report`: the signed report (after the deadline).
+    pub async fn comcheck_report(&self, id: CaseId) -> Result<crate::api_types::ComcheckReportView, ClientError> {
+        self.call(Method::POST, &format!("/v1/comchecks/{id}/report"), Some(b"{}".to_vec())).await
+    }
+
+    /// `POST /v1/comchecks/{id}/answer`: answers a challenge received.
+    pub async fn comcheck_answer(
+        &self,
+        id: CaseId,
+        request: &crate::api_types::ComcheckAnswerRequest,
+    ) -> Result<SendResponse, ClientError> {
+        self.call(Method::POST, &format!("/v1/comchecks/{id}/answer"), Some(Self::json(request)?)).await
+    }
+
     /// `GET /v1/outbox`.
     pub async fn outbox(&self) -> Result<Vec<OutboxItem>, ClientError> {
         self.call(Method::GET, "/v1/outbox", None).await

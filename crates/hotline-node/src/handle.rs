@@ -74,6 +74,24 @@ pub(crate) enum Command {
         reply: oneshot::Sender<Result<Vec<MessageView>, NodeError>>,
     },
     Outbox(oneshot::Sender<Result<Vec<OutboxItem>, NodeError>>),
+    ComcheckStart {
+        request: Box<crate::api_types::ComcheckStartRequest>,
+        reply: oneshot::Sender<Result<crate::api_types::ComcheckView, NodeError>>,
+    },
+    ComcheckList(oneshot::Sender<Vec<crate::api_types::ComcheckView>>),
+    ComcheckStatus {
+        id: CaseId,
+        reply: oneshot::Sender<Result<crate::api_types::ComcheckView, NodeError>>,
+    },
+    ComcheckReport {
+        id: CaseId,
+        reply: oneshot::Sender<Result<crate::api_types::ComcheckReportView, NodeError>>,
+    },
+    ComcheckAnswer {
+        id: CaseId,
+        request: crate::api_types::ComcheckAnswerRequest,
+        reply: oneshot::Sender<Result<SendResponse, NodeError>>,
+    },
     WaitDelivered {
         id: MessageId,
         reply: oneshot::Sender<()>,
@@ -266,5 +284,38 @@ impl NodeHandle {
         self.commands.send(Command::WaitDelivered { id, reply: tx }).await.map_err(|_| NodeError::Stopped)?;
         let _ = tokio::time::timeout(timeout, rx).await;
         self.message(id, false).await
+    }
+
+    /// Starts a communication check: a challenge to every targeted point
+    /// of contact, through the normal durable delivery.
+    pub async fn comcheck_start(
+        &self,
+        request: crate::api_types::ComcheckStartRequest,
+    ) -> Result<crate::api_types::ComcheckView, NodeError> {
+        self.ask(|reply| Command::ComcheckStart { request: Box::new(request), reply }).await?
+    }
+
+    /// The checks this node runs, oldest first.
+    pub async fn comcheck_list(&self) -> Result<Vec<crate::api_types::ComcheckView>, NodeError> {
+        self.ask(Command::ComcheckList).await
+    }
+
+    /// One check, with each target's outcome now.
+    pub async fn comcheck_status(&self, id: CaseId) -> Result<crate::api_types::ComcheckView, NodeError> {
+        self.ask(|reply| Command::ComcheckStatus { id, reply }).await?
+    }
+
+    /// The signed report of a finished check (sent to the targets the first time).
+    pub async fn comcheck_report(&self, id: CaseId) -> Result<crate::api_types::ComcheckReportView, NodeError> {
+        self.ask(|reply| Command::ComcheckReport { id, reply }).await?
+    }
+
+    /// Answers a challenge this node received (by comcheck id or challenge message id).
+    pub async fn comcheck_answer(
+        &self,
+        id: CaseId,
+        request: crate::api_types::ComcheckAnswerRequest,
+    ) -> Result<SendResponse, NodeError> {
+        self.ask(|reply| Command::ComcheckAnswer { id, request, reply }).await?
     }
 }

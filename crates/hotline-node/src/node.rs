@@ -1,7 +1,7 @@
 //! Starting and stopping a node: [`Node::start`], [`RunningNode`] and
 //! [`run_until_signal`].
 
-use crate::actor::{self, ActorInit, Mail, member_peers};
+use crate::actor::{self, ActorInit, Comchecks, Mail, member_peers};
 use crate::api::{self, ApiServer};
 use crate::error::NodeError;
 use crate::handle::{Command, NodeHandle};
@@ -46,6 +46,7 @@ impl Node {
         // The network signs with one copy of the node key, messaging with another.
         let node_key = hotline_core::SecretKey::from_seed(&keys.node.to_seed());
         let mail = Mail::load(&store, node_key, options.prekey_policy, options.retry)?;
+        let comchecks = Comchecks::load(&store)?;
         let now = options.clock.now();
 
         let listen = match &options.listen {
@@ -135,6 +136,7 @@ impl Node {
             redial_interval,
             mail,
             prekey_check: options.prekey_check.max(MIN_TIMER_PERIOD),
+            comchecks,
         });
         let handle = NodeHandle::new(command_tx, events, peer_id, state);
         let mut running = RunningNode {

@@ -159,6 +159,12 @@ impl WriteBatch {
         self.ops.push(Op::Put { table: Table::Receipts, key: pair_key(&msg.0, recipient), value: receipt });
     }
 
+    /// Writes (or replaces) the state of a communication check this node
+    /// runs. The node encodes it; the store keeps the bytes.
+    pub fn put_comcheck(&mut self, id: CaseId, row: Vec<u8>) {
+        self.ops.push(Op::Put { table: Table::Comchecks, key: id.0.to_vec(), value: row });
+    }
+
     /// Writes a secret (for example [`PREKEY_RING`]). The bytes end up in
     /// the owner-only database file; the caller's buffer should zeroize.
     pub fn put_secret(&mut self, name: &str, secret: &[u8]) {
@@ -246,6 +252,21 @@ impl Store {
         Ok(out)
     }
 
+    /// Every communication check this node runs, as the node encoded it.
+    pub fn comchecks(&self) -> Result<Vec<(CaseId, Vec<u8>)>, StoreError> {
+        const ACTION: &str = "reading comchecks";
+        let txn = self.begin_read(ACTION)?;
+        let Some(table) = self.open_read(&txn, Table::Comchecks.definition(), ACTION)? else { return Ok(Vec::new()) };
+        let mut out = Vec::new();
+        for row in table.iter().map_err(|e| self.db_error(ACTION, e))? {
+            let (k, v) = row.map_err(|e| self.db_error(ACTION, e))?;
+            let id: [u8; 16] =
+                k.value().try_into().map_err(|_| self.corrupt("a key of the comchecks table is not 16 bytes"))?;
+            out.push((CaseId(id), v.value().to_vec()));
+        }
+        Ok(out)
+    }
+
     /// The secret stored under `name`, in a buffer that zeroizes on drop.
     pub fn secret(&self, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError> {
         const ACTION: &str = "reading a secret";
@@ -288,6 +309,7 @@ mod tests {
         batch.index_case(CaseId([10; 16]), other);
         batch.put_outbox(id, &node, &outbox);
         batch.put_secret(PREKEY_RING, b"secret");
+        batch.put_comcheck(case, vec![1, 2]);
         store.write(batch).unwrap();
         drop(store);
 
@@ -295,6 +317,7 @@ mod tests {
         assert_eq!(store.message(&id).unwrap(), Some(sent));
         assert_eq!(store.message(&other).unwrap(), None);
         assert_eq!(store.case(&case).unwrap(), vec![id]);
+        assert_eq!(store.comchecks().unwrap(), vec![(case, vec![1, 2])]);
         assert_eq!(store.outbox().unwrap(), vec![OutboxEntry { msg_id: id, recipient: node, row: outbox }]);
         assert_eq!(store.secret(PREKEY_RING).unwrap().as_deref().map(|v| v.as_slice()), Some(&b"secret"[..]));
 

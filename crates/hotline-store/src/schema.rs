@@ -18,6 +18,7 @@
 //! | `outbox`   | msg_id ‖ recipient node (32) | [`crate::OutboxRow`]: an envelope not yet receipted |
 //! | `receipts` | msg_id ‖ recipient node (32) | a verified delivery receipt, in wire form    |
 //! | `secrets`  | name (text)                  | secret bytes (the prekey ring)               |
+//! | `comchecks`| comcheck id (16 bytes)       | the initiator's state of one check, encoded by the node |
 //!
 //! Rows are encoded with `hotline_core::encoding` behind a one-byte row
 //! format, so a row can change shape without a new schema version, and every
@@ -25,7 +26,7 @@
 //! (`DirectoryObject::to_bytes`), so the database holds exactly the bytes
 //! the signatures cover.
 //!
-//! The names `comchecks` and `audit` are reserved for the tables that later
+//! The name `audit` is reserved for the tables that later
 //! versions add; a schema change that needs a migration bumps
 //! [`SCHEMA_VERSION`].
 
@@ -75,6 +76,7 @@ pub(crate) enum Table {
     Outbox,
     Receipts,
     Secrets,
+    Comchecks,
 }
 
 impl Table {
@@ -85,6 +87,7 @@ impl Table {
             Table::Outbox => TableDefinition::new("outbox"),
             Table::Receipts => TableDefinition::new("receipts"),
             Table::Secrets => TableDefinition::new("secrets"),
+            Table::Comchecks => TableDefinition::new("comchecks"),
         }
     }
 }

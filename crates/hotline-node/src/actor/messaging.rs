@@ -301,7 +301,7 @@ impl Actor {
     }
 
     /// Checks a send request and builds the message and its recipient nodes.
-    fn prepare(&self, request: SendRequest) -> Result<(Message, Vec<NodeId>), NodeError> {
+    pub(super) fn prepare(&self, request: SendRequest) -> Result<(Message, Vec<NodeId>), NodeError> {
         let now = self.now();
         let to = request.to;
         let record = self
@@ -366,7 +366,7 @@ impl Actor {
 
     /// Seals `message` for each recipient node in a task of its own, so that
     /// the actor goes on meanwhile; the envelopes come back to [`Actor::queue`].
-    fn seal_and_queue(
+    pub(super) fn seal_and_queue(
         &mut self,
         message: Message,
         recipients: Vec<NodeId>,
@@ -579,6 +579,7 @@ impl Actor {
     /// Called once a receipt is durable.
     pub(super) fn on_receipted(&mut self, key: DeliveryKey) {
         self.mail.schedule.remove(&key);
+        self.comcheck_receipted(key.0);
         info!(msg = %key.0, node = %key.1, "message delivered");
         self.emit(NodeEvent::MessageDelivered { msg_id: key.0, node: key.1.to_string() });
         if !self.mail.schedule.has_message(&key.0) {
@@ -731,6 +732,9 @@ impl Actor {
                 Ok(_) => {}
                 Err(e) => warn!(error = %e, "cannot read the acknowledged message"),
             }
+        }
+        if matches!(message.fields, Fields::ComcheckReply { .. }) {
+            self.comcheck_reply(&message, &mut batch);
         }
         let row = ReceivedRow {
             message: plaintext,

@@ -1,0 +1,562 @@
+//! Communication checks, inside the actor: starting one (a challenge
+//! message to every targeted point of contact, through the normal durable
+//! delivery), taking in the receipts and replies, answering a challenge
+//! received, and signing the report.
+//!
+//! A check's state lives in the store's `comchecks` table, rewritten in the
+//! same durable batch as whatever changed it (a reply is written with the
+//! reply message). Outcomes are not stored: they follow from what was
+//! observed, the deadline and the time ([`hotline_core::comcheck::evaluate`]).
+//! Nothing here changes a contact record.
+
+use super::{Actor, After};
+use crate::api_types::{
+    ComcheckAnswerRequest, ComcheckReportView, ComcheckStartRequest, ComcheckTargetView, ComcheckView, SendRequest,
+    SendResponse,
+};
+use crate::error::NodeError;
+use hotline_core::comcheck::{
+    Aggregates, ComcheckReport, MAX_TARGETS, Observed, Reply, ReportLine, SignedComcheckReport, evaluate,
+    task_satisfied,
+};
+use hotline_core::encoding;
+use hotline_core::{
+    Address, Attachment, CaseId, ComcheckTask, Fields, Message, MessageId, MessageType, ObjectKey, Role, StateCode,
+    Timestamp, Tlp,
+};
+use hotline_store::{MessageRow, Store, WriteBatch};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use tokio::sync::oneshot;
+use tracing::{info, warn};
+
+const ROW_FORMAT: u8 = 1;
+const MAX_ROW_BYTES: usize = 4 * 1024 * 1024;
+/// Longest deadline: a check is a test of reachability, not a case.
+const MAX_DEADLINE_SECS: u64 = 30 * 24 * 3600;
+/// The media type of a signed report attached to a message.
+pub const REPORT_MEDIA_TYPE: &str = "application/vnd.hotline.comcheck-report";
+
+/// One target, as the initiator keeps it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Target {
+    address: Address,
+    challenge: Option<MessageId>,
+    nonce: Option<String>,
+    observed: Observed,
+    note: Option<String>,
+}
+
+/// A check this node runs.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct Comcheck {
+    id: CaseId,
+    initiator: Address,
+    started_at: Timestamp,
+    deadline: Timestamp,
+    task: ComcheckTask,
+    announced: bool,
+    exercise: bool,
+    share_full: bool,
+    targets: Vec<Target>,
+    report_sent: bool,
+}
+
+impl Comcheck {
+    fn encode(&self) -> Vec<u8> {
+        encoding::encode_versioned(ROW_FORMAT, self)
+    }
+}
+
+/// The checks this node runs, and which challenge belongs to which target.
+#[derive(Debug, Default)]
+pub(crate) struct Comchecks {
+    checks: BTreeMap<CaseId, Comcheck>,
+    challenges: HashMap<MessageId, (CaseId, usize)>,
+}
+
+impl Comchecks {
+    /// Loads the checks from the store.
+    pub fn load(store: &Store) -> Result<Comchecks, NodeError> {
+        let mut out = Comchecks::default();
+        for (id, bytes) in store.comchecks()? {
+            let check: Comcheck = encoding::decode_versioned("comcheck row", ROW_FORMAT, &bytes, MAX_ROW_BYTES)
+                .map_err(|e| NodeError::StoreFailed(format!("comcheck {id} does not decode: {e}")))?;
+            out.insert(check);
+        }
+        Ok(out)
+    }
+
+    fn insert(&mut self, check: Comcheck) {
+        for (i, t) in check.targets.iter().enumerate() {
+            if let Some(challenge) = t.challenge {
+                self.challenges.insert(challenge, (check.id, i));
+            }
+        }
+        self.checks.insert(check.id, check);
+    }
+}
+
+fn bad(code: &'static str, message: impl Into<String>) -> NodeError {
+    NodeError::BadRequest { code, message: message.into() }
+}
+
+fn random_bytes<const N: usize>() -> Result<[u8; N], NodeError> {
+    let mut out = [0u8; N];
+    getrandom::fill(&mut out).map_err(|e| bad("random_failed", format!("the random generator failed: {e}")))?;
+    Ok(out)
+}
+
+/// The state's other standard role, for `counterpart` checks.
+fn other_role(role: &Role) -> Role {
+    if *role == Role::policy() { Role::technical() } else { Role::policy() }
+}
+
+fn view(check: &Comcheck, now: Timestamp) -> ComcheckView {
+    let mut counts = BTreeMap::new();
+    let targets: Vec<ComcheckTargetView> = check
+        .targets
+        .iter()
+        .map(|t| {
+            let outcome = evaluate(&t.observed, check.deadline, now);
+            *counts.entry(outcome).or_insert(0) += 1;
+            ComcheckTargetView {
+                target: t.address.clone(),
+                outcome,
+                challenge: t.challenge,
+                receipted_at: t.observed.receipted_at,
+                replied_at: t.observed.reply.as_ref().map(|r| r.at),
+                latency_secs: latency(check, t),
+                note: t.note.clone(),
+            }
+        })
+        .collect();
+    ComcheckView {
+        comcheck_id: check.id,
+        initiator: check.initiator.clone(),
+        started_at: check.started_at,
+        deadline: check.deadline,
+        task: check.task,
+        announced: check.announced,
+        exercise: check.exercise,
+        share_full: check.share_full,
+        finished: now > check.deadline,
+        counts,
+        targets,
+        report_sent: check.report_sent,
+    }
+}
+
+fn latency(check: &Comcheck, t: &Target) -> Option<u64> {
+    t.observed.reply.as_ref().map(|r| check.started_at.until(r.at))
+}
+
+fn challenge_text(task: ComcheckTask, nonce: Option<&str>, deadline: Timestamp) -> String {
+    let what = match task {
+        ComcheckTask::None => "Please answer this check.".to_string(),
+        ComcheckTask::Nonce => {
+            format!("Please answer with the code {}.", nonce.unwrap_or_default())
+        }
+        ComcheckTask::ConfirmRecord => {
+            "Please confirm your contact record (or publish a new version first), then answer.".to_string()
+        }
+        ComcheckTask::Counterpart => "Your state's other point of contact must answer this check.".to_string(),
+    };
+    format!(
+        "Communication check. {what} Answer with `hotline comcheck answer <id>` before {deadline}. \
+         This tests that the point of contact is reachable; nothing changes in the directory."
+    )
+}
+
+impl Actor {
+    /// Starts a check: one challenge per targeted point of contact.
+    pub(super) fn start_comcheck(
+        &mut self,
+        request: ComcheckStartRequest,
+        reply: oneshot::Sender<Result<ComcheckView, NodeError>>,
+    ) {
+        let result = self.prepare_comcheck(request);
+        let (check, messages) = match result {
+            Ok(x) => x,
+            Err(e) => {
+                let _ = reply.send(Err(e));
+                return;
+            }
+        };
+        let now = self.now();
+        let mut batch = WriteBatch::new();
+        batch.put_comcheck(check.id, check.encode());
+        info!(comcheck = %check.id, targets = check.targets.len(), task = ?check.task, "communication check started");
+        let response = view(&check, now);
+        self.comchecks.insert(check);
+        // The check is written first; the challenges follow through the
+        // normal send path (sealed, written to the outbox, delivered).
+        self.persist_with(Vec::new(), batch, After::Comcheck { reply, view: Box::new(response) }, Vec::new());
+        for (message, recipients) in messages {
+            let (tx, rx) = oneshot::channel::<Result<SendResponse, NodeError>>();
+            let id = message.msg_id;
+            tokio::spawn(async move {
+                if let Ok(Err(e)) = rx.await {
+                    warn!(msg = %id, error = %e, "a comcheck challenge could not be queued");
+                }
+            });
+            self.seal_and_queue(message, recipients, WriteBatch::new(), tx);
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn prepare_comcheck(
+        &self,
+        request: ComcheckStartRequest,
+    ) -> Result<(Comcheck, Vec<(Message, Vec<hotline_core::NodeId>)>), NodeError> {
+        let now = self.now();
+        if request.deadline_secs == 0 || request.deadline_secs > MAX_DEADLINE_SECS {
+            return Err(bad("bad_deadline", format!("the deadline must be 1 s to {MAX_DEADLINE_SECS} s away")));
+        }
+        let deadline = now.plus(request.deadline_secs);
+        let roles = match &request.role {
+            Some(r) => vec![r.clone()],
+            None => vec![Role::policy(), Role::technical()],
+        };
+        let states: BTreeSet<StateCode> = match &request.to {
+            Some(list) if list.is_empty() => return Err(bad("no_target", "name at least one state")),
+            Some(list) => list.iter().copied().collect(),
+            None => self
+                .dir
+                .records(now)
+                .iter()
+                .map(|v| v.record.record.state)
+                .filter(|s| *s != self.state && self.dir.is_admitted(*s, now))
+                .collect(),
+        };
+        let id = CaseId(random_bytes()?);
+        let initiator = Address { state: self.state, role: request.from_role.unwrap_or_else(Role::technical) };
+        let mut targets = Vec::new();
+        let mut messages = Vec::new();
+        for state in states {
+            if !self.dir.is_admitted(state, now) {
+                return Err(bad("not_admitted", format!("{state} has no admission in force")));
+            }
+            for role in &roles {
+                if request.to.is_none() && self.dir.record(state, role).is_none() {
+                    continue;
+                }
+                let address = Address { state, role: role.clone() };
+                let nonce =
+                    (request.task == ComcheckTask::Nonce).then(|| hex::encode(random_bytes::<4>().unwrap_or_default()));
+                let send = SendRequest {
+                    to: address.clone(),
+                    from_role: Some(initiator.role.clone()),
+                    kind: MessageType::ComcheckChallenge,
+                    subject: format!("Communication check {}", &id.to_string()[..8]),
+                    body: challenge_text(request.task, nonce.as_deref(), deadline),
+                    tlp: Some(Tlp::Green),
+                    severity: None,
+                    is_exercise: request.exercise,
+                    respond_by: Some(deadline),
+                    case_id: Some(id),
+                    in_reply_to: None,
+                    lang: Some("en".into()),
+                    fields: Some(Fields::ComcheckChallenge {
+                        comcheck_id: id,
+                        deadline,
+                        task: request.task,
+                        nonce: nonce.clone(),
+                        announced: request.announced,
+                    }),
+                };
+                let (challenge, note) = match self.prepare(send) {
+                    Ok((message, recipients)) => {
+                        let id = message.msg_id;
+                        messages.push((message, recipients));
+                        (Some(id), None)
+                    }
+                    // The target still counts: it is undeliverable, and why is noted.
+                    Err(e) if matches!(e, NodeError::NotFound(_) | NodeError::BadRequest { .. }) => {
+                        (None, Some(e.to_string()))
+                    }
+                    Err(e) => return Err(e),
+                };
+                targets.push(Target { address, challenge, nonce, observed: Observed::default(), note });
+            }
+        }
+        if targets.is_empty() {
+            return Err(bad("no_target", "no point of contact matches: no record of those states and roles is held"));
+        }
+        if targets.len() > MAX_TARGETS {
+            return Err(bad("too_many_targets", format!("at most {MAX_TARGETS} targets")));
+        }
+        let check = Comcheck {
+            id,
+            initiator,
+            started_at: now,
+            deadline,
+            task: request.task,
+            announced: request.announced,
+            exercise: request.exercise,
+            share_full: request.share_full,
+            targets,
+            report_sent: false,
+        };
+        Ok((check, messages))
+    }
+
+    /// A challenge's receipt is durable: the target's node has it.
+    pub(super) fn comcheck_receipted(&mut self, msg: MessageId) {
+        let Some((id, i)) = self.comchecks.challenges.get(&msg).copied() else { return };
+        let now = self.now();
+        let Some(check) = self.comchecks.checks.get_mut(&id) else { return };
+        let Some(target) = check.targets.get_mut(i) else { return };
+        if target.observed.receipted_at.is_none() {
+            target.observed.receipted_at = Some(now);
+            let mut batch = WriteBatch::new();
+            batch.put_comcheck(id, check.encode());
+            self.persist_with(Vec::new(), batch, After::Nothing, Vec::new());
+        }
+    }
+
+    /// A reply to one of our checks arrived (its sender is verified):
+    /// judge it, and write the check with the reply message (`batch`).
+    pub(super) fn comcheck_reply(&mut self, message: &Message, batch: &mut WriteBatch) {
+        let Fields::ComcheckReply { comcheck_id, code, confirmed_record } = &message.fields else { return };
+        let now = self.now();
+        let from = &message.from;
+        let Some(check) = self.comchecks.checks.get(comcheck_id) else { return };
+        let wanted_role = |t: &Target| {
+            if check.task == ComcheckTask::Counterpart {
+                t.address.role != from.role
+            } else {
+                t.address.role == from.role
+            }
+        };
+        let open = |t: &Target| t.address.state == from.state && t.observed.reply.is_none();
+        // The target this reply answers; a reply from the wrong role still
+        // counts against the state's open target (and fails its task).
+        let Some(i) = check
+            .targets
+            .iter()
+            .position(|t| open(t) && wanted_role(t))
+            .or_else(|| check.targets.iter().position(open))
+        else {
+            return;
+        };
+        let target = &check.targets[i];
+        let current =
+            self.dir.entry(&ObjectKey::Record(target.address.state, target.address.role.clone())).map(|e| e.hash);
+        let ok = task_satisfied(
+            check.task,
+            &target.address,
+            from,
+            target.nonce.as_deref(),
+            code.as_deref(),
+            confirmed_record.as_ref(),
+            current.as_ref(),
+        );
+        let Some(check) = self.comchecks.checks.get_mut(comcheck_id) else { return };
+        let target = &mut check.targets[i];
+        target.observed.reply = Some(Reply { at: now, ok });
+        if !ok {
+            target.note = Some(format!("the reply from {from} did not satisfy the task"));
+        }
+        info!(comcheck = %comcheck_id, target = %target.address, from = %from, ok, "comcheck reply");
+        batch.put_comcheck(*comcheck_id, check.encode());
+    }
+
+    pub(super) fn comcheck_view(&self, id: CaseId) -> Result<ComcheckView, NodeError> {
+        let check =
+            self.comchecks.checks.get(&id).ok_or_else(|| NodeError::NotFound(format!("no comcheck {id} is held")))?;
+        Ok(view(check, self.now()))
+    }
+
+    pub(super) fn comcheck_list(&self) -> Vec<ComcheckView> {
+        let now = self.now();
+        let mut out: Vec<ComcheckView> = self.comchecks.checks.values().map(|c| view(c, now)).collect();
+        out.sort_by_key(|v| v.started_at);
+        out
+    }
+
+    /// Signs the report of a finished check; the first time, also sends
+    /// each targeted state its copy (its own lines and the aggregates, or
+    /// the full report when the check shares it).
+    pub(super) fn comcheck_report(
+        &mut self,
+        id: CaseId,
+        reply: oneshot::Sender<Result<ComcheckReportView, NodeError>>,
+    ) {
+        let now = self.now();
+        let Some(check) = self.comchecks.checks.get(&id).cloned() else {
+            let _ = reply.send(Err(NodeError::NotFound(format!("no comcheck {id} is held"))));
+            return;
+        };
+        if now <= check.deadline {
+            let left = now.until(check.deadline) + 1;
+            let _ =
+                reply.send(Err(bad("not_finished", format!("the deadline is {left} s away; the report follows it"))));
+            return;
+        }
+        let lines: Vec<ReportLine> = check
+            .targets
+            .iter()
+            .map(|t| ReportLine {
+                target: t.address.clone(),
+                outcome: evaluate(&t.observed, check.deadline, now),
+                latency_secs: latency(&check, t),
+            })
+            .collect();
+        let report = ComcheckReport {
+            comcheck_id: id,
+            initiator: check.initiator.clone(),
+            started_at: check.started_at,
+            deadline: check.deadline,
+            task: check.task,
+            announced: check.announced,
+            issued_at: now,
+            aggregates: Aggregates::of(&lines),
+            lines,
+            only_state: None,
+        };
+        let network = self.dir.network_id();
+        let signed = SignedComcheckReport::sign(report.clone(), &self.mail.node_key, &network);
+        let mut sent_to = Vec::new();
+        if !check.report_sent {
+            let states: BTreeSet<StateCode> = check.targets.iter().map(|t| t.address.state).collect();
+            for state in states {
+                let copy = if check.share_full { report.clone() } else { report.for_state(state) };
+                let copy = SignedComcheckReport::sign(copy, &self.mail.node_key, &network);
+                let to = check
+                    .targets
+                    .iter()
+                    .find(|t| t.address.state == state && t.challenge.is_some())
+                    .map(|t| t.address.clone());
+                let Some(to) = to else { continue };
+                if self.send_report_copy(&check, to, &copy) {
+                    sent_to.push(state);
+                }
+            }
+            if let Some(c) = self.comchecks.checks.get_mut(&id) {
+                c.report_sent = true;
+                let mut batch = WriteBatch::new();
+                batch.put_comcheck(id, c.encode());
+                self.persist_with(Vec::new(), batch, After::Nothing, Vec::new());
+            }
+        }
+        let _ = reply.send(Ok(ComcheckReportView {
+            signer: signed.signer.to_string(),
+            signed_hex: hex::encode(signed.to_bytes()),
+            report,
+            sent_to,
+        }));
+    }
+
+    fn send_report_copy(&mut self, check: &Comcheck, to: Address, copy: &SignedComcheckReport) -> bool {
+        let lines: Vec<String> = copy.report.lines.iter().map(|l| format!("{}: {}", l.target, l.outcome)).collect();
+        let request = SendRequest {
+            to,
+            from_role: Some(check.initiator.role.clone()),
+            kind: MessageType::StatusUpdate,
+            subject: format!("Communication check {} report", &check.id.to_string()[..8]),
+            body: format!(
+                "Report of communication check {}. {}. The signed report is attached.",
+                check.id,
+                if lines.is_empty() { "No line for your state".to_string() } else { lines.join("; ") }
+            ),
+            tlp: Some(Tlp::Green),
+            severity: None,
+            is_exercise: check.exercise,
+            respond_by: None,
+            case_id: Some(check.id),
+            in_reply_to: None,
+            lang: Some("en".into()),
+            fields: None,
+        };
+        match self.prepare(request) {
+            Ok((mut message, recipients)) => {
+                message.attachments = vec![Attachment {
+                    name: "comcheck-report.bin".into(),
+                    media_type: REPORT_MEDIA_TYPE.into(),
+                    data: copy.to_bytes(),
+                }];
+                let (tx, _rx) = oneshot::channel();
+                self.seal_and_queue(message, recipients, WriteBatch::new(), tx);
+                true
+            }
+            Err(e) => {
+                warn!(comcheck = %check.id, error = %e, "cannot send a report copy");
+                false
+            }
+        }
+    }
+
+    /// Answers a challenge this node received.
+    pub(super) fn comcheck_answer(
+        &mut self,
+        id: CaseId,
+        request: ComcheckAnswerRequest,
+        reply: oneshot::Sender<Result<SendResponse, NodeError>>,
+    ) {
+        let result = (|| {
+            let mut found = Vec::new();
+            for (msg_id, row) in self.store.messages()? {
+                let MessageRow::Received(r) = row else { continue };
+                let Ok(m) = Message::from_bytes(&r.message) else { continue };
+                if let Fields::ComcheckChallenge { comcheck_id, task, .. } = &m.fields
+                    && (*comcheck_id == id || msg_id.0 == id.0)
+                {
+                    found.push((*task, m));
+                }
+            }
+            let pick = |(task, m): &(ComcheckTask, Message)| {
+                let role = request.role.clone().unwrap_or_else(|| {
+                    if *task == ComcheckTask::Counterpart { other_role(&m.to.role) } else { m.to.role.clone() }
+                });
+                (*task, m.clone(), role)
+            };
+            let chosen = match &request.role {
+                // The challenge to that role, else (counterpart) to the other.
+                Some(role) => found
+                    .iter()
+                    .find(|(t, m)| {
+                        (*t != ComcheckTask::Counterpart && m.to.role == *role)
+                            || (*t == ComcheckTask::Counterpart && m.to.role != *role)
+                    })
+                    .or(found.first()),
+                None => found.first(),
+            };
+            let Some(chosen) = chosen else {
+                return Err(NodeError::NotFound(format!("no comcheck challenge {id} was received")));
+            };
+            let (task, challenge, role) = pick(chosen);
+            let Fields::ComcheckChallenge { comcheck_id, .. } = challenge.fields else {
+                return Err(NodeError::NotFound(format!("no comcheck challenge {id} was received")));
+            };
+            if task == ComcheckTask::Nonce && request.code.as_deref().is_none_or(str::is_empty) {
+                return Err(bad("code_required", "this check asks for the code it carries: answer with --code"));
+            }
+            let confirmed_record = (task == ComcheckTask::ConfirmRecord)
+                .then(|| self.dir.entry(&ObjectKey::Record(self.state, role.clone())).map(|e| e.hash))
+                .flatten();
+            let send = SendRequest {
+                to: challenge.from.clone(),
+                from_role: Some(role),
+                kind: MessageType::ComcheckReply,
+                subject: format!("Re: {}", challenge.subject),
+                body: String::new(),
+                tlp: Some(challenge.tlp),
+                severity: None,
+                is_exercise: challenge.is_exercise,
+                respond_by: None,
+                case_id: Some(challenge.case_id),
+                in_reply_to: Some(challenge.msg_id),
+                lang: challenge.lang.clone(),
+                fields: Some(Fields::ComcheckReply { comcheck_id, code: request.code.clone(), confirmed_record }),
+            };
+            self.prepare(send)
+        })();
+        match result {
+            Ok((message, recipients)) => self.seal_and_queue(message, recipients, WriteBatch::new(), reply),
+            Err(e) => {
+                let _ = reply.send(Err(e));
+            }
+        }
+    }
+}

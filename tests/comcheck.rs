@@ -1,0 +1,197 @@
+//! Communication checks between real nodes: every outcome, the counterpart
+//! task, and the signed report with each state's own copy.
+
+mod support;
+
+use hotline_core::comcheck::{Outcome, SignedComcheckReport};
+use hotline_core::{CaseId, ComcheckTask, Fields, MessageType, Role, StateCode};
+use hotline_node::api_types::{ComcheckAnswerRequest, ComcheckStartRequest, ComcheckView, MessageQuery};
+use hotline_node::{NodeHandle, RunningNode};
+use std::time::Duration;
+use support::*;
+
+fn state(code: &str) -> StateCode {
+    code.parse().unwrap()
+}
+
+/// Starts one node per state; each publishes records for `roles`.
+async fn network(net: &TestNet, nodes: &[(&str, &[&str])]) -> Vec<RunningNode> {
+    let mut running: Vec<RunningNode> = Vec::new();
+    for (code, roles) in nodes {
+        let prepared = net.prepare(&code.to_lowercase(), code, true);
+        let bootstrap: Vec<_> = running.first().map(first_addr).into_iter().collect();
+        let node = start(&prepared, options(&bootstrap)).await;
+        for role in *roles {
+            publish(&node.handle(), role, &format!("{code} {role}")).await;
+        }
+        running.push(node);
+    }
+    let handles: Vec<NodeHandle> = running.iter().map(|n| n.handle()).collect();
+    // Admissions, records and one prekey bundle per node.
+    let objects = nodes.len() * 2 + nodes.iter().map(|(_, r)| r.len()).sum::<usize>();
+    converged(&handles, objects).await;
+    running
+}
+
+/// The challenge of `id` that `node` received for `role`, with its nonce.
+async fn challenge(node: &NodeHandle, id: CaseId, role: &Role) -> Option<String> {
+    poll_until("the challenge to arrive", || async {
+        let inbox = node.messages(MessageQuery { case: Some(id), ..Default::default() }).await.ok()?;
+        for m in inbox.iter().filter(|m| m.kind == MessageType::ComcheckChallenge && m.to.role == *role) {
+            let full = node.message(m.msg_id, false).await.ok()?;
+            if let Fields::ComcheckChallenge { nonce, .. } = full.message.fields {
+                return Some(nonce);
+            }
+        }
+        None
+    })
+    .await
+}
+
+async fn answer(node: &NodeHandle, id: CaseId, code: Option<String>, role: Role) {
+    node.comcheck_answer(id, ComcheckAnswerRequest { code, role: Some(role) }).await.unwrap();
+}
+
+async fn wait_outcome(initiator: &NodeHandle, id: CaseId, target: &str, role: &Role, outcome: Outcome) -> ComcheckView {
+    poll_until(&format!("{target}/{role} to be {outcome}"), || async {
+        let view = initiator.comcheck_status(id).await.ok()?;
+        let t = view.targets.iter().find(|t| t.target.state == state(target) && t.target.role == *role)?;
+        (t.outcome == outcome).then_some(view.clone())
+    })
+    .await
+}
+
+fn outcome_of(view: &ComcheckView, target: &str, role: &Role) -> Outcome {
+    view.targets.iter().find(|t| t.target.state == state(target) && t.target.role == *role).unwrap().outcome
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_outcome_and_a_signed_report_each_state_sees_its_own_line_of() {
+    let net = TestNet::new("comcheck outcomes");
+    let tech = Role::technical();
+    let policy = Role::policy();
+    let nodes = network(
+        &net,
+        &[
+            ("FRA", &["technical"]),
+            ("DEU", &["technical", "policy"]),
+            ("EST", &["technical"]),
+            ("FIN", &["technical"]),
+            ("POL", &["technical"]),
+        ],
+    )
+    .await;
+    let (fra, deu, est, fin) = (nodes[0].handle(), nodes[1].handle(), nodes[2].handle(), nodes[3].handle());
+    let mut nodes = nodes;
+    // POL is offline for the whole check.
+    nodes.remove(4).shutdown().await.unwrap();
+
+    let started = fra
+        .comcheck_start(ComcheckStartRequest {
+            to: None,
+            role: None,
+            deadline_secs: 4,
+            task: ComcheckTask::Nonce,
+            announced: false,
+            exercise: true,
+            share_full: false,
+            from_role: None,
+        })
+        .await
+        .unwrap();
+    let id = started.comcheck_id;
+    // Every record held of another state: DEU twice, EST, FIN, POL.
+    assert_eq!(started.targets.len(), 5, "{started:?}");
+
+    // DEU technical answers correctly and in time; DEU policy with a wrong code.
+    let nonce = challenge(&deu, id, &tech).await;
+    answer(&deu, id, nonce, tech.clone()).await;
+    challenge(&deu, id, &policy).await;
+    answer(&deu, id, Some("wrong".into()), policy.clone()).await;
+    // EST and FIN receive the challenge (a machine receipt), nobody answers yet.
+    challenge(&est, id, &tech).await;
+    challenge(&fin, id, &tech).await;
+    wait_outcome(&fra, id, "DEU", &tech, Outcome::Pass).await;
+    wait_outcome(&fra, id, "DEU", &policy, Outcome::FailKey).await;
+    let during = wait_outcome(&fra, id, "FIN", &tech, Outcome::Delivered).await;
+    assert!(!during.finished, "the test's steps took longer than the 4 s deadline");
+    assert_eq!(outcome_of(&during, "POL", &tech), Outcome::Pending);
+    assert!(fra.comcheck_report(id).await.is_err(), "no report before the deadline");
+
+    // After the deadline: EST answers late; FIN never answers; POL never got it.
+    poll_until("the deadline", || async { fra.comcheck_status(id).await.ok()?.finished.then_some(()) }).await;
+    let est_nonce = challenge(&est, id, &tech).await;
+    answer(&est, id, est_nonce, tech.clone()).await;
+    let after = wait_outcome(&fra, id, "EST", &tech, Outcome::Late).await;
+    assert_eq!(outcome_of(&after, "FIN", &tech), Outcome::NoResponse);
+    assert_eq!(outcome_of(&after, "POL", &tech), Outcome::Undeliverable);
+    assert_eq!(outcome_of(&after, "DEU", &tech), Outcome::Pass);
+    assert_eq!(outcome_of(&after, "DEU", &policy), Outcome::FailKey);
+
+    // The signed report: every line for the initiator, verified.
+    let report = fra.comcheck_report(id).await.unwrap();
+    let signed = SignedComcheckReport::from_bytes(&hex::decode(&report.signed_hex).unwrap()).unwrap();
+    signed.verify(&net.world.net).unwrap();
+    assert_eq!(signed.signer, node_of(fra.peer_id()));
+    assert_eq!(report.report.lines.len(), 5);
+    assert_eq!(report.report.aggregates.by_outcome.get(&Outcome::Pass), Some(&1));
+    assert_eq!(report.report.aggregates.response_permille_by_role.get(&tech), Some(&500));
+    assert_eq!(report.sent_to, vec![state("DEU"), state("EST"), state("FIN"), state("POL")]);
+
+    // EST's copy arrives as a message with the signed report attached,
+    // holding EST's line only, plus the aggregates over all.
+    let copy = poll_until("EST's copy of the report", || async {
+        let inbox = est.messages(MessageQuery { case: Some(id), ..Default::default() }).await.ok()?;
+        let m = inbox.iter().find(|m| m.kind == MessageType::StatusUpdate)?;
+        let full = est.message(m.msg_id, false).await.ok()?;
+        let attachment = full.message.attachments.first()?;
+        SignedComcheckReport::from_bytes(&attachment.data).ok()
+    })
+    .await;
+    copy.verify(&net.world.net).unwrap();
+    assert_eq!(copy.report.only_state, Some(state("EST")));
+    assert_eq!(copy.report.lines.len(), 1);
+    assert_eq!(copy.report.lines[0].outcome, Outcome::Late);
+    assert_eq!(copy.report.aggregates, report.report.aggregates);
+
+    for node in nodes {
+        node.shutdown().await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_counterpart_check_passes_only_when_the_other_role_answers() {
+    let net = TestNet::new("comcheck counterpart");
+    let tech = Role::technical();
+    let policy = Role::policy();
+    let nodes =
+        network(&net, &[("FRA", &["technical"]), ("DEU", &["technical", "policy"]), ("EST", &["technical", "policy"])])
+            .await;
+    let (fra, deu, est) = (nodes[0].handle(), nodes[1].handle(), nodes[2].handle());
+    let started = fra
+        .comcheck_start(ComcheckStartRequest {
+            to: Some(vec![state("DEU"), state("EST")]),
+            role: Some(tech.clone()),
+            deadline_secs: 30,
+            task: ComcheckTask::Counterpart,
+            announced: true,
+            exercise: true,
+            share_full: false,
+            from_role: None,
+        })
+        .await
+        .unwrap();
+    let id = started.comcheck_id;
+    // DEU's policy PoC answers the challenge sent to its technical PoC: pass.
+    challenge(&deu, id, &tech).await;
+    answer(&deu, id, None, policy.clone()).await;
+    // EST's technical PoC answers itself: that is not national coordination.
+    challenge(&est, id, &tech).await;
+    answer(&est, id, None, tech.clone()).await;
+    wait_outcome(&fra, id, "DEU", &tech, Outcome::Pass).await;
+    wait_outcome(&fra, id, "EST", &tech, Outcome::FailKey).await;
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    for node in nodes {
+        node.shutdown().await.unwrap();
+    }
+}
