@@ -6,7 +6,9 @@
 //! technical PoC sends DEU a request for information (TLP:AMBER, severity
 //! 3) and gets DEU's signed receipt; DEU acknowledges it and answers in the
 //! same case; one node is stopped, a message is sent to it, and it is
-//! delivered once the node is back. The demo reports how long each step took.
+//! delivered once the node is back. Last, FRA runs a communication check of
+//! every other state's technical PoC in which one PoC does not answer, and
+//! prints the signed report. The demo reports how long each step took.
 
 use super::mesh::{LocalNetwork, example_draft, states};
 use super::{Out, now};
@@ -44,6 +46,8 @@ struct Summary {
     redelivered_after_restart: bool,
     /// The request for information, DEU's acknowledgement and DEU's answer.
     case_id: String,
+    /// Targets of the closing communication check, per outcome.
+    comcheck: std::collections::BTreeMap<String, u32>,
     timings_ms: Timings,
     data_dir: Option<String>,
 }
@@ -59,6 +63,8 @@ struct Timings {
     acknowledgement: u128,
     /// From the restarted node's start until the waiting message was delivered.
     redelivery: u128,
+    /// The communication check, from start to signed report (its deadline included).
+    comcheck: u128,
     total: u128,
 }
 
@@ -108,6 +114,9 @@ pub fn demo(args: DemoArgs, out: &Out) -> Result<()> {
         progress(out, &format!("Converged: all {} nodes hold the same directory in {converge_ms} ms", nodes.len()));
 
         let dialogue = dialogue(&network, &mut nodes, bootstrap, out).await?;
+        let t = Instant::now();
+        let comcheck = comcheck(&network, &nodes, out).await?;
+        let comcheck_ms = t.elapsed().as_millis();
 
         for node in nodes {
             node.shutdown().await?;
@@ -123,6 +132,7 @@ pub fn demo(args: DemoArgs, out: &Out) -> Result<()> {
             acknowledged: dialogue.acknowledged,
             redelivered_after_restart: dialogue.redelivered,
             case_id: dialogue.case_id,
+            comcheck,
             timings_ms: Timings {
                 setup: setup_ms,
                 start: start_ms,
@@ -130,6 +140,7 @@ pub fn demo(args: DemoArgs, out: &Out) -> Result<()> {
                 first_delivery: dialogue.first_delivery_ms,
                 acknowledgement: dialogue.ack_ms,
                 redelivery: dialogue.redelivery_ms,
+                comcheck: comcheck_ms,
                 total: started.elapsed().as_millis(),
             },
             data_dir: kept.as_ref().map(|p| p.display().to_string()),
@@ -138,19 +149,22 @@ pub fn demo(args: DemoArgs, out: &Out) -> Result<()> {
             let mut s = format!(
                 "\nSummary: {} nodes, {} records, identical directories (digest {}).\n\
                  Messages: {} delivered with signed receipts, {} acknowledged, redelivered after restart: {}.\n\
-                 Timings: setup {} ms, start {} ms, convergence {} ms, first delivery {} ms, acknowledgement {} ms, redelivery {} ms, total {} ms.",
+                 Communication check: {}.\n\
+                 Timings: setup {} ms, start {} ms, convergence {} ms, first delivery {} ms, acknowledgement {} ms, redelivery {} ms, comcheck {} ms, total {} ms.",
                 summary.nodes,
                 summary.records,
                 &summary.digest_hash[..16],
                 summary.delivered,
                 summary.acknowledged,
                 if summary.redelivered_after_restart { "yes" } else { "no" },
+                summary.comcheck.iter().map(|(o, n)| format!("{n} {o}")).collect::<Vec<_>>().join(", "),
                 summary.timings_ms.setup,
                 summary.timings_ms.start,
                 summary.timings_ms.converge,
                 summary.timings_ms.first_delivery,
                 summary.timings_ms.acknowledgement,
                 summary.timings_ms.redelivery,
+                summary.timings_ms.comcheck,
                 summary.timings_ms.total
             );
             if let Some(dir) = &summary.data_dir {
@@ -355,6 +369,96 @@ async fn dialogue(
         ack_ms,
         redelivery_ms,
     })
+}
+
+/// How long the closing communication check gives the PoCs to answer.
+const COMCHECK_DEADLINE_SECS: u64 = 3;
+
+/// FRA checks every other state's technical PoC (task: echo a code). All
+/// answer but the last, which receives the challenge and stays silent.
+async fn comcheck(
+    network: &LocalNetwork,
+    nodes: &[RunningNode],
+    out: &Out,
+) -> Result<std::collections::BTreeMap<String, u32>> {
+    use hotline_core::comcheck::Outcome;
+    use hotline_core::{ComcheckTask, Fields};
+    use hotline_node::api_types::{ComcheckAnswerRequest, ComcheckStartRequest, MessageQuery};
+    let fra = nodes[0].handle();
+    let started = fra
+        .comcheck_start(ComcheckStartRequest {
+            to: None,
+            role: Some(Role::technical()),
+            deadline_secs: COMCHECK_DEADLINE_SECS,
+            task: ComcheckTask::Nonce,
+            announced: false,
+            exercise: true,
+            share_full: false,
+            from_role: Some(Role::technical()),
+        })
+        .await?;
+    let id = started.comcheck_id;
+    progress(
+        out,
+        &format!(
+            "{}/technical started communication check {} of {} PoCs: echo the code within {COMCHECK_DEADLINE_SECS} s",
+            network.members[0].state,
+            short(id),
+            started.targets.len()
+        ),
+    );
+    let silent = network.members[nodes.len() - 1].state;
+    for (node, member) in nodes.iter().zip(&network.members).skip(1) {
+        let h = node.handle();
+        // The PoC reads the code in the challenge and answers with it.
+        let deadline = Instant::now() + MESSAGE_TIMEOUT;
+        let nonce = loop {
+            let inbox = h.messages(MessageQuery { case: Some(id), ..Default::default() }).await?;
+            if let Some(m) = inbox.first() {
+                let full = h.message(m.msg_id, true).await?;
+                if let Fields::ComcheckChallenge { nonce, .. } = full.message.fields {
+                    break nonce;
+                }
+            }
+            if Instant::now() > deadline {
+                bail!("{}'s node did not receive the challenge", member.state);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        if member.state == silent {
+            progress(out, &format!("  {} received the challenge and does not answer", member.state));
+            continue;
+        }
+        h.comcheck_answer(id, ComcheckAnswerRequest { code: nonce, role: None }).await?;
+        progress(out, &format!("  {} answered", member.state));
+    }
+    // The report follows the deadline.
+    let deadline = Instant::now() + Duration::from_secs(COMCHECK_DEADLINE_SECS + 30);
+    let report = loop {
+        match fra.comcheck_report(id).await {
+            Ok(r) => break r,
+            Err(e) if e.code() == "not_finished" && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    progress(out, &format!("Communication check report (signed by {}):", short(&report.signer)));
+    for line in &report.report.lines {
+        let latency = line.latency_secs.map(|s| format!(", answered in {s} s")).unwrap_or_default();
+        progress(out, &format!("  {:<14} {}{latency}", line.target.to_string(), line.outcome));
+    }
+    let counts: std::collections::BTreeMap<String, u32> =
+        report.report.aggregates.by_outcome.iter().map(|(o, n)| (o.to_string(), *n)).collect();
+    let passed = counts.get(Outcome::Pass.as_str()).copied().unwrap_or(0);
+    progress(
+        out,
+        &format!(
+            "  {passed} of {} passed; each state was sent its own line of the signed report",
+            report.report.aggregates.targets
+        ),
+    );
+    Ok(counts)
 }
 
 fn join_states(states: &[hotline_core::StateCode]) -> String {

@@ -570,7 +570,7 @@ fn parse_when(text: &str, now: Timestamp) -> Result<Timestamp> {
 }
 
 /// `90s`, `30m`, `2h`, `3d`, `1w`, or a sum such as `1h30m`, in seconds.
-fn parse_duration(text: &str) -> Option<u64> {
+pub(super) fn parse_duration(text: &str) -> Option<u64> {
     let mut total: u64 = 0;
     let mut number = String::new();
     let mut units = 0;
@@ -694,12 +694,12 @@ fn normalize_body(text: &str) -> String {
 
 /// An id as typed: all 32 digits, or a prefix to look up.
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum IdArg {
+pub(super) enum IdArg {
     Full([u8; 16]),
     Prefix(String),
 }
 
-fn id_arg(what: &str, text: &str) -> Result<IdArg> {
+pub(super) fn id_arg(what: &str, text: &str) -> Result<IdArg> {
     let t = text.trim().to_ascii_lowercase();
     let hex = t.chars().all(|c| c.is_ascii_hexdigit());
     if hex && t.len() == 32 {

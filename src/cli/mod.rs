@@ -3,6 +3,7 @@
 
 mod bench;
 mod ceremony;
+mod comcheck;
 mod daemon;
 mod demo;
 mod directory;
@@ -76,6 +77,9 @@ pub enum Command {
     Ack(message::AckArgs),
     /// List the deliveries still waiting for a signed receipt.
     Outbox,
+    /// Communication checks: test that other states' points of contact answer.
+    #[command(subcommand)]
+    Comcheck(comcheck::ComcheckCommand),
     /// Run a whole network on this machine and show it converge.
     Demo(demo::DemoArgs),
     /// Measure performance; prints JSON.
@@ -104,6 +108,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Thread(args) => message::thread(args, &cli.data_dir, &out),
         Command::Ack(args) => message::ack(args, &cli.data_dir, &out),
         Command::Outbox => message::outbox(&cli.data_dir, &out),
+        Command::Comcheck(cmd) => comcheck::run(cmd, &cli.data_dir, &out),
         Command::Demo(args) => demo::demo(args, &out),
         Command::Bench(cmd) => bench::run(cmd, &out),
     }

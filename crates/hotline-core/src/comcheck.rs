@@ -82,8 +82,8 @@ impl fmt::Display for Outcome {
 /// What the initiator's node observed for one target.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Observed {
-    /// When the first verified delivery receipt came back (the target
-    /// node's `received_at`).
+    /// When the initiator stored the first verified delivery receipt of
+    /// the target's node.
     pub receipted_at: Option<Timestamp>,
     /// The first reply: when it arrived and whether it satisfied the task.
     pub reply: Option<Reply>,
@@ -140,7 +140,10 @@ pub fn task_satisfied(
     let same_role = replier.role == target.role;
     match task {
         ComcheckTask::None => same_role,
-        ComcheckTask::Nonce => same_role && expected_nonce.is_some() && code == expected_nonce,
+        // Codes are read and typed by people: case and surrounding blanks do not count.
+        ComcheckTask::Nonce => {
+            same_role && matches!((expected_nonce, code), (Some(e), Some(c)) if e.trim().eq_ignore_ascii_case(c.trim()))
+        }
         ComcheckTask::ConfirmRecord => same_role && confirmed.is_some() && confirmed == current_record,
         ComcheckTask::Counterpart => !same_role,
     }
@@ -330,6 +333,7 @@ mod tests {
         assert!(!task_satisfied(None, &tech, &other, Option::None, Option::None, Option::None, Option::None));
         assert!(task_satisfied(Nonce, &tech, &tech, Some("abc"), Some("abc"), Option::None, Option::None));
         assert!(!task_satisfied(Nonce, &tech, &tech, Some("abc"), Some("abd"), Option::None, Option::None));
+        assert!(task_satisfied(Nonce, &tech, &tech, Some("abc"), Some(" ABC "), Option::None, Option::None));
         assert!(!task_satisfied(Nonce, &tech, &tech, Some("abc"), Option::None, Option::None, Option::None));
         assert!(task_satisfied(ConfirmRecord, &tech, &tech, Option::None, Option::None, Some(&h), Some(&h)));
         assert!(!task_satisfied(ConfirmRecord, &tech, &tech, Option::None, Option::None, Some(&g), Some(&h)));

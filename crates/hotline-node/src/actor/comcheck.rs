@@ -118,7 +118,7 @@ fn view(check: &Comcheck, now: Timestamp) -> ComcheckView {
         .targets
         .iter()
         .map(|t| {
-            let outcome = evaluate(&t.observed, check.deadline, now);
+            let outcome = outcome(check, t, now);
             *counts.entry(outcome).or_insert(0) += 1;
             ComcheckTargetView {
                 target: t.address.clone(),
@@ -145,6 +145,14 @@ fn view(check: &Comcheck, now: Timestamp) -> ComcheckView {
         targets,
         report_sent: check.report_sent,
     }
+}
+
+/// A target no challenge could be sent to is undeliverable at once.
+fn outcome(check: &Comcheck, t: &Target, now: Timestamp) -> hotline_core::comcheck::Outcome {
+    if t.challenge.is_none() {
+        return hotline_core::comcheck::Outcome::Undeliverable;
+    }
+    evaluate(&t.observed, check.deadline, now)
 }
 
 fn latency(check: &Comcheck, t: &Target) -> Option<u64> {
@@ -231,6 +239,19 @@ impl Actor {
         };
         let id = CaseId(random_bytes()?);
         let initiator = Address { state: self.state, role: request.from_role.unwrap_or_else(Role::technical) };
+        // The challenges are signed as this PoC: its record must list this node.
+        let listed = self.dir.record(self.state, &initiator.role).is_some_and(|r| {
+            self.dir.record_status(r, now).is_in_force() && r.record.nodes.contains(&self.mail.node_id)
+        });
+        if !listed {
+            return Err(bad(
+                "not_listed",
+                format!("this node is not listed in a contact record in force of {initiator}: publish it first"),
+            ));
+        }
+        if request.to.as_ref().is_some_and(|l| l.contains(&self.state)) {
+            return Err(bad("own_state", format!("{} cannot check itself", self.state)));
+        }
         let mut targets = Vec::new();
         let mut messages = Vec::new();
         for state in states {
@@ -242,8 +263,10 @@ impl Actor {
                     continue;
                 }
                 let address = Address { state, role: role.clone() };
-                let nonce =
-                    (request.task == ComcheckTask::Nonce).then(|| hex::encode(random_bytes::<4>().unwrap_or_default()));
+                let nonce = match request.task {
+                    ComcheckTask::Nonce => Some(hex::encode(random_bytes::<4>()?)),
+                    _ => None,
+                };
                 let send = SendRequest {
                     to: address.clone(),
                     from_role: Some(initiator.role.clone()),
@@ -371,7 +394,7 @@ impl Actor {
     pub(super) fn comcheck_list(&self) -> Vec<ComcheckView> {
         let now = self.now();
         let mut out: Vec<ComcheckView> = self.comchecks.checks.values().map(|c| view(c, now)).collect();
-        out.sort_by_key(|v| v.started_at);
+        out.sort_by_key(|v| (v.started_at, v.comcheck_id));
         out
     }
 
@@ -399,7 +422,7 @@ impl Actor {
             .iter()
             .map(|t| ReportLine {
                 target: t.address.clone(),
-                outcome: evaluate(&t.observed, check.deadline, now),
+                outcome: outcome(&check, t, now),
                 latency_secs: latency(&check, t),
             })
             .collect();

@@ -1,0 +1,483 @@
+//! The communication-check commands of the CLI (`hotline comcheck start`,
+//! `status`, `list`, `report`, `answer`) against two real `hotline daemon`
+//! processes, FRA and DEU, set up with the README ceremony; and the input
+//! checks that fail before any daemon is asked.
+
+mod common;
+
+use common::{fails, hotline, hotline_bin, ok};
+use hotline_core::NetworkId;
+use hotline_core::comcheck::SignedComcheckReport;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long any one thing may take before the test fails.
+const DEADLINE: Duration = Duration::from_secs(90);
+/// The media type of a report copy attached to a message.
+const REPORT_MEDIA_TYPE: &str = "application/vnd.hotline.comcheck-report";
+
+fn json(dir: &Path, args: &[&str]) -> Value {
+    let text = ok(dir, args);
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("hotline {args:?} printed no JSON ({e}): {text}"))
+}
+
+/// Two stewards (threshold two), and a FRA and a DEU node, each admitted
+/// and with a technical record naming its own node, all done offline.
+fn ceremony(d: &Path) {
+    for s in ["s1", "s2"] {
+        ok(d, &["keygen", "--out", &format!("{s}.key")]);
+    }
+    let pk = |f: &str| ok(d, &["key", "public", f]).trim().to_string();
+    let (p1, p2) = (pk("s1.key"), pk("s2.key"));
+    ok(
+        d,
+        &[
+            "charter",
+            "new",
+            "--name",
+            "Comcheck net",
+            "--steward",
+            &p1,
+            "--steward",
+            &p2,
+            "--threshold",
+            "2",
+            "--out",
+            "n.charter",
+        ],
+    );
+    ok(d, &["charter", "sign", "n.charter", "--key", "s1.key"]);
+    ok(d, &["charter", "sign", "n.charter", "--key", "s2.key"]);
+    for (data, state, org, tz) in
+        [("fra", "FRA", "CERT-FR", "Europe/Paris"), ("deu", "DEU", "CERT-Bund", "Europe/Berlin")]
+    {
+        ok(d, &["--data-dir", data, "init", "--charter", "n.charter", "--state", state]);
+        let key = pk(&format!("{data}/keys/state.key"));
+        let adm = format!("{data}.admission");
+        ok(d, &["admission", "new", "--charter", "n.charter", "--state", state, "--state-key", &key, "--out", &adm]);
+        ok(d, &["admission", "sign", &adm, "--key", "s1.key"]);
+        ok(d, &["admission", "sign", &adm, "--key", "s2.key"]);
+        ok(d, &["--data-dir", data, "admission", "import", &adm]);
+        ok(
+            d,
+            &[
+                "--data-dir",
+                data,
+                "record",
+                "set",
+                "--role",
+                "technical",
+                "--organization",
+                org,
+                "--position",
+                "Duty officer",
+                "--email",
+                "cert@example.org",
+                "--phone",
+                "+33 1 00 00 00 00",
+                "--phone-24x7",
+                "+33 6 00 00 00 00",
+                "--availability",
+                "24x7",
+                "--timezone",
+                tz,
+                "--languages",
+                "en",
+            ],
+        );
+        configure(d, data, state, &[]);
+    }
+}
+
+/// Loopback only, short sync interval, and the given bootstrap addresses.
+fn configure(d: &Path, data: &str, state: &str, bootstrap: &[String]) {
+    let list = bootstrap.iter().map(|a| format!("{a:?}")).collect::<Vec<_>>().join(", ");
+    let text = format!(
+        "state = \"{state}\"\nlisten = [\"/ip4/127.0.0.1/tcp/0\"]\nbootstrap = [{list}]\nsync_interval_secs = 2\n"
+    );
+    std::fs::write(d.join(data).join("node.toml"), text).unwrap();
+}
+
+/// A daemon process; killed if the test ends without stopping it.
+struct Daemon {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Daemon {
+    fn start(d: &Path, data: &str) -> Daemon {
+        let log = d.join(format!("{data}.log"));
+        let child = Command::new(hotline_bin())
+            .args(["--data-dir", data, "daemon"])
+            .current_dir(d)
+            .env_remove("HOTLINE_DATA_DIR")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let daemon = Daemon { child, log };
+        poll(&format!("the {data} daemon to answer on its socket"), &[&daemon], || {
+            hotline(d, &["--data-dir", data, "status", "--json"]).status.success().then_some(())
+        });
+        daemon
+    }
+}
+
+fn logs(daemons: &[&Daemon]) -> String {
+    daemons
+        .iter()
+        .map(|d| format!("--- {} ---\n{}", d.log.display(), std::fs::read_to_string(&d.log).unwrap_or_default()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Calls `f` every 50 ms until it returns a value; fails after [`DEADLINE`].
+fn poll<T>(what: &str, daemons: &[&Daemon], mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}\n{}", logs(daemons));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The node's TCP listen address, with its peer id.
+fn listen_addr(d: &Path, data: &str, daemon: &Daemon) -> String {
+    poll("a listen address", &[daemon], || {
+        let status = json(d, &["--data-dir", data, "status", "--json"]);
+        let peer = status["peer_id"].as_str()?.to_string();
+        let addr = status["listen_addrs"].as_array()?.iter().filter_map(Value::as_str).find(|a| a.contains("/tcp/"))?;
+        Some(if addr.contains("/p2p/") { addr.to_string() } else { format!("{addr}/p2p/{peer}") })
+    })
+}
+
+/// The first message in `data`'s inbox of `kind` in the case `case`.
+fn received(d: &Path, data: &str, kind: &str, case: &str) -> Option<String> {
+    let inbox = json(d, &["--data-dir", data, "inbox", "--json"]);
+    inbox
+        .as_array()?
+        .iter()
+        .find(|m| m["kind"] == kind && m["case_id"] == case)
+        .and_then(|m| m["msg_id"].as_str())
+        .map(String::from)
+}
+
+/// The outcome of the check's only target, as `comcheck status` shows it.
+fn outcome(d: &Path, id: &str) -> String {
+    let view = json(d, &["--data-dir", "fra", "comcheck", "status", id, "--json"]);
+    assert_eq!(view["targets"].as_array().map(Vec::len), Some(1), "{view}");
+    view["targets"][0]["outcome"].as_str().unwrap_or_default().to_string()
+}
+
+/// Waits until the only target's outcome is final (a reply was judged, or
+/// the deadline passed), and returns it.
+fn final_outcome(d: &Path, id: &str, daemons: &[&Daemon]) -> String {
+    poll(&format!("comcheck {id} to have a final outcome"), daemons, || {
+        let o = outcome(d, id);
+        (o != "pending" && o != "delivered").then_some(o)
+    })
+}
+
+#[test]
+fn a_comcheck_between_two_daemons_through_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ceremony(d);
+
+    let fra = Daemon::start(d, "fra");
+    let fra_addr = listen_addr(d, "fra", &fra);
+    configure(d, "deu", "DEU", &[fra_addr]);
+    let deu = Daemon::start(d, "deu");
+    let both = [&fra, &deu];
+    // Two admissions, two records, two prekey bundles on each side.
+    for data in ["fra", "deu"] {
+        poll(&format!("{data} to hold the whole directory"), &both, || {
+            let status = json(d, &["--data-dir", data, "status", "--json"]);
+            (status["live_objects"] == 6).then_some(())
+        });
+    }
+    // A message each way first, so the short check below measures a
+    // working path, not the first connection.
+    for (from, to) in [("fra", "DEU"), ("deu", "FRA")] {
+        let sent = json(
+            d,
+            &[
+                "--data-dir",
+                from,
+                "send",
+                "--to",
+                to,
+                "--type",
+                "notification",
+                "--subject",
+                "Comcheck next",
+                "--body",
+                "",
+                "--wait",
+                "--timeout",
+                "60s",
+                "--json",
+            ],
+        );
+        assert_eq!(sent["state"], "delivered", "{sent}");
+    }
+
+    // Before any check: nothing to list, unknown ids refused.
+    assert!(ok(d, &["--data-dir", "fra", "comcheck", "list"]).contains("No communication check was started"));
+    assert_eq!(json(d, &["--data-dir", "fra", "comcheck", "list", "--json"]), json!([]));
+    let unknown = "0".repeat(32);
+    let err = fails(d, &["--data-dir", "fra", "comcheck", "status", &unknown]);
+    assert!(err.contains(&format!("no comcheck {unknown} is held")), "{err}");
+    let err = fails(d, &["--data-dir", "fra", "comcheck", "report", &unknown]);
+    assert!(err.contains(&format!("no comcheck {unknown} is held")), "{err}");
+    let err = fails(d, &["--data-dir", "fra", "comcheck", "status", "abcdef12"]);
+    assert!(err.contains("no check this node started has an id starting with abcdef12"), "{err}");
+    let err = fails(d, &["--data-dir", "deu", "comcheck", "answer", &unknown]);
+    assert!(err.contains(&format!("no comcheck challenge {unknown} was received")), "{err}");
+    let err =
+        fails(d, &["--data-dir", "fra", "comcheck", "start", "--to", "DEU", "--deadline", "4s", "--task", "bogus"]);
+    assert!(err.contains("--task: 'bogus' is not a comcheck task; use one of: none, nonce"), "{err}");
+
+    // A long check: its report is refused before the deadline.
+    let long = json(
+        d,
+        &["--data-dir", "fra", "comcheck", "start", "--to", "deu", "--role", "technical", "--deadline", "1h", "--json"],
+    );
+    let long_id = long["comcheck_id"].as_str().unwrap().to_string();
+    assert_eq!(long["task"], "none", "{long}");
+    assert_eq!(long["finished"], false, "{long}");
+    assert_eq!(long["targets"].as_array().map(Vec::len), Some(1), "{long}");
+    let text = ok(d, &["--data-dir", "fra", "comcheck", "status", &long_id]);
+    assert!(text.contains("Time left:  59m") || text.contains("Time left:  1h"), "{text}");
+    assert!(
+        text.lines().any(|l| l.starts_with("DEU/technical  pending ") || l.starts_with("DEU/technical  delivered "))
+    );
+    let err = fails(d, &["--data-dir", "fra", "comcheck", "report", &long_id]);
+    assert!(err.contains(&format!("comcheck {long_id} is not finished: its deadline is ")), "{err}");
+
+    // The short check, with a code to echo.
+    let started = json(
+        d,
+        &[
+            "--data-dir",
+            "fra",
+            "comcheck",
+            "start",
+            "--to",
+            "DEU",
+            "--role",
+            "technical",
+            "--deadline",
+            "4s",
+            "--task",
+            "nonce",
+            "--json",
+        ],
+    );
+    let id = started["comcheck_id"].as_str().unwrap().to_string();
+    assert_eq!(id.len(), 32);
+    assert_eq!(started["task"], "nonce", "{started}");
+    assert_eq!(started["initiator"], json!({"state": "FRA", "role": "technical"}), "{started}");
+    assert_eq!(started["targets"].as_array().unwrap().len(), 1, "{started}");
+    assert_eq!(started["targets"][0]["target"], json!({"state": "DEU", "role": "technical"}), "{started}");
+    assert!(started["targets"][0]["challenge"].is_string(), "{started}");
+
+    // DEU reads the code off its challenge and answers with it.
+    let challenge = poll("DEU to receive the challenge", &both, || received(d, "deu", "comcheck_challenge", &id));
+    let shown = json(d, &["--data-dir", "deu", "show", &challenge, "--json"]);
+    let fields = &shown["message"]["fields"]["ComcheckChallenge"];
+    assert_eq!(fields["comcheck_id"], id.as_str(), "{shown}");
+    assert_eq!(fields["task"], "nonce", "{shown}");
+    let nonce = fields["nonce"].as_str().unwrap_or_else(|| panic!("no nonce in {shown}")).to_string();
+    let answered = json(d, &["--data-dir", "deu", "comcheck", "answer", &id, "--code", &nonce, "--json"]);
+    assert_eq!(answered["case_id"], id.as_str(), "{answered}");
+    assert!(answered["state"] == "queued" || answered["state"] == "delivered", "{answered}");
+    let reply_id = answered["msg_id"].as_str().unwrap().to_string();
+    assert_ne!(reply_id, challenge);
+
+    let result = final_outcome(d, &id, &both);
+    assert_eq!(result, "pass", "the answer with the right code, in time, passes\n{}", logs(&both));
+    let view = json(d, &["--data-dir", "fra", "comcheck", "status", &id, "--json"]);
+    let target = &view["targets"][0];
+    assert!(target["receipted_at"].is_u64() && target["replied_at"].is_u64(), "{view}");
+    assert!(target["latency_secs"].as_u64().is_some_and(|l| l <= 4), "{view}");
+    // By a prefix of its id, as text.
+    let text = ok(d, &["--data-dir", "fra", "comcheck", "status", &id[..8]]);
+    assert!(text.starts_with(&format!("Comcheck:   {id}\n")), "{text}");
+    assert!(text.contains("Initiator:  FRA/technical") && text.contains("Task:       nonce; unannounced"), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("DEU/technical  pass ")), "{text}");
+    assert!(text.contains("Outcomes:   pass 1"), "{text}");
+
+    // After the deadline: the report, signed, with DEU's copy sent.
+    poll("the check to finish", &both, || {
+        let view = json(d, &["--data-dir", "fra", "comcheck", "status", &id, "--json"]);
+        (view["finished"] == true).then_some(())
+    });
+    let report = json(d, &["--data-dir", "fra", "comcheck", "report", &id, "--json"]);
+    let lines = report["report"]["lines"].as_array().unwrap();
+    assert_eq!(lines.len(), 1, "{report}");
+    assert_eq!(lines[0]["target"], json!({"state": "DEU", "role": "technical"}), "{report}");
+    assert_eq!(lines[0]["outcome"], "pass", "{report}");
+    assert_eq!(report["sent_to"], json!(["DEU"]), "{report}");
+    let aggregates = &report["report"]["aggregates"];
+    assert_eq!(aggregates["targets"], 1, "{report}");
+    assert_eq!(aggregates["by_outcome"], json!({"pass": 1}), "{report}");
+    assert_eq!(aggregates["response_permille_by_role"], json!({"technical": 1000}), "{report}");
+    let fra_status = json(d, &["--data-dir", "fra", "status", "--json"]);
+    assert_eq!(report["signer"], fra_status["peer_id"], "{report}");
+    // A second report: the same lines, no second copy; as text.
+    let text = ok(d, &["--data-dir", "fra", "comcheck", "report", &id[..10]]);
+    for want in [
+        format!("Report of communication check {id}"),
+        "Initiator:      FRA/technical".into(),
+        "Task:           nonce; unannounced".into(),
+        "Targets:        1".into(),
+        "Outcomes:       pass 1".into(),
+        "Response rate:  technical 100%".into(),
+        "Latency:        median ".into(),
+        format!("Signed by:      node {}\n", fra_status["peer_id"].as_str().unwrap()),
+        "Signature:      verifies (network ".into(),
+        "FRA/technical's record lists that node".into(),
+        "Copies:         sent to the targeted states by an earlier hotline comcheck report".into(),
+    ] {
+        assert!(text.contains(&want), "{want:?} missing from:\n{text}");
+    }
+    assert!(text.lines().any(|l| l.starts_with("DEU/technical  pass ")), "{text}");
+    let again = json(d, &["--data-dir", "fra", "comcheck", "report", &id, "--json"]);
+    assert_eq!(again["sent_to"], json!([]), "{again}");
+    assert_eq!(again["report"]["lines"], report["report"]["lines"]);
+
+    // DEU's copy arrives, signed by FRA's node, with DEU's line alone.
+    let copy_id = poll("DEU to receive its copy of the report", &both, || received(d, "deu", "status_update", &id));
+    let copy = json(d, &["--data-dir", "deu", "show", &copy_id, "--json"]);
+    let attachment = &copy["message"]["attachments"][0];
+    assert_eq!(attachment["media_type"], REPORT_MEDIA_TYPE, "{copy}");
+    let bytes: Vec<u8> = serde_json::from_value(attachment["data"].clone()).unwrap();
+    let signed = SignedComcheckReport::from_bytes(&bytes).unwrap();
+    let network: NetworkId = fra_status["network_id"].as_str().unwrap().parse().unwrap();
+    signed.verify(&network).unwrap();
+    assert_eq!(signed.signer.to_string(), fra_status["peer_id"].as_str().unwrap());
+    assert_eq!(signed.report.only_state, Some("DEU".parse().unwrap()));
+    assert_eq!(signed.report.lines.len(), 1);
+    assert_eq!(signed.report.comcheck_id.to_string(), id);
+
+    // After the deadline, a nonce check still asks for the code.
+    let err = fails(d, &["--data-dir", "deu", "comcheck", "answer", &id]);
+    assert!(err.contains("answer with --code"), "{err}");
+
+    // The long check, answered by a prefix of its challenge's id.
+    let long_challenge =
+        poll("DEU to receive the long check", &both, || received(d, "deu", "comcheck_challenge", &long_id));
+    let answered = json(d, &["--data-dir", "deu", "comcheck", "answer", &long_challenge[..12], "--json"]);
+    assert_eq!(answered["case_id"], long_id.as_str(), "{answered}");
+    poll("the long check's technical target to pass", &both, || {
+        let view = json(d, &["--data-dir", "fra", "comcheck", "status", &long_id, "--json"]);
+        let targets = view["targets"].as_array()?;
+        let t = targets.iter().find(|t| t["target"]["role"] == "technical")?;
+        (t["outcome"] == "pass").then_some(())
+    });
+
+    // The list: both checks (in the order they started, but both may have
+    // started within the same second, so the order is not checked).
+    let list = json(d, &["--data-dir", "fra", "comcheck", "list", "--json"]);
+    let mut ids: Vec<&str> = list.as_array().unwrap().iter().filter_map(|c| c["comcheck_id"].as_str()).collect();
+    ids.sort_unstable();
+    let mut want = [long_id.as_str(), id.as_str()];
+    want.sort_unstable();
+    assert_eq!(ids, want, "{list}");
+    let text = ok(d, &["--data-dir", "fra", "comcheck", "list"]);
+    assert!(text.starts_with("ID "), "{text}");
+    let row = text.lines().find(|l| l.starts_with(&id)).unwrap_or_else(|| panic!("{text}"));
+    assert!(row.contains(" nonce ") && row.contains(" reported ") && row.ends_with("pass 1"), "{row}");
+    let row = text.lines().find(|l| l.starts_with(&long_id)).unwrap_or_else(|| panic!("{text}"));
+    assert!(row.contains(" none ") && row.contains(" running ") && row.ends_with("pass 1"), "{row}");
+    let err = fails(d, &["--data-dir", "fra", "comcheck", "status", "ffffffffffffff"]);
+    assert!(err.contains("no check this node started has an id starting with ffffffffffffff"), "{err}");
+    // DEU started no check.
+    assert!(ok(d, &["--data-dir", "deu", "comcheck", "list"]).contains("No communication check was started"));
+}
+
+#[test]
+fn bad_comcheck_input_fails_before_any_daemon_is_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // The flags under test, then whichever of --to and --deadline they do not give.
+    let start = |extra: &[&str]| {
+        let mut args = vec!["--data-dir", "nowhere", "comcheck", "start"];
+        args.extend_from_slice(extra);
+        for (flag, value) in [("--to", "DEU"), ("--deadline", "2h")] {
+            if !extra.contains(&flag) {
+                args.extend_from_slice(&[flag, value]);
+            }
+        }
+        fails(d, &args)
+    };
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--task", "bogus"],
+            "--task: 'bogus' is not a comcheck task; use one of: none, nonce, confirm-record, counterpart",
+        ),
+        (&["--to", "XXX"], "--to: 'XXX' is not an ISO 3166-1 alpha-3 country code"),
+        (&["--to", "FRA,,DEU"], "--to: an empty entry"),
+        (&["--to", "all,DEU"], "give all, or a list of states, not both"),
+        (&["--role", "Policy"], "--role: 'Policy' is not a valid role name"),
+        (&["--from-role", "a b"], "--from-role: 'a b' is not a valid role name"),
+        (&["--deadline", "soon"], "--deadline 'soon' is not a duration (for example 30s, 10m, 2h, 3d)"),
+        (&["--deadline", "0s"], "--deadline must be at least 1s"),
+        (&["--deadline", "31d"], "--deadline is at most 30d"),
+    ];
+    for (extra, want) in cases {
+        let err = start(extra);
+        assert!(err.contains(want), "{extra:?}: {err}");
+        assert!(!err.contains("daemon"), "{extra:?} must fail before the daemon is asked: {err}");
+    }
+    let full = "ab".repeat(16);
+    let more: &[(&[&str], &str)] = &[
+        (&["status", "not-an-id"], "'not-an-id' is not a comcheck id"),
+        (&["report", "abc"], "'abc' is not a comcheck id"),
+        (&["answer", "xyz"], "'xyz' is not a comcheck id"),
+        (&["answer", &full, "--code", " "], "--code must not be empty"),
+        (&["answer", &full, "--role", "TECH"], "--role: 'TECH' is not a valid role name"),
+    ];
+    for (args, want) in more {
+        let mut argv = vec!["--data-dir", "nowhere", "comcheck"];
+        argv.extend_from_slice(args);
+        let err = fails(d, &argv);
+        assert!(err.contains(want), "{args:?}: {err}");
+        assert!(!err.contains("daemon"), "{args:?} must fail before the daemon is asked: {err}");
+    }
+    // Clap's own: --to and --deadline are required.
+    let out = hotline(d, &["--data-dir", "nowhere", "comcheck", "start", "--to", "DEU"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--deadline"));
+    // With --json the error is also one JSON document on stdout.
+    let out = hotline(d, &["--json", "--data-dir", "nowhere", "comcheck", "start", "--to", "DEU", "--deadline", "x"]);
+    assert!(!out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["error"]["message"].as_str().unwrap().contains("--deadline 'x'"), "{v}");
+    // Good input with no daemon: says so.
+    for args in [
+        &["start", "--to", "all", "--deadline", "2h"][..],
+        &["list"],
+        &["status", &full],
+        &["report", &full],
+        &["answer", &full, "--code", "1a2b3c4d"],
+    ] {
+        let mut argv = vec!["--data-dir", "nowhere", "comcheck"];
+        argv.extend_from_slice(args);
+        let err = fails(d, &argv);
+        assert!(err.contains("the hotline daemon is not running"), "{args:?}: {err}");
+    }
+}
