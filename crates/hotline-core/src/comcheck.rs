@@ -120,7 +120,8 @@ pub fn evaluate(observed: &Observed, deadline: Timestamp, now: Timestamp) -> Out
 /// Whether a reply satisfies the task.
 ///
 /// - `none`: any reply from the targeted point of contact;
-/// - `nonce`: the reply echoes the challenge's code exactly;
+/// - `nonce`: the reply echoes the challenge's code (blanks around it and
+///   letter case do not count);
 /// - `confirm-record`: the reply names the hash of the target's record in
 ///   force when the reply arrived (`current_record`), which may be a new
 ///   version it just published;
