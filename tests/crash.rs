@@ -104,6 +104,7 @@ fn message(i: usize) -> SendRequest {
         in_reply_to: None,
         lang: None,
         fields: None,
+        force: false,
     }
 }
 

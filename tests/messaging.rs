@@ -24,6 +24,7 @@ fn rfi(to: &str) -> SendRequest {
         in_reply_to: None,
         lang: Some("en".into()),
         fields: None,
+        force: false,
     }
 }
 

@@ -264,6 +264,7 @@ fn bench_message(to: StateCode, size: usize, i: u64) -> hotline_node::api_types:
         in_reply_to: None,
         lang: None,
         fields: None,
+        force: false,
     }
 }
 

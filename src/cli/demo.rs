@@ -208,6 +208,7 @@ fn request(to: Address, kind: MessageType, subject: &str, body: &str) -> SendReq
         in_reply_to: None,
         lang: Some("en".into()),
         fields: None,
+        force: false,
     }
 }
 

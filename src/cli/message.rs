@@ -83,6 +83,10 @@ pub struct SendArgs {
     /// if that takes longer than --timeout.
     #[arg(long)]
     wait: bool,
+    /// Send even though the recipient's contact record is about to expire
+    /// (the daemon refuses otherwise, naming its alternates and channels).
+    #[arg(long)]
+    force: bool,
     /// How long --wait waits (at most 1h; default 30s).
     #[arg(long, value_name = "DURATION")]
     timeout: Option<String>,
@@ -475,6 +479,7 @@ fn draft(args: &SendArgs, body: String, now: Timestamp) -> Result<Draft> {
         },
         lang,
         fields: None,
+        force: args.force,
     };
     check_message(&request, now)?;
     let keep = |a: Option<IdArg>| a.filter(|a| matches!(a, IdArg::Prefix(_)));

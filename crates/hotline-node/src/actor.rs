@@ -53,6 +53,10 @@ pub(crate) use messaging::{Delivery, Mail, OpenedMessage};
 /// peers start theirs at once; this catches retries that come due).
 const DELIVERY_TICK: Duration = Duration::from_millis(50);
 
+/// Days before one of its own records expires at which a node warns its
+/// operator (CBM 8: contact details are confirmed once a year).
+const FRESHNESS_WARNINGS: [i64; 2] = [60, 30];
+
 /// Invalid objects of one sync batch logged at `warn`; the rest at `debug`.
 const LOUD_REJECTIONS_PER_BATCH: usize = 3;
 
@@ -189,6 +193,7 @@ pub(crate) fn spawn(init: ActorInit) -> tokio::task::JoinHandle<()> {
         mail: init.mail,
         prekey_check: init.prekey_check,
         comchecks: init.comchecks,
+        freshness_warned: HashMap::new(),
     };
     let timers = (init.sync_interval, init.redial_interval);
     tokio::spawn(actor.run(init.commands, init.net_events, commits, timers, init.done))
@@ -228,6 +233,9 @@ struct Actor {
     mail: Mail,
     prekey_check: Duration,
     comchecks: Comchecks,
+    /// Per own record: the warning threshold (days) last announced, so each
+    /// is announced once per version.
+    freshness_warned: HashMap<ObjectKey, (u64, i64)>,
 }
 
 impl Actor {
@@ -268,7 +276,10 @@ impl Actor {
                 _ = sync_tick.tick() => self.on_sync_tick().await,
                 _ = redial_tick.tick() => self.on_redial_tick().await,
                 _ = delivery_tick.tick() => self.dispatch_due(),
-                _ = prekey_tick.tick() => self.maintain_prekeys(),
+                _ = prekey_tick.tick() => {
+                    self.maintain_prekeys();
+                    self.check_freshness();
+                }
             }
         };
         self.stop(&mut commits).await;
@@ -430,12 +441,73 @@ impl Actor {
             pending: self.dir.pending_len(),
             rejections: self.rejections.clone(),
             store_failures: self.store_failures,
+            own_records: self.own_records(now),
+            warnings: self.warnings(now),
             delivery_rejections: self.mail.rejections.clone(),
             messages: self.mail.sent.len() + self.mail.received.len(),
             outbox: self.mail.schedule.len(),
             now,
             uptime_secs: self.started.elapsed().as_secs(),
             version: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    }
+
+    /// This state's own records held, with their expiry.
+    fn own_records(&self, now: Timestamp) -> Vec<crate::api_types::OwnRecordView> {
+        self.dir
+            .records(now)
+            .into_iter()
+            .filter(|v| v.record.record.state == self.state)
+            .map(|v| {
+                let r = &v.record.record;
+                let secs = i64::try_from(r.expires.0).unwrap_or(i64::MAX) - i64::try_from(now.0).unwrap_or(0);
+                crate::api_types::OwnRecordView {
+                    role: r.role.clone(),
+                    seq: r.seq,
+                    expires: r.expires,
+                    status: v.status.to_string(),
+                    days_left: secs.div_euclid(DAY as i64),
+                }
+            })
+            .collect()
+    }
+
+    /// One line per thing the operator should act on.
+    fn warnings(&self, now: Timestamp) -> Vec<String> {
+        self.own_records(now)
+            .into_iter()
+            .filter_map(|r| {
+                let key = format!("{}/{}", self.state, r.role);
+                match r.days_left {
+                    d if d < 0 || r.status == "expired" => {
+                        Some(format!("the contact record {key} has expired: publish a new version now"))
+                    }
+                    d if d < FRESHNESS_WARNINGS[0] => Some(format!(
+                        "the contact record {key} expires in {d} days ({}): publish a new version (CBM 8 asks for an annual update)",
+                        r.expires
+                    )),
+                    _ => None,
+                }
+            })
+            .collect()
+    }
+
+    /// Warns (log and event) when one of this state's records comes within
+    /// 60, then 30 days of its expiry; once per threshold and version.
+    fn check_freshness(&mut self) {
+        let now = self.now();
+        for r in self.own_records(now) {
+            let key = ObjectKey::Record(self.state, r.role.clone());
+            let Some(threshold) = FRESHNESS_WARNINGS.iter().copied().filter(|t| r.days_left < *t).min() else {
+                continue;
+            };
+            let already = self.freshness_warned.get(&key).is_some_and(|(seq, t)| *seq == r.seq && *t <= threshold);
+            if already {
+                continue;
+            }
+            self.freshness_warned.insert(key.clone(), (r.seq, threshold));
+            warn!(record = %key, days_left = r.days_left, expires = %r.expires, "our contact record expires soon: publish a new version");
+            self.emit(NodeEvent::RecordExpiring { key: key.to_string(), days_left: r.days_left });
         }
     }
 

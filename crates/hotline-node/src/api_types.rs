@@ -52,6 +52,14 @@ pub struct StatusView {
     /// Objects refused since start, by rejection code (`bad_signature`,
     /// `stale_seq`, …; `undecodable` for bytes that are no object).
     pub rejections: BTreeMap<String, u64>,
+    /// This state's own records held, with their expiry: CBM 8 asks for an
+    /// annual update, and the node warns 60 and 30 days ahead.
+    #[serde(default)]
+    pub own_records: Vec<OwnRecordView>,
+    /// Things the operator should act on, one line each (for example a
+    /// record of this state that expires in less than 60 days).
+    #[serde(default)]
+    pub warnings: Vec<String>,
     /// Envelopes refused since start, by code (`decrypt_failed`,
     /// `not_a_member`, `forged_sender`, `prekey_expired`, …).
     #[serde(default)]
@@ -71,6 +79,21 @@ pub struct StatusView {
     pub uptime_secs: u64,
     /// The software version.
     pub version: String,
+}
+
+/// One of this state's own records, in [`StatusView`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnRecordView {
+    /// The role.
+    pub role: Role,
+    /// Its version.
+    pub seq: u64,
+    /// When it expires.
+    pub expires: Timestamp,
+    /// `current`, `expiring`, `expired` or `revoked`.
+    pub status: String,
+    /// Whole days until it expires (negative once expired).
+    pub days_left: i64,
 }
 
 /// One connected peer, in `GET /v1/peers`.
@@ -292,6 +315,14 @@ pub enum NodeEvent {
         /// The refusal code (see [`StatusView::delivery_rejections`]).
         code: String,
     },
+    /// One of this state's own records expires in less than 60 (then 30)
+    /// days: publish a new version (`hotline record set`).
+    RecordExpiring {
+        /// The slot, for example `rec/FRA/policy`.
+        key: String,
+        /// Whole days left.
+        days_left: i64,
+    },
     /// The subscriber fell behind and `missed` events were dropped; read
     /// the state again (status, directory) to catch up.
     Lagged {
@@ -313,6 +344,7 @@ impl NodeEvent {
             NodeEvent::MessageDelivered { .. } => "message_delivered",
             NodeEvent::MessageAcknowledged { .. } => "message_acknowledged",
             NodeEvent::DeliveryRejected { .. } => "delivery_rejected",
+            NodeEvent::RecordExpiring { .. } => "record_expiring",
             NodeEvent::Lagged { .. } => "lagged",
         }
     }
@@ -390,6 +422,10 @@ pub struct SendRequest {
     /// Structured fields (default none).
     #[serde(default)]
     pub fields: Option<Fields>,
+    /// Send even though the recipient's record is `expiring` (its details
+    /// may be out of date).
+    #[serde(default)]
+    pub force: bool,
 }
 
 /// Where a message stands with one recipient node.

@@ -287,6 +287,7 @@ impl Actor {
                         nonce: nonce.clone(),
                         announced: request.announced,
                     }),
+                    force: false,
                 };
                 let (challenge, note) = match self.prepare(send) {
                     Ok((message, recipients)) => {
@@ -491,6 +492,7 @@ impl Actor {
             in_reply_to: None,
             lang: Some("en".into()),
             fields: None,
+            force: false,
         };
         match self.prepare(request) {
             Ok((mut message, recipients)) => {
@@ -572,6 +574,7 @@ impl Actor {
                 in_reply_to: Some(challenge.msg_id),
                 lang: challenge.lang.clone(),
                 fields: Some(Fields::ComcheckReply { comcheck_id, code: request.code.clone(), confirmed_record }),
+                force: false,
             };
             self.prepare(send)
         })();

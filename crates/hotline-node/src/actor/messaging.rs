@@ -28,8 +28,8 @@ use crate::api_types::{
 use crate::error::NodeError;
 use crate::outbox::{DeliveryKey, RetryPolicy, Schedule};
 use hotline_core::{
-    CaseId, DirectoryObject, Fields, Message, MessageId, MessageType, NodeId, ObjectKey, Outcome, Role, SecretKey,
-    SignedPrekeyBundle, Timestamp,
+    CaseId, DirectoryObject, Fields, Message, MessageId, MessageType, NodeId, ObjectKey, Outcome, RecordStatus, Role,
+    SecretKey, SignedPrekeyBundle, Timestamp,
 };
 use hotline_crypto::{DeliveryReceipt, Envelope, PrekeyPolicy, PrekeyRing, SeedRng, select_prekey};
 use hotline_net::{DeliverReply, DeliverRequest, DeliverResponse, PeerId, node_id_of, peer_id_of};
@@ -284,6 +284,7 @@ impl Actor {
                 in_reply_to: Some(id),
                 lang: original.lang.clone(),
                 fields: Some(Fields::HumanAck { acknowledged: id, note: request.note }),
+                force: false,
             };
             let (message, recipients) = self.prepare(request)?;
             row.acknowledged_with = Some(message.msg_id);
@@ -311,6 +312,9 @@ impl Actor {
         let status = self.dir.record_status(record, now);
         if !status.is_in_force() {
             return Err(bad("record_not_in_force", format!("the contact record of {to} is {status}")));
+        }
+        if status == RecordStatus::Expiring && !request.force {
+            return Err(bad("record_expiring", expiring_warning(&to, &record.record)));
         }
         let recipients: Vec<NodeId> =
             record.record.nodes.iter().filter(|n| self.dir.is_member(n, now)).copied().collect();
@@ -996,6 +1000,31 @@ fn check_receipt(key: &DeliveryKey, me: NodeId, network: &hotline_core::NetworkI
 /// Whether the stored message `bytes` was addressed to `who`.
 fn addressed_to(bytes: &[u8], who: &hotline_core::Address) -> bool {
     Message::from_bytes(bytes).is_ok_and(|m| m.to == *who)
+}
+
+/// The warning for a recipient whose record is close to expiry, naming the
+/// other ways to reach it that the record lists.
+fn expiring_warning(to: &hotline_core::Address, record: &hotline_core::ContactRecord) -> String {
+    let mut text = format!(
+        "the contact record of {to} expires on {} and may be out of date; send with --force to send anyway",
+        record.expires
+    );
+    let alternates: Vec<String> = record
+        .alternates
+        .iter()
+        .map(|a| {
+            let how: Vec<&str> = [a.email.as_deref(), a.phone.as_deref()].into_iter().flatten().collect();
+            if how.is_empty() { a.name.clone() } else { format!("{} ({})", a.name, how.join(", ")) }
+        })
+        .collect();
+    if !alternates.is_empty() {
+        text += &format!("; alternates: {}", alternates.join("; "));
+    }
+    let channels: Vec<String> = record.other_channels.iter().map(|c| format!("{} {}", c.kind, c.address)).collect();
+    if !channels.is_empty() {
+        text += &format!("; other channels: {}", channels.join("; "));
+    }
+    text
 }
 
 fn ack_subject(subject: &str) -> String {
