@@ -93,24 +93,43 @@ pub fn status(data_dir: &Path, out: &Out) -> Result<()> {
 
 /// `hotline peers`.
 pub fn peers(data_dir: &Path, out: &Out) -> Result<()> {
-    let peers = runtime()?.block_on(Client::for_data_dir(data_dir).peers())?;
-    out.emit(&peers, || {
-        if peers.is_empty() {
-            return "No peers connected.".to_string();
+    let client = Client::for_data_dir(data_dir);
+    let (members, connections) =
+        runtime()?.block_on(async { Ok::<_, anyhow::Error>((client.liveness().await?, client.peers().await?)) })?;
+    #[derive(serde::Serialize)]
+    struct Peers {
+        /// Every member node: connected or not, last seen, round trip, reachability over 24 h.
+        members: Vec<hotline_node::api_types::LivenessView>,
+        /// The open connections, members and strangers.
+        connections: Vec<hotline_node::api_types::PeerView>,
+    }
+    let view = Peers { members, connections };
+    out.emit(&view, || {
+        let mut text = String::new();
+        if view.members.is_empty() {
+            text.push_str("No other member node in the directory.\n");
+        } else {
+            let rows: Vec<Vec<String>> = view
+                .members
+                .iter()
+                .map(|m| {
+                    vec![
+                        m.state.to_string(),
+                        m.node.clone(),
+                        if m.connected { "connected".into() } else { "not connected".into() },
+                        m.last_seen.map(|t| t.to_string()).unwrap_or_else(|| "never".into()),
+                        m.rtt_ms.map(|r| format!("{r:.1} ms")).unwrap_or_else(|| "-".into()),
+                        m.reachability_24h
+                            .map(|r| format!("{:.0}% of {}", r * 100.0, m.samples))
+                            .unwrap_or_else(|| "-".into()),
+                    ]
+                })
+                .collect();
+            text.push_str(&table(&["STATE", "NODE", "NOW", "LAST SEEN", "RTT", "REACHABLE (24 H)"], &rows));
         }
-        let rows: Vec<Vec<String>> = peers
-            .iter()
-            .map(|p| {
-                vec![
-                    p.state.clone().unwrap_or_else(|| "-".into()),
-                    p.peer_id.clone(),
-                    if p.member { "member".into() } else { "stranger".into() },
-                    p.rtt_ms.map(|r| format!("{r:.1} ms")).unwrap_or_else(|| "-".into()),
-                    p.addrs.first().cloned().unwrap_or_default(),
-                ]
-            })
-            .collect();
-        table(&["STATE", "PEER", "KIND", "RTT", "ADDRESS"], &rows)
+        let strangers = view.connections.iter().filter(|p| !p.member).count();
+        text.push_str(&format!("{} open connection(s), {strangers} of them to non-members.", view.connections.len()));
+        text
     })
 }
 

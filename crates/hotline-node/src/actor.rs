@@ -158,6 +158,8 @@ pub(crate) struct ActorInit {
     pub prekey_check: Duration,
     /// The communication checks this node runs, loaded from the store.
     pub comchecks: Comchecks,
+    /// Liveness: the sampling period, and how often a member is dialled at most.
+    pub liveness: (Duration, Duration),
 }
 
 /// Spawns the actor task. It runs until a `Shutdown` command, until every
@@ -194,6 +196,8 @@ pub(crate) fn spawn(init: ActorInit) -> tokio::task::JoinHandle<()> {
         prekey_check: init.prekey_check,
         comchecks: init.comchecks,
         freshness_warned: HashMap::new(),
+        liveness: crate::liveness::Liveness::default(),
+        liveness_every: init.liveness,
     };
     let timers = (init.sync_interval, init.redial_interval);
     tokio::spawn(actor.run(init.commands, init.net_events, commits, timers, init.done))
@@ -236,6 +240,9 @@ struct Actor {
     /// Per own record: the warning threshold (days) last announced, so each
     /// is announced once per version.
     freshness_warned: HashMap<ObjectKey, (u64, i64)>,
+    liveness: crate::liveness::Liveness,
+    /// Sampling period and dial interval of the liveness checks.
+    liveness_every: (Duration, Duration),
 }
 
 impl Actor {
@@ -256,6 +263,8 @@ impl Actor {
         delivery_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         // The first tick fires at once: rotate or publish prekeys at start.
         let mut prekey_tick = tokio::time::interval(self.prekey_check);
+        let mut liveness_tick = tokio::time::interval(self.liveness_every.0);
+        liveness_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         prekey_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let shutdown_reply = loop {
             tokio::select! {
@@ -276,6 +285,7 @@ impl Actor {
                 _ = sync_tick.tick() => self.on_sync_tick().await,
                 _ = redial_tick.tick() => self.on_redial_tick().await,
                 _ = delivery_tick.tick() => self.dispatch_due(),
+                _ = liveness_tick.tick() => self.on_liveness_tick().await,
                 _ = prekey_tick.tick() => {
                     self.maintain_prekeys();
                     self.check_freshness();
@@ -390,6 +400,9 @@ impl Actor {
                 let _ = reply.send(self.thread(case));
             }
             Command::ComcheckStart { request, reply } => self.start_comcheck(*request, reply),
+            Command::Liveness(reply) => {
+                let _ = reply.send(self.liveness.view(&self.members, self.local_peer));
+            }
             Command::ComcheckList(reply) => {
                 let _ = reply.send(self.comcheck_list());
             }
@@ -906,6 +919,8 @@ impl Actor {
                 info!(%peer, %addr, member, "peer connected");
                 self.connected.insert(peer, addr);
                 self.emit(NodeEvent::PeerConnected { peer: peer.to_string(), member });
+                let now = self.now();
+                self.liveness.connected(peer, now);
                 // Every new connection syncs: late joiners and healed
                 // partitions converge through this, gossip or not.
                 self.start_sync(peer);
@@ -916,12 +931,17 @@ impl Actor {
                 info!(%peer, "peer disconnected");
                 self.connected.remove(&peer);
                 self.emit(NodeEvent::PeerDisconnected { peer: peer.to_string() });
+                let now = self.now();
+                self.liveness.disconnected(peer, now);
             }
             NetEvent::Gossip { message_id, propagation_source, data } => {
                 self.on_gossip(message_id, propagation_source, &data).await;
             }
             NetEvent::SyncRequest { peer, request, reply } => self.on_sync_request(peer, request, reply).await,
-            NetEvent::PingRtt { .. } => {}
+            NetEvent::PingRtt { peer, rtt } => {
+                let now = self.now();
+                self.liveness.rtt(peer, rtt, now);
+            }
             NetEvent::Deliver { peer, request, reply } => self.on_deliver(peer, request, reply),
             NetEvent::DeliverRefused { peer, code } => self.count_refusal(peer, code),
         }
@@ -1053,6 +1073,18 @@ impl Actor {
         if let Some(peer) = pick(&candidates) {
             debug!(%peer, "periodic sync");
             self.start_sync(peer);
+        }
+    }
+
+    /// Samples every member's reachability and dials those not connected
+    /// (each at most once per dial interval).
+    async fn on_liveness_tick(&mut self) {
+        let now = self.now();
+        let dial = self.liveness.sample(&self.members, self.local_peer, now, Instant::now(), self.liveness_every.1);
+        for peer in dial {
+            if let Err(e) = self.net.dial_peer(peer).await {
+                debug!(%peer, error = %e, "cannot dial member for liveness");
+            }
         }
     }
 

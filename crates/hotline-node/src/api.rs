@@ -8,6 +8,7 @@
 //! |--------|-------------------------------------------|--------|
 //! | GET    | `/v1/status`                              | [`StatusView`] |
 //! | GET    | `/v1/peers`                               | `[PeerView]` |
+//! | GET    | `/v1/liveness`                            | `[LivenessView]`, one per member node |
 //! | GET    | `/v1/directory`                           | [`crate::api_types::DirectoryView`] |
 //! | GET    | `/v1/directory/{state}`                   | [`crate::api_types::StateView`] |
 //! | GET    | `/v1/directory/{state}/{role}`            | [`RecordEntry`] |
@@ -164,6 +165,7 @@ fn router(state: ApiState) -> Router {
     Router::new()
         .route("/v1/status", get(status))
         .route("/v1/peers", get(peers))
+        .route("/v1/liveness", get(liveness))
         .route("/v1/directory", get(directory))
         .route("/v1/directory/{state}", get(state_view))
         .route("/v1/directory/{state}/{role}", get(record))
@@ -260,6 +262,10 @@ async fn status(State(s): State<ApiState>) -> ApiResult<crate::api_types::Status
 
 async fn peers(State(s): State<ApiState>) -> ApiResult<Vec<crate::api_types::PeerView>> {
     Ok(Json(s.node.peers().await?))
+}
+
+async fn liveness(State(s): State<ApiState>) -> ApiResult<Vec<crate::api_types::LivenessView>> {
+    Ok(Json(s.node.liveness().await?))
 }
 
 async fn directory(State(s): State<ApiState>) -> ApiResult<crate::api_types::DirectoryView> {

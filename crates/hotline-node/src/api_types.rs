@@ -658,3 +658,23 @@ pub struct ComcheckAnswerRequest {
     #[serde(default)]
     pub role: Option<Role>,
 }
+
+/// `GET /v1/liveness`: one member node, as this node sees it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LivenessView {
+    /// The state whose record lists it.
+    pub state: StateCode,
+    /// Its peer id.
+    pub node: String,
+    /// Whether a connection to it is open now.
+    pub connected: bool,
+    /// When it was last connected, disconnected or answered a ping.
+    pub last_seen: Option<Timestamp>,
+    /// The last ping round trip, milliseconds.
+    pub rtt_ms: Option<f64>,
+    /// Share of the samples over the last 24 h in which it was connected
+    /// (`null` before the first sample).
+    pub reachability_24h: Option<f64>,
+    /// How many samples that share is over.
+    pub samples: usize,
+}

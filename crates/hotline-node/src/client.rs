@@ -177,6 +177,11 @@ impl Client {
         self.call(Method::GET, "/v1/peers", None).await
     }
 
+    /// `GET /v1/liveness`: every member node's liveness.
+    pub async fn liveness(&self) -> Result<Vec<crate::api_types::LivenessView>, ClientError> {
+        self.call(Method::GET, "/v1/liveness", None).await
+    }
+
     /// `GET /v1/directory`.
     pub async fn directory(&self) -> Result<DirectoryView, ClientError> {
         self.call(Method::GET, "/v1/directory", None).await

@@ -79,6 +79,7 @@ pub(crate) enum Command {
         reply: oneshot::Sender<Result<crate::api_types::ComcheckView, NodeError>>,
     },
     ComcheckList(oneshot::Sender<Vec<crate::api_types::ComcheckView>>),
+    Liveness(oneshot::Sender<Vec<crate::api_types::LivenessView>>),
     ComcheckStatus {
         id: CaseId,
         reply: oneshot::Sender<Result<crate::api_types::ComcheckView, NodeError>>,
@@ -293,6 +294,12 @@ impl NodeHandle {
         request: crate::api_types::ComcheckStartRequest,
     ) -> Result<crate::api_types::ComcheckView, NodeError> {
         self.ask(|reply| Command::ComcheckStart { request: Box::new(request), reply }).await?
+    }
+
+    /// Every member node's liveness as this node sees it: connected, last
+    /// seen, round trip, reachability over 24 hours.
+    pub async fn liveness(&self) -> Result<Vec<crate::api_types::LivenessView>, NodeError> {
+        self.ask(Command::Liveness).await
     }
 
     /// The checks this node runs, oldest first.

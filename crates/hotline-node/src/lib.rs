@@ -41,6 +41,7 @@ pub mod api_types;
 mod client;
 mod error;
 mod handle;
+mod liveness;
 mod logging;
 mod node;
 mod options;

@@ -137,6 +137,10 @@ impl Node {
             mail,
             prekey_check: options.prekey_check.max(MIN_TIMER_PERIOD),
             comchecks,
+            liveness: (
+                options.liveness_interval.max(MIN_TIMER_PERIOD),
+                options.liveness_dial_every.max(MIN_TIMER_PERIOD),
+            ),
         });
         let handle = NodeHandle::new(command_tx, events, peer_id, state);
         let mut running = RunningNode {

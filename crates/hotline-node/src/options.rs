@@ -105,6 +105,10 @@ pub struct NodeOptions {
     pub prekey_policy: PrekeyPolicy,
     /// How often the node checks whether its prekeys are due for rotation.
     pub prekey_check: Duration,
+    /// How often each member node's reachability is sampled (see `hotline peers`).
+    pub liveness_interval: Duration,
+    /// How often, at most, a member node that is not connected is dialled.
+    pub liveness_dial_every: Duration,
 }
 
 impl Default for NodeOptions {
@@ -126,6 +130,8 @@ impl Default for NodeOptions {
             retry: RetryPolicy::default(),
             prekey_policy: PrekeyPolicy::default(),
             prekey_check: Duration::from_secs(600),
+            liveness_interval: Duration::from_secs(60),
+            liveness_dial_every: Duration::from_secs(300),
         }
     }
 }
