@@ -195,3 +195,72 @@ async fn a_counterpart_check_passes_only_when_the_other_role_answers() {
         node.shutdown().await.unwrap();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schedule_survives_a_restart_of_the_initiator_and_runs_unannounced() {
+    use hotline_core::time::DAY;
+    use hotline_node::Clock;
+    use hotline_node::api_types::ComcheckScheduleRequest;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    let net = TestNet::new("comcheck schedule");
+    let offset = Arc::new(AtomicU64::new(0));
+    let base = clock();
+    let shared = {
+        let offset = Arc::clone(&offset);
+        Clock::from_fn(move || base.now().plus(offset.load(Ordering::SeqCst)))
+    };
+    let opts = |bootstrap: &[hotline_node::Multiaddr]| {
+        let mut o = options(bootstrap);
+        o.clock = shared.clone();
+        // Schedules are looked at with the liveness samples.
+        o.liveness_interval = Duration::from_millis(100);
+        o
+    };
+    let fra_data = net.prepare("fra", "FRA", true);
+    let deu_data = net.prepare("deu", "DEU", true);
+    let fra = start(&fra_data, opts(&[])).await;
+    let deu = start(&deu_data, opts(&[first_addr(&fra)])).await;
+    publish(&fra.handle(), "technical", "CERT-FR").await;
+    publish(&deu.handle(), "technical", "CERT-Bund").await;
+    converged(&[fra.handle(), deu.handle()], 6).await;
+
+    let check = ComcheckStartRequest {
+        to: Some(vec![state("DEU")]),
+        role: Some(Role::technical()),
+        deadline_secs: 3600,
+        task: ComcheckTask::None,
+        announced: true,
+        exercise: true,
+        share_full: false,
+        from_role: None,
+    };
+    let scheduled = fra.handle().comcheck_schedule(ComcheckScheduleRequest { every_secs: DAY, check }).await.unwrap();
+    assert!(!scheduled.check.announced, "scheduled checks are unannounced");
+    assert!(fra.handle().comcheck_list().await.unwrap().is_empty());
+
+    // The initiator restarts: the schedule is still there, unchanged.
+    fra.shutdown().await.unwrap();
+    let fra = start(&fra_data, opts(&[first_addr(&deu)])).await;
+    let held = fra.handle().comcheck_schedules().await.unwrap();
+    assert_eq!(held.len(), 1);
+    assert_eq!((held[0].schedule_id, held[0].next_at), (scheduled.schedule_id, scheduled.next_at));
+
+    // A day later the period's check has run, and the next is in the next period.
+    offset.store(DAY, Ordering::SeqCst);
+    let ran = poll_until("the scheduled check to run", || async {
+        let list = fra.handle().comcheck_list().await.ok()?;
+        (list.len() == 1).then(|| list[0].clone())
+    })
+    .await;
+    assert!(!ran.announced);
+    assert_eq!(ran.targets.len(), 1);
+    let after = &fra.handle().comcheck_schedules().await.unwrap()[0];
+    assert_eq!(after.runs, vec![ran.comcheck_id]);
+    assert!(after.next_at > scheduled.next_at, "{after:?}");
+    // The challenge reaches DEU like any other.
+    challenge(&deu.handle(), ran.comcheck_id, &Role::technical()).await;
+    fra.shutdown().await.unwrap();
+    deu.shutdown().await.unwrap();
+}

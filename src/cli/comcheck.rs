@@ -64,6 +64,28 @@ pub enum ComcheckCommand {
     Report(CheckArgs),
     /// Answer a check another state sent to this one.
     Answer(AnswerArgs),
+    /// Run a check every period, unannounced, at a random time within each
+    /// period (kept across restarts).
+    Schedule(ScheduleArgs),
+    /// List the periodic checks.
+    Schedules,
+    /// Remove a periodic check (checks it already started are kept).
+    Unschedule(UnscheduleArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ScheduleArgs {
+    /// The period: 1h, 7d, 30d… (at least 1m, and longer than --deadline).
+    #[arg(long, value_name = "DURATION")]
+    every: String,
+    #[command(flatten)]
+    check: StartArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct UnscheduleArgs {
+    /// The schedule's id (32 hex digits).
+    id: String,
 }
 
 #[derive(Args, Debug)]
@@ -128,7 +150,62 @@ pub fn run(cmd: ComcheckCommand, data_dir: &Path, out: &Out) -> Result<()> {
         ComcheckCommand::List => list(data_dir, out),
         ComcheckCommand::Report(args) => report(args, data_dir, out),
         ComcheckCommand::Answer(args) => answer(args, data_dir, out),
+        ComcheckCommand::Schedule(args) => schedule(args, data_dir, out),
+        ComcheckCommand::Schedules => schedules(data_dir, out),
+        ComcheckCommand::Unschedule(args) => unschedule(args, data_dir, out),
     }
+}
+
+/// `hotline comcheck schedule`.
+fn schedule(args: ScheduleArgs, data_dir: &Path, out: &Out) -> Result<()> {
+    let every_secs = super::message::parse_duration(args.every.trim())
+        .filter(|s| *s >= 60)
+        .ok_or_else(|| anyhow!("--every: give a period of at least 1m, such as 1h, 7d or 30d"))?;
+    let check = start_request(&args.check)?;
+    if check.deadline_secs >= every_secs {
+        bail!("--every must be longer than --deadline");
+    }
+    let request = hotline_node::api_types::ComcheckScheduleRequest { every_secs, check };
+    let client = Client::for_data_dir(data_dir);
+    let view = runtime()?.block_on(client.comcheck_schedule(&request)).context("cannot schedule the check")?;
+    out.emit(&view, || {
+        format!(
+            "Scheduled {}: an unannounced check every {} s, at a random time in each period.\nNext check: {}.",
+            view.schedule_id, view.every_secs, view.next_at
+        )
+    })
+}
+
+/// `hotline comcheck schedules`.
+fn schedules(data_dir: &Path, out: &Out) -> Result<()> {
+    let client = Client::for_data_dir(data_dir);
+    let list = runtime()?.block_on(client.comcheck_schedules())?;
+    out.emit(&list, || {
+        if list.is_empty() {
+            return "No periodic check. Add one with `hotline comcheck schedule --every 30d …`.".to_string();
+        }
+        let rows: Vec<Vec<String>> = list
+            .iter()
+            .map(|s| {
+                vec![
+                    s.schedule_id.to_string(),
+                    format!("{} s", s.every_secs),
+                    format!("{:?}", s.check.task).to_lowercase(),
+                    s.next_at.to_string(),
+                    s.runs.len().to_string(),
+                ]
+            })
+            .collect();
+        super::output::table(&["SCHEDULE", "EVERY", "TASK", "NEXT", "RUNS"], &rows)
+    })
+}
+
+/// `hotline comcheck unschedule`.
+fn unschedule(args: UnscheduleArgs, data_dir: &Path, out: &Out) -> Result<()> {
+    let id: CaseId = args.id.trim().parse().map_err(|_| anyhow!("the schedule id must be 32 hex digits"))?;
+    let client = Client::for_data_dir(data_dir);
+    runtime()?.block_on(client.comcheck_unschedule(id))?;
+    out.emit(&serde_json::json!({ "removed": id }), || format!("Removed schedule {id}."))
 }
 
 // ----- commands -----

@@ -285,7 +285,10 @@ impl Actor {
                 _ = sync_tick.tick() => self.on_sync_tick().await,
                 _ = redial_tick.tick() => self.on_redial_tick().await,
                 _ = delivery_tick.tick() => self.dispatch_due(),
-                _ = liveness_tick.tick() => self.on_liveness_tick().await,
+                _ = liveness_tick.tick() => {
+                    self.on_liveness_tick().await;
+                    self.run_due_schedules();
+                }
                 _ = prekey_tick.tick() => {
                     self.maintain_prekeys();
                     self.check_freshness();
@@ -400,6 +403,15 @@ impl Actor {
                 let _ = reply.send(self.thread(case));
             }
             Command::ComcheckStart { request, reply } => self.start_comcheck(*request, reply),
+            Command::ScheduleAdd { request, reply } => {
+                let _ = reply.send(self.add_schedule(*request));
+            }
+            Command::ScheduleRemove { id, reply } => {
+                let _ = reply.send(self.remove_schedule(id));
+            }
+            Command::Schedules(reply) => {
+                let _ = reply.send(self.schedules());
+            }
             Command::Liveness(reply) => {
                 let _ = reply.send(self.liveness.view(&self.members, self.local_peer));
             }

@@ -25,6 +25,9 @@
 //! | POST   | `/v1/comchecks`                           | [`ComcheckStartRequest`] → 201 [`crate::api_types::ComcheckView`] |
 //! | GET    | `/v1/comchecks`                           | `[ComcheckView]` |
 //! | GET    | `/v1/comchecks/{id}`                      | [`crate::api_types::ComcheckView`] |
+//! | POST   | `/v1/comchecks/schedules`                 | [`crate::api_types::ComcheckScheduleRequest`] → 201 [`crate::api_types::ComcheckScheduleView`] |
+//! | GET    | `/v1/comchecks/schedules`                 | `[ComcheckScheduleView]` |
+//! | DELETE | `/v1/comchecks/schedules/{id}`            | `{"removed": "<id>"}` |
 //! | POST   | `/v1/comchecks/{id}/report`               | [`crate::api_types::ComcheckReportView`] (after the deadline) |
 //! | POST   | `/v1/comchecks/{id}/answer`               | [`ComcheckAnswerRequest`] → 201 [`crate::api_types::SendResponse`] |
 //! | GET    | `/v1/events`                              | server-sent [`crate::api_types::NodeEvent`]s |
@@ -179,6 +182,8 @@ fn router(state: ApiState) -> Router {
         .route("/v1/cases/{id}", get(thread))
         .route("/v1/outbox", get(outbox))
         .route("/v1/comchecks", post(comcheck_start).get(comcheck_list))
+        .route("/v1/comchecks/schedules", post(schedule_add).get(schedule_list))
+        .route("/v1/comchecks/schedules/{id}", axum::routing::delete(schedule_remove))
         .route("/v1/comchecks/{id}", get(comcheck_status))
         .route("/v1/comchecks/{id}/report", post(comcheck_report))
         .route("/v1/comchecks/{id}/answer", post(comcheck_answer))
@@ -445,6 +450,28 @@ async fn comcheck_start(
 ) -> Result<(StatusCode, Json<crate::api_types::ComcheckView>), ApiError> {
     let Json(request) = body?;
     Ok((StatusCode::CREATED, Json(s.node.comcheck_start(request).await?)))
+}
+
+async fn schedule_add(
+    State(s): State<ApiState>,
+    body: Result<Json<crate::api_types::ComcheckScheduleRequest>, JsonRejection>,
+) -> Result<(StatusCode, Json<crate::api_types::ComcheckScheduleView>), ApiError> {
+    let Json(request) = body?;
+    Ok((StatusCode::CREATED, Json(s.node.comcheck_schedule(request).await?)))
+}
+
+async fn schedule_list(State(s): State<ApiState>) -> ApiResult<Vec<crate::api_types::ComcheckScheduleView>> {
+    Ok(Json(s.node.comcheck_schedules().await?))
+}
+
+async fn schedule_remove(
+    State(s): State<ApiState>,
+    path: Result<UrlPath<String>, PathRejection>,
+) -> ApiResult<serde_json::Value> {
+    let UrlPath(id) = path?;
+    let id: CaseId = parse_id("schedule id", &id)?;
+    s.node.comcheck_unschedule(id).await?;
+    Ok(Json(serde_json::json!({ "removed": id })))
 }
 
 async fn comcheck_list(State(s): State<ApiState>) -> ApiResult<Vec<crate::api_types::ComcheckView>> {

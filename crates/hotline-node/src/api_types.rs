@@ -678,3 +678,28 @@ pub struct LivenessView {
     /// How many samples that share is over.
     pub samples: usize,
 }
+
+/// `POST /v1/comchecks/schedules`: run a check periodically, unannounced,
+/// at a random time within each period.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComcheckScheduleRequest {
+    /// The period, seconds (at least 60, and longer than the check's deadline).
+    pub every_secs: u64,
+    /// The check to run each period (`announced` is ignored: scheduled checks are unannounced).
+    pub check: ComcheckStartRequest,
+}
+
+/// A periodic check.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComcheckScheduleView {
+    /// The schedule's id.
+    pub schedule_id: CaseId,
+    /// The period, seconds.
+    pub every_secs: u64,
+    /// The check run each period.
+    pub check: ComcheckStartRequest,
+    /// When the next check starts (a random time in the current period).
+    pub next_at: Timestamp,
+    /// The checks it started, oldest first (the last 16).
+    pub runs: Vec<CaseId>,
+}

@@ -268,6 +268,25 @@ impl Client {
         self.call(Method::POST, "/v1/comchecks", Some(Self::json(request)?)).await
     }
 
+    /// `POST /v1/comchecks/schedules`: a periodic, unannounced check.
+    pub async fn comcheck_schedule(
+        &self,
+        request: &crate::api_types::ComcheckScheduleRequest,
+    ) -> Result<crate::api_types::ComcheckScheduleView, ClientError> {
+        self.call(Method::POST, "/v1/comchecks/schedules", Some(Self::json(request)?)).await
+    }
+
+    /// `GET /v1/comchecks/schedules`.
+    pub async fn comcheck_schedules(&self) -> Result<Vec<crate::api_types::ComcheckScheduleView>, ClientError> {
+        self.call(Method::GET, "/v1/comchecks/schedules", None).await
+    }
+
+    /// `DELETE /v1/comchecks/schedules/{id}`.
+    pub async fn comcheck_unschedule(&self, id: CaseId) -> Result<(), ClientError> {
+        let _: serde_json::Value = self.call(Method::DELETE, &format!("/v1/comchecks/schedules/{id}"), None).await?;
+        Ok(())
+    }
+
     /// `GET /v1/comchecks`.
     pub async fn comcheck_list(&self) -> Result<Vec<crate::api_types::ComcheckView>, ClientError> {
         self.call(Method::GET, "/v1/comchecks", None).await

@@ -80,6 +80,15 @@ pub(crate) enum Command {
     },
     ComcheckList(oneshot::Sender<Vec<crate::api_types::ComcheckView>>),
     Liveness(oneshot::Sender<Vec<crate::api_types::LivenessView>>),
+    ScheduleAdd {
+        request: Box<crate::api_types::ComcheckScheduleRequest>,
+        reply: oneshot::Sender<Result<crate::api_types::ComcheckScheduleView, NodeError>>,
+    },
+    ScheduleRemove {
+        id: CaseId,
+        reply: oneshot::Sender<Result<(), NodeError>>,
+    },
+    Schedules(oneshot::Sender<Vec<crate::api_types::ComcheckScheduleView>>),
     ComcheckStatus {
         id: CaseId,
         reply: oneshot::Sender<Result<crate::api_types::ComcheckView, NodeError>>,
@@ -300,6 +309,25 @@ impl NodeHandle {
     /// seen, round trip, reachability over 24 hours.
     pub async fn liveness(&self) -> Result<Vec<crate::api_types::LivenessView>, NodeError> {
         self.ask(Command::Liveness).await
+    }
+
+    /// Runs a check every period, unannounced, at a random time within each
+    /// period. The schedule is stored and survives restarts.
+    pub async fn comcheck_schedule(
+        &self,
+        request: crate::api_types::ComcheckScheduleRequest,
+    ) -> Result<crate::api_types::ComcheckScheduleView, NodeError> {
+        self.ask(|reply| Command::ScheduleAdd { request: Box::new(request), reply }).await?
+    }
+
+    /// Removes a schedule (checks it already started are kept).
+    pub async fn comcheck_unschedule(&self, id: CaseId) -> Result<(), NodeError> {
+        self.ask(|reply| Command::ScheduleRemove { id, reply }).await?
+    }
+
+    /// The periodic checks.
+    pub async fn comcheck_schedules(&self) -> Result<Vec<crate::api_types::ComcheckScheduleView>, NodeError> {
+        self.ask(Command::Schedules).await
     }
 
     /// The checks this node runs, oldest first.

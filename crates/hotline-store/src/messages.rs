@@ -165,6 +165,17 @@ impl WriteBatch {
         self.ops.push(Op::Put { table: Table::Comchecks, key: id.0.to_vec(), value: row });
     }
 
+    /// Writes (or replaces) a periodic communication check, as the node
+    /// encoded it.
+    pub fn put_schedule(&mut self, id: CaseId, row: Vec<u8>) {
+        self.ops.push(Op::Put { table: Table::Schedules, key: id.0.to_vec(), value: row });
+    }
+
+    /// Removes a periodic communication check.
+    pub fn delete_schedule(&mut self, id: CaseId) {
+        self.ops.push(Op::Delete { table: Table::Schedules, key: id.0.to_vec() });
+    }
+
     /// Writes a secret (for example [`PREKEY_RING`]). The bytes end up in
     /// the owner-only database file; the caller's buffer should zeroize.
     pub fn put_secret(&mut self, name: &str, secret: &[u8]) {
@@ -254,14 +265,23 @@ impl Store {
 
     /// Every communication check this node runs, as the node encoded it.
     pub fn comchecks(&self) -> Result<Vec<(CaseId, Vec<u8>)>, StoreError> {
-        const ACTION: &str = "reading comchecks";
-        let txn = self.begin_read(ACTION)?;
-        let Some(table) = self.open_read(&txn, Table::Comchecks.definition(), ACTION)? else { return Ok(Vec::new()) };
+        self.id_rows(Table::Comchecks, "reading comchecks")
+    }
+
+    /// Every periodic communication check, as the node encoded it.
+    pub fn schedules(&self) -> Result<Vec<(CaseId, Vec<u8>)>, StoreError> {
+        self.id_rows(Table::Schedules, "reading comcheck schedules")
+    }
+
+    /// The rows of a table keyed by 16-byte ids.
+    fn id_rows(&self, which: Table, action: &'static str) -> Result<Vec<(CaseId, Vec<u8>)>, StoreError> {
+        let txn = self.begin_read(action)?;
+        let Some(table) = self.open_read(&txn, which.definition(), action)? else { return Ok(Vec::new()) };
         let mut out = Vec::new();
-        for row in table.iter().map_err(|e| self.db_error(ACTION, e))? {
-            let (k, v) = row.map_err(|e| self.db_error(ACTION, e))?;
+        for row in table.iter().map_err(|e| self.db_error(action, e))? {
+            let (k, v) = row.map_err(|e| self.db_error(action, e))?;
             let id: [u8; 16] =
-                k.value().try_into().map_err(|_| self.corrupt("a key of the comchecks table is not 16 bytes"))?;
+                k.value().try_into().map_err(|_| self.corrupt(format!("a key is not 16 bytes ({action})")))?;
             out.push((CaseId(id), v.value().to_vec()));
         }
         Ok(out)

@@ -19,6 +19,7 @@
 //! | `receipts` | msg_id ‖ recipient node (32) | a verified delivery receipt, in wire form    |
 //! | `secrets`  | name (text)                  | secret bytes (the prekey ring)               |
 //! | `comchecks`| comcheck id (16 bytes)       | the initiator's state of one check, encoded by the node |
+//! | `comcheck_schedules` | schedule id (16 bytes) | a periodic check, encoded by the node        |
 //!
 //! Rows are encoded with `hotline_core::encoding` behind a one-byte row
 //! format, so a row can change shape without a new schema version, and every
@@ -77,6 +78,7 @@ pub(crate) enum Table {
     Receipts,
     Secrets,
     Comchecks,
+    Schedules,
 }
 
 impl Table {
@@ -88,6 +90,7 @@ impl Table {
             Table::Receipts => TableDefinition::new("receipts"),
             Table::Secrets => TableDefinition::new("secrets"),
             Table::Comchecks => TableDefinition::new("comchecks"),
+            Table::Schedules => TableDefinition::new("comcheck_schedules"),
         }
     }
 }

@@ -11,8 +11,8 @@
 
 use super::{Actor, After};
 use crate::api_types::{
-    ComcheckAnswerRequest, ComcheckReportView, ComcheckStartRequest, ComcheckTargetView, ComcheckView, SendRequest,
-    SendResponse,
+    ComcheckAnswerRequest, ComcheckReportView, ComcheckScheduleRequest, ComcheckScheduleView, ComcheckStartRequest,
+    ComcheckTargetView, ComcheckView, SendRequest, SendResponse,
 };
 use crate::error::NodeError;
 use hotline_core::comcheck::{
@@ -68,11 +68,56 @@ impl Comcheck {
     }
 }
 
-/// The checks this node runs, and which challenge belongs to which target.
+/// A check run every period, at a random time within it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Schedule {
+    id: CaseId,
+    every_secs: u64,
+    check: ComcheckStartRequest,
+    /// The start of the current period.
+    period_start: Timestamp,
+    /// When this period's check starts.
+    next_at: Timestamp,
+    /// The checks started, oldest first (the last [`MAX_RUNS_KEPT`]).
+    runs: Vec<CaseId>,
+}
+
+/// Checks a schedule remembers.
+const MAX_RUNS_KEPT: usize = 16;
+/// Shortest period of a schedule.
+const MIN_PERIOD_SECS: u64 = 60;
+
+impl Schedule {
+    fn encode(&self) -> Vec<u8> {
+        encoding::encode_versioned(ROW_FORMAT, self)
+    }
+
+    fn view(&self) -> ComcheckScheduleView {
+        ComcheckScheduleView {
+            schedule_id: self.id,
+            every_secs: self.every_secs,
+            check: self.check.clone(),
+            next_at: self.next_at,
+            runs: self.runs.clone(),
+        }
+    }
+}
+
+/// A random time in the period starting at `start`, leaving room for the
+/// deadline before the period ends.
+fn random_time_in(start: Timestamp, every_secs: u64, deadline_secs: u64) -> Result<Timestamp, NodeError> {
+    let room = every_secs.saturating_sub(deadline_secs).max(1);
+    let r = u64::from_be_bytes(random_bytes::<8>()?);
+    Ok(start.plus(r % room))
+}
+
+/// The checks this node runs, its schedules, and which challenge belongs
+/// to which target.
 #[derive(Debug, Default)]
 pub(crate) struct Comchecks {
     checks: BTreeMap<CaseId, Comcheck>,
     challenges: HashMap<MessageId, (CaseId, usize)>,
+    schedules: BTreeMap<CaseId, Schedule>,
 }
 
 impl Comchecks {
@@ -83,6 +128,11 @@ impl Comchecks {
             let check: Comcheck = encoding::decode_versioned("comcheck row", ROW_FORMAT, &bytes, MAX_ROW_BYTES)
                 .map_err(|e| NodeError::StoreFailed(format!("comcheck {id} does not decode: {e}")))?;
             out.insert(check);
+        }
+        for (id, bytes) in store.schedules()? {
+            let schedule: Schedule = encoding::decode_versioned("schedule row", ROW_FORMAT, &bytes, MAX_ROW_BYTES)
+                .map_err(|e| NodeError::StoreFailed(format!("comcheck schedule {id} does not decode: {e}")))?;
+            out.schedules.insert(id, schedule);
         }
         Ok(out)
     }
@@ -183,23 +233,34 @@ impl Actor {
         request: ComcheckStartRequest,
         reply: oneshot::Sender<Result<ComcheckView, NodeError>>,
     ) {
-        let result = self.prepare_comcheck(request);
-        let (check, messages) = match result {
-            Ok(x) => x,
+        match self.prepare_comcheck(request) {
+            Ok((check, messages)) => self.launch(check, messages, WriteBatch::new(), Some(reply)),
             Err(e) => {
                 let _ = reply.send(Err(e));
-                return;
             }
-        };
+        }
+    }
+
+    /// Writes a prepared check (with `batch`) and sends its challenges.
+    fn launch(
+        &mut self,
+        check: Comcheck,
+        messages: Vec<(Message, Vec<hotline_core::NodeId>)>,
+        mut batch: WriteBatch,
+        reply: Option<oneshot::Sender<Result<ComcheckView, NodeError>>>,
+    ) {
         let now = self.now();
-        let mut batch = WriteBatch::new();
         batch.put_comcheck(check.id, check.encode());
         info!(comcheck = %check.id, targets = check.targets.len(), task = ?check.task, "communication check started");
         let response = view(&check, now);
         self.comchecks.insert(check);
         // The check is written first; the challenges follow through the
         // normal send path (sealed, written to the outbox, delivered).
-        self.persist_with(Vec::new(), batch, After::Comcheck { reply, view: Box::new(response) }, Vec::new());
+        let after = match reply {
+            Some(reply) => After::Comcheck { reply, view: Box::new(response) },
+            None => After::Nothing,
+        };
+        self.persist_with(Vec::new(), batch, after, Vec::new());
         for (message, recipients) in messages {
             let (tx, rx) = oneshot::channel::<Result<SendResponse, NodeError>>();
             let id = message.msg_id;
@@ -384,6 +445,93 @@ impl Actor {
         }
         info!(comcheck = %comcheck_id, target = %target.address, from = %from, ok, "comcheck reply");
         batch.put_comcheck(*comcheck_id, check.encode());
+    }
+
+    /// Adds a periodic, unannounced check.
+    pub(super) fn add_schedule(&mut self, request: ComcheckScheduleRequest) -> Result<ComcheckScheduleView, NodeError> {
+        let every = request.every_secs;
+        if every < MIN_PERIOD_SECS {
+            return Err(bad("bad_period", format!("the period must be at least {MIN_PERIOD_SECS} s")));
+        }
+        if request.check.deadline_secs >= every {
+            return Err(bad("bad_period", "the period must be longer than the check's deadline"));
+        }
+        let mut check = request.check;
+        check.announced = false;
+        // Refuse now what would fail at every run.
+        self.prepare_comcheck(check.clone())?;
+        let now = self.now();
+        let schedule = Schedule {
+            id: CaseId(random_bytes()?),
+            every_secs: every,
+            next_at: random_time_in(now, every, check.deadline_secs)?,
+            check,
+            period_start: now,
+            runs: Vec::new(),
+        };
+        let mut batch = WriteBatch::new();
+        batch.put_schedule(schedule.id, schedule.encode());
+        self.persist_with(Vec::new(), batch, After::Nothing, Vec::new());
+        info!(schedule = %schedule.id, every_secs = every, "periodic communication check scheduled");
+        let view = schedule.view();
+        self.comchecks.schedules.insert(schedule.id, schedule);
+        Ok(view)
+    }
+
+    pub(super) fn remove_schedule(&mut self, id: CaseId) -> Result<(), NodeError> {
+        if self.comchecks.schedules.remove(&id).is_none() {
+            return Err(NodeError::NotFound(format!("no comcheck schedule {id} is held")));
+        }
+        let mut batch = WriteBatch::new();
+        batch.delete_schedule(id);
+        self.persist_with(Vec::new(), batch, After::Nothing, Vec::new());
+        Ok(())
+    }
+
+    pub(super) fn schedules(&self) -> Vec<ComcheckScheduleView> {
+        self.comchecks.schedules.values().map(Schedule::view).collect()
+    }
+
+    /// Starts the checks whose time has come, and picks each schedule's
+    /// time in its next period. A node that was down past a period runs
+    /// one check when it is back, not one per missed period.
+    pub(super) fn run_due_schedules(&mut self) {
+        let now = self.now();
+        let due: Vec<CaseId> = self.comchecks.schedules.values().filter(|s| s.next_at <= now).map(|s| s.id).collect();
+        for id in due {
+            let Some(mut schedule) = self.comchecks.schedules.get(&id).cloned() else { continue };
+            // The check run now stands for the period holding `now`; the
+            // next one falls in the period after it.
+            while schedule.period_start.plus(schedule.every_secs) <= now {
+                schedule.period_start = schedule.period_start.plus(schedule.every_secs);
+            }
+            schedule.period_start = schedule.period_start.plus(schedule.every_secs);
+            match random_time_in(schedule.period_start, schedule.every_secs, schedule.check.deadline_secs) {
+                Ok(t) => schedule.next_at = t,
+                Err(e) => {
+                    warn!(schedule = %id, error = %e, "cannot pick the next time of a scheduled check");
+                    continue;
+                }
+            }
+            let mut batch = WriteBatch::new();
+            match self.prepare_comcheck(schedule.check.clone()) {
+                Ok((check, messages)) => {
+                    schedule.runs.push(check.id);
+                    if schedule.runs.len() > MAX_RUNS_KEPT {
+                        schedule.runs.remove(0);
+                    }
+                    batch.put_schedule(id, schedule.encode());
+                    self.comchecks.schedules.insert(id, schedule);
+                    self.launch(check, messages, batch, None);
+                }
+                Err(e) => {
+                    warn!(schedule = %id, error = %e, "a scheduled communication check could not start");
+                    batch.put_schedule(id, schedule.encode());
+                    self.comchecks.schedules.insert(id, schedule);
+                    self.persist_with(Vec::new(), batch, After::Nothing, Vec::new());
+                }
+            }
+        }
     }
 
     pub(super) fn comcheck_view(&self, id: CaseId) -> Result<ComcheckView, NodeError> {
