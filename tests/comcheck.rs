@@ -264,3 +264,85 @@ async fn a_schedule_survives_a_restart_of_the_initiator_and_runs_unannounced() {
     fra.shutdown().await.unwrap();
     deu.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poc_that_failed_its_last_two_checks_shows_as_unconfirmed_and_sending_to_it_needs_force() {
+    use hotline_core::{Address, Tlp};
+    use hotline_node::Clock;
+    use hotline_node::api_types::SendRequest;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    let net = TestNet::new("comcheck unconfirmed");
+    let offset = Arc::new(AtomicU64::new(0));
+    let base = clock();
+    let shared = {
+        let offset = Arc::clone(&offset);
+        Clock::from_fn(move || base.now().plus(offset.load(Ordering::SeqCst)))
+    };
+    let opts = |bootstrap: &[hotline_node::Multiaddr]| {
+        let mut o = options(bootstrap);
+        o.clock = shared.clone();
+        o
+    };
+    let fra_data = net.prepare("fra", "FRA", true);
+    let deu_data = net.prepare("deu", "DEU", true);
+    let fra_node = start(&fra_data, opts(&[])).await;
+    let deu_node = start(&deu_data, opts(&[first_addr(&fra_node)])).await;
+    let (fra, deu) = (fra_node.handle(), deu_node.handle());
+    publish(&fra, "technical", "CERT-FR").await;
+    publish(&deu, "technical", "CERT-Bund").await;
+    converged(&[fra.clone(), deu.clone()], 6).await;
+    let tech = Role::technical();
+    let deu_tech = Address { state: state("DEU"), role: tech.clone() };
+    let status_of_deu = || async { fra.record(state("DEU"), tech.clone()).await.unwrap().status };
+
+    // Two checks DEU receives and never answers; the clock, not a sleep, passes each deadline.
+    for round in 1..=2u64 {
+        let started = fra
+            .comcheck_start(ComcheckStartRequest {
+                to: Some(vec![state("DEU")]),
+                role: Some(tech.clone()),
+                deadline_secs: 60,
+                task: ComcheckTask::None,
+                announced: false,
+                exercise: true,
+                share_full: false,
+                from_role: None,
+            })
+            .await
+            .unwrap();
+        wait_outcome(&fra, started.comcheck_id, "DEU", &tech, Outcome::Delivered).await;
+        assert_eq!(status_of_deu().await, "current", "one failed check is not enough (round {round})");
+        offset.store(round * 120, Ordering::SeqCst);
+        wait_outcome(&fra, started.comcheck_id, "DEU", &tech, Outcome::NoResponse).await;
+    }
+    assert_eq!(status_of_deu().await, "unconfirmed");
+    let listed = fra.directory().await.unwrap();
+    assert!(listed.records.iter().any(|r| r.key == "rec/DEU/technical" && r.status == "unconfirmed"));
+    // DEU's own view of its record is unchanged: nothing is changed in the record.
+    assert_eq!(deu.record(state("DEU"), tech.clone()).await.unwrap().status, "current");
+
+    let message = |force| SendRequest {
+        to: deu_tech.clone(),
+        from_role: None,
+        kind: MessageType::Notification,
+        subject: "Are you there?".into(),
+        body: String::new(),
+        tlp: Some(Tlp::Green),
+        severity: None,
+        is_exercise: true,
+        respond_by: None,
+        case_id: None,
+        in_reply_to: None,
+        lang: None,
+        fields: None,
+        force,
+    };
+    let refused = fra.send(message(false)).await.unwrap_err().to_string();
+    assert!(refused.contains("last two communication checks") && refused.contains("--force"), "{refused}");
+    let sent = fra.send(message(true)).await.unwrap();
+    assert_eq!(fra.wait_delivered(sent.msg_id, DEADLINE).await.unwrap().state, "delivered");
+    fra_node.shutdown().await.unwrap();
+    deu_node.shutdown().await.unwrap();
+}

@@ -349,17 +349,25 @@ impl Actor {
                 let _ = reply.send(peers);
             }
             Command::Directory(reply) => {
-                let _ = reply.send(views::directory(&self.dir, now));
+                let mut view = views::directory(&self.dir, now);
+                self.mark_unconfirmed(&mut view.records, now);
+                let _ = reply.send(view);
             }
             Command::State { state, reply } => {
-                let view = views::state(&self.dir, state, now)
+                let mut view = views::state(&self.dir, state, now)
                     .ok_or_else(|| NodeError::NotFound(format!("no admission or record of {state} is held")));
+                if let Ok(v) = &mut view {
+                    self.mark_unconfirmed(&mut v.records, now);
+                }
                 let _ = reply.send(view);
             }
             Command::Record { state, role, reply } => {
                 let key = ObjectKey::Record(state, role);
-                let entry = views::record_entry(&self.dir, &key, now)
+                let mut entry = views::record_entry(&self.dir, &key, now)
                     .ok_or_else(|| NodeError::NotFound(format!("no record {key} is held")));
+                if let Ok(e) = &mut entry {
+                    self.mark_unconfirmed(std::slice::from_mut(e), now);
+                }
                 let _ = reply.send(entry);
             }
             Command::History { state, role, reply } => {
@@ -474,6 +482,21 @@ impl Actor {
             now,
             uptime_secs: self.started.elapsed().as_secs(),
             version: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    }
+
+    /// Shows as `unconfirmed` the records in force whose PoC failed the last
+    /// two checks this node ran.
+    fn mark_unconfirmed(&self, records: &mut [RecordEntry], now: Timestamp) {
+        let unconfirmed = self.unconfirmed(now);
+        if unconfirmed.is_empty() {
+            return;
+        }
+        for r in records.iter_mut().filter(|r| r.status == "current" || r.status == "expiring") {
+            let address = hotline_core::Address { state: r.record.state, role: r.record.role.clone() };
+            if unconfirmed.contains(&address) {
+                r.status = "unconfirmed".into();
+            }
         }
     }
 

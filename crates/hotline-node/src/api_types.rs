@@ -123,7 +123,9 @@ pub struct RecordEntry {
     pub seq: u64,
     /// The record's hash (hex).
     pub hash: ObjectHash,
-    /// Its status now: `current`, `expiring`, `expired` or `revoked`.
+    /// Its status now: `current`, `expiring`, `expired` or `revoked`, or
+    /// from a daemon `unconfirmed` (in force, but its PoC failed the last two
+    /// communication checks this node ran).
     pub status: String,
     /// The signed body.
     pub record: ContactRecord,

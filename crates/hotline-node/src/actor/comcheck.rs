@@ -534,6 +534,30 @@ impl Actor {
         }
     }
 
+    /// The points of contact whose last two finished checks (run by this
+    /// node) both failed: no receipt, no answer, or a failed task. Their
+    /// records show as `unconfirmed` here; nothing changes in the records.
+    pub(super) fn unconfirmed(&self, now: Timestamp) -> BTreeSet<Address> {
+        let mut history: BTreeMap<&Address, Vec<(Timestamp, hotline_core::comcheck::Outcome)>> = BTreeMap::new();
+        for check in self.comchecks.checks.values().filter(|c| now > c.deadline) {
+            for t in &check.targets {
+                history.entry(&t.address).or_default().push((check.deadline, outcome(check, t, now)));
+            }
+        }
+        history
+            .into_iter()
+            .filter_map(|(address, mut outcomes)| {
+                outcomes.sort_by_key(|(deadline, _)| *deadline);
+                let last_two = outcomes.iter().rev().take(2);
+                let failed = |o: &hotline_core::comcheck::Outcome| {
+                    use hotline_core::comcheck::Outcome::*;
+                    matches!(o, Undeliverable | NoResponse | FailKey)
+                };
+                (outcomes.len() >= 2 && last_two.clone().all(|(_, o)| failed(o))).then(|| address.clone())
+            })
+            .collect()
+    }
+
     pub(super) fn comcheck_view(&self, id: CaseId) -> Result<ComcheckView, NodeError> {
         let check =
             self.comchecks.checks.get(&id).ok_or_else(|| NodeError::NotFound(format!("no comcheck {id} is held")))?;

@@ -313,8 +313,15 @@ impl Actor {
         if !status.is_in_force() {
             return Err(bad("record_not_in_force", format!("the contact record of {to} is {status}")));
         }
-        if status == RecordStatus::Expiring && !request.force {
-            return Err(bad("record_expiring", expiring_warning(&to, &record.record)));
+        if !request.force {
+            if status == RecordStatus::Expiring {
+                let why = format!("expires on {} and may be out of date", record.record.expires);
+                return Err(bad("record_expiring", stale_warning(&to, &why, &record.record)));
+            }
+            if self.unconfirmed(now).contains(&to) {
+                let why = "failed its last two communication checks";
+                return Err(bad("record_unconfirmed", stale_warning(&to, why, &record.record)));
+            }
         }
         let recipients: Vec<NodeId> =
             record.record.nodes.iter().filter(|n| self.dir.is_member(n, now)).copied().collect();
@@ -1002,13 +1009,10 @@ fn addressed_to(bytes: &[u8], who: &hotline_core::Address) -> bool {
     Message::from_bytes(bytes).is_ok_and(|m| m.to == *who)
 }
 
-/// The warning for a recipient whose record is close to expiry, naming the
-/// other ways to reach it that the record lists.
-fn expiring_warning(to: &hotline_core::Address, record: &hotline_core::ContactRecord) -> String {
-    let mut text = format!(
-        "the contact record of {to} expires on {} and may be out of date; send with --force to send anyway",
-        record.expires
-    );
+/// The warning for a recipient whose record may not reach it (`why`),
+/// naming the other ways to reach it that the record lists.
+fn stale_warning(to: &hotline_core::Address, why: &str, record: &hotline_core::ContactRecord) -> String {
+    let mut text = format!("the contact record of {to} {why}; send with --force to send anyway");
     let alternates: Vec<String> = record
         .alternates
         .iter()
