@@ -80,7 +80,7 @@ async fn own_records_warn_at_60_and_30_days_and_sending_to_an_expiring_record_ne
     let sent = fra.send(rfi("DEU", true)).await.unwrap();
     assert_eq!(fra.wait_delivered(sent.msg_id, DEADLINE).await.unwrap().state, "delivered");
 
-    // 35 days on: under 60 days left.
+    // 35 days on: under 60 days left for FRA; DEU's record has expired.
     offset.store(35 * DAY, Ordering::SeqCst);
     let days = wait_event(&mut events, "the 60-day warning", |e| match e {
         NodeEvent::RecordExpiring { key, days_left } if key == "rec/FRA/technical" => Some(*days_left),
@@ -90,6 +90,15 @@ async fn own_records_warn_at_60_and_30_days_and_sending_to_an_expiring_record_ne
     assert!((30..60).contains(&days), "{days}");
     let w = warnings(&fra).await;
     assert!(w.len() == 1 && w[0].contains("FRA/technical") && w[0].contains("expires in"), "{w:?}");
+
+    // Sending to the expired record is refused unless forced; forced, the
+    // message waits until DEU renews its record, then is delivered.
+    let refused = fra.send(rfi("DEU", false)).await.unwrap_err().to_string();
+    assert!(refused.contains("expired") && refused.contains("Duty officer"), "{refused}");
+    let waiting = fra.send(rfi("DEU", true)).await.unwrap();
+    assert_eq!(waiting.state, "queued");
+    deu.publish_record(draft("technical", node_of(deu.peer_id()), "CERT-Bund"), Some(365)).await.unwrap();
+    assert_eq!(fra.wait_delivered(waiting.msg_id, DEADLINE).await.unwrap().state, "delivered");
 
     // 65 days on: under 30 days left, announced again.
     offset.store(65 * DAY, Ordering::SeqCst);

@@ -310,8 +310,15 @@ impl Actor {
             .record(to.state, &to.role)
             .ok_or_else(|| NodeError::NotFound(format!("no contact record of {to} is held")))?;
         let status = self.dir.record_status(record, now);
-        if !status.is_in_force() {
-            return Err(bad("record_not_in_force", format!("the contact record of {to} is {status}")));
+        if status == RecordStatus::Revoked {
+            return Err(bad("record_not_in_force", format!("the contact record of {to} is revoked")));
+        }
+        let expired = status == RecordStatus::Expired;
+        if expired && !request.force {
+            // Forced, the message waits in the outbox until the state
+            // renews the record and its nodes are members again.
+            let why = format!("expired on {} and its nodes are not members now", record.record.expires);
+            return Err(bad("record_expired", stale_warning(&to, &why, &record.record)));
         }
         if !request.force {
             if status == RecordStatus::Expiring {
@@ -323,8 +330,10 @@ impl Actor {
                 return Err(bad("record_unconfirmed", stale_warning(&to, why, &record.record)));
             }
         }
+        // An expired record's nodes are not members; a forced message to
+        // them is kept for the record's renewal.
         let recipients: Vec<NodeId> =
-            record.record.nodes.iter().filter(|n| self.dir.is_member(n, now)).copied().collect();
+            record.record.nodes.iter().filter(|n| expired || self.dir.is_member(n, now)).copied().collect();
         if recipients.is_empty() {
             return Err(bad("no_member_node", format!("the contact record of {to} lists no member node")));
         }
