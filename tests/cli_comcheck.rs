@@ -5,163 +5,16 @@
 
 mod common;
 
-use common::{fails, hotline, hotline_bin, ok};
+use common::daemons::{Daemon, ceremony, configure, json, listen_addr, logs, poll};
+
+use common::{fails, hotline, ok};
 use hotline_core::NetworkId;
 use hotline_core::comcheck::SignedComcheckReport;
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
 
-/// How long any one thing may take before the test fails.
-const DEADLINE: Duration = Duration::from_secs(90);
 /// The media type of a report copy attached to a message.
 const REPORT_MEDIA_TYPE: &str = "application/vnd.hotline.comcheck-report";
-
-fn json(dir: &Path, args: &[&str]) -> Value {
-    let text = ok(dir, args);
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("hotline {args:?} printed no JSON ({e}): {text}"))
-}
-
-/// Two stewards (threshold two), and a FRA and a DEU node, each admitted
-/// and with a technical record naming its own node, all done offline.
-fn ceremony(d: &Path) {
-    for s in ["s1", "s2"] {
-        ok(d, &["keygen", "--out", &format!("{s}.key")]);
-    }
-    let pk = |f: &str| ok(d, &["key", "public", f]).trim().to_string();
-    let (p1, p2) = (pk("s1.key"), pk("s2.key"));
-    ok(
-        d,
-        &[
-            "charter",
-            "new",
-            "--name",
-            "Comcheck net",
-            "--steward",
-            &p1,
-            "--steward",
-            &p2,
-            "--threshold",
-            "2",
-            "--out",
-            "n.charter",
-        ],
-    );
-    ok(d, &["charter", "sign", "n.charter", "--key", "s1.key"]);
-    ok(d, &["charter", "sign", "n.charter", "--key", "s2.key"]);
-    for (data, state, org, tz) in
-        [("fra", "FRA", "CERT-FR", "Europe/Paris"), ("deu", "DEU", "CERT-Bund", "Europe/Berlin")]
-    {
-        ok(d, &["--data-dir", data, "init", "--charter", "n.charter", "--state", state]);
-        let key = pk(&format!("{data}/keys/state.key"));
-        let adm = format!("{data}.admission");
-        ok(d, &["admission", "new", "--charter", "n.charter", "--state", state, "--state-key", &key, "--out", &adm]);
-        ok(d, &["admission", "sign", &adm, "--key", "s1.key"]);
-        ok(d, &["admission", "sign", &adm, "--key", "s2.key"]);
-        ok(d, &["--data-dir", data, "admission", "import", &adm]);
-        ok(
-            d,
-            &[
-                "--data-dir",
-                data,
-                "record",
-                "set",
-                "--role",
-                "technical",
-                "--organization",
-                org,
-                "--position",
-                "Duty officer",
-                "--email",
-                "cert@example.org",
-                "--phone",
-                "+33 1 00 00 00 00",
-                "--phone-24x7",
-                "+33 6 00 00 00 00",
-                "--availability",
-                "24x7",
-                "--timezone",
-                tz,
-                "--languages",
-                "en",
-            ],
-        );
-        configure(d, data, state, &[]);
-    }
-}
-
-/// Loopback only, short sync interval, and the given bootstrap addresses.
-fn configure(d: &Path, data: &str, state: &str, bootstrap: &[String]) {
-    let list = bootstrap.iter().map(|a| format!("{a:?}")).collect::<Vec<_>>().join(", ");
-    let text = format!(
-        "state = \"{state}\"\nlisten = [\"/ip4/127.0.0.1/tcp/0\"]\nbootstrap = [{list}]\nsync_interval_secs = 2\n"
-    );
-    std::fs::write(d.join(data).join("node.toml"), text).unwrap();
-}
-
-/// A daemon process; killed if the test ends without stopping it.
-struct Daemon {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Daemon {
-    fn start(d: &Path, data: &str) -> Daemon {
-        let log = d.join(format!("{data}.log"));
-        let child = Command::new(hotline_bin())
-            .args(["--data-dir", data, "daemon"])
-            .current_dir(d)
-            .env_remove("HOTLINE_DATA_DIR")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        let daemon = Daemon { child, log };
-        poll(&format!("the {data} daemon to answer on its socket"), &[&daemon], || {
-            hotline(d, &["--data-dir", data, "status", "--json"]).status.success().then_some(())
-        });
-        daemon
-    }
-}
-
-fn logs(daemons: &[&Daemon]) -> String {
-    daemons
-        .iter()
-        .map(|d| format!("--- {} ---\n{}", d.log.display(), std::fs::read_to_string(&d.log).unwrap_or_default()))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// Calls `f` every 50 ms until it returns a value; fails after [`DEADLINE`].
-fn poll<T>(what: &str, daemons: &[&Daemon], mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}\n{}", logs(daemons));
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// The node's TCP listen address, with its peer id.
-fn listen_addr(d: &Path, data: &str, daemon: &Daemon) -> String {
-    poll("a listen address", &[daemon], || {
-        let status = json(d, &["--data-dir", data, "status", "--json"]);
-        let peer = status["peer_id"].as_str()?.to_string();
-        let addr = status["listen_addrs"].as_array()?.iter().filter_map(Value::as_str).find(|a| a.contains("/tcp/"))?;
-        Some(if addr.contains("/p2p/") { addr.to_string() } else { format!("{addr}/p2p/{peer}") })
-    })
-}
 
 /// The first message in `data`'s inbox of `kind` in the case `case`.
 fn received(d: &Path, data: &str, kind: &str, case: &str) -> Option<String> {
@@ -194,7 +47,7 @@ fn final_outcome(d: &Path, id: &str, daemons: &[&Daemon]) -> String {
 fn a_comcheck_between_two_daemons_through_the_cli() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    ceremony(d);
+    ceremony(d, "Comcheck net");
 
     let fra = Daemon::start(d, "fra");
     let fra_addr = listen_addr(d, "fra", &fra);

@@ -199,18 +199,11 @@ async fn a_counterpart_check_passes_only_when_the_other_role_answers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_schedule_survives_a_restart_of_the_initiator_and_runs_unannounced() {
     use hotline_core::time::DAY;
-    use hotline_node::Clock;
     use hotline_node::api_types::ComcheckScheduleRequest;
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::atomic::Ordering;
 
     let net = TestNet::new("comcheck schedule");
-    let offset = Arc::new(AtomicU64::new(0));
-    let base = clock();
-    let shared = {
-        let offset = Arc::clone(&offset);
-        Clock::from_fn(move || base.now().plus(offset.load(Ordering::SeqCst)))
-    };
+    let (shared, offset) = adjustable_clock();
     let opts = |bootstrap: &[hotline_node::Multiaddr]| {
         let mut o = options(bootstrap);
         o.clock = shared.clone();
@@ -268,18 +261,11 @@ async fn a_schedule_survives_a_restart_of_the_initiator_and_runs_unannounced() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_poc_that_failed_its_last_two_checks_shows_as_unconfirmed_and_sending_to_it_needs_force() {
     use hotline_core::{Address, Tlp};
-    use hotline_node::Clock;
     use hotline_node::api_types::SendRequest;
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::atomic::Ordering;
 
     let net = TestNet::new("comcheck unconfirmed");
-    let offset = Arc::new(AtomicU64::new(0));
-    let base = clock();
-    let shared = {
-        let offset = Arc::clone(&offset);
-        Clock::from_fn(move || base.now().plus(offset.load(Ordering::SeqCst)))
-    };
+    let (shared, offset) = adjustable_clock();
     let opts = |bootstrap: &[hotline_node::Multiaddr]| {
         let mut o = options(bootstrap);
         o.clock = shared.clone();

@@ -18,9 +18,8 @@ use hotline_net::{
     SyncResponse,
 };
 use hotline_node::api_types::MessageQuery;
-use hotline_node::{Clock, NodeHandle, RunningNode};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use hotline_node::{NodeHandle, RunningNode};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 use support::*;
 use zeroize::Zeroizing;
@@ -276,12 +275,7 @@ async fn tampered_replayed_forged_stranger_and_misaddressed_envelopes_are_refuse
 async fn an_envelope_for_the_previous_prekey_opens_during_the_grace_period_only() {
     let net = TestNet::new("delivery rotation");
     // Every node reads one clock the test moves forward.
-    let offset = Arc::new(AtomicU64::new(0));
-    let base = clock();
-    let shared = {
-        let offset = Arc::clone(&offset);
-        Clock::from_fn(move || base.now().plus(offset.load(Ordering::SeqCst)))
-    };
+    let (shared, offset) = adjustable_clock();
     let options_for = |bootstrap: &[hotline_node::Multiaddr]| {
         let mut o = options(bootstrap);
         o.clock = shared.clone();

@@ -7,10 +7,9 @@ mod support;
 
 use hotline_core::time::DAY;
 use hotline_core::{Address, Alternate, Channel, MessageType, Role, Tlp};
+use hotline_node::NodeHandle;
 use hotline_node::api_types::{NodeEvent, SendRequest};
-use hotline_node::{Clock, NodeHandle};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 use support::*;
 
@@ -40,12 +39,7 @@ async fn warnings(h: &NodeHandle) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn own_records_warn_at_60_and_30_days_and_sending_to_an_expiring_record_needs_force() {
     let net = TestNet::new("freshness");
-    let offset = Arc::new(AtomicU64::new(0));
-    let base = clock();
-    let shared = {
-        let offset = Arc::clone(&offset);
-        Clock::from_fn(move || base.now().plus(offset.load(Ordering::SeqCst)))
-    };
+    let (shared, offset) = adjustable_clock();
     let options_for = |bootstrap: &[hotline_node::Multiaddr]| {
         let mut o = options(bootstrap);
         o.clock = shared.clone();

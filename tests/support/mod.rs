@@ -91,6 +91,15 @@ impl TestNet {
     }
 }
 
+/// A clock the nodes of one test share, and the offset (seconds) that moves
+/// it forward: time rules are tested by setting the offset, never by sleeping.
+pub fn adjustable_clock() -> (Clock, std::sync::Arc<std::sync::atomic::AtomicU64>) {
+    let offset = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let base = clock();
+    let read = std::sync::Arc::clone(&offset);
+    (Clock::from_fn(move || base.now().plus(read.load(std::sync::atomic::Ordering::SeqCst))), offset)
+}
+
 /// Test timings: quick syncs and redials, a grace window long enough for a
 /// loaded machine.
 pub fn options(bootstrap: &[Multiaddr]) -> NodeOptions {

@@ -1,0 +1,172 @@
+//! Two real `hotline daemon` processes, FRA and DEU, set up offline with
+//! the README ceremony: what the CLI tests of messaging and comchecks share.
+
+use super::{hotline, hotline_bin, ok};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long any one thing may take before the test fails.
+pub const DEADLINE: Duration = Duration::from_secs(90);
+
+/// Runs `hotline ARGS`, asserting success, and parses what it printed as JSON.
+pub fn json(dir: &Path, args: &[&str]) -> Value {
+    let text = ok(dir, args);
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("hotline {args:?} printed no JSON ({e}): {text}"))
+}
+
+/// Two stewards (threshold two), and a FRA and a DEU node, each admitted
+/// and with a technical record naming its own node, all done offline.
+pub fn ceremony(d: &Path, network: &str) {
+    for s in ["s1", "s2"] {
+        ok(d, &["keygen", "--out", &format!("{s}.key")]);
+    }
+    let pk = |f: &str| ok(d, &["key", "public", f]).trim().to_string();
+    let (p1, p2) = (pk("s1.key"), pk("s2.key"));
+    ok(
+        d,
+        &[
+            "charter",
+            "new",
+            "--name",
+            network,
+            "--steward",
+            &p1,
+            "--steward",
+            &p2,
+            "--threshold",
+            "2",
+            "--out",
+            "n.charter",
+        ],
+    );
+    ok(d, &["charter", "sign", "n.charter", "--key", "s1.key"]);
+    ok(d, &["charter", "sign", "n.charter", "--key", "s2.key"]);
+    for (data, state, org, tz) in
+        [("fra", "FRA", "CERT-FR", "Europe/Paris"), ("deu", "DEU", "CERT-Bund", "Europe/Berlin")]
+    {
+        ok(d, &["--data-dir", data, "init", "--charter", "n.charter", "--state", state]);
+        let key = pk(&format!("{data}/keys/state.key"));
+        let adm = format!("{data}.admission");
+        ok(d, &["admission", "new", "--charter", "n.charter", "--state", state, "--state-key", &key, "--out", &adm]);
+        ok(d, &["admission", "sign", &adm, "--key", "s1.key"]);
+        ok(d, &["admission", "sign", &adm, "--key", "s2.key"]);
+        ok(d, &["--data-dir", data, "admission", "import", &adm]);
+        ok(
+            d,
+            &[
+                "--data-dir",
+                data,
+                "record",
+                "set",
+                "--role",
+                "technical",
+                "--organization",
+                org,
+                "--position",
+                "Duty officer",
+                "--email",
+                "cert@example.org",
+                "--phone",
+                "+33 1 00 00 00 00",
+                "--phone-24x7",
+                "+33 6 00 00 00 00",
+                "--availability",
+                "24x7",
+                "--timezone",
+                tz,
+                "--languages",
+                "en",
+            ],
+        );
+        configure(d, data, state, &[]);
+    }
+}
+
+/// Loopback only, short sync interval, and the given bootstrap addresses.
+pub fn configure(d: &Path, data: &str, state: &str, bootstrap: &[String]) {
+    let list = bootstrap.iter().map(|a| format!("{a:?}")).collect::<Vec<_>>().join(", ");
+    let text = format!(
+        "state = \"{state}\"\nlisten = [\"/ip4/127.0.0.1/tcp/0\"]\nbootstrap = [{list}]\nsync_interval_secs = 2\n"
+    );
+    std::fs::write(d.join(data).join("node.toml"), text).unwrap();
+}
+
+/// A daemon process; killed if the test ends without stopping it.
+pub struct Daemon {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Daemon {
+    pub fn start(d: &Path, data: &str) -> Daemon {
+        let log = d.join(format!("{data}.log"));
+        let child = Command::new(hotline_bin())
+            .args(["--data-dir", data, "daemon"])
+            .current_dir(d)
+            .env_remove("HOTLINE_DATA_DIR")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let daemon = Daemon { child, log };
+        poll(&format!("the {data} daemon to answer on its socket"), &[&daemon], || {
+            hotline(d, &["--data-dir", data, "status", "--json"]).status.success().then_some(())
+        });
+        daemon
+    }
+
+    /// SIGTERM, and a clean exit.
+    pub fn stop(mut self) {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        let deadline = Instant::now() + DEADLINE;
+        let exit = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "the daemon did not stop after SIGTERM\n{}", logs(&[&self]));
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(exit.success(), "daemon exit status {exit:?}\n{}", logs(&[&self]));
+    }
+}
+
+pub fn logs(daemons: &[&Daemon]) -> String {
+    daemons
+        .iter()
+        .map(|d| format!("--- {} ---\n{}", d.log.display(), std::fs::read_to_string(&d.log).unwrap_or_default()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Calls `f` every 50 ms until it returns a value; fails after [`DEADLINE`].
+pub fn poll<T>(what: &str, daemons: &[&Daemon], mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}\n{}", logs(daemons));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The node's TCP listen address, with its peer id.
+pub fn listen_addr(d: &Path, data: &str, daemon: &Daemon) -> String {
+    poll("a listen address", &[daemon], || {
+        let status = json(d, &["--data-dir", data, "status", "--json"]);
+        let peer = status["peer_id"].as_str()?.to_string();
+        let addr = status["listen_addrs"].as_array()?.iter().filter_map(Value::as_str).find(|a| a.contains("/tcp/"))?;
+        Some(if addr.contains("/p2p/") { addr.to_string() } else { format!("{addr}/p2p/{peer}") })
+    })
+}
