@@ -177,6 +177,12 @@ impl Role {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// A value below every valid role (which is never empty): the start of
+    /// an ordered range over one state's records. Never a real role.
+    pub(crate) fn range_start() -> Role {
+        Role(String::new())
+    }
 }
 
 impl FromStr for Role {

@@ -23,6 +23,7 @@ use crate::handle::Command;
 use crate::options::Clock;
 use crate::sync;
 use crate::views;
+use hotline_core::directory::{Digest, hash_of_digest};
 use hotline_core::time::DAY;
 use hotline_core::{
     Applied, Change, Directory, DirectoryObject, NodeId, ObjectKey, Outcome, RecordDraft, Rejection, SecretKey,
@@ -40,7 +41,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::time::{Instant, MissedTickBehavior};
-use tracing::{debug, error, info, warn};
+use tracing::{Instrument, debug, error, info, info_span, warn};
 
 mod comcheck;
 mod messaging;
@@ -56,6 +57,9 @@ const DELIVERY_TICK: Duration = Duration::from_millis(50);
 /// Days before one of its own records expires at which a node warns its
 /// operator (CBM 8: contact details are confirmed once a year).
 const FRESHNESS_WARNINGS: [i64; 2] = [60, 30];
+
+/// How long a cached digest may be reused while no slot changes.
+const DIGEST_MAX_AGE: Duration = Duration::from_secs(1);
 
 /// Invalid objects of one sync batch logged at `warn`; the rest at `debug`.
 const LOUD_REJECTIONS_PER_BATCH: usize = 3;
@@ -187,6 +191,9 @@ pub(crate) fn spawn(init: ActorInit) -> tokio::task::JoinHandle<()> {
         connected: HashMap::new(),
         listen: init.listen,
         syncing: HashMap::new(),
+        member_nodes: BTreeMap::new(),
+        peer_ids: HashMap::new(),
+        digest_cache: None,
         rejections: BTreeMap::new(),
         store_failures: 0,
         bootstrap: init.bootstrap,
@@ -200,7 +207,10 @@ pub(crate) fn spawn(init: ActorInit) -> tokio::task::JoinHandle<()> {
         liveness_every: init.liveness,
     };
     let timers = (init.sync_interval, init.redial_interval);
-    tokio::spawn(actor.run(init.commands, init.net_events, commits, timers, init.done))
+    // Several nodes share one process in the demo, the benchmarks and the
+    // tests: every log line carries the state of the node that wrote it.
+    let span = info_span!("node", state = %actor.state);
+    tokio::spawn(actor.run(init.commands, init.net_events, commits, timers, init.done).instrument(span))
 }
 
 /// The actor's state, owned by its task.
@@ -229,6 +239,12 @@ struct Actor {
     listen: watch::Sender<Vec<Multiaddr>>,
     /// Peers with an exchange running; `true` if another one is wanted after it.
     syncing: HashMap<PeerId, bool>,
+    /// The member nodes `members` was last built from.
+    member_nodes: BTreeMap<NodeId, StateCode>,
+    /// Peer ids of member nodes, converted once.
+    peer_ids: HashMap<NodeId, PeerId>,
+    /// See [`Actor::digest`]: directory generation, when computed, digest.
+    digest_cache: Option<(u64, Instant, Arc<Digest>)>,
     rejections: BTreeMap<String, u64>,
     store_failures: u64,
     bootstrap: Vec<Multiaddr>,
@@ -254,8 +270,8 @@ impl Actor {
         (sync_interval, redial_interval): (Duration, Duration),
         done: watch::Sender<bool>,
     ) {
-        let mut sync_tick = tokio::time::interval_at(Instant::now() + sync_interval, sync_interval);
-        sync_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let sync_timer = tokio::time::sleep(spread(sync_interval));
+        tokio::pin!(sync_timer);
         // The network dials the bootstrap addresses at start; redial later.
         let mut redial_tick = tokio::time::interval_at(Instant::now() + redial_interval, redial_interval);
         redial_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -282,7 +298,10 @@ impl Actor {
                         break None;
                     }
                 },
-                _ = sync_tick.tick() => self.on_sync_tick().await,
+                () = &mut sync_timer => {
+                    sync_timer.as_mut().reset(Instant::now() + spread(sync_interval));
+                    self.on_sync_tick().await;
+                }
                 _ = redial_tick.tick() => self.on_redial_tick().await,
                 _ = delivery_tick.tick() => self.dispatch_due(),
                 _ = liveness_tick.tick() => {
@@ -327,6 +346,23 @@ impl Actor {
         self.clock.now()
     }
 
+    /// The live directory's digest, shared and cached: every exchange and
+    /// every digest request needs it, and in a quiet network it changes
+    /// rarely. Recomputed when a slot changes, and at least every second,
+    /// since expiry changes the live set without a slot changing.
+    fn digest(&mut self) -> Arc<Digest> {
+        let generation = self.dir.generation();
+        if let Some((g, at, digest)) = &self.digest_cache
+            && *g == generation
+            && at.elapsed() < DIGEST_MAX_AGE
+        {
+            return Arc::clone(digest);
+        }
+        let digest = Arc::new(self.dir.digest(self.now()));
+        self.digest_cache = Some((generation, Instant::now(), Arc::clone(&digest)));
+        digest
+    }
+
     fn emit(&self, event: NodeEvent) {
         // No subscriber is not an error.
         let _ = self.events.send(event);
@@ -342,7 +378,7 @@ impl Actor {
                 let _ = reply.send(status);
             }
             Command::DigestHash(reply) => {
-                let _ = reply.send(self.dir.digest_hash(now));
+                let _ = reply.send(hash_of_digest(&self.digest()));
             }
             Command::Peers(reply) => {
                 let peers = self.peers().await;
@@ -395,8 +431,8 @@ impl Actor {
             Command::Shutdown(reply) => {
                 let _ = reply.send(());
             }
-            Command::ObjectsFor { peer, keys, reply } => {
-                let _ = reply.send(self.objects_for(peer, &keys));
+            Command::ObjectsFor { keys, reply } => {
+                let _ = reply.send(self.objects_for(&keys));
             }
             Command::Fetched { peer, objects, reply } => {
                 self.apply_batch(peer, objects, After::Fetched(reply), false);
@@ -452,10 +488,10 @@ impl Actor {
         }
     }
 
-    async fn status(&self) -> StatusView {
+    async fn status(&mut self) -> StatusView {
         let now = self.now();
         let peers = self.net.connected_peers().await.unwrap_or_default();
-        let digest = self.dir.digest(now);
+        let digest = self.digest();
         StatusView {
             state: self.state.to_string(),
             admitted: self.dir.is_admitted(self.state, now),
@@ -468,7 +504,7 @@ impl Actor {
             connected_members: peers.iter().filter(|p| p.member).count(),
             member_nodes: self.dir.member_nodes(now).len(),
             admitted_states: views::admitted_states(&self.dir, now),
-            digest_hash: self.dir.digest_hash(now),
+            digest_hash: hash_of_digest(&digest),
             live_objects: digest.len(),
             records: self.dir.entries().filter(|(k, _)| matches!(k, ObjectKey::Record(..))).count(),
             pending: self.dir.pending_len(),
@@ -707,13 +743,12 @@ impl Actor {
 
     /// The wire bytes of the winners `applied` accepted that are live now.
     fn live_winners(&self, applied: &[Applied], now: Timestamp) -> Vec<Vec<u8>> {
-        let digest = self.dir.digest(now);
         applied
             .iter()
             .flat_map(|a| &a.changes)
             .filter_map(|c| match c {
                 Change::Accepted { key, hash, object, winner: true }
-                    if digest.get(key).is_some_and(|(_, h)| h == hash) =>
+                    if self.dir.live_entry(key, now).is_some_and(|e| e.hash == *hash) =>
                 {
                     Some(object.to_bytes())
                 }
@@ -893,7 +928,29 @@ impl Actor {
     /// Gives the network the member set, if it changed: the node ids listed
     /// in records in force of admitted states.
     async fn refresh_members(&mut self) {
-        let members = member_peers(&self.dir, self.now());
+        let nodes = self.dir.member_nodes(self.now());
+        if nodes == self.member_nodes {
+            return;
+        }
+        // A node id becomes a peer id by decompressing a curve point: with
+        // hundreds of members and a refresh after every commit, convert
+        // each node once.
+        self.peer_ids.retain(|node, _| nodes.contains_key(node));
+        let mut members = BTreeMap::new();
+        for (node, state) in &nodes {
+            let peer = match self.peer_ids.get(node) {
+                Some(peer) => *peer,
+                None => match peer_id_of(node) {
+                    Ok(peer) => *self.peer_ids.entry(*node).or_insert(peer),
+                    Err(e) => {
+                        warn!(node = %node, error = %e, "member node without a peer id");
+                        continue;
+                    }
+                },
+            };
+            members.insert(peer, *state);
+        }
+        self.member_nodes = nodes;
         if members == self.members {
             return;
         }
@@ -997,7 +1054,7 @@ impl Actor {
                     // to nobody.
                     let key = object.key();
                     let hash = object.hash(&self.dir.network_id());
-                    let live = self.dir.digest(now).get(&key).is_some_and(|(_, h)| *h == hash);
+                    let live = self.dir.live_entry(&key, now).is_some_and(|e| e.hash == hash);
                     let verdict = if live { Verdict::Accept } else { Verdict::Ignore };
                     debug!(peer = %source, object = %object.describe(), live, "gossip applied");
                     // Objects this one released from the pending set were
@@ -1037,16 +1094,11 @@ impl Actor {
             // The net layer only lets members and strangers in their grace
             // window get this far; both may see the digest, so a newcomer
             // can tell what to push.
-            SyncRequest::Digest(_) => SyncResponse::Digest(digest_entries(&self.dir.digest(now))),
+            SyncRequest::Digest(_) => SyncResponse::Digest(digest_entries(&self.digest())),
             SyncRequest::Fetch(keys) => {
                 if self.members.contains_key(&peer) {
-                    let digest = self.dir.digest(now);
-                    let objects = keys
-                        .iter()
-                        .filter(|k| digest.contains_key(k))
-                        .filter_map(|k| self.dir.entry(k))
-                        .map(|e| e.object.to_bytes())
-                        .collect();
+                    let objects =
+                        keys.iter().filter_map(|k| self.dir.live_entry(k, now)).map(|e| e.object.to_bytes()).collect();
                     SyncResponse::Objects(objects)
                 } else {
                     // The directory is for members: a stranger presents itself
@@ -1065,15 +1117,16 @@ impl Actor {
         }
     }
 
-    /// The live objects among `keys` that may go to `peer`: all of them to a
-    /// member, only our own state's to anyone else.
-    fn objects_for(&self, peer: PeerId, keys: &[ObjectKey]) -> Vec<Vec<u8>> {
-        let member = self.members.contains_key(&peer);
-        let digest = self.dir.digest(self.now());
+    /// The live objects among `keys` that sync pushes: only our own state's
+    /// (admission, records, prekey bundles), to members and strangers alike.
+    /// Everything else the peer fetches itself in its own exchange: pushing
+    /// it too would hand a newcomer the whole directory once per connected
+    /// peer, all at the same moment.
+    fn objects_for(&self, keys: &[ObjectKey]) -> Vec<Vec<u8>> {
+        let now = self.now();
         keys.iter()
-            .filter(|k| digest.contains_key(k))
-            .filter_map(|k| self.dir.entry(k))
-            .filter(|e| member || e.object.state() == self.state)
+            .filter_map(|k| self.dir.live_entry(k, now))
+            .filter(|e| e.object.state() == self.state)
             .map(|e| e.object.to_bytes())
             .collect()
     }
@@ -1090,8 +1143,8 @@ impl Actor {
         }
         let Some(actor) = self.self_tx.upgrade() else { return };
         self.syncing.insert(peer, false);
-        let digest = self.dir.digest(self.now());
-        tokio::spawn(sync::exchange(peer, digest, self.net.clone(), actor));
+        let digest = self.digest();
+        tokio::spawn(sync::exchange(peer, digest, self.net.clone(), actor).in_current_span());
     }
 
     // ----- timers -----
@@ -1099,13 +1152,14 @@ impl Actor {
     async fn on_sync_tick(&mut self) {
         // Records expire with time, not only with changes.
         self.refresh_members().await;
-        let candidates: Vec<PeerId> = self
+        let mut candidates: Vec<PeerId> = self
             .connected
             .keys()
             .filter(|p| self.members.contains_key(p) && !self.syncing.contains_key(p))
             .copied()
             .collect();
-        if let Some(peer) = pick(&candidates) {
+        shuffle(&mut candidates);
+        if let Some(&peer) = candidates.first() {
             debug!(%peer, "periodic sync");
             self.start_sync(peer);
         }
@@ -1158,23 +1212,41 @@ impl Actor {
             .filter(|p| **p != self.local_peer && !peers.iter().any(|c| c.peer == **p))
             .copied()
             .collect();
-        for _ in 0..(self.target_peers - connected_members) {
-            let Some(peer) = pick(&candidates) else { break };
-            candidates.retain(|p| *p != peer);
-            if let Err(e) = self.net.dial_peer(peer).await {
-                debug!(%peer, error = %e, "cannot dial member");
-            }
+        shuffle(&mut candidates);
+        let deficit = self.target_peers - connected_members;
+        // Members whose addresses are known first: a dial is cheap. Only when
+        // none is known, one Kademlia lookup per tick: in a directory where
+        // many listed nodes are offline, looking each of them up every tick
+        // would keep every member busy answering queries.
+        let started = self.net.dial_known(candidates.clone(), deficit).await.unwrap_or(0);
+        if started == 0
+            && let Some(&peer) = candidates.first()
+            && let Err(e) = self.net.dial_peer(peer).await
+        {
+            debug!(%peer, error = %e, "cannot dial member");
         }
     }
 }
 
-/// A random element (the OS generator; a failure falls back to the first).
-fn pick(items: &[PeerId]) -> Option<PeerId> {
-    if items.is_empty() {
-        return None;
+/// A uniform value in `[0, 1)` from the OS generator (0 if it fails, which
+/// only makes timers less spread out).
+pub(crate) fn jitter() -> f64 {
+    (getrandom::u32().unwrap_or(0) as f64) / (u32::MAX as f64 + 1.0)
+}
+
+/// `period` spread over ±25 %: nodes started together (a restarted network,
+/// or many nodes in one process) must not all sync in the same instant.
+fn spread(period: Duration) -> Duration {
+    period.mul_f64(0.75 + 0.5 * jitter())
+}
+
+/// Shuffles in place (Fisher-Yates with the OS generator; a failure leaves
+/// the order as it is, which only makes the choice less random).
+fn shuffle(items: &mut [PeerId]) {
+    for i in (1..items.len()).rev() {
+        let j = (getrandom::u64().unwrap_or(i as u64) % (i as u64 + 1)) as usize;
+        items.swap(i, j);
     }
-    let r = getrandom::u64().unwrap_or(0);
-    items.get((r % items.len() as u64) as usize).copied()
 }
 
 /// The peer id at the end of a `/p2p/…` address, if any.

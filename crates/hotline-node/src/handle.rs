@@ -127,7 +127,6 @@ pub(crate) enum Command {
     Shutdown(oneshot::Sender<()>),
     // From sync tasks (see `sync.rs`).
     ObjectsFor {
-        peer: PeerId,
         keys: Vec<ObjectKey>,
         reply: oneshot::Sender<Vec<Vec<u8>>>,
     },

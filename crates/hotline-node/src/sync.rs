@@ -6,11 +6,15 @@
 //! 2. Compare slot by slot: a side's entry is *newer* when its `seq` is
 //!    higher, or the `seq` is equal and its hash is lower (the directory's
 //!    own tie-break for equivocations), or the other side lacks the slot.
-//! 3. `Push` the objects we have newer, in batches of at most
-//!    [`MAX_BATCH_OBJECTS`]. To a peer that is not a member, only our own
-//!    state's objects go: that presents our admission and record to it (this
-//!    is how a newly admitted state joins) without handing the directory to
-//!    a stranger.
+//! 3. `Push` the objects of our own state (admission, records, prekey
+//!    bundles) that we have newer, in batches of at most
+//!    [`MAX_BATCH_OBJECTS`]. That presents our admission and record to a
+//!    peer that does not know us yet (this is how a newly admitted state
+//!    joins) without handing the directory to a stranger. Everything else
+//!    the peer pulls in its own exchange: both sides start one on every new
+//!    connection, and every node starts one with a random member at each
+//!    sync interval, so pulling alone converges. Pushing it as well would
+//!    send a newcomer the whole directory once per peer it connects to.
 //! 4. `Fetch` the slots the peer has newer, in batches of at most
 //!    [`MAX_BATCH_OBJECTS`], and hand each batch to the actor, which applies
 //!    and persists it before the next batch is asked for.
@@ -32,6 +36,7 @@ use hotline_core::{ObjectHash, ObjectKey};
 use hotline_net::protocol::{MAX_BATCH_OBJECTS, digest_entries};
 use hotline_net::{DigestEntry, NetworkHandle, PeerId, SyncRequest, SyncResponse};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 /// What one side should move.
@@ -86,7 +91,7 @@ pub(crate) struct Report {
 }
 
 /// Runs one exchange with `peer` and tells the actor when it is over.
-pub(crate) async fn exchange(peer: PeerId, ours: Digest, net: NetworkHandle, actor: mpsc::Sender<Command>) {
+pub(crate) async fn exchange(peer: PeerId, ours: Arc<Digest>, net: NetworkHandle, actor: mpsc::Sender<Command>) {
     let result = run(peer, &ours, &net, &actor).await;
     // The actor may be stopping; then nobody needs the report.
     let _ = actor.send(Command::ExchangeDone { peer, result }).await;
@@ -112,7 +117,7 @@ async fn run(
 
     for keys in plan.push.chunks(MAX_BATCH_OBJECTS) {
         let (reply, objects) = oneshot::channel();
-        send(actor, Command::ObjectsFor { peer, keys: keys.to_vec(), reply }).await?;
+        send(actor, Command::ObjectsFor { keys: keys.to_vec(), reply }).await?;
         let objects = objects.await.map_err(|_| "the node is stopping".to_string())?;
         if objects.is_empty() {
             continue;

@@ -118,13 +118,15 @@ pub struct Directory {
     network: NetworkId,
     entries: BTreeMap<ObjectKey, Entry>,
     pending: BTreeMap<ObjectHash, DirectoryObject>,
+    /// Bumped by every change to `entries`.
+    generation: u64,
 }
 
 impl Directory {
     /// An empty directory under `charter`, which must be valid.
     pub fn new(charter: SignedCharter) -> Result<Directory, CharterError> {
         let network = charter.verify()?;
-        Ok(Directory { charter, network, entries: BTreeMap::new(), pending: BTreeMap::new() })
+        Ok(Directory { charter, network, entries: BTreeMap::new(), pending: BTreeMap::new(), generation: 0 })
     }
 
     /// Rebuilds a directory from slot contents a store saved. The store only
@@ -140,6 +142,13 @@ impl Directory {
             dir.entries.insert(object.key(), Entry { object, hash, evidence });
         }
         Ok(dir)
+    }
+
+    /// A counter that changes whenever a slot changes, so that callers can
+    /// cache what they derive from the slots (a digest, say). Time alone
+    /// also changes the live directory (expiry), which it does not track.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// The charter.
@@ -162,6 +171,13 @@ impl Directory {
         self.entries.get(key)
     }
 
+    /// The winner of slot `key` if it is part of the live directory at
+    /// `now`: the entry [`Directory::digest`] would list, without building
+    /// the whole digest.
+    pub fn live_entry(&self, key: &ObjectKey, now: Timestamp) -> Option<&Entry> {
+        self.entries.get(key).filter(|e| self.is_live(e, now))
+    }
+
     /// How many objects wait for a parent.
     pub fn pending_len(&self) -> usize {
         self.pending.len()
@@ -173,6 +189,13 @@ impl Directory {
     /// [`Applied`].
     pub fn apply(&mut self, object: DirectoryObject, now: Timestamp) -> Result<Outcome, Rejection> {
         let hash = object.hash(&self.network);
+        // The same bytes as a live winner (sync hands a newcomer the same
+        // objects from several peers at once): settled without verifying
+        // signatures again. A held object that is no longer live (revoked,
+        // expired) goes through the checks, so it is refused as before.
+        if self.entries.get(&object.key()).is_some_and(|e| e.hash == hash && self.is_live(e, now)) {
+            return Ok(Outcome::Duplicate);
+        }
         let verdict = self.check(&object, &hash, now)?;
         let mut applied = Applied::default();
         match verdict {
@@ -221,6 +244,7 @@ impl Directory {
     }
 
     fn insert(&mut self, object: DirectoryObject, hash: ObjectHash, winner: bool, applied: &mut Applied) {
+        self.generation += 1;
         let key = object.key();
         let cascades = matches!(object, DirectoryObject::Admission(_) | DirectoryObject::Revocation(_));
         let state = object.state();
@@ -270,6 +294,7 @@ impl Directory {
             .collect();
         for key in stale {
             if let Some(entry) = self.entries.remove(&key) {
+                self.generation += 1;
                 applied.changes.push(Change::Removed { key, hash: entry.hash });
             }
         }
@@ -567,10 +592,20 @@ impl Directory {
             .collect()
     }
 
+    /// The records held for `state`, every role. A range over the ordered
+    /// slots, so that per-node checks stay cheap in a directory of hundreds
+    /// of states (they run for every prekey bundle in every digest).
+    fn records_of(&self, state: StateCode) -> impl Iterator<Item = &SignedRecord> {
+        self.entries.range(ObjectKey::Record(state, Role::range_start())..).map_while(move |(key, entry)| {
+            match (key, &entry.object) {
+                (ObjectKey::Record(s, _), DirectoryObject::Record(r)) if *s == state => Some(&**r),
+                _ => None,
+            }
+        })
+    }
+
     fn node_listed_by(&self, state: StateCode, node: &NodeId, now: Timestamp) -> bool {
-        self.records(now)
-            .iter()
-            .any(|v| v.record.record.state == state && v.status.is_in_force() && v.record.record.nodes.contains(node))
+        self.records_of(state).any(|r| r.record.nodes.contains(node) && self.record_status(r, now).is_in_force())
     }
 
     /// Every member node at `now`: listed in a record in force and not revoked.
@@ -588,9 +623,14 @@ impl Directory {
         out
     }
 
-    /// Whether `node` is a member at `now`.
+    /// Whether `node` is a member at `now`. Same rule as
+    /// [`Directory::member_nodes`], without building the map.
     pub fn is_member(&self, node: &NodeId, now: Timestamp) -> bool {
-        self.member_nodes(now).contains_key(node)
+        !self.node_revoked(node)
+            && self.entries.values().any(|e| match &e.object {
+                DirectoryObject::Record(r) => r.record.nodes.contains(node) && self.record_status(r, now).is_in_force(),
+                _ => false,
+            })
     }
 
     /// The prekey bundle of a member node, if it has a valid one at `now`.
@@ -636,9 +676,14 @@ impl Directory {
 
     /// A single hash over [`Directory::digest`], for quick comparison.
     pub fn digest_hash(&self, now: Timestamp) -> ObjectHash {
-        let digest = self.digest(now);
-        ObjectHash(crate::keys::sha256(&crate::encoding::encode(&digest.into_iter().collect::<Vec<_>>())))
+        hash_of_digest(&self.digest(now))
     }
+}
+
+/// The hash [`Directory::digest_hash`] gives for `digest`.
+pub fn hash_of_digest(digest: &Digest) -> ObjectHash {
+    let entries: Vec<(&ObjectKey, &(u64, ObjectHash))> = digest.iter().collect();
+    ObjectHash(crate::keys::sha256(&crate::encoding::encode(&entries)))
 }
 
 /// The admission seq under which a state-signed object was signed, or `None`

@@ -20,7 +20,7 @@
 //! it is shown once however often it arrives. Every refusal has a code
 //! and is counted.
 
-use super::{Actor, After};
+use super::{Actor, After, jitter};
 use crate::api_types::{
     AckRequest, DeliveryView, MessageQuery, MessageSummary, MessageView, NodeEvent, OutboxItem, SendRequest,
     SendResponse,
@@ -143,10 +143,6 @@ fn random_id() -> Result<[u8; 16], NodeError> {
         message: format!("the operating system's random generator failed: {e}"),
     })?;
     Ok(id)
-}
-
-fn jitter() -> f64 {
-    (getrandom::u32().unwrap_or(0) as f64) / (u32::MAX as f64 + 1.0)
 }
 
 fn bad(code: &'static str, message: impl Into<String>) -> NodeError {
