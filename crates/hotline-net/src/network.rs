@@ -18,7 +18,7 @@ use std::fmt;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
-use tracing::{debug, info, trace, warn};
+use tracing::{Instrument, debug, info, trace, warn};
 
 /// Most listen addresses kept per peer from identify; a peer cannot make
 /// us store more.
@@ -28,6 +28,11 @@ const MAX_ADDRS_PER_PEER: usize = 16;
 /// before gossip, sync and deliver requests, refusal reports and ping
 /// reports are shed. Connection and listen events are never shed.
 const MAX_BACKLOG: usize = 1024;
+/// How long after a Kademlia lookup of a peer `dial_peer` starts no new one
+/// for the same peer. A lookup asks up to k members; a node that keeps
+/// asking for peers that are offline (liveness, redial, an outbox) would
+/// otherwise flood the members' routing tables with queries.
+const LOOKUP_INTERVAL: Duration = Duration::from_secs(30);
 
 /// What the network reports to the node.
 #[derive(Debug)]
@@ -190,6 +195,7 @@ enum Command {
     Unblock { peer: PeerId, reply: oneshot::Sender<()> },
     Dial { addr: Multiaddr, reply: oneshot::Sender<Result<(), NetError>> },
     DialPeer { peer: PeerId, reply: oneshot::Sender<Result<(), NetError>> },
+    DialKnown { peers: Vec<PeerId>, max: usize, reply: oneshot::Sender<usize> },
     ListenAddrs { reply: oneshot::Sender<Vec<Multiaddr>> },
     ConnectedPeers { reply: oneshot::Sender<Vec<PeerInfo>> },
     GossipPeers { reply: oneshot::Sender<Vec<PeerId>> },
@@ -232,6 +238,7 @@ impl Network {
             pending_sync: HashMap::new(),
             pending_deliver: HashMap::new(),
             wanted: HashSet::new(),
+            looked_up: HashMap::new(),
             grace_window: config.grace,
             cooldown: config.stranger_cooldown,
         };
@@ -243,7 +250,8 @@ impl Network {
             }
         }
         info!(peer = %local_peer_id, network = %config.network, gossip = config.gossip, "network starting");
-        runtime.spawn(event_loop.run());
+        // The caller's span (the node's, in a multi-node process) follows the loop.
+        runtime.spawn(event_loop.run().in_current_span());
         let handle = NetworkHandle { commands: command_tx, local_peer_id, network: config.network };
         Ok((handle, event_rx))
     }
@@ -363,9 +371,18 @@ impl NetworkHandle {
     }
 
     /// Starts connecting to `peer` by id: dials its known addresses, or asks
-    /// Kademlia to find it among the members and dials it when found.
+    /// Kademlia to find it among the members and dials it when found. A peer
+    /// looked up in the last 30 s is not looked up again (the call still
+    /// succeeds; the caller retries later anyway).
     pub async fn dial_peer(&self, peer: PeerId) -> Result<(), NetError> {
         self.ask(|reply| Command::DialPeer { peer, reply }).await?
+    }
+
+    /// Dials up to `max` of `peers`, in order, skipping those connected,
+    /// refused, or with no known address; never starts a lookup. Returns how
+    /// many dials started: the cheap way to fill up connections.
+    pub async fn dial_known(&self, peers: Vec<PeerId>, max: usize) -> Result<usize, NetError> {
+        self.ask(|reply| Command::DialKnown { peers, max, reply }).await
     }
 
     /// The addresses the node listens on.
@@ -424,6 +441,9 @@ struct EventLoop {
     pending_deliver: HashMap<OutboundRequestId, (PeerId, oneshot::Sender<Result<DeliverResponse, NetError>>)>,
     /// Peers `dial_peer` is looking up through Kademlia.
     wanted: HashSet<PeerId>,
+    /// When `dial_peer` last started a lookup of a peer (pruned after
+    /// [`LOOKUP_INTERVAL`], so bounded by the lookups of that interval).
+    looked_up: HashMap<PeerId, Instant>,
     grace_window: Duration,
     cooldown: Duration,
 }
@@ -663,6 +683,9 @@ impl EventLoop {
             Command::DialPeer { peer, reply } => {
                 let _ = reply.send(self.dial_peer(peer));
             }
+            Command::DialKnown { peers, max, reply } => {
+                let _ = reply.send(self.dial_known(peers, max));
+            }
             Command::ListenAddrs { reply } => {
                 let _ = reply.send(self.swarm.listeners().cloned().collect());
             }
@@ -753,12 +776,35 @@ impl EventLoop {
             Ok(()) | Err(DialError::DialPeerConditionFalse(_)) => Ok(()),
             Err(DialError::NoAddresses) => {
                 // Ask the members' routing tables; dialled when found.
-                self.wanted.insert(peer);
-                self.swarm.behaviour_mut().kad.get_closest_peers(peer);
+                let now = Instant::now();
+                self.looked_up.retain(|_, at| now.duration_since(*at) < LOOKUP_INTERVAL);
+                if !self.wanted.contains(&peer) && !self.looked_up.contains_key(&peer) {
+                    self.looked_up.insert(peer, now);
+                    self.wanted.insert(peer);
+                    self.swarm.behaviour_mut().kad.get_closest_peers(peer);
+                }
                 Ok(())
             }
             Err(e) => Err(NetError::Dial { target: peer.to_string(), reason: e.to_string() }),
         }
+    }
+
+    fn dial_known(&mut self, peers: Vec<PeerId>, max: usize) -> usize {
+        let mut started = 0;
+        for peer in peers {
+            if started >= max {
+                break;
+            }
+            if self.is_refused(&peer) || self.swarm.is_connected(&peer) {
+                continue;
+            }
+            match self.swarm.dial(DialOpts::peer_id(peer).build()) {
+                Ok(()) => started += 1,
+                Err(DialError::NoAddresses | DialError::DialPeerConditionFalse(_)) => {}
+                Err(e) => debug!(%peer, error = %e, "cannot dial member"),
+            }
+        }
+        started
     }
 
     fn connected_peers(&self) -> Vec<PeerInfo> {

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
-use tracing::{error, info, warn};
+use tracing::{error, info, info_span, warn};
 
 /// Capacity of the command channel (handles and sync tasks → actor).
 const COMMAND_CAPACITY: usize = 256;
@@ -93,7 +93,8 @@ impl Node {
             net_config.stranger_cooldown = cooldown;
         }
         let committer = GroupCommitter::start(Arc::clone(&store)).map_err(|e| cleanup_socket(e.into()))?;
-        let (net, net_events) = match Network::spawn(net_config) {
+        let (net, net_events) = match info_span!("node", state = %store.state()).in_scope(|| Network::spawn(net_config))
+        {
             Ok(n) => n,
             Err(e) => {
                 committer.shutdown();
