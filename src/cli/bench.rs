@@ -50,6 +50,9 @@ pub struct MeshArgs {
     /// How many record updates to time for `converge_ms`.
     #[arg(long, default_value_t = 30)]
     updates: usize,
+    /// How many fresh nodes to time for `cold_sync_ms`, one after the other.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=20))]
+    cold_syncs: u16,
 }
 
 pub fn run(cmd: BenchCommand, out: &Out) -> Result<()> {
@@ -91,8 +94,18 @@ struct MeshReport {
     records: usize,
     initial_converge_ms: u128,
     converge_ms: Percentiles,
-    cold_sync_ms: u128,
+    /// One sample per newcomer (`--cold-syncs`).
+    cold_sync_ms: Percentiles,
+    /// Objects the last newcomer held once complete.
     cold_sync_objects: usize,
+    /// CPU the converged network uses while nothing changes (5 s sample):
+    /// periodic sync, gossip heartbeats, pings. The cold-sync node competes
+    /// with it for the same cores.
+    idle_cpu_cores: f64,
+    /// CPU the whole process used during the cold syncs, in cores (mean):
+    /// near 2 on the reference machine means the newcomer waited for CPU,
+    /// not for the network.
+    cold_sync_cpu_cores: f64,
     rss_mb_per_node: f64,
     rss_mb_total: f64,
     build: &'static str,
@@ -125,11 +138,12 @@ fn rss_mb() -> f64 {
 fn mesh(args: MeshArgs, out: &Out) -> Result<()> {
     let n = args.nodes as usize;
     // The node states, then states that publish records but run no node
-    // here, then one more state for the cold-sync node.
+    // here, then one more state per cold-sync node.
     let offline_states = (args.records / 2).saturating_sub(n);
-    let all = states(n + offline_states + 1);
-    if all.len() < n + offline_states + 1 {
-        bail!("--nodes plus --records/2 exceeds the {} ISO 3166 codes", all.len());
+    let wanted = n + offline_states + args.cold_syncs as usize;
+    let all = states(wanted);
+    if all.len() < wanted {
+        bail!("--nodes plus --records/2 plus --cold-syncs exceeds the {} ISO 3166 codes", all.len());
     }
     let (node_states, rest) = all.split_at(n);
     let (offline, fresh) = rest.split_at(offline_states);
@@ -165,6 +179,9 @@ fn mesh(args: MeshArgs, out: &Out) -> Result<()> {
         wait_for_convergence(&handles, total_records, Duration::from_secs(600), &quiet).await?;
         let initial_converge_ms = t.elapsed().as_millis();
         let rss_total = rss_mb() - rss_before;
+        let (cpu, wall) = (cpu_secs(), Instant::now());
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let idle_cpu_cores = (cpu_secs() - cpu) / wall.elapsed().as_secs_f64();
 
         // converge_ms: one node updates its record; time until every node has it.
         let mut samples = Vec::with_capacity(args.updates);
@@ -186,21 +203,37 @@ fn mesh(args: MeshArgs, out: &Out) -> Result<()> {
         }
 
         // cold_sync_ms: a fresh node, gossip off, fetches everything by sync.
-        let fresh_state: StateCode = fresh[0];
-        let index = network.add_member(root.path(), fresh_state, at)?;
-        let t = Instant::now();
-        let newcomer = network.start(index, bootstrap.clone(), false).await?;
-        let h = newcomer.handle();
-        // A new state presents its admission and records through sync; until
-        // it is a member, peers refuse to hand it the directory.
-        let member = &network.members[index];
-        for role in [Role::policy(), Role::technical()] {
-            h.publish_record(example_draft(member.state, role, member.node_id), None).await?;
+        // Several newcomers, one after the other (each stays in the
+        // directory, so the next one has two more records to fetch).
+        let mut cold = Vec::with_capacity(args.cold_syncs as usize);
+        let (mut cold_objects, mut cold_cpu) = (0, Vec::with_capacity(args.cold_syncs as usize));
+        for (k, &fresh_state) in fresh.iter().enumerate() {
+            let index = network.add_member(root.path(), fresh_state, at)?;
+            tracing::info!(state = %fresh_state, "cold sync starts");
+            let cpu_before = cpu_secs();
+            let t = Instant::now();
+            let newcomer = network.start(index, bootstrap.clone(), false).await?;
+            let h = newcomer.handle();
+            // A new state presents its admission and records through sync;
+            // until it is a member, peers refuse to hand it the directory.
+            let member = &network.members[index];
+            for role in [Role::policy(), Role::technical()] {
+                h.publish_record(example_draft(member.state, role, member.node_id), None).await?;
+            }
+            cold_objects = wait_for_records(&h, total_records + 2 * (k + 1), Duration::from_secs(120)).await?;
+            cold.push(t.elapsed().as_secs_f64() * 1000.0);
+            cold_cpu.push((cpu_secs() - cpu_before) / t.elapsed().as_secs_f64());
+            // Its records reach the others only from it (its gossip is off):
+            // the next newcomer counts on them.
+            for h in &handles {
+                wait_for_records(h, total_records + 2 * (k + 1), Duration::from_secs(60)).await?;
+            }
+            newcomer.shutdown().await?;
+            // Let the network settle (its members notice the departure).
+            tokio::time::sleep(Duration::from_secs(2)).await;
         }
-        let objects = wait_for_records(&h, total_records + 2, Duration::from_secs(120)).await?;
-        let cold_sync_ms = t.elapsed().as_millis();
+        let cold_sync_cpu_cores = cold_cpu.iter().sum::<f64>() / cold_cpu.len().max(1) as f64;
 
-        newcomer.shutdown().await?;
         for node in nodes {
             node.shutdown().await?;
         }
@@ -210,8 +243,10 @@ fn mesh(args: MeshArgs, out: &Out) -> Result<()> {
             records: total_records,
             initial_converge_ms,
             converge_ms: percentiles(samples),
-            cold_sync_ms,
-            cold_sync_objects: objects,
+            cold_sync_ms: percentiles(cold),
+            cold_sync_objects: cold_objects,
+            idle_cpu_cores,
+            cold_sync_cpu_cores,
             rss_mb_per_node: rss_total / n as f64,
             rss_mb_total: rss_total,
             build: if cfg!(debug_assertions) { "debug" } else { "release" },
