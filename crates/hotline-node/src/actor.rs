@@ -58,9 +58,6 @@ const DELIVERY_TICK: Duration = Duration::from_millis(50);
 /// operator (CBM 8: contact details are confirmed once a year).
 const FRESHNESS_WARNINGS: [i64; 2] = [60, 30];
 
-/// How long a cached digest may be reused while no slot changes.
-const DIGEST_MAX_AGE: Duration = Duration::from_secs(1);
-
 /// Invalid objects of one sync batch logged at `warn`; the rest at `debug`.
 const LOUD_REJECTIONS_PER_BATCH: usize = 3;
 
@@ -243,8 +240,8 @@ struct Actor {
     member_nodes: BTreeMap<NodeId, StateCode>,
     /// Peer ids of member nodes, converted once.
     peer_ids: HashMap<NodeId, PeerId>,
-    /// See [`Actor::digest`]: directory generation, when computed, digest.
-    digest_cache: Option<(u64, Instant, Arc<Digest>)>,
+    /// See [`Actor::digest`]: directory generation, clock reading, digest.
+    digest_cache: Option<(u64, Timestamp, Arc<Digest>)>,
     rejections: BTreeMap<String, u64>,
     store_failures: u64,
     bootstrap: Vec<Multiaddr>,
@@ -348,18 +345,19 @@ impl Actor {
 
     /// The live directory's digest, shared and cached: every exchange and
     /// every digest request needs it, and in a quiet network it changes
-    /// rarely. Recomputed when a slot changes, and at least every second,
-    /// since expiry changes the live set without a slot changing.
+    /// rarely. Recomputed when a slot changes, and when the node's clock
+    /// (whole seconds) moves on, since expiry changes the live set without
+    /// a slot changing.
     fn digest(&mut self) -> Arc<Digest> {
-        let generation = self.dir.generation();
+        let (generation, now) = (self.dir.generation(), self.now());
         if let Some((g, at, digest)) = &self.digest_cache
             && *g == generation
-            && at.elapsed() < DIGEST_MAX_AGE
+            && *at == now
         {
             return Arc::clone(digest);
         }
-        let digest = Arc::new(self.dir.digest(self.now()));
-        self.digest_cache = Some((generation, Instant::now(), Arc::clone(&digest)));
+        let digest = Arc::new(self.dir.digest(now));
+        self.digest_cache = Some((generation, now, Arc::clone(&digest)));
         digest
     }
 
