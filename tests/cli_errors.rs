@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{fails, hotline, ok};
+use common::{fails, hotline, ok, record_args};
 use std::path::Path;
 
 /// Three stewards (threshold two), a valid charter, and a FRA node that is
@@ -38,7 +38,7 @@ fn network(dir: &Path) {
     ok(dir, &["--data-dir", "fra", "init", "--charter", "net.charter", "--state", "FRA"]);
     admit(dir, "net.charter", "FRA", "fra", "fra.admission", &[]);
     ok(dir, &["--data-dir", "fra", "admission", "import", "fra.admission"]);
-    ok(dir, &record_args("fra", "CERT-FR"));
+    ok(dir, &record_args("fra", "CERT-FR", "Europe/Paris", "fr,en"));
 }
 
 fn admit(dir: &Path, charter: &str, state: &str, data: &str, out: &str, extra: &[&str]) {
@@ -48,33 +48,6 @@ fn admit(dir: &Path, charter: &str, state: &str, data: &str, out: &str, extra: &
     ok(dir, &args);
     ok(dir, &["admission", "sign", out, "--key", "s1.key"]);
     ok(dir, &["admission", "sign", out, "--key", "s3.key"]);
-}
-
-fn record_args<'a>(data: &'a str, org: &'a str) -> Vec<&'a str> {
-    vec![
-        "--data-dir",
-        data,
-        "record",
-        "set",
-        "--role",
-        "technical",
-        "--organization",
-        org,
-        "--position",
-        "Duty officer",
-        "--email",
-        "cert@example.org",
-        "--phone",
-        "+33 1 00 00 00 00",
-        "--phone-24x7",
-        "+33 6 00 00 00 00",
-        "--availability",
-        "24x7",
-        "--timezone",
-        "Europe/Paris",
-        "--languages",
-        "fr,en",
-    ]
 }
 
 /// The node's whole visible state: directory listing and the record history.
@@ -196,7 +169,7 @@ fn record_of_a_state_that_was_not_admitted_is_refused() {
     let d = dir.path();
     network(d);
     ok(d, &["--data-dir", "deu", "init", "--charter", "net.charter", "--state", "DEU"]);
-    let err = fails(d, &record_args("deu", "CERT-Bund"));
+    let err = fails(d, &record_args("deu", "CERT-Bund", "Europe/Paris", "fr,en"));
     assert!(err.contains("DEU is not admitted"), "{err}");
     // Neither does an export carry it into another node.
     ok(d, &["--data-dir", "fra", "directory", "export", "--out", "fra.export"]);
@@ -233,7 +206,7 @@ fn too_long_field_is_refused_and_store_unchanged() {
     network(d);
     let before = snapshot(d, "fra");
     let long = "x".repeat(300);
-    let err = fails(d, &record_args("fra", &long));
+    let err = fails(d, &record_args("fra", &long, "Europe/Paris", "fr,en"));
     assert!(err.contains("organization") && err.contains("the limit is 256"), "{err}");
     let err = fails(d, &["--data-dir", "fra", "record", "set", "--role", "technical", "--timezone", "Mars/Olympus"]);
     assert!(err.contains("not an IANA time zone"), "{err}");

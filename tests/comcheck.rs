@@ -310,20 +310,10 @@ async fn a_poc_that_failed_its_last_two_checks_shows_as_unconfirmed_and_sending_
     assert_eq!(deu.record(state("DEU"), tech.clone()).await.unwrap().status, "current");
 
     let message = |force| SendRequest {
-        to: deu_tech.clone(),
-        from_role: None,
-        kind: MessageType::Notification,
-        subject: "Are you there?".into(),
-        body: String::new(),
         tlp: Some(Tlp::Green),
-        severity: None,
         is_exercise: true,
-        respond_by: None,
-        case_id: None,
-        in_reply_to: None,
-        lang: None,
-        fields: None,
         force,
+        ..SendRequest::new(deu_tech.clone(), MessageType::Notification, "Are you there?")
     };
     let refused = fra.send(message(false)).await.unwrap_err().to_string();
     assert!(refused.contains("last two communication checks") && refused.contains("--force"), "{refused}");

@@ -90,21 +90,12 @@ where
 }
 
 fn message(i: usize) -> SendRequest {
+    let to = Address { state: "DEU".parse().unwrap(), role: Role::technical() };
     SendRequest {
-        to: Address { state: "DEU".parse().unwrap(), role: Role::technical() },
-        from_role: None,
-        kind: MessageType::StatusUpdate,
-        subject: format!("Status update {i:03}"),
         body: format!("Update number {i} of {MESSAGES}."),
         tlp: Some(Tlp::Green),
-        severity: None,
         is_exercise: true,
-        respond_by: None,
-        case_id: None,
-        in_reply_to: None,
-        lang: None,
-        fields: None,
-        force: false,
+        ..SendRequest::new(to, MessageType::StatusUpdate, format!("Status update {i:03}"))
     }
 }
 

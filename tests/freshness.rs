@@ -14,21 +14,12 @@ use std::time::Duration;
 use support::*;
 
 fn rfi(to: &str, force: bool) -> SendRequest {
+    let to = Address { state: to.parse().unwrap(), role: Role::technical() };
     SendRequest {
-        to: Address { state: to.parse().unwrap(), role: Role::technical() },
-        from_role: None,
-        kind: MessageType::RequestForInformation,
-        subject: "Are you still reachable here?".into(),
-        body: String::new(),
         tlp: Some(Tlp::Green),
-        severity: None,
         is_exercise: true,
-        respond_by: None,
-        case_id: None,
-        in_reply_to: None,
-        lang: None,
-        fields: None,
         force,
+        ..SendRequest::new(to, MessageType::RequestForInformation, "Are you still reachable here?")
     }
 }
 

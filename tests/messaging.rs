@@ -10,21 +10,13 @@ use std::time::Duration;
 use support::*;
 
 fn rfi(to: &str) -> SendRequest {
+    let to = Address { state: to.parse().unwrap(), role: Role::technical() };
     SendRequest {
-        to: Address { state: to.parse().unwrap(), role: Role::technical() },
-        from_role: None,
-        kind: MessageType::RequestForInformation,
-        subject: "Scanning from AS64500".into(),
         body: "We observe scanning of energy-sector hosts. Can you confirm?".into(),
         tlp: Some(Tlp::Amber),
         severity: Some(3),
-        is_exercise: false,
-        respond_by: None,
-        case_id: None,
-        in_reply_to: None,
         lang: Some("en".into()),
-        fields: None,
-        force: false,
+        ..SendRequest::new(to, MessageType::RequestForInformation, "Scanning from AS64500")
     }
 }
 

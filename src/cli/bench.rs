@@ -285,21 +285,17 @@ struct MessagesReport {
 }
 
 fn bench_message(to: StateCode, size: usize, i: u64) -> hotline_node::api_types::SendRequest {
+    let to = hotline_core::Address { state: to, role: Role::technical() };
     hotline_node::api_types::SendRequest {
-        to: hotline_core::Address { state: to, role: Role::technical() },
         from_role: Some(Role::technical()),
-        kind: hotline_core::MessageType::StatusUpdate,
-        subject: format!("Benchmark message {i}"),
         body: "x".repeat(size),
         tlp: Some(hotline_core::Tlp::Green),
-        severity: None,
         is_exercise: true,
-        respond_by: None,
-        case_id: None,
-        in_reply_to: None,
-        lang: None,
-        fields: None,
-        force: false,
+        ..hotline_node::api_types::SendRequest::new(
+            to,
+            hotline_core::MessageType::StatusUpdate,
+            format!("Benchmark message {i}"),
+        )
     }
 }
 

@@ -195,20 +195,12 @@ fn technical(state: hotline_core::StateCode) -> Address {
 
 fn request(to: Address, kind: MessageType, subject: &str, body: &str) -> SendRequest {
     SendRequest {
-        to,
         from_role: Some(Role::technical()),
-        kind,
-        subject: subject.into(),
         body: body.into(),
         tlp: Some(Tlp::Amber),
-        severity: None,
         is_exercise: true,
-        respond_by: None,
-        case_id: None,
-        in_reply_to: None,
         lang: Some("en".into()),
-        fields: None,
-        force: false,
+        ..SendRequest::new(to, kind, subject)
     }
 }
 

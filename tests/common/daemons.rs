@@ -1,7 +1,7 @@
 //! Two real `hotline daemon` processes, FRA and DEU, set up offline with
 //! the README ceremony: what the CLI tests of messaging and comchecks share.
 
-use super::{hotline, hotline_bin, ok};
+use super::{hotline, hotline_bin, ok, record_args};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -53,33 +53,7 @@ pub fn ceremony(d: &Path, network: &str) {
         ok(d, &["admission", "sign", &adm, "--key", "s1.key"]);
         ok(d, &["admission", "sign", &adm, "--key", "s2.key"]);
         ok(d, &["--data-dir", data, "admission", "import", &adm]);
-        ok(
-            d,
-            &[
-                "--data-dir",
-                data,
-                "record",
-                "set",
-                "--role",
-                "technical",
-                "--organization",
-                org,
-                "--position",
-                "Duty officer",
-                "--email",
-                "cert@example.org",
-                "--phone",
-                "+33 1 00 00 00 00",
-                "--phone-24x7",
-                "+33 6 00 00 00 00",
-                "--availability",
-                "24x7",
-                "--timezone",
-                tz,
-                "--languages",
-                "en",
-            ],
-        );
+        ok(d, &record_args(data, org, tz, "en"));
         configure(d, data, state, &[]);
     }
 }

@@ -64,3 +64,32 @@ pub fn run_script(dir: &Path, script: &str) -> Output {
         .output()
         .expect("bash runs")
 }
+
+/// `hotline record set` arguments for a complete technical record of the
+/// node in `data`.
+pub fn record_args<'a>(data: &'a str, org: &'a str, timezone: &'a str, languages: &'a str) -> Vec<&'a str> {
+    vec![
+        "--data-dir",
+        data,
+        "record",
+        "set",
+        "--role",
+        "technical",
+        "--organization",
+        org,
+        "--position",
+        "Duty officer",
+        "--email",
+        "cert@example.org",
+        "--phone",
+        "+33 1 00 00 00 00",
+        "--phone-24x7",
+        "+33 6 00 00 00 00",
+        "--availability",
+        "24x7",
+        "--timezone",
+        timezone,
+        "--languages",
+        languages,
+    ]
+}

@@ -430,6 +430,30 @@ pub struct SendRequest {
     pub force: bool,
 }
 
+impl SendRequest {
+    /// A message with an empty body and every optional field at the API's
+    /// default (what a JSON request that leaves them out gets); set the rest
+    /// with struct update syntax.
+    pub fn new(to: Address, kind: MessageType, subject: impl Into<String>) -> SendRequest {
+        SendRequest {
+            to,
+            from_role: None,
+            kind,
+            subject: subject.into(),
+            body: String::new(),
+            tlp: None,
+            severity: None,
+            is_exercise: false,
+            respond_by: None,
+            case_id: None,
+            in_reply_to: None,
+            lang: None,
+            fields: None,
+            force: false,
+        }
+    }
+}
+
 /// Where a message stands with one recipient node.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeliveryView {
