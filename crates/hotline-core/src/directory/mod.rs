@@ -514,7 +514,17 @@ impl Directory {
     }
 
     fn record_revoked_up_to(&self, state: StateCode, role: &Role) -> Option<u64> {
-        self.entries.get(&ObjectKey::RecordRevocation(state, role.clone())).map(|e| e.object.seq())
+        // A range over the state's revocations instead of a `get`: building
+        // the key would copy the role, and this runs for every record each
+        // time membership is computed.
+        self.entries
+            .range(ObjectKey::RecordRevocation(state, Role::range_start())..)
+            .map_while(|(key, entry)| match key {
+                ObjectKey::RecordRevocation(s, r) if *s == state => Some((r, entry)),
+                _ => None,
+            })
+            .find(|(r, _)| *r == role)
+            .map(|(_, entry)| entry.object.seq())
     }
 
     fn node_revoked(&self, node: &NodeId) -> bool {
@@ -604,33 +614,49 @@ impl Directory {
         })
     }
 
+    /// Every record held, in key order, without building views.
+    fn records_held(&self) -> impl Iterator<Item = &SignedRecord> {
+        // Records sort after admissions and before everything else.
+        self.entries.values().skip_while(|e| matches!(e.object, DirectoryObject::Admission(_))).map_while(|e| match &e
+            .object
+        {
+            DirectoryObject::Record(r) => Some(&**r),
+            _ => None,
+        })
+    }
+
+    /// The nodes that the records in force among `records` list, each with
+    /// its state (a node listed twice appears twice). Membership is this
+    /// minus revoked nodes.
+    fn listed_nodes<'a>(
+        &'a self,
+        records: impl Iterator<Item = &'a SignedRecord> + 'a,
+        now: Timestamp,
+    ) -> impl Iterator<Item = (&'a NodeId, StateCode)> + 'a {
+        records
+            .filter(move |r| self.record_status(r, now).is_in_force())
+            .flat_map(|r| r.record.nodes.iter().map(move |n| (n, r.record.state)))
+    }
+
+    /// The membership rule, in one place: listed by a record in force, and
+    /// not revoked.
+    fn members(&self, now: Timestamp) -> impl Iterator<Item = (&NodeId, StateCode)> {
+        self.listed_nodes(self.records_held(), now).filter(|(n, _)| !self.node_revoked(n))
+    }
+
     fn node_listed_by(&self, state: StateCode, node: &NodeId, now: Timestamp) -> bool {
-        self.records_of(state).any(|r| r.record.nodes.contains(node) && self.record_status(r, now).is_in_force())
+        self.listed_nodes(self.records_of(state), now).any(|(n, _)| n == node)
     }
 
     /// Every member node at `now`: listed in a record in force and not revoked.
     pub fn member_nodes(&self, now: Timestamp) -> BTreeMap<NodeId, StateCode> {
-        let mut out = BTreeMap::new();
-        for view in self.records(now) {
-            if view.status.is_in_force() {
-                for node in &view.record.record.nodes {
-                    if !self.node_revoked(node) {
-                        out.insert(*node, view.record.record.state);
-                    }
-                }
-            }
-        }
-        out
+        self.members(now).map(|(n, s)| (*n, s)).collect()
     }
 
     /// Whether `node` is a member at `now`. Same rule as
     /// [`Directory::member_nodes`], without building the map.
     pub fn is_member(&self, node: &NodeId, now: Timestamp) -> bool {
-        !self.node_revoked(node)
-            && self.entries.values().any(|e| match &e.object {
-                DirectoryObject::Record(r) => r.record.nodes.contains(node) && self.record_status(r, now).is_in_force(),
-                _ => false,
-            })
+        !self.node_revoked(node) && self.members(now).any(|(n, _)| n == node)
     }
 
     /// The prekey bundle of a member node, if it has a valid one at `now`.
