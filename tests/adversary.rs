@@ -11,7 +11,9 @@ use hotline_core::{
     SignedRecord, StateCode, StewardSignature,
 };
 use hotline_net::protocol::digest_entries;
-use hotline_net::{Multiaddr, NetConfig, NetEvent, Network, NetworkHandle, PeerId, SyncRequest, SyncResponse, Verdict};
+use hotline_net::{
+    DigestSummary, Multiaddr, NetConfig, NetEvent, Network, NetworkHandle, PeerId, SyncRequest, SyncResponse, Verdict,
+};
 use hotline_node::api_types::NodeEvent;
 use hotline_node::{NodeHandle, RunningNode};
 use std::collections::BTreeMap;
@@ -36,6 +38,7 @@ impl RawPeer {
         let held: BTreeMap<ObjectKey, DirectoryObject> = objects.into_iter().map(|o| (o.key(), o)).collect();
         let digest = held.iter().map(|(k, o)| (k.clone(), (o.seq(), o.hash(&net)))).collect();
         let entries = digest_entries(&digest);
+        let summary = DigestSummary::of(&digest);
         let h = handle.clone();
         let task = tokio::spawn(async move {
             while let Some(event) = events.recv().await {
@@ -47,6 +50,7 @@ impl RawPeer {
                                 keys.iter().filter_map(|k| held.get(k)).map(|o| o.to_bytes()).collect(),
                             ),
                             SyncRequest::Push(_) => SyncResponse::Ack,
+                            SyncRequest::Summary(_) => SyncResponse::Summary(summary),
                         };
                         let _ = h.respond_sync(reply, response).await;
                     }

@@ -14,8 +14,8 @@ use hotline_core::{
 };
 use hotline_crypto::{Envelope, OpenError, PrekeyRing, SeedRng, select_prekey};
 use hotline_net::{
-    DeliverRequest, DeliverResponse, NetConfig, NetError, NetEvent, Network, NetworkHandle, PeerId, SyncRequest,
-    SyncResponse,
+    DeliverRequest, DeliverResponse, DigestSummary, NetConfig, NetError, NetEvent, Network, NetworkHandle, PeerId,
+    SyncRequest, SyncResponse,
 };
 use hotline_node::api_types::MessageQuery;
 use hotline_node::{NodeHandle, RunningNode};
@@ -49,6 +49,9 @@ impl Mallory {
                         SyncRequest::Digest(_) => SyncResponse::Digest(Vec::new()),
                         SyncRequest::Fetch(_) => SyncResponse::Objects(Vec::new()),
                         SyncRequest::Push(_) => SyncResponse::Ack,
+                        SyncRequest::Summary(_) => {
+                            SyncResponse::Summary(DigestSummary::of(&hotline_core::directory::Digest::new()))
+                        }
                     };
                     let _ = h.respond_sync(reply, response).await;
                 }

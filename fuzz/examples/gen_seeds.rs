@@ -7,7 +7,7 @@ use hotline_core::{DirectoryObject, ObjectHash};
 use hotline_crypto::{PrekeyPolicy, PrekeyRing, SeedRng};
 use hotline_fuzz::{T0, envelope_fixture};
 use hotline_net::deliver::{MAX_DELIVER_FRAME_BYTES, MAX_DELIVER_RESPONSE_FRAME_BYTES, NOT_A_MEMBER};
-use hotline_net::protocol::{SyncRequest, SyncResponse, frame, frame_bounded};
+use hotline_net::protocol::{DigestSummary, SyncRequest, SyncResponse, frame, frame_bounded};
 use hotline_net::{DeliverRequest, DeliverResponse};
 use std::fs;
 use std::path::Path;
@@ -53,6 +53,7 @@ fn main() {
         ("req_digest", SyncRequest::Digest(entries.clone())),
         ("req_fetch", SyncRequest::Fetch(keys)),
         ("req_push", SyncRequest::Push(blobs.clone())),
+        ("req_summary", SyncRequest::Summary(DigestSummary { entries: 654, hash: ObjectHash([9; 32]) })),
     ];
     for (name, request) in requests {
         write("sync_frame", name, &frame(&request.to_body().expect("seed body")).expect("seed frame"));
@@ -62,6 +63,7 @@ fn main() {
         ("resp_objects", SyncResponse::Objects(blobs)),
         ("resp_ack", SyncResponse::Ack),
         ("resp_refused", SyncResponse::Refused),
+        ("resp_summary", SyncResponse::Summary(DigestSummary { entries: 1, hash: ObjectHash([5; 32]) })),
     ];
     for (name, response) in responses {
         write("sync_frame", name, &frame(&response.to_body().expect("seed body")).expect("seed frame"));

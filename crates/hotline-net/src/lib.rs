@@ -40,7 +40,7 @@
 //! outright, member or not.
 //!
 //! Every protocol name and the topic carry the network id:
-//! `/hotline/<netid>/sync/1`, `/hotline/<netid>/deliver/1`, `/hotline/<netid>/kad/1`,
+//! `/hotline/<netid>/sync/2`, `/hotline/<netid>/deliver/1`, `/hotline/<netid>/kad/1`,
 //! `/hotline/<netid>/meshsub/1.1.0`, topic `hotline/<netid>/directory/1`,
 //! identify protocol version `/hotline/<netid>/1`.
 //!
@@ -101,7 +101,7 @@ pub use libp2p::gossipsub::MessageId;
 pub use libp2p::{Multiaddr, PeerId};
 pub use network::DeliverReply;
 pub use network::{NetEvent, Network, NetworkHandle, PeerInfo, SyncReply, Verdict};
-pub use protocol::{DigestEntry, SyncRequest, SyncResponse, sync_protocol};
+pub use protocol::{DigestEntry, DigestSummary, SyncRequest, SyncResponse, sync_protocol};
 
 use hotline_core::NodeId;
 
@@ -156,7 +156,7 @@ mod tests {
         assert_eq!(identify_version(&net), format!("/hotline/{hex}/1"));
         assert_eq!(directory_topic(&net).to_string(), format!("hotline/{hex}/directory/1"));
         assert_eq!(kad_protocol(&net).as_ref(), format!("/hotline/{hex}/kad/1"));
-        assert_eq!(sync_protocol(&net).as_ref(), format!("/hotline/{hex}/sync/1"));
+        assert_eq!(sync_protocol(&net).as_ref(), format!("/hotline/{hex}/sync/2"));
         assert_eq!(deliver_protocol(&net).as_ref(), format!("/hotline/{hex}/deliver/1"));
     }
 }

@@ -2,12 +2,17 @@
 //! request-response.
 //!
 //! # Protocol name and version
-//! `/hotline/<network-id-hex>/sync/1`. The trailing `1` is the protocol
+//! `/hotline/<network-id-hex>/sync/2`. The trailing `2` is the protocol
 //! version; a new wire layout gets a new name, and multistream-select
-//! negotiates it, so frames carry no version byte of their own.
+//! negotiates it, so frames carry no version byte of their own. Version 2
+//! added `Summary`.
 //!
 //! # Exchange
 //! One request and one response per libp2p stream:
+//! 0. `Summary(s)` → `Summary(s)` (optional): the number of live slots and
+//!    the digest hash. Equal summaries mean equal directories, and the
+//!    exchange ends there; a quiet network's periodic syncs cost one small
+//!    round trip instead of two whole digests.
 //! 1. `Digest(entries)` → `Digest(entries)`: each side sends the live part of
 //!    its directory as `(object key, seq, object hash)` triples, sorted by key.
 //!    Each side then knows which slots the other has newer or different.
@@ -32,8 +37,11 @@
 //! varint index in declaration order:
 //! ```text
 //! SyncRequest  = 0 Digest(seq<DigestEntry>) | 1 Fetch(seq<ObjectKey>) | 2 Push(seq<bytes>)
+//!              | 3 Summary(DigestSummary)
 //! SyncResponse = 0 Digest(seq<DigestEntry>) | 1 Objects(seq<bytes>)   | 2 Ack | 3 Refused
+//!              | 4 Summary(DigestSummary)
 //! DigestEntry  = ObjectKey ‖ seq:varint u64 ‖ hash:[u8; 32]
+//! DigestSummary = entries:varint u64 ‖ hash:[u8; 32]      (hash = Directory::digest_hash)
 //! bytes        = varint length ‖ a directory object's wire form (format byte ‖ postcard)
 //! ```
 //! `ObjectKey` is encoded as in `hotline_core::object`. A reader refuses a
@@ -42,7 +50,7 @@
 //! the stream is then reset and the request fails on both sides.
 
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use hotline_core::directory::Digest;
+use hotline_core::directory::{Digest, hash_of_digest};
 use hotline_core::encoding::{self, DecodeError};
 use hotline_core::limits::MAX_OBJECT_BYTES;
 use hotline_core::{NetworkId, ObjectHash, ObjectKey};
@@ -64,12 +72,12 @@ pub const MAX_FRAME_BYTES: usize = 5 * 1024 * 1024;
 // A full batch of maximal objects, with its length prefixes, must fit in a frame.
 const _: () = assert!(MAX_BATCH_OBJECTS * (MAX_BATCH_OBJECT_BYTES + 8) + 16 <= MAX_FRAME_BYTES);
 
-/// The sync protocol name for `network`: `/hotline/<netid>/sync/1`.
+/// The sync protocol name for `network`: `/hotline/<netid>/sync/2`.
 pub fn sync_protocol(network: &NetworkId) -> StreamProtocol {
     // The network id is 64 hex digits, so the name always starts with '/'
     // and is valid; `try_from_owned` only fails on a missing leading slash.
-    StreamProtocol::try_from_owned(format!("/hotline/{network}/sync/1"))
-        .unwrap_or_else(|_| StreamProtocol::new("/hotline/invalid/sync/1"))
+    StreamProtocol::try_from_owned(format!("/hotline/{network}/sync/2"))
+        .unwrap_or_else(|_| StreamProtocol::new("/hotline/invalid/sync/2"))
 }
 
 /// One digest entry: a slot, the seq of its winner and the winner's hash.
@@ -78,6 +86,24 @@ pub type DigestEntry = (ObjectKey, u64, ObjectHash);
 /// The digest entries of `digest`, in key order, ready to send.
 pub fn digest_entries(digest: &Digest) -> Vec<DigestEntry> {
     digest.iter().map(|(k, (seq, hash))| (k.clone(), *seq, *hash)).collect()
+}
+
+/// A digest in brief: its number of live slots and its hash
+/// (`Directory::digest_hash`). Two nodes with equal summaries hold the same
+/// live directory (up to a SHA-256 collision).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DigestSummary {
+    /// Live slots in the digest.
+    pub entries: u64,
+    /// SHA-256 over the digest in key order.
+    pub hash: ObjectHash,
+}
+
+impl DigestSummary {
+    /// The summary of `digest`.
+    pub fn of(digest: &Digest) -> DigestSummary {
+        DigestSummary { entries: digest.len() as u64, hash: hash_of_digest(digest) }
+    }
 }
 
 /// A sync request. See the module documentation for the exchange.
@@ -90,6 +116,8 @@ pub enum SyncRequest {
     /// "Here are objects you lack" (object wire bytes, at most
     /// [`MAX_BATCH_OBJECTS`]).
     Push(Vec<Vec<u8>>),
+    /// "This is my digest in brief": answered with the responder's summary.
+    Summary(DigestSummary),
 }
 
 /// A sync response. See the module documentation for the exchange.
@@ -105,6 +133,8 @@ pub enum SyncResponse {
     /// The responder will not serve this request (for example, the asker
     /// is not a member).
     Refused,
+    /// The responder's digest in brief, answering [`SyncRequest::Summary`].
+    Summary(DigestSummary),
 }
 
 /// A sync or deliver message breaks its protocol's bounds or encoding.
@@ -173,12 +203,23 @@ fn check_objects(what: &'static str, objects: &[Vec<u8>]) -> Result<(), Protocol
 }
 
 impl SyncRequest {
+    /// The request's name, for logs: `digest`, `fetch` or `push`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SyncRequest::Digest(_) => "digest",
+            SyncRequest::Fetch(_) => "fetch",
+            SyncRequest::Push(_) => "push",
+            SyncRequest::Summary(_) => "summary",
+        }
+    }
+
     /// Checks the item-count and object-size bounds.
     pub fn check(&self) -> Result<(), ProtocolError> {
         match self {
             SyncRequest::Digest(d) => check_count("digest", d.len(), MAX_DIGEST_ITEMS),
             SyncRequest::Fetch(k) => check_count("fetch", k.len(), MAX_BATCH_OBJECTS),
             SyncRequest::Push(o) => check_objects("push", o),
+            SyncRequest::Summary(_) => Ok(()),
         }
     }
 
@@ -202,7 +243,7 @@ impl SyncResponse {
         match self {
             SyncResponse::Digest(d) => check_count("digest", d.len(), MAX_DIGEST_ITEMS),
             SyncResponse::Objects(o) => check_objects("objects", o),
-            SyncResponse::Ack | SyncResponse::Refused => Ok(()),
+            SyncResponse::Ack | SyncResponse::Refused | SyncResponse::Summary(_) => Ok(()),
         }
     }
 
@@ -358,7 +399,7 @@ mod tests {
     #[test]
     fn protocol_name_carries_the_network_id() {
         let name = proto();
-        assert_eq!(name.as_ref(), format!("/hotline/{}/sync/1", "09".repeat(32)));
+        assert_eq!(name.as_ref(), format!("/hotline/{}/sync/2", "09".repeat(32)));
     }
 
     #[test]
@@ -368,6 +409,7 @@ mod tests {
             SyncRequest::Fetch(vec![ObjectKey::Admission(state("DEU"))]),
             SyncRequest::Push(vec![vec![1, 2, 3], vec![]]),
             SyncRequest::Digest(vec![]),
+            SyncRequest::Summary(DigestSummary { entries: 654, hash: ObjectHash([3; 32]) }),
         ] {
             let bytes = write_req(req.clone());
             let got = block_on(SyncCodec.read_request(&proto(), &mut Cursor::new(bytes)));
@@ -378,6 +420,7 @@ mod tests {
             SyncResponse::Objects(vec![vec![7; 100]]),
             SyncResponse::Ack,
             SyncResponse::Refused,
+            SyncResponse::Summary(DigestSummary { entries: 0, hash: ObjectHash([0; 32]) }),
         ] {
             let mut out = Cursor::new(Vec::new());
             block_on(SyncCodec.write_response(&proto(), &mut out, resp.clone())).unwrap_or_else(|e| panic!("{e}"));
@@ -472,5 +515,25 @@ mod tests {
         assert_eq!(frame(&body).unwrap_or_default()[..4], [0, 0, 0, 7]);
         assert_eq!(SyncResponse::Ack.to_body().unwrap_or_default(), vec![2]);
         assert_eq!(SyncResponse::Refused.to_body().unwrap_or_default(), vec![3]);
+        // Summary{entries: 300, hash: 32 × 0xab} = variant 3, varint 300, the hash.
+        let summary = DigestSummary { entries: 300, hash: ObjectHash([0xab; 32]) };
+        let mut expect = vec![3, 0xac, 0x02];
+        expect.extend_from_slice(&[0xab; 32]);
+        assert_eq!(SyncRequest::Summary(summary).to_body().unwrap_or_default(), expect);
+        expect[0] = 4;
+        assert_eq!(SyncResponse::Summary(summary).to_body().unwrap_or_default(), expect);
+    }
+
+    #[test]
+    fn a_summary_is_the_count_and_the_digest_hash() {
+        let digest: Digest = digest().into_iter().map(|(k, seq, h)| (k, (seq, h))).collect();
+        let summary = DigestSummary::of(&digest);
+        assert_eq!(summary.entries, digest.len() as u64);
+        assert_eq!(summary.hash, hash_of_digest(&digest));
+        let mut changed = digest.clone();
+        if let Some(entry) = changed.values_mut().next() {
+            entry.0 += 1;
+        }
+        assert_ne!(DigestSummary::of(&changed), summary);
     }
 }

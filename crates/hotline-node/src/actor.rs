@@ -23,7 +23,7 @@ use crate::handle::Command;
 use crate::options::Clock;
 use crate::sync;
 use crate::views;
-use hotline_core::directory::{Digest, hash_of_digest};
+use hotline_core::directory::Digest;
 use hotline_core::time::DAY;
 use hotline_core::{
     Applied, Change, Directory, DirectoryObject, NodeId, ObjectKey, Outcome, RecordDraft, Rejection, SecretKey,
@@ -31,8 +31,8 @@ use hotline_core::{
 };
 use hotline_net::protocol::digest_entries;
 use hotline_net::{
-    DeliverReply, DeliverResponse, MessageId, Multiaddr, NetEvent, NetworkHandle, PeerId, SyncReply, SyncRequest,
-    SyncResponse, Verdict, peer_id_of,
+    DeliverReply, DeliverResponse, DigestSummary, MessageId, Multiaddr, NetEvent, NetworkHandle, PeerId, SyncReply,
+    SyncRequest, SyncResponse, Verdict, peer_id_of,
 };
 use hotline_store::{GroupCommitter, Store, StoreError, WriteBatch};
 use libp2p::multiaddr::Protocol;
@@ -41,7 +41,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::time::{Instant, MissedTickBehavior};
-use tracing::{Instrument, debug, error, info, info_span, warn};
+use tracing::{Instrument, debug, error, info, info_span, trace, warn};
 
 mod comcheck;
 mod messaging;
@@ -63,8 +63,6 @@ const LOUD_REJECTIONS_PER_BATCH: usize = 3;
 
 /// What to do once a write batch is durable (or has failed).
 enum After {
-    /// Give gossipsub our verdict on the message that carried the object.
-    Gossip { message_id: MessageId, source: PeerId, verdict: Verdict },
     /// Acknowledge a peer's push.
     PushAck(SyncReply),
     /// Let the sync task ask for its next batch.
@@ -108,6 +106,8 @@ struct InFlight {
     /// Whether this node's own state changed (then we present ourselves to
     /// every connected peer).
     own_change: bool,
+    /// Whether membership may have changed: anything but a prekey bundle.
+    roster_change: bool,
 }
 
 struct Committed {
@@ -241,7 +241,9 @@ struct Actor {
     /// Peer ids of member nodes, converted once.
     peer_ids: HashMap<NodeId, PeerId>,
     /// See [`Actor::digest`]: directory generation, clock reading, digest.
-    digest_cache: Option<(u64, Timestamp, Arc<Digest>)>,
+    /// The live digest and its summary, valid for one directory generation
+    /// and one clock second (expiry changes the live set too).
+    digest_cache: Option<(u64, Timestamp, Arc<Digest>, DigestSummary)>,
     rejections: BTreeMap<String, u64>,
     store_failures: u64,
     bootstrap: Vec<Multiaddr>,
@@ -349,16 +351,25 @@ impl Actor {
     /// (whole seconds) moves on, since expiry changes the live set without
     /// a slot changing.
     fn digest(&mut self) -> Arc<Digest> {
+        self.digest_and_summary().0
+    }
+
+    fn summary(&mut self) -> DigestSummary {
+        self.digest_and_summary().1
+    }
+
+    fn digest_and_summary(&mut self) -> (Arc<Digest>, DigestSummary) {
         let (generation, now) = (self.dir.generation(), self.now());
-        if let Some((g, at, digest)) = &self.digest_cache
+        if let Some((g, at, digest, summary)) = &self.digest_cache
             && *g == generation
             && *at == now
         {
-            return Arc::clone(digest);
+            return (Arc::clone(digest), *summary);
         }
         let digest = Arc::new(self.dir.digest(now));
-        self.digest_cache = Some((generation, now, Arc::clone(&digest)));
-        digest
+        let summary = DigestSummary::of(&digest);
+        self.digest_cache = Some((generation, now, Arc::clone(&digest), summary));
+        (digest, summary)
     }
 
     fn emit(&self, event: NodeEvent) {
@@ -376,7 +387,7 @@ impl Actor {
                 let _ = reply.send(status);
             }
             Command::DigestHash(reply) => {
-                let _ = reply.send(hash_of_digest(&self.digest()));
+                let _ = reply.send(self.summary().hash);
             }
             Command::Peers(reply) => {
                 let peers = self.peers().await;
@@ -476,7 +487,17 @@ impl Actor {
             Command::Opened { peer, reply, envelope, outcome } => self.on_opened(peer, reply, *envelope, outcome),
             Command::ExchangeDone { peer, result } => {
                 match result {
-                    Ok(r) => debug!(%peer, pushed = r.pushed, fetched = r.fetched, refused = r.refused, "sync done"),
+                    Ok(r) => debug!(
+                        %peer,
+                        pushed = r.pushed,
+                        fetched = r.fetched,
+                        refused = r.refused,
+                        in_sync = r.in_sync,
+                        digest_ms = r.phase_ms[0],
+                        push_ms = r.phase_ms[1],
+                        fetch_ms = r.phase_ms[2],
+                        "sync done"
+                    ),
                     Err(e) => debug!(%peer, error = %e, "sync failed"),
                 }
                 if self.syncing.remove(&peer) == Some(true) && self.connected.contains_key(&peer) {
@@ -489,7 +510,7 @@ impl Actor {
     async fn status(&mut self) -> StatusView {
         let now = self.now();
         let peers = self.net.connected_peers().await.unwrap_or_default();
-        let digest = self.digest();
+        let (digest, summary) = self.digest_and_summary();
         StatusView {
             state: self.state.to_string(),
             admitted: self.dir.is_admitted(self.state, now),
@@ -502,7 +523,7 @@ impl Actor {
             connected_members: peers.iter().filter(|p| p.member).count(),
             member_nodes: self.dir.member_nodes(now).len(),
             admitted_states: views::admitted_states(&self.dir, now),
-            digest_hash: hash_of_digest(&digest),
+            digest_hash: summary.hash,
             live_objects: digest.len(),
             records: self.dir.entries().filter(|(k, _)| matches!(k, ObjectKey::Record(..))).count(),
             pending: self.dir.pending_len(),
@@ -766,11 +787,12 @@ impl Actor {
         let now = self.now();
         let mut batch = WriteBatch::new();
         let mut events = Vec::new();
-        let mut own_change = false;
+        let (mut own_change, mut roster_change) = (false, false);
         for a in &applied {
             batch.record_applied(a, &self.dir, now);
             for change in &a.changes {
                 events.push(views::change_event(change));
+                roster_change |= !matches!(change.key(), ObjectKey::Prekeys(_));
                 if let Change::Accepted { object, .. } = change {
                     own_change |= object.state() == self.state;
                 }
@@ -783,7 +805,7 @@ impl Actor {
         batch.extend(extra);
         let id = self.next_commit;
         self.next_commit += 1;
-        self.in_flight.push_back(InFlight { id, after, events, publish, own_change });
+        self.in_flight.push_back(InFlight { id, after, events, publish, own_change, roster_change });
         let tx = self.commit_tx.clone();
         self.committer.submit_with(batch, move |result| {
             // The actor may be gone at shutdown; nothing waits then.
@@ -803,8 +825,13 @@ impl Actor {
         }
         let result = match committed.result {
             Ok(()) => {
+                let was_member = self.members.contains_key(&self.local_peer);
                 if !job.events.is_empty() {
-                    self.refresh_members().await;
+                    // Recomputing membership walks every record: skip it for
+                    // prekey bundles, the most frequent change.
+                    if job.roster_change {
+                        self.refresh_members().await;
+                    }
                     for event in job.events {
                         self.emit(event);
                     }
@@ -819,10 +846,18 @@ impl Actor {
                 if job.own_change && !self.stopping {
                     // Our node may just have been listed: publish its prekeys.
                     self.maintain_prekeys();
-                    // Present our new state to every connected peer, strangers
-                    // included: gossip reaches only members, and a peer that
-                    // is still deciding whether we are one needs our record.
-                    let peers: Vec<PeerId> = self.connected.keys().copied().collect();
+                    // Present our new state to connected peers that gossip
+                    // does not reach: strangers (one still deciding whether
+                    // we are a member needs our record); everyone when gossip
+                    // is off, or when this change made our node a member
+                    // (until then peers ignored our gossip). Otherwise gossip
+                    // carries the change to members, and a full exchange with
+                    // each of them on every update would cost two whole
+                    // digests per connection.
+                    let newly_member = !was_member && self.members.contains_key(&self.local_peer);
+                    let everyone = !self.gossip || newly_member;
+                    let peers: Vec<PeerId> =
+                        self.connected.keys().filter(|p| everyone || !self.members.contains_key(p)).copied().collect();
                     for peer in peers {
                         self.start_sync(peer);
                     }
@@ -840,12 +875,6 @@ impl Actor {
 
     async fn finish(&mut self, after: After, result: Result<(), String>) {
         match after {
-            After::Gossip { message_id, source, verdict } => {
-                let verdict = if result.is_ok() { verdict } else { Verdict::Ignore };
-                if let Err(e) = self.net.report_gossip(message_id, source, verdict).await {
-                    debug!(error = %e, "cannot report a gossip verdict");
-                }
-            }
             After::PushAck(reply) => {
                 if result.is_ok()
                     && let Err(e) = self.net.respond_sync(reply, SyncResponse::Ack).await
@@ -1067,8 +1096,11 @@ impl Actor {
                     } else {
                         Vec::new()
                     };
-                    self.persist(vec![applied], After::Gossip { message_id, source, verdict }, released);
-                    return;
+                    // The verdict goes out now, not once the write is durable:
+                    // forwarding depends on validity alone, and an fsync per
+                    // hop would sit on every update's path through the mesh.
+                    self.persist(vec![applied], After::Nothing, released);
+                    report(verdict)
                 }
                 Ok(Outcome::Duplicate) => report(Verdict::Ignore),
                 Ok(Outcome::Pending(why)) => {
@@ -1087,12 +1119,14 @@ impl Actor {
     }
 
     async fn on_sync_request(&mut self, peer: PeerId, request: SyncRequest, reply: SyncReply) {
+        trace!(%peer, request = request.kind(), "sync request");
         let now = self.now();
         let response = match request {
             // The net layer only lets members and strangers in their grace
             // window get this far; both may see the digest, so a newcomer
             // can tell what to push.
             SyncRequest::Digest(_) => SyncResponse::Digest(digest_entries(&self.digest())),
+            SyncRequest::Summary(_) => SyncResponse::Summary(self.summary()),
             SyncRequest::Fetch(keys) => {
                 if self.members.contains_key(&peer) {
                     let objects =
@@ -1141,8 +1175,13 @@ impl Actor {
         }
         let Some(actor) = self.self_tx.upgrade() else { return };
         self.syncing.insert(peer, false);
-        let digest = self.digest();
-        tokio::spawn(sync::exchange(peer, digest, self.net.clone(), actor).in_current_span());
+        let (digest, summary) = self.digest_and_summary();
+        // Summaries first only between members: for a newcomer, or a peer
+        // not yet known as a member, the digests surely differ.
+        let probe =
+            (self.members.contains_key(&peer) && self.members.contains_key(&self.local_peer)).then_some(summary);
+        let ours = sync::Ours { digest, probe };
+        tokio::spawn(sync::exchange(peer, ours, self.net.clone(), actor).in_current_span());
     }
 
     // ----- timers -----

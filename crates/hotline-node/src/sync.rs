@@ -2,6 +2,9 @@
 //! comparison it is built on.
 //!
 //! # One exchange (this node → peer)
+//! 0. Between members: `Summary(ours)` → `Summary(theirs)`. Equal summaries
+//!    end the exchange: nothing to move. A newcomer, or a peer we do not
+//!    count as a member, skips this step (the digests surely differ).
 //! 1. `Digest(ours)` → `Digest(theirs)`.
 //! 2. Compare slot by slot: a side's entry is *newer* when its `seq` is
 //!    higher, or the `seq` is equal and its hash is lower (the directory's
@@ -34,7 +37,7 @@ use crate::handle::Command;
 use hotline_core::directory::Digest;
 use hotline_core::{ObjectHash, ObjectKey};
 use hotline_net::protocol::{MAX_BATCH_OBJECTS, digest_entries};
-use hotline_net::{DigestEntry, NetworkHandle, PeerId, SyncRequest, SyncResponse};
+use hotline_net::{DigestEntry, DigestSummary, NetworkHandle, PeerId, SyncRequest, SyncResponse};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
@@ -88,22 +91,48 @@ pub(crate) struct Report {
     pub fetched: usize,
     /// Whether the peer refused a request (we are not a member there).
     pub refused: bool,
+    /// Whether the summaries matched, so no digest was exchanged.
+    pub in_sync: bool,
+    /// Milliseconds spent on each phase: digest, push, fetch (with apply).
+    pub phase_ms: [u64; 3],
+}
+
+/// Our side of an exchange: the digest, and its summary when the exchange
+/// should start by comparing summaries.
+pub(crate) struct Ours {
+    /// Our live digest.
+    pub digest: Arc<Digest>,
+    /// Compare summaries first (step 0).
+    pub probe: Option<DigestSummary>,
 }
 
 /// Runs one exchange with `peer` and tells the actor when it is over.
-pub(crate) async fn exchange(peer: PeerId, ours: Arc<Digest>, net: NetworkHandle, actor: mpsc::Sender<Command>) {
-    let result = run(peer, &ours, &net, &actor).await;
+pub(crate) async fn exchange(peer: PeerId, ours: Ours, net: NetworkHandle, actor: mpsc::Sender<Command>) {
+    let result = run(peer, ours, &net, &actor).await;
     // The actor may be stopping; then nobody needs the report.
     let _ = actor.send(Command::ExchangeDone { peer, result }).await;
 }
 
-async fn run(
-    peer: PeerId,
-    ours: &Digest,
-    net: &NetworkHandle,
-    actor: &mpsc::Sender<Command>,
-) -> Result<Report, String> {
+async fn run(peer: PeerId, ours: Ours, net: &NetworkHandle, actor: &mpsc::Sender<Command>) -> Result<Report, String> {
     let mut report = Report::default();
+    let mut clock = PhaseClock::new();
+    if let Some(summary) = ours.probe {
+        match net.sync_request(peer, SyncRequest::Summary(summary)).await {
+            Ok(SyncResponse::Summary(theirs)) if theirs == summary => {
+                report.in_sync = true;
+                report.phase_ms[0] = clock.lap();
+                return Ok(report);
+            }
+            Ok(SyncResponse::Summary(_)) => {}
+            Ok(SyncResponse::Refused) => {
+                report.refused = true;
+                return Ok(report);
+            }
+            Ok(other) => return Err(format!("answered a summary with {}", describe(&other))),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    let ours = &*ours.digest;
     let theirs = match net.sync_request(peer, SyncRequest::Digest(digest_entries(ours))).await {
         Ok(SyncResponse::Digest(entries)) => entries,
         Ok(SyncResponse::Refused) => {
@@ -114,6 +143,7 @@ async fn run(
         Err(e) => return Err(e.to_string()),
     };
     let plan = plan(ours, &theirs);
+    report.phase_ms[0] = clock.lap();
 
     for keys in plan.push.chunks(MAX_BATCH_OBJECTS) {
         let (reply, objects) = oneshot::channel();
@@ -134,9 +164,12 @@ async fn run(
         }
     }
 
+    report.phase_ms[1] = clock.lap();
+
     for keys in plan.fetch.chunks(MAX_BATCH_OBJECTS) {
         match net.sync_request(peer, SyncRequest::Fetch(keys.to_vec())).await {
             Ok(SyncResponse::Objects(objects)) => {
+                tracing::trace!(%peer, objects = objects.len(), ms = clock.peek(), "batch arrived");
                 report.fetched += objects.len();
                 let (reply, applied) = oneshot::channel();
                 send(actor, Command::Fetched { peer, objects, reply }).await?;
@@ -144,6 +177,7 @@ async fn run(
                 // may depend on it (records after their admissions), and it
                 // bounds how much a fast peer can queue up in the actor.
                 applied.await.map_err(|_| "the node is stopping".to_string())?;
+                tracing::trace!(%peer, objects = keys.len(), ms = clock.peek(), "fetched a batch");
             }
             Ok(SyncResponse::Refused) => {
                 report.refused = true;
@@ -153,7 +187,28 @@ async fn run(
             Err(e) => return Err(e.to_string()),
         }
     }
+    report.phase_ms[2] = clock.lap();
     Ok(report)
+}
+
+/// Milliseconds between laps, for the exchange's log line.
+struct PhaseClock(std::time::Instant);
+
+impl PhaseClock {
+    fn new() -> Self {
+        PhaseClock(std::time::Instant::now())
+    }
+
+    fn peek(&self) -> u64 {
+        u64::try_from(self.0.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn lap(&mut self) -> u64 {
+        let now = std::time::Instant::now();
+        let ms = now.duration_since(self.0).as_millis();
+        self.0 = now;
+        u64::try_from(ms).unwrap_or(u64::MAX)
+    }
 }
 
 async fn send(actor: &mpsc::Sender<Command>, command: Command) -> Result<(), String> {
@@ -166,6 +221,7 @@ fn describe(response: &SyncResponse) -> &'static str {
         SyncResponse::Objects(_) => "objects",
         SyncResponse::Ack => "an ack",
         SyncResponse::Refused => "a refusal",
+        SyncResponse::Summary(_) => "a summary",
     }
 }
 
