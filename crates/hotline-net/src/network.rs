@@ -184,22 +184,71 @@ pub struct PeerInfo {
 }
 
 enum Command {
-    Publish { data: Vec<u8>, reply: oneshot::Sender<Result<(), NetError>> },
-    ReportGossip { message_id: MessageId, source: PeerId, verdict: Verdict },
-    SyncRequest { peer: PeerId, request: SyncRequest, reply: oneshot::Sender<Result<SyncResponse, NetError>> },
-    RespondSync { reply: SyncReply, response: SyncResponse },
-    Deliver { peer: PeerId, request: DeliverRequest, reply: oneshot::Sender<Result<DeliverResponse, NetError>> },
-    RespondDeliver { reply: DeliverReply, response: DeliverResponse },
-    SetMembers { members: BTreeSet<PeerId>, reply: oneshot::Sender<()> },
-    Block { peer: PeerId, reply: oneshot::Sender<()> },
-    Unblock { peer: PeerId, reply: oneshot::Sender<()> },
-    Dial { addr: Multiaddr, reply: oneshot::Sender<Result<(), NetError>> },
-    DialPeer { peer: PeerId, reply: oneshot::Sender<Result<(), NetError>> },
-    DialKnown { peers: Vec<PeerId>, max: usize, reply: oneshot::Sender<usize> },
-    ListenAddrs { reply: oneshot::Sender<Vec<Multiaddr>> },
-    ConnectedPeers { reply: oneshot::Sender<Vec<PeerInfo>> },
-    GossipPeers { reply: oneshot::Sender<Vec<PeerId>> },
-    Shutdown { reply: oneshot::Sender<()> },
+    /// Without `reply`, a failure is logged by the network task.
+    Publish {
+        data: Vec<u8>,
+        reply: Option<oneshot::Sender<Result<(), NetError>>>,
+    },
+    ReportGossip {
+        message_id: MessageId,
+        source: PeerId,
+        verdict: Verdict,
+    },
+    SyncRequest {
+        peer: PeerId,
+        request: SyncRequest,
+        reply: oneshot::Sender<Result<SyncResponse, NetError>>,
+    },
+    RespondSync {
+        reply: SyncReply,
+        response: SyncResponse,
+    },
+    Deliver {
+        peer: PeerId,
+        request: DeliverRequest,
+        reply: oneshot::Sender<Result<DeliverResponse, NetError>>,
+    },
+    RespondDeliver {
+        reply: DeliverReply,
+        response: DeliverResponse,
+    },
+    SetMembers {
+        members: BTreeSet<PeerId>,
+        reply: oneshot::Sender<()>,
+    },
+    Block {
+        peer: PeerId,
+        reply: oneshot::Sender<()>,
+    },
+    Unblock {
+        peer: PeerId,
+        reply: oneshot::Sender<()>,
+    },
+    Dial {
+        addr: Multiaddr,
+        reply: oneshot::Sender<Result<(), NetError>>,
+    },
+    DialPeer {
+        peer: PeerId,
+        reply: oneshot::Sender<Result<(), NetError>>,
+    },
+    DialKnown {
+        peers: Vec<PeerId>,
+        max: usize,
+        reply: oneshot::Sender<usize>,
+    },
+    ListenAddrs {
+        reply: oneshot::Sender<Vec<Multiaddr>>,
+    },
+    ConnectedPeers {
+        reply: oneshot::Sender<Vec<PeerInfo>>,
+    },
+    GossipPeers {
+        reply: oneshot::Sender<Vec<PeerId>>,
+    },
+    Shutdown {
+        reply: oneshot::Sender<()>,
+    },
 }
 
 /// Starts the network. See [`Network::spawn`].
@@ -290,7 +339,15 @@ impl NetworkHandle {
     /// when no peer is subscribed yet, when the same bytes were published
     /// recently, and when gossip is off: sync delivers the object anyway.
     pub async fn publish(&self, data: Vec<u8>) -> Result<(), NetError> {
-        self.ask(|reply| Command::Publish { data, reply }).await?
+        self.ask(|reply| Command::Publish { data, reply: Some(reply) }).await?
+    }
+
+    /// Like [`NetworkHandle::publish`], without waiting for the network task
+    /// to act on it (a failure is logged there). For a caller that must not
+    /// spend a round trip per object, such as the node's actor; the order
+    /// of commands is kept.
+    pub async fn queue_publish(&self, data: Vec<u8>) -> Result<(), NetError> {
+        self.send(Command::Publish { data, reply: None }).await
     }
 
     /// Gives the node's verdict on a [`NetEvent::Gossip`] message: `Accept`
@@ -630,7 +687,17 @@ impl EventLoop {
     fn on_command(&mut self, command: Command) {
         match command {
             Command::Publish { data, reply } => {
-                let _ = reply.send(self.publish(data));
+                let result = self.publish(data);
+                match reply {
+                    Some(reply) => {
+                        let _ = reply.send(result);
+                    }
+                    None => {
+                        if let Err(e) = result {
+                            warn!(error = %e, "cannot publish on gossip; sync will carry the object");
+                        }
+                    }
+                }
             }
             Command::ReportGossip { message_id, source, verdict } => {
                 if let Some(gossipsub) = self.swarm.behaviour_mut().gossipsub.as_mut()

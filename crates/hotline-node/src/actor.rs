@@ -839,7 +839,9 @@ impl Actor {
                     self.mail.schedule.wake_unsealed(tokio::time::Instant::now());
                 }
                 for bytes in job.publish {
-                    if let Err(e) = self.net.publish(bytes).await {
+                    // Queued, not awaited: a round trip per object would hold
+                    // up the actor (and the sync requests waiting on it).
+                    if let Err(e) = self.net.queue_publish(bytes).await {
                         warn!(error = %e, "cannot publish on gossip; sync will carry the object");
                     }
                 }

@@ -19,8 +19,9 @@
 //!    sync interval, so pulling alone converges. Pushing it as well would
 //!    send a newcomer the whole directory once per peer it connects to.
 //! 4. `Fetch` the slots the peer has newer, in batches of at most
-//!    [`MAX_BATCH_OBJECTS`], and hand each batch to the actor, which applies
-//!    and persists it before the next batch is asked for.
+//!    [`MAX_BATCH_OBJECTS`], with up to two requests in flight, and hand each
+//!    batch to the actor, which applies and persists it before the next
+//!    response is taken.
 //!
 //! Push comes before fetch on purpose: a peer serves `Fetch` only to its
 //! members, and a newcomer becomes one only once its pushed admission and
@@ -34,6 +35,7 @@
 //! the actor. Sync does not use gossip at all.
 
 use crate::handle::Command;
+use futures::StreamExt;
 use hotline_core::directory::Digest;
 use hotline_core::{ObjectHash, ObjectKey};
 use hotline_net::protocol::{MAX_BATCH_OBJECTS, digest_entries};
@@ -41,6 +43,9 @@ use hotline_net::{DigestEntry, DigestSummary, NetworkHandle, PeerId, SyncRequest
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
+
+/// Fetch requests in flight at once within one exchange.
+const FETCH_WINDOW: usize = 2;
 
 /// What one side should move.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -166,18 +171,29 @@ async fn run(peer: PeerId, ours: Ours, net: &NetworkHandle, actor: &mpsc::Sender
 
     report.phase_ms[1] = clock.lap();
 
-    for keys in plan.fetch.chunks(MAX_BATCH_OBJECTS) {
-        match net.sync_request(peer, SyncRequest::Fetch(keys.to_vec())).await {
+    // The next batch is already asked for while one is being applied: under
+    // load, each round trip to a busy peer costs more than applying a batch.
+    let batches: Vec<Vec<ObjectKey>> = plan.fetch.chunks(MAX_BATCH_OBJECTS).map(<[ObjectKey]>::to_vec).collect();
+    let mut responses = futures::stream::iter(batches)
+        .map(|keys| {
+            let net = net.clone();
+            async move { net.sync_request(peer, SyncRequest::Fetch(keys)).await }
+        })
+        .buffered(FETCH_WINDOW);
+    while let Some(response) = responses.next().await {
+        match response {
             Ok(SyncResponse::Objects(objects)) => {
-                tracing::trace!(%peer, objects = objects.len(), ms = clock.peek(), "batch arrived");
-                report.fetched += objects.len();
+                let count = objects.len();
+                tracing::trace!(%peer, objects = count, ms = clock.peek(), "batch arrived");
+                report.fetched += count;
                 let (reply, applied) = oneshot::channel();
                 send(actor, Command::Fetched { peer, objects, reply }).await?;
-                // Wait until the batch is applied and durable: the next one
-                // may depend on it (records after their admissions), and it
-                // bounds how much a fast peer can queue up in the actor.
+                // Wait until the batch is applied and durable before taking
+                // the next response: it may depend on this one (records
+                // after their admissions), and it bounds how much a fast
+                // peer can queue up in the actor.
                 applied.await.map_err(|_| "the node is stopping".to_string())?;
-                tracing::trace!(%peer, objects = keys.len(), ms = clock.peek(), "fetched a batch");
+                tracing::trace!(%peer, objects = count, ms = clock.peek(), "applied a batch");
             }
             Ok(SyncResponse::Refused) => {
                 report.refused = true;
