@@ -110,6 +110,15 @@ impl LocalNetwork {
         Ok(objects)
     }
 
+    /// Writes `objects` into member `i`'s store before it starts, as if it
+    /// had held them for a while (the directory of a network that already
+    /// exists).
+    pub fn preload(&self, i: usize, objects: Vec<DirectoryObject>) -> Result<()> {
+        let node = open_node(&self.members[i].data_dir)?;
+        commit_objects(&node, objects)?.require_all_accepted()?;
+        Ok(())
+    }
+
     /// Starts member `i` on an ephemeral loopback port, dialling `bootstrap`.
     pub async fn start(&self, i: usize, bootstrap: Vec<Multiaddr>, gossip: bool) -> Result<RunningNode> {
         let member = &self.members[i];
