@@ -43,6 +43,9 @@ pub struct LocalNetwork {
     pub charter: SignedCharter,
     /// The nodes, in creation order.
     pub members: Vec<Member>,
+    /// How often started nodes sample their members' reachability (and dial
+    /// those not connected): the daemon's default unless changed.
+    pub liveness_interval: Duration,
 }
 
 impl LocalNetwork {
@@ -60,7 +63,12 @@ impl LocalNetwork {
         ));
         charter.sign(&stewards[0])?;
         charter.sign(&stewards[2])?;
-        let mut network = LocalNetwork { stewards, charter, members: Vec::with_capacity(states.len()) };
+        let mut network = LocalNetwork {
+            stewards,
+            charter,
+            members: Vec::with_capacity(states.len()),
+            liveness_interval: NodeOptions::default().liveness_interval,
+        };
         for &state in states {
             network.add_member(root, state, now)?;
         }
@@ -133,6 +141,7 @@ impl LocalNetwork {
             sync_interval: Some(Duration::from_secs(5)),
             redial_interval: Duration::from_secs(2),
             serve_api: false,
+            liveness_interval: self.liveness_interval,
             ..NodeOptions::default()
         };
         Ok(Node::start(&member.data_dir, options).await?)
