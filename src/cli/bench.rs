@@ -156,8 +156,9 @@ fn mesh(args: MeshArgs, out: &Out) -> Result<()> {
     // Liveness checks dial every member that is not connected, so the nodes
     // end up fully meshed. With every node in one process, both ends of each
     // loopback connection count against the process's descriptor limit:
-    // 193 nodes would need ~74 000 of them. Sampling once a day keeps the
-    // mesh at what gossip and sync build (about 8 connections per node).
+    // 193 nodes would need ~74 000 of them (the limit here is 20 000).
+    // Sampling once a day stops these dials; the other dials (redial, sync,
+    // Kademlia) still happen.
     network.liveness_interval = Duration::from_secs(86_400);
 
     // States that run no node here are already in the first node's
