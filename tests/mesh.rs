@@ -7,6 +7,7 @@ mod support;
 use hotline_core::{ObjectKey, Role};
 use hotline_node::RunningNode;
 use hotline_node::api_types::NodeEvent;
+use std::time::Duration;
 use support::*;
 
 const STATES: [&str; 5] = ["FRA", "DEU", "EST", "ITA", "ESP"];
@@ -46,6 +47,20 @@ async fn five_states_converge_to_identical_digests() {
         assert_eq!(status.member_nodes, 5, "{status:?}");
         assert_eq!(status.pending, 0);
         assert!(status.rejections.is_empty(), "{:?}", status.rejections);
+        assert!(status.sync_exchanges.get("compared").copied().unwrap_or(0) >= 1, "{:?}", status.sync_exchanges);
+    }
+    // Converged nodes keep syncing (every 2 s here), and those exchanges
+    // stop at matching digest summaries.
+    for h in &handles {
+        let deadline = tokio::time::Instant::now() + DEADLINE;
+        loop {
+            let status = h.status().await.unwrap_or_else(|e| panic!("{e}"));
+            if status.sync_exchanges.get("in_sync").copied().unwrap_or(0) >= 1 {
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "no exchange found the summaries equal: {status:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
     stop_all(nodes).await;
 }

@@ -192,6 +192,7 @@ pub(crate) fn spawn(init: ActorInit) -> tokio::task::JoinHandle<()> {
         peer_ids: HashMap::new(),
         digest_cache: None,
         rejections: BTreeMap::new(),
+        sync_exchanges: BTreeMap::new(),
         store_failures: 0,
         bootstrap: init.bootstrap,
         target_peers: init.target_peers,
@@ -245,6 +246,8 @@ struct Actor {
     /// and one clock second (expiry changes the live set too).
     digest_cache: Option<(u64, Timestamp, Arc<Digest>, DigestSummary)>,
     rejections: BTreeMap<String, u64>,
+    /// Exchanges this node started, by outcome (see `StatusView::sync_exchanges`).
+    sync_exchanges: BTreeMap<&'static str, u64>,
     store_failures: u64,
     bootstrap: Vec<Multiaddr>,
     target_peers: usize,
@@ -486,6 +489,13 @@ impl Actor {
             Command::DeliveryDone { key, result } => self.on_delivery_done(key, result),
             Command::Opened { peer, reply, envelope, outcome } => self.on_opened(peer, reply, *envelope, outcome),
             Command::ExchangeDone { peer, result } => {
+                let outcome = match &result {
+                    Ok(r) if r.refused => "refused",
+                    Ok(r) if r.in_sync => "in_sync",
+                    Ok(_) => "compared",
+                    Err(_) => "failed",
+                };
+                *self.sync_exchanges.entry(outcome).or_default() += 1;
                 match result {
                     Ok(r) => debug!(
                         %peer,
@@ -532,6 +542,7 @@ impl Actor {
             own_records: self.own_records(now),
             warnings: self.warnings(now),
             delivery_rejections: self.mail.rejections.clone(),
+            sync_exchanges: self.sync_exchanges.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
             messages: self.mail.sent.len() + self.mail.received.len(),
             outbox: self.mail.schedule.len(),
             now,

@@ -64,6 +64,12 @@ pub struct StatusView {
     /// `not_a_member`, `forged_sender`, `prekey_expired`, …).
     #[serde(default)]
     pub delivery_rejections: BTreeMap<String, u64>,
+    /// Sync exchanges this node started since start, by outcome: `in_sync`
+    /// (the digest summaries matched, nothing moved), `compared` (digests
+    /// were compared and the differences moved), `refused` (the peer does
+    /// not count us as a member), `failed`.
+    #[serde(default)]
+    pub sync_exchanges: BTreeMap<String, u64>,
     /// Messages stored (sent and received).
     #[serde(default)]
     pub messages: usize,
