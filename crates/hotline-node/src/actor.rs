@@ -104,7 +104,7 @@ struct InFlight {
     /// Wire bytes to publish on gossip once durable.
     publish: Vec<Vec<u8>>,
     /// Whether this node's own state changed (then we present ourselves to
-    /// every connected peer).
+    /// the connected peers that gossip does not reach).
     own_change: bool,
     /// Whether membership may have changed: anything but a prekey bundle.
     roster_change: bool,
@@ -241,9 +241,8 @@ struct Actor {
     member_nodes: BTreeMap<NodeId, StateCode>,
     /// Peer ids of member nodes, converted once.
     peer_ids: HashMap<NodeId, PeerId>,
-    /// See [`Actor::digest`]: directory generation, clock reading, digest.
-    /// The live digest and its summary, valid for one directory generation
-    /// and one clock second (expiry changes the live set too).
+    /// See [`Actor::digest`]: directory generation, clock reading, the live
+    /// digest and its summary.
     digest_cache: Option<(u64, Timestamp, Arc<Digest>, DigestSummary)>,
     rejections: BTreeMap<String, u64>,
     /// Exchanges this node started, by outcome (see `StatusView::sync_exchanges`).
