@@ -115,23 +115,39 @@ struct Committed {
     result: Result<(), StoreError>,
 }
 
-/// The member nodes at `now`, as peer ids, with their states.
-pub(crate) fn member_peers(dir: &Directory, now: Timestamp) -> BTreeMap<PeerId, StateCode> {
+/// The member nodes at `now`, as peer ids, with their states. A node id
+/// becomes a peer id by decompressing a curve point, and membership is
+/// recomputed after most commits: `peer_ids` keeps the conversions, pruned
+/// to the current members.
+pub(crate) fn member_peers(
+    dir: &Directory,
+    now: Timestamp,
+    peer_ids: &mut HashMap<NodeId, PeerId>,
+) -> BTreeMap<PeerId, StateCode> {
+    let nodes = dir.member_nodes(now);
+    peer_ids.retain(|node, _| nodes.contains_key(node));
     let mut out = BTreeMap::new();
-    for (node, state) in dir.member_nodes(now) {
-        match peer_id_of(&node) {
-            Ok(peer) => {
-                out.insert(peer, state);
-            }
-            // Records are validated, so this is a node id no libp2p key matches.
-            Err(e) => warn!(node = %node, error = %e, "member node without a peer id"),
-        }
+    for (node, state) in nodes {
+        let peer = match peer_ids.get(&node) {
+            Some(peer) => *peer,
+            None => match peer_id_of(&node) {
+                Ok(peer) => *peer_ids.entry(node).or_insert(peer),
+                // Records are validated, so this is a node id no libp2p key matches.
+                Err(e) => {
+                    warn!(node = %node, error = %e, "member node without a peer id");
+                    continue;
+                }
+            },
+        };
+        out.insert(peer, state);
     }
     out
 }
 
 /// What `Node::start` hands the actor.
 pub(crate) struct ActorInit {
+    /// The member set the network was started with (see [`member_peers`]).
+    pub members: BTreeMap<PeerId, StateCode>,
     pub store: Arc<Store>,
     pub committer: GroupCommitter,
     pub dir: Directory,
@@ -167,9 +183,8 @@ pub(crate) struct ActorInit {
 /// handle is gone, or until the network task stops.
 pub(crate) fn spawn(init: ActorInit) -> tokio::task::JoinHandle<()> {
     let (commit_tx, commits) = mpsc::unbounded_channel();
-    let now = init.clock.now();
     let actor = Actor {
-        members: member_peers(&init.dir, now),
+        members: init.members,
         state: init.store.state(),
         local_peer: init.net.local_peer_id(),
         store: init.store,
@@ -188,7 +203,6 @@ pub(crate) fn spawn(init: ActorInit) -> tokio::task::JoinHandle<()> {
         connected: HashMap::new(),
         listen: init.listen,
         syncing: HashMap::new(),
-        member_nodes: BTreeMap::new(),
         peer_ids: HashMap::new(),
         digest_cache: None,
         rejections: BTreeMap::new(),
@@ -237,9 +251,7 @@ struct Actor {
     listen: watch::Sender<Vec<Multiaddr>>,
     /// Peers with an exchange running; `true` if another one is wanted after it.
     syncing: HashMap<PeerId, bool>,
-    /// The member nodes `members` was last built from.
-    member_nodes: BTreeMap<NodeId, StateCode>,
-    /// Peer ids of member nodes, converted once.
+    /// Peer ids of member nodes, converted once (see [`member_peers`]).
     peer_ids: HashMap<NodeId, PeerId>,
     /// See [`Actor::digest`]: directory generation, clock reading, the live
     /// digest and its summary.
@@ -967,29 +979,7 @@ impl Actor {
     /// Gives the network the member set, if it changed: the node ids listed
     /// in records in force of admitted states.
     async fn refresh_members(&mut self) {
-        let nodes = self.dir.member_nodes(self.now());
-        if nodes == self.member_nodes {
-            return;
-        }
-        // A node id becomes a peer id by decompressing a curve point: with
-        // hundreds of members and a refresh after every commit, convert
-        // each node once.
-        self.peer_ids.retain(|node, _| nodes.contains_key(node));
-        let mut members = BTreeMap::new();
-        for (node, state) in &nodes {
-            let peer = match self.peer_ids.get(node) {
-                Some(peer) => *peer,
-                None => match peer_id_of(node) {
-                    Ok(peer) => *self.peer_ids.entry(*node).or_insert(peer),
-                    Err(e) => {
-                        warn!(node = %node, error = %e, "member node without a peer id");
-                        continue;
-                    }
-                },
-            };
-            members.insert(peer, *state);
-        }
-        self.member_nodes = nodes;
+        let members = member_peers(&self.dir, self.now(), &mut self.peer_ids);
         if members == self.members {
             return;
         }

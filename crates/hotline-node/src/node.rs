@@ -10,6 +10,7 @@ use hotline_core::StateCode;
 use hotline_net::{Multiaddr, NetConfig, Network, PeerId};
 use hotline_store::config::CONFIG_FILE;
 use hotline_store::{GroupCommitter, NodeConfig, NodeKeys, Store};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -82,7 +83,7 @@ impl Node {
             e
         };
 
-        let members = member_peers(&dir, now);
+        let members = member_peers(&dir, now, &mut HashMap::new());
         let mut net_config = NetConfig::new(&keys.node, store.network_id());
         net_config.listen = listen.clone();
         net_config.bootstrap = bootstrap.clone();
@@ -118,6 +119,7 @@ impl Node {
             "node starting"
         );
         let task = actor::spawn(ActorInit {
+            members,
             store,
             committer,
             dir,

@@ -656,7 +656,7 @@ impl Directory {
     /// Whether `node` is a member at `now`. Same rule as
     /// [`Directory::member_nodes`], without building the map.
     pub fn is_member(&self, node: &NodeId, now: Timestamp) -> bool {
-        !self.node_revoked(node) && self.members(now).any(|(n, _)| n == node)
+        !self.node_revoked(node) && self.listed_nodes(self.records_held(), now).any(|(n, _)| n == node)
     }
 
     /// The prekey bundle of a member node, if it has a valid one at `now`.
