@@ -71,6 +71,17 @@ fn message_id(message: &gossipsub::Message) -> gossipsub::MessageId {
     gossipsub::MessageId::new(&sha256(&message.data))
 }
 
+/// How long gossipsub keeps a message it may still have to forward or
+/// answer an IWANT for, however short the heartbeat.
+const MESSAGE_CACHE_TIME: Duration = Duration::from_secs(5);
+
+/// Heartbeats in [`MESSAGE_CACHE_TIME`]; never fewer than gossipsub's
+/// default of five (nor than the three it gossips about).
+fn history_length(heartbeat: Duration) -> usize {
+    let beats = MESSAGE_CACHE_TIME.as_millis().div_ceil(heartbeat.as_millis().max(1));
+    usize::try_from(beats).unwrap_or(usize::MAX).clamp(5, 1000)
+}
+
 fn gossipsub_behaviour(keypair: &Keypair, config: &NetConfig) -> Result<gossipsub::Behaviour, NetError> {
     let network = &config.network;
     let gossip_config = gossipsub::ConfigBuilder::default()
@@ -83,6 +94,12 @@ fn gossipsub_behaviour(keypair: &Keypair, config: &NetConfig) -> Result<gossipsu
         .message_id_fn(message_id)
         .max_transmit_size(MAX_GOSSIP_BYTES)
         .heartbeat_interval(config.gossip_heartbeat)
+        // The message cache lives for `history_length` heartbeats, and a
+        // message whose verdict comes after it left is never forwarded. Our
+        // verdict waits for `Directory::apply` in a node that may be busy
+        // (a newcomer's sync, hundreds of peers), so keep messages for about
+        // MESSAGE_CACHE_TIME rather than the default five short heartbeats.
+        .history_length(history_length(config.gossip_heartbeat))
         // Build the mesh soon after start instead of after the 5 s default.
         .heartbeat_initial_delay(Duration::from_millis(100))
         .build()
@@ -147,6 +164,11 @@ fn build_behaviour(keypair: &Keypair, config: &NetConfig) -> Result<Behaviour, N
     kad_config.set_kbucket_inserts(kad::BucketInserts::Manual);
     // Kademlia is for peer routing only: never store others' records.
     kad_config.set_record_filtering(kad::StoreInserts::FilterBoth);
+    // The routing table is fed from identify on member connections, so the
+    // periodic random walks (every 5 min by default) would find nothing new.
+    // They would only open connections, to every member in turn, and
+    // gossipsub's long-lived streams keep each of them open for good.
+    kad_config.set_periodic_bootstrap_interval(None);
     let mut kad = kad::Behaviour::with_config(local, kad::store::MemoryStore::new(local), kad_config);
     // Without a confirmed external address Kademlia stays a client and
     // refuses inbound queries; members must answer each other.
@@ -210,4 +232,19 @@ pub(crate) fn build_swarm(keypair: Keypair, config: &NetConfig) -> Result<Swarm<
         .with_swarm_config(|c| c.with_idle_connection_timeout(config.idle_connection_timeout))
         .build();
     Ok(swarm)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_cache_spans_about_five_seconds_of_heartbeats() {
+        assert_eq!(history_length(Duration::from_millis(150)), 34);
+        // Gossipsub's own default heartbeat keeps its default of five.
+        assert_eq!(history_length(Duration::from_secs(1)), 5);
+        assert_eq!(history_length(Duration::from_secs(30)), 5);
+        // A zero heartbeat (rejected by gossipsub anyway) does not divide by zero.
+        assert_eq!(history_length(Duration::ZERO), 1000);
+    }
 }
