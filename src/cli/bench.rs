@@ -4,7 +4,7 @@
 mod raw;
 
 use super::demo::wait_for_convergence;
-use super::mesh::{LocalNetwork, example_draft, states};
+use super::mesh::{LocalNetwork, Transport, example_draft, states};
 use super::{Out, now};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
@@ -53,6 +53,11 @@ pub struct MeshArgs {
     /// How many fresh nodes to time for `cold_sync_ms`, one after the other.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=20))]
     cold_syncs: u16,
+    /// The transport the nodes listen on. With TCP both ends of every
+    /// connection hold a descriptor in this one process; QUIC needs one
+    /// socket per node, which is what lets ~200 nodes fit in one process.
+    #[arg(long, value_enum, default_value_t = Transport::Tcp)]
+    transport: Transport,
 }
 
 pub fn run(cmd: BenchCommand, out: &Out) -> Result<()> {
@@ -91,6 +96,7 @@ fn percentiles(mut values: Vec<f64>) -> Percentiles {
 struct MeshReport {
     bench: &'static str,
     nodes: usize,
+    transport: Transport,
     records: usize,
     initial_converge_ms: u128,
     converge_ms: Percentiles,
@@ -106,6 +112,9 @@ struct MeshReport {
     /// near 2 on the reference machine means the newcomer waited for CPU,
     /// not for the network.
     cold_sync_cpu_cores: f64,
+    /// Open connections per node once the count stopped changing (mean over
+    /// nodes; each connection counts at both ends).
+    connected_peers_per_node: f64,
     rss_mb_per_node: f64,
     rss_mb_total: f64,
     build: &'static str,
@@ -153,6 +162,7 @@ fn mesh(args: MeshArgs, out: &Out) -> Result<()> {
     let root = tempfile::Builder::new().prefix("hotline-bench-").tempdir()?;
     let at = now();
     let mut network = LocalNetwork::create(root.path(), node_states, at)?;
+    network.transport = args.transport;
     // Liveness checks dial every member that is not connected, so the nodes
     // end up fully meshed. With every node in one process, both ends of each
     // loopback connection count against the process's descriptor limit:
@@ -201,6 +211,8 @@ fn mesh(args: MeshArgs, out: &Out) -> Result<()> {
             for &i in wave {
                 wait_for_records(&handles[i], published, Duration::from_secs(600)).await?;
             }
+            // Progress on stderr: a few hundred nodes take minutes to start.
+            eprintln!("  started {}/{n} nodes; the newest hold all {published} records", handles.len());
         }
         let total_records = published;
         let quiet = Out { json: true };
@@ -208,7 +220,8 @@ fn mesh(args: MeshArgs, out: &Out) -> Result<()> {
         let initial_converge_ms = t.elapsed().as_millis();
         // In their first minute the nodes dial every member for the liveness
         // checks; measure idle CPU, updates and cold syncs once that is over.
-        wait_for_stable_connections(&handles, Duration::from_secs(3), Duration::from_secs(180)).await?;
+        let connections =
+            wait_for_stable_connections(&handles, Duration::from_secs(3), Duration::from_secs(180)).await?;
         let rss_total = rss_mb() - rss_before;
         let (cpu, wall) = (cpu_secs(), Instant::now());
         tokio::time::sleep(Duration::from_secs(5)).await;
@@ -271,6 +284,7 @@ fn mesh(args: MeshArgs, out: &Out) -> Result<()> {
         let report = MeshReport {
             bench: "mesh",
             nodes: n,
+            transport: args.transport,
             records: total_records,
             initial_converge_ms,
             converge_ms: percentiles(samples),
@@ -278,6 +292,7 @@ fn mesh(args: MeshArgs, out: &Out) -> Result<()> {
             cold_sync_objects: cold_objects,
             idle_cpu_cores,
             cold_sync_cpu_cores,
+            connected_peers_per_node: connections as f64 / n as f64,
             rss_mb_per_node: rss_total / n as f64,
             rss_mb_total: rss_total,
             build: if cfg!(debug_assertions) { "debug" } else { "release" },
@@ -454,9 +469,9 @@ async fn wait_for_change(
 
 /// Waits until the total number of connections over `nodes` has not changed
 /// for `stable_for` (or `max` has passed: then the benchmark goes on).
-async fn wait_for_stable_connections(nodes: &[NodeHandle], stable_for: Duration, max: Duration) -> Result<()> {
+async fn wait_for_stable_connections(nodes: &[NodeHandle], stable_for: Duration, max: Duration) -> Result<usize> {
     let deadline = Instant::now() + max;
-    let (mut last, mut since) = (usize::MAX, Instant::now());
+    let (mut last, mut since) = (0, Instant::now());
     while Instant::now() < deadline {
         let mut total = 0;
         for node in nodes {
@@ -465,11 +480,11 @@ async fn wait_for_stable_connections(nodes: &[NodeHandle], stable_for: Duration,
         if total != last {
             (last, since) = (total, Instant::now());
         } else if since.elapsed() >= stable_for {
-            return Ok(());
+            return Ok(total);
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    Ok(())
+    Ok(last)
 }
 
 /// Polls one node until it holds `records` records; returns its live object count.

@@ -470,18 +470,20 @@ pub async fn wait_for_convergence(
     let mut last_line = String::new();
     loop {
         let mut digests = Vec::with_capacity(nodes.len());
-        let mut complete = 0;
+        let (mut complete, mut fewest) = (0, records);
         for node in nodes {
             let status = node.status().await?;
             if status.records == records {
                 complete += 1;
             }
+            fewest = fewest.min(status.records);
             digests.push(status.digest_hash);
         }
         if complete == nodes.len() && digests.windows(2).all(|w| w[0] == w[1]) {
             return Ok(digests[0]);
         }
-        let line = format!("  converging: {complete}/{} nodes hold all {records} records", nodes.len());
+        let line =
+            format!("  converging: {complete}/{} nodes hold all {records} records (fewest: {fewest})", nodes.len());
         if line != last_line {
             progress(out, &line);
             last_line = line;

@@ -46,6 +46,31 @@ pub struct LocalNetwork {
     /// How often started nodes sample their members' reachability (and dial
     /// those not connected): the daemon's default unless changed.
     pub liveness_interval: Duration,
+    /// The transport the nodes listen on.
+    pub transport: Transport,
+}
+
+/// The transport a local network's nodes listen on (both are always
+/// available to dial).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// TCP with Noise and Yamux: one socket, so two descriptors in this
+    /// process, per connection.
+    #[default]
+    Tcp,
+    /// QUIC: one UDP socket per node, however many connections it has.
+    Quic,
+}
+
+impl Transport {
+    /// A loopback listen address on an ephemeral port.
+    fn loopback(self) -> &'static str {
+        match self {
+            Transport::Tcp => "/ip4/127.0.0.1/tcp/0",
+            Transport::Quic => "/ip4/127.0.0.1/udp/0/quic-v1",
+        }
+    }
 }
 
 impl LocalNetwork {
@@ -68,6 +93,7 @@ impl LocalNetwork {
             charter,
             members: Vec::with_capacity(states.len()),
             liveness_interval: NodeOptions::default().liveness_interval,
+            transport: Transport::default(),
         };
         for &state in states {
             network.add_member(root, state, now)?;
@@ -127,10 +153,11 @@ impl LocalNetwork {
         Ok(())
     }
 
-    /// Starts member `i` on an ephemeral loopback port, dialling `bootstrap`.
+    /// Starts member `i` on an ephemeral loopback port of the network's
+    /// transport, dialling `bootstrap`.
     pub async fn start(&self, i: usize, bootstrap: Vec<Multiaddr>, gossip: bool) -> Result<RunningNode> {
         let member = &self.members[i];
-        let loopback: Multiaddr = "/ip4/127.0.0.1/tcp/0".parse().context("loopback address")?;
+        let loopback: Multiaddr = self.transport.loopback().parse().context("loopback address")?;
         let options = NodeOptions {
             listen: Some(vec![loopback]),
             bootstrap: Some(bootstrap),
