@@ -471,10 +471,17 @@ pub async fn wait_for_convergence(
     loop {
         let mut digests = Vec::with_capacity(nodes.len());
         let (mut complete, mut fewest) = (0, records);
+        // What the lagging nodes say of themselves, for the timeout's error.
+        let mut lagging = Vec::new();
         for node in nodes {
             let status = node.status().await?;
             if status.records == records {
                 complete += 1;
+            } else if lagging.len() < 3 {
+                lagging.push(format!(
+                    "{}: {} records, {} waiting, {} member connections, sync exchanges {:?}",
+                    status.state, status.records, status.pending, status.connected_members, status.sync_exchanges
+                ));
             }
             fewest = fewest.min(status.records);
             digests.push(status.digest_hash);
@@ -490,9 +497,10 @@ pub async fn wait_for_convergence(
         }
         if Instant::now() > deadline {
             bail!(
-                "the directory did not converge within {} s ({complete}/{} nodes complete)",
+                "the directory did not converge within {} s ({complete}/{} nodes complete; {})",
                 timeout.as_secs(),
-                nodes.len()
+                nodes.len(),
+                if lagging.is_empty() { "their digests differ".to_string() } else { lagging.join("; ") }
             );
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
