@@ -163,12 +163,12 @@ fn mesh(args: MeshArgs, out: &Out) -> Result<()> {
     let at = now();
     let mut network = LocalNetwork::create(root.path(), node_states, at)?;
     network.transport = args.transport;
-    // Liveness checks dial every member that is not connected, so the nodes
-    // end up fully meshed. With every node in one process, both ends of each
-    // loopback connection count against the process's descriptor limit:
-    // 193 nodes would need ~74 000 of them (the limit here is 20 000).
-    // Sampling once a day stops these dials; the other dials (redial, sync,
-    // Kademlia) still happen.
+    // Liveness checks dial every member that is not connected. Sampling once
+    // a day stops these dials, but Kademlia's bootstrap and the redials still
+    // connect every node to every other over a run, and gossipsub's streams
+    // keep those connections open. Over TCP both ends of each count against
+    // this process's descriptor limit (20 000 here): ~200 nodes need
+    // `--transport quic`, one socket per node.
     network.liveness_interval = Duration::from_secs(86_400);
 
     // States that run no node here are already in the first node's
@@ -218,8 +218,9 @@ fn mesh(args: MeshArgs, out: &Out) -> Result<()> {
         let quiet = Out { json: true };
         wait_for_convergence(&handles, total_records, Duration::from_secs(600), &quiet).await?;
         let initial_converge_ms = t.elapsed().as_millis();
-        // In their first minute the nodes dial every member for the liveness
-        // checks; measure idle CPU, updates and cold syncs once that is over.
+        // Nodes keep connecting to members for a while after convergence
+        // (Kademlia, redials); measure idle CPU, updates and cold syncs once
+        // the connection count has settled.
         let connections =
             wait_for_stable_connections(&handles, Duration::from_secs(3), Duration::from_secs(180)).await?;
         let rss_total = rss_mb() - rss_before;

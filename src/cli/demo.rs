@@ -475,16 +475,13 @@ pub async fn wait_for_convergence(
         let mut lagging = Vec::new();
         for node in nodes {
             let status = node.status().await?;
+            fewest = fewest.min(status.records);
+            digests.push(status.digest_hash);
             if status.records == records {
                 complete += 1;
             } else if lagging.len() < 3 {
-                lagging.push(format!(
-                    "{}: {} records, {} waiting, {} member connections, sync exchanges {:?}",
-                    status.state, status.records, status.pending, status.connected_members, status.sync_exchanges
-                ));
+                lagging.push(status);
             }
-            fewest = fewest.min(status.records);
-            digests.push(status.digest_hash);
         }
         if complete == nodes.len() && digests.windows(2).all(|w| w[0] == w[1]) {
             return Ok(digests[0]);
@@ -500,7 +497,20 @@ pub async fn wait_for_convergence(
                 "the directory did not converge within {} s ({complete}/{} nodes complete; {})",
                 timeout.as_secs(),
                 nodes.len(),
-                if lagging.is_empty() { "their digests differ".to_string() } else { lagging.join("; ") }
+                if lagging.is_empty() {
+                    "their digests differ".to_string()
+                } else {
+                    lagging
+                        .iter()
+                        .map(|s| {
+                            format!(
+                                "{}: {} records, {} waiting, {} member connections, sync exchanges {:?}",
+                                s.state, s.records, s.pending, s.connected_members, s.sync_exchanges
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                }
             );
         }
         tokio::time::sleep(Duration::from_millis(50)).await;

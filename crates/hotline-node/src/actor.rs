@@ -148,6 +148,9 @@ pub(crate) fn member_peers(
 pub(crate) struct ActorInit {
     /// The member set the network was started with (see [`member_peers`]).
     pub members: BTreeMap<PeerId, StateCode>,
+    /// The conversions `members` was built with, so the actor's first
+    /// refresh does not redo them.
+    pub peer_ids: HashMap<NodeId, PeerId>,
     pub store: Arc<Store>,
     pub committer: GroupCommitter,
     pub dir: Directory,
@@ -203,7 +206,7 @@ pub(crate) fn spawn(init: ActorInit) -> tokio::task::JoinHandle<()> {
         connected: HashMap::new(),
         listen: init.listen,
         syncing: HashMap::new(),
-        peer_ids: HashMap::new(),
+        peer_ids: init.peer_ids,
         digest_cache: None,
         rejections: BTreeMap::new(),
         sync_exchanges: BTreeMap::new(),

@@ -83,7 +83,8 @@ impl Node {
             e
         };
 
-        let members = member_peers(&dir, now, &mut HashMap::new());
+        let mut peer_ids = HashMap::new();
+        let members = member_peers(&dir, now, &mut peer_ids);
         let mut net_config = NetConfig::new(&keys.node, store.network_id());
         net_config.listen = listen.clone();
         net_config.bootstrap = bootstrap.clone();
@@ -120,6 +121,7 @@ impl Node {
         );
         let task = actor::spawn(ActorInit {
             members,
+            peer_ids,
             store,
             committer,
             dir,
