@@ -4,14 +4,14 @@
 mod raw;
 
 use super::demo::wait_for_convergence;
-use super::mesh::{LocalNetwork, Transport, example_draft, states};
+use super::mesh::{LocalNetwork, LocalNode, Transport, example_draft, states};
 use super::{Out, now};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use futures::StreamExt;
 use hotline_core::{ObjectHash, Role, StateCode};
+use hotline_node::NodeHandle;
 use hotline_node::api_types::NodeEvent;
-use hotline_node::{NodeHandle, RunningNode};
 use serde::Serialize;
 use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
@@ -185,7 +185,7 @@ fn mesh(args: MeshArgs, out: &Out) -> Result<()> {
     super::daemon::runtime()?.block_on(async {
         let rss_before = rss_mb();
         let t = Instant::now();
-        let mut nodes: Vec<RunningNode> = Vec::with_capacity(n);
+        let mut nodes: Vec<LocalNode> = Vec::with_capacity(n);
         let first = network.start(0, vec![], true).await?;
         let bootstrap = first.listen_addrs();
         nodes.push(first);

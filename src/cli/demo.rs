@@ -10,13 +10,13 @@
 //! every other state's technical PoC in which one PoC does not answer, and
 //! prints the signed report. The demo reports how long each step took.
 
-use super::mesh::{LocalNetwork, example_draft, states};
+use super::mesh::{LocalNetwork, LocalNode, example_draft, states};
 use super::{Out, now};
 use anyhow::{Result, bail};
 use clap::Args;
 use hotline_core::{Address, MessageId, MessageType, ObjectHash, Role, Tlp};
+use hotline_node::NodeHandle;
 use hotline_node::api_types::{AckRequest, MessageView, SendRequest};
-use hotline_node::{NodeHandle, RunningNode};
 use serde::Serialize;
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -90,7 +90,7 @@ pub fn demo(args: DemoArgs, out: &Out) -> Result<()> {
 
     super::daemon::runtime()?.block_on(async {
         let t = Instant::now();
-        let mut nodes: Vec<RunningNode> = Vec::with_capacity(states.len());
+        let mut nodes: Vec<LocalNode> = Vec::with_capacity(states.len());
         let first = network.start(0, vec![], true).await?;
         let bootstrap = first.listen_addrs();
         nodes.push(first);
@@ -236,7 +236,7 @@ fn short(id: impl std::fmt::Display) -> String {
 /// node is stopped, sent a message, restarted, and receives it.
 async fn dialogue(
     network: &LocalNetwork,
-    nodes: &mut Vec<RunningNode>,
+    nodes: &mut Vec<LocalNode>,
     bootstrap: Vec<hotline_node::Multiaddr>,
     out: &Out,
 ) -> Result<Dialogue> {
@@ -371,7 +371,7 @@ const COMCHECK_DEADLINE_SECS: u64 = 3;
 /// answer but the last, which receives the challenge and stays silent.
 async fn comcheck(
     network: &LocalNetwork,
-    nodes: &[RunningNode],
+    nodes: &[LocalNode],
     out: &Out,
 ) -> Result<std::collections::BTreeMap<String, u32>> {
     use hotline_core::comcheck::Outcome;

@@ -9,10 +9,11 @@ use hotline_core::{
     Admission, Availability, Charter, DirectoryObject, NodeId, RecordDraft, Role, SecretKey, SignedAdmission,
     SignedCharter, StateCode, Timestamp,
 };
-use hotline_node::{Multiaddr, Node, NodeOptions, RunningNode};
+use hotline_node::{Multiaddr, Node, NodeHandle, NodeOptions, RunningNode};
 use hotline_store::{NodeConfig, NodeKeys, Store, keyfile};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use tokio::sync::oneshot;
 
 /// The states the demo starts with, in this order; more come from ISO 3166.
 pub const DEMO_STATES: [&str; 5] = ["FRA", "DEU", "EST", "FIN", "POL"];
@@ -154,8 +155,9 @@ impl LocalNetwork {
     }
 
     /// Starts member `i` on an ephemeral loopback port of the network's
-    /// transport, dialling `bootstrap`.
-    pub async fn start(&self, i: usize, bootstrap: Vec<Multiaddr>, gossip: bool) -> Result<RunningNode> {
+    /// transport, dialling `bootstrap`, on a thread of its own (see
+    /// [`LocalNode`]).
+    pub async fn start(&self, i: usize, bootstrap: Vec<Multiaddr>, gossip: bool) -> Result<LocalNode> {
         let member = &self.members[i];
         let loopback: Multiaddr = self.transport.loopback().parse().context("loopback address")?;
         let options = NodeOptions {
@@ -171,7 +173,105 @@ impl LocalNetwork {
             liveness_interval: self.liveness_interval,
             ..NodeOptions::default()
         };
-        Ok(Node::start(&member.data_dir, options).await?)
+        LocalNode::start(member.state, member.data_dir.clone(), options).await
+    }
+}
+
+/// A started node of a [`LocalNetwork`], on an OS thread of its own with a
+/// single-threaded runtime.
+///
+/// Each state runs its daemon in its own process; here the nodes share one
+/// process, but not one scheduler. In a runtime shared by 50 nodes, a
+/// node's reply waited behind every task the others had made ready (the
+/// thousands of connection tasks a burst of gossip wakes), so a newcomer's
+/// first fetch took 200–300 ms to reach its peer's actor: the benchmark
+/// measured the shared run queue. On their own threads the nodes share the
+/// cores through the OS scheduler, as separate daemons would.
+pub struct LocalNode {
+    // Dropped first: dropping a node asks it to stop.
+    running: RunningNode,
+    thread: NodeThread,
+}
+
+impl LocalNode {
+    async fn start(state: StateCode, data_dir: PathBuf, options: NodeOptions) -> Result<LocalNode> {
+        let (started_tx, started) = oneshot::channel();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name(format!("node-{}", state.as_str().to_ascii_lowercase()))
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                    Ok(r) => r,
+                    Err(e) => {
+                        let _ = started_tx.send(Err(anyhow::Error::from(e).context("cannot start a node's runtime")));
+                        return;
+                    }
+                };
+                runtime.block_on(async move {
+                    let result = Node::start(&data_dir, options).await.map_err(anyhow::Error::from);
+                    let ok = result.is_ok();
+                    // Nobody waiting: the node is dropped, which stops it.
+                    if started_tx.send(result).is_ok() && ok {
+                        // Run the node's tasks until told to stop.
+                        let _ = stopped.await;
+                    }
+                });
+            })
+            .context("cannot start a node's thread")?;
+        let thread = NodeThread { stop: Some(stop), thread: Some(thread) };
+        let running = started.await.context("a node's thread ended before the node started")??;
+        Ok(LocalNode { running, thread })
+    }
+
+    /// A handle to talk to the node.
+    pub fn handle(&self) -> NodeHandle {
+        self.running.handle()
+    }
+
+    /// The addresses the node listens on.
+    pub fn listen_addrs(&self) -> Vec<Multiaddr> {
+        self.running.listen_addrs()
+    }
+
+    /// Stops the node cleanly (see [`RunningNode::shutdown`]), then its
+    /// thread.
+    pub async fn shutdown(self) -> Result<()> {
+        let LocalNode { running, mut thread } = self;
+        running.shutdown().await?;
+        thread.join().await
+    }
+}
+
+/// The thread a [`LocalNode`] runs on. Dropped without [`NodeThread::join`]
+/// (an error path), it ends the runtime and lets the thread finish alone:
+/// the runtime cancels what is left of the node, and the store is
+/// crash-safe.
+struct NodeThread {
+    /// Ends the thread's runtime.
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl NodeThread {
+    async fn join(&mut self) -> Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            tokio::task::spawn_blocking(move || thread.join())
+                .await
+                .context("cannot join a node's thread")?
+                .map_err(|_| anyhow::anyhow!("a node's thread panicked"))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for NodeThread {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
     }
 }
 
