@@ -4,7 +4,7 @@
 mod raw;
 
 use super::demo::wait_for_convergence;
-use super::mesh::{LocalNetwork, LocalNode, Transport, example_draft, states};
+use super::mesh::{LocalNetwork, LocalNode, NodeRuntime, Transport, example_draft, states};
 use super::{Out, now};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
@@ -218,11 +218,16 @@ fn mesh(args: MeshArgs, out: &Out) -> Result<()> {
         let quiet = Out { json: true };
         wait_for_convergence(&handles, total_records, Duration::from_secs(600), &quiet).await?;
         let initial_converge_ms = t.elapsed().as_millis();
+        // One line per phase from here on: the convergence line above is
+        // the last one printed while it waits, and the later phases can
+        // take minutes at N=193 (a silent run looked stuck at "converging").
+        eprintln!("  converged: {n}/{n} nodes hold all {total_records} records after {initial_converge_ms} ms");
         // Nodes keep connecting to members for a while after convergence
         // (Kademlia, redials); measure idle CPU, updates and cold syncs once
         // the connection count has settled.
         let connections =
             wait_for_stable_connections(&handles, Duration::from_secs(3), Duration::from_secs(180)).await?;
+        eprintln!("  connections settled: {:.1} per node", connections as f64 / n as f64);
         let rss_total = rss_mb() - rss_before;
         let (cpu, wall) = (cpu_secs(), Instant::now());
         tokio::time::sleep(Duration::from_secs(5)).await;
@@ -245,6 +250,7 @@ fn mesh(args: MeshArgs, out: &Out) -> Result<()> {
                 }
             }
             samples.push(t.elapsed().as_secs_f64() * 1000.0);
+            eprintln!("  update {}/{}: every node has it after {:.0} ms", u + 1, args.updates, samples[u]);
         }
 
         // cold_sync_ms: a fresh node, gossip off, fetches everything by sync.
@@ -267,6 +273,7 @@ fn mesh(args: MeshArgs, out: &Out) -> Result<()> {
             }
             cold_objects = wait_for_records(&h, total_records + 2 * (k + 1), Duration::from_secs(120)).await?;
             cold.push(t.elapsed().as_secs_f64() * 1000.0);
+            eprintln!("  cold sync {}/{}: {cold_objects} objects in {:.0} ms", k + 1, fresh.len(), cold[k]);
             cold_cpu.push((cpu_secs() - cpu_before) / t.elapsed().as_secs_f64());
             // Its records reach the others only from it (its gossip is off):
             // the next newcomer counts on them.
@@ -362,7 +369,9 @@ fn messages(args: MessagesArgs, out: &Out) -> Result<()> {
     let (count, size) = (args.count as usize, args.size as usize);
     let root = tempfile::Builder::new().prefix("hotline-bench-").tempdir()?;
     let pair = states(2);
-    let network = LocalNetwork::create(root.path(), &pair, now())?;
+    let mut network = LocalNetwork::create(root.path(), &pair, now())?;
+    // Two nodes: each may use the whole machine, as a daemon would.
+    network.node_runtime = NodeRuntime::Daemon;
     super::daemon::runtime()?.block_on(async {
         let a = network.start(0, vec![], true).await?;
         let b = network.start(1, a.listen_addrs(), true).await?;

@@ -49,6 +49,35 @@ pub struct LocalNetwork {
     pub liveness_interval: Duration,
     /// The transport the nodes listen on.
     pub transport: Transport,
+    /// The runtime each node runs on.
+    pub node_runtime: NodeRuntime,
+}
+
+/// The tokio runtime of each node of a [`LocalNetwork`] (each has its own,
+/// on its own thread; see [`LocalNode`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum NodeRuntime {
+    /// One thread per node. Dozens of nodes on two cores get a fair share
+    /// each from the OS scheduler; with a multi-threaded runtime each, 50
+    /// nodes ran 150 threads on 2 cores and cold syncs took 460–620 ms
+    /// instead of 310–490.
+    #[default]
+    SingleThread,
+    /// The daemon's runtime (a worker per core): for a few nodes that
+    /// should each be able to use the whole machine, as a daemon can.
+    Daemon,
+}
+
+impl NodeRuntime {
+    fn build(self) -> Result<tokio::runtime::Runtime> {
+        match self {
+            NodeRuntime::SingleThread => tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("cannot start a node's runtime"),
+            NodeRuntime::Daemon => super::daemon::runtime(),
+        }
+    }
 }
 
 /// The transport a local network's nodes listen on (both are always
@@ -95,6 +124,7 @@ impl LocalNetwork {
             members: Vec::with_capacity(states.len()),
             liveness_interval: NodeOptions::default().liveness_interval,
             transport: Transport::default(),
+            node_runtime: NodeRuntime::default(),
         };
         for &state in states {
             network.add_member(root, state, now)?;
@@ -173,19 +203,19 @@ impl LocalNetwork {
             liveness_interval: self.liveness_interval,
             ..NodeOptions::default()
         };
-        LocalNode::start(member.state, member.data_dir.clone(), options).await
+        LocalNode::start(member.state, member.data_dir.clone(), options, self.node_runtime).await
     }
 }
 
 /// A started node of a [`LocalNetwork`], on an OS thread of its own with a
-/// single-threaded runtime.
+/// runtime of its own ([`NodeRuntime`]).
 ///
 /// Each state runs its daemon in its own process; here the nodes share one
 /// process, but not one scheduler. In a runtime shared by 50 nodes, a
 /// node's reply waited behind every task the others had made ready (the
 /// thousands of connection tasks a burst of gossip wakes), so a newcomer's
 /// first fetch took 200–300 ms to reach its peer's actor: the benchmark
-/// measured the shared run queue. On their own threads the nodes share the
+/// measured the shared run queue. With a runtime each, the nodes share the
 /// cores through the OS scheduler, as separate daemons would.
 pub struct LocalNode {
     // Dropped first: dropping a node asks it to stop.
@@ -194,16 +224,21 @@ pub struct LocalNode {
 }
 
 impl LocalNode {
-    async fn start(state: StateCode, data_dir: PathBuf, options: NodeOptions) -> Result<LocalNode> {
+    async fn start(
+        state: StateCode,
+        data_dir: PathBuf,
+        options: NodeOptions,
+        runtime: NodeRuntime,
+    ) -> Result<LocalNode> {
         let (started_tx, started) = oneshot::channel();
         let (stop, stopped) = oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
             .name(format!("node-{}", state.as_str().to_ascii_lowercase()))
             .spawn(move || {
-                let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                let runtime = match runtime.build() {
                     Ok(r) => r,
                     Err(e) => {
-                        let _ = started_tx.send(Err(anyhow::Error::from(e).context("cannot start a node's runtime")));
+                        let _ = started_tx.send(Err(e));
                         return;
                     }
                 };
