@@ -349,3 +349,39 @@ pub fn example_draft(state: StateCode, role: Role, node: NodeId) -> RecordDraft 
         default_tlp: None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::demo::wait_for_convergence;
+    use crate::cli::output::Out;
+
+    /// Two nodes on threads of their own converge; a stopped node has
+    /// released its store (its thread is gone), so it starts again on the
+    /// same data directory with what it held.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn local_nodes_converge_stop_and_restart_on_their_own_threads() -> Result<()> {
+        let root = tempfile::tempdir()?;
+        let network = LocalNetwork::create(root.path(), &states(2), crate::cli::now())?;
+        let first = network.start(0, vec![], true).await?;
+        let second = network.start(1, first.listen_addrs(), true).await?;
+        for (node, member) in [(&first, &network.members[0]), (&second, &network.members[1])] {
+            node.handle().publish_record(example_draft(member.state, Role::technical(), member.node_id), None).await?;
+        }
+        let quiet = Out { json: true };
+        let handles = [first.handle(), second.handle()];
+        let digest = wait_for_convergence(&handles, 2, Duration::from_secs(60), &quiet).await?;
+
+        second.shutdown().await?;
+        let again = network.start(1, first.listen_addrs(), true).await?;
+        let status = again.handle().status().await?;
+        assert_eq!(status.records, 2, "the restarted node lost records it held");
+        assert_eq!(
+            wait_for_convergence(&[first.handle(), again.handle()], 2, Duration::from_secs(60), &quiet).await?,
+            digest
+        );
+        again.shutdown().await?;
+        first.shutdown().await?;
+        Ok(())
+    }
+}
