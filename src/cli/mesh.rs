@@ -247,13 +247,13 @@ impl LocalNode {
                     let ok = result.is_ok();
                     // Nobody waiting: the node is dropped, which stops it.
                     if started_tx.send(result).is_ok() && ok {
-                        // Run the node's tasks until told to stop.
+                        // Run the node's tasks until the sender is dropped.
                         let _ = stopped.await;
                     }
                 });
             })
             .context("cannot start a node's thread")?;
-        let thread = NodeThread { stop: Some(stop), thread: Some(thread) };
+        let thread = NodeThread { stop, thread };
         let running = started.await.context("a node's thread ended before the node started")??;
         Ok(LocalNode { running, thread })
     }
@@ -271,42 +271,30 @@ impl LocalNode {
     /// Stops the node cleanly (see [`RunningNode::shutdown`]), then its
     /// thread.
     pub async fn shutdown(self) -> Result<()> {
-        let LocalNode { running, mut thread } = self;
+        let LocalNode { running, thread } = self;
         running.shutdown().await?;
         thread.join().await
     }
 }
 
 /// The thread a [`LocalNode`] runs on. Dropped without [`NodeThread::join`]
-/// (an error path), it ends the runtime and lets the thread finish alone:
-/// the runtime cancels what is left of the node, and the store is
-/// crash-safe.
+/// (an error path), its `stop` sender goes too, which ends the runtime and
+/// lets the thread finish alone: the runtime cancels what is left of the
+/// node, and the store is crash-safe.
 struct NodeThread {
-    /// Ends the thread's runtime.
-    stop: Option<oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    /// Dropping it ends the thread's runtime.
+    stop: oneshot::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
 }
 
 impl NodeThread {
-    async fn join(&mut self) -> Result<()> {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            tokio::task::spawn_blocking(move || thread.join())
-                .await
-                .context("cannot join a node's thread")?
-                .map_err(|_| anyhow::anyhow!("a node's thread panicked"))?;
-        }
-        Ok(())
-    }
-}
-
-impl Drop for NodeThread {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+    async fn join(self) -> Result<()> {
+        let NodeThread { stop, thread } = self;
+        drop(stop);
+        tokio::task::spawn_blocking(move || thread.join())
+            .await
+            .context("cannot join a node's thread")?
+            .map_err(|_| anyhow::anyhow!("a node's thread panicked"))
     }
 }
 
