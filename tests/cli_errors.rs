@@ -239,3 +239,64 @@ fn example_config_is_valid() {
     config.validate().expect("config/node.example.toml is valid");
     assert_eq!(config.state.as_str(), "FRA");
 }
+
+/// The file layout of `hotline directory export`, rebuilt here because an
+/// attacker writes such a file by hand.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ExportFile {
+    magic: String,
+    network: hotline_core::NetworkId,
+    objects: Vec<hotline_core::DirectoryObject>,
+}
+
+/// A state acting in bad faith signs, with its own state key, revocations
+/// of another state's node and imports them through the real CLI: each is
+/// refused with a typed reason, and nothing is stored.
+#[test]
+fn a_revocation_of_another_states_node_is_refused_on_import() {
+    use hotline_core::{NodeId, Revocation, RevocationTarget, SignedRevocation, Timestamp};
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    common::daemons::ceremony(d, "Revocation net");
+    // Each node takes the other's objects, as sync would give them.
+    ok(d, &["--data-dir", "fra", "directory", "export", "--out", "fra.export"]);
+    ok(d, &["--data-dir", "deu", "directory", "export", "--out", "deu.export"]);
+    ok(d, &["--data-dir", "deu", "directory", "import", "fra.export"]);
+    ok(d, &["--data-dir", "fra", "directory", "import", "deu.export"]);
+    let export: ExportFile =
+        hotline_core::encoding::decode("export", &std::fs::read(d.join("fra.export")).unwrap(), 1 << 20).unwrap();
+    let fra_key = hotline_store::keyfile::read(&d.join("fra/keys/state.key")).unwrap();
+    let deu_node = NodeId(hotline_store::keyfile::read(&d.join("deu/keys/node.key")).unwrap().public().0);
+    let revoke = |state: &str| {
+        let revocation = Revocation {
+            target: RevocationTarget::Node { state: state.parse().unwrap(), admission_seq: 1, node: deu_node },
+            issued_at: Timestamp(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()),
+            reason: "bad faith".into(),
+        };
+        hotline_core::DirectoryObject::Revocation(SignedRevocation::sign_by_state(
+            revocation,
+            &fra_key,
+            &export.network,
+        ))
+    };
+    let file = ExportFile {
+        magic: export.magic.clone(),
+        network: export.network,
+        objects: vec![revoke("FRA"), revoke("DEU")],
+    };
+    std::fs::write(d.join("evil.export"), hotline_core::encoding::encode(&file)).unwrap();
+
+    for data in ["deu", "fra"] {
+        let before = ok(d, &["--data-dir", data, "directory", "list", "--json"]);
+        let out = ok(d, &["--data-dir", data, "directory", "import", "evil.export", "--json"]);
+        let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(report["accepted"], 0, "{out}");
+        let codes: Vec<&str> =
+            report["rejected"].as_array().unwrap().iter().map(|p| p["code"].as_str().unwrap()).collect();
+        // In FRA's name: FRA never listed that node. In DEU's name: not DEU's key.
+        assert_eq!(codes, ["node_not_listed", "bad_signature"], "{out}");
+        assert_eq!(ok(d, &["--data-dir", data, "directory", "list", "--json"]), before);
+        let shown = ok(d, &["--data-dir", data, "directory", "show", "DEU/technical", "--json"]);
+        assert!(shown.contains("\"current\""), "{shown}");
+    }
+}

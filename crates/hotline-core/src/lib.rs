@@ -33,7 +33,9 @@ pub mod validate;
 
 pub use admission::{Admission, SignedAdmission};
 pub use charter::{Charter, CharterError, RecordPolicy, SignedCharter, StewardSignature};
-pub use directory::{Applied, Change, Digest, Directory, Entry, Outcome, RecordStatus, RecordView, Rejection, Waiting};
+pub use directory::{
+    Applied, Change, Digest, Directory, Entry, Outcome, RecordStatus, RecordView, Rejection, Source, Waiting,
+};
 pub use encoding::DecodeError;
 pub use ids::{NetworkId, NodeId, ObjectHash, Role, StateCode};
 pub use keys::{PublicKey, SecretKey, Signature};

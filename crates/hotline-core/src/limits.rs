@@ -28,5 +28,13 @@ pub const MAX_PREKEYS: usize = 8;
 pub const XWING_PUBLIC_KEY_BYTES: usize = 1216;
 /// Most objects held in the pending set while they wait for a parent.
 pub const MAX_PENDING: usize = 4096;
+/// Most waiting objects that one member node may have sent. A stranger's
+/// objects never wait at all.
+pub const MAX_PENDING_PER_SOURCE: usize = 256;
+/// Most waiting objects of one state, whoever sent them.
+pub const MAX_PENDING_PER_STATE: usize = 512;
+/// How long an object may wait for its parent, in seconds; after that it is
+/// dropped, and sync fetches it again if the parent ever arrives.
+pub const PENDING_LIFETIME_SECS: u64 = 600;
 /// Most equivocating siblings kept as evidence for one directory slot.
 pub const MAX_EVIDENCE: usize = 4;

@@ -45,8 +45,10 @@ pub enum ObjectKey {
     AdmissionRevocation(StateCode),
     /// `rev-rec/STATE/ROLE`
     RecordRevocation(StateCode, Role),
-    /// `rev-node/PEERID`
-    NodeRevocation(NodeId),
+    /// `rev-node/STATE/PEERID`: the revocation of a node by the state that
+    /// listed it. The state is part of the slot so that one state's
+    /// revocations never compete with, or get pruned along with, another's.
+    NodeRevocation(StateCode, NodeId),
 }
 
 impl fmt::Display for ObjectKey {
@@ -57,7 +59,7 @@ impl fmt::Display for ObjectKey {
             ObjectKey::Prekeys(n) => write!(f, "pk/{n}"),
             ObjectKey::AdmissionRevocation(s) => write!(f, "rev-adm/{s}"),
             ObjectKey::RecordRevocation(s, r) => write!(f, "rev-rec/{s}/{r}"),
-            ObjectKey::NodeRevocation(n) => write!(f, "rev-node/{n}"),
+            ObjectKey::NodeRevocation(s, n) => write!(f, "rev-node/{s}/{n}"),
         }
     }
 }
@@ -90,7 +92,7 @@ impl DirectoryObject {
             DirectoryObject::Revocation(r) => match &r.revocation.target {
                 RevocationTarget::Admission { state, .. } => ObjectKey::AdmissionRevocation(*state),
                 RevocationTarget::Record { state, role, .. } => ObjectKey::RecordRevocation(*state, role.clone()),
-                RevocationTarget::Node { node, .. } => ObjectKey::NodeRevocation(*node),
+                RevocationTarget::Node { state, node, .. } => ObjectKey::NodeRevocation(*state, *node),
             },
         }
     }

@@ -177,11 +177,17 @@ impl World {
 
     /// A state-signed revocation of node `n` of `code`.
     pub fn revoke_node(&self, code: &str, admission_seq: u64, n: u8) -> SignedRevocation {
+        self.revoke_node_id(code, admission_seq, self.node_id(code, n), "fixture")
+    }
+
+    /// A revocation of any node id, signed by `code`'s state key of epoch
+    /// `admission_seq`: what a state acting in bad faith would sign.
+    pub fn revoke_node_id(&self, code: &str, admission_seq: u64, node: NodeId, reason: &str) -> SignedRevocation {
         SignedRevocation::sign_by_state(
             Revocation {
-                target: RevocationTarget::Node { state: state(code), admission_seq, node: self.node_id(code, n) },
+                target: RevocationTarget::Node { state: state(code), admission_seq, node },
                 issued_at: T0,
-                reason: "fixture".into(),
+                reason: reason.into(),
             },
             &self.state_key(code, admission_seq),
             &self.net,

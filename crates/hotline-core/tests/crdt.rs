@@ -32,18 +32,31 @@ fn pool() -> &'static (World, Vec<DirectoryObject>) {
             objects.push(w.prekeys(code, 0, 1).obj());
             objects.push(w.prekeys(code, 0, 2).obj());
         }
+        // Two states revoking the same node id: FRA lists DEU's node in a
+        // record of its own and revokes it; DEU's own revocation of it is
+        // in the pool above. Neither may change the other's membership.
+        let mut body = w.record_body("FRA", "technical", 1, 4);
+        body.nodes.push(w.node_id("DEU", 0));
+        objects.push(SignedRecord::sign(body, &w.state_key("FRA", 1), &w.net).obj());
+        objects.push(w.revoke_node_id("FRA", 1, w.node_id("DEU", 0), "bad faith").obj());
         objects.push(w.revoke_admission("EST", 1).obj());
         objects.push(w.revoke_admission("DEU", 2).obj());
         (w, objects)
     })
 }
 
+/// Applies the objects in `order`, then offers them once more in the same
+/// order, as anti-entropy sync does: a node revocation that arrives before
+/// the record listing its node is refused (a state revokes only nodes its
+/// records list), and is taken when sync offers it again.
 fn build(order: &[usize], now: Timestamp) -> Directory {
     let (w, objects) = pool();
     let mut d = Directory::new(w.charter.clone()).expect("fixture charter");
-    for &i in order {
-        // Rejections are part of the rules under test; only the end state matters.
-        let _ = d.apply(objects[i].clone(), now);
+    for _pass in 0..2 {
+        for &i in order {
+            // Rejections are part of the rules under test; only the end state matters.
+            let _ = d.apply(objects[i].clone(), now);
+        }
     }
     d
 }

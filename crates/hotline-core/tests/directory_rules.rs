@@ -5,7 +5,7 @@ use hotline_core::testkit::{IntoObject, T0, World, state};
 use hotline_core::time::DAY;
 use hotline_core::{
     Change, CharterError, Directory, DirectoryObject, ObjectKey, Outcome, RecordStatus, Rejection, SignedRecord,
-    Timestamp, Waiting,
+    Source, Timestamp, Waiting,
 };
 
 fn setup() -> (World, Directory) {
@@ -293,13 +293,117 @@ fn a_state_cannot_revoke_an_admission() {
 
 #[test]
 fn pending_set_is_bounded() {
+    use hotline_core::limits::{MAX_PENDING, MAX_PENDING_PER_SOURCE, MAX_PENDING_PER_STATE};
     let (w, mut d) = setup();
+    // The operator's own objects: bounded by the state's share.
     let mut last = None;
-    for seq in 1..=(hotline_core::limits::MAX_PENDING as u64 + 1) {
+    for seq in 1..=(MAX_PENDING_PER_STATE as u64 + 1) {
         last = Some(d.apply(w.record("FRA", "policy", 1, seq).obj(), now()));
     }
     assert_eq!(last, Some(Err(Rejection::PendingFull)));
-    assert_eq!(d.pending_len(), hotline_core::limits::MAX_PENDING);
+    assert_eq!(d.pending_len(), MAX_PENDING_PER_STATE);
+    // A member's: bounded by its own share, whatever the states.
+    let member = Source::Member(w.node_id("EST", 0));
+    let codes = ["DEU", "POL", "EST", "FIN", "NOR", "SWE", "ITA", "ESP"];
+    let mut taken = 0;
+    for (i, code) in codes.iter().cycle().take(MAX_PENDING_PER_SOURCE + 1).enumerate() {
+        match d.apply_from(w.record(code, "policy", 1, i as u64 + 1).obj(), member, now()) {
+            Ok(Outcome::Pending(_)) => taken += 1,
+            other => assert_eq!(other, Err(Rejection::PendingFull)),
+        }
+    }
+    assert_eq!(taken, MAX_PENDING_PER_SOURCE);
+    // And the whole set: many members, many states.
+    let mut n = 0u64;
+    'fill: for s in 1..=64u8 {
+        let source = Source::Member(w.node_id("LVA", s));
+        let codes = ["BEL", "NLD", "LUX", "DNK", "AUT", "CHE", "CZE", "SVK", "HUN", "ROU", "BGR", "GRC"];
+        for code in codes.iter().cycle().take(MAX_PENDING_PER_SOURCE) {
+            n += 1;
+            if d.pending_len() == MAX_PENDING {
+                break 'fill;
+            }
+            let _ = d.apply_from(w.record(code, "technical", 1, n).obj(), source, now());
+        }
+    }
+    assert_eq!(d.pending_len(), MAX_PENDING);
+    let one_more = d.apply_from(w.record("PRT", "policy", 1, 1).obj(), Source::Member(w.node_id("PRT", 9)), now());
+    assert_eq!(one_more, Err(Rejection::PendingFull));
+}
+
+#[test]
+fn pending_objects_expire() {
+    let (w, mut d) = setup();
+    let member = Source::Member(w.node_id("DEU", 0));
+    d.apply_from(w.record("FRA", "policy", 1, 1).obj(), member, now()).unwrap();
+    assert_eq!(d.pending_len(), 1);
+    let later = now().plus(hotline_core::limits::PENDING_LIFETIME_SECS);
+    // The admission arrives too late: the record has been dropped, and only
+    // sync fetching it again would bring it in.
+    applied(d.apply(w.admission("FRA", 1).obj(), later));
+    assert_eq!(d.pending_len(), 0);
+    assert!(d.record(state("FRA"), &"policy".parse().unwrap()).is_none());
+}
+
+#[test]
+fn a_stranger_presents_only_itself_and_nothing_of_it_waits() {
+    let (w, mut d) = two_states();
+    let stranger = w.node_id("NOR", 0);
+    let from = Source::Stranger(stranger);
+    let before = d.signature_checks();
+    // Someone else's objects: refused before any signature check.
+    assert_eq!(d.apply_from(w.prekeys("FRA", 1, 1).obj(), from, now()), Err(Rejection::NotOwnObject));
+    assert_eq!(d.apply_from(w.record("FRA", "policy", 1, 2).obj(), from, now()), Err(Rejection::NotOwnObject));
+    assert_eq!(d.apply_from(w.revoke_node("DEU", 1, 0).obj(), from, now()), Err(Rejection::NotOwnObject));
+    // Its own, but needing a parent it does not bring: refused, not parked.
+    let own_record = w.record("NOR", "technical", 1, 1);
+    assert!(matches!(
+        d.apply_from(own_record.clone().obj(), from, now()),
+        Err(Rejection::MustApplyAtOnce(Waiting::UnknownState(_)))
+    ));
+    assert!(matches!(
+        d.apply_from(w.prekeys("NOR", 0, 1).obj(), from, now()),
+        Err(Rejection::MustApplyAtOnce(Waiting::NodeNotListed { .. }))
+    ));
+    assert_eq!(d.signature_checks(), before, "none of it cost a signature check");
+    assert_eq!(d.pending_len(), 0);
+    // Presented in order, its admission, record and bundle apply at once.
+    applied(d.apply_from(w.admission("NOR", 1).obj(), from, now()));
+    applied(d.apply_from(own_record.obj(), from, now()));
+    applied(d.apply_from(w.prekeys("NOR", 0, 1).obj(), from, now()));
+    assert!(d.is_member(&stranger, now()));
+}
+
+/// The attack of the review: thousands of objects waiting in the pending
+/// set made every later apply re-verify all of them. Now an apply re-checks
+/// only the waiting objects of the states it changed.
+#[test]
+fn an_apply_costs_the_same_whatever_waits() {
+    use hotline_core::limits::MAX_PENDING_PER_SOURCE;
+    let (w, mut d) = two_states();
+    let fresh = |d: &mut Directory, seq| {
+        let before = d.signature_checks();
+        applied(d.apply(w.record("FRA", "technical", 1, seq).obj(), now()));
+        d.signature_checks() - before
+    };
+    let alone = fresh(&mut d, 2);
+    assert_eq!(alone, 1, "one record, one signature");
+    // Members fill the pending set with validly signed bundles of nodes no
+    // record lists, and records of a state not admitted.
+    for m in 0..8u8 {
+        let source = Source::Member(w.node_id("EST", m));
+        for n in 0..(MAX_PENDING_PER_SOURCE / 2) as u8 {
+            let _ = d.apply_from(w.prekeys("POL", n.wrapping_add(m.wrapping_mul(32)), 1).obj(), source, now());
+            let _ = d.apply_from(w.record("NOR", "policy", 1, u64::from(m) * 1000 + u64::from(n)).obj(), source, now());
+        }
+    }
+    assert!(d.pending_len() >= 700, "{}", d.pending_len());
+    assert_eq!(fresh(&mut d, 3), alone, "unrelated waiting objects cost nothing");
+    // A change to the waiting objects' own state re-checks them without
+    // verifying a signature for those still waiting.
+    let before = d.signature_checks();
+    applied(d.apply(w.admission("POL", 1).obj(), now()));
+    assert_eq!(d.signature_checks() - before, 1, "only the admission's quorum");
 }
 
 #[test]
@@ -333,4 +437,89 @@ fn sign_next_record_continues_the_sequence() {
     let second = d.sign_next_record(draft.clone(), &w.state_key("FRA", 1), now(), 30 * DAY).unwrap();
     assert_eq!(second.record.seq, 2);
     assert!(d.sign_next_record(draft, &w.state_key("DEU", 1), now(), 30 * DAY).is_err());
+}
+
+/// FRA and DEU admitted, each with a technical record listing its node 0,
+/// and DEU's node with a prekey bundle.
+fn two_states() -> (World, Directory) {
+    let (w, mut d) = setup();
+    for code in ["FRA", "DEU"] {
+        applied(d.apply(w.admission(code, 1).obj(), now()));
+        applied(d.apply(w.record(code, "technical", 1, 1).obj(), now()));
+    }
+    applied(d.apply(w.prekeys("DEU", 0, 1).obj(), now()));
+    (w, d)
+}
+
+#[test]
+fn a_state_cannot_revoke_another_states_node() {
+    let (w, mut d) = two_states();
+    let victim = w.node_id("DEU", 0);
+    // FRA signs, with its own key, a revocation of DEU's node in FRA's name.
+    assert_eq!(
+        d.apply(w.revoke_node_id("FRA", 1, victim, "bad faith").obj(), now()),
+        Err(Rejection::NodeNotListed { state: state("FRA"), node: victim })
+    );
+    assert!(d.is_member(&victim, now()));
+    assert!(d.is_member_of(state("DEU"), &victim, now()));
+    assert!(d.prekeys(&victim, now()).is_some());
+
+    // FRA may list any node id in its own record, and then revoke it: that
+    // revocation is FRA's and touches only FRA's claim to the node.
+    let mut body = w.record_body("FRA", "technical", 1, 2);
+    body.nodes.push(victim);
+    applied(d.apply(SignedRecord::sign(body, &w.state_key("FRA", 1), &w.net).obj(), now()));
+    applied(d.apply(w.revoke_node_id("FRA", 1, victim, "bad faith").obj(), now()));
+    assert!(d.is_member_of(state("DEU"), &victim, now()));
+    assert!(!d.is_member_of(state("FRA"), &victim, now()));
+    assert_eq!(d.member_nodes(now()).get(&victim), Some(&state("DEU")), "the node's own bundle names DEU");
+    assert!(d.prekeys(&victim, now()).is_some());
+    // Signed with FRA's key in DEU's name: a bad signature.
+    let mut forged = w.revoke_node_id("FRA", 1, victim, "bad faith");
+    forged.revocation.target =
+        hotline_core::RevocationTarget::Node { state: state("DEU"), admission_seq: 1, node: victim };
+    assert!(matches!(d.apply(forged.obj(), now()), Err(Rejection::BadSignature { .. })));
+    assert!(d.is_member(&victim, now()));
+}
+
+#[test]
+fn another_states_epoch_change_does_not_undo_a_revocation() {
+    let (w, mut d) = two_states();
+    let node = w.node_id("DEU", 0);
+    applied(d.apply(w.revoke_node("DEU", 1, 0).obj(), now()));
+    assert!(!d.is_member(&node, now()));
+    // FRA lists DEU's node and revokes it too, varying the reason until
+    // its revocation's hash is lower than DEU's: under the old single slot
+    // it would win, and vanish with FRA's next admission epoch.
+    let deu_hash = w.revoke_node("DEU", 1, 0).obj().hash(&w.net);
+    let mut body = w.record_body("FRA", "technical", 1, 2);
+    body.nodes.push(node);
+    applied(d.apply(SignedRecord::sign(body, &w.state_key("FRA", 1), &w.net).obj(), now()));
+    let fra_rev = (0..64)
+        .map(|i| w.revoke_node_id("FRA", 1, node, &format!("attempt {i}")))
+        .find(|r| r.clone().obj().hash(&w.net) < deu_hash)
+        .expect("one of 64 hashes is lower");
+    applied(d.apply(fra_rev.obj(), now()));
+    let changes = applied(d.apply(w.admission("FRA", 2).obj(), now()));
+    assert!(
+        changes
+            .iter()
+            .any(|c| matches!(c, Change::Removed { key: ObjectKey::NodeRevocation(s, _), .. } if *s == state("FRA")))
+    );
+    assert!(d.entry(&ObjectKey::NodeRevocation(state("DEU"), node)).is_some(), "DEU's revocation stays");
+    assert!(!d.is_member(&node, now()), "the compromised node stays revoked");
+    assert!(d.prekeys(&node, now()).is_none());
+}
+
+#[test]
+fn a_node_revocation_counts_only_while_live() {
+    let (w, mut d) = two_states();
+    let node = w.node_id("DEU", 0);
+    applied(d.apply(w.revoke_node("DEU", 1, 0).obj(), now()));
+    assert!(d.digest(now()).contains_key(&ObjectKey::NodeRevocation(state("DEU"), node)));
+    // The stewards revoke DEU's admission: its revocation stops being live,
+    // and so do its records; the node is no member either way.
+    applied(d.apply(w.revoke_admission("DEU", 1).obj(), now()));
+    assert!(!d.digest(now()).contains_key(&ObjectKey::NodeRevocation(state("DEU"), node)));
+    assert!(!d.is_member(&node, now()));
 }

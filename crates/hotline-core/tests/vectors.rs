@@ -224,7 +224,7 @@ const REVOCATION_WIRE: &[&str] = &[
     "a0c031341eaa3fc1144909186b753bd50c853cfba5af397236c0e2ef8dc94b56",
     "77d9077baa6292a6c3ef029ec87fb89babf8ba961eec0d",
 ];
-const REVOCATION_KEY: &[&str] = &["056e7a1cdd29b0b78fd13af4c5598feff4ef2a97166e3ca6f2e4fbfccd80505b", "f1"];
+const REVOCATION_KEY: &[&str] = &["05034652416e7a1cdd29b0b78fd13af4c5598feff4ef2a97166e3ca6f2e4fbfc", "cd80505bf1"];
 const RECORD_SIGNING_PREFIX: &[&str] =
     &["11686f746c696e652f76312f7265636f7264a6e1ca5a678491e412b2ef76dc81", "811e15aac6b38c2de4b95c8d7b455f00e1e5"];
 const NODE_PEER_ID: &str = "12D3KooWHFd1gyNYFqxt7ke9FY2VoVVWY2XSPhvL9vg2pB6wQGfa";

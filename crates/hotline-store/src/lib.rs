@@ -40,6 +40,7 @@ mod error;
 mod fsutil;
 pub mod keyfile;
 mod messages;
+mod migrate;
 mod schema;
 mod store;
 

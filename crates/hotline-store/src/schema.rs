@@ -1,6 +1,6 @@
 //! The database schema: table names, meta keys and row encodings.
 //!
-//! Schema version 1 has three tables:
+//! The schema (version 2; see [`SCHEMA_VERSION`]) has three tables:
 //!
 //! | table     | key                                      | value                              |
 //! |-----------|------------------------------------------|------------------------------------|
@@ -39,7 +39,11 @@ use redb::TableDefinition;
 use serde::{Deserialize, Serialize};
 
 /// The store schema version this build writes, and the newest it reads.
-pub const SCHEMA_VERSION: u32 = 1;
+///
+/// Version 2 keys node revocation slots by state and node
+/// (`rev-node/STATE/NODE`); `crate::migrate` upgrades a version 1 store
+/// when it is opened.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Identifies a Hotline store among redb files.
 pub(crate) const MAGIC: &[u8] = b"hotline-store";

@@ -116,6 +116,7 @@ impl Store {
         let txn = db.begin_read().map_err(|e| from_redb(&path, "reading the store's meta data", e))?;
         let facts = read_meta(&txn, &path)?;
         drop(txn);
+        crate::migrate::upgrade(&db, &path, facts.schema)?;
         Ok(Store {
             db,
             path,
@@ -394,6 +395,7 @@ fn open_database(path: &Path) -> Result<Database, StoreError> {
 
 /// What the meta table says.
 struct Facts {
+    schema: u32,
     charter: SignedCharter,
     network: NetworkId,
     state: StateCode,
@@ -439,7 +441,7 @@ fn read_meta(txn: &ReadTransaction, path: &Path) -> Result<Facts, StoreError> {
     if verified != network {
         return Err(corrupt("the stored charter does not match the stored network id".into()));
     }
-    Ok(Facts { charter, network, state })
+    Ok(Facts { schema: found, charter, network, state })
 }
 
 fn read_u64(bytes: &[u8]) -> Option<u64> {
@@ -751,10 +753,72 @@ mod tests {
         let w = World::default();
         let tmp = tempfile::tempdir().unwrap();
         drop(Store::create(tmp.path(), &w.charter, fra()).unwrap());
-        set_meta(tmp.path(), meta::SCHEMA, &2u32.to_be_bytes());
+        set_meta(tmp.path(), meta::SCHEMA, &(SCHEMA_VERSION + 1).to_be_bytes());
         let err = open_err(tmp.path());
-        assert!(matches!(err, StoreError::UnsupportedSchema { found: 2, supported: 1, .. }), "{err}");
+        assert!(
+            matches!(err, StoreError::UnsupportedSchema { found, supported: SCHEMA_VERSION, .. } if found == SCHEMA_VERSION + 1),
+            "{err}"
+        );
         assert!(err.to_string().contains("upgrade hotline"), "{err}");
+    }
+
+    /// A store written by schema version 1, whose node revocation slot and
+    /// history rows were keyed by the node alone, opens as version 2 with
+    /// the same directory and history, keyed by state and node.
+    #[test]
+    fn a_version_1_store_is_upgraded_in_place() {
+        let w = World::default();
+        let tmp = tempfile::tempdir().unwrap();
+        let node = w.node_id("FRA", 0);
+        let new_key = ObjectKey::NodeRevocation(fra(), node);
+        let expected = {
+            let store = Store::create(tmp.path(), &w.charter, fra()).unwrap();
+            let mut dir = directory(&w);
+            let objects = vec![
+                w.admission("FRA", 1).obj(),
+                w.record("FRA", "technical", 1, 1).obj(),
+                w.revoke_node("FRA", 1, 0).obj(),
+            ];
+            apply_all(&store, &mut dir, objects);
+            entries(&dir)
+        };
+        // Rewrite the revocation's rows as version 1 wrote them.
+        {
+            let db = Database::open(tmp.path().join(DB_FILE)).unwrap();
+            let txn = db.begin_write().unwrap();
+            {
+                let v1_key = crate::migrate::v1_node_revocation_key(&node);
+                let mut slots = txn.open_table(SLOTS).unwrap();
+                let row = slots.remove(new_key.to_bytes().as_slice()).unwrap().unwrap().value().to_vec();
+                slots.insert(v1_key.as_slice(), row.as_slice()).unwrap();
+                let mut history = txn.open_table(HISTORY).unwrap();
+                let prefix = new_key.to_bytes();
+                let rows: Vec<(Vec<u8>, Vec<u8>)> = history
+                    .range::<&[u8]>(prefix.as_slice()..)
+                    .unwrap()
+                    .map(|r| r.unwrap())
+                    .map(|(k, v)| (k.value().to_vec(), v.value().to_vec()))
+                    .take_while(|(k, _)| k.starts_with(&prefix))
+                    .collect();
+                assert_eq!(rows.len(), 1);
+                for (k, v) in rows {
+                    history.remove(k.as_slice()).unwrap();
+                    let mut old = v1_key.clone();
+                    old.extend_from_slice(&k[prefix.len()..]);
+                    history.insert(old.as_slice(), v.as_slice()).unwrap();
+                }
+                txn.open_table(META).unwrap().insert(meta::SCHEMA, 1u32.to_be_bytes().as_slice()).unwrap();
+            }
+            txn.commit().unwrap();
+        }
+        let store = Store::open(tmp.path()).unwrap();
+        assert_eq!(entries(&store.load_directory().unwrap()), expected);
+        assert_eq!(store.history(&new_key).unwrap().len(), 1);
+        drop(store);
+        let db = Database::open(tmp.path().join(DB_FILE)).unwrap();
+        let txn = db.begin_read().unwrap();
+        let schema = txn.open_table(META).unwrap().get(meta::SCHEMA).unwrap().unwrap().value().to_vec();
+        assert_eq!(schema, SCHEMA_VERSION.to_be_bytes());
     }
 
     #[test]

@@ -17,9 +17,11 @@
 //! Objects that a revocation later covers stay in their slot as local
 //! evidence, shown with status `revoked`, but are no longer live.
 
+mod pending;
 mod rejection;
 mod status;
 
+use pending::{Full, PendingSet};
 pub use rejection::{Rejection, Waiting};
 pub use status::{RecordStatus, RecordView};
 
@@ -27,15 +29,16 @@ use crate::admission::SignedAdmission;
 use crate::charter::{CharterError, SignedCharter};
 use crate::ids::{NetworkId, NodeId, ObjectHash, Role, StateCode};
 use crate::keys::{Context, PublicKey};
+use crate::limits::MAX_EVIDENCE;
 use crate::limits::MAX_LONG_TEXT;
-use crate::limits::{MAX_EVIDENCE, MAX_PENDING};
 use crate::object::{DirectoryObject, ObjectKey};
 use crate::prekey::SignedPrekeyBundle;
 use crate::record::SignedRecord;
 use crate::revocation::{RevocationAuthority, RevocationTarget, SignedRevocation};
 use crate::time::{DAY, Timestamp};
 use crate::validate;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// One slot's content.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -111,22 +114,64 @@ enum Verdict {
     Wait(Waiting),
 }
 
+/// Where an object comes from: that decides whether it may wait for a
+/// parent, and which objects are taken at all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// This node itself: its operator (control API, `directory import`) or
+    /// its own publications. Its objects may wait, within the state's share.
+    Local,
+    /// A member node. Its objects may wait, within its own share and the
+    /// state's.
+    Member(NodeId),
+    /// A node that is not a member (a newcomer presenting itself, or a
+    /// stranger). Only its own objects are taken: an admission, a record
+    /// that lists the node, the node's own prekey bundle, and only when
+    /// they apply at once. Nothing of it ever waits.
+    Stranger(NodeId),
+}
+
+/// Counts signature verifications, so that tests and metrics can see what
+/// an apply costs. Atomic so that a `Directory` stays `Sync`.
+#[derive(Debug, Default)]
+struct VerifyCounter(AtomicU64);
+
+impl VerifyCounter {
+    fn bump(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl Clone for VerifyCounter {
+    fn clone(&self) -> Self {
+        VerifyCounter(AtomicU64::new(self.0.load(Ordering::Relaxed)))
+    }
+}
+
 /// A verified copy of the directory under one charter.
 #[derive(Clone, Debug)]
 pub struct Directory {
     charter: SignedCharter,
     network: NetworkId,
     entries: BTreeMap<ObjectKey, Entry>,
-    pending: BTreeMap<ObjectHash, DirectoryObject>,
+    pending: PendingSet,
     /// Bumped by every change to `entries`.
     generation: u64,
+    verifications: VerifyCounter,
 }
 
 impl Directory {
     /// An empty directory under `charter`, which must be valid.
     pub fn new(charter: SignedCharter) -> Result<Directory, CharterError> {
         let network = charter.verify()?;
-        Ok(Directory { charter, network, entries: BTreeMap::new(), pending: BTreeMap::new(), generation: 0 })
+        Ok(Directory {
+            charter,
+            network,
+            entries: BTreeMap::new(),
+            pending: PendingSet::default(),
+            generation: 0,
+            verifications: VerifyCounter::default(),
+        })
     }
 
     /// Rebuilds a directory from slot contents a store saved. The store only
@@ -183,11 +228,37 @@ impl Directory {
         self.pending.len()
     }
 
+    /// How many signatures this directory has verified since it was built:
+    /// what the checks cost, for tests and metrics.
+    pub fn signature_checks(&self) -> u64 {
+        self.verifications.0.load(Ordering::Relaxed)
+    }
+
+    /// [`Directory::apply_from`] for this node's own objects
+    /// ([`Source::Local`]).
+    pub fn apply(&mut self, object: DirectoryObject, now: Timestamp) -> Result<Outcome, Rejection> {
+        self.apply_from(object, Source::Local, now)
+    }
+
     /// Checks `object` against the charter, the chain of signatures and the
     /// merge rules at time `now`, and applies it if it is acceptable. Pending
     /// objects it unblocks are applied too, and reported in the same
-    /// [`Applied`].
-    pub fn apply(&mut self, object: DirectoryObject, now: Timestamp) -> Result<Outcome, Rejection> {
+    /// [`Applied`]. `source` decides whether the object may wait for a
+    /// parent and, for a stranger, whether it is taken at all.
+    pub fn apply_from(
+        &mut self,
+        object: DirectoryObject,
+        source: Source,
+        now: Timestamp,
+    ) -> Result<Outcome, Rejection> {
+        self.pending.expire(now);
+        // The cheap screen before any hashing or signature: a stranger
+        // presents only itself.
+        if let Source::Stranger(node) = &source
+            && !is_own_object(&object, node)
+        {
+            return Err(Rejection::NotOwnObject);
+        }
         let hash = object.hash(&self.network);
         // The same bytes as a live winner (sync hands a newcomer the same
         // objects from several peers at once): settled without verifying
@@ -200,16 +271,7 @@ impl Directory {
         let mut applied = Applied::default();
         match verdict {
             Verdict::Duplicate => return Ok(Outcome::Duplicate),
-            Verdict::Wait(why) => {
-                if self.pending.contains_key(&hash) {
-                    return Ok(Outcome::Pending(why));
-                }
-                if self.pending.len() >= MAX_PENDING {
-                    return Err(Rejection::PendingFull);
-                }
-                self.pending.insert(hash, object);
-                return Ok(Outcome::Pending(why));
-            }
+            Verdict::Wait(why) => return self.park(object, hash, why, source, now),
             Verdict::Winner | Verdict::Evidence => {
                 self.insert(object, hash, matches!(verdict, Verdict::Winner), &mut applied);
             }
@@ -218,12 +280,50 @@ impl Directory {
         Ok(Outcome::Applied(applied))
     }
 
-    /// Re-checks pending objects until none makes progress.
+    /// Puts an object that waits for a parent in the pending set, if its
+    /// source may and the set's bounds allow.
+    fn park(
+        &mut self,
+        object: DirectoryObject,
+        hash: ObjectHash,
+        why: Waiting,
+        source: Source,
+        now: Timestamp,
+    ) -> Result<Outcome, Rejection> {
+        let from = match source {
+            Source::Stranger(_) => return Err(Rejection::MustApplyAtOnce(why)),
+            Source::Member(node) => Some(node),
+            Source::Local => None,
+        };
+        if self.pending.contains(&hash) {
+            return Ok(Outcome::Pending(why));
+        }
+        // A bundle waits for a record listing its node, but its signature
+        // can be checked now: nothing forged is parked.
+        if let DirectoryObject::Prekeys(p) = &object {
+            self.verify_prekeys_signature(p)?;
+        }
+        match self.pending.insert(hash, object, from, now) {
+            Ok(()) => Ok(Outcome::Pending(why)),
+            Err(Full::Total | Full::Source | Full::State) => Err(Rejection::PendingFull),
+        }
+    }
+
+    /// Re-checks the pending objects of every state `applied` changed, until
+    /// none makes progress. Every reason to wait names the object's own
+    /// state, so objects of other states cannot have been unblocked.
     fn drain_pending(&mut self, now: Timestamp, applied: &mut Applied) {
+        let mut states: BTreeSet<StateCode> = BTreeSet::new();
+        let mut seen = 0;
         loop {
-            let mut progressed = false;
-            let hashes: Vec<ObjectHash> = self.pending.keys().copied().collect();
-            for hash in hashes {
+            for change in &applied.changes[seen..] {
+                if let Change::Accepted { object, .. } = change {
+                    states.insert(object.state());
+                }
+            }
+            seen = applied.changes.len();
+            let Some(state) = states.pop_first() else { return };
+            for hash in self.pending.of_state(state) {
                 let Some(object) = self.pending.get(&hash).cloned() else { continue };
                 match self.check(&object, &hash, now) {
                     Ok(Verdict::Wait(_)) => {}
@@ -233,12 +333,8 @@ impl Directory {
                     Ok(v @ (Verdict::Winner | Verdict::Evidence)) => {
                         self.pending.remove(&hash);
                         self.insert(object, hash, matches!(v, Verdict::Winner), applied);
-                        progressed = true;
                     }
                 }
-            }
-            if !progressed {
-                return;
             }
         }
     }
@@ -286,7 +382,10 @@ impl Directory {
                 Some(admission_seq) => match admission {
                     None => true,
                     Some((seq, key)) => {
-                        admission_seq != seq || verify_state_signature(&e.object, &key, &network).is_err()
+                        admission_seq != seq || {
+                            self.verifications.bump();
+                            verify_state_signature(&e.object, &key, &network).is_err()
+                        }
                     }
                 },
             })
@@ -322,7 +421,7 @@ impl Directory {
                 }
             }
             DirectoryObject::Revocation(r) => {
-                if let Some(wait) = self.check_revocation(r)? {
+                if let Some(wait) = self.check_revocation(r, now)? {
                     return Ok(Verdict::Wait(wait));
                 }
             }
@@ -363,6 +462,7 @@ impl Directory {
             return Err(Rejection::Revoked);
         }
         let body = crate::encoding::encode(adm);
+        self.verifications.bump();
         self.charter
             .charter
             .verify_quorum(Context::ADMISSION, &self.network, &body, &a.signatures)
@@ -414,6 +514,7 @@ impl Directory {
             Err(wait) => return Ok(Some(wait)),
         };
         let body = crate::encoding::encode(rec);
+        self.verifications.bump();
         adm.admission
             .state_key
             .verify(Context::RECORD, &self.network, &body, &r.signature)
@@ -430,11 +531,8 @@ impl Directory {
         if b.expires <= now {
             return Err(Rejection::Expired(b.expires));
         }
-        let body = crate::encoding::encode(b);
-        b.node
-            .public_key()
-            .verify(Context::PREKEYS, &self.network, &body, &p.signature)
-            .map_err(|_| Rejection::BadSignature { signer: "node key" })?;
+        // The cheap check first: a bundle that must wait costs no signature
+        // check each time its state changes (`park` checks it once).
         // A revoked node's bundle is not refused but kept out of the live
         // directory (see `prekeys`): node revocations are bound to an
         // admission epoch and vanish with it, and refusing here would make the
@@ -442,14 +540,26 @@ impl Directory {
         if !self.node_listed_by(b.state, &b.node, now) {
             return Ok(Some(Waiting::NodeNotListed { state: b.state, node: b.node }));
         }
+        self.verify_prekeys_signature(p)?;
         Ok(None)
     }
 
-    fn check_revocation(&self, r: &SignedRevocation) -> Result<Option<Waiting>, Rejection> {
+    fn verify_prekeys_signature(&self, p: &SignedPrekeyBundle) -> Result<(), Rejection> {
+        self.verifications.bump();
+        let body = crate::encoding::encode(&p.bundle);
+        p.bundle
+            .node
+            .public_key()
+            .verify(Context::PREKEYS, &self.network, &body, &p.signature)
+            .map_err(|_| Rejection::BadSignature { signer: "node key" })
+    }
+
+    fn check_revocation(&self, r: &SignedRevocation, now: Timestamp) -> Result<Option<Waiting>, Rejection> {
         validate::optional_text("reason", &r.revocation.reason, MAX_LONG_TEXT)?;
         let body = crate::encoding::encode(&r.revocation);
         match (&r.revocation.target, &r.authority) {
             (RevocationTarget::Admission { .. }, RevocationAuthority::Stewards(sigs)) => {
+                self.verifications.bump();
                 self.charter
                     .charter
                     .verify_quorum(Context::REVOCATION, &self.network, &body, sigs)
@@ -464,7 +574,15 @@ impl Directory {
                 }
                 self.check_state_signature(*state, *admission_seq, &body, signature)
             }
-            (RevocationTarget::Node { state, admission_seq, .. }, RevocationAuthority::State(signature)) => {
+            (RevocationTarget::Node { state, admission_seq, node }, RevocationAuthority::State(signature)) => {
+                // The cheap check first: a state revokes only nodes its own
+                // records in force list, so a revocation of any other node is refused
+                // before a signature is verified. A race with the record that
+                // lists the node is repaired by sync, which offers the
+                // revocation again once the record is here.
+                if !self.node_listed_by(*state, node, now) {
+                    return Err(Rejection::NodeNotListed { state: *state, node: *node });
+                }
                 self.check_state_signature(*state, *admission_seq, &body, signature)
             }
             _ => Err(Rejection::WrongAuthority),
@@ -484,6 +602,7 @@ impl Directory {
             Ok(adm) => adm,
             Err(wait) => return Ok(Some(wait)),
         };
+        self.verifications.bump();
         adm.admission
             .state_key
             .verify(Context::REVOCATION, &self.network, body, signature)
@@ -527,8 +646,10 @@ impl Directory {
             .map(|(_, entry)| entry.object.seq())
     }
 
-    fn node_revoked(&self, node: &NodeId) -> bool {
-        self.entries.contains_key(&ObjectKey::NodeRevocation(*node))
+    /// Whether `state` has revoked `node`. Only a state's own revocation
+    /// counts, and only while it is live (see [`Directory::is_live`]).
+    fn node_revoked_by(&self, state: StateCode, node: &NodeId, now: Timestamp) -> bool {
+        self.entries.get(&ObjectKey::NodeRevocation(state, *node)).is_some_and(|e| self.is_live(e, now))
     }
 
     /// The record held for `(state, role)`, if any.
@@ -638,34 +759,64 @@ impl Directory {
             .flat_map(|r| r.record.nodes.iter().map(move |n| (n, r.record.state)))
     }
 
-    /// The membership rule, in one place: listed by a record in force, and
-    /// not revoked.
+    /// The membership rule, in one place: a node is a member for state S
+    /// iff a record of S in force lists it and no live revocation signed by
+    /// S revokes it. One state's revocation never touches another's nodes.
     fn members(&self, now: Timestamp) -> impl Iterator<Item = (&NodeId, StateCode)> {
-        self.listed_nodes(self.records_held(), now).filter(|(n, _)| !self.node_revoked(n))
+        self.listed_nodes(self.records_held(), now).filter(move |(n, s)| !self.node_revoked_by(*s, n, now))
     }
 
     fn node_listed_by(&self, state: StateCode, node: &NodeId, now: Timestamp) -> bool {
         self.listed_nodes(self.records_of(state), now).any(|(n, _)| n == node)
     }
 
-    /// Every member node at `now`: listed in a record in force and not revoked.
+    /// Every member node at `now`, with the state it is a member for. A node
+    /// that several states list (a state may list any node id it likes) is
+    /// given the state its own signed prekey bundle names, if that is one
+    /// of them, so that no state can claim another's node; otherwise the
+    /// first in state order.
     pub fn member_nodes(&self, now: Timestamp) -> BTreeMap<NodeId, StateCode> {
-        self.members(now).map(|(n, s)| (*n, s)).collect()
+        let mut out = BTreeMap::new();
+        for (node, state) in self.members(now) {
+            match out.entry(*node) {
+                std::collections::btree_map::Entry::Vacant(v) => {
+                    v.insert(state);
+                }
+                std::collections::btree_map::Entry::Occupied(mut o) => {
+                    if self.bundle_state(node) == Some(state) {
+                        o.insert(state);
+                    }
+                }
+            }
+        }
+        out
     }
 
-    /// Whether `node` is a member at `now`. Same rule as
+    /// The state a node's own prekey bundle (signed by the node) names.
+    fn bundle_state(&self, node: &NodeId) -> Option<StateCode> {
+        match self.entries.get(&ObjectKey::Prekeys(*node)).map(|e| &e.object) {
+            Some(DirectoryObject::Prekeys(p)) => Some(p.bundle.state),
+            _ => None,
+        }
+    }
+
+    /// Whether `node` is a member for some state at `now`. Same rule as
     /// [`Directory::member_nodes`], without building the map.
     pub fn is_member(&self, node: &NodeId, now: Timestamp) -> bool {
-        !self.node_revoked(node) && self.listed_nodes(self.records_held(), now).any(|(n, _)| n == node)
+        self.members(now).any(|(n, _)| n == node)
+    }
+
+    /// Whether `node` is a member for `state` at `now`: what delivery asks
+    /// before it seals to a state's node or accepts a message from it.
+    pub fn is_member_of(&self, state: StateCode, node: &NodeId, now: Timestamp) -> bool {
+        self.node_listed_by(state, node, now) && !self.node_revoked_by(state, node, now)
     }
 
     /// The prekey bundle of a member node, if it has a valid one at `now`.
     pub fn prekeys(&self, node: &NodeId, now: Timestamp) -> Option<&SignedPrekeyBundle> {
         match self.entries.get(&ObjectKey::Prekeys(*node)).map(|e| &e.object) {
             Some(DirectoryObject::Prekeys(p))
-                if p.bundle.expires > now
-                    && self.node_listed_by(p.bundle.state, node, now)
-                    && !self.node_revoked(node) =>
+                if p.bundle.expires > now && self.is_member_of(p.bundle.state, node, now) =>
             {
                 Some(p)
             }
@@ -682,8 +833,15 @@ impl Directory {
             DirectoryObject::Revocation(r) => match r.revocation.target {
                 RevocationTarget::Admission { .. } => true,
                 // A state's own revocations stand only while its admission does.
-                RevocationTarget::Record { state, .. } | RevocationTarget::Node { state, .. } => {
-                    self.is_admitted(state, now)
+                RevocationTarget::Record { state, .. } => self.is_admitted(state, now),
+                // A node revocation also only while a record of its state
+                // in force lists the node: the same test `check_revocation`
+                // applies, so a node that refused it (the record came
+                // later) and one that took it hold the same live directory.
+                // Only live objects decide it: which revoked or expired
+                // records a node still holds depends on arrival order.
+                RevocationTarget::Node { state, ref node, .. } => {
+                    self.is_admitted(state, now) && self.node_listed_by(state, node, now)
                 }
             },
         }
@@ -700,6 +858,26 @@ impl Directory {
         self.live_objects(now).map(|(k, e)| (k.clone(), (e.object.seq(), e.hash))).collect()
     }
 
+    /// The part of [`Directory::digest`] that belongs to `states`: what sync
+    /// shows a node that is not a member, which may learn no more than its
+    /// own state's part.
+    pub fn digest_of(&self, states: &BTreeSet<StateCode>, now: Timestamp) -> Digest {
+        if states.is_empty() {
+            return Digest::new();
+        }
+        self.live_objects(now)
+            .filter(|(_, e)| states.contains(&e.object.state()))
+            .map(|(k, e)| (k.clone(), (e.object.seq(), e.hash)))
+            .collect()
+    }
+
+    /// The states whose records held here, whatever their status, list
+    /// `node`: the states a node that is not a member (yet, or any more)
+    /// can claim as its own.
+    pub fn states_listing(&self, node: &NodeId) -> BTreeSet<StateCode> {
+        self.records_held().filter(|r| r.record.nodes.contains(node)).map(|r| r.record.state).collect()
+    }
+
     /// A single hash over [`Directory::digest`], for quick comparison.
     pub fn digest_hash(&self, now: Timestamp) -> ObjectHash {
         hash_of_digest(&self.digest(now))
@@ -710,6 +888,18 @@ impl Directory {
 pub fn hash_of_digest(digest: &Digest) -> ObjectHash {
     let entries: Vec<(&ObjectKey, &(u64, ObjectHash))> = digest.iter().collect();
     ObjectHash(crate::keys::sha256(&crate::encoding::encode(&entries)))
+}
+
+/// Whether `object` is one a non-member node `node` may present about
+/// itself: an admission (its state's, checked by the steward quorum), a
+/// record listing it, or its own prekey bundle.
+fn is_own_object(object: &DirectoryObject, node: &NodeId) -> bool {
+    match object {
+        DirectoryObject::Admission(_) => true,
+        DirectoryObject::Record(r) => r.record.nodes.contains(node),
+        DirectoryObject::Prekeys(p) => p.bundle.node == *node,
+        DirectoryObject::Revocation(_) => false,
+    }
 }
 
 /// The admission seq under which a state-signed object was signed, or `None`

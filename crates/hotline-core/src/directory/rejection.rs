@@ -73,6 +73,23 @@ pub enum Rejection {
     /// The pending set is full.
     #[error("the pending set is full; the object will be fetched again by sync")]
     PendingFull,
+    /// A node that is not a member sent an object that is not its own (its
+    /// state's admission, a record listing it, its own prekey bundle).
+    #[error("a node that is not a member may present only its own admission, record and prekey bundle")]
+    NotOwnObject,
+    /// A node that is not a member sent an object that would have to wait
+    /// for a parent: nothing of a non-member waits.
+    #[error("from a node that is not a member, only objects that apply at once are taken: {0}")]
+    MustApplyAtOnce(Waiting),
+    /// A node revocation names a node that no record of the signing state
+    /// lists: a state revokes only its own nodes.
+    #[error("{state} revokes node {node}, which no record of {state} lists: a state revokes only its own nodes")]
+    NodeNotListed {
+        /// The state that signed the revocation.
+        state: StateCode,
+        /// The node it names.
+        node: NodeId,
+    },
 }
 
 impl Rejection {
@@ -91,6 +108,9 @@ impl Rejection {
             Rejection::Stale { .. } => "stale_seq",
             Rejection::Revoked => "revoked",
             Rejection::PendingFull => "pending_full",
+            Rejection::NodeNotListed { .. } => "node_not_listed",
+            Rejection::NotOwnObject => "not_own_object",
+            Rejection::MustApplyAtOnce(_) => "must_apply_at_once",
         }
     }
 

@@ -1,0 +1,92 @@
+//! Upgrades of an older store to [`SCHEMA_VERSION`], run when the store is
+//! opened, in one durable transaction: a crash leaves the old version whole.
+
+use crate::error::{StoreError, from_redb};
+use crate::schema::{HISTORY, HistoryRow, META, SCHEMA_VERSION, SLOTS, SlotRow, meta};
+use hotline_core::DirectoryObject;
+use redb::{Database, Durability, ReadableTable};
+use std::path::Path;
+
+/// The first byte of a version 1 `rev-node/NODE` key: the postcard variant
+/// index of `ObjectKey::NodeRevocation`, which was followed by the node id
+/// alone. Version 2 puts the revoking state before the node id.
+const V1_NODE_REVOCATION_TAG: u8 = 5;
+
+/// Length of a history key's suffix after the object key: seq and hash.
+const HISTORY_SUFFIX: usize = 8 + 32;
+
+/// Brings a store of schema version `found` up to [`SCHEMA_VERSION`].
+pub(crate) fn upgrade(db: &Database, path: &Path, found: u32) -> Result<(), StoreError> {
+    if found >= SCHEMA_VERSION {
+        return Ok(());
+    }
+    const ACTION: &str = "upgrading the store's schema";
+    let err = |e: redb::Error| from_redb(path, ACTION, e);
+    let corrupt = |detail: String| StoreError::Corrupt { path: path.into(), detail };
+    let mut txn = db.begin_write().map_err(|e| err(e.into()))?;
+    txn.set_durability(Durability::Immediate).map_err(|e| err(e.into()))?;
+    {
+        // Version 1 → 2: node revocations are keyed by state and node.
+        let mut slots = txn.open_table(SLOTS).map_err(|e| err(e.into()))?;
+        for (_, value) in take_tagged(&mut slots).map_err(err)? {
+            let (winner, _) =
+                SlotRow::decode_objects(&value).map_err(|e| corrupt(format!("a version 1 slot row: {e}")))?;
+            check_kind(&winner).map_err(corrupt)?;
+            slots.insert(winner.key().to_bytes().as_slice(), value.as_slice()).map_err(|e| err(e.into()))?;
+        }
+        let mut history = txn.open_table(HISTORY).map_err(|e| err(e.into()))?;
+        for (old, value) in take_tagged(&mut history).map_err(err)? {
+            let row = HistoryRow::decode(&value).map_err(|e| corrupt(format!("a version 1 history row: {e}")))?;
+            let object = DirectoryObject::from_bytes(&row.object)
+                .map_err(|e| corrupt(format!("a version 1 history row: {e}")))?;
+            check_kind(&object).map_err(corrupt)?;
+            let suffix = old
+                .len()
+                .checked_sub(HISTORY_SUFFIX)
+                .map(|at| &old[at..])
+                .ok_or_else(|| corrupt("a version 1 history key is too short".into()))?;
+            let mut key = object.key().to_bytes();
+            key.extend_from_slice(suffix);
+            history.insert(key.as_slice(), value.as_slice()).map_err(|e| err(e.into()))?;
+        }
+        let mut meta_table = txn.open_table(META).map_err(|e| err(e.into()))?;
+        meta_table.insert(meta::SCHEMA, SCHEMA_VERSION.to_be_bytes().as_slice()).map_err(|e| err(e.into()))?;
+    }
+    txn.commit().map_err(|e| err(e.into()))?;
+    Ok(())
+}
+
+/// A row as owned key and value bytes.
+type Row = (Vec<u8>, Vec<u8>);
+
+/// Removes and returns every row whose key starts with the version 1 node
+/// revocation tag.
+fn take_tagged(table: &mut redb::Table<'_, &'static [u8], &'static [u8]>) -> Result<Vec<Row>, redb::Error> {
+    let start = [V1_NODE_REVOCATION_TAG];
+    let end = [V1_NODE_REVOCATION_TAG + 1];
+    let mut rows = Vec::new();
+    for row in table.range::<&[u8]>(start.as_slice()..end.as_slice())? {
+        let (k, v) = row?;
+        rows.push((k.value().to_vec(), v.value().to_vec()));
+    }
+    for (k, _) in &rows {
+        table.remove(k.as_slice())?;
+    }
+    Ok(rows)
+}
+
+fn check_kind(object: &DirectoryObject) -> Result<(), String> {
+    match object.key() {
+        hotline_core::ObjectKey::NodeRevocation(..) => Ok(()),
+        other => Err(format!("a version 1 node revocation row holds {other}")),
+    }
+}
+
+/// The version 1 key bytes of a node revocation slot, for the migration's
+/// tests.
+#[cfg(test)]
+pub(crate) fn v1_node_revocation_key(node: &hotline_core::NodeId) -> Vec<u8> {
+    let mut key = vec![V1_NODE_REVOCATION_TAG];
+    key.extend_from_slice(&node.0);
+    key
+}
