@@ -170,9 +170,20 @@ async fn forged_replayed_and_unadmitted_objects_are_rejected_everywhere() {
     let nor_admission = DirectoryObject::Admission(net.admission(state("NOR"), &nor_key));
     let nor_record = signed(record_body(&net, "NOR", 1, mallory_node, "NOR CERT"), &nor_key, network);
     let honest: Vec<PeerId> = handles.iter().map(|h| h.peer_id()).collect();
-    let mallory = RawPeer::start(&mallory_key, network, &honest, vec![nor_admission, nor_record]).await;
+    let presented = vec![nor_admission, nor_record];
+    let mallory = RawPeer::start(&mallory_key, network, &honest, presented.clone()).await;
     for node in &nodes {
         mallory.dial(first_addr(node)).await;
+    }
+    // A newcomer presents itself by pushing: nobody fetches from a peer
+    // that is not a member.
+    for h in &handles {
+        poll_until("Mallory to connect", || async {
+            let peers = h.peers().await.ok()?;
+            peers.iter().any(|p| p.peer_id == mallory.peer.to_string()).then_some(())
+        })
+        .await;
+        assert_eq!(mallory.push(h.peer_id(), &presented).await, SyncResponse::Ack);
     }
     // Each honest node syncs with the newcomer on connect and admits it.
     for h in &handles {

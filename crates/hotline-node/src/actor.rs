@@ -26,13 +26,13 @@ use crate::views;
 use hotline_core::directory::Digest;
 use hotline_core::time::DAY;
 use hotline_core::{
-    Applied, Change, Directory, DirectoryObject, NodeId, ObjectKey, Outcome, RecordDraft, Rejection, SecretKey,
+    Applied, Change, Directory, DirectoryObject, NodeId, ObjectKey, Outcome, RecordDraft, Rejection, SecretKey, Source,
     StateCode, Timestamp,
 };
 use hotline_net::protocol::digest_entries;
 use hotline_net::{
     DeliverReply, DeliverResponse, DigestSummary, MessageId, Multiaddr, NetEvent, NetworkHandle, PeerId, SyncReply,
-    SyncRequest, SyncResponse, Verdict, peer_id_of,
+    SyncRequest, SyncResponse, Verdict, node_id_of, peer_id_of,
 };
 use hotline_store::{GroupCommitter, Store, StoreError, WriteBatch};
 use libp2p::multiaddr::Protocol;
@@ -82,8 +82,6 @@ enum After {
     },
     /// A receipt is durable and the envelope left the outbox.
     Receipted { key: crate::outbox::DeliveryKey },
-    /// Answer a duplicate envelope with its stored receipt.
-    Receipt { reply: DeliverReply, receipt: Vec<u8> },
     /// A check is durable: answer with its view.
     Comcheck {
         reply: oneshot::Sender<Result<crate::api_types::ComcheckView, NodeError>>,
@@ -91,8 +89,9 @@ enum After {
     },
     /// A message is marked read: show it.
     Shown { reply: oneshot::Sender<Result<MessageView, NodeError>>, view: Result<Box<MessageView>, NodeError> },
-    /// A received message is durable: return the receipt, announce it.
-    Received { reply: DeliverReply, receipt: Vec<u8>, events: Vec<NodeEvent> },
+    /// A received message is durable: return the receipt (to duplicates
+    /// that waited too), announce it.
+    Received { id: hotline_core::MessageId, reply: DeliverReply, receipt: Vec<u8>, events: Vec<NodeEvent> },
 }
 
 /// A write batch queued on the group committer.
@@ -497,6 +496,10 @@ impl Actor {
                 let _ = reply.send(self.outbox());
             }
             Command::WaitDelivered { id, reply } => self.wait_delivered(id, reply),
+            Command::SealFailed { msg_id, error, reply } => {
+                self.mail.acks_in_flight.retain(|_, ack| *ack != msg_id);
+                let _ = reply.send(Err(NodeError::BadRequest { code: "seal_failed", message: error }));
+            }
             Command::Sealed { message, bytes, sealed, extra, reply } => {
                 self.queue(*message, bytes, sealed, extra, reply)
             }
@@ -750,6 +753,11 @@ impl Actor {
     /// side of a healed partition) that the rest of the mesh wants too.
     fn apply_batch(&mut self, peer: PeerId, objects: Vec<Vec<u8>>, after: After, republish: bool) {
         let now = self.now();
+        let Some(source) = self.source_of(&peer) else {
+            warn!(%peer, "a peer id that is no Ed25519 key sent objects; ignored");
+            self.persist(Vec::new(), after, Vec::new());
+            return;
+        };
         let mut applied = Vec::new();
         // A batch holds up to 256 objects: warn about the first few invalid
         // ones, then sum up, so one peer cannot flood the log.
@@ -764,7 +772,7 @@ impl Actor {
                     continue;
                 }
             };
-            match self.dir.apply(object.clone(), now) {
+            match self.dir.apply_from(object.clone(), source, now) {
                 Ok(Outcome::Applied(a)) => applied.push(a),
                 Ok(Outcome::Duplicate) => {}
                 Ok(Outcome::Pending(why)) => {
@@ -783,6 +791,24 @@ impl Actor {
         // Even with nothing new, go through the committer: it answers in
         // order, so an ack never overtakes the commit of an earlier batch.
         self.persist(applied, after, publish);
+    }
+
+    /// What the directory is told about a peer's objects: a member's may
+    /// wait for their parents; anyone else may present only itself.
+    fn source_of(&self, peer: &PeerId) -> Option<Source> {
+        let node = node_id_of(peer)?;
+        Some(if self.members.contains_key(peer) { Source::Member(node) } else { Source::Stranger(node) })
+    }
+
+    /// The part of our digest a peer may see: all of it for a member; for
+    /// anyone else only the part of the states that list it (its own state,
+    /// if it is a member whose record lapsed), usually nothing.
+    fn digest_for(&mut self, peer: &PeerId) -> Arc<Digest> {
+        if self.members.contains_key(peer) {
+            return self.digest();
+        }
+        let states = node_id_of(peer).map(|n| self.dir.states_listing(&n)).unwrap_or_default();
+        Arc::new(self.dir.digest_of(&states, self.now()))
     }
 
     /// The wire bytes of the winners `applied` accepted that are live now.
@@ -931,18 +957,23 @@ impl Actor {
                 };
                 let _ = reply.send(view);
             }
-            After::Queued { reply, response, envelopes, queued_at } => match result {
-                Ok(()) => {
-                    let id = response.msg_id;
-                    let nodes: Vec<NodeId> = envelopes.iter().map(|(n, _)| *n).collect();
-                    self.on_queued(envelopes, id, queued_at);
-                    let _ = reply.send(Ok(self.sent_response(response, &nodes)));
+            After::Queued { reply, response, envelopes, queued_at } => {
+                // An acknowledgement now stands in the store, or failed and
+                // may be tried again: either way it is no longer in flight.
+                self.mail.acks_in_flight.retain(|_, ack| *ack != response.msg_id);
+                match result {
+                    Ok(()) => {
+                        let id = response.msg_id;
+                        let nodes: Vec<NodeId> = envelopes.iter().map(|(n, _)| *n).collect();
+                        self.on_queued(envelopes, id, queued_at);
+                        let _ = reply.send(Ok(self.sent_response(response, &nodes)));
+                    }
+                    Err(e) => {
+                        self.mail.sent.remove(&response.msg_id);
+                        let _ = reply.send(Err(NodeError::StoreFailed(e)));
+                    }
                 }
-                Err(e) => {
-                    self.mail.sent.remove(&response.msg_id);
-                    let _ = reply.send(Err(NodeError::StoreFailed(e)));
-                }
-            },
+            }
             After::Receipted { key } => match result {
                 Ok(()) => self.on_receipted(key),
                 Err(e) => {
@@ -952,15 +983,7 @@ impl Actor {
                     self.mail.schedule.failed(&key, error, &self.mail.retry, jitter, tokio::time::Instant::now());
                 }
             },
-            After::Receipt { reply, receipt } => {
-                // On a failed write the reply is dropped: the sender retries.
-                if result.is_ok()
-                    && let Err(e) = self.net.respond_deliver(reply, DeliverResponse::Receipt(receipt)).await
-                {
-                    debug!(error = %e, "cannot return a receipt");
-                }
-            }
-            After::Received { reply, receipt, events } => {
+            After::Received { id, reply, receipt, events } => {
                 if result.is_ok() {
                     if let Err(e) = self.net.respond_deliver(reply, DeliverResponse::Receipt(receipt)).await {
                         debug!(error = %e, "cannot return a receipt");
@@ -970,11 +993,9 @@ impl Actor {
                     }
                 }
                 // A failed write: the message is not stored, the sender
-                // gets no receipt and retries. Forget it so that the retry
-                // is taken in as new.
-                else if let Some(NodeEvent::MessageReceived { msg_id, .. }) = events.first() {
-                    self.mail.received.remove(msg_id);
-                }
+                // gets no receipt and retries; `on_received_written` forgets
+                // it so that the retry is taken in as new.
+                self.on_received_written(id, result.is_ok()).await;
             }
         }
     }
@@ -988,9 +1009,16 @@ impl Actor {
         }
         let set: BTreeSet<PeerId> = members.keys().copied().collect();
         debug!(members = set.len(), "member set changed");
+        // Peers connected before they became members had only the part of
+        // an exchange a stranger gets: give them a full one now.
+        let joined: Vec<PeerId> =
+            set.iter().filter(|p| !self.members.contains_key(p) && self.connected.contains_key(p)).copied().collect();
         self.members = members;
         if let Err(e) = self.net.set_members(set).await {
             warn!(error = %e, "cannot update the network's member set");
+        }
+        for peer in joined {
+            self.start_sync(peer);
         }
     }
 
@@ -1073,13 +1101,21 @@ impl Actor {
 
     async fn on_gossip(&mut self, message_id: MessageId, source: PeerId, data: &[u8]) {
         let now = self.now();
+        let Some(from) = self.source_of(&source) else {
+            // Not an Ed25519 peer id, so no member's: nothing to check.
+            let _ = self.net.report_gossip(message_id, source, Verdict::Ignore).await;
+            return;
+        };
         let report = |verdict| (message_id.clone(), verdict);
         let (id, verdict) = match DirectoryObject::from_bytes(data) {
             Err(e) => {
                 self.note_undecodable(source, &e.to_string(), true);
                 report(Verdict::Reject)
             }
-            Ok(object) => match self.dir.apply(object.clone(), now) {
+            // Gossip reaches the actor only from members (the net layer
+            // drops a non-member's); should membership have changed in
+            // between, the directory treats the sender as what it is now.
+            Ok(object) => match self.dir.apply_from(object.clone(), from, now) {
                 Ok(Outcome::Applied(applied)) => {
                     // Forward only what is part of the live directory now: an
                     // accepted but already revoked or expired object is news
@@ -1128,9 +1164,10 @@ impl Actor {
         let now = self.now();
         let response = match request {
             // The net layer only lets members and strangers in their grace
-            // window get this far; both may see the digest, so a newcomer
-            // can tell what to push.
-            SyncRequest::Digest(_) => SyncResponse::Digest(digest_entries(&self.digest())),
+            // window get this far. A member sees the whole digest; a stranger
+            // only its own state's part (usually nothing), which is all it
+            // needs to tell what to push.
+            SyncRequest::Digest(_) => SyncResponse::Digest(digest_entries(&self.digest_for(&peer))),
             SyncRequest::Summary(_) => SyncResponse::Summary(self.summary()),
             SyncRequest::Fetch(keys) => {
                 if self.members.contains_key(&peer) {
@@ -1180,12 +1217,22 @@ impl Actor {
         }
         let Some(actor) = self.self_tx.upgrade() else { return };
         self.syncing.insert(peer, false);
-        let (digest, summary) = self.digest_and_summary();
+        let member = self.members.contains_key(&peer);
+        let (digest, summary) = if member {
+            self.digest_and_summary()
+        } else {
+            let own = BTreeSet::from([self.state]);
+            (Arc::new(self.dir.digest_of(&own, self.now())), self.summary())
+        };
         // Summaries first only between members: for a newcomer, or a peer
         // not yet known as a member, the digests surely differ.
-        let probe =
-            (self.members.contains_key(&peer) && self.members.contains_key(&self.local_peer)).then_some(summary);
-        let ours = sync::Ours { digest, probe };
+        let probe = (member && self.members.contains_key(&self.local_peer)).then_some(summary);
+        // A peer that is not a member here is shown only our own state's
+        // part of our digest (what we push it, so that it can admit us),
+        // and nothing is fetched from it: it presents itself by pushing to
+        // us in its own exchange. Once it is a member, `refresh_members`
+        // starts a full exchange.
+        let ours = sync::Ours { digest, probe, fetch: member };
         tokio::spawn(sync::exchange(peer, ours, self.net.clone(), actor).in_current_span());
     }
 

@@ -96,9 +96,15 @@ pub(crate) async fn bind(socket: &Path) -> Result<UnixListener, NodeError> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(NodeError::io("inspect the control socket", socket, e)),
     }
-    let listener = UnixListener::bind(socket).map_err(|e| NodeError::io("bind the control socket", socket, e))?;
-    // Until this chmod the socket has the umask's mode; the data directory
-    // (0700) keeps other users out during that instant.
+    // The socket is created owner-only: a umask of 077 around `bind`, so it
+    // never exists with a wider mode, even for an instant. The umask is
+    // process-wide, and 077 only ever takes group and other bits away, so a
+    // file another thread creates meanwhile is at worst more private.
+    let umask = rustix::process::umask(rustix::fs::Mode::from_bits_truncate(0o077));
+    let bound = UnixListener::bind(socket);
+    rustix::process::umask(umask);
+    let listener = bound.map_err(|e| NodeError::io("bind the control socket", socket, e))?;
+    // And 0600 for good measure (a socket needs no execute bit).
     if let Err(e) = fs::set_permissions(socket, fs::Permissions::from_mode(0o600)) {
         let _ = fs::remove_file(socket);
         return Err(NodeError::io("restrict the control socket to its owner", socket, e));

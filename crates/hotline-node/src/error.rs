@@ -46,6 +46,19 @@ pub enum NodeError {
         /// The operating system's error.
         error: io::Error,
     },
+    /// The data directory is open to other users: the daemon will not run
+    /// from it, as it will not read a key file with such a mode.
+    #[error(
+        "the data directory {} is accessible by group or others (mode {mode:03o}); run `chmod 700 {}`",
+        .dir.display(),
+        .dir.display()
+    )]
+    DataDirPermissions {
+        /// The data directory.
+        dir: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
     /// No listener came up, so no peer could ever reach this node.
     #[error("the network did not report any listen address within {secs} s")]
     NoListenAddress {
@@ -96,6 +109,7 @@ impl NodeError {
             NodeError::StateMismatch { .. } => "state_mismatch",
             NodeError::AlreadyRunning { .. } => "already_running",
             NodeError::Io { .. } => "io",
+            NodeError::DataDirPermissions { .. } => "data_dir_permissions",
             NodeError::NoListenAddress { .. } => "no_listen_address",
             NodeError::Logging(_) => "logging",
             NodeError::Rejected(r) => r.code(),

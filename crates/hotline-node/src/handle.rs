@@ -114,6 +114,12 @@ pub(crate) enum Command {
         extra: hotline_store::WriteBatch,
         reply: oneshot::Sender<Result<SendResponse, NodeError>>,
     },
+    /// Sealing a message failed off the actor.
+    SealFailed {
+        msg_id: hotline_core::MessageId,
+        error: String,
+        reply: oneshot::Sender<Result<SendResponse, NodeError>>,
+    },
     DeliveryDone {
         key: DeliveryKey,
         result: crate::actor::Delivery,

@@ -40,6 +40,7 @@ impl Node {
     /// daemon answers on the control socket, or if no listener comes up.
     /// Must be called inside a tokio runtime.
     pub async fn start(data_dir: &Path, options: NodeOptions) -> Result<RunningNode, NodeError> {
+        check_private_dir(data_dir)?;
         let store = Arc::new(Store::open(data_dir)?);
         let config = resolve_config(data_dir, &options, store.state())?;
         let keys = NodeKeys::load(data_dir)?;
@@ -295,4 +296,22 @@ pub async fn run_until_signal(mut running: RunningNode) -> Result<(), NodeError>
     };
     running.shutdown().await?;
     if died { Err(NodeError::Terminated("the network task stopped".into())) } else { Ok(()) }
+}
+
+/// Refuses a data directory that group or others may enter: it holds the
+/// keys, the prekey secrets and every message. A missing directory is left
+/// to `Store::open`, which says to run `hotline init`.
+fn check_private_dir(data_dir: &Path) -> Result<(), NodeError> {
+    use std::os::unix::fs::PermissionsExt;
+    match std::fs::metadata(data_dir) {
+        Ok(meta) => {
+            let mode = meta.permissions().mode() & 0o7777;
+            if mode & 0o077 != 0 {
+                return Err(NodeError::DataDirPermissions { dir: data_dir.to_path_buf(), mode });
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(NodeError::io("inspect the data directory", data_dir, e)),
+    }
 }

@@ -109,6 +109,9 @@ pub(crate) struct Ours {
     pub digest: Arc<Digest>,
     /// Compare summaries first (step 0).
     pub probe: Option<DigestSummary>,
+    /// Fetch what the peer has newer (step 4). Only from members: what a
+    /// stranger claims to hold is not asked for.
+    pub fetch: bool,
 }
 
 /// Runs one exchange with `peer` and tells the actor when it is over.
@@ -137,6 +140,7 @@ async fn run(peer: PeerId, ours: Ours, net: &NetworkHandle, actor: &mpsc::Sender
             Err(e) => return Err(e.to_string()),
         }
     }
+    let fetch = ours.fetch;
     let ours = &*ours.digest;
     let theirs = match net.sync_request(peer, SyncRequest::Digest(digest_entries(ours))).await {
         Ok(SyncResponse::Digest(entries)) => entries,
@@ -147,7 +151,10 @@ async fn run(peer: PeerId, ours: Ours, net: &NetworkHandle, actor: &mpsc::Sender
         Ok(other) => return Err(format!("answered a digest with {}", describe(&other))),
         Err(e) => return Err(e.to_string()),
     };
-    let plan = plan(ours, &theirs);
+    let mut plan = plan(ours, &theirs);
+    if !fetch {
+        plan.fetch.clear();
+    }
     report.phase_ms[0] = clock.lap();
 
     for keys in plan.push.chunks(MAX_BATCH_OBJECTS) {

@@ -53,6 +53,9 @@ pub(crate) struct ReceivedIndex {
     sender: NodeId,
     envelope_hash: [u8; 32],
     receipt: Vec<u8>,
+    /// False while the write that stores the message is in flight: until
+    /// then no receipt may be given for it, to a duplicate either.
+    durable: bool,
 }
 
 /// The actor's messaging state.
@@ -69,6 +72,15 @@ pub(crate) struct Mail {
     pub sent: HashSet<MessageId>,
     pub rejections: BTreeMap<String, u64>,
     pub waiters: HashMap<MessageId, Vec<oneshot::Sender<()>>>,
+    /// Duplicates of received messages whose first copy's write is still
+    /// in flight: answered when it completes.
+    pub duplicates: HashMap<MessageId, Vec<DeliverReply>>,
+    /// Received messages whose acknowledgement is being sealed and written,
+    /// with the acknowledgement's id.
+    pub acks_in_flight: HashMap<MessageId, MessageId>,
+    /// Acknowledgements received whose write is in flight, with the sent
+    /// message each acknowledges: a second one must not count again.
+    pub ack_writes: HashMap<MessageId, MessageId>,
 }
 
 impl Mail {
@@ -96,7 +108,12 @@ impl Mail {
                 MessageRow::Received(r) => {
                     received.insert(
                         id,
-                        ReceivedIndex { sender: r.sender, envelope_hash: r.envelope_hash, receipt: r.receipt },
+                        ReceivedIndex {
+                            sender: r.sender,
+                            envelope_hash: r.envelope_hash,
+                            receipt: r.receipt,
+                            durable: true,
+                        },
                     );
                 }
                 MessageRow::Sent(_) => {
@@ -125,6 +142,9 @@ impl Mail {
             sent,
             rejections: BTreeMap::new(),
             waiters: HashMap::new(),
+            duplicates: HashMap::new(),
+            acks_in_flight: HashMap::new(),
+            ack_writes: HashMap::new(),
         })
     }
 }
@@ -197,7 +217,7 @@ impl Actor {
         }
         // Publish only as a member: anyone else's bundle would wait, unsaved.
         let stale = published.as_ref() != Some(&wanted);
-        if !stale || !self.dir.is_member(&node, now) {
+        if !stale || !self.dir.is_member_of(self.state, &node, now) {
             drop(ring);
             if !batch.is_empty() {
                 self.persist_with(Vec::new(), batch, After::Nothing, Vec::new());
@@ -263,7 +283,10 @@ impl Actor {
             if original.kind == MessageType::HumanAck {
                 return Err(bad("bad_ack", "an acknowledgement is not itself acknowledged"));
             }
-            if let Some(done) = row.acknowledged_with {
+            // Two `hotline ack` calls in quick succession send one
+            // acknowledgement: the second finds the first in the store, or
+            // still being sealed and written.
+            if let Some(done) = row.acknowledged_with.or_else(|| self.mail.acks_in_flight.get(&id).copied()) {
                 return Err(bad("already_acknowledged", format!("message {id} was already acknowledged by {done}")));
             }
             let request = SendRequest {
@@ -283,6 +306,7 @@ impl Actor {
                 force: false,
             };
             let (message, recipients) = self.prepare(request)?;
+            self.mail.acks_in_flight.insert(id, message.msg_id);
             row.acknowledged_with = Some(message.msg_id);
             row.read = true;
             let mut extra = WriteBatch::new();
@@ -328,8 +352,13 @@ impl Actor {
         }
         // An expired record's nodes are not members; a forced message to
         // them is kept for the record's renewal.
-        let recipients: Vec<NodeId> =
-            record.record.nodes.iter().filter(|n| expired || self.dir.is_member(n, now)).copied().collect();
+        let recipients: Vec<NodeId> = record
+            .record
+            .nodes
+            .iter()
+            .filter(|n| expired || self.dir.is_member_of(to.state, n, now))
+            .copied()
+            .collect();
         if recipients.is_empty() {
             return Err(bad("no_member_node", format!("the contact record of {to} lists no member node")));
         }
@@ -405,7 +434,12 @@ impl Actor {
                     Some(prekey) => match seal(&bytes, &key, sender, node, &prekey, &network, message.msg_id, now) {
                         Ok(e) => Some(e),
                         Err(e) => {
-                            let _ = reply.send(Err(bad("seal_failed", e)));
+                            let command = crate::handle::Command::SealFailed {
+                                msg_id: message.msg_id,
+                                error: e.to_string(),
+                                reply,
+                            };
+                            let _ = actor.send(command).await;
                             return;
                         }
                     },
@@ -639,6 +673,47 @@ impl Actor {
         self.emit(NodeEvent::DeliveryRejected { peer: peer.to_string(), code: code.to_string() });
     }
 
+    /// Answers a duplicate of received message `id` with the stored
+    /// receipt: at once if the first copy is durable, else when its write
+    /// completes, and not at all if that write fails (the sender retries).
+    /// Never through a commit of its own, which would succeed whatever
+    /// became of the first copy's write.
+    fn answer_duplicate(&mut self, id: MessageId, reply: DeliverReply) {
+        let Some(known) = self.mail.received.get(&id) else { return };
+        if !known.durable {
+            self.mail.duplicates.entry(id).or_default().push(reply);
+            return;
+        }
+        let receipt = known.receipt.clone();
+        let net = self.net.clone();
+        tokio::spawn(async move {
+            if let Err(e) = net.respond_deliver(reply, DeliverResponse::Receipt(receipt)).await {
+                debug!(error = %e, "cannot return a receipt");
+            }
+        });
+    }
+
+    /// The write of received message `id` finished: mark it durable and
+    /// answer the duplicates that waited for it, or forget it.
+    pub(super) async fn on_received_written(&mut self, id: MessageId, durable: bool) {
+        let waiting = self.mail.duplicates.remove(&id).unwrap_or_default();
+        self.mail.ack_writes.remove(&id);
+        if !durable {
+            // Not stored: the sender gets no receipt and retries, and the
+            // retry is taken in as new. The waiting replies are dropped.
+            self.mail.received.remove(&id);
+            return;
+        }
+        let Some(known) = self.mail.received.get_mut(&id) else { return };
+        known.durable = true;
+        let receipt = known.receipt.clone();
+        for reply in waiting {
+            if let Err(e) = self.net.respond_deliver(reply, DeliverResponse::Receipt(receipt.clone())).await {
+                debug!(error = %e, "cannot return a receipt");
+            }
+        }
+    }
+
     /// An envelope arrived.
     pub(super) fn on_deliver(&mut self, peer: PeerId, request: DeliverRequest, reply: DeliverReply) {
         let now = self.now();
@@ -661,9 +736,8 @@ impl Actor {
             && known.sender == envelope.sender()
             && known.envelope_hash == envelope.hash()
         {
-            let receipt = known.receipt.clone();
             debug!(msg = %id, %peer, "duplicate envelope; answering with the stored receipt");
-            return self.persist_with(Vec::new(), WriteBatch::new(), After::Receipt { reply, receipt }, Vec::new());
+            return self.answer_duplicate(id, reply);
         }
         // Decrypting and signing run in a task of their own; the remaining
         // checks come back to the actor with the result.
@@ -696,7 +770,8 @@ impl Actor {
         let listed = self
             .dir
             .record(from.state, &from.role)
-            .is_some_and(|r| self.dir.record_status(r, now).is_in_force() && r.record.nodes.contains(&sender));
+            .is_some_and(|r| self.dir.record_status(r, now).is_in_force() && r.record.nodes.contains(&sender))
+            && self.dir.is_member_of(from.state, &sender, now);
         if !listed {
             let detail = format!("the sending node is not listed in the contact record of {from}");
             return self.refuse(peer, reply, "forged_sender", detail);
@@ -717,9 +792,8 @@ impl Actor {
                 return self.refuse(peer, reply, "duplicate_msg_id", detail);
             }
             // The same message again (sealed anew, or two copies opened at
-            // once): the stored receipt, after the first copy is durable.
-            let receipt = known.receipt.clone();
-            return self.persist_with(Vec::new(), WriteBatch::new(), After::Receipt { reply, receipt }, Vec::new());
+            // once): the stored receipt, once the first copy is durable.
+            return self.answer_duplicate(id, reply);
         }
         let mut batch = WriteBatch::new();
         let mut events = vec![NodeEvent::MessageReceived {
@@ -729,14 +803,19 @@ impl Actor {
             from: message.from.clone(),
             tlp: message.tlp,
         }];
+        // An acknowledgement whose predecessor's write is still in flight
+        // finds the store unchanged: the map says it is taken.
+        let ack_in_flight = |acknowledged: &MessageId| self.mail.ack_writes.values().any(|a| a == acknowledged);
         if let Fields::HumanAck { acknowledged, .. } = &message.fields
             && self.mail.sent.contains(acknowledged)
+            && !ack_in_flight(acknowledged)
         {
             match self.store.message(acknowledged) {
                 // Only the point of contact it was sent to acknowledges it.
                 Ok(Some(MessageRow::Sent(mut row)))
                     if row.acknowledged_with.is_none() && addressed_to(&row.message, &message.from) =>
                 {
+                    self.mail.ack_writes.insert(id, *acknowledged);
                     row.acknowledged_with = Some(id);
                     batch.put_message(*acknowledged, &MessageRow::Sent(row));
                     events.push(NodeEvent::MessageAcknowledged {
@@ -763,9 +842,11 @@ impl Actor {
         };
         batch.put_message(id, &MessageRow::Received(row));
         batch.index_case(message.case_id, id);
-        self.mail.received.insert(id, ReceivedIndex { sender, envelope_hash, receipt: receipt.clone() });
+        self.mail
+            .received
+            .insert(id, ReceivedIndex { sender, envelope_hash, receipt: receipt.clone(), durable: false });
         info!(msg = %id, from = %message.from, kind = %message.kind, tlp = %message.tlp, "message received");
-        self.persist_with(Vec::new(), batch, After::Received { reply, receipt, events }, Vec::new());
+        self.persist_with(Vec::new(), batch, After::Received { id, reply, receipt, events }, Vec::new());
     }
 
     // ----- reading -----
