@@ -3,6 +3,7 @@
 use crate::config::NetConfig;
 use crate::deliver::{DeliverCodec, deliver_protocol};
 use crate::error::NetError;
+use crate::gate::Gate;
 use crate::protocol::{SyncCodec, sync_protocol};
 use hotline_core::NetworkId;
 use hotline_core::keys::sha256;
@@ -10,8 +11,8 @@ use libp2p::identity::Keypair;
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::{
-    StreamProtocol, Swarm, SwarmBuilder, allow_block_list, connection_limits, gossipsub, identify, kad, noise, ping,
-    request_response, tcp, yamux,
+    StreamProtocol, Swarm, SwarmBuilder, allow_block_list, gossipsub, identify, kad, noise, ping, request_response,
+    tcp, yamux,
 };
 use std::time::Duration;
 
@@ -34,7 +35,7 @@ pub(crate) struct Behaviour {
     pub blocked: allow_block_list::Behaviour<allow_block_list::BlockedPeers>,
     /// Strangers whose grace window expired, refused while they cool down.
     pub cooling: allow_block_list::Behaviour<allow_block_list::BlockedPeers>,
-    pub limits: connection_limits::Behaviour,
+    pub limits: Gate,
     pub identify: identify::Behaviour,
     pub ping: ping::Behaviour,
     pub gossipsub: Toggle<gossipsub::Behaviour>,
@@ -174,12 +175,6 @@ fn build_behaviour(keypair: &Keypair, config: &NetConfig) -> Result<Behaviour, N
     // refuses inbound queries; members must answer each other.
     kad.set_mode(Some(kad::Mode::Server));
 
-    let limits = connection_limits::ConnectionLimits::default()
-        .with_max_established(Some(config.max_connections))
-        .with_max_established_per_peer(Some(config.max_connections_per_peer))
-        .with_max_pending_incoming(Some(config.max_pending_connections))
-        .with_max_pending_outgoing(Some(config.max_pending_connections));
-
     let sync = request_response::Behaviour::with_codec(
         SyncCodec,
         [(sync_protocol(network), request_response::ProtocolSupport::Full)],
@@ -201,7 +196,7 @@ fn build_behaviour(keypair: &Keypair, config: &NetConfig) -> Result<Behaviour, N
     Ok(Behaviour {
         blocked: Default::default(),
         cooling: Default::default(),
-        limits: connection_limits::Behaviour::new(limits),
+        limits: Gate::new(config.limits),
         identify,
         ping: ping::Behaviour::new(ping::Config::new()),
         gossipsub: Toggle::from(gossipsub),
@@ -230,6 +225,7 @@ pub(crate) fn build_swarm(keypair: Keypair, config: &NetConfig) -> Result<Swarm<
         })
         .map_err(|e| behaviour_error.take().unwrap_or_else(|| setup(&e)))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(config.idle_connection_timeout))
+        .with_connection_timeout(config.handshake_timeout)
         .build();
     Ok(swarm)
 }

@@ -1,6 +1,7 @@
 //! The network's configuration.
 
 use crate::error::NetError;
+use crate::gate::GateLimits;
 use hotline_core::{NetworkId, SecretKey};
 use libp2p::{Multiaddr, PeerId};
 use std::collections::BTreeSet;
@@ -49,13 +50,15 @@ pub struct NetConfig {
     /// receipt or refusal. It also bounds how long the receiving node may
     /// take to answer before the request fails.
     pub deliver_timeout: Duration,
-    /// Most established connections in total. Members bypass all connection
-    /// limits, so strangers cannot exhaust the slots.
-    pub max_connections: u32,
-    /// Most established connections with one peer.
-    pub max_connections_per_peer: u32,
-    /// Most connections being set up at once, in each direction.
-    pub max_pending_connections: u32,
+    /// The connection limits ([`GateLimits`]): per source IP for
+    /// handshakes, per peer for everyone, and a global cap that only
+    /// strangers share.
+    pub limits: GateLimits,
+    /// How long a connection may take from its first byte to a finished
+    /// handshake (Noise and the multiplexer) before it is dropped. libp2p's
+    /// default is 10 s; a handshake takes a few round trips, so a shorter
+    /// bound frees the slots of peers that trickle bytes sooner.
+    pub handshake_timeout: Duration,
     /// Capacity of the command channel (handle → network task) and of the
     /// event channel (network task → node).
     pub channel_capacity: usize,
@@ -83,9 +86,8 @@ impl NetConfig {
             gossip_heartbeat: Duration::from_millis(150),
             sync_timeout: Duration::from_secs(30),
             deliver_timeout: Duration::from_secs(10),
-            max_connections: 512,
-            max_connections_per_peer: 2,
-            max_pending_connections: 64,
+            limits: GateLimits::default(),
+            handshake_timeout: Duration::from_secs(5),
             channel_capacity: 256,
         }
     }
@@ -113,9 +115,8 @@ impl fmt::Debug for NetConfig {
             .field("gossip_heartbeat", &self.gossip_heartbeat)
             .field("sync_timeout", &self.sync_timeout)
             .field("deliver_timeout", &self.deliver_timeout)
-            .field("max_connections", &self.max_connections)
-            .field("max_connections_per_peer", &self.max_connections_per_peer)
-            .field("max_pending_connections", &self.max_pending_connections)
+            .field("limits", &self.limits)
+            .field("handshake_timeout", &self.handshake_timeout)
             .field("channel_capacity", &self.channel_capacity)
             .finish()
     }

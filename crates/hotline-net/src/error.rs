@@ -70,3 +70,43 @@ pub enum NetError {
     #[error("the network task has stopped")]
     Stopped,
 }
+
+/// An error and its sources as one line (`outer: inner: …`). libp2p's
+/// `TransportError::Other` prints nothing itself and keeps the operating
+/// system's reason ("Address already in use") in its source.
+pub(crate) fn describe_chain(error: &dyn std::error::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(error);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !text.is_empty() && parts.last() != Some(&text) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    if parts.is_empty() { "unknown error".to_string() } else { parts.join(": ") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe_chain;
+
+    #[derive(Debug)]
+    struct Silent(std::io::Error);
+    impl std::fmt::Display for Silent {
+        fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            Ok(())
+        }
+    }
+    impl std::error::Error for Silent {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn an_empty_outer_error_shows_its_cause() {
+        let e = Silent(std::io::Error::from(std::io::ErrorKind::AddrInUse));
+        assert_eq!(describe_chain(&e), "address in use");
+    }
+}

@@ -90,6 +90,7 @@ mod behaviour;
 mod config;
 pub mod deliver;
 mod error;
+pub mod gate;
 mod network;
 pub mod protocol;
 

@@ -267,7 +267,7 @@ impl Network {
         for addr in &config.listen {
             swarm
                 .listen_on(addr.clone())
-                .map_err(|e| NetError::Listen { addr: addr.clone(), reason: e.to_string() })?;
+                .map_err(|e| NetError::Listen { addr: addr.clone(), reason: crate::error::describe_chain(&e) })?;
         }
         let capacity = config.channel_capacity.max(1);
         let (command_tx, command_rx) = mpsc::channel(capacity);
@@ -404,7 +404,8 @@ impl NetworkHandle {
 
     /// Replaces the member set: the node ids listed in current records of
     /// admitted states, as peer ids. Members are exempt from gating and
-    /// connection limits and are routed by Kademlia; connected peers that
+    /// from the strangers' connection cap (not from the per-peer one), and
+    /// are routed by Kademlia; connected peers that
     /// are no longer members get a grace window, then are disconnected.
     /// Returns once the network applied the set.
     pub async fn set_members(&self, members: BTreeSet<PeerId>) -> Result<(), NetError> {
@@ -608,10 +609,9 @@ impl EventLoop {
     fn set_members(&mut self, members: BTreeSet<PeerId>) {
         let old = std::mem::replace(&mut self.members, members);
         let now = Instant::now();
+        self.swarm.behaviour_mut().limits.set_members(&self.members);
         for peer in old.difference(&self.members).copied().collect::<Vec<_>>() {
-            let behaviour = self.swarm.behaviour_mut();
-            behaviour.limits.remove_peer_id(&peer);
-            behaviour.kad.remove_peer(&peer);
+            self.swarm.behaviour_mut().kad.remove_peer(&peer);
             if self.peers.contains_key(&peer) {
                 debug!(%peer, "connected peer is no longer a member; grace window starts");
                 self.set_gossip_score(&peer, STRANGER_SCORE);
@@ -623,7 +623,6 @@ impl EventLoop {
             if self.cooling.remove(&peer).is_some() {
                 self.swarm.behaviour_mut().cooling.unblock_peer(peer);
             }
-            self.swarm.behaviour_mut().limits.bypass_peer_id(&peer);
             // Also clears a retained stranger score of a disconnected peer.
             self.set_gossip_score(&peer, 0.0);
             if let Some(state) = self.peers.get(&peer) {
