@@ -344,3 +344,90 @@ async fn a_stranger_is_cut_off_after_its_grace_window_and_nothing_of_it_is_store
         assert!(stored_history(&p.data, &ObjectKey::Record(state("CHE"), Role::policy())).is_empty());
     }
 }
+
+/// The attack of the review that made a node 2,000 times slower: a stranger,
+/// inside its grace window, pushes 4,096 prekey bundles signed by throwaway
+/// keys. Nothing of it is parked or costs a signature check, and while it
+/// runs a member's record update still applies and a member's message still
+/// gets its receipt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_strangers_flood_of_objects_costs_no_signature_check_and_members_go_on() {
+    use hotline_core::{Address, MessageType, Prekey, PrekeyBundle, SignedPrekeyBundle};
+    use hotline_node::api_types::SendRequest;
+    let net = TestNet::new("adversary flood");
+    let network = net.world.net;
+    let prepared: Vec<Prepared> =
+        ["FRA", "DEU"].iter().enumerate().map(|(i, s)| net.prepare(&format!("node{i}"), s, true)).collect();
+    let mut nodes: Vec<RunningNode> = Vec::new();
+    for p in &prepared {
+        let bootstrap: Vec<_> = nodes.first().map(first_addr).into_iter().collect();
+        let mut opts = options(&bootstrap);
+        // Long enough for the whole flood to arrive inside the window.
+        opts.grace = Some(Duration::from_secs(60));
+        nodes.push(start(p, opts).await);
+    }
+    let handles: Vec<NodeHandle> = nodes.iter().map(|n| n.handle()).collect();
+    for h in &handles {
+        publish(h, "technical", "CERT").await;
+    }
+    converged(&handles, 6).await;
+
+    let stranger_key = SecretKey::from_seed(&[0x5f; 32]);
+    let honest: Vec<PeerId> = handles.iter().map(|h| h.peer_id()).collect();
+    let stranger = RawPeer::start(&stranger_key, network, &honest, Vec::new()).await;
+    stranger.dial(first_addr(&nodes[0])).await;
+    poll_until("the stranger to connect", || async {
+        let peers = handles[0].peers().await.ok()?;
+        peers.iter().any(|p| p.peer_id == stranger.peer.to_string()).then_some(())
+    })
+    .await;
+    let before = handles[0].status().await.unwrap_or_else(|e| panic!("{e}"));
+
+    // 4,096 validly signed bundles of nodes nobody lists, in DEU's name.
+    let flood: Vec<DirectoryObject> = (0..4096u32)
+        .map(|i| {
+            let mut seed = [0u8; 32];
+            seed[..4].copy_from_slice(&i.to_be_bytes());
+            let key = SecretKey::from_seed(&seed);
+            let bundle = PrekeyBundle {
+                state: state("DEU"),
+                node: NodeId(key.public().0),
+                seq: 1,
+                issued_at: T0,
+                expires: T0.plus(14 * DAY),
+                prekeys: vec![Prekey {
+                    id: 1,
+                    public: vec![7; hotline_core::limits::XWING_PUBLIC_KEY_BYTES],
+                    expires: T0.plus(7 * DAY),
+                }],
+            };
+            DirectoryObject::Prekeys(SignedPrekeyBundle::sign(bundle, &key, &network))
+        })
+        .collect();
+    for batch in flood.chunks(hotline_net::protocol::MAX_BATCH_OBJECTS) {
+        assert_eq!(stranger.push(honest[0], batch).await, SyncResponse::Ack);
+    }
+    let after = handles[0].status().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(after.pending, 0, "nothing of a stranger waits: {after:?}");
+    assert_eq!(after.signature_checks, before.signature_checks, "the flood cost no signature check");
+    let refused = |s: &hotline_node::api_types::StatusView| s.rejections.get("not_own_object").copied().unwrap_or(0);
+    assert_eq!(refused(&after) - refused(&before), 4096);
+
+    // A member's update still applies, for a bounded number of checks.
+    let update = publish(&handles[1], "technical", "CERT-Bund v2").await;
+    holds(&handles[0], state("DEU"), "technical", update.seq).await;
+    let updated = handles[0].status().await.unwrap_or_else(|e| panic!("{e}"));
+    let cost = updated.signature_checks - after.signature_checks;
+    assert!((1..=4).contains(&cost), "one record costs a handful of checks, not thousands: {cost}");
+    // And a member's message still gets its receipt.
+    let to = Address { state: state("DEU"), role: Role::technical() };
+    let sent = handles[0]
+        .send(SendRequest::new(to, MessageType::Notification, "Still here"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let view = handles[0].wait_delivered(sent.msg_id, Duration::from_secs(30)).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(view.state, "delivered", "{view:?}");
+
+    stranger.stop().await;
+    stop_all(nodes).await;
+}

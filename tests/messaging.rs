@@ -138,3 +138,82 @@ async fn a_sender_restarted_with_a_full_outbox_still_delivers() {
     na.shutdown().await.unwrap();
     nb.shutdown().await.unwrap();
 }
+
+/// Two acknowledgements of one message at once (a double click, two
+/// terminals): one `human_ack` is sent, the other call is refused, and the
+/// sender raises one `message_acknowledged` event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledging_twice_at_once_sends_one_acknowledgement() {
+    let net = TestNet::new("messaging ack twice");
+    let (na, nb) = pair(&net).await;
+    let (a, b) = (na.handle(), nb.handle());
+    let sent = a.send(rfi("DEU")).await.unwrap();
+    a.wait_delivered(sent.msg_id, DEADLINE).await.unwrap();
+    let mut a_events = a.subscribe();
+
+    let request = || AckRequest { note: Some("On it".into()) };
+    let (first, second) = tokio::join!(b.ack(sent.msg_id, request()), b.ack(sent.msg_id, request()));
+    let (ok, refused): (Vec<_>, Vec<_>) = [first, second].into_iter().partition(Result::is_ok);
+    assert_eq!(ok.len(), 1, "exactly one acknowledgement is sent");
+    let refused = refused.into_iter().next().and_then(Result::err).expect("the other is refused");
+    assert_eq!(refused.code(), "already_acknowledged", "{refused}");
+    let ack_id = ok.into_iter().next().and_then(Result::ok).expect("one ack").msg_id;
+
+    let by = wait_event(&mut a_events, "the acknowledgement", |e| match e {
+        NodeEvent::MessageAcknowledged { msg_id, ack_id: got, .. } if *msg_id == sent.msg_id => Some(*got),
+        _ => None,
+    })
+    .await;
+    assert_eq!(by, ack_id);
+    // A third call, once the first is durable, is refused the same way.
+    let third = b.ack(sent.msg_id, request()).await.expect_err("already acknowledged");
+    assert_eq!(third.code(), "already_acknowledged");
+    // The sender's inbox holds one human_ack.
+    let acks = inbox(&a).await.into_iter().filter(|m| m.kind == MessageType::HumanAck).count();
+    assert_eq!(acks, 1);
+    na.shutdown().await.unwrap();
+    nb.shutdown().await.unwrap();
+}
+
+/// A recipient that lost its prekey secrets (its ring rolled back, as after
+/// a crash before version 2's ring-first write, or a restored backup) makes
+/// a new prekey under the same id. An envelope sealed to the lost key fails
+/// with `decrypt_failed`; the sender seals it again to the recipient's new
+/// bundle, and the message arrives exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_envelope_the_recipient_cannot_decrypt_is_sealed_again_to_its_new_bundle() {
+    let net = TestNet::new("messaging-lost-prekey");
+    let (na, nb) = pair(&net).await;
+    let a = na.handle();
+    let b_data = net.root.path().join("deu");
+    nb.shutdown().await.unwrap();
+
+    // Sealed now, to the prekey the recipient is about to lose.
+    let sent = a.send(rfi("DEU")).await.unwrap();
+    assert_eq!(sent.state, "queued");
+    {
+        let store = hotline_store::Store::open(&b_data).unwrap();
+        let mut batch = hotline_store::WriteBatch::new();
+        batch.put_secret(hotline_store::PREKEY_RING, &hotline_crypto::PrekeyRing::new().to_bytes_secret());
+        store.write(batch).unwrap();
+    }
+    let prepared = Prepared {
+        data: b_data,
+        state: "DEU".parse().unwrap(),
+        state_key: hotline_core::SecretKey::from_seed(&[0; 32]),
+        node: hotline_core::NodeId([0; 32]),
+    };
+    let nb = start(&prepared, options(&[first_addr(&na)])).await;
+    let view = a.wait_delivered(sent.msg_id, DEADLINE).await.unwrap();
+    assert_eq!(view.state, "delivered");
+    let got = inbox(&nb.handle()).await;
+    assert_eq!(got.iter().filter(|m| m.msg_id == sent.msg_id).count(), 1);
+    // It did go through the refusal this test is about.
+    let refused = nb.handle().status().await.unwrap();
+    assert!(
+        refused.delivery_rejections.get("decrypt_failed").copied().unwrap_or(0) >= 1,
+        "the first envelope was refused as undecryptable: {refused:?}"
+    );
+    na.shutdown().await.unwrap();
+    nb.shutdown().await.unwrap();
+}

@@ -82,6 +82,9 @@ enum After {
     },
     /// A receipt is durable and the envelope left the outbox.
     Receipted { key: crate::outbox::DeliveryKey },
+    /// The prekey ring is durable: a bundle naming its new prekey may now
+    /// be published.
+    RingWritten,
     /// A check is durable: answer with its view.
     Comcheck {
         reply: oneshot::Sender<Result<crate::api_types::ComcheckView, NodeError>>,
@@ -107,6 +110,8 @@ struct InFlight {
     own_change: bool,
     /// Whether membership may have changed: anything but a prekey bundle.
     roster_change: bool,
+    /// Slots of our own state this write changes (see `Actor::unsaved_own`).
+    own_keys: Vec<ObjectKey>,
 }
 
 struct Committed {
@@ -207,6 +212,7 @@ pub(crate) fn spawn(init: ActorInit) -> tokio::task::JoinHandle<()> {
         syncing: HashMap::new(),
         peer_ids: init.peer_ids,
         digest_cache: None,
+        unsaved_own: HashMap::new(),
         rejections: BTreeMap::new(),
         sync_exchanges: BTreeMap::new(),
         store_failures: 0,
@@ -258,6 +264,10 @@ struct Actor {
     /// See [`Actor::digest`]: directory generation, clock reading, the live
     /// digest and its summary.
     digest_cache: Option<(u64, Timestamp, Arc<Digest>, DigestSummary)>,
+    /// Slots of our own state with a change applied in memory whose write
+    /// is not yet durable, with how many such writes are in flight. Sync
+    /// leaves them out of what it serves until they are durable.
+    unsaved_own: HashMap<ObjectKey, usize>,
     rejections: BTreeMap<String, u64>,
     /// Exchanges this node started, by outcome (see `StatusView::sync_exchanges`).
     sync_exchanges: BTreeMap<&'static str, u64>,
@@ -376,6 +386,14 @@ impl Actor {
 
     fn digest_and_summary(&mut self) -> (Arc<Digest>, DigestSummary) {
         let (generation, now) = (self.dir.generation(), self.now());
+        if !self.unsaved_own.is_empty() {
+            // Rare (our own record or bundle is being written) and brief:
+            // not cached, since the commit changes it without a new generation.
+            let mut digest = self.dir.digest(now);
+            digest.retain(|key, _| !self.unsaved_own.contains_key(key));
+            let summary = DigestSummary::of(&digest);
+            return (Arc::new(digest), summary);
+        }
         if let Some((g, at, digest, summary)) = &self.digest_cache
             && *g == generation
             && *at == now
@@ -554,6 +572,7 @@ impl Actor {
             live_objects: digest.len(),
             records: self.dir.entries().filter(|(k, _)| matches!(k, ObjectKey::Record(..))).count(),
             pending: self.dir.pending_len(),
+            signature_checks: self.dir.signature_checks(),
             rejections: self.rejections.clone(),
             store_failures: self.store_failures,
             own_records: self.own_records(now),
@@ -808,7 +827,15 @@ impl Actor {
             return self.digest();
         }
         let states = node_id_of(peer).map(|n| self.dir.states_listing(&n)).unwrap_or_default();
-        Arc::new(self.dir.digest_of(&states, self.now()))
+        self.durable_part(&states)
+    }
+
+    /// The digest of `states`' live objects, without our own that are not
+    /// durable yet.
+    fn durable_part(&self, states: &BTreeSet<StateCode>) -> Arc<Digest> {
+        let mut digest = self.dir.digest_of(states, self.now());
+        digest.retain(|key, _| !self.unsaved_own.contains_key(key));
+        Arc::new(digest)
     }
 
     /// The wire bytes of the winners `applied` accepted that are live now.
@@ -856,7 +883,19 @@ impl Actor {
         batch.extend(extra);
         let id = self.next_commit;
         self.next_commit += 1;
-        self.in_flight.push_back(InFlight { id, after, events, publish, own_change, roster_change });
+        // Our own objects are served to peers only once durable: a record
+        // or bundle a peer took, then lost here in a crash, would come back
+        // as an equivocation or a prekey this node cannot open.
+        let own_keys: Vec<ObjectKey> = applied
+            .iter()
+            .flat_map(|a| &a.changes)
+            .filter(|c| matches!(c, Change::Accepted { object, .. } if object.state() == self.state))
+            .map(|c| c.key().clone())
+            .collect();
+        for key in &own_keys {
+            *self.unsaved_own.entry(key.clone()).or_default() += 1;
+        }
+        self.in_flight.push_back(InFlight { id, after, events, publish, own_change, roster_change, own_keys });
         let tx = self.commit_tx.clone();
         self.committer.submit_with(batch, move |result| {
             // The actor may be gone at shutdown; nothing waits then.
@@ -873,6 +912,14 @@ impl Actor {
             // The committer answers in submission order; if that ever broke,
             // the follow-ups below would be attached to the wrong write.
             error!(expected = job.id, got = committed.id, "commits completed out of order");
+        }
+        for key in &job.own_keys {
+            if let Some(n) = self.unsaved_own.get_mut(key) {
+                *n -= 1;
+                if *n == 0 {
+                    self.unsaved_own.remove(key);
+                }
+            }
         }
         let result = match committed.result {
             Ok(()) => {
@@ -974,6 +1021,14 @@ impl Actor {
                     }
                 }
             }
+            After::RingWritten => match result {
+                Ok(()) => {
+                    self.mail.ring_unsaved = false;
+                    self.maintain_prekeys();
+                }
+                // Still unsaved: the next maintenance tick writes it again.
+                Err(e) => warn!(error = %e, "the prekey ring could not be written; trying again later"),
+            },
             After::Receipted { key } => match result {
                 Ok(()) => self.on_receipted(key),
                 Err(e) => {
@@ -1171,8 +1226,12 @@ impl Actor {
             SyncRequest::Summary(_) => SyncResponse::Summary(self.summary()),
             SyncRequest::Fetch(keys) => {
                 if self.members.contains_key(&peer) {
-                    let objects =
-                        keys.iter().filter_map(|k| self.dir.live_entry(k, now)).map(|e| e.object.to_bytes()).collect();
+                    let objects = keys
+                        .iter()
+                        .filter(|k| !self.unsaved_own.contains_key(k))
+                        .filter_map(|k| self.dir.live_entry(k, now))
+                        .map(|e| e.object.to_bytes())
+                        .collect();
                     SyncResponse::Objects(objects)
                 } else {
                     // The directory is for members: a stranger presents itself
@@ -1199,6 +1258,7 @@ impl Actor {
     fn objects_for(&self, keys: &[ObjectKey]) -> Vec<Vec<u8>> {
         let now = self.now();
         keys.iter()
+            .filter(|k| !self.unsaved_own.contains_key(k))
             .filter_map(|k| self.dir.live_entry(k, now))
             .filter(|e| e.object.state() == self.state)
             .map(|e| e.object.to_bytes())
@@ -1222,7 +1282,7 @@ impl Actor {
             self.digest_and_summary()
         } else {
             let own = BTreeSet::from([self.state]);
-            (Arc::new(self.dir.digest_of(&own, self.now())), self.summary())
+            (self.durable_part(&own), self.summary())
         };
         // Summaries first only between members: for a newcomer, or a peer
         // not yet known as a member, the digests surely differ.

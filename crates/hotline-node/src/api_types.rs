@@ -49,6 +49,11 @@ pub struct StatusView {
     /// Objects waiting for a parent (for example a record whose admission has
     /// not arrived yet).
     pub pending: usize,
+    /// Signatures the directory has verified since start: what checking
+    /// objects costs, so that an operator (and a test) can see that a flood
+    /// of junk costs none.
+    #[serde(default)]
+    pub signature_checks: u64,
     /// Objects refused since start, by rejection code (`bad_signature`,
     /// `stale_seq`, …; `undecodable` for bytes that are no object).
     pub rejections: BTreeMap<String, u64>,

@@ -52,6 +52,12 @@ pub(crate) struct Pending {
     pub last_error: Option<String>,
     pub next_at: Instant,
     pub in_flight: bool,
+    /// The `seq` of the recipient's prekey bundle when it last said it
+    /// could not decrypt this envelope (it lost the prekey's secret, say in
+    /// a crash). The envelope is sealed again only to a newer bundle, so a
+    /// recipient that cannot decrypt costs one re-seal per bundle it
+    /// publishes, not one per attempt.
+    pub decrypt_failed_at_bundle: Option<u64>,
 }
 
 /// The key of one delivery: a message and one recipient node.
@@ -71,7 +77,15 @@ impl Schedule {
         self.remove(&key);
         self.pending.insert(
             key,
-            Pending { envelope, queued_at, attempts: 0, last_error: None, next_at: now, in_flight: false },
+            Pending {
+                envelope,
+                queued_at,
+                attempts: 0,
+                last_error: None,
+                next_at: now,
+                in_flight: false,
+                decrypt_failed_at_bundle: None,
+            },
         );
     }
 

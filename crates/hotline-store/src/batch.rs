@@ -18,6 +18,19 @@ pub(crate) enum Op {
     Put { table: Table, key: Vec<u8>, value: Vec<u8> },
     /// Delete a row of one of the messaging tables (absent is fine).
     Delete { table: Table, key: Vec<u8> },
+    /// Write a secret (the prekey ring): like `Put` in the `secrets`
+    /// table, but the batch's copy is wiped when the batch is dropped and
+    /// never shown by `Debug`.
+    PutSecret { key: Vec<u8>, value: SecretBytes },
+}
+
+/// A copy of secret bytes held by a batch until it is written.
+pub(crate) struct SecretBytes(pub zeroize::Zeroizing<Vec<u8>>);
+
+impl std::fmt::Debug for SecretBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "[{} secret bytes]", self.0.len())
+    }
 }
 
 /// Directory changes to write in one durable transaction.

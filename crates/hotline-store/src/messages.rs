@@ -177,9 +177,11 @@ impl WriteBatch {
     }
 
     /// Writes a secret (for example [`PREKEY_RING`]). The bytes end up in
-    /// the owner-only database file; the caller's buffer should zeroize.
+    /// the owner-only database file; the batch's own copy is zeroized when
+    /// the batch is dropped, and the caller's buffer should zeroize too.
     pub fn put_secret(&mut self, name: &str, secret: &[u8]) {
-        self.ops.push(Op::Put { table: Table::Secrets, key: name.as_bytes().to_vec(), value: secret.to_vec() });
+        let value = crate::batch::SecretBytes(zeroize::Zeroizing::new(secret.to_vec()));
+        self.ops.push(Op::PutSecret { key: name.as_bytes().to_vec(), value });
     }
 }
 

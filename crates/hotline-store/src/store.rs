@@ -240,7 +240,7 @@ impl Store {
                         history.insert(hkey.as_slice(), row.as_slice()).map_err(|e| self.db_error(ACTION, e))?;
                         next += 1;
                     }
-                    Op::Put { .. } | Op::Delete { .. } => {}
+                    Op::Put { .. } | Op::PutSecret { .. } | Op::Delete { .. } => {}
                 }
             }
             meta_table
@@ -253,7 +253,8 @@ impl Store {
         let mut open: Vec<(Table, BytesTable)> = Vec::new();
         for op in ops() {
             let (table, key, value) = match op {
-                Op::Put { table, key, value } => (*table, key, Some(value)),
+                Op::Put { table, key, value } => (*table, key, Some(value.as_slice())),
+                Op::PutSecret { key, value } => (Table::Secrets, key, Some(value.0.as_slice())),
                 Op::Delete { table, key } => (*table, key, None),
                 _ => continue,
             };
@@ -267,7 +268,7 @@ impl Store {
             };
             let t = &mut open[index].1;
             match value {
-                Some(v) => t.insert(key.as_slice(), v.as_slice()).map(drop),
+                Some(v) => t.insert(key.as_slice(), v).map(drop),
                 None => t.remove(key.as_slice()).map(drop),
             }
             .map_err(|e| self.db_error(ACTION, e))?;

@@ -81,6 +81,9 @@ pub(crate) struct Mail {
     /// Acknowledgements received whose write is in flight, with the sent
     /// message each acknowledges: a second one must not count again.
     pub ack_writes: HashMap<MessageId, MessageId>,
+    /// The prekey ring in memory differs from the stored one: no bundle is
+    /// built from it until its write is durable.
+    pub ring_unsaved: bool,
 }
 
 impl Mail {
@@ -145,6 +148,7 @@ impl Mail {
             duplicates: HashMap::new(),
             acks_in_flight: HashMap::new(),
             ack_writes: HashMap::new(),
+            ring_unsaved: false,
         })
     }
 }
@@ -178,9 +182,10 @@ impl Actor {
 
     /// Rotates the prekey ring when due, deletes expired secrets, and
     /// publishes a new signed bundle when the one in the directory no
-    /// longer matches the ring. The ring is written in the same durable
-    /// batch as the bundle, so no bundle is ever published whose secret
-    /// could be lost.
+    /// longer matches the ring. A changed ring is written first, and the
+    /// bundle built only once it is durable, so no bundle is ever published
+    /// whose secret could be lost; the bundle itself is served to peers
+    /// only once its own write is durable (`Actor::unsaved_own`).
     pub(super) fn maintain_prekeys(&mut self) {
         let now = self.now();
         let mut rng = match os_rng() {
@@ -205,23 +210,34 @@ impl Actor {
             Some(DirectoryObject::Prekeys(p)) => Some(p.clone()),
             _ => None,
         };
-        let wanted = ring.prekeys().iter().filter(|p| p.expires > now).map(|p| p.id).collect::<HashSet<_>>();
+        // Ids and keys: a ring that lost its secrets (rolled back) makes a
+        // new key under an id already published, and that must be
+        // published too, or peers keep sealing to the lost key.
+        let wanted: HashSet<(u32, Vec<u8>)> = ring
+            .bundle(self.state, node, 0, now)
+            .map(|b| b.prekeys.into_iter().map(|k| (k.id, k.public)).collect())
+            .unwrap_or_default();
         let published = current
             .as_ref()
             .filter(|p| p.bundle.expires > now)
-            .map(|p| p.bundle.prekeys.iter().map(|k| k.id).collect::<HashSet<_>>());
+            .map(|p| p.bundle.prekeys.iter().map(|k| (k.id, k.public.clone())).collect::<HashSet<_>>());
         let ring_changed = rotation.created.is_some() || !rotation.deleted.is_empty();
-        let mut batch = WriteBatch::new();
-        if ring_changed {
+        self.mail.ring_unsaved |= ring_changed;
+        if self.mail.ring_unsaved {
+            // The ring first, on its own: a bundle naming a prekey is built
+            // only once that prekey's secret (and the id it took) is
+            // durable, so a crash can never leave peers sealing to a key
+            // this node lost, or an id reused with another key. The bundle
+            // follows when this write completes (`After::RingWritten`).
+            let mut batch = WriteBatch::new();
             batch.put_secret(PREKEY_RING, &ring.to_bytes_secret());
+            drop(ring);
+            self.persist_with(Vec::new(), batch, After::RingWritten, Vec::new());
+            return;
         }
         // Publish only as a member: anyone else's bundle would wait, unsaved.
         let stale = published.as_ref() != Some(&wanted);
         if !stale || !self.dir.is_member_of(self.state, &node, now) {
-            drop(ring);
-            if !batch.is_empty() {
-                self.persist_with(Vec::new(), batch, After::Nothing, Vec::new());
-            }
             return;
         }
         let seq = current.map_or(1, |p| p.bundle.seq + 1).max(now.0);
@@ -233,26 +249,16 @@ impl Actor {
             }
         };
         let signed = SignedPrekeyBundle::sign(bundle, &self.mail.node_key, &self.dir.network_id());
-        // The ring goes to disk with the bundle, whatever it was before.
-        if !ring_changed {
-            batch.put_secret(PREKEY_RING, &ring.to_bytes_secret());
-        }
         drop(ring);
         match self.dir.apply(DirectoryObject::Prekeys(signed.clone()), now) {
             Ok(Outcome::Applied(applied)) => {
                 info!(seq, prekeys = wanted.len(), "publishing our prekey bundle");
                 let publish =
                     if self.gossip { self.live_winners(std::slice::from_ref(&applied), now) } else { Vec::new() };
-                self.persist_with(vec![applied], batch, After::Nothing, publish);
+                self.persist_with(vec![applied], WriteBatch::new(), After::Nothing, publish);
             }
-            Ok(other) => {
-                debug!(outcome = ?other, "our prekey bundle was not applied");
-                self.persist_with(Vec::new(), batch, After::Nothing, Vec::new());
-            }
-            Err(r) => {
-                warn!(reason = %r, "the directory refused our own prekey bundle");
-                self.persist_with(Vec::new(), batch, After::Nothing, Vec::new());
-            }
+            Ok(other) => debug!(outcome = ?other, "our prekey bundle was not applied"),
+            Err(r) => warn!(reason = %r, "the directory refused our own prekey bundle"),
         }
     }
 
@@ -570,6 +576,10 @@ impl Actor {
             Err(e) => return Err(e.to_string()),
         };
         let now = self.now();
+        let current = self.dir.prekeys(node, now).map(|b| b.bundle.seq);
+        if current.is_some() && self.mail.schedule.get(key).and_then(|p| p.decrypt_failed_at_bundle) == current {
+            return Err("the recipient could not decrypt it; waiting for its new prekey bundle".into());
+        }
         let Some(prekey) = self.prekey_for(node, now) else { return Ok(None) };
         let network = self.dir.network_id();
         let envelope = seal(&row.message, &self.mail.node_key, self.mail.node_id, *node, &prekey, &network, *id, now)?;
@@ -609,10 +619,17 @@ impl Actor {
                 format!("the receipt did not verify: {e}")
             }
             Delivery::Refused { code, detail } => {
-                if code == "prekey_expired" || code == "unknown_prekey" {
-                    // Seal again to the recipient's current bundle next time.
-                    if let Some(p) = self.mail.schedule.get_mut(&key) {
+                let bundle_seq = self.dir.prekeys(&key.1, self.now()).map(|b| b.bundle.seq);
+                if let Some(p) = self.mail.schedule.get_mut(&key) {
+                    // Seal again to the recipient's current bundle next time:
+                    // when the prekey is gone, and when the recipient could
+                    // not decrypt (it may have lost the prekey's secret in a
+                    // crash): then to a newer bundle than the one held now.
+                    if code == "prekey_expired" || code == "unknown_prekey" {
                         p.envelope = None;
+                    } else if code == "decrypt_failed" {
+                        p.envelope = None;
+                        p.decrypt_failed_at_bundle = bundle_seq;
                     }
                 }
                 debug!(msg = %key.0, node = %key.1, %code, %detail, "delivery refused");
