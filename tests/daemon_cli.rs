@@ -161,3 +161,46 @@ fn cli_talks_to_the_daemon_and_sigterm_stops_it_cleanly() {
     assert!(!err.status.success());
     assert!(String::from_utf8_lossy(&err.stderr).contains("daemon is not running"));
 }
+
+/// The daemon refuses to run from a data directory other users may enter
+/// (it holds the keys and every message), and when a listen address is
+/// taken it says why, instead of an empty reason.
+#[test]
+fn the_daemon_refuses_an_open_data_directory_and_names_why_it_cannot_listen() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    admitted_node(d);
+    let daemon = |d: &Path| {
+        Command::new(hotline_bin())
+            .args(["--data-dir", "est", "daemon"])
+            .current_dir(d)
+            .env_remove("HOTLINE_DATA_DIR")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+
+    let data = d.join("est");
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = daemon(d);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("accessible by group or others (mode 755)"), "{stderr}");
+    assert!(stderr.contains("chmod 700"), "{stderr}");
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700)).unwrap();
+
+    // A port another program holds.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let config = data.join("node.toml");
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("/ip4/127.0.0.1/tcp/0", &format!("/ip4/127.0.0.1/tcp/{port}"));
+    std::fs::write(&config, text).unwrap();
+    let out = daemon(d);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains(&format!("cannot listen on /ip4/127.0.0.1/tcp/{port}: ")), "{stderr}");
+    assert!(stderr.to_lowercase().contains("in use"), "the cause is named: {stderr}");
+    drop(taken);
+}

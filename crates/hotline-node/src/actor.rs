@@ -82,14 +82,18 @@ enum After {
     },
     /// A receipt is durable and the envelope left the outbox.
     Receipted { key: crate::outbox::DeliveryKey },
+    /// A communication check and its challenges are durable: schedule the
+    /// deliveries and answer.
+    GroupQueued {
+        comcheck: hotline_core::CaseId,
+        queued: Vec<(hotline_core::MessageId, Vec<crate::handle::SealedFor>)>,
+        queued_at: Timestamp,
+        reply: Option<oneshot::Sender<Result<crate::api_types::ComcheckView, NodeError>>>,
+        view: Box<crate::api_types::ComcheckView>,
+    },
     /// The prekey ring is durable: a bundle naming its new prekey may now
     /// be published.
     RingWritten,
-    /// A check is durable: answer with its view.
-    Comcheck {
-        reply: oneshot::Sender<Result<crate::api_types::ComcheckView, NodeError>>,
-        view: Box<crate::api_types::ComcheckView>,
-    },
     /// A message is marked read: show it.
     Shown { reply: oneshot::Sender<Result<MessageView, NodeError>>, view: Result<Box<MessageView>, NodeError> },
     /// A received message is durable: return the receipt (to duplicates
@@ -514,6 +518,8 @@ impl Actor {
                 let _ = reply.send(self.outbox());
             }
             Command::WaitDelivered { id, reply } => self.wait_delivered(id, reply),
+            Command::SealedGroup { group, sealed } => self.queue_group(group, sealed),
+            Command::GroupSealFailed { group, error } => self.group_seal_failed(group, error),
             Command::SealFailed { msg_id, error, reply } => {
                 self.mail.acks_in_flight.retain(|_, ack| *ack != msg_id);
                 let _ = reply.send(Err(NodeError::BadRequest { code: "seal_failed", message: error }));
@@ -994,9 +1000,6 @@ impl Actor {
                 let _ = reply.send(result.map(|()| response).map_err(NodeError::StoreFailed));
             }
             After::Nothing => {}
-            After::Comcheck { reply, view } => {
-                let _ = reply.send(result.map(|()| *view).map_err(NodeError::StoreFailed));
-            }
             After::Shown { reply, view } => {
                 let view = match result {
                     Ok(()) => view.map(|v| *v),
@@ -1020,6 +1023,9 @@ impl Actor {
                         let _ = reply.send(Err(NodeError::StoreFailed(e)));
                     }
                 }
+            }
+            After::GroupQueued { comcheck, queued, queued_at, reply, view } => {
+                self.on_group_queued(result, comcheck, queued, queued_at, reply, *view);
             }
             After::RingWritten => match result {
                 Ok(()) => {

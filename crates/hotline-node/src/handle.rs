@@ -14,6 +14,22 @@ use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 /// Requests to the actor.
+/// One recipient node and its envelope (`None` until the node publishes a
+/// prekey bundle).
+pub(crate) type SealedFor = (hotline_core::NodeId, Option<Vec<u8>>);
+
+/// What a group of messages sealed together is written with: a
+/// communication check's row, and whom to answer once it is durable.
+pub(crate) struct SealedGroup {
+    /// Written in the same batch as the messages.
+    pub extra: hotline_store::WriteBatch,
+    /// The check.
+    pub comcheck: CaseId,
+    /// Whom to answer, with `view`, once durable.
+    pub reply: Option<oneshot::Sender<Result<crate::api_types::ComcheckView, NodeError>>>,
+    pub view: Box<crate::api_types::ComcheckView>,
+}
+
 pub(crate) enum Command {
     Status(oneshot::Sender<StatusView>),
     Peers(oneshot::Sender<Result<Vec<PeerView>, NodeError>>),
@@ -113,6 +129,17 @@ pub(crate) enum Command {
         sealed: Vec<(hotline_core::NodeId, Option<Vec<u8>>)>,
         extra: hotline_store::WriteBatch,
         reply: oneshot::Sender<Result<SendResponse, NodeError>>,
+    },
+    /// A group of messages sealed together (a communication check's
+    /// challenges), to be written with the group's batch.
+    SealedGroup {
+        group: SealedGroup,
+        sealed: Vec<(hotline_core::Message, Vec<u8>, Vec<SealedFor>)>,
+    },
+    /// Sealing a group failed off the actor: nothing is written.
+    GroupSealFailed {
+        group: SealedGroup,
+        error: String,
     },
     /// Sealing a message failed off the actor.
     SealFailed {

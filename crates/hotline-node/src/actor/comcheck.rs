@@ -15,6 +15,7 @@ use crate::api_types::{
     ComcheckTargetView, ComcheckView, SendRequest, SendResponse,
 };
 use crate::error::NodeError;
+use crate::handle::{SealedFor, SealedGroup};
 use hotline_core::comcheck::{
     Aggregates, ComcheckReport, MAX_TARGETS, Observed, Reply, ReportLine, SignedComcheckReport, evaluate,
     task_satisfied,
@@ -145,6 +146,17 @@ impl Comchecks {
         }
         self.checks.insert(check.id, check);
     }
+
+    /// Forgets a check that could not be written (with its challenges).
+    pub(super) fn forget(&mut self, id: CaseId) {
+        if let Some(check) = self.checks.remove(&id) {
+            for t in &check.targets {
+                if let Some(challenge) = t.challenge {
+                    self.challenges.remove(&challenge);
+                }
+            }
+        }
+    }
 }
 
 fn bad(code: &'static str, message: impl Into<String>) -> NodeError {
@@ -241,7 +253,11 @@ impl Actor {
         }
     }
 
-    /// Writes a prepared check (with `batch`) and sends its challenges.
+    /// Seals a prepared check's challenges, then writes the check, the
+    /// challenges and their outbox rows (with `batch`) in one durable batch
+    /// (`Command::SealedGroup`): a crash can never leave a check whose
+    /// challenges were not queued, which its signed report would blame on
+    /// the targets as `undeliverable`.
     fn launch(
         &mut self,
         check: Comcheck,
@@ -252,24 +268,65 @@ impl Actor {
         let now = self.now();
         batch.put_comcheck(check.id, check.encode());
         info!(comcheck = %check.id, targets = check.targets.len(), task = ?check.task, "communication check started");
-        let response = view(&check, now);
+        let group = SealedGroup { extra: batch, comcheck: check.id, reply, view: Box::new(view(&check, now)) };
         self.comchecks.insert(check);
-        // The check is written first; the challenges follow through the
-        // normal send path (sealed, written to the outbox, delivered).
-        let after = match reply {
-            Some(reply) => After::Comcheck { reply, view: Box::new(response) },
-            None => After::Nothing,
-        };
-        self.persist_with(Vec::new(), batch, after, Vec::new());
-        for (message, recipients) in messages {
-            let (tx, rx) = oneshot::channel::<Result<SendResponse, NodeError>>();
-            let id = message.msg_id;
-            tokio::spawn(async move {
-                if let Ok(Err(e)) = rx.await {
-                    warn!(msg = %id, error = %e, "a comcheck challenge could not be queued");
+        self.seal_group(messages, group);
+    }
+
+    /// A check's challenges are sealed: write them with the check.
+    pub(super) fn queue_group(&mut self, group: SealedGroup, sealed: Vec<(Message, Vec<u8>, Vec<SealedFor>)>) {
+        let now = self.now();
+        let SealedGroup { mut extra, comcheck, reply, view } = group;
+        let mut queued = Vec::with_capacity(sealed.len());
+        for (message, bytes, envelopes) in sealed {
+            self.stage_sent(&message, bytes, &envelopes, now, &mut extra);
+            queued.push((message.msg_id, envelopes));
+        }
+        self.persist_with(
+            Vec::new(),
+            extra,
+            After::GroupQueued { comcheck, queued, queued_at: now, reply, view },
+            Vec::new(),
+        );
+    }
+
+    /// Sealing a check's challenges failed: nothing was written.
+    pub(super) fn group_seal_failed(&mut self, group: SealedGroup, error: String) {
+        warn!(comcheck = %group.comcheck, %error, "a communication check's challenges could not be sealed");
+        self.comchecks.forget(group.comcheck);
+        if let Some(reply) = group.reply {
+            let _ = reply.send(Err(bad("seal_failed", error)));
+        }
+    }
+
+    /// The check and its challenges are durable (or not).
+    pub(super) fn on_group_queued(
+        &mut self,
+        result: Result<(), String>,
+        comcheck: CaseId,
+        queued: Vec<(MessageId, Vec<SealedFor>)>,
+        queued_at: hotline_core::Timestamp,
+        reply: Option<oneshot::Sender<Result<ComcheckView, NodeError>>>,
+        view: ComcheckView,
+    ) {
+        match result {
+            Ok(()) => {
+                for (id, envelopes) in queued {
+                    self.on_queued(envelopes, id, queued_at);
                 }
-            });
-            self.seal_and_queue(message, recipients, WriteBatch::new(), tx);
+                if let Some(reply) = reply {
+                    let _ = reply.send(Ok(view));
+                }
+            }
+            Err(e) => {
+                for (id, _) in &queued {
+                    self.mail.sent.remove(id);
+                }
+                self.comchecks.forget(comcheck);
+                if let Some(reply) = reply {
+                    let _ = reply.send(Err(NodeError::StoreFailed(e)));
+                }
+            }
         }
     }
 
@@ -386,17 +443,17 @@ impl Actor {
         Ok((check, messages))
     }
 
-    /// A challenge's receipt is durable: the target's node has it.
-    pub(super) fn comcheck_receipted(&mut self, msg: MessageId) {
+    /// A challenge's receipt came back: the target's node has it. The
+    /// check's row goes into `batch`, the receipt's own write, so that the
+    /// report can never say `undeliverable` for a receipt that is stored.
+    pub(super) fn comcheck_receipted(&mut self, msg: MessageId, batch: &mut WriteBatch) {
         let Some((id, i)) = self.comchecks.challenges.get(&msg).copied() else { return };
         let now = self.now();
         let Some(check) = self.comchecks.checks.get_mut(&id) else { return };
         let Some(target) = check.targets.get_mut(i) else { return };
         if target.observed.receipted_at.is_none() {
             target.observed.receipted_at = Some(now);
-            let mut batch = WriteBatch::new();
             batch.put_comcheck(id, check.encode());
-            self.persist_with(Vec::new(), batch, After::Nothing, Vec::new());
         }
     }
 

@@ -470,9 +470,24 @@ impl Actor {
         reply: oneshot::Sender<Result<SendResponse, NodeError>>,
     ) {
         let now = self.now();
+        let response = self.stage_sent(&message, bytes, &sealed, now, &mut batch);
+        let after = After::Queued { reply, response, envelopes: sealed, queued_at: now };
+        self.persist_with(Vec::new(), batch, after, Vec::new());
+    }
+
+    /// Adds a sealed message and its outbox rows to `batch`: what `queue`
+    /// writes, for one message or several in one write.
+    pub(super) fn stage_sent(
+        &mut self,
+        message: &Message,
+        bytes: Vec<u8>,
+        sealed: &[(NodeId, Option<Vec<u8>>)],
+        now: Timestamp,
+        batch: &mut WriteBatch,
+    ) -> SendResponse {
         let id = message.msg_id;
         let recipients: Vec<NodeId> = sealed.iter().map(|(n, _)| *n).collect();
-        for (node, envelope) in &sealed {
+        for (node, envelope) in sealed {
             if envelope.is_none() {
                 debug!(msg = %id, %node, "no prekey bundle from the recipient yet; sealing later");
             }
@@ -489,14 +504,51 @@ impl Actor {
         batch.index_case(message.case_id, id);
         self.mail.sent.insert(id);
         info!(msg = %id, to = %message.to, kind = %message.kind, nodes = recipients.len(), "message queued");
-        let response = SendResponse {
+        SendResponse {
             msg_id: id,
             case_id: message.case_id,
             state: "queued".into(),
             deliveries: recipients.iter().map(|n| queued_view(n, 0, None)).collect(),
-        };
-        let after = After::Queued { reply, response, envelopes: sealed, queued_at: now };
-        self.persist_with(Vec::new(), batch, after, Vec::new());
+        }
+    }
+
+    /// Seals several messages in one task off the actor, for
+    /// `Command::SealedGroup`: a communication check writes its challenges
+    /// and the check itself in one batch.
+    pub(super) fn seal_group(&mut self, messages: Vec<(Message, Vec<NodeId>)>, group: crate::handle::SealedGroup) {
+        let now = self.now();
+        let targets: Vec<(Message, Vec<SealTarget>)> = messages
+            .into_iter()
+            .map(|(m, nodes)| {
+                let to = nodes.iter().map(|n| (*n, self.prekey_for(n, now))).collect();
+                (m, to)
+            })
+            .collect();
+        let Some(actor) = self.self_tx.upgrade() else { return };
+        let key = Arc::clone(&self.mail.node_key);
+        let (sender, network) = (self.mail.node_id, self.dir.network_id());
+        tokio::spawn(async move {
+            let mut out = Vec::with_capacity(targets.len());
+            for (message, to) in targets {
+                let bytes = message.to_bytes();
+                let mut sealed = Vec::with_capacity(to.len());
+                for (node, prekey) in to {
+                    let envelope = match prekey {
+                        Some(p) => match seal(&bytes, &key, sender, node, &p, &network, message.msg_id, now) {
+                            Ok(e) => Some(e),
+                            Err(e) => {
+                                let _ = actor.send(crate::handle::Command::GroupSealFailed { group, error: e }).await;
+                                return;
+                            }
+                        },
+                        None => None,
+                    };
+                    sealed.push((node, envelope));
+                }
+                out.push((message, bytes, sealed));
+            }
+            let _ = actor.send(crate::handle::Command::SealedGroup { group, sealed: out }).await;
+        });
     }
 
     /// The prekey to seal to for `node`: (id, X-Wing public key) from its
@@ -610,6 +662,7 @@ impl Actor {
                 let mut batch = WriteBatch::new();
                 batch.delete_outbox(key.0, &key.1);
                 batch.put_receipt(key.0, &key.1, bytes);
+                self.comcheck_receipted(key.0, &mut batch);
                 self.persist_with(Vec::new(), batch, After::Receipted { key }, Vec::new());
                 self.dispatch_due();
                 return;
@@ -646,7 +699,6 @@ impl Actor {
     /// Called once a receipt is durable.
     pub(super) fn on_receipted(&mut self, key: DeliveryKey) {
         self.mail.schedule.remove(&key);
-        self.comcheck_receipted(key.0);
         info!(msg = %key.0, node = %key.1, "message delivered");
         self.emit(NodeEvent::MessageDelivered { msg_id: key.0, node: key.1.to_string() });
         if !self.mail.schedule.has_message(&key.0) {
@@ -1024,6 +1076,9 @@ impl Actor {
 
 /// A recipient's prekey to seal to: its id and X-Wing public key.
 type SealTo = (u32, Vec<u8>);
+
+/// A recipient node and the prekey to seal to, if it has published one.
+type SealTarget = (NodeId, Option<SealTo>);
 
 /// How a delivery attempt ended, as the delivery task reports it.
 #[derive(Debug)]
