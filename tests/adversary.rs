@@ -431,3 +431,130 @@ async fn a_strangers_flood_of_objects_costs_no_signature_check_and_members_go_on
     stranger.stop().await;
     stop_all(nodes).await;
 }
+
+/// A codec for an attacker: each request announces `len` bytes, sends all
+/// but the last kilobyte, and never finishes.
+#[derive(Clone, Default)]
+struct StallCodec;
+
+impl libp2p::request_response::Codec for StallCodec {
+    type Protocol = libp2p::StreamProtocol;
+    type Request = usize;
+    type Response = ();
+
+    async fn read_request<T>(&mut self, _: &libp2p::StreamProtocol, _: &mut T) -> std::io::Result<usize>
+    where
+        T: futures::AsyncRead + Unpin + Send,
+    {
+        Err(std::io::Error::other("the attacker serves nothing"))
+    }
+
+    async fn read_response<T>(&mut self, _: &libp2p::StreamProtocol, io: &mut T) -> std::io::Result<()>
+    where
+        T: futures::AsyncRead + Unpin + Send,
+    {
+        use futures::AsyncReadExt;
+        let mut byte = [0u8; 1];
+        io.read_exact(&mut byte).await
+    }
+
+    async fn write_request<T>(&mut self, _: &libp2p::StreamProtocol, io: &mut T, len: usize) -> std::io::Result<()>
+    where
+        T: futures::AsyncWrite + Unpin + Send,
+    {
+        use futures::AsyncWriteExt;
+        io.write_all(&u32::try_from(len).unwrap_or(u32::MAX).to_be_bytes()).await?;
+        let chunk = vec![0u8; 64 * 1024];
+        let mut sent = 0;
+        while sent + chunk.len() + 1024 < len {
+            io.write_all(&chunk).await?;
+            sent += chunk.len();
+        }
+        io.flush().await?;
+        futures::future::pending::<()>().await;
+        Ok(())
+    }
+
+    async fn write_response<T>(&mut self, _: &libp2p::StreamProtocol, _: &mut T, _: ()) -> std::io::Result<()>
+    where
+        T: futures::AsyncWrite + Unpin + Send,
+    {
+        Ok(())
+    }
+}
+
+/// One stranger connection with 256 unfinished deliver streams of about
+/// 1 MB each took a node from 20 MB to about 300 MB. Now the bytes a node
+/// holds for unfinished frames are bounded node-wide, the rest of the
+/// streams are refused, and a member's message still gets through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_strangers_unfinished_deliver_streams_hold_a_bounded_number_of_bytes() {
+    use futures::StreamExt;
+    use hotline_core::{Address, MessageType};
+    use hotline_node::api_types::SendRequest;
+    use libp2p::request_response::{self, ProtocolSupport};
+    let net = TestNet::new("adversary streams");
+    let network = net.world.net;
+    let prepared: Vec<Prepared> =
+        ["FRA", "DEU"].iter().enumerate().map(|(i, s)| net.prepare(&format!("node{i}"), s, true)).collect();
+    let mut nodes: Vec<RunningNode> = Vec::new();
+    for p in &prepared {
+        let bootstrap: Vec<_> = nodes.first().map(first_addr).into_iter().collect();
+        let mut opts = options(&bootstrap);
+        opts.grace = Some(Duration::from_secs(60));
+        nodes.push(start(p, opts).await);
+    }
+    let handles: Vec<NodeHandle> = nodes.iter().map(|n| n.handle()).collect();
+    for h in &handles {
+        publish(h, "technical", "CERT").await;
+    }
+    converged(&handles, 6).await;
+
+    let mut attacker = libp2p::SwarmBuilder::with_new_identity()
+        .with_tokio()
+        .with_tcp(libp2p::tcp::Config::default(), libp2p::noise::Config::new, libp2p::yamux::Config::default)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .with_behaviour(|_| {
+            request_response::Behaviour::with_codec(
+                StallCodec,
+                [(hotline_net::deliver_protocol(&network), ProtocolSupport::Outbound)],
+                request_response::Config::default()
+                    .with_request_timeout(Duration::from_secs(120))
+                    .with_max_concurrent_streams(300),
+            )
+        })
+        .unwrap_or_else(|e| panic!("{e}"))
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(120)))
+        .build();
+    let target = handles[1].peer_id();
+    attacker.add_peer_address(target, first_addr(&nodes[1]));
+    for _ in 0..256 {
+        attacker.behaviour_mut().send_request(&target, 1_000_000);
+    }
+    let driver = tokio::spawn(async move {
+        loop {
+            let _ = attacker.select_next_some().await;
+        }
+    });
+
+    // Most streams are refused once the budget is spent; what is held
+    // stays within it.
+    let status = poll_until("the read budget to refuse the attacker's streams", || async {
+        let s = handles[1].status().await.ok()?;
+        (s.inbound_bytes.reading_refused >= 200).then_some(s)
+    })
+    .await;
+    assert!(status.inbound_bytes.reading <= status.inbound_bytes.reading_limit, "{:?}", status.inbound_bytes);
+    assert!(status.inbound_bytes.reading_limit <= 32 * 1024 * 1024);
+    // A member's message still arrives while the stranger holds its streams.
+    let to = Address { state: state("DEU"), role: Role::technical() };
+    let sent = handles[0]
+        .send(SendRequest::new(to, MessageType::Notification, "Through the flood"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let view = handles[0].wait_delivered(sent.msg_id, Duration::from_secs(60)).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(view.state, "delivered", "{view:?}");
+
+    driver.abort();
+    stop_all(nodes).await;
+}

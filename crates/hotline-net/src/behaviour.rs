@@ -1,5 +1,6 @@
 //! The composed libp2p behaviour and how the swarm is built.
 
+use crate::budget::ByteBudget;
 use crate::config::NetConfig;
 use crate::deliver::{DeliverCodec, deliver_protocol};
 use crate::error::NetError;
@@ -14,6 +15,7 @@ use libp2p::{
     StreamProtocol, Swarm, SwarmBuilder, allow_block_list, gossipsub, identify, kad, noise, ping, request_response,
     tcp, yamux,
 };
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Largest gossip message. Directory objects are at most 16 KiB; the
@@ -148,7 +150,11 @@ fn score_params(topic: &gossipsub::IdentTopic) -> (gossipsub::PeerScoreParams, g
     (params, gossipsub::PeerScoreThresholds::default())
 }
 
-fn build_behaviour(keypair: &Keypair, config: &NetConfig) -> Result<Behaviour, NetError> {
+fn build_behaviour(
+    keypair: &Keypair,
+    config: &NetConfig,
+    read_budget: &Arc<ByteBudget>,
+) -> Result<Behaviour, NetError> {
     let network = &config.network;
     let local = keypair.public().to_peer_id();
 
@@ -176,7 +182,7 @@ fn build_behaviour(keypair: &Keypair, config: &NetConfig) -> Result<Behaviour, N
     kad.set_mode(Some(kad::Mode::Server));
 
     let sync = request_response::Behaviour::with_codec(
-        SyncCodec,
+        SyncCodec::with_budget(Arc::clone(read_budget)),
         [(sync_protocol(network), request_response::ProtocolSupport::Full)],
         request_response::Config::default().with_request_timeout(config.sync_timeout),
     );
@@ -184,7 +190,7 @@ fn build_behaviour(keypair: &Keypair, config: &NetConfig) -> Result<Behaviour, N
     // Envelopes are independent of each other, so many may be in flight to
     // one peer at once (the default of 100 streams would fail the rest).
     let deliver = request_response::Behaviour::with_codec(
-        DeliverCodec,
+        DeliverCodec::with_budget(Arc::clone(read_budget)),
         [(deliver_protocol(network), request_response::ProtocolSupport::Full)],
         request_response::Config::default()
             .with_request_timeout(config.deliver_timeout)
@@ -207,7 +213,11 @@ fn build_behaviour(keypair: &Keypair, config: &NetConfig) -> Result<Behaviour, N
 }
 
 /// Builds the swarm: TCP with Noise and Yamux, plus QUIC, on tokio.
-pub(crate) fn build_swarm(keypair: Keypair, config: &NetConfig) -> Result<Swarm<Behaviour>, NetError> {
+pub(crate) fn build_swarm(
+    keypair: Keypair,
+    config: &NetConfig,
+    read_budget: &Arc<ByteBudget>,
+) -> Result<Swarm<Behaviour>, NetError> {
     let setup = |e: &dyn std::fmt::Display| NetError::Setup(e.to_string());
     let mut behaviour_error = None;
     let swarm = SwarmBuilder::with_existing_identity(keypair)
@@ -215,7 +225,7 @@ pub(crate) fn build_swarm(keypair: Keypair, config: &NetConfig) -> Result<Swarm<
         .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
         .map_err(|e| setup(&e))?
         .with_quic()
-        .with_behaviour(|key| match build_behaviour(key, config) {
+        .with_behaviour(|key| match build_behaviour(key, config, read_budget) {
             Ok(b) => Ok(b),
             Err(e) => {
                 let text = e.to_string();

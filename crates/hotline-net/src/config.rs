@@ -59,6 +59,13 @@ pub struct NetConfig {
     /// default is 10 s; a handshake takes a few round trips, so a shorter
     /// bound frees the slots of peers that trickle bytes sooner.
     pub handshake_timeout: Duration,
+    /// Most bytes of inbound request frames (sync and deliver) being read
+    /// at once, from all peers together.
+    pub inbound_read_bytes: usize,
+    /// Most bytes of inbound requests read and waiting for, or being
+    /// handled by, the node (the backlog, the event channel, envelopes
+    /// being opened), from all peers together.
+    pub inbound_queued_bytes: usize,
     /// Capacity of the command channel (handle → network task) and of the
     /// event channel (network task → node).
     pub channel_capacity: usize,
@@ -88,6 +95,8 @@ impl NetConfig {
             deliver_timeout: Duration::from_secs(10),
             limits: GateLimits::default(),
             handshake_timeout: Duration::from_secs(5),
+            inbound_read_bytes: 32 * 1024 * 1024,
+            inbound_queued_bytes: 64 * 1024 * 1024,
             channel_capacity: 256,
         }
     }
@@ -117,6 +126,8 @@ impl fmt::Debug for NetConfig {
             .field("deliver_timeout", &self.deliver_timeout)
             .field("limits", &self.limits)
             .field("handshake_timeout", &self.handshake_timeout)
+            .field("inbound_read_bytes", &self.inbound_read_bytes)
+            .field("inbound_queued_bytes", &self.inbound_queued_bytes)
             .field("channel_capacity", &self.channel_capacity)
             .finish()
     }

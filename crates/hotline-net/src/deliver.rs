@@ -64,13 +64,15 @@
 //! ```
 //! (Checked by `wire_vectors_are_stable` below.)
 
-use crate::protocol::{ProtocolError, invalid, read_frame_bounded, write_frame_bounded};
+use crate::budget::ByteBudget;
+use crate::protocol::{ProtocolError, invalid, read_frame_bounded, read_frame_budgeted, write_frame_bounded};
 use futures::{AsyncRead, AsyncWrite};
 use hotline_core::NetworkId;
 use hotline_core::encoding;
 use libp2p::StreamProtocol;
 use serde::{Deserialize, Serialize};
 use std::io;
+use std::sync::Arc;
 
 use hotline_crypto::{MAX_ENVELOPE_BYTES, MAX_RECEIPT_BYTES};
 
@@ -209,8 +211,18 @@ impl DeliverResponse {
 
 /// The request-response codec of the deliver protocol: length-prefixed,
 /// canonically encoded frames with every bound checked on both sides.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct DeliverCodec;
+#[derive(Clone, Debug, Default)]
+pub struct DeliverCodec {
+    /// Bytes of inbound request frames being read, node-wide.
+    budget: Option<Arc<ByteBudget>>,
+}
+
+impl DeliverCodec {
+    /// A codec that reads requests within `budget`.
+    pub fn with_budget(budget: Arc<ByteBudget>) -> DeliverCodec {
+        DeliverCodec { budget: Some(budget) }
+    }
+}
 
 impl libp2p::request_response::Codec for DeliverCodec {
     type Protocol = StreamProtocol;
@@ -221,7 +233,7 @@ impl libp2p::request_response::Codec for DeliverCodec {
     where
         T: AsyncRead + Unpin + Send,
     {
-        let body = read_frame_bounded(io, MAX_DELIVER_FRAME_BYTES).await?;
+        let body = read_frame_budgeted(io, MAX_DELIVER_FRAME_BYTES, self.budget.as_ref()).await?;
         DeliverRequest::from_body(&body).map_err(invalid)
     }
 
@@ -264,22 +276,22 @@ mod tests {
 
     fn write_req(req: DeliverRequest) -> Vec<u8> {
         let mut out = Cursor::new(Vec::new());
-        block_on(DeliverCodec.write_request(&proto(), &mut out, req)).unwrap_or_else(|e| panic!("{e}"));
+        block_on(DeliverCodec::default().write_request(&proto(), &mut out, req)).unwrap_or_else(|e| panic!("{e}"));
         out.into_inner()
     }
 
     fn write_resp(resp: DeliverResponse) -> Vec<u8> {
         let mut out = Cursor::new(Vec::new());
-        block_on(DeliverCodec.write_response(&proto(), &mut out, resp)).unwrap_or_else(|e| panic!("{e}"));
+        block_on(DeliverCodec::default().write_response(&proto(), &mut out, resp)).unwrap_or_else(|e| panic!("{e}"));
         out.into_inner()
     }
 
     fn read_req(bytes: Vec<u8>) -> io::Result<DeliverRequest> {
-        block_on(DeliverCodec.read_request(&proto(), &mut Cursor::new(bytes)))
+        block_on(DeliverCodec::default().read_request(&proto(), &mut Cursor::new(bytes)))
     }
 
     fn read_resp(bytes: Vec<u8>) -> io::Result<DeliverResponse> {
-        block_on(DeliverCodec.read_response(&proto(), &mut Cursor::new(bytes)))
+        block_on(DeliverCodec::default().read_response(&proto(), &mut Cursor::new(bytes)))
     }
 
     fn refused(code: &str, detail: &str) -> DeliverResponse {

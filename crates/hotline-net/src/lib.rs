@@ -87,6 +87,7 @@
 #![warn(missing_docs)]
 
 mod behaviour;
+pub mod budget;
 mod config;
 pub mod deliver;
 mod error;
@@ -101,7 +102,7 @@ pub use error::NetError;
 pub use libp2p::gossipsub::MessageId;
 pub use libp2p::{Multiaddr, PeerId};
 pub use network::DeliverReply;
-pub use network::{NetEvent, Network, NetworkHandle, PeerInfo, SyncReply, Verdict};
+pub use network::{InboundBudgets, NetEvent, Network, NetworkHandle, PeerInfo, SyncReply, Verdict};
 pub use protocol::{DigestEntry, DigestSummary, SyncRequest, SyncResponse, sync_protocol};
 
 use hotline_core::NodeId;

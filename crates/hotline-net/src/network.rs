@@ -2,6 +2,7 @@
 //! [`NetworkHandle`] sends it commands; it sends [`NetEvent`]s to the node.
 
 use crate::behaviour::{Behaviour, BehaviourEvent, STRANGER_SCORE, build_swarm, directory_topic, identify_version};
+use crate::budget::{ByteBudget, BytePermit};
 use crate::config::NetConfig;
 use crate::deliver::{DeliverRequest, DeliverResponse, NOT_A_MEMBER};
 use crate::error::NetError;
@@ -15,6 +16,7 @@ use libp2p::swarm::{ConnectionId, DialError, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, Swarm, identify, kad, ping};
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
@@ -73,6 +75,9 @@ pub enum NetEvent {
         request: SyncRequest,
         /// Where the answer goes.
         reply: SyncReply,
+        /// The request's share of the node-wide budget of queued inbound
+        /// bytes: hold it until the request is handled.
+        permit: BytePermit,
     },
     /// An envelope from a member; the node opens it and answers with
     /// [`NetworkHandle::respond_deliver`] (a receipt or a refusal), or drops
@@ -85,6 +90,11 @@ pub enum NetEvent {
         request: DeliverRequest,
         /// Where the answer goes.
         reply: DeliverReply,
+        /// The envelope's share of the node-wide budget of queued inbound
+        /// bytes: hold it until the envelope is handled (opened and
+        /// stored, or refused), so that what waits in the backlog, the
+        /// channel and the opening tasks is bounded by bytes.
+        permit: BytePermit,
     },
     /// The network refused an envelope by itself and answered `Refused`
     /// with `code` (today only [`crate::deliver::NOT_A_MEMBER`]: the sender
@@ -263,7 +273,8 @@ impl Network {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| NetError::NoRuntime)?;
         let keypair = config.keypair()?;
         let local_peer_id = keypair.public().to_peer_id();
-        let mut swarm = build_swarm(keypair, &config)?;
+        let read_budget = ByteBudget::new(config.inbound_read_bytes);
+        let mut swarm = build_swarm(keypair, &config, &read_budget)?;
         for addr in &config.listen {
             swarm
                 .listen_on(addr.clone())
@@ -277,6 +288,7 @@ impl Network {
             commands: command_rx,
             events: event_tx,
             backlog: VecDeque::new(),
+            queued: ByteBudget::new(config.inbound_queued_bytes),
             events_closed: false,
             topic: directory_topic(&config.network).hash(),
             identify_version: identify_version(&config.network),
@@ -300,8 +312,9 @@ impl Network {
         }
         info!(peer = %local_peer_id, network = %config.network, gossip = config.gossip, "network starting");
         // The caller's span (the node's, in a multi-node process) follows the loop.
+        let budgets = InboundBudgets { reading: read_budget, queued: Arc::clone(&event_loop.queued) };
         runtime.spawn(event_loop.run().in_current_span());
-        let handle = NetworkHandle { commands: command_tx, local_peer_id, network: config.network };
+        let handle = NetworkHandle { commands: command_tx, local_peer_id, network: config.network, budgets };
         Ok((handle, event_rx))
     }
 }
@@ -312,9 +325,24 @@ pub struct NetworkHandle {
     commands: mpsc::Sender<Command>,
     local_peer_id: PeerId,
     network: NetworkId,
+    budgets: InboundBudgets,
+}
+
+/// The node-wide budgets of inbound bytes, for status and metrics.
+#[derive(Clone, Debug)]
+pub struct InboundBudgets {
+    /// Request frames being read.
+    pub reading: Arc<ByteBudget>,
+    /// Requests read and queued for, or being handled by, the node.
+    pub queued: Arc<ByteBudget>,
 }
 
 impl NetworkHandle {
+    /// The node-wide budgets of inbound bytes (read without a round trip).
+    pub fn budgets(&self) -> &InboundBudgets {
+        &self.budgets
+    }
+
     /// This node's peer id.
     pub fn local_peer_id(&self) -> PeerId {
         self.local_peer_id
@@ -485,6 +513,9 @@ struct EventLoop {
     /// the node is busy, so a node that awaits a handle call in the same
     /// task that reads events cannot deadlock the network.
     backlog: VecDeque<NetEvent>,
+    /// Bytes of inbound requests queued for the node or being handled by
+    /// it (see [`NetEvent::Deliver`]'s permit).
+    queued: Arc<ByteBudget>,
     events_closed: bool,
     topic: gossipsub::TopicHash,
     identify_version: String,
@@ -1005,8 +1036,12 @@ impl EventLoop {
                         debug!(%peer, "sync request from a stranger past its grace window dropped");
                         return;
                     }
+                    let Some(permit) = self.queued.reserve(sync_request_bytes(&request)) else {
+                        debug!(%peer, "node busy (queued bytes): sync request dropped");
+                        return;
+                    };
                     let reply = SyncReply { peer, channel };
-                    if !self.emit_sheddable(NetEvent::SyncRequest { peer, request, reply }) {
+                    if !self.emit_sheddable(NetEvent::SyncRequest { peer, request, reply, permit }) {
                         warn!(%peer, "node busy: sync request dropped");
                     }
                 }
@@ -1048,8 +1083,14 @@ impl EventLoop {
                         self.emit_sheddable(NetEvent::DeliverRefused { peer, code: NOT_A_MEMBER });
                         return;
                     }
+                    // Dropping the channel fails the request on the
+                    // sender's side, which retries later.
+                    let Some(permit) = self.queued.reserve(request.envelope.len()) else {
+                        debug!(%peer, "node busy (queued bytes): envelope dropped");
+                        return;
+                    };
                     let reply = DeliverReply { peer, channel };
-                    if !self.emit_sheddable(NetEvent::Deliver { peer, request, reply }) {
+                    if !self.emit_sheddable(NetEvent::Deliver { peer, request, reply, permit }) {
                         // Dropping the channel fails the request on the
                         // sender's side, which retries later.
                         debug!(%peer, "node busy: envelope dropped");
@@ -1134,4 +1175,17 @@ async fn sleep_until(deadline: Option<Instant>) {
         Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,
     }
+}
+
+/// About how many bytes a sync request holds once decoded, for the queued
+/// bytes budget.
+fn sync_request_bytes(request: &SyncRequest) -> usize {
+    const OVERHEAD: usize = 64;
+    OVERHEAD
+        + match request {
+            SyncRequest::Push(objects) => objects.iter().map(Vec::len).sum(),
+            SyncRequest::Digest(entries) => entries.len() * 96,
+            SyncRequest::Fetch(keys) => keys.len() * 64,
+            SyncRequest::Summary(_) => 0,
+        }
 }

@@ -49,6 +49,7 @@
 //! canonical encoding, trailing bytes, and item counts over the limits below;
 //! the stream is then reset and the request fails on both sides.
 
+use crate::budget::ByteBudget;
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use hotline_core::directory::{Digest, hash_of_digest};
 use hotline_core::encoding::{self, DecodeError};
@@ -57,6 +58,7 @@ use hotline_core::{NetworkId, ObjectHash, ObjectKey};
 use libp2p::StreamProtocol;
 use serde::{Deserialize, Serialize};
 use std::io;
+use std::sync::Arc;
 use thiserror::Error;
 
 /// Most entries in one digest. A directory of 193 states holds a few
@@ -298,6 +300,31 @@ pub async fn read_frame<R: AsyncRead + Unpin>(io: &mut R) -> io::Result<Vec<u8>>
     read_frame_bounded(io, MAX_FRAME_BYTES).await
 }
 
+/// Like [`read_frame_bounded`], holding the frame's announced length
+/// against `budget` (when given) while it is read: the bytes all peers'
+/// unfinished frames make this node hold are bounded node-wide. With the
+/// budget spent, the stream fails at once and the peer retries later.
+pub(crate) async fn read_frame_budgeted<R: AsyncRead + Unpin>(
+    io: &mut R,
+    max: usize,
+    budget: Option<&Arc<ByteBudget>>,
+) -> io::Result<Vec<u8>> {
+    let Some(budget) = budget else { return read_frame_bounded(io, max).await };
+    let mut len = [0u8; 4];
+    io.read_exact(&mut len).await?;
+    let len = u32::from_be_bytes(len) as usize;
+    if len == 0 || len > max {
+        return Err(invalid(ProtocolError::FrameLength { len, max }));
+    }
+    let _permit = budget.reserve(len).ok_or_else(|| io::Error::other("node busy: inbound byte budget spent"))?;
+    let mut body = Vec::new();
+    io.take(len as u64).read_to_end(&mut body).await?;
+    if body.len() != len {
+        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "frame truncated"));
+    }
+    Ok(body)
+}
+
 /// Reads one frame body of at most `max` bytes. The length is checked
 /// before anything is read or allocated, and the buffer then grows only as
 /// bytes actually arrive, so a peer announcing a large frame and sending
@@ -326,8 +353,18 @@ pub(crate) async fn write_frame_bounded<W: AsyncWrite + Unpin>(io: &mut W, body:
 
 /// The request-response codec of the sync protocol: length-prefixed,
 /// canonically encoded frames with every bound checked on both sides.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct SyncCodec;
+#[derive(Clone, Debug, Default)]
+pub struct SyncCodec {
+    /// Bytes of inbound request frames being read, node-wide.
+    budget: Option<Arc<ByteBudget>>,
+}
+
+impl SyncCodec {
+    /// A codec that reads requests within `budget`.
+    pub fn with_budget(budget: Arc<ByteBudget>) -> SyncCodec {
+        SyncCodec { budget: Some(budget) }
+    }
+}
 
 impl libp2p::request_response::Codec for SyncCodec {
     type Protocol = StreamProtocol;
@@ -338,7 +375,7 @@ impl libp2p::request_response::Codec for SyncCodec {
     where
         T: AsyncRead + Unpin + Send,
     {
-        let body = read_frame(io).await?;
+        let body = read_frame_budgeted(io, MAX_FRAME_BYTES, self.budget.as_ref()).await?;
         SyncRequest::from_body(&body).map_err(invalid)
     }
 
@@ -392,7 +429,7 @@ mod tests {
 
     fn write_req(req: SyncRequest) -> Vec<u8> {
         let mut out = Cursor::new(Vec::new());
-        block_on(SyncCodec.write_request(&proto(), &mut out, req)).unwrap_or_else(|e| panic!("{e}"));
+        block_on(SyncCodec::default().write_request(&proto(), &mut out, req)).unwrap_or_else(|e| panic!("{e}"));
         out.into_inner()
     }
 
@@ -412,7 +449,7 @@ mod tests {
             SyncRequest::Summary(DigestSummary { entries: 654, hash: ObjectHash([3; 32]) }),
         ] {
             let bytes = write_req(req.clone());
-            let got = block_on(SyncCodec.read_request(&proto(), &mut Cursor::new(bytes)));
+            let got = block_on(SyncCodec::default().read_request(&proto(), &mut Cursor::new(bytes)));
             assert_eq!(got.ok(), Some(req));
         }
         for resp in [
@@ -423,8 +460,9 @@ mod tests {
             SyncResponse::Summary(DigestSummary { entries: 0, hash: ObjectHash([0; 32]) }),
         ] {
             let mut out = Cursor::new(Vec::new());
-            block_on(SyncCodec.write_response(&proto(), &mut out, resp.clone())).unwrap_or_else(|e| panic!("{e}"));
-            let got = block_on(SyncCodec.read_response(&proto(), &mut Cursor::new(out.into_inner())));
+            block_on(SyncCodec::default().write_response(&proto(), &mut out, resp.clone()))
+                .unwrap_or_else(|e| panic!("{e}"));
+            let got = block_on(SyncCodec::default().read_response(&proto(), &mut Cursor::new(out.into_inner())));
             assert_eq!(got.ok(), Some(resp));
         }
     }
@@ -433,15 +471,15 @@ mod tests {
     fn oversized_length_prefix_is_refused_before_reading() {
         // Announce 4 GiB - 1 and send nothing more: refused at once, no allocation.
         let bytes = vec![0xff, 0xff, 0xff, 0xff];
-        let err = block_on(SyncCodec.read_request(&proto(), &mut Cursor::new(bytes))).err();
+        let err = block_on(SyncCodec::default().read_request(&proto(), &mut Cursor::new(bytes))).err();
         assert_eq!(err.map(|e| e.kind()), Some(io::ErrorKind::InvalidData));
         // Just over the limit.
         let mut bytes = ((MAX_FRAME_BYTES + 1) as u32).to_be_bytes().to_vec();
         bytes.extend_from_slice(&[0; 16]);
-        let err = block_on(SyncCodec.read_request(&proto(), &mut Cursor::new(bytes))).err();
+        let err = block_on(SyncCodec::default().read_request(&proto(), &mut Cursor::new(bytes))).err();
         assert_eq!(err.map(|e| e.kind()), Some(io::ErrorKind::InvalidData));
         // Zero length.
-        let err = block_on(SyncCodec.read_request(&proto(), &mut Cursor::new(vec![0, 0, 0, 0]))).err();
+        let err = block_on(SyncCodec::default().read_request(&proto(), &mut Cursor::new(vec![0, 0, 0, 0]))).err();
         assert_eq!(err.map(|e| e.kind()), Some(io::ErrorKind::InvalidData));
     }
 
@@ -449,7 +487,7 @@ mod tests {
     fn truncated_frames_are_refused() {
         let bytes = write_req(SyncRequest::Digest(digest()));
         for cut in [0, 2, 4, 5, bytes.len() - 1] {
-            let got = block_on(SyncCodec.read_request(&proto(), &mut Cursor::new(bytes[..cut].to_vec())));
+            let got = block_on(SyncCodec::default().read_request(&proto(), &mut Cursor::new(bytes[..cut].to_vec())));
             assert!(got.is_err(), "cut at {cut} accepted");
         }
     }
@@ -476,8 +514,8 @@ mod tests {
                 })
                 .collect();
             let framed = frame(&body).unwrap_or_default();
-            let _ = block_on(SyncCodec.read_request(&proto(), &mut Cursor::new(framed.clone())));
-            let _ = block_on(SyncCodec.read_response(&proto(), &mut Cursor::new(framed)));
+            let _ = block_on(SyncCodec::default().read_request(&proto(), &mut Cursor::new(framed.clone())));
+            let _ = block_on(SyncCodec::default().read_response(&proto(), &mut Cursor::new(framed)));
         }
     }
 

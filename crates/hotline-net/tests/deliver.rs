@@ -51,7 +51,7 @@ async fn outcome(task: JoinHandle<Result<DeliverResponse, NetError>>) -> Result<
 /// `expected`, and answers with `answer`.
 async fn answer_one(node: &mut Node, from: PeerId, expected: &DeliverRequest, answer: DeliverResponse) {
     let (request, reply) = wait_for(&mut node.events, "deliver", |e| match e {
-        NetEvent::Deliver { peer, request, reply } if peer == from => Some((request, reply)),
+        NetEvent::Deliver { peer, request, reply, .. } if peer == from => Some((request, reply)),
         _ => None,
     })
     .await;

@@ -85,7 +85,7 @@ async fn stranger_may_sync_in_its_grace_window_and_stays_once_admitted() {
     let peer_a = a.peer;
     let pushing = tokio::spawn(async move { handle.sync_request(peer_a, SyncRequest::Push(vec![vec![1]])).await });
     let reply = wait_for(&mut a.events, "push from stranger", |e| match e {
-        NetEvent::SyncRequest { peer, request: SyncRequest::Push(_), reply } if peer == b.peer => Some(reply),
+        NetEvent::SyncRequest { peer, request: SyncRequest::Push(_), reply, .. } if peer == b.peer => Some(reply),
         _ => None,
     })
     .await;

@@ -15,7 +15,7 @@ fn fra() -> StateCode {
 /// `answer(request)`.
 async fn answer_one(node: &mut Node, from: hotline_net::PeerId, answer: impl FnOnce(SyncRequest) -> SyncResponse) {
     let (request, reply) = wait_for(&mut node.events, "sync request", |e| match e {
-        NetEvent::SyncRequest { peer, request, reply } if peer == from => Some((request, reply)),
+        NetEvent::SyncRequest { peer, request, reply, .. } if peer == from => Some((request, reply)),
         _ => None,
     })
     .await;

@@ -579,6 +579,17 @@ impl Actor {
             records: self.dir.entries().filter(|(k, _)| matches!(k, ObjectKey::Record(..))).count(),
             pending: self.dir.pending_len(),
             signature_checks: self.dir.signature_checks(),
+            inbound_bytes: {
+                let b = self.net.budgets();
+                crate::api_types::InboundBytesView {
+                    reading: b.reading.used(),
+                    reading_limit: b.reading.limit(),
+                    reading_refused: b.reading.refused(),
+                    queued: b.queued.used(),
+                    queued_limit: b.queued.limit(),
+                    queued_refused: b.queued.refused(),
+                }
+            },
             rejections: self.rejections.clone(),
             store_failures: self.store_failures,
             own_records: self.own_records(now),
@@ -1150,12 +1161,16 @@ impl Actor {
             NetEvent::Gossip { message_id, propagation_source, data } => {
                 self.on_gossip(message_id, propagation_source, &data).await;
             }
-            NetEvent::SyncRequest { peer, request, reply } => self.on_sync_request(peer, request, reply).await,
+            // The permit (queued inbound bytes) is held until the request is handled.
+            NetEvent::SyncRequest { peer, request, reply, permit } => {
+                self.on_sync_request(peer, request, reply).await;
+                drop(permit);
+            }
             NetEvent::PingRtt { peer, rtt } => {
                 let now = self.now();
                 self.liveness.rtt(peer, rtt, now);
             }
-            NetEvent::Deliver { peer, request, reply } => self.on_deliver(peer, request, reply),
+            NetEvent::Deliver { peer, request, reply, permit } => self.on_deliver(peer, request, reply, permit),
             NetEvent::DeliverRefused { peer, code } => self.count_refusal(peer, code),
         }
     }

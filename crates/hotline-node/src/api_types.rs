@@ -54,6 +54,10 @@ pub struct StatusView {
     /// of junk costs none.
     #[serde(default)]
     pub signature_checks: u64,
+    /// Inbound bytes held now against the node-wide budgets, and how many
+    /// requests each budget refused since start (see `docs/threat-model.md`).
+    #[serde(default)]
+    pub inbound_bytes: InboundBytesView,
     /// Objects refused since start, by rejection code (`bad_signature`,
     /// `stale_seq`, …; `undecodable` for bytes that are no object).
     pub rejections: BTreeMap<String, u64>,
@@ -739,4 +743,21 @@ pub struct ComcheckScheduleView {
     pub next_at: Timestamp,
     /// The checks it started, oldest first (the last 16).
     pub runs: Vec<CaseId>,
+}
+
+/// The node-wide budgets of inbound bytes, as `status` shows them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InboundBytesView {
+    /// Bytes of request frames being read now.
+    pub reading: usize,
+    /// Their limit.
+    pub reading_limit: usize,
+    /// Requests refused because reading them would exceed the limit.
+    pub reading_refused: usize,
+    /// Bytes of requests read and queued for, or being handled by, the node.
+    pub queued: usize,
+    /// Their limit.
+    pub queued_limit: usize,
+    /// Requests dropped because queueing them would exceed the limit.
+    pub queued_refused: usize,
 }

@@ -32,11 +32,12 @@ use hotline_core::{
     SecretKey, SignedPrekeyBundle, Timestamp,
 };
 use hotline_crypto::{DeliveryReceipt, Envelope, PrekeyPolicy, PrekeyRing, SeedRng, select_prekey};
+use hotline_net::budget::BytePermit;
 use hotline_net::{DeliverReply, DeliverRequest, DeliverResponse, PeerId, node_id_of, peer_id_of};
 use hotline_store::{MessageRow, OutboxRow, PREKEY_RING, ReceivedRow, SentRow, Store, StoreError, WriteBatch};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, PoisonError, RwLock};
-use tokio::sync::oneshot;
+use tokio::sync::{Semaphore, oneshot};
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 use zeroize::Zeroizing;
@@ -84,7 +85,14 @@ pub(crate) struct Mail {
     /// The prekey ring in memory differs from the stored one: no bundle is
     /// built from it until its write is durable.
     pub ring_unsaved: bool,
+    /// Envelopes being opened (decrypted and checked) at once.
+    pub opening: Arc<Semaphore>,
 }
+
+/// Most envelopes opened at once, off the actor. Opening is CPU work (an
+/// X-Wing decapsulation and two signatures), so more than a few at a time
+/// only queue on the cores; the rest wait, bounded by bytes.
+const MAX_OPENING: usize = 4;
 
 impl Mail {
     /// Rebuilds the messaging state from the store: the prekey ring, the
@@ -149,6 +157,7 @@ impl Mail {
             acks_in_flight: HashMap::new(),
             ack_writes: HashMap::new(),
             ring_unsaved: false,
+            opening: Arc::new(Semaphore::new(MAX_OPENING)),
         })
     }
 }
@@ -784,7 +793,13 @@ impl Actor {
     }
 
     /// An envelope arrived.
-    pub(super) fn on_deliver(&mut self, peer: PeerId, request: DeliverRequest, reply: DeliverReply) {
+    pub(super) fn on_deliver(
+        &mut self,
+        peer: PeerId,
+        request: DeliverRequest,
+        reply: DeliverReply,
+        permit: BytePermit,
+    ) {
         let now = self.now();
         let network = self.dir.network_id();
         let envelope = match Envelope::from_bytes(&request.envelope) {
@@ -814,8 +829,13 @@ impl Actor {
         let ring = Arc::clone(&self.mail.ring);
         let key = Arc::clone(&self.mail.node_key);
         let me = self.mail.node_id;
+        let slots = Arc::clone(&self.mail.opening);
         tokio::spawn(async move {
+            // A few envelopes are opened at once; the others wait here,
+            // their bytes counted by `permit` against the network's budget.
+            let Ok(_slot) = slots.acquire_owned().await else { return };
             let outcome = open(&envelope, &ring, &key, me, &network, now);
+            drop(permit);
             let command = crate::handle::Command::Opened { peer, reply, envelope: Box::new(envelope), outcome };
             let _ = actor.send(command).await;
         });
