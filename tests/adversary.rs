@@ -15,7 +15,7 @@ use hotline_net::{
     DigestSummary, Multiaddr, NetConfig, NetEvent, Network, NetworkHandle, PeerId, SyncRequest, SyncResponse, Verdict,
 };
 use hotline_node::api_types::NodeEvent;
-use hotline_node::{NodeHandle, RunningNode};
+use hotline_node::{NodeHandle, NodeOptions, RunningNode};
 use std::collections::BTreeMap;
 use std::time::Duration;
 use support::*;
@@ -557,4 +557,89 @@ async fn a_strangers_unfinished_deliver_streams_hold_a_bounded_number_of_bytes()
 
     driver.abort();
     stop_all(nodes).await;
+}
+
+/// Sockets that trickle a multistream header one byte at a time, never
+/// finishing a handshake, against `addr` (`/ip4/A/tcp/P`), reconnecting
+/// whenever the node cuts one off, until aborted.
+fn slow_sockets(addr: &Multiaddr, count: usize) -> Vec<JoinHandle<()>> {
+    use libp2p::multiaddr::Protocol;
+    use tokio::io::AsyncWriteExt;
+    let mut ip = None;
+    let mut port = None;
+    for p in addr.iter() {
+        match p {
+            Protocol::Ip4(a) => ip = Some(a),
+            Protocol::Tcp(p) => port = Some(p),
+            _ => {}
+        }
+    }
+    let target = std::net::SocketAddr::from((ip.unwrap_or_else(|| panic!("{addr}")), port.unwrap_or(0)));
+    (0..count)
+        .map(|_| {
+            tokio::spawn(async move {
+                loop {
+                    if let Ok(mut socket) = tokio::net::TcpStream::connect(target).await {
+                        for byte in b"/multistream/1.0.0\n".iter().cycle() {
+                            if socket.write_all(&[*byte]).await.is_err() {
+                                break;
+                            }
+                            tokio::time::sleep(Duration::from_millis(500)).await;
+                        }
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            })
+        })
+        .collect()
+}
+
+/// About 70 sockets that trickle bytes and never finish a handshake held
+/// every pending slot, and a restarted member could not reconnect for as
+/// long as it lasted. Now one address holds at most a few handshake slots,
+/// and a node dials a member it lost itself, at once, over a slot no
+/// stranger can hold.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_member_reconnects_while_slow_sockets_hold_the_handshake_slots() {
+    let net = TestNet::new("adversary slowloris");
+    let prepared: Vec<Prepared> =
+        ["FRA", "DEU"].iter().enumerate().map(|(i, s)| net.prepare(&format!("node{i}"), s, true)).collect();
+    // No periodic redial within the test: only the prompt redial of a lost
+    // member can bring the two back together in time.
+    let slow =
+        |bootstrap: &[Multiaddr]| NodeOptions { redial_interval: Duration::from_secs(300), ..options(bootstrap) };
+    let a = start(&prepared[0], slow(&[])).await;
+    let b = start(&prepared[1], slow(&[first_addr(&a)])).await;
+    let (ha, hb) = (a.handle(), b.handle());
+    for h in [&ha, &hb] {
+        publish(h, "technical", "CERT").await;
+    }
+    converged(&[ha.clone(), hb.clone()], 6).await;
+    let b_addr = first_addr(&b);
+
+    let attack = slow_sockets(&first_addr(&a), 70);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    b.shutdown().await.unwrap_or_else(|e| panic!("{e}"));
+    poll_until("FRA to notice DEU is gone", || async {
+        let peers = ha.peers().await.ok()?;
+        peers.iter().all(|p| p.peer_id != hb.peer_id().to_string()).then_some(())
+    })
+    .await;
+    // DEU comes back on the same address, as a deployed node does.
+    let listen = vec![b_addr.iter().filter(|p| !matches!(p, libp2p::multiaddr::Protocol::P2p(_))).collect()];
+    let b = start(&prepared[1], NodeOptions { listen: Some(listen), ..slow(&[first_addr(&a)]) }).await;
+    let hb = b.handle();
+    poll_until("FRA and DEU to be connected again", || async {
+        let peers = ha.peers().await.ok()?;
+        peers.iter().any(|p| p.peer_id == hb.peer_id().to_string() && p.member).then_some(())
+    })
+    .await;
+    let status = ha.status().await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(status.connected_members >= 1, "{status:?}");
+
+    for task in attack {
+        task.abort();
+    }
+    a.shutdown().await.unwrap_or_else(|e| panic!("{e}"));
+    b.shutdown().await.unwrap_or_else(|e| panic!("{e}"));
 }

@@ -101,6 +101,10 @@ enum After {
     Received { id: hotline_core::MessageId, reply: DeliverReply, receipt: Vec<u8>, events: Vec<NodeEvent> },
 }
 
+/// When to redial a member whose last connection closed, in milliseconds
+/// after the previous try: at once, then doubling, about 16 s in all.
+const REDIAL_BACKOFF_MS: [u64; 7] = [0, 250, 500, 1000, 2000, 4000, 8000];
+
 /// A write batch queued on the group committer.
 struct InFlight {
     id: u64,
@@ -217,6 +221,7 @@ pub(crate) fn spawn(init: ActorInit) -> tokio::task::JoinHandle<()> {
         peer_ids: init.peer_ids,
         digest_cache: None,
         unsaved_own: HashMap::new(),
+        redials: HashMap::new(),
         rejections: BTreeMap::new(),
         sync_exchanges: BTreeMap::new(),
         store_failures: 0,
@@ -272,6 +277,8 @@ struct Actor {
     /// is not yet durable, with how many such writes are in flight. Sync
     /// leaves them out of what it serves until they are durable.
     unsaved_own: HashMap<ObjectKey, usize>,
+    /// Redial tasks of members whose last connection closed.
+    redials: HashMap<PeerId, tokio::task::AbortHandle>,
     rejections: BTreeMap<String, u64>,
     /// Exchanges this node started, by outcome (see `StatusView::sync_exchanges`).
     sync_exchanges: BTreeMap<&'static str, u64>,
@@ -355,6 +362,9 @@ impl Actor {
     /// committer. Dropping `self` afterwards closes the store.
     async fn stop(&mut self, commits: &mut mpsc::UnboundedReceiver<Committed>) {
         self.stopping = true;
+        for (_, task) in self.redials.drain() {
+            task.abort();
+        }
         while !self.in_flight.is_empty() {
             match commits.recv().await {
                 Some(committed) => self.on_committed(committed).await,
@@ -1145,6 +1155,9 @@ impl Actor {
                 self.emit(NodeEvent::PeerConnected { peer: peer.to_string(), member });
                 let now = self.now();
                 self.liveness.connected(peer, now);
+                if let Some(task) = self.redials.remove(&peer) {
+                    task.abort();
+                }
                 // Every new connection syncs: late joiners and healed
                 // partitions converge through this, gossip or not.
                 self.start_sync(peer);
@@ -1157,6 +1170,9 @@ impl Actor {
                 self.emit(NodeEvent::PeerDisconnected { peer: peer.to_string() });
                 let now = self.now();
                 self.liveness.disconnected(peer, now);
+                if self.members.contains_key(&peer) && !self.stopping {
+                    self.redial_member(peer);
+                }
             }
             NetEvent::Gossip { message_id, propagation_source, data } => {
                 self.on_gossip(message_id, propagation_source, &data).await;
@@ -1315,6 +1331,27 @@ impl Actor {
         // starts a full exchange.
         let ours = sync::Ours { digest, probe, fetch: member };
         tokio::spawn(sync::exchange(peer, ours, self.net.clone(), actor).in_current_span());
+    }
+
+    /// Dials a member whose last connection closed, at once and then with a
+    /// short backoff, from our side: an outbound dial to a member takes no
+    /// slot a stranger can hold (`hotline_net::gate`), so a member comes
+    /// back even while strangers hold every inbound handshake slot. The
+    /// periodic redial and liveness ticks take over after the last try.
+    fn redial_member(&mut self, peer: PeerId) {
+        if self.redials.contains_key(&peer) {
+            return;
+        }
+        let net = self.net.clone();
+        let task = tokio::spawn(async move {
+            for delay_ms in REDIAL_BACKOFF_MS {
+                tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+                if let Err(e) = net.dial_peer(peer).await {
+                    debug!(%peer, error = %e, "cannot redial a member");
+                }
+            }
+        });
+        self.redials.insert(peer, task.abort_handle());
     }
 
     // ----- timers -----
