@@ -329,6 +329,7 @@ async fn a_stranger_is_cut_off_after_its_grace_window_and_nothing_of_it_is_store
     .await;
     let status = handles[0].status().await.unwrap_or_else(|e| panic!("{e}"));
     assert!(status.rejections.get("steward_quorum").copied().unwrap_or(0) >= 1, "{status:?}");
+    assert!(status.inbound_bytes.strangers_disconnected >= 1, "counted, not logged: {status:?}");
     assert_eq!(status.member_nodes, 2);
     let peers = handles[0].peers().await.unwrap_or_else(|e| panic!("{e}"));
     assert!(peers.iter().all(|p| p.peer_id != stranger.peer.to_string()), "{peers:?}");

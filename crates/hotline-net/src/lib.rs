@@ -102,7 +102,7 @@ pub use error::NetError;
 pub use libp2p::gossipsub::MessageId;
 pub use libp2p::{Multiaddr, PeerId};
 pub use network::DeliverReply;
-pub use network::{InboundBudgets, NetEvent, Network, NetworkHandle, PeerInfo, SyncReply, Verdict};
+pub use network::{InboundBudgets, NetEvent, Network, NetworkHandle, PeerInfo, StrangerCounts, SyncReply, Verdict};
 pub use protocol::{DigestEntry, DigestSummary, SyncRequest, SyncResponse, sync_protocol};
 
 use hotline_core::NodeId;

@@ -289,6 +289,7 @@ impl Network {
             events: event_tx,
             backlog: VecDeque::new(),
             queued: ByteBudget::new(config.inbound_queued_bytes),
+            strangers: Arc::default(),
             events_closed: false,
             topic: directory_topic(&config.network).hash(),
             identify_version: identify_version(&config.network),
@@ -312,7 +313,11 @@ impl Network {
         }
         info!(peer = %local_peer_id, network = %config.network, gossip = config.gossip, "network starting");
         // The caller's span (the node's, in a multi-node process) follows the loop.
-        let budgets = InboundBudgets { reading: read_budget, queued: Arc::clone(&event_loop.queued) };
+        let budgets = InboundBudgets {
+            reading: read_budget,
+            queued: Arc::clone(&event_loop.queued),
+            strangers: Arc::clone(&event_loop.strangers),
+        };
         runtime.spawn(event_loop.run().in_current_span());
         let handle = NetworkHandle { commands: command_tx, local_peer_id, network: config.network, budgets };
         Ok((handle, event_rx))
@@ -328,13 +333,34 @@ pub struct NetworkHandle {
     budgets: InboundBudgets,
 }
 
-/// The node-wide budgets of inbound bytes, for status and metrics.
+/// The node-wide budgets of inbound bytes, and what strangers were
+/// refused, for status and metrics: counted, not logged one line each,
+/// since a stranger decides how many there are.
 #[derive(Clone, Debug)]
 pub struct InboundBudgets {
     /// Request frames being read.
     pub reading: Arc<ByteBudget>,
     /// Requests read and queued for, or being handled by, the node.
     pub queued: Arc<ByteBudget>,
+    /// What was refused to peers that are not members.
+    pub strangers: Arc<StrangerCounts>,
+}
+
+/// Counts of what peers that are not members were refused since start.
+#[derive(Debug, Default)]
+pub struct StrangerCounts {
+    /// Gossip messages ignored.
+    pub gossip_ignored: std::sync::atomic::AtomicU64,
+    /// Envelopes refused with `not_a_member`.
+    pub envelopes_refused: std::sync::atomic::AtomicU64,
+    /// Strangers disconnected at the end of their grace window.
+    pub disconnected: std::sync::atomic::AtomicU64,
+}
+
+impl StrangerCounts {
+    fn bump(counter: &std::sync::atomic::AtomicU64) {
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 impl NetworkHandle {
@@ -516,6 +542,7 @@ struct EventLoop {
     /// Bytes of inbound requests queued for the node or being handled by
     /// it (see [`NetEvent::Deliver`]'s permit).
     queued: Arc<ByteBudget>,
+    strangers: Arc<StrangerCounts>,
     events_closed: bool,
     topic: gossipsub::TopicHash,
     identify_version: String,
@@ -693,7 +720,8 @@ impl EventLoop {
                 continue;
             }
             if self.peers.contains_key(&peer) {
-                info!(%peer, "grace window over and not a member: disconnecting");
+                debug!(%peer, "grace window over and not a member: disconnecting");
+                StrangerCounts::bump(&self.strangers.disconnected);
             }
             // Blocking closes its connections and refuses new ones in both
             // directions until the cool-down ends.
@@ -998,7 +1026,8 @@ impl EventLoop {
         match event {
             gossipsub::Event::Message { propagation_source, message_id, message } => {
                 let refuse = if !self.is_member(&propagation_source) {
-                    debug!(peer = %propagation_source, "gossip from a non-member ignored");
+                    trace!(peer = %propagation_source, "gossip from a non-member ignored");
+                    StrangerCounts::bump(&self.strangers.gossip_ignored);
                     true
                 } else if message.topic != self.topic {
                     debug!(peer = %propagation_source, topic = %message.topic, "gossip on a foreign topic ignored");
@@ -1079,7 +1108,8 @@ impl EventLoop {
                         if self.swarm.behaviour_mut().deliver.send_response(channel, refusal).is_err() {
                             debug!(%peer, "deliver refusal not sent: the connection closed");
                         }
-                        debug!(%peer, "envelope from a non-member refused");
+                        trace!(%peer, "envelope from a non-member refused");
+                        StrangerCounts::bump(&self.strangers.envelopes_refused);
                         self.emit_sheddable(NetEvent::DeliverRefused { peer, code: NOT_A_MEMBER });
                         return;
                     }

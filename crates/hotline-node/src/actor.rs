@@ -598,6 +598,12 @@ impl Actor {
                     queued: b.queued.used(),
                     queued_limit: b.queued.limit(),
                     queued_refused: b.queued.refused(),
+                    stranger_gossip_ignored: b.strangers.gossip_ignored.load(std::sync::atomic::Ordering::Relaxed),
+                    stranger_envelopes_refused: b
+                        .strangers
+                        .envelopes_refused
+                        .load(std::sync::atomic::Ordering::Relaxed),
+                    strangers_disconnected: b.strangers.disconnected.load(std::sync::atomic::Ordering::Relaxed),
                 }
             },
             rejections: self.rejections.clone(),

@@ -760,4 +760,10 @@ pub struct InboundBytesView {
     pub queued_limit: usize,
     /// Requests dropped because queueing them would exceed the limit.
     pub queued_refused: usize,
+    /// Gossip messages from peers that are not members, ignored.
+    pub stranger_gossip_ignored: u64,
+    /// Envelopes from peers that are not members, refused.
+    pub stranger_envelopes_refused: u64,
+    /// Peers disconnected at the end of their grace window.
+    pub strangers_disconnected: u64,
 }
