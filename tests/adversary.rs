@@ -353,7 +353,7 @@ async fn a_stranger_is_cut_off_after_its_grace_window_and_nothing_of_it_is_store
 /// gets its receipt.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_strangers_flood_of_objects_costs_no_signature_check_and_members_go_on() {
-    use hotline_core::{Address, MessageType, Prekey, PrekeyBundle, SignedPrekeyBundle};
+    use hotline_core::{Address, MessageType};
     use hotline_node::api_types::SendRequest;
     let net = TestNet::new("adversary flood");
     let network = net.world.net;
@@ -385,26 +385,7 @@ async fn a_strangers_flood_of_objects_costs_no_signature_check_and_members_go_on
     let before = handles[0].status().await.unwrap_or_else(|e| panic!("{e}"));
 
     // 4,096 validly signed bundles of nodes nobody lists, in DEU's name.
-    let flood: Vec<DirectoryObject> = (0..4096u32)
-        .map(|i| {
-            let mut seed = [0u8; 32];
-            seed[..4].copy_from_slice(&i.to_be_bytes());
-            let key = SecretKey::from_seed(&seed);
-            let bundle = PrekeyBundle {
-                state: state("DEU"),
-                node: NodeId(key.public().0),
-                seq: 1,
-                issued_at: T0,
-                expires: T0.plus(14 * DAY),
-                prekeys: vec![Prekey {
-                    id: 1,
-                    public: vec![7; hotline_core::limits::XWING_PUBLIC_KEY_BYTES],
-                    expires: T0.plus(7 * DAY),
-                }],
-            };
-            DirectoryObject::Prekeys(SignedPrekeyBundle::sign(bundle, &key, &network))
-        })
-        .collect();
+    let flood = hotline_net::attack::foreign_bundles(&network, state("DEU"), 4096, T0);
     for batch in flood.chunks(hotline_net::protocol::MAX_BATCH_OBJECTS) {
         assert_eq!(stranger.push(honest[0], batch).await, SyncResponse::Ack);
     }
@@ -433,67 +414,14 @@ async fn a_strangers_flood_of_objects_costs_no_signature_check_and_members_go_on
     stop_all(nodes).await;
 }
 
-/// A codec for an attacker: each request announces `len` bytes, sends all
-/// but the last kilobyte, and never finishes.
-#[derive(Clone, Default)]
-struct StallCodec;
-
-impl libp2p::request_response::Codec for StallCodec {
-    type Protocol = libp2p::StreamProtocol;
-    type Request = usize;
-    type Response = ();
-
-    async fn read_request<T>(&mut self, _: &libp2p::StreamProtocol, _: &mut T) -> std::io::Result<usize>
-    where
-        T: futures::AsyncRead + Unpin + Send,
-    {
-        Err(std::io::Error::other("the attacker serves nothing"))
-    }
-
-    async fn read_response<T>(&mut self, _: &libp2p::StreamProtocol, io: &mut T) -> std::io::Result<()>
-    where
-        T: futures::AsyncRead + Unpin + Send,
-    {
-        use futures::AsyncReadExt;
-        let mut byte = [0u8; 1];
-        io.read_exact(&mut byte).await
-    }
-
-    async fn write_request<T>(&mut self, _: &libp2p::StreamProtocol, io: &mut T, len: usize) -> std::io::Result<()>
-    where
-        T: futures::AsyncWrite + Unpin + Send,
-    {
-        use futures::AsyncWriteExt;
-        io.write_all(&u32::try_from(len).unwrap_or(u32::MAX).to_be_bytes()).await?;
-        let chunk = vec![0u8; 64 * 1024];
-        let mut sent = 0;
-        while sent + chunk.len() + 1024 < len {
-            io.write_all(&chunk).await?;
-            sent += chunk.len();
-        }
-        io.flush().await?;
-        futures::future::pending::<()>().await;
-        Ok(())
-    }
-
-    async fn write_response<T>(&mut self, _: &libp2p::StreamProtocol, _: &mut T, _: ()) -> std::io::Result<()>
-    where
-        T: futures::AsyncWrite + Unpin + Send,
-    {
-        Ok(())
-    }
-}
-
 /// One stranger connection with 256 unfinished deliver streams of about
 /// 1 MB each took a node from 20 MB to about 300 MB. Now the bytes a node
 /// holds for unfinished frames are bounded node-wide, the rest of the
 /// streams are refused, and a member's message still gets through.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_strangers_unfinished_deliver_streams_hold_a_bounded_number_of_bytes() {
-    use futures::StreamExt;
     use hotline_core::{Address, MessageType};
     use hotline_node::api_types::SendRequest;
-    use libp2p::request_response::{self, ProtocolSupport};
     let net = TestNet::new("adversary streams");
     let network = net.world.net;
     let prepared: Vec<Prepared> =
@@ -511,32 +439,9 @@ async fn a_strangers_unfinished_deliver_streams_hold_a_bounded_number_of_bytes()
     }
     converged(&handles, 6).await;
 
-    let mut attacker = libp2p::SwarmBuilder::with_new_identity()
-        .with_tokio()
-        .with_tcp(libp2p::tcp::Config::default(), libp2p::noise::Config::new, libp2p::yamux::Config::default)
-        .unwrap_or_else(|e| panic!("{e}"))
-        .with_behaviour(|_| {
-            request_response::Behaviour::with_codec(
-                StallCodec,
-                [(hotline_net::deliver_protocol(&network), ProtocolSupport::Outbound)],
-                request_response::Config::default()
-                    .with_request_timeout(Duration::from_secs(120))
-                    .with_max_concurrent_streams(300),
-            )
-        })
-        .unwrap_or_else(|e| panic!("{e}"))
-        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(120)))
-        .build();
     let target = handles[1].peer_id();
-    attacker.add_peer_address(target, first_addr(&nodes[1]));
-    for _ in 0..256 {
-        attacker.behaviour_mut().send_request(&target, 1_000_000);
-    }
-    let driver = tokio::spawn(async move {
-        loop {
-            let _ = attacker.select_next_some().await;
-        }
-    });
+    let driver = hotline_net::attack::stalled_deliver_streams(&network, target, first_addr(&nodes[1]), 256, 1_000_000)
+        .unwrap_or_else(|e| panic!("{e}"));
 
     // Most streams are refused once the budget is spent; what is held
     // stays within it.
@@ -558,41 +463,6 @@ async fn a_strangers_unfinished_deliver_streams_hold_a_bounded_number_of_bytes()
 
     driver.abort();
     stop_all(nodes).await;
-}
-
-/// Sockets that trickle a multistream header one byte at a time, never
-/// finishing a handshake, against `addr` (`/ip4/A/tcp/P`), reconnecting
-/// whenever the node cuts one off, until aborted.
-fn slow_sockets(addr: &Multiaddr, count: usize) -> Vec<JoinHandle<()>> {
-    use libp2p::multiaddr::Protocol;
-    use tokio::io::AsyncWriteExt;
-    let mut ip = None;
-    let mut port = None;
-    for p in addr.iter() {
-        match p {
-            Protocol::Ip4(a) => ip = Some(a),
-            Protocol::Tcp(p) => port = Some(p),
-            _ => {}
-        }
-    }
-    let target = std::net::SocketAddr::from((ip.unwrap_or_else(|| panic!("{addr}")), port.unwrap_or(0)));
-    (0..count)
-        .map(|_| {
-            tokio::spawn(async move {
-                loop {
-                    if let Ok(mut socket) = tokio::net::TcpStream::connect(target).await {
-                        for byte in b"/multistream/1.0.0\n".iter().cycle() {
-                            if socket.write_all(&[*byte]).await.is_err() {
-                                break;
-                            }
-                            tokio::time::sleep(Duration::from_millis(500)).await;
-                        }
-                    }
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            })
-        })
-        .collect()
 }
 
 /// About 70 sockets that trickle bytes and never finish a handshake held
@@ -618,7 +488,10 @@ async fn a_restarted_member_reconnects_while_slow_sockets_hold_the_handshake_slo
     converged(&[ha.clone(), hb.clone()], 6).await;
     let b_addr = first_addr(&b);
 
-    let attack = slow_sockets(&first_addr(&a), 70);
+    // From 127.0.0.2: another host than the members'. (An attacker on a
+    // member's own address shares that address's handshake slots.)
+    let from = Some(std::net::IpAddr::from([127, 0, 0, 2]));
+    let attack = hotline_net::attack::slow_sockets(&first_addr(&a), 70, from).unwrap_or_else(|e| panic!("{e}"));
     tokio::time::sleep(Duration::from_secs(1)).await;
     b.shutdown().await.unwrap_or_else(|e| panic!("{e}"));
     poll_until("FRA to notice DEU is gone", || async {

@@ -1,6 +1,7 @@
 //! `hotline bench`: performance harnesses that print one JSON object.
 //! Benchmarks report numbers; the tests assert behaviour.
 
+mod hardening;
 mod raw;
 
 use super::demo::wait_for_convergence;
@@ -23,6 +24,15 @@ pub enum BenchCommand {
     /// Sealed, durable, receipted messages between two nodes on loopback,
     /// against a bare libp2p request-response echo.
     Messages(MessagesArgs),
+    /// What a stranger's attacks cost two nodes (a flood of objects,
+    /// stalled deliver streams, slow handshakes), each against a baseline
+    /// of the same run.
+    Hardening(hardening::HardeningArgs),
+    /// The attacker of `bench hardening`, in a process of its own so that
+    /// its buffers do not count in the nodes' memory: holds stalled deliver
+    /// streams open until killed.
+    #[command(hide = true)]
+    StallStreams(hardening::StallArgs),
 }
 
 #[derive(Args, Debug)]
@@ -68,6 +78,8 @@ pub fn run(cmd: BenchCommand, out: &Out) -> Result<()> {
     match cmd {
         BenchCommand::Mesh(args) => mesh(args, out),
         BenchCommand::Messages(args) => messages(args, out),
+        BenchCommand::Hardening(args) => hardening::hardening(args, out),
+        BenchCommand::StallStreams(args) => hardening::stall_streams(args),
     }
 }
 

@@ -188,10 +188,22 @@ impl LocalNetwork {
     /// transport, dialling `bootstrap`, on a thread of its own (see
     /// [`LocalNode`]).
     pub async fn start(&self, i: usize, bootstrap: Vec<Multiaddr>, gossip: bool) -> Result<LocalNode> {
-        let member = &self.members[i];
         let loopback: Multiaddr = self.transport.loopback().parse().context("loopback address")?;
+        self.start_on(i, loopback, bootstrap, gossip).await
+    }
+
+    /// [`LocalNetwork::start`] on the address `listen`: a node restarted
+    /// where it listened before, as a deployed node comes back.
+    pub async fn start_on(
+        &self,
+        i: usize,
+        listen: Multiaddr,
+        bootstrap: Vec<Multiaddr>,
+        gossip: bool,
+    ) -> Result<LocalNode> {
+        let member = &self.members[i];
         let options = NodeOptions {
-            listen: Some(vec![loopback]),
+            listen: Some(vec![listen]),
             bootstrap: Some(bootstrap),
             gossip,
             // Generous: on a loaded 2-core machine a new state's first sync

@@ -100,6 +100,10 @@ impl std::error::Error for GateRefusal {}
 pub struct Gate {
     limits: GateLimits,
     members: HashSet<PeerId>,
+    /// IP addresses members were seen at (connections, identify): inbound
+    /// handshakes from them are exempt from the global cap, so strangers
+    /// on other addresses cannot lock members out.
+    member_ips: HashMap<PeerId, HashSet<IpAddr>>,
     /// Inbound connections in their handshake, with their source IP.
     pending_in: HashMap<ConnectionId, Option<IpAddr>>,
     pending_in_per_ip: HashMap<IpAddr, usize>,
@@ -117,6 +121,24 @@ impl Gate {
     /// apply to the next ones.
     pub fn set_members(&mut self, members: &BTreeSet<PeerId>) {
         self.members = members.iter().copied().collect();
+        self.member_ips.retain(|peer, _| members.contains(peer));
+    }
+
+    /// Notes an address `peer` was seen at, if it is a member.
+    pub fn note_member_addr(&mut self, peer: PeerId, addr: &Multiaddr) {
+        if self.members.contains(&peer)
+            && let Some(ip) = ip_of(addr)
+        {
+            let ips = self.member_ips.entry(peer).or_default();
+            // A member has a handful of addresses; a bound all the same.
+            if ips.len() < 16 {
+                ips.insert(ip);
+            }
+        }
+    }
+
+    fn is_member_ip(&self, ip: &IpAddr) -> bool {
+        self.member_ips.values().any(|ips| ips.contains(ip))
     }
 
     fn is_member(&self, peer: &PeerId) -> bool {
@@ -125,10 +147,14 @@ impl Gate {
 
     /// An inbound connection starts its handshake from `remote`.
     pub fn admit_pending_inbound(&mut self, id: ConnectionId, remote: &Multiaddr) -> Result<(), GateRefusal> {
-        if self.pending_in.len() >= self.limits.max_pending_incoming {
+        let ip = ip_of(remote);
+        // Who calls is unknown until the handshake ends; an address a
+        // member was seen at is not held to the global cap (only to the
+        // per-address one, which a stranger sharing that address shares).
+        let member_ip = ip.is_some_and(|ip| self.is_member_ip(&ip));
+        if !member_ip && self.pending_in.len() >= self.limits.max_pending_incoming {
             return Err(GateRefusal::PendingIncoming);
         }
-        let ip = ip_of(remote);
         if let Some(ip) = ip
             && self.pending_in_per_ip.get(&ip).copied().unwrap_or(0) >= self.limits.max_pending_incoming_per_ip
         {
@@ -274,9 +300,12 @@ impl NetworkBehaviour for Gate {
             FromSwarm::ConnectionEstablished(ConnectionEstablished { peer_id, connection_id, endpoint, .. }) => {
                 // Counted here, not when admitted: another behaviour may
                 // still have refused the connection after we admitted it.
-                if matches!(endpoint, ConnectedPoint::Listener { .. } | ConnectedPoint::Dialer { .. }) {
-                    self.established(peer_id, connection_id);
-                }
+                self.established(peer_id, connection_id);
+                let remote = match endpoint {
+                    ConnectedPoint::Listener { send_back_addr, .. } => send_back_addr,
+                    ConnectedPoint::Dialer { address, .. } => address,
+                };
+                self.note_member_addr(peer_id, remote);
             }
             FromSwarm::ConnectionClosed(ConnectionClosed { peer_id, connection_id, .. }) => {
                 self.closed(&peer_id, connection_id);
@@ -337,6 +366,24 @@ mod tests {
             assert_eq!(gate.admit_pending_inbound(id(n), &from(&format!("192.0.2.{n}"))), Ok(()));
         }
         assert_eq!(gate.admit_pending_inbound(id(4), &from("192.0.2.99")), Err(GateRefusal::PendingIncoming));
+    }
+
+    #[test]
+    fn strangers_on_other_addresses_cannot_lock_members_out() {
+        let limits = GateLimits { max_pending_incoming: 2, ..GateLimits::default() };
+        let mut gate = Gate::new(limits);
+        let member = PeerId::random();
+        gate.set_members(&BTreeSet::from([member]));
+        gate.note_member_addr(member, &from("198.51.100.7"));
+        gate.note_member_addr(PeerId::random(), &from("192.0.2.200"));
+        assert_eq!(gate.admit_pending_inbound(id(1), &from("192.0.2.1")), Ok(()));
+        assert_eq!(gate.admit_pending_inbound(id(2), &from("192.0.2.2")), Ok(()));
+        assert_eq!(gate.admit_pending_inbound(id(3), &from("192.0.2.200")), Err(GateRefusal::PendingIncoming));
+        // The member's address still gets a handshake slot.
+        assert_eq!(gate.admit_pending_inbound(id(4), &from("198.51.100.7")), Ok(()));
+        // Until it is no member any more.
+        gate.set_members(&BTreeSet::new());
+        assert_eq!(gate.admit_pending_inbound(id(5), &from("198.51.100.7")), Err(GateRefusal::PendingIncoming));
     }
 
     #[test]

@@ -86,6 +86,8 @@
 
 #![warn(missing_docs)]
 
+#[cfg(feature = "attack-tools")]
+pub mod attack;
 mod behaviour;
 pub mod budget;
 mod config;
