@@ -31,6 +31,9 @@ pub const MAX_PENDING: usize = 4096;
 /// Most waiting objects that one member node may have sent. A stranger's
 /// objects never wait at all.
 pub const MAX_PENDING_PER_SOURCE: usize = 256;
+/// Most waiting objects of one state sent by the nodes of one other
+/// state: a state acting in bad faith cannot use up another's share.
+pub const MAX_PENDING_PER_SOURCE_STATE: usize = 128;
 /// Most waiting objects of one state, whoever sent them.
 pub const MAX_PENDING_PER_STATE: usize = 512;
 /// How long an object may wait for its parent, in seconds; after that it is

@@ -303,7 +303,7 @@ fn pending_set_is_bounded() {
     assert_eq!(last, Some(Err(Rejection::PendingFull)));
     assert_eq!(d.pending_len(), MAX_PENDING_PER_STATE);
     // A member's: bounded by its own share, whatever the states.
-    let member = Source::Member(w.node_id("EST", 0));
+    let member = Source::Member(w.node_id("EST", 0), state("EST"));
     let codes = ["DEU", "POL", "EST", "FIN", "NOR", "SWE", "ITA", "ESP"];
     let mut taken = 0;
     for (i, code) in codes.iter().cycle().take(MAX_PENDING_PER_SOURCE + 1).enumerate() {
@@ -316,7 +316,7 @@ fn pending_set_is_bounded() {
     // And the whole set: many members, many states.
     let mut n = 0u64;
     'fill: for s in 1..=64u8 {
-        let source = Source::Member(w.node_id("LVA", s));
+        let source = Source::Member(w.node_id("LVA", s), state(["LVA", "LTU", "SVN", "HRV"][usize::from(s) % 4]));
         let codes = ["BEL", "NLD", "LUX", "DNK", "AUT", "CHE", "CZE", "SVK", "HUN", "ROU", "BGR", "GRC"];
         for code in codes.iter().cycle().take(MAX_PENDING_PER_SOURCE) {
             n += 1;
@@ -327,14 +327,15 @@ fn pending_set_is_bounded() {
         }
     }
     assert_eq!(d.pending_len(), MAX_PENDING);
-    let one_more = d.apply_from(w.record("PRT", "policy", 1, 1).obj(), Source::Member(w.node_id("PRT", 9)), now());
+    let one_more =
+        d.apply_from(w.record("PRT", "policy", 1, 1).obj(), Source::Member(w.node_id("PRT", 9), state("PRT")), now());
     assert_eq!(one_more, Err(Rejection::PendingFull));
 }
 
 #[test]
 fn pending_objects_expire() {
     let (w, mut d) = setup();
-    let member = Source::Member(w.node_id("DEU", 0));
+    let member = Source::Member(w.node_id("DEU", 0), state("DEU"));
     d.apply_from(w.record("FRA", "policy", 1, 1).obj(), member, now()).unwrap();
     assert_eq!(d.pending_len(), 1);
     let later = now().plus(hotline_core::limits::PENDING_LIFETIME_SECS);
@@ -391,7 +392,7 @@ fn an_apply_costs_the_same_whatever_waits() {
     // Members fill the pending set with validly signed bundles of nodes no
     // record lists, and records of a state not admitted.
     for m in 0..8u8 {
-        let source = Source::Member(w.node_id("EST", m));
+        let source = Source::Member(w.node_id("EST", m), state(["EST", "LVA", "LTU", "FIN"][usize::from(m) % 4]));
         for n in 0..(MAX_PENDING_PER_SOURCE / 2) as u8 {
             let _ = d.apply_from(w.prekeys("POL", n.wrapping_add(m.wrapping_mul(32)), 1).obj(), source, now());
             let _ = d.apply_from(w.record("NOR", "policy", 1, u64::from(m) * 1000 + u64::from(n)).obj(), source, now());

@@ -46,6 +46,9 @@ pub struct GateLimits {
     pub max_stranger_connections: usize,
     /// Most established connections with one peer that is not a member.
     pub max_connections_per_stranger: usize,
+    /// Most established connections with peers that are not members from
+    /// one IP address: fresh identities from one host share it.
+    pub max_stranger_connections_per_ip: usize,
     /// Most established connections with one member node.
     pub max_connections_per_member: usize,
 }
@@ -58,6 +61,7 @@ impl Default for GateLimits {
             max_pending_outgoing: 64,
             max_stranger_connections: 512,
             max_connections_per_stranger: 2,
+            max_stranger_connections_per_ip: 32,
             max_connections_per_member: 4,
         }
     }
@@ -76,6 +80,8 @@ pub enum GateRefusal {
     Strangers,
     /// This stranger holds its share.
     PerStranger,
+    /// Strangers from this address hold their share.
+    StrangersPerIp,
     /// This member holds its share.
     PerMember,
 }
@@ -88,6 +94,7 @@ impl fmt::Display for GateRefusal {
             GateRefusal::PendingOutgoing => "too many dials in progress",
             GateRefusal::Strangers => "too many connections with peers that are not members",
             GateRefusal::PerStranger => "too many connections with this peer, which is not a member",
+            GateRefusal::StrangersPerIp => "too many connections with peers that are not members from this address",
             GateRefusal::PerMember => "too many connections with this member",
         })
     }
@@ -100,15 +107,18 @@ impl std::error::Error for GateRefusal {}
 pub struct Gate {
     limits: GateLimits,
     members: HashSet<PeerId>,
-    /// IP addresses members were seen at (connections, identify): inbound
-    /// handshakes from them are exempt from the global cap, so strangers
-    /// on other addresses cannot lock members out.
+    /// IP addresses members were seen connecting from or at (never what a
+    /// member says of itself): inbound handshakes from them are exempt from
+    /// the global cap, so strangers on other addresses cannot lock members
+    /// out.
     member_ips: HashMap<PeerId, HashSet<IpAddr>>,
     /// Inbound connections in their handshake, with their source IP.
     pending_in: HashMap<ConnectionId, Option<IpAddr>>,
     pending_in_per_ip: HashMap<IpAddr, usize>,
     pending_out: HashSet<ConnectionId>,
     established: HashMap<PeerId, HashSet<ConnectionId>>,
+    /// The remote IP of each established connection.
+    remote_ip: HashMap<ConnectionId, IpAddr>,
 }
 
 impl Gate {
@@ -191,6 +201,28 @@ impl Gate {
         Ok(())
     }
 
+    /// A connection with `peer` from `remote` completed its handshake:
+    /// may it stay? See [`Gate::admit_established`].
+    fn admit_established_from(&self, peer: &PeerId, remote: &Multiaddr) -> Result<(), GateRefusal> {
+        self.admit_established(peer)?;
+        if self.is_member(peer) {
+            return Ok(());
+        }
+        if let Some(ip) = ip_of(remote) {
+            let from_ip = self
+                .established
+                .iter()
+                .filter(|(p, _)| !self.is_member(p))
+                .flat_map(|(_, ids)| ids)
+                .filter(|id| self.remote_ip.get(id) == Some(&ip))
+                .count();
+            if from_ip >= self.limits.max_stranger_connections_per_ip {
+                return Err(GateRefusal::StrangersPerIp);
+            }
+        }
+        Ok(())
+    }
+
     /// A connection with `peer` completed its handshake: may it stay?
     pub fn admit_established(&self, peer: &PeerId) -> Result<(), GateRefusal> {
         let held = self.established.get(peer).map_or(0, HashSet::len);
@@ -224,6 +256,7 @@ impl Gate {
     }
 
     fn closed(&mut self, peer: &PeerId, id: ConnectionId) {
+        self.remote_ip.remove(&id);
         if let Some(set) = self.established.get_mut(peer) {
             set.remove(&id);
             if set.is_empty() {
@@ -264,10 +297,10 @@ impl NetworkBehaviour for Gate {
         id: ConnectionId,
         peer: PeerId,
         _local: &Multiaddr,
-        _remote: &Multiaddr,
+        remote: &Multiaddr,
     ) -> Result<THandler<Self>, ConnectionDenied> {
         self.forget_pending_inbound(id);
-        self.admit_established(&peer).map_err(denied)?;
+        self.admit_established_from(&peer, remote).map_err(denied)?;
         Ok(dummy::ConnectionHandler)
     }
 
@@ -306,6 +339,9 @@ impl NetworkBehaviour for Gate {
                     ConnectedPoint::Dialer { address, .. } => address,
                 };
                 self.note_member_addr(peer_id, remote);
+                if let Some(ip) = ip_of(remote) {
+                    self.remote_ip.insert(connection_id, ip);
+                }
             }
             FromSwarm::ConnectionClosed(ConnectionClosed { peer_id, connection_id, .. }) => {
                 self.closed(&peer_id, connection_id);
@@ -366,6 +402,25 @@ mod tests {
             assert_eq!(gate.admit_pending_inbound(id(n), &from(&format!("192.0.2.{n}"))), Ok(()));
         }
         assert_eq!(gate.admit_pending_inbound(id(4), &from("192.0.2.99")), Err(GateRefusal::PendingIncoming));
+    }
+
+    #[test]
+    fn fresh_identities_from_one_address_share_its_connection_slots() {
+        let limits = GateLimits { max_stranger_connections_per_ip: 2, ..GateLimits::default() };
+        let mut gate = Gate::new(limits);
+        let host = from("192.0.2.9");
+        for n in 0..2 {
+            let stranger = PeerId::random();
+            assert_eq!(gate.admit_established_from(&stranger, &host), Ok(()));
+            gate.established(stranger, id(n));
+            gate.remote_ip.insert(id(n), "192.0.2.9".parse().unwrap_or_else(|e| panic!("{e}")));
+        }
+        assert_eq!(gate.admit_established_from(&PeerId::random(), &host), Err(GateRefusal::StrangersPerIp));
+        assert_eq!(gate.admit_established_from(&PeerId::random(), &from("192.0.2.10")), Ok(()));
+        // A member on that address is not counted against it, nor held to it.
+        let member = PeerId::random();
+        gate.set_members(&BTreeSet::from([member]));
+        assert_eq!(gate.admit_established_from(&member, &host), Ok(()));
     }
 
     #[test]

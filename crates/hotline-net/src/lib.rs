@@ -39,6 +39,15 @@
 //! [`NetConfig::stranger_cooldown`]. [`NetworkHandle::block`] refuses a peer
 //! outright, member or not.
 //!
+//! **Limits by number** ([`gate`]): handshakes in progress per source IP and
+//! in all, connections per peer (strangers and members alike), and a global
+//! cap that only strangers share. **Limits by bytes** ([`budget`]):
+//! request frames being read, and requests waiting for the node, each
+//! against one node-wide budget; every [`NetEvent::Deliver`] and
+//! [`NetEvent::SyncRequest`] carries its share as a permit the node holds
+//! until it has handled the request. `attack` (feature `attack-tools`)
+//! does what an attacker would, for the tests and the benchmark.
+//!
 //! Every protocol name and the topic carry the network id:
 //! `/hotline/<netid>/sync/2`, `/hotline/<netid>/deliver/1`, `/hotline/<netid>/kad/1`,
 //! `/hotline/<netid>/meshsub/1.1.0`, topic `hotline/<netid>/directory/1`,

@@ -700,7 +700,6 @@ impl EventLoop {
     /// address book (used by sync and `dial_peer`).
     fn learn_member_addrs(&mut self, peer: PeerId, addrs: Vec<Multiaddr>) {
         for addr in addrs {
-            self.swarm.behaviour_mut().limits.note_member_addr(peer, &addr);
             self.swarm.behaviour_mut().kad.add_address(&peer, addr.clone());
             self.swarm.add_peer_address(peer, addr);
         }

@@ -91,15 +91,20 @@ enum After {
         reply: Option<oneshot::Sender<Result<crate::api_types::ComcheckView, NodeError>>>,
         view: Box<crate::api_types::ComcheckView>,
     },
-    /// The prekey ring is durable: a bundle naming its new prekey may now
-    /// be published.
-    RingWritten,
+    /// Version `version` of the prekey ring is durable: a bundle naming
+    /// its prekeys may now be published.
+    RingWritten { version: u64 },
     /// A message is marked read: show it.
     Shown { reply: oneshot::Sender<Result<MessageView, NodeError>>, view: Result<Box<MessageView>, NodeError> },
     /// A received message is durable: return the receipt (to duplicates
     /// that waited too), announce it.
     Received { id: hotline_core::MessageId, reply: DeliverReply, receipt: Vec<u8>, events: Vec<NodeEvent> },
 }
+
+/// Most objects a peer that is not a member may send in all while it is
+/// connected: a node presents itself with an admission, a few records and a
+/// bundle. Past this the rest are refused unread (`stranger_quota`).
+const MAX_STRANGER_OBJECTS: usize = 64;
 
 /// When to redial a member whose last connection closed, in milliseconds
 /// after the previous try: at once, then doubling, about 16 s in all.
@@ -222,6 +227,7 @@ pub(crate) fn spawn(init: ActorInit) -> tokio::task::JoinHandle<()> {
         digest_cache: None,
         unsaved_own: HashMap::new(),
         redials: HashMap::new(),
+        stranger_objects: HashMap::new(),
         rejections: BTreeMap::new(),
         sync_exchanges: BTreeMap::new(),
         store_failures: 0,
@@ -279,6 +285,8 @@ struct Actor {
     unsaved_own: HashMap<ObjectKey, usize>,
     /// Redial tasks of members whose last connection closed.
     redials: HashMap<PeerId, tokio::task::AbortHandle>,
+    /// Objects each connected stranger has sent (see [`MAX_STRANGER_OBJECTS`]).
+    stranger_objects: HashMap<PeerId, usize>,
     rejections: BTreeMap<String, u64>,
     /// Exchanges this node started, by outcome (see `StatusView::sync_exchanges`).
     sync_exchanges: BTreeMap<&'static str, u64>,
@@ -824,6 +832,17 @@ impl Actor {
                     continue;
                 }
             };
+            if let Source::Stranger(_) = source {
+                // Work per stranger is bounded: a few objects present a
+                // node; a stranger sending more is refused the rest
+                // without a look (each costs at most one signature check).
+                let used = self.stranger_objects.entry(peer).or_default();
+                if *used >= MAX_STRANGER_OBJECTS {
+                    *self.rejections.entry("stranger_quota".to_string()).or_default() += 1;
+                    continue;
+                }
+                *used += 1;
+            }
             match self.dir.apply_from(object.clone(), source, now) {
                 Ok(Outcome::Applied(a)) => applied.push(a),
                 Ok(Outcome::Duplicate) => {}
@@ -849,7 +868,10 @@ impl Actor {
     /// wait for their parents; anyone else may present only itself.
     fn source_of(&self, peer: &PeerId) -> Option<Source> {
         let node = node_id_of(peer)?;
-        Some(if self.members.contains_key(peer) { Source::Member(node) } else { Source::Stranger(node) })
+        Some(match self.members.get(peer) {
+            Some(state) => Source::Member(node, *state),
+            None => Source::Stranger(node),
+        })
     }
 
     /// The part of our digest a peer may see: all of it for a member; for
@@ -946,11 +968,17 @@ impl Actor {
             // the follow-ups below would be attached to the wrong write.
             error!(expected = job.id, got = committed.id, "commits completed out of order");
         }
-        for key in &job.own_keys {
-            if let Some(n) = self.unsaved_own.get_mut(key) {
-                *n -= 1;
-                if *n == 0 {
-                    self.unsaved_own.remove(key);
+        // Only a durable write makes our own objects servable: after a
+        // failed one they stay unserved until a restart reloads the store
+        // (what a peer took and we then lost would come back as an
+        // equivocation).
+        if committed.result.is_ok() {
+            for key in &job.own_keys {
+                if let Some(n) = self.unsaved_own.get_mut(key) {
+                    *n -= 1;
+                    if *n == 0 {
+                        self.unsaved_own.remove(key);
+                    }
                 }
             }
         }
@@ -1054,13 +1082,18 @@ impl Actor {
             After::GroupQueued { comcheck, queued, queued_at, reply, view } => {
                 self.on_group_queued(result, comcheck, queued, queued_at, reply, *view);
             }
-            After::RingWritten => match result {
+            After::RingWritten { version } => match result {
                 Ok(()) => {
-                    self.mail.ring_unsaved = false;
+                    self.mail.ring_saved = self.mail.ring_saved.max(version);
                     self.maintain_prekeys();
                 }
                 // Still unsaved: the next maintenance tick writes it again.
-                Err(e) => warn!(error = %e, "the prekey ring could not be written; trying again later"),
+                Err(e) => {
+                    warn!(error = %e, "the prekey ring could not be written; trying again later");
+                    if self.mail.ring_writing == version {
+                        self.mail.ring_writing = self.mail.ring_saved;
+                    }
+                }
             },
             After::Receipted { key } => match result {
                 Ok(()) => self.on_receipted(key),
@@ -1097,6 +1130,9 @@ impl Actor {
         }
         let set: BTreeSet<PeerId> = members.keys().copied().collect();
         debug!(members = set.len(), "member set changed");
+        // Redials of peers that are no members any more, or whose tries
+        // are over, are not wanted.
+        self.redials.retain(|peer, task| set.contains(peer) && !task.is_finished());
         // Peers connected before they became members had only the part of
         // an exchange a stranger gets: give them a full one now.
         let joined: Vec<PeerId> =
@@ -1173,6 +1209,7 @@ impl Actor {
             NetEvent::PeerDisconnected { peer } => {
                 info!(%peer, "peer disconnected");
                 self.connected.remove(&peer);
+                self.stranger_objects.remove(&peer);
                 self.emit(NodeEvent::PeerDisconnected { peer: peer.to_string() });
                 let now = self.now();
                 self.liveness.disconnected(peer, now);
@@ -1266,7 +1303,15 @@ impl Actor {
             // only its own state's part (usually nothing), which is all it
             // needs to tell what to push.
             SyncRequest::Digest(_) => SyncResponse::Digest(digest_entries(&self.digest_for(&peer))),
-            SyncRequest::Summary(_) => SyncResponse::Summary(self.summary()),
+            SyncRequest::Summary(_) => {
+                // A stranger's summary covers what it may see, like its digest.
+                let summary = if self.members.contains_key(&peer) {
+                    self.summary()
+                } else {
+                    DigestSummary::of(&self.digest_for(&peer))
+                };
+                SyncResponse::Summary(summary)
+            }
             SyncRequest::Fetch(keys) => {
                 if self.members.contains_key(&peer) {
                     let objects = keys
@@ -1345,7 +1390,7 @@ impl Actor {
     /// back even while strangers hold every inbound handshake slot. The
     /// periodic redial and liveness ticks take over after the last try.
     fn redial_member(&mut self, peer: PeerId) {
-        if self.redials.contains_key(&peer) {
+        if self.redials.get(&peer).is_some_and(|task| !task.is_finished()) {
             return;
         }
         let net = self.net.clone();

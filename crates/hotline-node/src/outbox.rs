@@ -58,6 +58,9 @@ pub(crate) struct Pending {
     /// recipient that cannot decrypt costs one re-seal per bundle it
     /// publishes, not one per attempt.
     pub decrypt_failed_at_bundle: Option<u64>,
+    /// The `seq` of the recipient's bundle the envelope was sealed to, when
+    /// known (not for envelopes restored from the outbox at start-up).
+    pub sealed_to_bundle: Option<u64>,
 }
 
 /// The key of one delivery: a message and one recipient node.
@@ -85,6 +88,7 @@ impl Schedule {
                 next_at: now,
                 in_flight: false,
                 decrypt_failed_at_bundle: None,
+                sealed_to_bundle: None,
             },
         );
     }

@@ -3,8 +3,11 @@
 
 use crate::error::{StoreError, from_redb};
 use crate::schema::{HISTORY, HistoryRow, META, SCHEMA_VERSION, SLOTS, SlotRow, meta};
-use hotline_core::DirectoryObject;
+use hotline_core::directory::Entry;
+use hotline_core::limits::MAX_EVIDENCE;
+use hotline_core::{DirectoryObject, NetworkId};
 use redb::{Database, Durability, ReadableTable};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// The first byte of a version 1 `rev-node/NODE` key: the postcard variant
@@ -16,7 +19,7 @@ const V1_NODE_REVOCATION_TAG: u8 = 5;
 const HISTORY_SUFFIX: usize = 8 + 32;
 
 /// Brings a store of schema version `found` up to [`SCHEMA_VERSION`].
-pub(crate) fn upgrade(db: &Database, path: &Path, found: u32) -> Result<(), StoreError> {
+pub(crate) fn upgrade(db: &Database, path: &Path, found: u32, network: &NetworkId) -> Result<(), StoreError> {
     if found >= SCHEMA_VERSION {
         return Ok(());
     }
@@ -26,13 +29,31 @@ pub(crate) fn upgrade(db: &Database, path: &Path, found: u32) -> Result<(), Stor
     let mut txn = db.begin_write().map_err(|e| err(e.into()))?;
     txn.set_durability(Durability::Immediate).map_err(|e| err(e.into()))?;
     {
-        // Version 1 → 2: node revocations are keyed by state and node.
+        // Version 1 → 2: node revocations are keyed by state and node. A
+        // version 1 slot held every state's revocation of one node, the
+        // winner and the others as evidence: each goes to its own state's
+        // slot, where the lowest hash wins (they all have seq 0), so a
+        // revocation that lost the shared slot to another state's is the
+        // winner of its own again.
         let mut slots = txn.open_table(SLOTS).map_err(|e| err(e.into()))?;
+        let mut split: BTreeMap<Vec<u8>, Vec<DirectoryObject>> = BTreeMap::new();
         for (_, value) in take_tagged(&mut slots).map_err(err)? {
-            let (winner, _) =
+            let (winner, evidence) =
                 SlotRow::decode_objects(&value).map_err(|e| corrupt(format!("a version 1 slot row: {e}")))?;
-            check_kind(&winner).map_err(corrupt)?;
-            slots.insert(winner.key().to_bytes().as_slice(), value.as_slice()).map_err(|e| err(e.into()))?;
+            for object in std::iter::once(winner).chain(evidence) {
+                check_kind(&object).map_err(corrupt)?;
+                split.entry(object.key().to_bytes()).or_default().push(object);
+            }
+        }
+        for (key, mut objects) in split {
+            objects.sort_by_key(|o| o.hash(network));
+            objects.dedup_by_key(|o| o.hash(network));
+            let mut objects = objects.into_iter();
+            let Some(object) = objects.next() else { continue };
+            let evidence: Vec<DirectoryObject> = objects.take(MAX_EVIDENCE).collect();
+            let hash = object.hash(network);
+            let row = SlotRow::from_entry(&Entry { object, hash, evidence }).encode();
+            slots.insert(key.as_slice(), row.as_slice()).map_err(|e| err(e.into()))?;
         }
         let mut history = txn.open_table(HISTORY).map_err(|e| err(e.into()))?;
         for (old, value) in take_tagged(&mut history).map_err(err)? {

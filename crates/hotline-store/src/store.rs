@@ -116,7 +116,7 @@ impl Store {
         let txn = db.begin_read().map_err(|e| from_redb(&path, "reading the store's meta data", e))?;
         let facts = read_meta(&txn, &path)?;
         drop(txn);
-        crate::migrate::upgrade(&db, &path, facts.schema)?;
+        crate::migrate::upgrade(&db, &path, facts.schema, &facts.network)?;
         Ok(Store {
             db,
             path,
@@ -820,6 +820,61 @@ mod tests {
         let txn = db.begin_read().unwrap();
         let schema = txn.open_table(META).unwrap().get(meta::SCHEMA).unwrap().unwrap().value().to_vec();
         assert_eq!(schema, SCHEMA_VERSION.to_be_bytes());
+    }
+
+    /// Version 1 kept every state's revocation of a node in one slot: the
+    /// winner, the rest as evidence. DEU, which listed FRA's node in a
+    /// record of its own, won that slot with a lower hash; FRA's genuine
+    /// revocation was evidence. The upgrade gives each its own slot.
+    #[test]
+    fn a_shared_version_1_slot_is_split_by_state() {
+        let w = World::default();
+        let tmp = tempfile::tempdir().unwrap();
+        let node = w.node_id("FRA", 0);
+        let deu: StateCode = "DEU".parse().unwrap();
+        let fra_rev = w.revoke_node("FRA", 1, 0).obj();
+        let fra_hash = fra_rev.hash(&w.net);
+        let deu_rev = (0..64)
+            .map(|i| w.revoke_node_id("DEU", 1, node, &format!("attempt {i}")).obj())
+            .find(|r| r.hash(&w.net) < fra_hash)
+            .expect("one of 64 hashes is lower");
+        let expected = {
+            let store = Store::create(tmp.path(), &w.charter, fra()).unwrap();
+            let mut dir = directory(&w);
+            let mut body = w.record_body("DEU", "technical", 1, 1);
+            body.nodes.push(node);
+            let objects = vec![
+                w.admission("FRA", 1).obj(),
+                w.record("FRA", "technical", 1, 1).obj(),
+                w.admission("DEU", 1).obj(),
+                SignedRecord::sign(body, &w.state_key("DEU", 1), &w.net).obj(),
+                fra_rev.clone(),
+                deu_rev.clone(),
+            ];
+            apply_all(&store, &mut dir, objects);
+            entries(&dir)
+        };
+        {
+            let db = Database::open(tmp.path().join(DB_FILE)).unwrap();
+            let txn = db.begin_write().unwrap();
+            {
+                let mut slots = txn.open_table(SLOTS).unwrap();
+                for key in [ObjectKey::NodeRevocation(fra(), node), ObjectKey::NodeRevocation(deu, node)] {
+                    slots.remove(key.to_bytes().as_slice()).unwrap();
+                }
+                let shared = SlotRow { winner: deu_rev.to_bytes(), evidence: vec![fra_rev.to_bytes()] }.encode();
+                let v1_key = crate::migrate::v1_node_revocation_key(&node);
+                slots.insert(v1_key.as_slice(), shared.as_slice()).unwrap();
+                txn.open_table(META).unwrap().insert(meta::SCHEMA, 1u32.to_be_bytes().as_slice()).unwrap();
+            }
+            txn.commit().unwrap();
+        }
+        let store = Store::open(tmp.path()).unwrap();
+        let dir = store.load_directory().unwrap();
+        assert_eq!(entries(&dir), expected);
+        let fra_slot = dir.entry(&ObjectKey::NodeRevocation(fra(), node)).unwrap();
+        assert_eq!(fra_slot.hash, fra_hash, "FRA's own revocation wins its own slot again");
+        assert!(!dir.is_member_of(fra(), &node, T0));
     }
 
     #[test]

@@ -121,9 +121,10 @@ pub enum Source {
     /// This node itself: its operator (control API, `directory import`) or
     /// its own publications. Its objects may wait, within the state's share.
     Local,
-    /// A member node. Its objects may wait, within its own share and the
-    /// state's.
-    Member(NodeId),
+    /// A member node, with the state it is a member for. Its objects may
+    /// wait, within its own share, its state's share of the object's
+    /// state, and the object's state's share.
+    Member(NodeId, StateCode),
     /// A node that is not a member (a newcomer presenting itself, or a
     /// stranger). Only its own objects are taken: an admission, a record
     /// that lists the node, the node's own prekey bundle, and only when
@@ -292,7 +293,7 @@ impl Directory {
     ) -> Result<Outcome, Rejection> {
         let from = match source {
             Source::Stranger(_) => return Err(Rejection::MustApplyAtOnce(why)),
-            Source::Member(node) => Some(node),
+            Source::Member(node, state) => Some((node, state)),
             Source::Local => None,
         };
         if self.pending.contains(&hash) {
@@ -305,7 +306,7 @@ impl Directory {
         }
         match self.pending.insert(hash, object, from, now) {
             Ok(()) => Ok(Outcome::Pending(why)),
-            Err(Full::Total | Full::Source | Full::State) => Err(Rejection::PendingFull),
+            Err(Full::Total | Full::Source | Full::SourceState | Full::State) => Err(Rejection::PendingFull),
         }
     }
 
@@ -447,6 +448,13 @@ impl Directory {
 
     fn check_admission(&self, a: &SignedAdmission, now: Timestamp) -> Result<(), Rejection> {
         let adm = &a.admission;
+        // The cheap check first: an older admission than the one held is
+        // refused without verifying its steward signatures.
+        if let Some(held) = self.admission(adm.state)
+            && adm.seq < held.admission.seq
+        {
+            return Err(Rejection::Stale { got: adm.seq, current: held.admission.seq });
+        }
         if !adm.state_key.is_valid() {
             return Err(validate::field_error("state_key", "is not a valid Ed25519 public key").into());
         }

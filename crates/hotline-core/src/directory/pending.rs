@@ -10,7 +10,9 @@
 
 use crate::DirectoryObject;
 use crate::ids::{NodeId, ObjectHash, StateCode};
-use crate::limits::{MAX_PENDING, MAX_PENDING_PER_SOURCE, MAX_PENDING_PER_STATE, PENDING_LIFETIME_SECS};
+use crate::limits::{
+    MAX_PENDING, MAX_PENDING_PER_SOURCE, MAX_PENDING_PER_SOURCE_STATE, MAX_PENDING_PER_STATE, PENDING_LIFETIME_SECS,
+};
 use crate::time::Timestamp;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -18,8 +20,9 @@ use std::collections::{BTreeMap, BTreeSet};
 #[derive(Clone, Debug)]
 struct Parked {
     object: DirectoryObject,
-    /// The member node it came from; `None` for this node's own operator.
-    source: Option<NodeId>,
+    /// The member node it came from, with that node's state; `None` for
+    /// this node's own operator.
+    source: Option<(NodeId, StateCode)>,
     since: Timestamp,
 }
 
@@ -30,6 +33,9 @@ pub(super) enum Full {
     Total,
     /// The source has its share waiting already.
     Source,
+    /// The source's state has its share of the object's state waiting
+    /// already: one state cannot use up another's share.
+    SourceState,
     /// The object's state has its share waiting already.
     State,
 }
@@ -41,6 +47,8 @@ pub(super) struct PendingSet {
     by_state: BTreeMap<StateCode, BTreeSet<ObjectHash>>,
     by_time: BTreeSet<(Timestamp, ObjectHash)>,
     per_source: BTreeMap<NodeId, usize>,
+    /// Waiting objects by (the sending node's state, the object's state).
+    per_source_state: BTreeMap<(StateCode, StateCode), usize>,
 }
 
 impl PendingSet {
@@ -61,23 +69,27 @@ impl PendingSet {
         &mut self,
         hash: ObjectHash,
         object: DirectoryObject,
-        source: Option<NodeId>,
+        source: Option<(NodeId, StateCode)>,
         now: Timestamp,
     ) -> Result<(), Full> {
         if self.entries.len() >= MAX_PENDING {
             return Err(Full::Total);
         }
-        if let Some(node) = &source
-            && self.per_source.get(node).copied().unwrap_or(0) >= MAX_PENDING_PER_SOURCE
-        {
-            return Err(Full::Source);
-        }
         let state = object.state();
+        if let Some((node, from)) = &source {
+            if self.per_source.get(node).copied().unwrap_or(0) >= MAX_PENDING_PER_SOURCE {
+                return Err(Full::Source);
+            }
+            if self.per_source_state.get(&(*from, state)).copied().unwrap_or(0) >= MAX_PENDING_PER_SOURCE_STATE {
+                return Err(Full::SourceState);
+            }
+        }
         if self.by_state.get(&state).map_or(0, BTreeSet::len) >= MAX_PENDING_PER_STATE {
             return Err(Full::State);
         }
-        if let Some(node) = source {
+        if let Some((node, from)) = source {
             *self.per_source.entry(node).or_default() += 1;
+            *self.per_source_state.entry((from, state)).or_default() += 1;
         }
         self.by_state.entry(state).or_default().insert(hash);
         self.by_time.insert((now, hash));
@@ -96,12 +108,18 @@ impl PendingSet {
             }
         }
         self.by_time.remove(&(parked.since, *hash));
-        if let Some(node) = parked.source
-            && let Some(n) = self.per_source.get_mut(&node)
-        {
-            *n -= 1;
-            if *n == 0 {
-                self.per_source.remove(&node);
+        if let Some((node, from)) = parked.source {
+            if let Some(n) = self.per_source.get_mut(&node) {
+                *n -= 1;
+                if *n == 0 {
+                    self.per_source.remove(&node);
+                }
+            }
+            if let Some(n) = self.per_source_state.get_mut(&(from, state)) {
+                *n -= 1;
+                if *n == 0 {
+                    self.per_source_state.remove(&(from, state));
+                }
             }
         }
         Some(parked.object)
@@ -138,18 +156,27 @@ mod tests {
     fn bounds_per_source_and_per_state_and_indexes_by_state() {
         let w = World::default();
         let mut p = PendingSet::default();
-        let mallory = w.node_id("NOR", 0);
-        for seq in 0..MAX_PENDING_PER_SOURCE as u64 {
+        let nor: StateCode = "NOR".parse().unwrap_or_else(|e| panic!("{e}"));
+        let mallory = (w.node_id("NOR", 0), nor);
+        // One state's nodes share one share of each other state.
+        for seq in 0..MAX_PENDING_PER_SOURCE_STATE as u64 {
             let (h, o) = record(&w, "FRA", seq);
+            assert_eq!(p.insert(h, o, Some(mallory), T0), Ok(()));
+        }
+        let (h, o) = record(&w, "FRA", 9999);
+        assert_eq!(p.insert(h, o, Some((w.node_id("NOR", 1), nor)), T0), Err(Full::SourceState));
+        for seq in 0..(MAX_PENDING_PER_SOURCE - MAX_PENDING_PER_SOURCE_STATE) as u64 {
+            let (h, o) = record(&w, "SWE", seq);
             assert_eq!(p.insert(h, o, Some(mallory), T0), Ok(()));
         }
         let (h, o) = record(&w, "DEU", 1);
         assert_eq!(p.insert(h, o.clone(), Some(mallory), T0), Err(Full::Source));
         // Another source still has room, for another state.
-        assert_eq!(p.insert(h, o, Some(w.node_id("EST", 0)), T0), Ok(()));
+        let est = "EST".parse().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(p.insert(h, o, Some((w.node_id("EST", 0), est)), T0), Ok(()));
         assert_eq!(p.of_state("DEU".parse().unwrap()), vec![h]);
         // The operator's own objects count against the state's share only.
-        let mut seq = MAX_PENDING_PER_SOURCE as u64;
+        let mut seq = 10_000;
         while p.of_state("FRA".parse().unwrap()).len() < MAX_PENDING_PER_STATE {
             let (h, o) = record(&w, "FRA", seq);
             assert_eq!(p.insert(h, o, None, T0), Ok(()));
@@ -168,14 +195,15 @@ mod tests {
         let w = World::default();
         let mut p = PendingSet::default();
         let (old, o) = record(&w, "FRA", 1);
-        p.insert(old, o, Some(w.node_id("DEU", 0)), T0).unwrap();
+        let deu = "DEU".parse().unwrap_or_else(|e| panic!("{e}"));
+        p.insert(old, o, Some((w.node_id("DEU", 0), deu)), T0).unwrap_or_else(|e| panic!("{e:?}"));
         let (young, o) = record(&w, "FRA", 2);
         p.insert(young, o, None, T0.plus(60)).unwrap();
         p.expire(T0.plus(PENDING_LIFETIME_SECS - 1));
         assert_eq!(p.len(), 2);
         p.expire(T0.plus(PENDING_LIFETIME_SECS));
         assert!(!p.contains(&old) && p.contains(&young));
-        assert!(p.per_source.is_empty(), "the source's share is given back");
+        assert!(p.per_source.is_empty() && p.per_source_state.is_empty(), "the source's share is given back");
         p.expire(T0.plus(PENDING_LIFETIME_SECS + 60));
         assert_eq!(p.len(), 0);
         assert!(p.by_state.is_empty() && p.by_time.is_empty());

@@ -453,8 +453,10 @@ impl Actor {
         let Some(target) = check.targets.get_mut(i) else { return };
         if target.observed.receipted_at.is_none() {
             target.observed.receipted_at = Some(now);
-            batch.put_comcheck(id, check.encode());
         }
+        // Written with every receipt of it, even when the time was already
+        // set in memory: a first write that failed must not be the only one.
+        batch.put_comcheck(id, check.encode());
     }
 
     /// A reply to one of our checks arrived (its sender is verified):

@@ -82,9 +82,12 @@ pub(crate) struct Mail {
     /// Acknowledgements received whose write is in flight, with the sent
     /// message each acknowledges: a second one must not count again.
     pub ack_writes: HashMap<MessageId, MessageId>,
-    /// The prekey ring in memory differs from the stored one: no bundle is
-    /// built from it until its write is durable.
-    pub ring_unsaved: bool,
+    /// Versions of the prekey ring: the one in memory (bumped by every
+    /// change), the newest durably written, and the newest whose write was
+    /// started. No bundle is built from a ring that is not durable.
+    pub ring_version: u64,
+    pub ring_saved: u64,
+    pub ring_writing: u64,
     /// Envelopes being opened (decrypted and checked) at once.
     pub opening: Arc<Semaphore>,
 }
@@ -156,7 +159,9 @@ impl Mail {
             duplicates: HashMap::new(),
             acks_in_flight: HashMap::new(),
             ack_writes: HashMap::new(),
-            ring_unsaved: false,
+            ring_version: 0,
+            ring_saved: 0,
+            ring_writing: 0,
             opening: Arc::new(Semaphore::new(MAX_OPENING)),
         })
     }
@@ -231,8 +236,17 @@ impl Actor {
             .filter(|p| p.bundle.expires > now)
             .map(|p| p.bundle.prekeys.iter().map(|k| (k.id, k.public.clone())).collect::<HashSet<_>>());
         let ring_changed = rotation.created.is_some() || !rotation.deleted.is_empty();
-        self.mail.ring_unsaved |= ring_changed;
-        if self.mail.ring_unsaved {
+        if ring_changed {
+            self.mail.ring_version += 1;
+        }
+        // Every version of the ring is written; a bundle is built only from
+        // a version that is durable (with two writes in flight, the first
+        // to complete does not vouch for the second).
+        if self.mail.ring_saved < self.mail.ring_version {
+            // A write of this very version is in flight: wait for it.
+            if !ring_changed && self.mail.ring_writing == self.mail.ring_version {
+                return;
+            }
             // The ring first, on its own: a bundle naming a prekey is built
             // only once that prekey's secret (and the id it took) is
             // durable, so a crash can never leave peers sealing to a key
@@ -241,7 +255,9 @@ impl Actor {
             let mut batch = WriteBatch::new();
             batch.put_secret(PREKEY_RING, &ring.to_bytes_secret());
             drop(ring);
-            self.persist_with(Vec::new(), batch, After::RingWritten, Vec::new());
+            let version = self.mail.ring_version;
+            self.mail.ring_writing = version;
+            self.persist_with(Vec::new(), batch, After::RingWritten { version }, Vec::new());
             return;
         }
         // Publish only as a member: anyone else's bundle would wait, unsaved.
@@ -570,8 +586,13 @@ impl Actor {
     /// Called once a queued message is durable: schedules its deliveries.
     pub(super) fn on_queued(&mut self, envelopes: Vec<(NodeId, Option<Vec<u8>>)>, id: MessageId, queued_at: Timestamp) {
         let now = Instant::now();
+        let at = self.now();
         for (node, envelope) in envelopes {
+            let sealed_to = envelope.as_ref().and_then(|_| self.dir.prekeys(&node, at)).map(|b| b.bundle.seq);
             self.mail.schedule.insert((id, node), envelope, queued_at, now);
+            if let Some(p) = self.mail.schedule.get_mut(&(id, node)) {
+                p.sealed_to_bundle = sealed_to;
+            }
         }
         self.dispatch_due();
     }
@@ -647,6 +668,7 @@ impl Actor {
         let queued_at = self.mail.schedule.get(key).map_or(now, |p| p.queued_at);
         if let Some(p) = self.mail.schedule.get_mut(key) {
             p.envelope = Some(envelope.clone());
+            p.sealed_to_bundle = current;
         }
         let mut batch = WriteBatch::new();
         batch.put_outbox(
@@ -690,8 +712,10 @@ impl Actor {
                     if code == "prekey_expired" || code == "unknown_prekey" {
                         p.envelope = None;
                     } else if code == "decrypt_failed" {
+                        // Wait for a bundle newer than the one it was sealed
+                        // to (a newer one may have arrived before the refusal).
                         p.envelope = None;
-                        p.decrypt_failed_at_bundle = bundle_seq;
+                        p.decrypt_failed_at_bundle = p.sealed_to_bundle.or(bundle_seq);
                     }
                 }
                 debug!(msg = %key.0, node = %key.1, %code, %detail, "delivery refused");
