@@ -418,12 +418,16 @@ async fn a_strangers_flood_of_objects_costs_no_signature_check_and_members_go_on
 }
 
 /// One stranger connection with 256 unfinished deliver streams of about
-/// 1 MB each took a node from 20 MB to about 300 MB. Now the bytes a node
-/// holds for unfinished frames are bounded node-wide, the rest of the
-/// streams are refused, and a member's message still gets through.
+/// 1 MB each took a node from 20 MB to about 300 MB. Now a stranger's
+/// connection does not offer the deliver protocol at all, so such streams
+/// fail before a byte is read; on the sync protocol, which a stranger may
+/// use in its grace window, the bytes held for unfinished frames are
+/// bounded node-wide and apart from members' envelopes, and a member's
+/// message still gets through.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_strangers_unfinished_deliver_streams_hold_a_bounded_number_of_bytes() {
+async fn a_strangers_unfinished_streams_hold_a_bounded_number_of_bytes() {
     use hotline_core::{Address, MessageType};
+    use hotline_net::attack::{Stalled, stalled_streams};
     use hotline_node::api_types::SendRequest;
     let net = TestNet::new("adversary streams");
     let network = net.world.net;
@@ -441,30 +445,46 @@ async fn a_strangers_unfinished_deliver_streams_hold_a_bounded_number_of_bytes()
         publish(h, "technical", "CERT").await;
     }
     converged(&handles, 6).await;
-
     let target = handles[1].peer_id();
-    let driver = hotline_net::attack::stalled_deliver_streams(&network, target, first_addr(&nodes[1]), 256, 1_000_000)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let connected = |who: PeerId| {
+        let h = handles[1].clone();
+        async move {
+            let peers = h.peers().await.ok()?;
+            peers.iter().any(|p| p.peer_id == who.to_string()).then_some(())
+        }
+    };
 
-    // Most streams are refused once the budget is spent; what is held
-    // stays within it.
-    let status = poll_until("the read budget to refuse the attacker's streams", || async {
+    // Deliver: refused at negotiation, nothing read.
+    let (deliverer, deliver_attack) =
+        stalled_streams(&network, Stalled::Deliver, target, first_addr(&nodes[1]), 256, 1_000_000)
+            .unwrap_or_else(|e| panic!("{e}"));
+    poll_until("the deliver attacker to connect", || connected(deliverer)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let status = handles[1].status().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((status.inbound_bytes.reading, status.inbound_bytes.reading_refused), (0, 0), "{status:?}");
+
+    // Sync: streams refused once the sync budget is spent (at most 100 are
+    // open at once on a connection); what is held stays within it.
+    let (syncer, sync_attack) = stalled_streams(&network, Stalled::Sync, target, first_addr(&nodes[1]), 256, 1_000_000)
+        .unwrap_or_else(|e| panic!("{e}"));
+    poll_until("the sync attacker to connect", || connected(syncer)).await;
+    let status = poll_until("the sync budget to refuse the attacker's streams", || async {
         let s = handles[1].status().await.ok()?;
-        (s.inbound_bytes.reading_refused >= 200).then_some(s)
+        (s.inbound_bytes.reading_sync_refused >= 50).then_some(s)
     })
     .await;
-    assert!(status.inbound_bytes.reading <= status.inbound_bytes.reading_limit, "{:?}", status.inbound_bytes);
-    assert!(status.inbound_bytes.reading_limit <= 32 * 1024 * 1024);
-    // A member's message still arrives while the stranger holds its streams.
+    assert!(status.inbound_bytes.reading_sync <= status.inbound_bytes.reading_limit, "{:?}", status.inbound_bytes);
+    assert_eq!(status.inbound_bytes.reading, 0, "members' envelopes have a budget of their own");
+    // A member's message, even a large one, still arrives.
     let to = Address { state: state("DEU"), role: Role::technical() };
-    let sent = handles[0]
-        .send(SendRequest::new(to, MessageType::Notification, "Through the flood"))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let view = handles[0].wait_delivered(sent.msg_id, Duration::from_secs(60)).await.unwrap_or_else(|e| panic!("{e}"));
+    let mut request = SendRequest::new(to, MessageType::Notification, "Through the flood");
+    request.body = "x".repeat(200_000);
+    let sent = handles[0].send(request).await.unwrap_or_else(|e| panic!("{e}"));
+    let view = handles[0].wait_delivered(sent.msg_id, Duration::from_secs(30)).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(view.state, "delivered", "{view:?}");
 
-    driver.abort();
+    deliver_attack.abort();
+    sync_attack.abort();
     stop_all(nodes).await;
 }
 

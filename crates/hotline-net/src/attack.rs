@@ -2,8 +2,8 @@
 //! adversarial tests and `hotline bench hardening` only (feature
 //! `attack-tools`), so that both try the same thing.
 //!
-//! - [`stalled_deliver_streams`]: a libp2p client, with a key of its own
-//!   that is never admitted, opening deliver streams that announce a large
+//! - [`stalled_streams`]: a libp2p client, with a key of its own that is
+//!   never admitted, opening deliver or sync streams that announce a large
 //!   frame, send most of it and never finish.
 //! - [`slow_sockets`]: TCP sockets that trickle a multistream header one
 //!   byte at a time and never finish a handshake, reconnecting whenever the
@@ -75,16 +75,30 @@ impl request_response::Codec for StallCodec {
     }
 }
 
-/// Opens `streams` deliver streams to `target` at `addr`, each announcing
-/// `frame_bytes`, from a fresh identity. The returned task drives them
-/// until aborted.
-pub fn stalled_deliver_streams(
+/// Which protocol's streams to stall.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stalled {
+    /// The deliver protocol (offered to members only).
+    Deliver,
+    /// The sync protocol (offered to strangers in their grace window too).
+    Sync,
+}
+
+/// Opens `streams` streams of `protocol` to `target` at `addr`, each
+/// announcing `frame_bytes`, from a fresh identity (returned). The returned
+/// task drives them until aborted.
+pub fn stalled_streams(
     network: &NetworkId,
+    protocol: Stalled,
     target: PeerId,
     addr: Multiaddr,
     streams: usize,
     frame_bytes: usize,
-) -> io::Result<JoinHandle<()>> {
+) -> io::Result<(PeerId, JoinHandle<()>)> {
+    let name = match protocol {
+        Stalled::Deliver => deliver_protocol(network),
+        Stalled::Sync => crate::sync_protocol(network),
+    };
     let mut swarm = libp2p::SwarmBuilder::with_new_identity()
         .with_tokio()
         .with_tcp(libp2p::tcp::Config::default(), libp2p::noise::Config::new, libp2p::yamux::Config::default)
@@ -92,7 +106,7 @@ pub fn stalled_deliver_streams(
         .with_behaviour(|_| {
             request_response::Behaviour::with_codec(
                 StallCodec,
-                [(deliver_protocol(network), ProtocolSupport::Outbound)],
+                [(name.clone(), ProtocolSupport::Outbound)],
                 request_response::Config::default()
                     .with_request_timeout(Duration::from_secs(600))
                     .with_max_concurrent_streams(streams + 16),
@@ -105,11 +119,15 @@ pub fn stalled_deliver_streams(
     for _ in 0..streams {
         swarm.behaviour_mut().send_request(&target, frame_bytes);
     }
-    Ok(tokio::spawn(async move {
-        loop {
-            let _ = swarm.select_next_some().await;
-        }
-    }))
+    let me = *swarm.local_peer_id();
+    Ok((
+        me,
+        tokio::spawn(async move {
+            loop {
+                let _ = swarm.select_next_some().await;
+            }
+        }),
+    ))
 }
 
 /// `count` sockets trickling a multistream header at `addr` (an

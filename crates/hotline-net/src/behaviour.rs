@@ -5,6 +5,7 @@ use crate::config::NetConfig;
 use crate::deliver::{DeliverCodec, deliver_protocol};
 use crate::error::NetError;
 use crate::gate::Gate;
+use crate::members_only::MembersOnly;
 use crate::protocol::{SyncCodec, sync_protocol};
 use hotline_core::NetworkId;
 use hotline_core::keys::sha256;
@@ -43,7 +44,8 @@ pub(crate) struct Behaviour {
     pub gossipsub: Toggle<gossipsub::Behaviour>,
     pub kad: kad::Behaviour<kad::store::MemoryStore>,
     pub sync: request_response::Behaviour<SyncCodec>,
-    pub deliver: request_response::Behaviour<DeliverCodec>,
+    /// Offered only on connections with members (see [`MembersOnly`]).
+    pub deliver: MembersOnly<request_response::Behaviour<DeliverCodec>>,
 }
 
 /// `/hotline/<netid>/1`, the identify protocol version. A peer announcing
@@ -154,6 +156,7 @@ fn build_behaviour(
     keypair: &Keypair,
     config: &NetConfig,
     read_budget: &Arc<ByteBudget>,
+    sync_budget: &Arc<ByteBudget>,
 ) -> Result<Behaviour, NetError> {
     let network = &config.network;
     let local = keypair.public().to_peer_id();
@@ -182,7 +185,7 @@ fn build_behaviour(
     kad.set_mode(Some(kad::Mode::Server));
 
     let sync = request_response::Behaviour::with_codec(
-        SyncCodec::with_budget(Arc::clone(read_budget)),
+        SyncCodec::with_budget(Arc::clone(sync_budget)),
         [(sync_protocol(network), request_response::ProtocolSupport::Full)],
         request_response::Config::default().with_request_timeout(config.sync_timeout),
     );
@@ -208,7 +211,7 @@ fn build_behaviour(
         gossipsub: Toggle::from(gossipsub),
         kad,
         sync,
-        deliver,
+        deliver: MembersOnly::new(deliver),
     })
 }
 
@@ -217,6 +220,7 @@ pub(crate) fn build_swarm(
     keypair: Keypair,
     config: &NetConfig,
     read_budget: &Arc<ByteBudget>,
+    sync_budget: &Arc<ByteBudget>,
 ) -> Result<Swarm<Behaviour>, NetError> {
     let setup = |e: &dyn std::fmt::Display| NetError::Setup(e.to_string());
     let mut behaviour_error = None;
@@ -225,7 +229,7 @@ pub(crate) fn build_swarm(
         .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
         .map_err(|e| setup(&e))?
         .with_quic()
-        .with_behaviour(|key| match build_behaviour(key, config, read_budget) {
+        .with_behaviour(|key| match build_behaviour(key, config, read_budget, sync_budget) {
             Ok(b) => Ok(b),
             Err(e) => {
                 let text = e.to_string();

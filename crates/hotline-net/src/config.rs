@@ -59,8 +59,9 @@ pub struct NetConfig {
     /// default is 10 s; a handshake takes a few round trips, so a shorter
     /// bound frees the slots of peers that trickle bytes sooner.
     pub handshake_timeout: Duration,
-    /// Most bytes of inbound request frames (sync and deliver) being read
-    /// at once, from all peers together.
+    /// Most bytes of inbound request frames being read at once, from all
+    /// peers together: one budget of this size for deliver frames (members
+    /// only) and one for sync frames.
     pub inbound_read_bytes: usize,
     /// Most bytes of inbound requests read and waiting for, or being
     /// handled by, the node (the backlog, the event channel, envelopes

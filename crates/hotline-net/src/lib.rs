@@ -103,6 +103,7 @@ mod config;
 pub mod deliver;
 mod error;
 pub mod gate;
+mod members_only;
 mod network;
 pub mod protocol;
 

@@ -11,7 +11,7 @@ use futures::StreamExt;
 use hotline_core::NetworkId;
 use libp2p::gossipsub::{self, MessageAcceptance, MessageId};
 use libp2p::request_response::{self, OutboundRequestId, ResponseChannel};
-use libp2p::swarm::dial_opts::DialOpts;
+use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{ConnectionId, DialError, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, Swarm, identify, kad, ping};
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
@@ -30,6 +30,10 @@ const MAX_ADDRS_PER_PEER: usize = 16;
 /// before gossip, sync and deliver requests, refusal reports and ping
 /// reports are shed. Connection and listen events are never shed.
 const MAX_BACKLOG: usize = 1024;
+/// How long a new member's connections made while it was a stranger stay
+/// open once a new connection (with the deliver protocol) is being made:
+/// long enough for a sync exchange running on them to finish.
+const RETIRE_AFTER: Duration = Duration::from_secs(3);
 /// How long after a Kademlia lookup of a peer `dial_peer` starts no new one
 /// for the same peer. A lookup asks up to k members; a node that keeps
 /// asking for peers that are offline (liveness, redial, an outbox) would
@@ -274,7 +278,8 @@ impl Network {
         let keypair = config.keypair()?;
         let local_peer_id = keypair.public().to_peer_id();
         let read_budget = ByteBudget::new(config.inbound_read_bytes);
-        let mut swarm = build_swarm(keypair, &config, &read_budget)?;
+        let sync_budget = ByteBudget::new(config.inbound_read_bytes);
+        let mut swarm = build_swarm(keypair, &config, &read_budget, &sync_budget)?;
         for addr in &config.listen {
             swarm
                 .listen_on(addr.clone())
@@ -290,6 +295,8 @@ impl Network {
             backlog: VecDeque::new(),
             queued: ByteBudget::new(config.inbound_queued_bytes),
             strangers: Arc::default(),
+            replacing: HashMap::new(),
+            retiring: HashMap::new(),
             events_closed: false,
             topic: directory_topic(&config.network).hash(),
             identify_version: identify_version(&config.network),
@@ -315,6 +322,7 @@ impl Network {
         // The caller's span (the node's, in a multi-node process) follows the loop.
         let budgets = InboundBudgets {
             reading: read_budget,
+            reading_sync: sync_budget,
             queued: Arc::clone(&event_loop.queued),
             strangers: Arc::clone(&event_loop.strangers),
         };
@@ -338,8 +346,12 @@ pub struct NetworkHandle {
 /// since a stranger decides how many there are.
 #[derive(Clone, Debug)]
 pub struct InboundBudgets {
-    /// Request frames being read.
+    /// Deliver request frames being read (members only: strangers'
+    /// connections do not offer the protocol).
     pub reading: Arc<ByteBudget>,
+    /// Sync request frames being read (members, and strangers in their
+    /// grace window).
+    pub reading_sync: Arc<ByteBudget>,
     /// Requests read and queued for, or being handled by, the node.
     pub queued: Arc<ByteBudget>,
     /// What was refused to peers that are not members.
@@ -543,6 +555,11 @@ struct EventLoop {
     /// it (see [`NetEvent::Deliver`]'s permit).
     queued: Arc<ByteBudget>,
     strangers: Arc<StrangerCounts>,
+    /// Connections of new members made while they were strangers (without
+    /// the deliver protocol), waiting for a connection that replaces them.
+    replacing: HashMap<PeerId, Vec<ConnectionId>>,
+    /// Such connections once replaced, with when to close them.
+    retiring: HashMap<ConnectionId, Instant>,
     events_closed: bool,
     topic: gossipsub::TopicHash,
     identify_version: String,
@@ -668,6 +685,20 @@ impl EventLoop {
         let old = std::mem::replace(&mut self.members, members);
         let now = Instant::now();
         self.swarm.behaviour_mut().limits.set_members(&self.members);
+        // New members' connections made while they were strangers lack the
+        // deliver protocol: open another one, which offers it (after the
+        // addresses of new members are learnt, below). The old one is left
+        // alone: a sync exchange may be running on it.
+        let members = &self.members;
+        self.replacing.retain(|peer, _| members.contains(peer));
+        let mut without = BTreeSet::new();
+        for (peer, id) in self.swarm.behaviour_mut().deliver.set_members(&self.members) {
+            let old = self.replacing.entry(peer).or_default();
+            if !self.retiring.contains_key(&id) && !old.contains(&id) {
+                old.push(id);
+                without.insert(peer);
+            }
+        }
         for peer in old.difference(&self.members).copied().collect::<Vec<_>>() {
             self.swarm.behaviour_mut().kad.remove_peer(&peer);
             if self.peers.contains_key(&peer) {
@@ -688,6 +719,35 @@ impl EventLoop {
                 self.learn_member_addrs(peer, addrs);
             }
         }
+        for peer in without {
+            debug!(%peer, "a new member's connection lacks the deliver protocol: dialling another");
+            self.dial_replacement(peer);
+        }
+    }
+
+    /// Dials a new member whose connections lack the deliver protocol. With
+    /// no address known yet, identify brings one (`learn_member_addrs`
+    /// tries again), or the member dials us. The old connections are closed
+    /// only once a new one is up (`on_replacement`).
+    fn dial_replacement(&mut self, peer: PeerId) {
+        let opts = DialOpts::peer_id(peer).condition(PeerCondition::Always).build();
+        if let Err(e) = self.swarm.dial(opts) {
+            debug!(%peer, error = %e, "cannot dial a new member yet");
+        }
+    }
+
+    /// A connection with `peer` was established: if it replaces ones made
+    /// before `peer` was a member, those close a little later (a sync
+    /// exchange may still be running on them).
+    fn on_replacement(&mut self, peer: PeerId, id: ConnectionId) {
+        let Some(old) = self.replacing.get(&peer) else { return };
+        if old.contains(&id) || !self.is_member(&peer) {
+            return;
+        }
+        let deadline = Instant::now() + RETIRE_AFTER;
+        for old in self.replacing.remove(&peer).unwrap_or_default() {
+            self.retiring.insert(old, deadline);
+        }
     }
 
     fn set_gossip_score(&mut self, peer: &PeerId, score: f64) {
@@ -699,14 +759,18 @@ impl EventLoop {
     /// Members' addresses go into Kademlia (peer routing) and the swarm's
     /// address book (used by sync and `dial_peer`).
     fn learn_member_addrs(&mut self, peer: PeerId, addrs: Vec<Multiaddr>) {
+        let any = !addrs.is_empty();
         for addr in addrs {
             self.swarm.behaviour_mut().kad.add_address(&peer, addr.clone());
             self.swarm.add_peer_address(peer, addr);
         }
+        if any && self.replacing.contains_key(&peer) {
+            self.dial_replacement(peer);
+        }
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        self.grace.values().chain(self.cooling.values()).min().copied()
+        self.grace.values().chain(self.cooling.values()).chain(self.retiring.values()).min().copied()
     }
 
     /// Ends expired grace windows (disconnect and cool down) and expired
@@ -728,6 +792,13 @@ impl EventLoop {
             self.swarm.behaviour_mut().cooling.block_peer(peer);
             let _ = self.swarm.disconnect_peer_id(peer);
             self.cooling.insert(peer, now + self.cooldown);
+        }
+        let retired: Vec<ConnectionId> =
+            self.retiring.iter().filter(|(_, end)| **end <= now).map(|(id, _)| *id).collect();
+        for id in retired {
+            self.retiring.remove(&id);
+            debug!(connection = %id, "closing a member's connection made before it was a member");
+            self.swarm.close_connection(id);
         }
         let cooled: Vec<PeerId> = self.cooling.iter().filter(|(_, end)| **end <= now).map(|(p, _)| *p).collect();
         for peer in cooled {
@@ -782,7 +853,7 @@ impl EventLoop {
             Command::Deliver { peer, request, reply } => self.deliver(peer, request, reply),
             Command::RespondDeliver { reply, response } => {
                 let peer = reply.peer;
-                if self.swarm.behaviour_mut().deliver.send_response(reply.channel, response).is_err() {
+                if self.swarm.behaviour_mut().deliver.inner_mut().send_response(reply.channel, response).is_err() {
                     debug!(%peer, "deliver response not sent: the request timed out or the connection closed");
                 }
             }
@@ -885,7 +956,7 @@ impl EventLoop {
                 return;
             }
         }
-        let id = self.swarm.behaviour_mut().deliver.send_request(&peer, request);
+        let id = self.swarm.behaviour_mut().deliver.inner_mut().send_request(&peer, request);
         self.pending_deliver.insert(id, (peer, reply));
     }
 
@@ -957,6 +1028,7 @@ impl EventLoop {
             SwarmEvent::ConnectionEstablished { peer_id, connection_id, endpoint, num_established, .. } => {
                 let addr = endpoint.get_remote_address().clone();
                 self.peers.entry(peer_id).or_default().conns.insert(connection_id, addr.clone());
+                self.on_replacement(peer_id, connection_id);
                 if num_established.get() > 1 {
                     return;
                 }
@@ -978,6 +1050,13 @@ impl EventLoop {
             SwarmEvent::ConnectionClosed { peer_id, connection_id, num_established, cause, .. } => {
                 if let Some(state) = self.peers.get_mut(&peer_id) {
                     state.conns.remove(&connection_id);
+                }
+                self.retiring.remove(&connection_id);
+                if let Some(old) = self.replacing.get_mut(&peer_id) {
+                    old.retain(|id| *id != connection_id);
+                    if old.is_empty() {
+                        self.replacing.remove(&peer_id);
+                    }
                 }
                 if num_established == 0 {
                     debug!(peer = %peer_id, cause = ?cause, "disconnected");
@@ -1105,7 +1184,7 @@ impl EventLoop {
                             code: NOT_A_MEMBER.to_owned(),
                             detail: "the receiving node's member set does not list the sender".to_owned(),
                         };
-                        if self.swarm.behaviour_mut().deliver.send_response(channel, refusal).is_err() {
+                        if self.swarm.behaviour_mut().deliver.inner_mut().send_response(channel, refusal).is_err() {
                             debug!(%peer, "deliver refusal not sent: the connection closed");
                         }
                         trace!(%peer, "envelope from a non-member refused");

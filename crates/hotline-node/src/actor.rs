@@ -603,6 +603,8 @@ impl Actor {
                     reading: b.reading.used(),
                     reading_limit: b.reading.limit(),
                     reading_refused: b.reading.refused(),
+                    reading_sync: b.reading_sync.used(),
+                    reading_sync_refused: b.reading_sync.refused(),
                     queued: b.queued.used(),
                     queued_limit: b.queued.limit(),
                     queued_refused: b.queued.refused(),

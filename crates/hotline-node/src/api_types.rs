@@ -748,12 +748,19 @@ pub struct ComcheckScheduleView {
 /// The node-wide budgets of inbound bytes, as `status` shows them.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InboundBytesView {
-    /// Bytes of request frames being read now.
+    /// Bytes of deliver request frames being read now (members only).
     pub reading: usize,
     /// Their limit.
     pub reading_limit: usize,
-    /// Requests refused because reading them would exceed the limit.
+    /// Deliver requests refused because reading them would exceed the limit.
     pub reading_refused: usize,
+    /// Bytes of sync request frames being read now.
+    #[serde(default)]
+    pub reading_sync: usize,
+    /// Sync requests refused because reading them would exceed the limit
+    /// (the same as `reading_limit`).
+    #[serde(default)]
+    pub reading_sync_refused: usize,
     /// Bytes of requests read and queued for, or being handled by, the node.
     pub queued: usize,
     /// Their limit.

@@ -6,8 +6,8 @@
 //!    after a stranger pushes 4,096 validly signed bundles of nodes nobody
 //!    lists (the review measured 205–280 ms per update after it).
 //! 2. The nodes' memory while one stranger (a process of its own) holds 256
-//!    deliver streams of about 1 MB each unfinished (the review measured
-//!    20 → ~300 MB).
+//!    deliver streams, then 256 sync streams, of about 1 MB each unfinished
+//!    (the review measured 20 → ~300 MB for deliver).
 //! 3. How long a restarted member takes to be connected again, with and
 //!    without 70 slow sockets trickling handshakes at each node (the review
 //!    measured over 40 s, against 30–360 ms).
@@ -18,7 +18,7 @@ use crate::cli::{Out, now};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use hotline_core::Role;
-use hotline_net::attack::{foreign_bundles, slow_sockets, stalled_deliver_streams};
+use hotline_net::attack::{Stalled, foreign_bundles, slow_sockets, stalled_streams};
 use hotline_net::protocol::MAX_BATCH_OBJECTS;
 use hotline_net::{NetConfig, Network, SyncRequest, SyncResponse};
 use hotline_node::NodeHandle;
@@ -48,6 +48,9 @@ pub struct StallArgs {
     /// The target's TCP address.
     #[arg(long)]
     addr: String,
+    /// `deliver` or `sync`.
+    #[arg(long)]
+    protocol: String,
     #[arg(long, default_value_t = STALLED_STREAMS)]
     streams: usize,
     #[arg(long, default_value_t = STALLED_FRAME_BYTES)]
@@ -62,8 +65,13 @@ pub fn stall_streams(args: StallArgs) -> Result<()> {
     let network = hotline_core::NetworkId(id);
     let peer: hotline_net::PeerId = args.peer.parse().context("--peer")?;
     let addr: hotline_net::Multiaddr = args.addr.parse().context("--addr")?;
+    let protocol = match args.protocol.as_str() {
+        "deliver" => Stalled::Deliver,
+        "sync" => Stalled::Sync,
+        other => bail!("--protocol: deliver or sync, not {other:?}"),
+    };
     crate::cli::daemon::runtime()?.block_on(async {
-        let task = stalled_deliver_streams(&network, peer, addr, args.streams, args.frame_bytes)?;
+        let (_, task) = stalled_streams(&network, protocol, peer, addr, args.streams, args.frame_bytes)?;
         task.await.context("the attacker's task ended")
     })
 }
@@ -91,13 +99,10 @@ struct HardeningReport {
     flood_signature_checks: u64,
     /// Objects waiting after the flood.
     flood_pending_after: usize,
-    rss_mb_before_streams: f64,
-    rss_mb_with_stalled_streams: f64,
+    stalled_deliver: StalledMemory,
+    stalled_sync: StalledMemory,
     stalled_streams: usize,
     stalled_frame_bytes: usize,
-    /// Inbound frame bytes the target held, and the streams it refused.
-    stalled_bytes_held: usize,
-    stalled_streams_refused: usize,
     reconnect_ms_baseline: Percentiles,
     reconnect_ms_with_slow_sockets: Percentiles,
     slow_sockets_per_node: usize,
@@ -121,7 +126,7 @@ pub fn hardening(args: HardeningArgs, out: &Out) -> Result<()> {
     crate::cli::daemon::runtime()?.block_on(async {
         let first = network.start(0, vec![], true).await?;
         let mut second = network.start(1, first.listen_addrs(), true).await?;
-        let (h0, mut h1) = (first.handle(), second.handle());
+        let (h0, h1) = (first.handle(), second.handle());
         for (i, h) in [&h0, &h1].into_iter().enumerate() {
             let m = &network.members[i];
             h.publish_record(example_draft(m.state, Role::technical(), m.node_id), None).await?;
@@ -161,30 +166,12 @@ pub fn hardening(args: HardeningArgs, out: &Out) -> Result<()> {
         let update_after_flood = updates(&h0, &h1, member, args.updates, &mut shift).await?;
         eprintln!("  updates measured, before and after a flood of {FLOOD} objects");
 
-        // 2. Memory under stalled deliver streams.
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        let rss_mb_before_streams = rss_mb();
+        // 2. Memory under stalled streams: deliver (refused at negotiation,
+        // a stranger's connection does not offer it), then sync.
         let target = second.listen_addrs().into_iter().next().context("the second node has no address")?;
-        let stalled = std::process::Command::new(std::env::current_exe()?)
-            .args(["bench", "stall-streams", "--network", &hex::encode(network.charter.network_id().0)])
-            .args(["--peer", &h1.peer_id().to_string(), "--addr", &target.to_string()])
-            .stdin(std::process::Stdio::null())
-            .spawn()
-            .map(KillOnDrop)
-            .context("cannot start the attacker's process")?;
-        // The attacker runs in a process of its own: this one's memory is
-        // the two nodes' alone.
-        let held = wait_until("the stalled streams to be read or refused", || async {
-            let s = h1.status().await.ok()?;
-            let b = &s.inbound_bytes;
-            let settled = b.reading_refused + b.reading / STALLED_FRAME_BYTES >= STALLED_STREAMS * 9 / 10;
-            settled.then_some(s)
-        })
-        .await?;
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        let rss_mb_with_stalled_streams = rss_mb();
-        drop(stalled);
-        eprintln!("  memory measured with {STALLED_STREAMS} stalled streams");
+        let deliver = stalled_memory(&network, &h1, &target, "deliver").await?;
+        let sync = stalled_memory(&network, &h1, &target, "sync").await?;
+        eprintln!("  memory measured with {STALLED_STREAMS} stalled deliver and sync streams");
 
         // 3. Restarts, then restarts under slow sockets.
         let mut baseline = Vec::new();
@@ -209,8 +196,6 @@ pub fn hardening(args: HardeningArgs, out: &Out) -> Result<()> {
         for task in attack {
             task.abort();
         }
-        h1 = second.handle();
-        let _ = h1;
         eprintln!("  restarts measured, with and without {SLOW_SOCKETS} slow sockets per node");
         second.shutdown().await?;
         first.shutdown().await?;
@@ -224,12 +209,10 @@ pub fn hardening(args: HardeningArgs, out: &Out) -> Result<()> {
             flood_push_ms,
             flood_signature_checks: after.signature_checks - before.signature_checks,
             flood_pending_after: after.pending,
-            rss_mb_before_streams,
-            rss_mb_with_stalled_streams,
+            stalled_deliver: deliver,
+            stalled_sync: sync,
             stalled_streams: STALLED_STREAMS,
             stalled_frame_bytes: STALLED_FRAME_BYTES,
-            stalled_bytes_held: held.inbound_bytes.reading,
-            stalled_streams_refused: held.inbound_bytes.reading_refused,
             reconnect_ms_baseline: percentiles(baseline),
             reconnect_ms_with_slow_sockets: percentiles(attacked),
             slow_sockets_per_node: SLOW_SOCKETS,
@@ -300,6 +283,57 @@ async fn restart(
     })
     .await?;
     Ok((node, t.elapsed().as_secs_f64() * 1000.0))
+}
+
+/// The nodes' memory while a stranger stalls streams of one protocol.
+#[derive(Serialize)]
+struct StalledMemory {
+    rss_mb_before: f64,
+    rss_mb_during: f64,
+    /// Frame bytes the target held for the stranger, and the streams its
+    /// budget refused (streams refused at negotiation are in neither).
+    bytes_held: usize,
+    streams_refused: usize,
+}
+
+/// Runs the attacker's process against `target` with stalled streams of
+/// `protocol` and measures this process's memory.
+async fn stalled_memory(
+    network: &LocalNetwork,
+    h: &NodeHandle,
+    target: &hotline_net::Multiaddr,
+    protocol: &str,
+) -> Result<StalledMemory> {
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let rss_mb_before = rss_mb();
+    let before = h.status().await?.inbound_bytes;
+    // The attacker runs in a process of its own: this one's memory is the
+    // two nodes' alone.
+    let attacker = std::process::Command::new(std::env::current_exe()?)
+        .args(["bench", "stall-streams", "--protocol", protocol])
+        .args(["--network", &hex::encode(network.charter.network_id().0)])
+        .args(["--peer", &h.peer_id().to_string(), "--addr", &target.to_string()])
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .map(KillOnDrop)
+        .context("cannot start the attacker's process")?;
+    // Sync frames are refused by the budget or read; deliver streams fail
+    // at negotiation and leave no trace in the budget: give them time.
+    // (a connection carries at most 100 sync streams at once): wait for
+    // the budget to refuse one, that is, to be full.
+    let held = wait_until("the stalled streams to be read or refused", || async {
+        let b = h.status().await.ok()?.inbound_bytes;
+        (protocol == "deliver" || b.reading_sync_refused > before.reading_sync_refused).then_some(b)
+    })
+    .await?;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let rss_mb_during = rss_mb();
+    drop(attacker);
+    let (bytes_held, streams_refused) = match protocol {
+        "deliver" => (held.reading, held.reading_refused - before.reading_refused),
+        _ => (held.reading_sync, held.reading_sync_refused - before.reading_sync_refused),
+    };
+    Ok(StalledMemory { rss_mb_before, rss_mb_during, bytes_held, streams_refused })
 }
 
 /// A child process killed (and reaped) when this is dropped, on every path.

@@ -1,0 +1,156 @@
+//! A protocol for members only: connections with peers that are not members
+//! do not offer it at all.
+//!
+//! The deliver protocol's codec reads a request frame (up to about 1 MiB)
+//! before the network layer learns who sent it, so a stranger's envelopes,
+//! refused anyway, still cost reading, and drew on the byte budget that
+//! members' envelopes need. Wrapped in [`MembersOnly`], a connection
+//! established with a non-member gets no handler for the protocol: its
+//! streams fail at protocol negotiation, before a byte of a frame is read.
+//!
+//! Whether a peer is a member is decided when its connection is
+//! established. When a peer becomes a member, [`MembersOnly::set_members`]
+//! returns the connections it holds without the protocol; the network then
+//! opens another connection to it (at once, or when identify brings its
+//! address, or the member dials us), which offers the protocol, and closes
+//! the old ones a few seconds after that one is up (a sync exchange may be
+//! running on them; until then a request routed to one fails and is
+//! retried).
+
+use either::Either;
+use libp2p::PeerId;
+use libp2p::core::transport::PortUse;
+use libp2p::core::{Endpoint, Multiaddr};
+use libp2p::swarm::behaviour::{ConnectionClosed, ConnectionEstablished};
+use libp2p::swarm::{
+    ConnectionDenied, ConnectionId, FromSwarm, NetworkBehaviour, THandler, THandlerInEvent, THandlerOutEvent, ToSwarm,
+    dummy,
+};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::task::{Context, Poll};
+
+/// `inner`, offered only on connections with members.
+pub struct MembersOnly<B> {
+    inner: B,
+    members: HashSet<PeerId>,
+    /// Connections established without the protocol, by peer.
+    without: HashMap<ConnectionId, PeerId>,
+}
+
+impl<B> MembersOnly<B> {
+    /// Wraps `inner`; nobody is a member yet.
+    pub fn new(inner: B) -> MembersOnly<B> {
+        MembersOnly { inner, members: HashSet::new(), without: HashMap::new() }
+    }
+
+    /// The wrapped behaviour.
+    pub fn inner_mut(&mut self) -> &mut B {
+        &mut self.inner
+    }
+
+    /// Replaces the member set. Returns the connections of new members
+    /// that were established without the protocol.
+    pub fn set_members(&mut self, members: &BTreeSet<PeerId>) -> Vec<(PeerId, ConnectionId)> {
+        self.members = members.iter().copied().collect();
+        self.without.iter().filter(|(_, peer)| self.members.contains(peer)).map(|(id, peer)| (*peer, *id)).collect()
+    }
+
+    /// Whether `id` was established without the protocol.
+    fn is_without(&self, id: &ConnectionId) -> bool {
+        self.without.contains_key(id)
+    }
+
+    /// How many open connections with `peer` lack the protocol.
+    fn hidden(&self, peer: &PeerId) -> usize {
+        self.without.values().filter(|p| *p == peer).count()
+    }
+}
+
+impl<B: NetworkBehaviour> NetworkBehaviour for MembersOnly<B> {
+    type ConnectionHandler = Either<THandler<B>, dummy::ConnectionHandler>;
+    type ToSwarm = B::ToSwarm;
+
+    fn handle_pending_inbound_connection(
+        &mut self,
+        id: ConnectionId,
+        local: &Multiaddr,
+        remote: &Multiaddr,
+    ) -> Result<(), ConnectionDenied> {
+        self.inner.handle_pending_inbound_connection(id, local, remote)
+    }
+
+    fn handle_established_inbound_connection(
+        &mut self,
+        id: ConnectionId,
+        peer: PeerId,
+        local: &Multiaddr,
+        remote: &Multiaddr,
+    ) -> Result<THandler<Self>, ConnectionDenied> {
+        if !self.members.contains(&peer) {
+            self.without.insert(id, peer);
+            return Ok(Either::Right(dummy::ConnectionHandler));
+        }
+        self.inner.handle_established_inbound_connection(id, peer, local, remote).map(Either::Left)
+    }
+
+    fn handle_pending_outbound_connection(
+        &mut self,
+        id: ConnectionId,
+        peer: Option<PeerId>,
+        addresses: &[Multiaddr],
+        role: Endpoint,
+    ) -> Result<Vec<Multiaddr>, ConnectionDenied> {
+        self.inner.handle_pending_outbound_connection(id, peer, addresses, role)
+    }
+
+    fn handle_established_outbound_connection(
+        &mut self,
+        id: ConnectionId,
+        peer: PeerId,
+        addr: &Multiaddr,
+        role: Endpoint,
+        port_use: PortUse,
+    ) -> Result<THandler<Self>, ConnectionDenied> {
+        if !self.members.contains(&peer) {
+            self.without.insert(id, peer);
+            return Ok(Either::Right(dummy::ConnectionHandler));
+        }
+        self.inner.handle_established_outbound_connection(id, peer, addr, role, port_use).map(Either::Left)
+    }
+
+    fn on_swarm_event(&mut self, event: FromSwarm) {
+        // The inner behaviour knows only the connections that offer its
+        // protocol: it never routes a request to one that does not, and the
+        // counts of other connections it is told leave those out too.
+        match event {
+            FromSwarm::ConnectionEstablished(e) if self.is_without(&e.connection_id) => {}
+            FromSwarm::AddressChange(e) if self.is_without(&e.connection_id) => {}
+            FromSwarm::ConnectionClosed(e) if self.is_without(&e.connection_id) => {
+                self.without.remove(&e.connection_id);
+            }
+            FromSwarm::ConnectionEstablished(e) => {
+                let hidden = self.hidden(&e.peer_id);
+                let other_established = e.other_established.saturating_sub(hidden);
+                self.inner
+                    .on_swarm_event(FromSwarm::ConnectionEstablished(ConnectionEstablished { other_established, ..e }));
+            }
+            FromSwarm::ConnectionClosed(e) => {
+                let hidden = self.hidden(&e.peer_id);
+                let remaining_established = e.remaining_established.saturating_sub(hidden);
+                self.inner.on_swarm_event(FromSwarm::ConnectionClosed(ConnectionClosed { remaining_established, ..e }));
+            }
+            other => self.inner.on_swarm_event(other),
+        }
+    }
+
+    fn on_connection_handler_event(&mut self, peer: PeerId, id: ConnectionId, event: THandlerOutEvent<Self>) {
+        match event {
+            Either::Left(event) => self.inner.on_connection_handler_event(peer, id, event),
+            Either::Right(never) => match never {},
+        }
+    }
+
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<ToSwarm<Self::ToSwarm, THandlerInEvent<Self>>> {
+        self.inner.poll(cx).map(|event| event.map_in(Either::Left))
+    }
+}
