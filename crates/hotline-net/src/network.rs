@@ -34,6 +34,10 @@ const MAX_BACKLOG: usize = 1024;
 /// open once a new connection (with the deliver protocol) is being made:
 /// long enough for a sync exchange running on them to finish.
 const RETIRE_AFTER: Duration = Duration::from_secs(3);
+/// How long the end of a connection with the higher peer id waits for the
+/// other end to make the new connection a new member needs, before it
+/// dials itself (the other end may not count it as a member yet).
+const REPLACE_FALLBACK: Duration = Duration::from_secs(2);
 /// How long after a Kademlia lookup of a peer `dial_peer` starts no new one
 /// for the same peer. A lookup asks up to k members; a node that keeps
 /// asking for peers that are offline (liveness, redial, an outbox) would
@@ -297,6 +301,7 @@ impl Network {
             strangers: Arc::default(),
             replacing: HashMap::new(),
             retiring: HashMap::new(),
+            replace_dial_at: HashMap::new(),
             events_closed: false,
             topic: directory_topic(&config.network).hash(),
             identify_version: identify_version(&config.network),
@@ -560,6 +565,8 @@ struct EventLoop {
     replacing: HashMap<PeerId, Vec<ConnectionId>>,
     /// Such connections once replaced, with when to close them.
     retiring: HashMap<ConnectionId, Instant>,
+    /// When to dial a new member whose end is to dial first, if it has not.
+    replace_dial_at: HashMap<PeerId, Instant>,
     events_closed: bool,
     topic: gossipsub::TopicHash,
     identify_version: String,
@@ -691,6 +698,7 @@ impl EventLoop {
         // alone: a sync exchange may be running on it.
         let members = &self.members;
         self.replacing.retain(|peer, _| members.contains(peer));
+        self.replace_dial_at.retain(|peer, _| members.contains(peer));
         let mut without = BTreeSet::new();
         for (peer, id) in self.swarm.behaviour_mut().deliver.set_members(&self.members) {
             let old = self.replacing.entry(peer).or_default();
@@ -720,8 +728,16 @@ impl EventLoop {
             }
         }
         for peer in without {
-            debug!(%peer, "a new member's connection lacks the deliver protocol: dialling another");
-            self.dial_replacement(peer);
+            // Both ends usually see each other become members at the same
+            // moment, and one new connection serves both: the end with the
+            // lower peer id dials at once, the other only if no new
+            // connection has come after a moment.
+            if *self.swarm.local_peer_id() < peer {
+                debug!(%peer, "a new member's connection lacks the deliver protocol: dialling another");
+                self.dial_replacement(peer);
+            } else {
+                self.replace_dial_at.insert(peer, now + REPLACE_FALLBACK);
+            }
         }
     }
 
@@ -744,6 +760,7 @@ impl EventLoop {
         if old.contains(&id) || !self.is_member(&peer) {
             return;
         }
+        self.replace_dial_at.remove(&peer);
         let deadline = Instant::now() + RETIRE_AFTER;
         for old in self.replacing.remove(&peer).unwrap_or_default() {
             self.retiring.insert(old, deadline);
@@ -764,13 +781,19 @@ impl EventLoop {
             self.swarm.behaviour_mut().kad.add_address(&peer, addr.clone());
             self.swarm.add_peer_address(peer, addr);
         }
-        if any && self.replacing.contains_key(&peer) {
+        if any && self.replacing.contains_key(&peer) && !self.replace_dial_at.contains_key(&peer) {
             self.dial_replacement(peer);
         }
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        self.grace.values().chain(self.cooling.values()).chain(self.retiring.values()).min().copied()
+        self.grace
+            .values()
+            .chain(self.cooling.values())
+            .chain(self.retiring.values())
+            .chain(self.replace_dial_at.values())
+            .min()
+            .copied()
     }
 
     /// Ends expired grace windows (disconnect and cool down) and expired
@@ -792,6 +815,15 @@ impl EventLoop {
             self.swarm.behaviour_mut().cooling.block_peer(peer);
             let _ = self.swarm.disconnect_peer_id(peer);
             self.cooling.insert(peer, now + self.cooldown);
+        }
+        let fallback: Vec<PeerId> =
+            self.replace_dial_at.iter().filter(|(_, at)| **at <= now).map(|(p, _)| *p).collect();
+        for peer in fallback {
+            self.replace_dial_at.remove(&peer);
+            if self.replacing.contains_key(&peer) {
+                debug!(%peer, "no new connection from a new member: dialling it");
+                self.dial_replacement(peer);
+            }
         }
         let retired: Vec<ConnectionId> =
             self.retiring.iter().filter(|(_, end)| **end <= now).map(|(id, _)| *id).collect();
