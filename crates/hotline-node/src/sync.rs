@@ -27,7 +27,9 @@
 //! members, and a newcomer becomes one only once its pushed admission and
 //! record are applied and durable on that peer (it acknowledges the push
 //! after that). In the other order, a newcomer's first fetch would always be
-//! refused.
+//! refused. For the same reason an exchange that pushed something asks for
+//! the peer's digest again before fetching: a peer shows a node that is
+//! not its member only that node's own state's part of its digest.
 //!
 //! Every object is checked by `Directory::apply` in the actor; this module
 //! never decides what is valid. The exchange runs in its own task and talks
@@ -177,6 +179,21 @@ async fn run(peer: PeerId, ours: Ours, net: &NetworkHandle, actor: &mpsc::Sender
     }
 
     report.phase_ms[1] = clock.lap();
+
+    // A peer shows a node that is not (yet) its member only the part of its
+    // digest that belongs to that node's own state: a newcomer's push may
+    // just have made it a member there, so it asks again before fetching.
+    if fetch && report.pushed > 0 {
+        match net.sync_request(peer, SyncRequest::Digest(digest_entries(ours))).await {
+            Ok(SyncResponse::Digest(entries)) => plan.fetch = self::plan(ours, &entries).fetch,
+            Ok(SyncResponse::Refused) => {
+                report.refused = true;
+                return Ok(report);
+            }
+            Ok(other) => return Err(format!("answered a digest with {}", describe(&other))),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
 
     // The next batch is already asked for while one is being applied: under
     // load, each round trip to a busy peer costs more than applying a batch.
