@@ -21,7 +21,8 @@ use either::Either;
 use libp2p::PeerId;
 use libp2p::core::transport::PortUse;
 use libp2p::core::{Endpoint, Multiaddr};
-use libp2p::swarm::behaviour::{ConnectionClosed, ConnectionEstablished};
+use libp2p::swarm::DialError;
+use libp2p::swarm::behaviour::{ConnectionClosed, ConnectionEstablished, DialFailure};
 use libp2p::swarm::{
     ConnectionDenied, ConnectionId, FromSwarm, NetworkBehaviour, THandler, THandlerInEvent, THandlerOutEvent, ToSwarm,
     dummy,
@@ -35,12 +36,26 @@ pub struct MembersOnly<B> {
     members: HashSet<PeerId>,
     /// Connections established without the protocol, by peer.
     without: HashMap<ConnectionId, PeerId>,
+    /// How many connections with each peer offer the protocol.
+    full: HashMap<PeerId, usize>,
 }
+
+/// Why a request to a peer connected only without the protocol failed.
+#[derive(Debug)]
+struct NotOffered;
+
+impl std::fmt::Display for NotOffered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the connection with this peer does not offer the protocol (it was not a member when made)")
+    }
+}
+
+impl std::error::Error for NotOffered {}
 
 impl<B> MembersOnly<B> {
     /// Wraps `inner`; nobody is a member yet.
     pub fn new(inner: B) -> MembersOnly<B> {
-        MembersOnly { inner, members: HashSet::new(), without: HashMap::new() }
+        MembersOnly { inner, members: HashSet::new(), without: HashMap::new(), full: HashMap::new() }
     }
 
     /// The wrapped behaviour.
@@ -63,6 +78,20 @@ impl<B> MembersOnly<B> {
     /// How many open connections with `peer` lack the protocol.
     fn hidden(&self, peer: &PeerId) -> usize {
         self.without.values().filter(|p| *p == peer).count()
+    }
+
+    /// Fails the inner behaviour's requests waiting for a connection to
+    /// `peer`, as a refused dial.
+    fn fail_pending(&mut self, peer: PeerId, connection_id: ConnectionId)
+    where
+        B: NetworkBehaviour,
+    {
+        let error = DialError::Denied { cause: ConnectionDenied::new(NotOffered) };
+        self.inner.on_swarm_event(FromSwarm::DialFailure(DialFailure {
+            peer_id: Some(peer),
+            error: &error,
+            connection_id,
+        }));
     }
 }
 
@@ -121,20 +150,44 @@ impl<B: NetworkBehaviour> NetworkBehaviour for MembersOnly<B> {
     fn on_swarm_event(&mut self, event: FromSwarm) {
         // The inner behaviour knows only the connections that offer its
         // protocol: it never routes a request to one that does not, and the
-        // counts of other connections it is told leave those out too.
+        // counts of other connections it is told leave those out too. Its
+        // requests waiting for a connection to a peer it cannot reach that
+        // way are failed (the caller retries): it would otherwise wait for
+        // ever, since it ignores a dial refused because the peer is
+        // connected.
         match event {
-            FromSwarm::ConnectionEstablished(e) if self.is_without(&e.connection_id) => {}
+            FromSwarm::ConnectionEstablished(e) if self.is_without(&e.connection_id) => {
+                if self.full.get(&e.peer_id).copied().unwrap_or(0) == 0 {
+                    self.fail_pending(e.peer_id, e.connection_id);
+                }
+            }
+            FromSwarm::DialFailure(e)
+                if matches!(e.error, DialError::DialPeerConditionFalse(_))
+                    && e.peer_id
+                        .is_some_and(|p| self.hidden(&p) > 0 && self.full.get(&p).copied().unwrap_or(0) == 0) =>
+            {
+                if let Some(peer) = e.peer_id {
+                    self.fail_pending(peer, e.connection_id);
+                }
+            }
             FromSwarm::AddressChange(e) if self.is_without(&e.connection_id) => {}
             FromSwarm::ConnectionClosed(e) if self.is_without(&e.connection_id) => {
                 self.without.remove(&e.connection_id);
             }
             FromSwarm::ConnectionEstablished(e) => {
+                *self.full.entry(e.peer_id).or_default() += 1;
                 let hidden = self.hidden(&e.peer_id);
                 let other_established = e.other_established.saturating_sub(hidden);
                 self.inner
                     .on_swarm_event(FromSwarm::ConnectionEstablished(ConnectionEstablished { other_established, ..e }));
             }
             FromSwarm::ConnectionClosed(e) => {
+                if let Some(n) = self.full.get_mut(&e.peer_id) {
+                    *n -= 1;
+                    if *n == 0 {
+                        self.full.remove(&e.peer_id);
+                    }
+                }
                 let hidden = self.hidden(&e.peer_id);
                 let remaining_established = e.remaining_established.saturating_sub(hidden);
                 self.inner.on_swarm_event(FromSwarm::ConnectionClosed(ConnectionClosed { remaining_established, ..e }));
