@@ -142,6 +142,34 @@ async fn stop_all(nodes: Vec<RunningNode>) {
     }
 }
 
+/// FRA and DEU, admitted, each with a record for `role`, converged; with
+/// `grace` (and `cooldown`, if given) for strangers.
+async fn honest_pair(
+    net: &TestNet,
+    role: &str,
+    grace: Duration,
+    cooldown: Option<Duration>,
+) -> (Vec<Prepared>, Vec<RunningNode>, Vec<NodeHandle>) {
+    let prepared: Vec<Prepared> =
+        ["FRA", "DEU"].iter().enumerate().map(|(i, s)| net.prepare(&format!("node{i}"), s, true)).collect();
+    let mut nodes: Vec<RunningNode> = Vec::new();
+    for p in &prepared {
+        let bootstrap: Vec<_> = nodes.first().map(first_addr).into_iter().collect();
+        let mut opts = options(&bootstrap);
+        opts.grace = Some(grace);
+        if let Some(cooldown) = cooldown {
+            opts.stranger_cooldown = Some(cooldown);
+        }
+        nodes.push(start(p, opts).await);
+    }
+    let handles: Vec<NodeHandle> = nodes.iter().map(|n| n.handle()).collect();
+    for h in &handles {
+        publish(h, role, "CERT").await;
+    }
+    converged(&handles, 6).await;
+    (prepared, nodes, handles)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_replayed_and_unadmitted_objects_are_rejected_everywhere() {
     let net = TestNet::new("adversary member");
@@ -281,21 +309,10 @@ async fn forged_replayed_and_unadmitted_objects_are_rejected_everywhere() {
 async fn a_stranger_is_cut_off_after_its_grace_window_and_nothing_of_it_is_stored() {
     let net = TestNet::new("adversary stranger");
     let network = net.world.net;
-    let prepared: Vec<Prepared> =
-        ["FRA", "DEU"].iter().enumerate().map(|(i, s)| net.prepare(&format!("node{i}"), s, true)).collect();
-    let mut nodes: Vec<RunningNode> = Vec::new();
-    for p in &prepared {
-        let bootstrap: Vec<_> = nodes.first().map(first_addr).into_iter().collect();
-        let mut opts = options(&bootstrap);
-        opts.grace = Some(Duration::from_millis(1500));
-        opts.stranger_cooldown = Some(Duration::from_secs(60));
-        nodes.push(start(p, opts).await);
-    }
-    let handles: Vec<NodeHandle> = nodes.iter().map(|n| n.handle()).collect();
-    for h in &handles {
-        publish(h, "policy", "CERT").await;
-    }
-    converged(&handles, 6).await;
+    // Honest nodes take a few round trips to admit each other: 4 s is ample
+    // on a loaded machine, and short enough to watch a stranger's end.
+    let (prepared, nodes, handles) =
+        honest_pair(&net, "policy", Duration::from_secs(4), Some(Duration::from_secs(60))).await;
 
     // Valid keys, never admitted: it presents a self-made admission and record.
     let stranger_key = SecretKey::from_seed(&[0x5e; 32]);
@@ -357,21 +374,8 @@ async fn a_strangers_flood_of_objects_costs_no_signature_check_and_members_go_on
     use hotline_node::api_types::SendRequest;
     let net = TestNet::new("adversary flood");
     let network = net.world.net;
-    let prepared: Vec<Prepared> =
-        ["FRA", "DEU"].iter().enumerate().map(|(i, s)| net.prepare(&format!("node{i}"), s, true)).collect();
-    let mut nodes: Vec<RunningNode> = Vec::new();
-    for p in &prepared {
-        let bootstrap: Vec<_> = nodes.first().map(first_addr).into_iter().collect();
-        let mut opts = options(&bootstrap);
-        // Long enough for the whole flood to arrive inside the window.
-        opts.grace = Some(Duration::from_secs(60));
-        nodes.push(start(p, opts).await);
-    }
-    let handles: Vec<NodeHandle> = nodes.iter().map(|n| n.handle()).collect();
-    for h in &handles {
-        publish(h, "technical", "CERT").await;
-    }
-    converged(&handles, 6).await;
+    // Long enough for the whole flood to arrive inside the window.
+    let (_, nodes, handles) = honest_pair(&net, "technical", Duration::from_secs(60), None).await;
 
     let stranger_key = SecretKey::from_seed(&[0x5f; 32]);
     let honest: Vec<PeerId> = handles.iter().map(|h| h.peer_id()).collect();
@@ -431,20 +435,7 @@ async fn a_strangers_unfinished_streams_hold_a_bounded_number_of_bytes() {
     use hotline_node::api_types::SendRequest;
     let net = TestNet::new("adversary streams");
     let network = net.world.net;
-    let prepared: Vec<Prepared> =
-        ["FRA", "DEU"].iter().enumerate().map(|(i, s)| net.prepare(&format!("node{i}"), s, true)).collect();
-    let mut nodes: Vec<RunningNode> = Vec::new();
-    for p in &prepared {
-        let bootstrap: Vec<_> = nodes.first().map(first_addr).into_iter().collect();
-        let mut opts = options(&bootstrap);
-        opts.grace = Some(Duration::from_secs(60));
-        nodes.push(start(p, opts).await);
-    }
-    let handles: Vec<NodeHandle> = nodes.iter().map(|n| n.handle()).collect();
-    for h in &handles {
-        publish(h, "technical", "CERT").await;
-    }
-    converged(&handles, 6).await;
+    let (_, nodes, handles) = honest_pair(&net, "technical", Duration::from_secs(60), None).await;
     let target = handles[1].peer_id();
     let connected = |who: PeerId| {
         let h = handles[1].clone();
