@@ -828,6 +828,22 @@ impl EventLoop {
         let retired: Vec<ConnectionId> =
             self.retiring.iter().filter(|(_, end)| **end <= now).map(|(id, _)| *id).collect();
         for id in retired {
+            // Never the last connection that is not itself being retired:
+            // the other end retires on its own clock, and the two must not
+            // leave the peer with none.
+            let owner = self.peers.iter().find(|(_, p)| p.conns.contains_key(&id));
+            let keeps_another = owner
+                .is_some_and(|(_, p)| p.conns.keys().any(|other| *other != id && !self.retiring.contains_key(other)));
+            if !keeps_another {
+                // Later, and meanwhile try (again) for a connection that
+                // offers the protocol.
+                let peer = owner.map(|(peer, _)| *peer);
+                self.retiring.insert(id, now + RETIRE_AFTER);
+                if let Some(peer) = peer {
+                    self.dial_replacement(peer);
+                }
+                continue;
+            }
             self.retiring.remove(&id);
             debug!(connection = %id, "closing a member's connection made before it was a member");
             self.swarm.close_connection(id);
