@@ -1261,6 +1261,21 @@ impl EventLoop {
             },
             request_response::Event::OutboundFailure { peer, request_id, error, .. } => {
                 debug!(%peer, %error, "deliver request failed");
+                // A member we are connected to that cannot take a delivery
+                // over any connection we hold (made before one of us counted
+                // the other as a member, so one end does not offer the
+                // protocol): drop them, and both ends redial a lost member at
+                // once with connections that offer it. The failed request is
+                // retried by the sender's outbox.
+                let stale = matches!(
+                    error,
+                    request_response::OutboundFailure::UnsupportedProtocols
+                        | request_response::OutboundFailure::DialFailure
+                );
+                if stale && self.is_member(&peer) && self.swarm.is_connected(&peer) {
+                    debug!(%peer, "a member's connections do not carry deliveries: reconnecting");
+                    let _ = self.swarm.disconnect_peer_id(peer);
+                }
                 let mut reason = error.to_string();
                 if self.wanted.contains(&peer) {
                     reason.push_str("; no address known, looking the peer up: retry shortly");
