@@ -33,6 +33,17 @@ async fn pair(net: &TestNet) -> (RunningNode, RunningNode) {
     (na, nb)
 }
 
+/// A node to start again from its data directory: `start` needs only the
+/// directory; the keys are on disk.
+fn existing(data: std::path::PathBuf, state: &str) -> Prepared {
+    Prepared {
+        data,
+        state: state.parse().unwrap(),
+        state_key: hotline_core::SecretKey::from_seed(&[0; 32]),
+        node: hotline_core::NodeId([0; 32]),
+    }
+}
+
 async fn inbox(h: &NodeHandle) -> Vec<hotline_node::api_types::MessageSummary> {
     h.messages(MessageQuery::default()).await.unwrap()
 }
@@ -89,12 +100,7 @@ async fn an_offline_recipient_gets_the_message_exactly_once_when_it_starts() {
     assert!(outbox[0].attempts >= 1, "{outbox:?}");
     assert!(outbox[0].last_error.is_some());
 
-    let prepared = Prepared {
-        data: b_data,
-        state: "DEU".parse().unwrap(),
-        state_key: hotline_core::SecretKey::from_seed(&[0; 32]),
-        node: hotline_core::NodeId([0; 32]),
-    };
+    let prepared = existing(b_data, "DEU");
     let nb = start(&prepared, options(&[first_addr(&na)])).await;
     let view = a.wait_delivered(sent.msg_id, DEADLINE).await.unwrap();
     assert_eq!(view.state, "delivered");
@@ -117,12 +123,7 @@ async fn a_sender_restarted_with_a_full_outbox_still_delivers() {
     na.shutdown().await.unwrap();
 
     // The message survives the sender's restart in its outbox...
-    let fra = Prepared {
-        data: net.root.path().join("fra"),
-        state: "FRA".parse().unwrap(),
-        state_key: hotline_core::SecretKey::from_seed(&[0; 32]),
-        node: hotline_core::NodeId([0; 32]),
-    };
+    let fra = existing(net.root.path().join("fra"), "FRA");
     let na = start(&fra, options(&[])).await;
     let a = na.handle();
     let outbox = a.outbox().await.unwrap();
@@ -131,7 +132,7 @@ async fn a_sender_restarted_with_a_full_outbox_still_delivers() {
     assert_eq!(outbox[0].node, b_peer.to_string());
 
     // ...and is delivered once the recipient is back.
-    let deu = Prepared { data: net.root.path().join("deu"), ..fra };
+    let deu = existing(net.root.path().join("deu"), "DEU");
     let nb = start(&deu, options(&[first_addr(&na)])).await;
     assert_eq!(a.wait_delivered(sent.msg_id, DEADLINE).await.unwrap().state, "delivered");
     assert_eq!(inbox(&nb.handle()).await.len(), 1);
@@ -197,12 +198,7 @@ async fn an_envelope_the_recipient_cannot_decrypt_is_sealed_again_to_its_new_bun
         batch.put_secret(hotline_store::PREKEY_RING, &hotline_crypto::PrekeyRing::new().to_bytes_secret());
         store.write(batch).unwrap();
     }
-    let prepared = Prepared {
-        data: b_data,
-        state: "DEU".parse().unwrap(),
-        state_key: hotline_core::SecretKey::from_seed(&[0; 32]),
-        node: hotline_core::NodeId([0; 32]),
-    };
+    let prepared = existing(b_data, "DEU");
     let nb = start(&prepared, options(&[first_addr(&na)])).await;
     let view = a.wait_delivered(sent.msg_id, DEADLINE).await.unwrap();
     assert_eq!(view.state, "delivered");
