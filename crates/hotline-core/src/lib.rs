@@ -28,6 +28,7 @@ pub mod record;
 pub mod revocation;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+pub mod thread;
 pub mod time;
 pub mod validate;
 

@@ -71,7 +71,7 @@ impl MessageRow {
         encoding::encode_versioned(MESSAGE_ROW_FORMAT, self)
     }
 
-    fn decode(bytes: &[u8]) -> Result<MessageRow, DecodeError> {
+    pub(crate) fn decode(bytes: &[u8]) -> Result<MessageRow, DecodeError> {
         encoding::decode_versioned("message row", MESSAGE_ROW_FORMAT, bytes, MAX_ROW_BYTES)
     }
 
@@ -132,9 +132,11 @@ fn split_pair_key(key: &[u8]) -> Option<([u8; 16], NodeId)> {
 }
 
 impl WriteBatch {
-    /// Writes (or replaces) a message row.
+    /// Writes (or replaces) a message row, and its place in the mailbox
+    /// indexes (see `crate::mailbox`).
     pub fn put_message(&mut self, id: MessageId, row: &MessageRow) {
         self.ops.push(Op::Put { table: Table::Messages, key: id.0.to_vec(), value: row.encode() });
+        self.index_message(id, row);
     }
 
     /// Adds `msg` to the thread index of `case`.

@@ -1,11 +1,13 @@
 //! Upgrades of an older store to [`SCHEMA_VERSION`], run when the store is
 //! opened, in one durable transaction: a crash leaves the old version whole.
 
+use crate::batch::{Op, WriteBatch};
 use crate::error::{StoreError, from_redb};
-use crate::schema::{HISTORY, HistoryRow, META, SCHEMA_VERSION, SLOTS, SlotRow, meta};
+use crate::messages::MessageRow;
+use crate::schema::{HISTORY, HistoryRow, META, SCHEMA_VERSION, SLOTS, SlotRow, Table, meta};
 use hotline_core::directory::Entry;
 use hotline_core::limits::MAX_EVIDENCE;
-use hotline_core::{DirectoryObject, NetworkId};
+use hotline_core::{DirectoryObject, MessageId, NetworkId};
 use redb::{Database, Durability, ReadableTable};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -28,7 +30,7 @@ pub(crate) fn upgrade(db: &Database, path: &Path, found: u32, network: &NetworkI
     let corrupt = |detail: String| StoreError::Corrupt { path: path.into(), detail };
     let mut txn = db.begin_write().map_err(|e| err(e.into()))?;
     txn.set_durability(Durability::Immediate).map_err(|e| err(e.into()))?;
-    {
+    if found < 2 {
         // Version 1 → 2: node revocations are keyed by state and node. A
         // version 1 slot held every state's revocation of one node, the
         // winner and the others as evidence: each goes to its own state's
@@ -70,6 +72,37 @@ pub(crate) fn upgrade(db: &Database, path: &Path, found: u32, network: &NetworkI
             key.extend_from_slice(suffix);
             history.insert(key.as_slice(), value.as_slice()).map_err(|e| err(e.into()))?;
         }
+    }
+    if found < 3 {
+        // Version 2 → 3: the mailbox indexes, from every stored message.
+        let messages = txn.open_table(Table::Messages.definition()).map_err(|e| err(e.into()))?;
+        let mut batch = WriteBatch::new();
+        for row in messages.iter().map_err(|e| err(e.into()))? {
+            let (k, v) = row.map_err(|e| err(e.into()))?;
+            let id: [u8; 16] =
+                k.value().try_into().map_err(|_| corrupt("a key of the messages table is not 16 bytes".into()))?;
+            let id = MessageId(id);
+            let row = MessageRow::decode(v.value()).map_err(|e| corrupt(format!("message {id}: {e}")))?;
+            batch.index_message(id, &row);
+        }
+        drop(messages);
+        let mut mailbox = txn.open_table(Table::Mailbox.definition()).map_err(|e| err(e.into()))?;
+        let mut unread = txn.open_table(Table::Unread.definition()).map_err(|e| err(e.into()))?;
+        for op in &batch.ops {
+            let done = match op {
+                Op::Put { table: Table::Mailbox, key, value } => {
+                    mailbox.insert(key.as_slice(), value.as_slice()).map(drop)
+                }
+                Op::Put { table: Table::Unread, key, value } => {
+                    unread.insert(key.as_slice(), value.as_slice()).map(drop)
+                }
+                // A message read before the upgrade has no unread row to remove.
+                _ => Ok(()),
+            };
+            done.map_err(|e| err(e.into()))?;
+        }
+    }
+    {
         let mut meta_table = txn.open_table(META).map_err(|e| err(e.into()))?;
         meta_table.insert(meta::SCHEMA, SCHEMA_VERSION.to_be_bytes().as_slice()).map_err(|e| err(e.into()))?;
     }

@@ -1,6 +1,6 @@
 //! The database schema: table names, meta keys and row encodings.
 //!
-//! The schema (version 2; see [`SCHEMA_VERSION`]) has three tables:
+//! The schema (version 3; see [`SCHEMA_VERSION`]) has three tables:
 //!
 //! | table     | key                                      | value                              |
 //! |-----------|------------------------------------------|------------------------------------|
@@ -20,6 +20,8 @@
 //! | `secrets`  | name (text)                  | secret bytes (the prekey ring)               |
 //! | `comchecks`| comcheck id (16 bytes)       | the initiator's state of one check, encoded by the node |
 //! | `comcheck_schedules` | schedule id (16 bytes) | a periodic check, encoded by the node        |
+//! | `mailbox`  | direction ‖ at (u64 BE) ‖ msg_id | empty: messages newest first (`crate::mailbox`) |
+//! | `unread`   | at (u64 BE) ‖ msg_id         | empty: received messages no person displayed |
 //!
 //! Rows are encoded with `hotline_core::encoding` behind a one-byte row
 //! format, so a row can change shape without a new schema version, and every
@@ -42,8 +44,9 @@ use serde::{Deserialize, Serialize};
 ///
 /// Version 2 keys node revocation slots by state and node
 /// (`rev-node/STATE/NODE`); `crate::migrate` upgrades a version 1 store
-/// when it is opened.
-pub const SCHEMA_VERSION: u32 = 2;
+/// when it is opened. Version 3 adds the mailbox indexes (`mailbox`,
+/// `unread`), built from the messages by the upgrade.
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Identifies a Hotline store among redb files.
 pub(crate) const MAGIC: &[u8] = b"hotline-store";
@@ -83,18 +86,27 @@ pub(crate) enum Table {
     Secrets,
     Comchecks,
     Schedules,
+    Mailbox,
+    Unread,
 }
 
 impl Table {
     pub fn definition(self) -> TableDefinition<'static, &'static [u8], &'static [u8]> {
+        TableDefinition::new(self.name())
+    }
+
+    /// The table's name in the database.
+    pub fn name(self) -> &'static str {
         match self {
-            Table::Messages => TableDefinition::new("messages"),
-            Table::Cases => TableDefinition::new("cases"),
-            Table::Outbox => TableDefinition::new("outbox"),
-            Table::Receipts => TableDefinition::new("receipts"),
-            Table::Secrets => TableDefinition::new("secrets"),
-            Table::Comchecks => TableDefinition::new("comchecks"),
-            Table::Schedules => TableDefinition::new("comcheck_schedules"),
+            Table::Messages => "messages",
+            Table::Cases => "cases",
+            Table::Outbox => "outbox",
+            Table::Receipts => "receipts",
+            Table::Secrets => "secrets",
+            Table::Comchecks => "comchecks",
+            Table::Schedules => "comcheck_schedules",
+            Table::Mailbox => "mailbox",
+            Table::Unread => "unread",
         }
     }
 }

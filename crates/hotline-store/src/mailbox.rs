@@ -1,0 +1,392 @@
+//! The mailbox indexes: messages listed newest first, a page at a time,
+//! without reading any message that is not on the page.
+//!
+//! Two index tables are kept in step with the `messages` table by
+//! [`WriteBatch::put_message`], from the row alone (the time a message was
+//! received or queued never changes, so re-writing a row re-writes the same
+//! keys):
+//!
+//! | table     | key                                   | value |
+//! |-----------|---------------------------------------|-------|
+//! | `mailbox` | direction (0 in, 1 out) ‖ at (u64 BE) ‖ msg_id | empty |
+//! | `unread`  | at (u64 BE) ‖ msg_id                  | empty: a received message no person displayed |
+
+use crate::batch::{Op, WriteBatch};
+use crate::error::StoreError;
+use crate::messages::MessageRow;
+use crate::schema::Table;
+use crate::store::Store;
+use hotline_core::{CaseId, MessageId, Timestamp};
+use redb::ReadableTableMetadata;
+use std::fmt;
+use std::str::FromStr;
+
+const INBOX: u8 = 0;
+const SENT: u8 = 1;
+
+/// Which messages a page lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mailbox {
+    /// Messages received.
+    Inbox,
+    /// Messages written here.
+    Sent,
+    /// Both.
+    All,
+}
+
+/// A position in a mailbox: the next page lists what is older. Its text
+/// form, `AT-MSGID` (seconds since the epoch, then the id in hex), is what
+/// the control API and the CLI pass around.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Cursor {
+    /// When the message was received or queued.
+    pub at: Timestamp,
+    /// Its id, which orders messages of the same second.
+    pub id: MessageId,
+}
+
+impl fmt::Display for Cursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.at.0, self.id)
+    }
+}
+
+/// A cursor that is not `AT-MSGID`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a cursor is AT-MSGID (seconds, then 32 hex digits), as a page gives it: {0:?} is not")]
+pub struct BadCursor(pub String);
+
+impl FromStr for Cursor {
+    type Err = BadCursor;
+
+    fn from_str(s: &str) -> Result<Cursor, BadCursor> {
+        let bad = || BadCursor(s.chars().take(80).collect());
+        let (at, id) = s.split_once('-').ok_or_else(bad)?;
+        let at = at.parse::<u64>().map_err(|_| bad())?;
+        let id: [u8; 16] = hex::decode(id).ok().and_then(|b| b.try_into().ok()).ok_or_else(bad)?;
+        Ok(Cursor { at: Timestamp(at), id: MessageId(id) })
+    }
+}
+
+/// One page of a mailbox, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    /// The messages, newest first.
+    pub messages: Vec<(MessageId, MessageRow)>,
+    /// Where the next (older) page starts, if there is one.
+    pub next: Option<Cursor>,
+}
+
+impl MessageRow {
+    /// When the message was received (in) or queued (out): its place in
+    /// the mailbox.
+    pub fn at(&self) -> Timestamp {
+        match self {
+            MessageRow::Received(r) => r.received_at,
+            MessageRow::Sent(s) => s.queued_at,
+        }
+    }
+}
+
+fn cursor_bytes(at: Timestamp, id: &MessageId) -> [u8; 24] {
+    let mut key = [0u8; 24];
+    key[..8].copy_from_slice(&at.0.to_be_bytes());
+    key[8..].copy_from_slice(&id.0);
+    key
+}
+
+fn mailbox_key(direction: u8, at: Timestamp, id: &MessageId) -> Vec<u8> {
+    let mut key = Vec::with_capacity(25);
+    key.push(direction);
+    key.extend_from_slice(&cursor_bytes(at, id));
+    key
+}
+
+fn parse_cursor(key: &[u8]) -> Option<Cursor> {
+    let (at, id) = key.split_first_chunk::<8>()?;
+    Some(Cursor { at: Timestamp(u64::from_be_bytes(*at)), id: MessageId(id.try_into().ok()?) })
+}
+
+impl WriteBatch {
+    /// The index rows that go with writing message `id` as `row`.
+    pub(crate) fn index_message(&mut self, id: MessageId, row: &MessageRow) {
+        let at = row.at();
+        let direction = if matches!(row, MessageRow::Received(_)) { INBOX } else { SENT };
+        self.ops.push(Op::Put { table: Table::Mailbox, key: mailbox_key(direction, at, &id), value: Vec::new() });
+        let unread = cursor_bytes(at, &id).to_vec();
+        match row {
+            MessageRow::Received(r) if !r.read => {
+                self.ops.push(Op::Put { table: Table::Unread, key: unread, value: Vec::new() });
+            }
+            _ => self.ops.push(Op::Delete { table: Table::Unread, key: unread }),
+        }
+    }
+}
+
+impl Store {
+    /// At most `limit` messages of `mailbox` older than `before` (all if
+    /// `None`), newest first; with `unread`, only received messages no
+    /// person displayed. Reads the index and the rows on the page only.
+    pub fn mailbox_page(
+        &self,
+        mailbox: Mailbox,
+        unread: bool,
+        before: Option<Cursor>,
+        limit: usize,
+    ) -> Result<Page, StoreError> {
+        const ACTION: &str = "listing a mailbox";
+        let txn = self.begin_read(ACTION)?;
+        let upper = before.map(|c| cursor_bytes(c.at, &c.id));
+        // Up to limit + 1 positions per source, newest first; the extra one
+        // says whether another page follows.
+        let mut positions: Vec<Cursor> = Vec::new();
+        let mut scan = |table: Table, prefix: &[u8]| -> Result<(), StoreError> {
+            let Some(t) = self.open_read(&txn, table.definition(), ACTION)? else { return Ok(()) };
+            let lower = prefix.to_vec();
+            let mut high = prefix.to_vec();
+            match &upper {
+                Some(u) => high.extend_from_slice(u),
+                None => high.extend_from_slice(&[0xff; 25]),
+            }
+            let range = t.range::<&[u8]>(lower.as_slice()..high.as_slice()).map_err(|e| self.db_error(ACTION, e))?;
+            for row in range.rev().take(limit.saturating_add(1)) {
+                let (k, _) = row.map_err(|e| self.db_error(ACTION, e))?;
+                let key = k.value();
+                let cursor = key
+                    .strip_prefix(prefix)
+                    .and_then(parse_cursor)
+                    .ok_or_else(|| self.corrupt(format!("a key of the {} table is malformed", table.name())))?;
+                positions.push(cursor);
+            }
+            Ok(())
+        };
+        match (unread, mailbox) {
+            (true, _) => scan(Table::Unread, &[])?,
+            (false, Mailbox::Inbox) => scan(Table::Mailbox, &[INBOX])?,
+            (false, Mailbox::Sent) => scan(Table::Mailbox, &[SENT])?,
+            (false, Mailbox::All) => {
+                scan(Table::Mailbox, &[INBOX])?;
+                scan(Table::Mailbox, &[SENT])?;
+            }
+        }
+        positions.sort_unstable_by(|a, b| b.cmp(a));
+        let more = positions.len() > limit;
+        positions.truncate(limit);
+        let messages = self.open_read(&txn, Table::Messages.definition(), ACTION)?;
+        let mut out = Vec::with_capacity(positions.len());
+        for cursor in &positions {
+            let row = match &messages {
+                Some(t) => t.get(cursor.id.0.as_slice()).map_err(|e| self.db_error(ACTION, e))?,
+                None => None,
+            };
+            let Some(row) = row else {
+                return Err(self.corrupt(format!("the mailbox lists message {}, which is not stored", cursor.id)));
+            };
+            let row =
+                MessageRow::decode(row.value()).map_err(|e| self.corrupt(format!("message {}: {e}", cursor.id)))?;
+            out.push((cursor.id, row));
+        }
+        let next = if more { positions.last().copied() } else { None };
+        Ok(Page { messages: out, next })
+    }
+
+    /// How many messages are stored, sent and received.
+    pub fn message_count(&self) -> Result<u64, StoreError> {
+        const ACTION: &str = "counting messages";
+        let txn = self.begin_read(ACTION)?;
+        match self.open_read(&txn, Table::Messages.definition(), ACTION)? {
+            Some(t) => t.len().map_err(|e| self.db_error(ACTION, e)),
+            None => Ok(0),
+        }
+    }
+
+    /// Up to `max` stored message ids whose hex form starts with `prefix`
+    /// (hex digits, at most 32), in id order.
+    pub fn messages_with_prefix(&self, prefix: &str, max: usize) -> Result<Vec<MessageId>, StoreError> {
+        const ACTION: &str = "finding a message by prefix";
+        let Some((low, high)) = prefix_bounds(prefix) else { return Ok(Vec::new()) };
+        let txn = self.begin_read(ACTION)?;
+        let Some(t) = self.open_read(&txn, Table::Messages.definition(), ACTION)? else { return Ok(Vec::new()) };
+        let mut out = Vec::new();
+        for row in t.range::<&[u8]>(low.as_slice()..=high.as_slice()).map_err(|e| self.db_error(ACTION, e))?.take(max) {
+            let (k, _) = row.map_err(|e| self.db_error(ACTION, e))?;
+            let id: [u8; 16] =
+                k.value().try_into().map_err(|_| self.corrupt("a key of the messages table is not 16 bytes"))?;
+            out.push(MessageId(id));
+        }
+        Ok(out)
+    }
+
+    /// Up to `max` cases held whose id's hex form starts with `prefix`, in
+    /// id order; each case is found in one lookup however long its thread.
+    pub fn cases_with_prefix(&self, prefix: &str, max: usize) -> Result<Vec<CaseId>, StoreError> {
+        const ACTION: &str = "finding a case by prefix";
+        let Some((low, high)) = prefix_bounds(prefix) else { return Ok(Vec::new()) };
+        let txn = self.begin_read(ACTION)?;
+        let Some(t) = self.open_read(&txn, Table::Cases.definition(), ACTION)? else { return Ok(Vec::new()) };
+        let mut out: Vec<CaseId> = Vec::new();
+        let mut from = low.to_vec();
+        let mut high = high.to_vec();
+        high.extend_from_slice(&[0xff; 16]);
+        while out.len() < max {
+            let mut range =
+                t.range::<&[u8]>(from.as_slice()..=high.as_slice()).map_err(|e| self.db_error(ACTION, e))?;
+            let Some(row) = range.next() else { break };
+            let (k, _) = row.map_err(|e| self.db_error(ACTION, e))?;
+            let case: [u8; 16] = k
+                .value()
+                .get(..16)
+                .and_then(|c| c.try_into().ok())
+                .ok_or_else(|| self.corrupt("a key of the cases table is malformed"))?;
+            out.push(CaseId(case));
+            // The next case: past every key of this one.
+            from = case.to_vec();
+            from.extend_from_slice(&[0xff; 16]);
+            from.push(0);
+        }
+        Ok(out)
+    }
+}
+
+/// The lowest and highest 16-byte ids whose hex form starts with `prefix`,
+/// or `None` if `prefix` is not 1 to 32 hex digits.
+fn prefix_bounds(prefix: &str) -> Option<([u8; 16], [u8; 16])> {
+    if prefix.is_empty() || prefix.len() > 32 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let pad = |fill: char| {
+        let mut s = prefix.to_ascii_lowercase();
+        while s.len() < 32 {
+            s.push(fill);
+        }
+        hex::decode(s).ok().and_then(|b| <[u8; 16]>::try_from(b).ok())
+    };
+    Some((pad('0')?, pad('f')?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::messages::{ReceivedRow, SentRow};
+    use hotline_core::NodeId;
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let w = hotline_core::testkit::World::default();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::create(dir.path(), &w.charter, "FRA".parse().expect("state")).expect("create");
+        (dir, store)
+    }
+
+    fn received(at: u64, read: bool) -> MessageRow {
+        MessageRow::Received(ReceivedRow {
+            message: vec![at as u8],
+            sender: NodeId([1; 32]),
+            envelope_hash: [2; 32],
+            received_at: Timestamp(at),
+            receipt: vec![3],
+            read,
+            acknowledged_with: None,
+        })
+    }
+
+    fn sent(at: u64) -> MessageRow {
+        MessageRow::Sent(SentRow {
+            message: vec![at as u8],
+            queued_at: Timestamp(at),
+            recipients: vec![NodeId([4; 32])],
+            acknowledged_with: None,
+        })
+    }
+
+    fn ids(page: &Page) -> Vec<u8> {
+        page.messages.iter().map(|(id, _)| id.0[0]).collect()
+    }
+
+    /// Messages 1..=9: odd ones received (7 and 9 read), even ones sent,
+    /// each at time 100 + id, and 10 at the same second as 9.
+    fn filled() -> (tempfile::TempDir, Store) {
+        let (dir, store) = store();
+        let mut batch = WriteBatch::new();
+        for n in 1u8..=10 {
+            let at = 100 + u64::from(n.min(9));
+            let row = if n % 2 == 1 { received(at, n >= 7) } else { sent(at) };
+            batch.put_message(MessageId([n; 16]), &row);
+        }
+        store.write(batch).expect("write");
+        (dir, store)
+    }
+
+    #[test]
+    fn pages_run_newest_first_and_meet_without_gaps() {
+        let (_dir, store) = filled();
+        let first = store.mailbox_page(Mailbox::All, false, None, 4).expect("page");
+        assert_eq!(ids(&first), vec![10, 9, 8, 7]);
+        let second = store.mailbox_page(Mailbox::All, false, first.next, 4).expect("page");
+        assert_eq!(ids(&second), vec![6, 5, 4, 3]);
+        let third = store.mailbox_page(Mailbox::All, false, second.next, 4).expect("page");
+        assert_eq!(ids(&third), vec![2, 1]);
+        assert_eq!(third.next, None);
+        assert_eq!(store.message_count().expect("count"), 10);
+    }
+
+    #[test]
+    fn the_boxes_and_the_unread_list_are_apart() {
+        let (_dir, store) = filled();
+        assert_eq!(ids(&store.mailbox_page(Mailbox::Inbox, false, None, 50).expect("page")), vec![9, 7, 5, 3, 1]);
+        assert_eq!(ids(&store.mailbox_page(Mailbox::Sent, false, None, 50).expect("page")), vec![10, 8, 6, 4, 2]);
+        assert_eq!(ids(&store.mailbox_page(Mailbox::Inbox, true, None, 50).expect("page")), vec![5, 3, 1]);
+        // Reading 3 takes it off the unread list, and only off it.
+        let mut batch = WriteBatch::new();
+        batch.put_message(MessageId([3; 16]), &received(103, true));
+        store.write(batch).expect("write");
+        assert_eq!(ids(&store.mailbox_page(Mailbox::Inbox, true, None, 50).expect("page")), vec![5, 1]);
+        assert_eq!(ids(&store.mailbox_page(Mailbox::Inbox, false, None, 50).expect("page")), vec![9, 7, 5, 3, 1]);
+    }
+
+    /// A version 2 store has messages but no indexes: opening it builds them.
+    #[test]
+    fn a_version_2_store_gets_its_indexes_on_open() {
+        let (dir, store) = filled();
+        drop(store);
+        {
+            let db = redb::Database::open(dir.path().join(crate::DB_FILE)).expect("open");
+            let txn = db.begin_write().expect("write");
+            txn.delete_table(Table::Mailbox.definition()).expect("drop mailbox");
+            txn.delete_table(Table::Unread.definition()).expect("drop unread");
+            txn.open_table(crate::schema::META)
+                .expect("meta")
+                .insert(crate::schema::meta::SCHEMA, 2u32.to_be_bytes().as_slice())
+                .expect("schema");
+            txn.commit().expect("commit");
+        }
+        let store = Store::open(dir.path()).expect("reopen");
+        assert_eq!(ids(&store.mailbox_page(Mailbox::All, false, None, 3).expect("page")), vec![10, 9, 8]);
+        assert_eq!(ids(&store.mailbox_page(Mailbox::Inbox, true, None, 50).expect("page")), vec![5, 3, 1]);
+    }
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_refused() {
+        let c = Cursor { at: Timestamp(1_700_000_000), id: MessageId([0xab; 16]) };
+        assert_eq!(c.to_string().parse::<Cursor>(), Ok(c));
+        for bad in ["", "12", "x-abab", "12-abab", "-ababababababababababababababab"] {
+            assert!(bad.parse::<Cursor>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn prefixes_find_messages_and_cases() {
+        let (_dir, store) = filled();
+        let mut batch = WriteBatch::new();
+        for (case, msg) in [(0x11u8, 1u8), (0x11, 2), (0x11, 3), (0x12, 4), (0x21, 5)] {
+            batch.index_case(CaseId([case; 16]), MessageId([msg; 16]));
+        }
+        store.write(batch).expect("write");
+        assert_eq!(store.messages_with_prefix("0a", 2).expect("ids"), vec![MessageId([10; 16])]);
+        assert_eq!(store.messages_with_prefix("0", 2).expect("ids").len(), 2);
+        assert!(store.messages_with_prefix("zz", 2).expect("ids").is_empty());
+        assert_eq!(store.cases_with_prefix("1", 5).expect("cases"), vec![CaseId([0x11; 16]), CaseId([0x12; 16])]);
+        assert_eq!(store.cases_with_prefix("2", 5).expect("cases"), vec![CaseId([0x21; 16])]);
+        assert!(store.cases_with_prefix("3", 5).expect("cases").is_empty());
+    }
+}
