@@ -213,3 +213,74 @@ async fn an_envelope_the_recipient_cannot_decrypt_is_sealed_again_to_its_new_bun
     na.shutdown().await.unwrap();
     nb.shutdown().await.unwrap();
 }
+
+/// The inbox is read a page at a time, newest first into the page, and the
+/// cursor of each page (its oldest message) leads to the next without a gap
+/// or a repeat; unread paging follows what a person displayed; id prefixes
+/// are found in the node's indexes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_inbox_pages_by_cursor_and_prefixes_resolve() {
+    let net = TestNet::new("messaging");
+    let (na, nb) = pair(&net).await;
+    let (a, b) = (na.handle(), nb.handle());
+    let mut sent = Vec::new();
+    for _ in 0..7 {
+        let s = a.send(rfi("DEU")).await.unwrap();
+        sent.push(s.msg_id);
+    }
+    for id in &sent {
+        a.wait_delivered(*id, DEADLINE).await.unwrap();
+    }
+    let all = inbox(&b).await;
+    assert_eq!(all.len(), 7);
+
+    let mut seen = Vec::new();
+    let mut before = None;
+    loop {
+        let query = MessageQuery { limit: Some(3), before: before.clone(), ..Default::default() };
+        let page = b.messages(query).await.unwrap();
+        assert!(page.len() <= 3);
+        // Oldest first within a page; the page before it is newer.
+        assert!(page.windows(2).all(|w| (w[0].at, w[0].msg_id) < (w[1].at, w[1].msg_id)), "{page:?}");
+        if let (Some(last_seen), Some(newest)) = (seen.first(), page.last()) {
+            let last_seen: &hotline_node::api_types::MessageSummary = last_seen;
+            assert!((newest.at, newest.msg_id) < (last_seen.at, last_seen.msg_id));
+        }
+        let Some(oldest) = page.first() else { break };
+        before = Some(format!("{}-{}", oldest.at.0, oldest.msg_id));
+        let full = page.len() == 3;
+        seen.splice(0..0, page);
+        if !full {
+            break;
+        }
+    }
+    assert_eq!(seen, all, "the pages together are the inbox, in order");
+
+    // Displaying one takes it off the unread pages only.
+    b.message(all[6].msg_id, true).await.unwrap();
+    let unread = b.messages(MessageQuery { unread: true, limit: Some(10), ..Default::default() }).await.unwrap();
+    assert_eq!(unread.len(), 6);
+    assert!(unread.iter().all(|m| m.msg_id != all[6].msg_id));
+
+    // Bad paging input is refused with its own code, not ignored.
+    for (query, code) in [
+        (MessageQuery { limit: Some(0), ..Default::default() }, "bad_limit"),
+        (MessageQuery { limit: Some(1001), ..Default::default() }, "bad_limit"),
+        (MessageQuery { before: Some("yesterday".into()), ..Default::default() }, "bad_cursor"),
+    ] {
+        let err = b.messages(query).await.unwrap_err();
+        assert_eq!(err.code(), code, "{err}");
+    }
+
+    // Prefixes: a full id's first 12 digits find it alone; the case too.
+    let id = all[0].msg_id.to_string();
+    let found = b.ids_with_prefix(id[..12].to_string()).await.unwrap();
+    assert_eq!(found.messages, vec![all[0].msg_id]);
+    let case = all[0].case_id.to_string();
+    let found = b.ids_with_prefix(case[..12].to_string()).await.unwrap();
+    assert_eq!(found.cases, vec![all[0].case_id]);
+    // One hex digit matches more than one of seven random ids, or none.
+    let found = b.ids_with_prefix("0".into()).await.unwrap();
+    assert!(found.messages.len() <= 2 && found.cases.len() <= 2);
+    drop((na, nb));
+}

@@ -421,14 +421,21 @@ async fn resolve_challenge(client: &Client, id: IdArg) -> Result<CaseId> {
         IdArg::Full(b) => return Ok(CaseId(b)),
         IdArg::Prefix(p) => p,
     };
-    let query = MessageQuery { r#box: Some("inbox".into()), ..Default::default() };
-    let inbox = client.messages(&query).await.context("cannot list messages to look up an id prefix")?;
-    let ids: BTreeSet<CaseId> = inbox
-        .iter()
-        .filter(|m| m.kind == MessageType::ComcheckChallenge)
-        .filter(|m| m.case_id.to_string().starts_with(&prefix) || m.msg_id.to_string().starts_with(&prefix))
-        .map(|m| m.case_id)
-        .collect();
+    // The prefix names the check (the challenges' case) or a challenge.
+    let found = super::message::ids_with_prefix(client, &prefix).await?;
+    let mut candidates: BTreeSet<CaseId> = found.cases.into_iter().collect();
+    for id in found.messages {
+        let view = client.message(id, false).await.context("cannot read a message to look up an id prefix")?;
+        candidates.insert(view.message.case_id);
+    }
+    let mut ids = BTreeSet::new();
+    for case in candidates {
+        let query = MessageQuery { r#box: Some("inbox".into()), case: Some(case), ..Default::default() };
+        let inbox = client.messages(&query).await.context("cannot list messages to look up an id prefix")?;
+        if inbox.iter().any(|m| m.kind == MessageType::ComcheckChallenge) {
+            ids.insert(case);
+        }
+    }
     unique(ids, &prefix, "check received")
 }
 

@@ -19,7 +19,6 @@ use hotline_node::Client;
 use hotline_node::api_types::{
     AckRequest, MessageQuery, MessageSummary, MessageView, NodeEvent, OutboxItem, SendRequest, SendResponse,
 };
-use std::collections::{BTreeSet, HashMap};
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 
@@ -106,6 +105,12 @@ pub struct InboxArgs {
     /// List received and sent messages.
     #[arg(long)]
     all: bool,
+    /// The most messages to list: the newest ones (1 to 1000).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    limit: u16,
+    /// List the messages older than this cursor, as a page ends with.
+    #[arg(long, value_name = "CURSOR")]
+    before: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -241,9 +246,20 @@ pub fn inbox(args: InboxArgs, data_dir: &Path, out: &Out) -> Result<()> {
             Some(c) => Some(resolve_case(&client, c).await?),
             None => None,
         };
-        let query = MessageQuery { r#box: Some(r#box.into()), unread: args.unread, case };
+        let query = MessageQuery {
+            r#box: Some(r#box.into()),
+            unread: args.unread,
+            case,
+            limit: Some(usize::from(args.limit)),
+            before: args.before.clone(),
+        };
         anyhow::Ok(client.messages(&query).await?)
     })?;
+    // A full page may have older messages behind it: the oldest of the
+    // page is where the next one starts.
+    let more = (list.len() == usize::from(args.limit))
+        .then(|| list.first().map(|m| hotline_store::Cursor { at: m.at, id: m.msg_id }))
+        .flatten();
     out.emit(&list, || {
         if list.is_empty() {
             return match (r#box, args.unread, args.case.is_some()) {
@@ -254,7 +270,11 @@ pub fn inbox(args: InboxArgs, data_dir: &Path, out: &Out) -> Result<()> {
                 _ => "No messages.".into(),
             };
         }
-        inbox_table(&list)
+        let mut text = inbox_table(&list);
+        if let Some(cursor) = more {
+            text += &format!("\nOlder messages may follow: hotline inbox --before {cursor}");
+        }
+        text
     })
 }
 
@@ -331,25 +351,10 @@ pub fn thread(args: ThreadArgs, data_dir: &Path, out: &Out) -> Result<()> {
 
 /// Oldest first, and a reply always after the message it answers: times
 /// are whole seconds, so a quick answer can carry the same `created_at` as
-/// its question, and the daemon's order does not settle that tie.
+/// its question. The rule is core's, the one the daemon applies.
 fn causal_order(mut views: Vec<MessageView>) -> Vec<MessageView> {
-    let parents: HashMap<MessageId, Option<MessageId>> =
-        views.iter().map(|v| (v.message.msg_id, v.message.in_reply_to)).collect();
-    let depth = |id: MessageId| {
-        let (mut depth, mut at) = (0usize, id);
-        // Bounded, in case ids ever form a loop.
-        while let Some(Some(parent)) = parents.get(&at) {
-            if depth > parents.len() {
-                break;
-            }
-            depth += 1;
-            at = *parent;
-        }
-        depth
-    };
-    let keys: HashMap<MessageId, usize> = views.iter().map(|v| (v.message.msg_id, depth(v.message.msg_id))).collect();
-    views.sort_by_key(|v| (v.message.created_at, keys.get(&v.message.msg_id).copied().unwrap_or(0)));
-    views
+    views.sort_by_key(|v| (v.message.created_at, v.at));
+    hotline_core::thread::causal_order(views, |v| v.message.msg_id, |v| v.message.in_reply_to)
 }
 
 /// `hotline ack`: a person's acknowledgement of a received message.
@@ -718,10 +723,10 @@ pub(super) fn id_arg(what: &str, text: &str) -> Result<IdArg> {
     bail!("'{text}' is not a {what}: give its 32 hexadecimal digits, or a unique prefix of at least {MIN_PREFIX}")
 }
 
-/// All messages the node holds, to resolve a prefix.
-async fn everything(client: &Client) -> Result<Vec<MessageSummary>> {
-    let query = MessageQuery { r#box: Some("all".into()), ..Default::default() };
-    client.messages(&query).await.context("cannot list messages to look up an id prefix")
+/// The messages and cases whose id starts with `prefix`, as the node finds
+/// them in its indexes (up to two of each).
+pub(super) async fn ids_with_prefix(client: &Client, prefix: &str) -> Result<hotline_node::api_types::IdMatches> {
+    client.ids_with_prefix(prefix).await.context("cannot look up an id prefix")
 }
 
 async fn resolve_message(client: &Client, id: IdArg) -> Result<MessageId> {
@@ -729,12 +734,11 @@ async fn resolve_message(client: &Client, id: IdArg) -> Result<MessageId> {
         IdArg::Full(b) => return Ok(MessageId(b)),
         IdArg::Prefix(p) => p,
     };
-    let ids: BTreeSet<MessageId> =
-        everything(client).await?.iter().map(|m| m.msg_id).filter(|id| id.to_string().starts_with(&prefix)).collect();
-    match ids.len() {
-        1 => Ok(ids.into_iter().next().unwrap_or(MessageId([0; 16]))),
-        0 => bail!("no message held has an id starting with {prefix}"),
-        n => bail!("{n} messages have an id starting with {prefix}: give more digits"),
+    let found = ids_with_prefix(client, &prefix).await?.messages;
+    match found.as_slice() {
+        [one] => Ok(*one),
+        [] => bail!("no message held has an id starting with {prefix}"),
+        _ => bail!("several messages have an id starting with {prefix}: give more digits"),
     }
 }
 
@@ -744,16 +748,21 @@ async fn resolve_case(client: &Client, id: IdArg) -> Result<CaseId> {
         IdArg::Full(b) => return Ok(CaseId(b)),
         IdArg::Prefix(p) => p,
     };
-    let all = everything(client).await?;
-    let mut cases: BTreeSet<CaseId> =
-        all.iter().map(|m| m.case_id).filter(|c| c.to_string().starts_with(&prefix)).collect();
-    if cases.is_empty() {
-        cases = all.iter().filter(|m| m.msg_id.to_string().starts_with(&prefix)).map(|m| m.case_id).collect();
-    }
-    match cases.len() {
-        1 => Ok(cases.into_iter().next().unwrap_or(CaseId([0; 16]))),
-        0 => bail!("no case or message held has an id starting with {prefix}"),
-        n => bail!("{n} cases match {prefix}: give more digits"),
+    let found = ids_with_prefix(client, &prefix).await?;
+    let cases: Vec<CaseId> = if found.cases.is_empty() {
+        let mut cases = Vec::new();
+        for id in &found.messages {
+            cases.push(client.message(*id, false).await?.message.case_id);
+        }
+        cases.dedup();
+        cases
+    } else {
+        found.cases
+    };
+    match cases.as_slice() {
+        [one] => Ok(*one),
+        [] => bail!("no case or message held has an id starting with {prefix}"),
+        _ => bail!("several cases match {prefix}: give more digits"),
     }
 }
 

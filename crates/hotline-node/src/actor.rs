@@ -204,6 +204,7 @@ pub(crate) struct ActorInit {
 pub(crate) fn spawn(init: ActorInit) -> tokio::task::JoinHandle<()> {
     let (commit_tx, commits) = mpsc::unbounded_channel();
     let actor = Actor {
+        mail_reader: crate::mailbox::MailReads::new(Arc::clone(&init.store), init.mail.schedule.board()),
         members: init.members,
         state: init.store.state(),
         local_peer: init.net.local_peer_id(),
@@ -295,6 +296,8 @@ struct Actor {
     target_peers: usize,
     stopping: bool,
     mail: Mail,
+    /// Builds message views from the store, as the readers off the actor do.
+    mail_reader: crate::mailbox::MailReads,
     prekey_check: Duration,
     comchecks: Comchecks,
     /// Per own record: the warning threshold (days) last announced, so each
@@ -504,13 +507,7 @@ impl Actor {
             }
             Command::Send { request, reply } => self.send(*request, reply),
             Command::Ack { id, request, reply } => self.ack(id, request, reply),
-            Command::Messages { query, reply } => {
-                let _ = reply.send(self.messages(&query));
-            }
-            Command::Message { id, mark_read, reply } => self.message(id, mark_read, reply),
-            Command::Thread { case, reply } => {
-                let _ = reply.send(self.thread(case));
-            }
+            Command::MarkRead { id, reply } => self.mark_read(id, reply),
             Command::ComcheckStart { request, reply } => self.start_comcheck(*request, reply),
             Command::ScheduleAdd { request, reply } => {
                 let _ = reply.send(self.add_schedule(*request));
@@ -532,9 +529,6 @@ impl Actor {
             }
             Command::ComcheckReport { id, reply } => self.comcheck_report(id, reply),
             Command::ComcheckAnswer { id, request, reply } => self.comcheck_answer(id, request, reply),
-            Command::Outbox(reply) => {
-                let _ = reply.send(self.outbox());
-            }
             Command::WaitDelivered { id, reply } => self.wait_delivered(id, reply),
             Command::SealedGroup { group, sealed } => self.queue_group(group, sealed),
             Command::GroupSealFailed { group, error } => self.group_seal_failed(group, error),
@@ -622,7 +616,7 @@ impl Actor {
             warnings: self.warnings(now),
             delivery_rejections: self.mail.rejections.clone(),
             sync_exchanges: self.sync_exchanges.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
-            messages: self.mail.sent.len() + self.mail.received.len(),
+            messages: self.store.message_count().unwrap_or(0) as usize,
             outbox: self.mail.schedule.len(),
             now,
             uptime_secs: self.started.elapsed().as_secs(),
@@ -1071,6 +1065,7 @@ impl Actor {
                 match result {
                     Ok(()) => {
                         let id = response.msg_id;
+                        self.mail.sent.remove(&id);
                         let nodes: Vec<NodeId> = envelopes.iter().map(|(n, _)| *n).collect();
                         self.on_queued(envelopes, id, queued_at);
                         let _ = reply.send(Ok(self.sent_response(response, &nodes)));

@@ -16,7 +16,8 @@
 //! | POST   | `/v1/records`                             | [`PublishRequest`] → 201 [`RecordEntry`] |
 //! | POST   | `/v1/objects`                             | [`SubmitRequest`] → [`crate::api_types::SubmitResponse`] |
 //! | POST   | `/v1/messages`                            | [`SendRequest`] → 201 [`crate::api_types::SendResponse`] |
-//! | GET    | `/v1/messages?box=inbox\|sent\|all&unread=true&case=ID` | `[MessageSummary]` |
+//! | GET    | `/v1/messages?box=inbox\|sent\|all&unread=true&case=ID&limit=N&before=CURSOR` | `[MessageSummary]`, one page |
+//! | GET    | `/v1/ids?prefix=HEX`                      | [`crate::api_types::IdMatches`] |
 //! | GET    | `/v1/messages/{id}?mark_read=true`        | [`crate::api_types::MessageView`] |
 //! | GET    | `/v1/messages/{id}/wait?timeout_secs=N`   | the view once delivered, or at the timeout |
 //! | POST   | `/v1/messages/{id}/ack`                   | [`AckRequest`] → 201 [`crate::api_types::SendResponse`] |
@@ -183,6 +184,7 @@ fn router(state: ApiState) -> Router {
         .route("/v1/objects", post(submit))
         .route("/v1/messages", post(send).get(messages))
         .route("/v1/messages/{id}", get(message))
+        .route("/v1/ids", get(ids))
         .route("/v1/messages/{id}/wait", get(wait))
         .route("/v1/messages/{id}/ack", post(ack))
         .route("/v1/cases/{id}", get(thread))
@@ -379,10 +381,29 @@ async fn messages(
             "box" => query.r#box = Some(value.to_string()),
             "unread" => query.unread = parse_bool(key, value)?,
             "case" => query.case = Some(parse_id::<CaseId>("case", value)?),
+            "limit" => {
+                query.limit = Some(value.parse::<usize>().map_err(|_| query_error("limit must be a number".into()))?);
+            }
+            "before" => query.before = Some(value.to_string()),
             other => return Err(query_error(format!("unknown parameter {other:?}"))),
         }
     }
     Ok(Json(s.node.messages(query).await?))
+}
+
+async fn ids(State(s): State<ApiState>, RawQuery(raw): RawQuery) -> ApiResult<crate::api_types::IdMatches> {
+    let mut prefix = None;
+    for (key, value) in query_pairs(&raw)? {
+        match key {
+            "prefix" => prefix = Some(value.to_string()),
+            other => return Err(query_error(format!("unknown parameter {other:?}"))),
+        }
+    }
+    let prefix = prefix.ok_or_else(|| query_error("prefix is required".into()))?;
+    if prefix.is_empty() || prefix.len() > 32 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(query_error("prefix must be 1 to 32 hex digits".into()));
+    }
+    Ok(Json(s.node.ids_with_prefix(prefix).await?))
 }
 
 async fn message(

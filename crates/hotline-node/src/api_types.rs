@@ -565,6 +565,25 @@ pub struct MessageQuery {
     /// Only this case, hex.
     #[serde(default)]
     pub case: Option<CaseId>,
+    /// The most messages to list: 1 to 1000, 1000 if absent. The newest
+    /// come first into the page; the page lists them oldest first.
+    #[serde(default)]
+    pub limit: Option<usize>,
+    /// Only messages older than this cursor (`AT-MSGID`). The cursor of the
+    /// next page is the oldest message of this one: its `at`, a dash, and
+    /// its `msg_id`.
+    #[serde(default)]
+    pub before: Option<String>,
+}
+
+/// `GET /v1/ids?prefix=HEX`: the messages and cases held whose id starts
+/// with the prefix, up to two of each (two say: give more digits).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdMatches {
+    /// Message ids, in id order.
+    pub messages: Vec<MessageId>,
+    /// Case ids, in id order.
+    pub cases: Vec<CaseId>,
 }
 
 /// `POST /v1/messages/{id}/ack`.

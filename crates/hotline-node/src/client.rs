@@ -236,7 +236,18 @@ impl Client {
         if let Some(case) = query.case {
             path.push_str(&format!("&case={case}"));
         }
+        if let Some(limit) = query.limit {
+            path.push_str(&format!("&limit={limit}"));
+        }
+        if let Some(before) = &query.before {
+            path.push_str(&format!("&before={before}"));
+        }
         self.call(Method::GET, &path, None).await
+    }
+
+    /// `GET /v1/ids?prefix=HEX`. `prefix` must be hex digits.
+    pub async fn ids_with_prefix(&self, prefix: &str) -> Result<crate::api_types::IdMatches, ClientError> {
+        self.call(Method::GET, &format!("/v1/ids?prefix={prefix}"), None).await
     }
 
     /// `GET /v1/messages/{id}`; `mark_read` marks a received message read.

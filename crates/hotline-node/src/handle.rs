@@ -6,6 +6,7 @@ use crate::api_types::{
     RecordEntry, SendRequest, SendResponse, StateView, StatusView, SubmitResponse,
 };
 use crate::error::NodeError;
+use crate::mailbox::MailReader;
 use crate::outbox::DeliveryKey;
 use crate::sync::Report;
 use hotline_core::{CaseId, DirectoryObject, MessageId, ObjectHash, ObjectKey, RecordDraft, Role, StateCode};
@@ -76,20 +77,11 @@ pub(crate) enum Command {
         request: AckRequest,
         reply: oneshot::Sender<Result<SendResponse, NodeError>>,
     },
-    Messages {
-        query: MessageQuery,
-        reply: oneshot::Sender<Result<Vec<MessageSummary>, NodeError>>,
-    },
-    Message {
+    /// Marks a received message read, durably, and answers with its view.
+    MarkRead {
         id: MessageId,
-        mark_read: bool,
         reply: oneshot::Sender<Result<MessageView, NodeError>>,
     },
-    Thread {
-        case: CaseId,
-        reply: oneshot::Sender<Result<Vec<MessageView>, NodeError>>,
-    },
-    Outbox(oneshot::Sender<Result<Vec<OutboxItem>, NodeError>>),
     ComcheckStart {
         request: Box<crate::api_types::ComcheckStartRequest>,
         reply: oneshot::Sender<Result<crate::api_types::ComcheckView, NodeError>>,
@@ -181,6 +173,8 @@ pub struct NodeHandle {
     events: broadcast::Sender<NodeEvent>,
     peer_id: PeerId,
     state: StateCode,
+    /// The read side of messaging, which does not go through the actor.
+    mail: MailReader,
 }
 
 impl NodeHandle {
@@ -189,8 +183,9 @@ impl NodeHandle {
         events: broadcast::Sender<NodeEvent>,
         peer_id: PeerId,
         state: StateCode,
+        mail: MailReader,
     ) -> NodeHandle {
-        NodeHandle { commands, events, peer_id, state }
+        NodeHandle { commands, events, peer_id, state, mail }
     }
 
     pub(crate) async fn ask<T>(&self, command: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, NodeError> {
@@ -299,24 +294,43 @@ impl NodeHandle {
         self.ask(|reply| Command::Ack { id, request, reply }).await?
     }
 
-    /// Messages, newest last.
+    /// One page of messages (see [`MessageQuery`]), newest last. Read from
+    /// the store, not through the actor.
     pub async fn messages(&self, query: MessageQuery) -> Result<Vec<MessageSummary>, NodeError> {
-        self.ask(|reply| Command::Messages { query, reply }).await?
+        self.mail.run(move |r| r.messages(&query)).await
     }
 
-    /// One message; `mark_read` marks a received message as read.
+    /// One message; `mark_read` marks a received message as read, durably,
+    /// before the answer.
     pub async fn message(&self, id: MessageId, mark_read: bool) -> Result<MessageView, NodeError> {
-        self.ask(|reply| Command::Message { id, mark_read, reply }).await?
+        let view = self.mail.run(move |r| r.message(id)).await?;
+        if mark_read && view.direction == "in" && !view.read {
+            return self.ask(|reply| Command::MarkRead { id, reply }).await?;
+        }
+        Ok(view)
     }
 
-    /// Every message of a case, oldest first.
+    /// Every message of a case, oldest first, no reply before its parent.
     pub async fn thread(&self, case: CaseId) -> Result<Vec<MessageView>, NodeError> {
-        self.ask(|reply| Command::Thread { case, reply }).await?
+        self.mail.run(move |r| r.thread(case)).await
     }
 
     /// The envelopes still waiting for a receipt.
     pub async fn outbox(&self) -> Result<Vec<OutboxItem>, NodeError> {
-        self.ask(Command::Outbox).await?
+        self.mail.run(|r| r.outbox()).await
+    }
+
+    /// The messages and cases whose id starts with `prefix` (hex digits),
+    /// up to two of each.
+    pub async fn ids_with_prefix(&self, prefix: String) -> Result<crate::api_types::IdMatches, NodeError> {
+        self.mail
+            .run(move |r| {
+                Ok(crate::api_types::IdMatches {
+                    messages: r.messages_with_prefix(&prefix)?,
+                    cases: r.cases_with_prefix(&prefix)?,
+                })
+            })
+            .await
     }
 
     /// Waits until every envelope of `id` has a receipt, or `timeout`;

@@ -43,6 +43,7 @@ mod error;
 mod handle;
 mod liveness;
 mod logging;
+mod mailbox;
 mod node;
 mod options;
 mod outbox;

@@ -5,6 +5,7 @@ use crate::actor::{self, ActorInit, Comchecks, Mail, member_peers};
 use crate::api::{self, ApiServer};
 use crate::error::NodeError;
 use crate::handle::{Command, NodeHandle};
+use crate::mailbox::MailReader;
 use crate::options::NodeOptions;
 use hotline_core::StateCode;
 use hotline_net::{Multiaddr, NetConfig, Network, PeerId};
@@ -48,6 +49,7 @@ impl Node {
         // The network signs with one copy of the node key, messaging with another.
         let node_key = hotline_core::SecretKey::from_seed(&keys.node.to_seed());
         let mail = Mail::load(&store, node_key, options.prekey_policy, options.retry)?;
+        let reader = MailReader::new(&store, mail.schedule.board());
         let comchecks = Comchecks::load(&store)?;
         let now = options.clock.now();
 
@@ -148,7 +150,7 @@ impl Node {
                 options.liveness_dial_every.max(MIN_TIMER_PERIOD),
             ),
         });
-        let handle = NodeHandle::new(command_tx, events, peer_id, state);
+        let handle = NodeHandle::new(command_tx, events, peer_id, state, reader);
         let mut running = RunningNode {
             handle: handle.clone(),
             listen: listen_rx.clone(),

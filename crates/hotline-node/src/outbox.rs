@@ -12,6 +12,7 @@
 
 use hotline_core::{MessageId, NodeId, Timestamp};
 use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -66,6 +67,47 @@ pub(crate) struct Pending {
 /// The key of one delivery: a message and one recipient node.
 pub(crate) type DeliveryKey = (MessageId, NodeId);
 
+/// How one delivery is going, as the readers off the actor see it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Progress {
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub in_flight: bool,
+    pub next_at: Instant,
+}
+
+/// The schedule's progress, shared with the readers that serve `outbox`,
+/// `show` and `thread` off the actor. Only the schedule writes it, after
+/// each change; the store, not the board, says whether a delivery is still
+/// waiting (its outbox row) or done (its receipt).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct DeliveryBoard(Arc<Mutex<BTreeMap<DeliveryKey, Progress>>>);
+
+impl DeliveryBoard {
+    /// The progress of one delivery, if it is scheduled.
+    pub fn get(&self, key: &DeliveryKey) -> Option<Progress> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).get(key).cloned()
+    }
+
+    fn set(&self, key: DeliveryKey, pending: Option<&Pending>) {
+        let mut board = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        match pending {
+            Some(p) => {
+                let progress = Progress {
+                    attempts: p.attempts,
+                    last_error: p.last_error.clone(),
+                    in_flight: p.in_flight,
+                    next_at: p.next_at,
+                };
+                board.insert(key, progress);
+            }
+            None => {
+                board.remove(&key);
+            }
+        }
+    }
+}
+
 /// The schedule.
 #[derive(Debug, Default)]
 pub(crate) struct Schedule {
@@ -73,6 +115,7 @@ pub(crate) struct Schedule {
     /// How many entries have `in_flight` set, in all and per recipient node.
     in_flight: usize,
     in_flight_by_node: HashMap<NodeId, usize>,
+    board: DeliveryBoard,
 }
 
 impl Schedule {
@@ -91,6 +134,12 @@ impl Schedule {
                 sealed_to_bundle: None,
             },
         );
+        self.board.set(key, self.pending.get(&key));
+    }
+
+    /// The board the readers off the actor see this schedule's progress on.
+    pub fn board(&self) -> DeliveryBoard {
+        self.board.clone()
     }
 
     pub fn get(&self, key: &DeliveryKey) -> Option<&Pending> {
@@ -106,6 +155,7 @@ impl Schedule {
         if removed.as_ref().is_some_and(|p| p.in_flight) {
             self.landed(&key.1);
         }
+        self.board.set(*key, None);
         removed
     }
 
@@ -115,10 +165,6 @@ impl Schedule {
 
     pub fn in_flight(&self) -> usize {
         self.in_flight
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = (&DeliveryKey, &Pending)> {
-        self.pending.iter()
     }
 
     /// Whether `msg` still has a delivery waiting.
@@ -153,6 +199,7 @@ impl Schedule {
                 out.push(*key);
                 self.in_flight += 1;
                 *self.in_flight_by_node.entry(key.1).or_default() += 1;
+                self.board.set(*key, Some(p));
             }
         }
         out
@@ -164,6 +211,7 @@ impl Schedule {
         let was_in_flight = std::mem::replace(&mut p.in_flight, false);
         p.last_error = Some(error);
         p.next_at = now + policy.delay(p.attempts, jitter);
+        self.board.set(*key, Some(p));
         if was_in_flight {
             self.landed(&key.1);
         }
@@ -171,9 +219,10 @@ impl Schedule {
 
     /// Makes every delivery to `node` due now (it just connected).
     pub fn wake(&mut self, node: &NodeId, now: Instant) {
-        for ((_, n), p) in self.pending.iter_mut() {
+        for ((msg, n), p) in self.pending.iter_mut() {
             if n == node && !p.in_flight {
                 p.next_at = now;
+                self.board.set((*msg, *n), Some(p));
             }
         }
     }
@@ -181,9 +230,10 @@ impl Schedule {
     /// Makes every delivery still waiting to be sealed due now (a prekey
     /// bundle may have arrived).
     pub fn wake_unsealed(&mut self, now: Instant) {
-        for p in self.pending.values_mut() {
+        for (key, p) in self.pending.iter_mut() {
             if p.envelope.is_none() && !p.in_flight {
                 p.next_at = now;
+                self.board.set(*key, Some(p));
             }
         }
     }

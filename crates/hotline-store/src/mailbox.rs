@@ -170,7 +170,7 @@ impl Store {
                 scan(Table::Mailbox, &[SENT])?;
             }
         }
-        positions.sort_unstable_by(|a, b| b.cmp(a));
+        positions.sort_unstable_by_key(|c| std::cmp::Reverse(*c));
         let more = positions.len() > limit;
         positions.truncate(limit);
         let messages = self.open_read(&txn, Table::Messages.definition(), ACTION)?;

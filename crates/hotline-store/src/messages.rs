@@ -248,6 +248,26 @@ impl Store {
         Ok(out)
     }
 
+    /// The envelopes of `msg` still waiting for a receipt, by recipient.
+    pub fn outbox_of(&self, msg: &MessageId) -> Result<Vec<OutboxEntry>, StoreError> {
+        const ACTION: &str = "reading the outbox";
+        let txn = self.begin_read(ACTION)?;
+        let Some(table) = self.open_read(&txn, Table::Outbox.definition(), ACTION)? else { return Ok(Vec::new()) };
+        let mut out = Vec::new();
+        for row in table.range::<&[u8]>(msg.0.as_slice()..).map_err(|e| self.db_error(ACTION, e))? {
+            let (k, v) = row.map_err(|e| self.db_error(ACTION, e))?;
+            let Some((id, recipient)) = split_pair_key(k.value()) else {
+                return Err(self.corrupt("a key of the outbox table is malformed"));
+            };
+            if id != msg.0 {
+                break;
+            }
+            let row = OutboxRow::decode(v.value()).map_err(|e| self.corrupt(format!("outbox row of {msg}: {e}")))?;
+            out.push(OutboxEntry { msg_id: *msg, recipient, row });
+        }
+        Ok(out)
+    }
+
     /// The receipts held for `msg`, by recipient node.
     pub fn receipts(&self, msg: &MessageId) -> Result<Vec<(NodeId, Vec<u8>)>, StoreError> {
         const ACTION: &str = "reading receipts";

@@ -312,6 +312,7 @@ impl Actor {
         match result {
             Ok(()) => {
                 for (id, envelopes) in queued {
+                    self.mail.sent.remove(&id);
                     self.on_queued(envelopes, id, queued_at);
                 }
                 if let Some(reply) = reply {
@@ -752,8 +753,14 @@ impl Actor {
     ) {
         let result = (|| {
             let mut found = Vec::new();
-            for (msg_id, row) in self.store.messages()? {
-                let MessageRow::Received(r) = row else { continue };
+            // The challenges of check `id` are in its case; `id` may also be
+            // a challenge's own message id.
+            let mut ids = self.store.case(&id)?;
+            if !ids.contains(&MessageId(id.0)) {
+                ids.push(MessageId(id.0));
+            }
+            for msg_id in ids {
+                let Some(MessageRow::Received(r)) = self.store.message(&msg_id)? else { continue };
                 let Ok(m) = Message::from_bytes(&r.message) else { continue };
                 if let Fields::ComcheckChallenge { comcheck_id, task, .. } = &m.fields
                     && (*comcheck_id == id || msg_id.0 == id.0)

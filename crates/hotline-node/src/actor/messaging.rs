@@ -21,11 +21,9 @@
 //! and is counted.
 
 use super::{Actor, After, jitter};
-use crate::api_types::{
-    AckRequest, DeliveryView, MessageQuery, MessageSummary, MessageView, NodeEvent, OutboxItem, SendRequest,
-    SendResponse,
-};
+use crate::api_types::{AckRequest, MessageView, NodeEvent, SendRequest, SendResponse};
 use crate::error::NodeError;
+use crate::mailbox::{decode_message, queued_view};
 use crate::outbox::{DeliveryKey, RetryPolicy, Schedule};
 use hotline_core::{
     CaseId, DirectoryObject, Fields, Message, MessageId, MessageType, NodeId, ObjectKey, Outcome, RecordStatus, Role,
@@ -69,7 +67,11 @@ pub(crate) struct Mail {
     pub prekey_policy: PrekeyPolicy,
     pub schedule: Schedule,
     pub retry: RetryPolicy,
+    /// Received messages whose write is in flight. Once durable they are
+    /// looked up in the store ([`Actor::received_index`]): nothing here
+    /// grows with the number of messages stored.
     pub received: HashMap<MessageId, ReceivedIndex>,
+    /// Messages written here whose write is in flight ([`Actor::is_sent`]).
     pub sent: HashSet<MessageId>,
     pub rejections: BTreeMap<String, u64>,
     pub waiters: HashMap<MessageId, Vec<oneshot::Sender<()>>>,
@@ -115,26 +117,6 @@ impl Mail {
             })?,
             None => PrekeyRing::new(),
         };
-        let mut received = HashMap::new();
-        let mut sent = HashSet::new();
-        for (id, row) in store.messages()? {
-            match row {
-                MessageRow::Received(r) => {
-                    received.insert(
-                        id,
-                        ReceivedIndex {
-                            sender: r.sender,
-                            envelope_hash: r.envelope_hash,
-                            receipt: r.receipt,
-                            durable: true,
-                        },
-                    );
-                }
-                MessageRow::Sent(_) => {
-                    sent.insert(id);
-                }
-            }
-        }
         let mut schedule = Schedule::default();
         let now = Instant::now();
         for entry in store.outbox()? {
@@ -152,8 +134,8 @@ impl Mail {
             prekey_policy,
             schedule,
             retry,
-            received,
-            sent,
+            received: HashMap::new(),
+            sent: HashSet::new(),
             rejections: BTreeMap::new(),
             waiters: HashMap::new(),
             duplicates: HashMap::new(),
@@ -185,10 +167,6 @@ fn random_id() -> Result<[u8; 16], NodeError> {
 
 fn bad(code: &'static str, message: impl Into<String>) -> NodeError {
     NodeError::BadRequest { code, message: message.into() }
-}
-
-fn decode_message(id: &MessageId, bytes: &[u8]) -> Result<Message, NodeError> {
-    Message::from_bytes(bytes).map_err(|e| NodeError::StoreFailed(format!("stored message {id} does not decode: {e}")))
 }
 
 impl Actor {
@@ -769,6 +747,28 @@ impl Actor {
         });
     }
 
+    /// What this node knows of received message `id`: from the writes in
+    /// flight, else from the store.
+    fn received_index(&self, id: &MessageId) -> Result<Option<ReceivedIndex>, StoreError> {
+        if let Some(known) = self.mail.received.get(id) {
+            return Ok(Some(known.clone()));
+        }
+        Ok(match self.store.message(id)? {
+            Some(MessageRow::Received(r)) => Some(ReceivedIndex {
+                sender: r.sender,
+                envelope_hash: r.envelope_hash,
+                receipt: r.receipt,
+                durable: true,
+            }),
+            _ => None,
+        })
+    }
+
+    /// Whether message `id` was written here (stored, or being written).
+    fn is_sent(&self, id: &MessageId) -> Result<bool, StoreError> {
+        Ok(self.mail.sent.contains(id) || matches!(self.store.message(id)?, Some(MessageRow::Sent(_))))
+    }
+
     /// Counts a refused envelope and announces it.
     pub(super) fn count_refusal(&mut self, peer: PeerId, code: &str) {
         *self.mail.rejections.entry(code.to_string()).or_default() += 1;
@@ -781,7 +781,8 @@ impl Actor {
     /// Never through a commit of its own, which would succeed whatever
     /// became of the first copy's write.
     fn answer_duplicate(&mut self, id: MessageId, reply: DeliverReply) {
-        let Some(known) = self.mail.received.get(&id) else { return };
+        // Unreadable: no answer, and the sender tries again.
+        let Ok(Some(known)) = self.received_index(&id) else { return };
         if !known.durable {
             self.mail.duplicates.entry(id).or_default().push(reply);
             return;
@@ -806,9 +807,9 @@ impl Actor {
             self.mail.received.remove(&id);
             return;
         }
-        let Some(known) = self.mail.received.get_mut(&id) else { return };
-        known.durable = true;
-        let receipt = known.receipt.clone();
+        // Durable: from now on the store answers for it.
+        let Some(known) = self.mail.received.remove(&id) else { return };
+        let receipt = known.receipt;
         for reply in waiting {
             if let Err(e) = self.net.respond_deliver(reply, DeliverResponse::Receipt(receipt.clone())).await {
                 debug!(error = %e, "cannot return a receipt");
@@ -840,7 +841,13 @@ impl Actor {
         let id = MessageId(envelope.msg_id());
         // The same bytes again (a retry whose receipt was lost): answer with
         // the stored receipt, after every earlier write is durable.
-        if let Some(known) = self.mail.received.get(&id)
+        let known = match self.received_index(&id) {
+            Ok(known) => known,
+            Err(e) => {
+                return self.refuse(peer, reply, "internal", format!("the receiving node cannot read its store: {e}"));
+            }
+        };
+        if let Some(known) = known
             && known.sender == envelope.sender()
             && known.envelope_hash == envelope.hash()
         {
@@ -896,10 +903,16 @@ impl Actor {
             let detail = format!("the message is for {to}, whose contact record does not list this node");
             return self.refuse(peer, reply, "not_for_me", detail);
         }
-        if self.mail.sent.contains(&id) {
+        let (sent_here, known) = match self.is_sent(&id).and_then(|sent| Ok((sent, self.received_index(&id)?))) {
+            Ok(found) => found,
+            Err(e) => {
+                return self.refuse(peer, reply, "internal", format!("the receiving node cannot read its store: {e}"));
+            }
+        };
+        if sent_here {
             return self.refuse(peer, reply, "duplicate_msg_id", "a message with this id was sent from here".into());
         }
-        if let Some(known) = self.mail.received.get(&id) {
+        if let Some(known) = known {
             if known.sender != sender {
                 let detail = "another node already delivered a message with this id".to_string();
                 return self.refuse(peer, reply, "duplicate_msg_id", detail);
@@ -920,7 +933,7 @@ impl Actor {
         // finds the store unchanged: the map says it is taken.
         let ack_in_flight = |acknowledged: &MessageId| self.mail.ack_writes.values().any(|a| a == acknowledged);
         if let Fields::HumanAck { acknowledged, .. } = &message.fields
-            && self.mail.sent.contains(acknowledged)
+            && self.is_sent(acknowledged).unwrap_or(false)
             && !ack_in_flight(acknowledged)
         {
             match self.store.message(acknowledged) {
@@ -964,38 +977,9 @@ impl Actor {
 
     // ----- reading -----
 
-    pub(super) fn messages(&self, query: &MessageQuery) -> Result<Vec<MessageSummary>, NodeError> {
-        let wanted = query.r#box.as_deref().unwrap_or("inbox");
-        if !matches!(wanted, "inbox" | "sent" | "all") {
-            return Err(bad("bad_box", format!("box must be inbox, sent or all, not {wanted:?}")));
-        }
-        let mut out = Vec::new();
-        for (id, row) in self.store.messages()? {
-            let incoming = matches!(row, MessageRow::Received(_));
-            if (wanted == "inbox" && !incoming) || (wanted == "sent" && incoming) {
-                continue;
-            }
-            let view = self.view(id, row)?;
-            if query.unread && (view.read || view.direction != "in") {
-                continue;
-            }
-            if query.case.is_some_and(|c| c != view.message.case_id) {
-                continue;
-            }
-            out.push(summary(view));
-        }
-        out.sort_by_key(|s| (s.at, s.msg_id));
-        Ok(out)
-    }
-
-    /// One message; with `mark_read`, a received message is marked read,
-    /// durably, before the answer.
-    pub(super) fn message(
-        &mut self,
-        id: MessageId,
-        mark_read: bool,
-        reply: oneshot::Sender<Result<MessageView, NodeError>>,
-    ) {
+    /// Marks received message `id` read, durably, then answers with its
+    /// view. The reads themselves run off the actor (`crate::mailbox`).
+    pub(super) fn mark_read(&mut self, id: MessageId, reply: oneshot::Sender<Result<MessageView, NodeError>>) {
         let row = match self.store.message(&id) {
             Ok(Some(row)) => row,
             Ok(None) => {
@@ -1009,7 +993,7 @@ impl Actor {
         };
         let mut batch = WriteBatch::new();
         let row = match row {
-            MessageRow::Received(mut r) if mark_read && !r.read => {
+            MessageRow::Received(mut r) if !r.read => {
                 r.read = true;
                 let row = MessageRow::Received(r);
                 batch.put_message(id, &row);
@@ -1017,91 +1001,12 @@ impl Actor {
             }
             other => other,
         };
-        let view = self.view(id, row);
+        let view = self.mail_reader.view(id, row);
         if batch.is_empty() || view.is_err() {
             let _ = reply.send(view);
         } else {
             self.persist_with(Vec::new(), batch, After::Shown { reply, view: view.map(Box::new) }, Vec::new());
         }
-    }
-
-    pub(super) fn thread(&self, case: CaseId) -> Result<Vec<MessageView>, NodeError> {
-        let mut out = Vec::new();
-        for id in self.store.case(&case)? {
-            if let Some(row) = self.store.message(&id)? {
-                out.push(self.view(id, row)?);
-            }
-        }
-        if out.is_empty() {
-            return Err(NodeError::NotFound(format!("no message of case {case} is held")));
-        }
-        out.sort_by_key(|v| (v.message.created_at, v.at));
-        Ok(replies_after_parents(out))
-    }
-
-    pub(super) fn outbox(&self) -> Result<Vec<OutboxItem>, NodeError> {
-        let now = Instant::now();
-        let mut subjects: HashMap<MessageId, (hotline_core::Address, String)> = HashMap::new();
-        let mut out = Vec::new();
-        for ((id, node), p) in self.mail.schedule.iter() {
-            if !subjects.contains_key(id)
-                && let Some(row) = self.store.message(id)?
-            {
-                let m = decode_message(id, row.message_bytes())?;
-                subjects.insert(*id, (m.to, m.subject));
-            }
-            let Some((to, subject)) = subjects.get(id).cloned() else { continue };
-            out.push(OutboxItem {
-                msg_id: *id,
-                to,
-                subject,
-                node: node.to_string(),
-                queued_at: p.queued_at,
-                attempts: p.attempts,
-                last_error: p.last_error.clone(),
-                in_flight: p.in_flight,
-                next_attempt_ms: p.next_at.saturating_duration_since(now).as_millis() as u64,
-            });
-        }
-        Ok(out)
-    }
-
-    fn view(&self, id: MessageId, row: MessageRow) -> Result<MessageView, NodeError> {
-        let message = decode_message(&id, row.message_bytes())?;
-        Ok(match row {
-            MessageRow::Received(r) => MessageView {
-                direction: "in".into(),
-                state: "received".into(),
-                read: r.read,
-                at: r.received_at,
-                sender_node: Some(r.sender.to_string()),
-                acknowledged_with: r.acknowledged_with,
-                deliveries: Vec::new(),
-                message,
-            },
-            MessageRow::Sent(s) => {
-                let receipts: HashMap<NodeId, Vec<u8>> = self.store.receipts(&id)?.into_iter().collect();
-                let deliveries: Vec<DeliveryView> = s
-                    .recipients
-                    .iter()
-                    .map(|node| match self.mail.schedule.get(&(id, *node)) {
-                        Some(p) => queued_view(node, p.attempts, p.last_error.clone()),
-                        None => delivered_view(node, receipts.get(node)),
-                    })
-                    .collect();
-                let all = deliveries.iter().all(|d| d.state == "delivered");
-                MessageView {
-                    direction: "out".into(),
-                    state: if all { "delivered" } else { "queued" }.into(),
-                    read: true,
-                    at: s.queued_at,
-                    sender_node: None,
-                    acknowledged_with: s.acknowledged_with,
-                    deliveries,
-                    message,
-                }
-            }
-        })
     }
 
     /// The answer to `send` once the message is durable: the first
@@ -1245,69 +1150,6 @@ fn ack_subject(subject: &str) -> String {
     out
 }
 
-/// Reorders a thread so that no message comes before the one it answers
-/// (timestamps are whole seconds, so a quick answer can tie with its
-/// question). Otherwise the order given is kept.
-fn replies_after_parents(mut views: Vec<MessageView>) -> Vec<MessageView> {
-    let mut out: Vec<MessageView> = Vec::with_capacity(views.len());
-    while !views.is_empty() {
-        let ready = views
-            .iter()
-            .position(|v| {
-                v.message.in_reply_to.is_none_or(|p| {
-                    out.iter().any(|o| o.message.msg_id == p) || !views.iter().any(|w| w.message.msg_id == p)
-                })
-            })
-            // A cycle cannot be built from honest ids; keep the rest as is.
-            .unwrap_or(0);
-        out.push(views.remove(ready));
-    }
-    out
-}
-
-fn queued_view(node: &NodeId, attempts: u32, last_error: Option<String>) -> DeliveryView {
-    DeliveryView {
-        node: node.to_string(),
-        state: "queued".into(),
-        attempts,
-        last_error,
-        received_at: None,
-        receipt: None,
-    }
-}
-
-fn delivered_view(node: &NodeId, receipt: Option<&Vec<u8>>) -> DeliveryView {
-    let received_at = receipt.and_then(|r| DeliveryReceipt::from_bytes(r).ok()).map(|r| r.received_at());
-    DeliveryView {
-        node: node.to_string(),
-        state: "delivered".into(),
-        attempts: 0,
-        last_error: None,
-        received_at,
-        receipt: receipt.map(hex::encode),
-    }
-}
-
-fn summary(view: MessageView) -> MessageSummary {
-    let m = view.message;
-    MessageSummary {
-        msg_id: m.msg_id,
-        case_id: m.case_id,
-        direction: view.direction,
-        state: view.state,
-        read: view.read,
-        acknowledged: view.acknowledged_with.is_some(),
-        at: view.at,
-        kind: m.kind,
-        from: m.from,
-        to: m.to,
-        tlp: m.tlp,
-        severity: m.severity,
-        is_exercise: m.is_exercise,
-        subject: m.subject,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1348,7 +1190,10 @@ mod tests {
     fn a_thread_never_shows_an_answer_before_its_question() {
         // Same second: sorted by time alone, the answers could come first.
         let order = |views: Vec<MessageView>| -> Vec<u8> {
-            replies_after_parents(views).iter().map(|v| v.message.msg_id.0[0]).collect()
+            hotline_core::thread::causal_order(views, |v| v.message.msg_id, |v| v.message.in_reply_to)
+                .iter()
+                .map(|v| v.message.msg_id.0[0])
+                .collect()
         };
         assert_eq!(order(vec![view(3, Some(2)), view(2, Some(1)), view(1, None)]), vec![1, 2, 3]);
         assert_eq!(order(vec![view(1, None), view(2, Some(1)), view(4, None)]), vec![1, 2, 4]);

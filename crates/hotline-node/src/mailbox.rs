@@ -1,0 +1,286 @@
+//! The read side of messaging, off the actor: the inbox a page at a time,
+//! one message, a thread, the outbox, and id prefixes.
+//!
+//! Every query here runs on one of the store's read transactions, on a
+//! blocking thread, so that an operator's reads never hold up deliveries,
+//! gossip or the control API, and a member cannot slow the node through
+//! them. The store says what is stored and whether a delivery still waits
+//! (its outbox row) or is done (its receipt); the schedule's
+//! [`DeliveryBoard`] adds how the waiting ones are going.
+//!
+//! Writes stay with the actor: marking a message read goes through it.
+
+use crate::api_types::{DeliveryView, MessageQuery, MessageSummary, MessageView, OutboxItem};
+use crate::error::NodeError;
+use crate::outbox::DeliveryBoard;
+use hotline_core::{CaseId, Message, MessageId, NodeId};
+use hotline_crypto::DeliveryReceipt;
+use hotline_store::{Cursor, Mailbox, MessageRow, Store};
+use std::collections::HashMap;
+use std::sync::{Arc, Weak};
+use tokio::time::Instant;
+
+/// The most messages one page lists, and the default.
+pub const MAX_PAGE: usize = 1000;
+
+/// The handle's way to the read side: it holds the store weakly, so that a
+/// handle kept after the node stopped does not keep the database open (a
+/// restarted node must be able to open it), and reads then fail with
+/// [`NodeError::Stopped`]. Cheap to clone.
+#[derive(Clone, Debug)]
+pub(crate) struct MailReader {
+    store: Weak<Store>,
+    board: DeliveryBoard,
+}
+
+impl MailReader {
+    pub fn new(store: &Arc<Store>, board: DeliveryBoard) -> MailReader {
+        MailReader { store: Arc::downgrade(store), board }
+    }
+
+    /// Runs `read` on a blocking thread: redb reads are synchronous, and a
+    /// long one must not hold a runtime worker.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&MailReads) -> Result<T, NodeError> + Send + 'static,
+    ) -> Result<T, NodeError> {
+        let store = self.store.upgrade().ok_or(NodeError::Stopped)?;
+        let reads = MailReads { store, board: self.board.clone() };
+        tokio::task::spawn_blocking(move || read(&reads)).await.map_err(|_| NodeError::Stopped)?
+    }
+}
+
+/// The read queries, on one store.
+pub(crate) struct MailReads {
+    store: Arc<Store>,
+    board: DeliveryBoard,
+}
+
+impl MailReads {
+    pub fn new(store: Arc<Store>, board: DeliveryBoard) -> MailReads {
+        MailReads { store, board }
+    }
+
+    /// One page of a mailbox, oldest first within the page: the newest
+    /// `limit` messages older than `before`.
+    pub fn messages(&self, query: &MessageQuery) -> Result<Vec<MessageSummary>, NodeError> {
+        let wanted = match query.r#box.as_deref().unwrap_or("inbox") {
+            "inbox" => Mailbox::Inbox,
+            "sent" => Mailbox::Sent,
+            "all" => Mailbox::All,
+            other => return Err(bad("bad_box", format!("box must be inbox, sent or all, not {other:?}"))),
+        };
+        let limit = match query.limit {
+            None => MAX_PAGE,
+            Some(n) if (1..=MAX_PAGE).contains(&n) => n,
+            Some(n) => return Err(bad("bad_limit", format!("limit must be 1 to {MAX_PAGE}, not {n}"))),
+        };
+        let before = match query.before.as_deref() {
+            None => None,
+            Some(text) => Some(text.parse::<Cursor>().map_err(|e| bad("bad_cursor", e.to_string()))?),
+        };
+        // With only unread messages asked for, the box is the inbox.
+        let unread = query.unread && wanted != Mailbox::Sent;
+        let rows = match query.case {
+            Some(case) => self.case_page(case, wanted, unread, before, limit)?,
+            None => self.store.mailbox_page(wanted, unread, before, limit)?.messages,
+        };
+        let mut out = rows
+            .into_iter()
+            .map(|(id, row)| Ok(summary(self.view(id, row)?)))
+            .collect::<Result<Vec<_>, NodeError>>()?;
+        out.reverse();
+        Ok(out)
+    }
+
+    /// A page of one case's messages, from the thread index: a case is
+    /// read whole, then filtered like the mailbox.
+    fn case_page(
+        &self,
+        case: CaseId,
+        wanted: Mailbox,
+        unread: bool,
+        before: Option<Cursor>,
+        limit: usize,
+    ) -> Result<Vec<(MessageId, MessageRow)>, NodeError> {
+        let mut rows = Vec::new();
+        for id in self.store.case(&case)? {
+            let Some(row) = self.store.message(&id)? else { continue };
+            let keep = match &row {
+                MessageRow::Received(r) => wanted != Mailbox::Sent && (!unread || !r.read),
+                MessageRow::Sent(_) => wanted != Mailbox::Inbox && !unread,
+            };
+            let at = Cursor { at: row.at(), id };
+            if keep && before.is_none_or(|b| at < b) {
+                rows.push((at, id, row));
+            }
+        }
+        rows.sort_unstable_by_key(|r| std::cmp::Reverse(r.0));
+        rows.truncate(limit);
+        Ok(rows.into_iter().map(|(_, id, row)| (id, row)).collect())
+    }
+
+    /// One message as stored, or `not_found`.
+    pub fn message(&self, id: MessageId) -> Result<MessageView, NodeError> {
+        match self.store.message(&id)? {
+            Some(row) => self.view(id, row),
+            None => Err(NodeError::NotFound(format!("no message {id} is held"))),
+        }
+    }
+
+    /// Every message of a case, oldest first, no reply before its parent.
+    pub fn thread(&self, case: CaseId) -> Result<Vec<MessageView>, NodeError> {
+        let mut out = Vec::new();
+        for id in self.store.case(&case)? {
+            if let Some(row) = self.store.message(&id)? {
+                out.push(self.view(id, row)?);
+            }
+        }
+        if out.is_empty() {
+            return Err(NodeError::NotFound(format!("no message of case {case} is held")));
+        }
+        out.sort_by_key(|v| (v.message.created_at, v.at));
+        Ok(hotline_core::thread::causal_order(out, |v| v.message.msg_id, |v| v.message.in_reply_to))
+    }
+
+    /// Every delivery still waiting for a receipt.
+    pub fn outbox(&self) -> Result<Vec<OutboxItem>, NodeError> {
+        let now = Instant::now();
+        let mut subjects: HashMap<MessageId, (hotline_core::Address, String)> = HashMap::new();
+        let mut out = Vec::new();
+        for entry in self.store.outbox()? {
+            let id = entry.msg_id;
+            if !subjects.contains_key(&id)
+                && let Some(row) = self.store.message(&id)?
+            {
+                let m = decode_message(&id, row.message_bytes())?;
+                subjects.insert(id, (m.to, m.subject));
+            }
+            let Some((to, subject)) = subjects.get(&id).cloned() else { continue };
+            let progress = self.board.get(&(id, entry.recipient));
+            out.push(OutboxItem {
+                msg_id: id,
+                to,
+                subject,
+                node: entry.recipient.to_string(),
+                queued_at: entry.row.queued_at,
+                attempts: progress.as_ref().map_or(entry.row.attempts, |p| p.attempts),
+                last_error: progress.as_ref().map_or(entry.row.last_error.clone(), |p| p.last_error.clone()),
+                in_flight: progress.as_ref().is_some_and(|p| p.in_flight),
+                next_attempt_ms: progress
+                    .as_ref()
+                    .map_or(0, |p| p.next_at.saturating_duration_since(now).as_millis() as u64),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Up to two message ids starting with `prefix`: one is the answer, two
+    /// say that more digits are needed.
+    pub fn messages_with_prefix(&self, prefix: &str) -> Result<Vec<MessageId>, NodeError> {
+        Ok(self.store.messages_with_prefix(prefix, 2)?)
+    }
+
+    /// Up to two cases starting with `prefix`.
+    pub fn cases_with_prefix(&self, prefix: &str) -> Result<Vec<CaseId>, NodeError> {
+        Ok(self.store.cases_with_prefix(prefix, 2)?)
+    }
+
+    /// The view of a stored message; for a sent one, each recipient's
+    /// delivery as the store records it.
+    pub fn view(&self, id: MessageId, row: MessageRow) -> Result<MessageView, NodeError> {
+        let message = decode_message(&id, row.message_bytes())?;
+        Ok(match row {
+            MessageRow::Received(r) => MessageView {
+                direction: "in".into(),
+                state: "received".into(),
+                read: r.read,
+                at: r.received_at,
+                sender_node: Some(r.sender.to_string()),
+                acknowledged_with: r.acknowledged_with,
+                deliveries: Vec::new(),
+                message,
+            },
+            MessageRow::Sent(s) => {
+                let receipts: HashMap<NodeId, Vec<u8>> = self.store.receipts(&id)?.into_iter().collect();
+                let waiting: HashMap<NodeId, hotline_store::OutboxRow> =
+                    self.store.outbox_of(&id)?.into_iter().map(|e| (e.recipient, e.row)).collect();
+                let deliveries: Vec<DeliveryView> = s
+                    .recipients
+                    .iter()
+                    .map(|node| match waiting.get(node) {
+                        Some(row) => match self.board.get(&(id, *node)) {
+                            Some(p) => queued_view(node, p.attempts, p.last_error),
+                            None => queued_view(node, row.attempts, row.last_error.clone()),
+                        },
+                        None => delivered_view(node, receipts.get(node)),
+                    })
+                    .collect();
+                let all = deliveries.iter().all(|d| d.state == "delivered");
+                MessageView {
+                    direction: "out".into(),
+                    state: if all { "delivered" } else { "queued" }.into(),
+                    read: true,
+                    at: s.queued_at,
+                    sender_node: None,
+                    acknowledged_with: s.acknowledged_with,
+                    deliveries,
+                    message,
+                }
+            }
+        })
+    }
+}
+
+fn bad(code: &'static str, message: impl Into<String>) -> NodeError {
+    NodeError::BadRequest { code, message: message.into() }
+}
+
+/// Decodes a stored message; one that does not decode is a damaged store.
+pub(crate) fn decode_message(id: &MessageId, bytes: &[u8]) -> Result<Message, NodeError> {
+    Message::from_bytes(bytes).map_err(|e| NodeError::StoreFailed(format!("stored message {id} does not decode: {e}")))
+}
+
+/// A delivery still waiting for its receipt.
+pub(crate) fn queued_view(node: &NodeId, attempts: u32, last_error: Option<String>) -> DeliveryView {
+    DeliveryView {
+        node: node.to_string(),
+        state: "queued".into(),
+        attempts,
+        last_error,
+        received_at: None,
+        receipt: None,
+    }
+}
+
+fn delivered_view(node: &NodeId, receipt: Option<&Vec<u8>>) -> DeliveryView {
+    let received_at = receipt.and_then(|r| DeliveryReceipt::from_bytes(r).ok()).map(|r| r.received_at());
+    DeliveryView {
+        node: node.to_string(),
+        state: "delivered".into(),
+        attempts: 0,
+        last_error: None,
+        received_at,
+        receipt: receipt.map(hex::encode),
+    }
+}
+
+fn summary(view: MessageView) -> MessageSummary {
+    let m = view.message;
+    MessageSummary {
+        msg_id: m.msg_id,
+        case_id: m.case_id,
+        direction: view.direction,
+        state: view.state,
+        read: view.read,
+        acknowledged: view.acknowledged_with.is_some(),
+        at: view.at,
+        kind: m.kind,
+        from: m.from,
+        to: m.to,
+        tlp: m.tlp,
+        severity: m.severity,
+        is_exercise: m.is_exercise,
+        subject: m.subject,
+    }
+}
