@@ -3,6 +3,7 @@
 
 mod hardening;
 mod raw;
+mod store;
 
 use super::demo::wait_for_convergence;
 use super::mesh::{LocalNetwork, LocalNode, NodeRuntime, Transport, example_draft, states};
@@ -28,6 +29,9 @@ pub enum BenchCommand {
     /// stalled deliver streams, slow handshakes), each against a baseline
     /// of the same run.
     Hardening(hardening::HardeningArgs),
+    /// A node with many stored messages: its start, memory, an inbox page
+    /// and a long thread, against the same node with few.
+    Store(store::StoreArgs),
     /// The attacker of `bench hardening`, in a process of its own so that
     /// its buffers do not count in the nodes' memory: holds stalled deliver
     /// streams open until killed.
@@ -79,6 +83,7 @@ pub fn run(cmd: BenchCommand, out: &Out) -> Result<()> {
         BenchCommand::Mesh(args) => mesh(args, out),
         BenchCommand::Messages(args) => messages(args, out),
         BenchCommand::Hardening(args) => hardening::hardening(args, out),
+        BenchCommand::Store(args) => store::store(args, out),
         BenchCommand::StallStreams(args) => hardening::stall_streams(args),
     }
 }

@@ -15,9 +15,9 @@ use crate::error::NodeError;
 use crate::outbox::DeliveryBoard;
 use hotline_core::{CaseId, Message, MessageId, NodeId};
 use hotline_crypto::DeliveryReceipt;
-use hotline_store::{Cursor, Mailbox, MessageRow, Store};
+use hotline_store::{Cursor, Mailbox, MessageRow, Snapshot, Store};
 use std::collections::HashMap;
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use tokio::time::Instant;
 
 /// The most messages one page lists, and the default.
@@ -45,7 +45,7 @@ impl MailReader {
         read: impl FnOnce(&MailReads) -> Result<T, NodeError> + Send + 'static,
     ) -> Result<T, NodeError> {
         let store = self.store.upgrade().ok_or(NodeError::Stopped)?;
-        let reads = MailReads { store, board: self.board.clone() };
+        let reads = MailReads::new(store, self.board.clone());
         tokio::task::spawn_blocking(move || read(&reads)).await.map_err(|_| NodeError::Stopped)?
     }
 }
@@ -54,11 +54,24 @@ impl MailReader {
 pub(crate) struct MailReads {
     store: Arc<Store>,
     board: DeliveryBoard,
+    /// Peer ids by node, as text: a thread names the same few nodes
+    /// thousands of times, and the text form costs a base58 encoding.
+    names: Mutex<HashMap<NodeId, String>>,
 }
 
 impl MailReads {
     pub fn new(store: Arc<Store>, board: DeliveryBoard) -> MailReads {
-        MailReads { store, board }
+        MailReads { store, board, names: Mutex::new(HashMap::new()) }
+    }
+
+    /// The peer id of `node`, as text.
+    fn name(&self, node: &NodeId) -> String {
+        self.names
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(*node)
+            .or_insert_with(|| node.to_string())
+            .clone()
     }
 
     /// One page of a mailbox, oldest first within the page: the newest
@@ -81,59 +94,64 @@ impl MailReads {
         };
         // With only unread messages asked for, the box is the inbox.
         let unread = query.unread && wanted != Mailbox::Sent;
+        let snap = self.store.snapshot()?;
         let rows = match query.case {
-            Some(case) => self.case_page(case, wanted, unread, before, limit)?,
-            None => self.store.mailbox_page(wanted, unread, before, limit)?.messages,
+            Some(case) => case_page(&snap, case, wanted, unread, before, limit)?,
+            None => snap.mailbox_page(wanted, unread, before, limit)?.messages,
         };
         let mut out = rows
             .into_iter()
-            .map(|(id, row)| Ok(summary(self.view(id, row)?)))
+            .map(|(id, row)| Ok(summary(self.view(&snap, id, row)?)))
             .collect::<Result<Vec<_>, NodeError>>()?;
         out.reverse();
         Ok(out)
     }
+}
 
-    /// A page of one case's messages, from the thread index: a case is
-    /// read whole, then filtered like the mailbox.
-    fn case_page(
-        &self,
-        case: CaseId,
-        wanted: Mailbox,
-        unread: bool,
-        before: Option<Cursor>,
-        limit: usize,
-    ) -> Result<Vec<(MessageId, MessageRow)>, NodeError> {
-        let mut rows = Vec::new();
-        for id in self.store.case(&case)? {
-            let Some(row) = self.store.message(&id)? else { continue };
-            let keep = match &row {
-                MessageRow::Received(r) => wanted != Mailbox::Sent && (!unread || !r.read),
-                MessageRow::Sent(_) => wanted != Mailbox::Inbox && !unread,
-            };
-            let at = Cursor { at: row.at(), id };
-            if keep && before.is_none_or(|b| at < b) {
-                rows.push((at, id, row));
-            }
+/// A page of one case's messages, from the thread index: a case is read
+/// whole, then filtered like the mailbox.
+fn case_page(
+    snap: &Snapshot<'_>,
+    case: CaseId,
+    wanted: Mailbox,
+    unread: bool,
+    before: Option<Cursor>,
+    limit: usize,
+) -> Result<Vec<(MessageId, MessageRow)>, NodeError> {
+    let mut rows = Vec::new();
+    for id in snap.case(&case)? {
+        let Some(row) = snap.message(&id)? else { continue };
+        let keep = match &row {
+            MessageRow::Received(r) => wanted != Mailbox::Sent && (!unread || !r.read),
+            MessageRow::Sent(_) => wanted != Mailbox::Inbox && !unread,
+        };
+        let at = Cursor { at: row.at(), id };
+        if keep && before.is_none_or(|b| at < b) {
+            rows.push((at, id, row));
         }
-        rows.sort_unstable_by_key(|r| std::cmp::Reverse(r.0));
-        rows.truncate(limit);
-        Ok(rows.into_iter().map(|(_, id, row)| (id, row)).collect())
     }
+    rows.sort_unstable_by_key(|r| std::cmp::Reverse(r.0));
+    rows.truncate(limit);
+    Ok(rows.into_iter().map(|(_, id, row)| (id, row)).collect())
+}
 
+impl MailReads {
     /// One message as stored, or `not_found`.
     pub fn message(&self, id: MessageId) -> Result<MessageView, NodeError> {
-        match self.store.message(&id)? {
-            Some(row) => self.view(id, row),
+        let snap = self.store.snapshot()?;
+        match snap.message(&id)? {
+            Some(row) => self.view(&snap, id, row),
             None => Err(NodeError::NotFound(format!("no message {id} is held"))),
         }
     }
 
     /// Every message of a case, oldest first, no reply before its parent.
     pub fn thread(&self, case: CaseId) -> Result<Vec<MessageView>, NodeError> {
+        let snap = self.store.snapshot()?;
         let mut out = Vec::new();
-        for id in self.store.case(&case)? {
-            if let Some(row) = self.store.message(&id)? {
-                out.push(self.view(id, row)?);
+        for id in snap.case(&case)? {
+            if let Some(row) = snap.message(&id)? {
+                out.push(self.view(&snap, id, row)?);
             }
         }
         if out.is_empty() {
@@ -148,10 +166,11 @@ impl MailReads {
         let now = Instant::now();
         let mut subjects: HashMap<MessageId, (hotline_core::Address, String)> = HashMap::new();
         let mut out = Vec::new();
+        let snap = self.store.snapshot()?;
         for entry in self.store.outbox()? {
             let id = entry.msg_id;
             if !subjects.contains_key(&id)
-                && let Some(row) = self.store.message(&id)?
+                && let Some(row) = snap.message(&id)?
             {
                 let m = decode_message(&id, row.message_bytes())?;
                 subjects.insert(id, (m.to, m.subject));
@@ -178,17 +197,17 @@ impl MailReads {
     /// Up to two message ids starting with `prefix`: one is the answer, two
     /// say that more digits are needed.
     pub fn messages_with_prefix(&self, prefix: &str) -> Result<Vec<MessageId>, NodeError> {
-        Ok(self.store.messages_with_prefix(prefix, 2)?)
+        Ok(self.store.snapshot()?.messages_with_prefix(prefix, 2)?)
     }
 
     /// Up to two cases starting with `prefix`.
     pub fn cases_with_prefix(&self, prefix: &str) -> Result<Vec<CaseId>, NodeError> {
-        Ok(self.store.cases_with_prefix(prefix, 2)?)
+        Ok(self.store.snapshot()?.cases_with_prefix(prefix, 2)?)
     }
 
     /// The view of a stored message; for a sent one, each recipient's
     /// delivery as the store records it.
-    pub fn view(&self, id: MessageId, row: MessageRow) -> Result<MessageView, NodeError> {
+    pub fn view(&self, snap: &Snapshot<'_>, id: MessageId, row: MessageRow) -> Result<MessageView, NodeError> {
         let message = decode_message(&id, row.message_bytes())?;
         Ok(match row {
             MessageRow::Received(r) => MessageView {
@@ -196,24 +215,24 @@ impl MailReads {
                 state: "received".into(),
                 read: r.read,
                 at: r.received_at,
-                sender_node: Some(r.sender.to_string()),
+                sender_node: Some(self.name(&r.sender)),
                 acknowledged_with: r.acknowledged_with,
                 deliveries: Vec::new(),
                 message,
             },
             MessageRow::Sent(s) => {
-                let receipts: HashMap<NodeId, Vec<u8>> = self.store.receipts(&id)?.into_iter().collect();
+                let receipts: HashMap<NodeId, Vec<u8>> = snap.receipts(&id)?.into_iter().collect();
                 let waiting: HashMap<NodeId, hotline_store::OutboxRow> =
-                    self.store.outbox_of(&id)?.into_iter().map(|e| (e.recipient, e.row)).collect();
+                    snap.outbox_of(&id)?.into_iter().map(|e| (e.recipient, e.row)).collect();
                 let deliveries: Vec<DeliveryView> = s
                     .recipients
                     .iter()
                     .map(|node| match waiting.get(node) {
                         Some(row) => match self.board.get(&(id, *node)) {
-                            Some(p) => queued_view(node, p.attempts, p.last_error),
-                            None => queued_view(node, row.attempts, row.last_error.clone()),
+                            Some(p) => queued_view(self.name(node), p.attempts, p.last_error),
+                            None => queued_view(self.name(node), row.attempts, row.last_error.clone()),
                         },
-                        None => delivered_view(node, receipts.get(node)),
+                        None => delivered_view(self.name(node), receipts.get(node)),
                     })
                     .collect();
                 let all = deliveries.iter().all(|d| d.state == "delivered");
@@ -242,21 +261,14 @@ pub(crate) fn decode_message(id: &MessageId, bytes: &[u8]) -> Result<Message, No
 }
 
 /// A delivery still waiting for its receipt.
-pub(crate) fn queued_view(node: &NodeId, attempts: u32, last_error: Option<String>) -> DeliveryView {
-    DeliveryView {
-        node: node.to_string(),
-        state: "queued".into(),
-        attempts,
-        last_error,
-        received_at: None,
-        receipt: None,
-    }
+pub(crate) fn queued_view(node: String, attempts: u32, last_error: Option<String>) -> DeliveryView {
+    DeliveryView { node, state: "queued".into(), attempts, last_error, received_at: None, receipt: None }
 }
 
-fn delivered_view(node: &NodeId, receipt: Option<&Vec<u8>>) -> DeliveryView {
+fn delivered_view(node: String, receipt: Option<&Vec<u8>>) -> DeliveryView {
     let received_at = receipt.and_then(|r| DeliveryReceipt::from_bytes(r).ok()).map(|r| r.received_at());
     DeliveryView {
-        node: node.to_string(),
+        node,
         state: "delivered".into(),
         attempts: 0,
         last_error: None,

@@ -53,4 +53,4 @@ pub use keyfile::NodeKeys;
 pub use mailbox::{BadCursor, Cursor, Mailbox, Page};
 pub use messages::{MessageRow, OutboxEntry, OutboxRow, PREKEY_RING, ReceivedRow, SentRow};
 pub use schema::SCHEMA_VERSION;
-pub use store::{DB_FILE, HistoryEntry, Store};
+pub use store::{DB_FILE, HistoryEntry, Snapshot, Store};

@@ -15,7 +15,7 @@ use crate::batch::{Op, WriteBatch};
 use crate::error::StoreError;
 use crate::messages::MessageRow;
 use crate::schema::Table;
-use crate::store::Store;
+use crate::store::{Snapshot, Store};
 use hotline_core::{CaseId, MessageId, Timestamp};
 use redb::ReadableTableMetadata;
 use std::fmt;
@@ -124,7 +124,7 @@ impl WriteBatch {
     }
 }
 
-impl Store {
+impl Snapshot<'_> {
     /// At most `limit` messages of `mailbox` older than `before` (all if
     /// `None`), newest first; with `unread`, only received messages no
     /// person displayed. Reads the index and the rows on the page only.
@@ -136,27 +136,27 @@ impl Store {
         limit: usize,
     ) -> Result<Page, StoreError> {
         const ACTION: &str = "listing a mailbox";
-        let txn = self.begin_read(ACTION)?;
         let upper = before.map(|c| cursor_bytes(c.at, &c.id));
         // Up to limit + 1 positions per source, newest first; the extra one
         // says whether another page follows.
         let mut positions: Vec<Cursor> = Vec::new();
         let mut scan = |table: Table, prefix: &[u8]| -> Result<(), StoreError> {
-            let Some(t) = self.open_read(&txn, table.definition(), ACTION)? else { return Ok(()) };
+            let Some(t) = self.table(table, ACTION)? else { return Ok(()) };
             let lower = prefix.to_vec();
             let mut high = prefix.to_vec();
             match &upper {
                 Some(u) => high.extend_from_slice(u),
                 None => high.extend_from_slice(&[0xff; 25]),
             }
-            let range = t.range::<&[u8]>(lower.as_slice()..high.as_slice()).map_err(|e| self.db_error(ACTION, e))?;
+            let range =
+                t.range::<&[u8]>(lower.as_slice()..high.as_slice()).map_err(|e| self.store.db_error(ACTION, e))?;
             for row in range.rev().take(limit.saturating_add(1)) {
-                let (k, _) = row.map_err(|e| self.db_error(ACTION, e))?;
+                let (k, _) = row.map_err(|e| self.store.db_error(ACTION, e))?;
                 let key = k.value();
                 let cursor = key
                     .strip_prefix(prefix)
                     .and_then(parse_cursor)
-                    .ok_or_else(|| self.corrupt(format!("a key of the {} table is malformed", table.name())))?;
+                    .ok_or_else(|| self.store.corrupt(format!("a key of the {} table is malformed", table.name())))?;
                 positions.push(cursor);
             }
             Ok(())
@@ -173,32 +173,24 @@ impl Store {
         positions.sort_unstable_by_key(|c| std::cmp::Reverse(*c));
         let more = positions.len() > limit;
         positions.truncate(limit);
-        let messages = self.open_read(&txn, Table::Messages.definition(), ACTION)?;
+        let messages = self.table(Table::Messages, ACTION)?;
         let mut out = Vec::with_capacity(positions.len());
         for cursor in &positions {
             let row = match &messages {
-                Some(t) => t.get(cursor.id.0.as_slice()).map_err(|e| self.db_error(ACTION, e))?,
+                Some(t) => t.get(cursor.id.0.as_slice()).map_err(|e| self.store.db_error(ACTION, e))?,
                 None => None,
             };
             let Some(row) = row else {
-                return Err(self.corrupt(format!("the mailbox lists message {}, which is not stored", cursor.id)));
+                return Err(self
+                    .store
+                    .corrupt(format!("the mailbox lists message {}, which is not stored", cursor.id)));
             };
-            let row =
-                MessageRow::decode(row.value()).map_err(|e| self.corrupt(format!("message {}: {e}", cursor.id)))?;
+            let row = MessageRow::decode(row.value())
+                .map_err(|e| self.store.corrupt(format!("message {}: {e}", cursor.id)))?;
             out.push((cursor.id, row));
         }
         let next = if more { positions.last().copied() } else { None };
         Ok(Page { messages: out, next })
-    }
-
-    /// How many messages are stored, sent and received.
-    pub fn message_count(&self) -> Result<u64, StoreError> {
-        const ACTION: &str = "counting messages";
-        let txn = self.begin_read(ACTION)?;
-        match self.open_read(&txn, Table::Messages.definition(), ACTION)? {
-            Some(t) => t.len().map_err(|e| self.db_error(ACTION, e)),
-            None => Ok(0),
-        }
     }
 
     /// Up to `max` stored message ids whose hex form starts with `prefix`
@@ -206,13 +198,14 @@ impl Store {
     pub fn messages_with_prefix(&self, prefix: &str, max: usize) -> Result<Vec<MessageId>, StoreError> {
         const ACTION: &str = "finding a message by prefix";
         let Some((low, high)) = prefix_bounds(prefix) else { return Ok(Vec::new()) };
-        let txn = self.begin_read(ACTION)?;
-        let Some(t) = self.open_read(&txn, Table::Messages.definition(), ACTION)? else { return Ok(Vec::new()) };
+        let Some(t) = self.table(Table::Messages, ACTION)? else { return Ok(Vec::new()) };
         let mut out = Vec::new();
-        for row in t.range::<&[u8]>(low.as_slice()..=high.as_slice()).map_err(|e| self.db_error(ACTION, e))?.take(max) {
-            let (k, _) = row.map_err(|e| self.db_error(ACTION, e))?;
+        for row in
+            t.range::<&[u8]>(low.as_slice()..=high.as_slice()).map_err(|e| self.store.db_error(ACTION, e))?.take(max)
+        {
+            let (k, _) = row.map_err(|e| self.store.db_error(ACTION, e))?;
             let id: [u8; 16] =
-                k.value().try_into().map_err(|_| self.corrupt("a key of the messages table is not 16 bytes"))?;
+                k.value().try_into().map_err(|_| self.store.corrupt("a key of the messages table is not 16 bytes"))?;
             out.push(MessageId(id));
         }
         Ok(out)
@@ -223,22 +216,21 @@ impl Store {
     pub fn cases_with_prefix(&self, prefix: &str, max: usize) -> Result<Vec<CaseId>, StoreError> {
         const ACTION: &str = "finding a case by prefix";
         let Some((low, high)) = prefix_bounds(prefix) else { return Ok(Vec::new()) };
-        let txn = self.begin_read(ACTION)?;
-        let Some(t) = self.open_read(&txn, Table::Cases.definition(), ACTION)? else { return Ok(Vec::new()) };
+        let Some(t) = self.table(Table::Cases, ACTION)? else { return Ok(Vec::new()) };
         let mut out: Vec<CaseId> = Vec::new();
         let mut from = low.to_vec();
         let mut high = high.to_vec();
         high.extend_from_slice(&[0xff; 16]);
         while out.len() < max {
             let mut range =
-                t.range::<&[u8]>(from.as_slice()..=high.as_slice()).map_err(|e| self.db_error(ACTION, e))?;
+                t.range::<&[u8]>(from.as_slice()..=high.as_slice()).map_err(|e| self.store.db_error(ACTION, e))?;
             let Some(row) = range.next() else { break };
-            let (k, _) = row.map_err(|e| self.db_error(ACTION, e))?;
+            let (k, _) = row.map_err(|e| self.store.db_error(ACTION, e))?;
             let case: [u8; 16] = k
                 .value()
                 .get(..16)
                 .and_then(|c| c.try_into().ok())
-                .ok_or_else(|| self.corrupt("a key of the cases table is malformed"))?;
+                .ok_or_else(|| self.store.corrupt("a key of the cases table is malformed"))?;
             out.push(CaseId(case));
             // The next case: past every key of this one.
             from = case.to_vec();
@@ -246,6 +238,18 @@ impl Store {
             from.push(0);
         }
         Ok(out)
+    }
+}
+
+impl Store {
+    /// How many messages are stored, sent and received.
+    pub fn message_count(&self) -> Result<u64, StoreError> {
+        const ACTION: &str = "counting messages";
+        let txn = self.begin_read(ACTION)?;
+        match self.open_read(&txn, Table::Messages.definition(), ACTION)? {
+            Some(t) => t.len().map_err(|e| self.db_error(ACTION, e)),
+            None => Ok(0),
+        }
     }
 }
 
@@ -320,11 +324,13 @@ mod tests {
     #[test]
     fn pages_run_newest_first_and_meet_without_gaps() {
         let (_dir, store) = filled();
-        let first = store.mailbox_page(Mailbox::All, false, None, 4).expect("page");
+        let first = store.snapshot().expect("snapshot").mailbox_page(Mailbox::All, false, None, 4).expect("page");
         assert_eq!(ids(&first), vec![10, 9, 8, 7]);
-        let second = store.mailbox_page(Mailbox::All, false, first.next, 4).expect("page");
+        let second =
+            store.snapshot().expect("snapshot").mailbox_page(Mailbox::All, false, first.next, 4).expect("page");
         assert_eq!(ids(&second), vec![6, 5, 4, 3]);
-        let third = store.mailbox_page(Mailbox::All, false, second.next, 4).expect("page");
+        let third =
+            store.snapshot().expect("snapshot").mailbox_page(Mailbox::All, false, second.next, 4).expect("page");
         assert_eq!(ids(&third), vec![2, 1]);
         assert_eq!(third.next, None);
         assert_eq!(store.message_count().expect("count"), 10);
@@ -333,15 +339,30 @@ mod tests {
     #[test]
     fn the_boxes_and_the_unread_list_are_apart() {
         let (_dir, store) = filled();
-        assert_eq!(ids(&store.mailbox_page(Mailbox::Inbox, false, None, 50).expect("page")), vec![9, 7, 5, 3, 1]);
-        assert_eq!(ids(&store.mailbox_page(Mailbox::Sent, false, None, 50).expect("page")), vec![10, 8, 6, 4, 2]);
-        assert_eq!(ids(&store.mailbox_page(Mailbox::Inbox, true, None, 50).expect("page")), vec![5, 3, 1]);
+        assert_eq!(
+            ids(&store.snapshot().expect("snapshot").mailbox_page(Mailbox::Inbox, false, None, 50).expect("page")),
+            vec![9, 7, 5, 3, 1]
+        );
+        assert_eq!(
+            ids(&store.snapshot().expect("snapshot").mailbox_page(Mailbox::Sent, false, None, 50).expect("page")),
+            vec![10, 8, 6, 4, 2]
+        );
+        assert_eq!(
+            ids(&store.snapshot().expect("snapshot").mailbox_page(Mailbox::Inbox, true, None, 50).expect("page")),
+            vec![5, 3, 1]
+        );
         // Reading 3 takes it off the unread list, and only off it.
         let mut batch = WriteBatch::new();
         batch.put_message(MessageId([3; 16]), &received(103, true));
         store.write(batch).expect("write");
-        assert_eq!(ids(&store.mailbox_page(Mailbox::Inbox, true, None, 50).expect("page")), vec![5, 1]);
-        assert_eq!(ids(&store.mailbox_page(Mailbox::Inbox, false, None, 50).expect("page")), vec![9, 7, 5, 3, 1]);
+        assert_eq!(
+            ids(&store.snapshot().expect("snapshot").mailbox_page(Mailbox::Inbox, true, None, 50).expect("page")),
+            vec![5, 1]
+        );
+        assert_eq!(
+            ids(&store.snapshot().expect("snapshot").mailbox_page(Mailbox::Inbox, false, None, 50).expect("page")),
+            vec![9, 7, 5, 3, 1]
+        );
     }
 
     /// A version 2 store has messages but no indexes: opening it builds them.
@@ -361,8 +382,14 @@ mod tests {
             txn.commit().expect("commit");
         }
         let store = Store::open(dir.path()).expect("reopen");
-        assert_eq!(ids(&store.mailbox_page(Mailbox::All, false, None, 3).expect("page")), vec![10, 9, 8]);
-        assert_eq!(ids(&store.mailbox_page(Mailbox::Inbox, true, None, 50).expect("page")), vec![5, 3, 1]);
+        assert_eq!(
+            ids(&store.snapshot().expect("snapshot").mailbox_page(Mailbox::All, false, None, 3).expect("page")),
+            vec![10, 9, 8]
+        );
+        assert_eq!(
+            ids(&store.snapshot().expect("snapshot").mailbox_page(Mailbox::Inbox, true, None, 50).expect("page")),
+            vec![5, 3, 1]
+        );
     }
 
     #[test]
@@ -382,11 +409,20 @@ mod tests {
             batch.index_case(CaseId([case; 16]), MessageId([msg; 16]));
         }
         store.write(batch).expect("write");
-        assert_eq!(store.messages_with_prefix("0a", 2).expect("ids"), vec![MessageId([10; 16])]);
-        assert_eq!(store.messages_with_prefix("0", 2).expect("ids").len(), 2);
-        assert!(store.messages_with_prefix("zz", 2).expect("ids").is_empty());
-        assert_eq!(store.cases_with_prefix("1", 5).expect("cases"), vec![CaseId([0x11; 16]), CaseId([0x12; 16])]);
-        assert_eq!(store.cases_with_prefix("2", 5).expect("cases"), vec![CaseId([0x21; 16])]);
-        assert!(store.cases_with_prefix("3", 5).expect("cases").is_empty());
+        assert_eq!(
+            store.snapshot().expect("snapshot").messages_with_prefix("0a", 2).expect("ids"),
+            vec![MessageId([10; 16])]
+        );
+        assert_eq!(store.snapshot().expect("snapshot").messages_with_prefix("0", 2).expect("ids").len(), 2);
+        assert!(store.snapshot().expect("snapshot").messages_with_prefix("zz", 2).expect("ids").is_empty());
+        assert_eq!(
+            store.snapshot().expect("snapshot").cases_with_prefix("1", 5).expect("cases"),
+            vec![CaseId([0x11; 16]), CaseId([0x12; 16])]
+        );
+        assert_eq!(
+            store.snapshot().expect("snapshot").cases_with_prefix("2", 5).expect("cases"),
+            vec![CaseId([0x21; 16])]
+        );
+        assert!(store.snapshot().expect("snapshot").cases_with_prefix("3", 5).expect("cases").is_empty());
     }
 }

@@ -10,7 +10,7 @@
 use crate::batch::{Op, WriteBatch};
 use crate::error::StoreError;
 use crate::schema::Table;
-use crate::store::Store;
+use crate::store::{Snapshot, Store};
 use hotline_core::encoding::{self, DecodeError};
 use hotline_core::{CaseId, MessageId, NodeId, Timestamp};
 use redb::ReadableTable;
@@ -29,6 +29,7 @@ pub const PREKEY_RING: &str = "prekey_ring";
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReceivedRow {
     /// The message, in wire form.
+    #[serde(with = "serde_bytes")]
     pub message: Vec<u8>,
     /// The node that sealed it (its signature was verified).
     pub sender: NodeId,
@@ -37,6 +38,7 @@ pub struct ReceivedRow {
     /// When this node stored it.
     pub received_at: Timestamp,
     /// The delivery receipt this node signed, given again to a duplicate.
+    #[serde(with = "serde_bytes")]
     pub receipt: Vec<u8>,
     /// Whether a person has displayed it.
     pub read: bool,
@@ -48,6 +50,7 @@ pub struct ReceivedRow {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SentRow {
     /// The message, in wire form.
+    #[serde(with = "serde_bytes")]
     pub message: Vec<u8>,
     /// When it was queued.
     pub queued_at: Timestamp,
@@ -88,6 +91,7 @@ impl MessageRow {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutboxRow {
     /// The sealed envelope, in wire form.
+    #[serde(with = "serde_bytes")]
     pub envelope: Vec<u8>,
     /// When it was queued.
     pub queued_at: Timestamp,
@@ -129,6 +133,75 @@ fn split_pair_key(key: &[u8]) -> Option<([u8; 16], NodeId)> {
     let (first, node) = key.split_first_chunk::<16>()?;
     let node: [u8; 32] = node.try_into().ok()?;
     Some((*first, NodeId(node)))
+}
+
+impl Snapshot<'_> {
+    /// The message with id `id`, if stored.
+    pub fn message(&self, id: &MessageId) -> Result<Option<MessageRow>, StoreError> {
+        const ACTION: &str = "reading a message";
+        let Some(table) = self.table(Table::Messages, ACTION)? else { return Ok(None) };
+        match table.get(id.0.as_slice()).map_err(|e| self.store.db_error(ACTION, e))? {
+            None => Ok(None),
+            Some(v) => {
+                MessageRow::decode(v.value()).map(Some).map_err(|e| self.store.corrupt(format!("message {id}: {e}")))
+            }
+        }
+    }
+
+    /// The ids of the messages of case `case`, in id order.
+    pub fn case(&self, case: &CaseId) -> Result<Vec<MessageId>, StoreError> {
+        const ACTION: &str = "reading a thread";
+        let Some(table) = self.table(Table::Cases, ACTION)? else { return Ok(Vec::new()) };
+        let mut out = Vec::new();
+        for row in table.range::<&[u8]>(case.0.as_slice()..).map_err(|e| self.store.db_error(ACTION, e))? {
+            let (k, _) = row.map_err(|e| self.store.db_error(ACTION, e))?;
+            let Some(rest) = k.value().strip_prefix(case.0.as_slice()) else { break };
+            let id: [u8; 16] =
+                rest.try_into().map_err(|_| self.store.corrupt("a key of the cases table is malformed"))?;
+            out.push(MessageId(id));
+        }
+        Ok(out)
+    }
+
+    /// The envelopes of `msg` still waiting for a receipt, by recipient.
+    pub fn outbox_of(&self, msg: &MessageId) -> Result<Vec<OutboxEntry>, StoreError> {
+        const ACTION: &str = "reading the outbox";
+        let Some(table) = self.table(Table::Outbox, ACTION)? else { return Ok(Vec::new()) };
+        let mut out = Vec::new();
+        for row in table.range::<&[u8]>(msg.0.as_slice()..).map_err(|e| self.store.db_error(ACTION, e))? {
+            let (k, v) = row.map_err(|e| self.store.db_error(ACTION, e))?;
+            let Some((id, recipient)) = split_pair_key(k.value()) else {
+                return Err(self.store.corrupt("a key of the outbox table is malformed"));
+            };
+            if id != msg.0 {
+                break;
+            }
+            let row =
+                OutboxRow::decode(v.value()).map_err(|e| self.store.corrupt(format!("outbox row of {msg}: {e}")))?;
+            out.push(OutboxEntry { msg_id: *msg, recipient, row });
+        }
+        Ok(out)
+    }
+
+    /// The receipts held for `msg`, by recipient node.
+    pub fn receipts(&self, msg: &MessageId) -> Result<Vec<(NodeId, Vec<u8>)>, StoreError> {
+        const ACTION: &str = "reading receipts";
+        let Some(table) = self.table(Table::Receipts, ACTION)? else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for row in table.range::<&[u8]>(msg.0.as_slice()..).map_err(|e| self.store.db_error(ACTION, e))? {
+            let (k, v) = row.map_err(|e| self.store.db_error(ACTION, e))?;
+            let Some((id, node)) = split_pair_key(k.value()) else {
+                return Err(self.store.corrupt("a key of the receipts table is malformed"));
+            };
+            if id != msg.0 {
+                break;
+            }
+            out.push((node, v.value().to_vec()));
+        }
+        Ok(out)
+    }
 }
 
 impl WriteBatch {
@@ -188,15 +261,20 @@ impl WriteBatch {
 }
 
 impl Store {
-    /// The message with id `id`, if stored.
+    /// The message with id `id`, if stored (one read of its own; see
+    /// [`Store::snapshot`] for several reads at once).
     pub fn message(&self, id: &MessageId) -> Result<Option<MessageRow>, StoreError> {
-        const ACTION: &str = "reading a message";
-        let txn = self.begin_read(ACTION)?;
-        let Some(table) = self.open_read(&txn, Table::Messages.definition(), ACTION)? else { return Ok(None) };
-        match table.get(id.0.as_slice()).map_err(|e| self.db_error(ACTION, e))? {
-            None => Ok(None),
-            Some(v) => MessageRow::decode(v.value()).map(Some).map_err(|e| self.corrupt(format!("message {id}: {e}"))),
-        }
+        self.snapshot()?.message(id)
+    }
+
+    /// The ids of the messages of case `case`, in id order.
+    pub fn case(&self, case: &CaseId) -> Result<Vec<MessageId>, StoreError> {
+        self.snapshot()?.case(case)
+    }
+
+    /// The receipts held for `msg`, by recipient node.
+    pub fn receipts(&self, msg: &MessageId) -> Result<Vec<(NodeId, Vec<u8>)>, StoreError> {
+        self.snapshot()?.receipts(msg)
     }
 
     /// Every stored message, by id.
@@ -216,21 +294,6 @@ impl Store {
         Ok(out)
     }
 
-    /// The ids of the messages of case `case`, in id order.
-    pub fn case(&self, case: &CaseId) -> Result<Vec<MessageId>, StoreError> {
-        const ACTION: &str = "reading a thread";
-        let txn = self.begin_read(ACTION)?;
-        let Some(table) = self.open_read(&txn, Table::Cases.definition(), ACTION)? else { return Ok(Vec::new()) };
-        let mut out = Vec::new();
-        for row in table.range::<&[u8]>(case.0.as_slice()..).map_err(|e| self.db_error(ACTION, e))? {
-            let (k, _) = row.map_err(|e| self.db_error(ACTION, e))?;
-            let Some(rest) = k.value().strip_prefix(case.0.as_slice()) else { break };
-            let id: [u8; 16] = rest.try_into().map_err(|_| self.corrupt("a key of the cases table is malformed"))?;
-            out.push(MessageId(id));
-        }
-        Ok(out)
-    }
-
     /// Every envelope waiting for a receipt.
     pub fn outbox(&self) -> Result<Vec<OutboxEntry>, StoreError> {
         const ACTION: &str = "reading the outbox";
@@ -244,45 +307,6 @@ impl Store {
             let row = OutboxRow::decode(v.value())
                 .map_err(|e| self.corrupt(format!("outbox row of {}: {e}", MessageId(msg))))?;
             out.push(OutboxEntry { msg_id: MessageId(msg), recipient, row });
-        }
-        Ok(out)
-    }
-
-    /// The envelopes of `msg` still waiting for a receipt, by recipient.
-    pub fn outbox_of(&self, msg: &MessageId) -> Result<Vec<OutboxEntry>, StoreError> {
-        const ACTION: &str = "reading the outbox";
-        let txn = self.begin_read(ACTION)?;
-        let Some(table) = self.open_read(&txn, Table::Outbox.definition(), ACTION)? else { return Ok(Vec::new()) };
-        let mut out = Vec::new();
-        for row in table.range::<&[u8]>(msg.0.as_slice()..).map_err(|e| self.db_error(ACTION, e))? {
-            let (k, v) = row.map_err(|e| self.db_error(ACTION, e))?;
-            let Some((id, recipient)) = split_pair_key(k.value()) else {
-                return Err(self.corrupt("a key of the outbox table is malformed"));
-            };
-            if id != msg.0 {
-                break;
-            }
-            let row = OutboxRow::decode(v.value()).map_err(|e| self.corrupt(format!("outbox row of {msg}: {e}")))?;
-            out.push(OutboxEntry { msg_id: *msg, recipient, row });
-        }
-        Ok(out)
-    }
-
-    /// The receipts held for `msg`, by recipient node.
-    pub fn receipts(&self, msg: &MessageId) -> Result<Vec<(NodeId, Vec<u8>)>, StoreError> {
-        const ACTION: &str = "reading receipts";
-        let txn = self.begin_read(ACTION)?;
-        let Some(table) = self.open_read(&txn, Table::Receipts.definition(), ACTION)? else { return Ok(Vec::new()) };
-        let mut out = Vec::new();
-        for row in table.range::<&[u8]>(msg.0.as_slice()..).map_err(|e| self.db_error(ACTION, e))? {
-            let (k, v) = row.map_err(|e| self.db_error(ACTION, e))?;
-            let Some((id, node)) = split_pair_key(k.value()) else {
-                return Err(self.corrupt("a key of the receipts table is malformed"));
-            };
-            if id != msg.0 {
-                break;
-            }
-            out.push((node, v.value().to_vec()));
         }
         Ok(out)
     }
@@ -331,6 +355,43 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::create(dir.path(), &world.charter, "FRA".parse().unwrap()).unwrap();
         (dir, store)
+    }
+
+    /// Rows written before the byte fields were marked `serde_bytes` (as
+    /// sequences of u8) are the same postcard bytes: stores keep reading.
+    #[test]
+    fn byte_fields_encode_as_before() {
+        #[derive(Serialize)]
+        struct Before {
+            message: Vec<u8>,
+            sender: NodeId,
+            envelope_hash: [u8; 32],
+            received_at: Timestamp,
+            receipt: Vec<u8>,
+            read: bool,
+            acknowledged_with: Option<MessageId>,
+        }
+        let row = ReceivedRow {
+            message: (0..=255u8).cycle().take(700).collect(),
+            sender: NodeId([7; 32]),
+            envelope_hash: [8; 32],
+            received_at: Timestamp(1_700_000_000),
+            receipt: vec![9; 180],
+            read: true,
+            acknowledged_with: Some(MessageId([1; 16])),
+        };
+        let before = Before {
+            message: row.message.clone(),
+            sender: row.sender,
+            envelope_hash: row.envelope_hash,
+            received_at: row.received_at,
+            receipt: row.receipt.clone(),
+            read: row.read,
+            acknowledged_with: row.acknowledged_with,
+        };
+        let old = encoding::encode_versioned(MESSAGE_ROW_FORMAT, &(0u32, before));
+        assert_eq!(old, MessageRow::Received(row.clone()).encode());
+        assert_eq!(MessageRow::decode(&old).unwrap(), MessageRow::Received(row));
     }
 
     #[test]

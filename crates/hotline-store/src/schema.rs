@@ -91,6 +91,9 @@ pub(crate) enum Table {
 }
 
 impl Table {
+    /// How many messaging tables there are.
+    pub const COUNT: usize = 9;
+
     pub fn definition(self) -> TableDefinition<'static, &'static [u8], &'static [u8]> {
         TableDefinition::new(self.name())
     }

@@ -6,6 +6,7 @@ use crate::fsutil::{create_private_dir, sync_dir};
 use crate::schema::{self, HISTORY, HistoryRow, META, SCHEMA_VERSION, SLOTS, SlotRow, Table, meta};
 use hotline_core::{Directory, DirectoryObject, NetworkId, ObjectHash, ObjectKey, SignedCharter, StateCode, Timestamp};
 use redb::{Database, Durability, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition, TableError};
+use std::cell::OnceCell;
 use std::fmt;
 use std::fs::{self, OpenOptions};
 use std::io;
@@ -279,6 +280,12 @@ impl Store {
         Ok(())
     }
 
+    /// A consistent view of the store for several reads: one read
+    /// transaction, which writers do not wait for.
+    pub fn snapshot(&self) -> Result<Snapshot<'_>, StoreError> {
+        Ok(Snapshot { store: self, txn: self.begin_read("reading the store")?, tables: Default::default() })
+    }
+
     pub(crate) fn begin_read(&self, action: &'static str) -> Result<ReadTransaction, StoreError> {
         self.db.begin_read().map_err(|e| self.db_error(action, e))
     }
@@ -310,6 +317,38 @@ impl Store {
     #[cfg(test)]
     pub(crate) fn block_writes(&self) -> redb::WriteTransaction {
         self.db.begin_write().expect("begin a write transaction")
+    }
+}
+
+/// A read transaction on a [`Store`]: every read through it sees the store
+/// as it was when [`Store::snapshot`] was called. Messaging reads are
+/// methods of it (see `crate::messages` and `crate::mailbox`).
+pub struct Snapshot<'s> {
+    pub(crate) store: &'s Store,
+    txn: ReadTransaction,
+    /// Each messaging table, opened on first use: a thread of thousands of
+    /// messages reads the same few tables thousands of times.
+    tables: [OnceCell<Option<BytesReadTable>>; Table::COUNT],
+}
+
+type BytesReadTable = redb::ReadOnlyTable<&'static [u8], &'static [u8]>;
+
+impl Snapshot<'_> {
+    /// Messaging table `which`, or `None` if no write has created it yet.
+    pub(crate) fn table(&self, which: Table, action: &'static str) -> Result<Option<&BytesReadTable>, StoreError> {
+        let cell = &self.tables[which as usize];
+        if cell.get().is_none() {
+            let opened = self.store.open_read(&self.txn, which.definition(), action)?;
+            // Only this thread fills the cell (a snapshot is not `Sync`).
+            let _ = cell.set(opened);
+        }
+        Ok(cell.get().and_then(Option::as_ref))
+    }
+}
+
+impl fmt::Debug for Snapshot<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Snapshot").field("path", &self.store.path).finish()
     }
 }
 
@@ -370,9 +409,17 @@ fn install(tmp: &Path, path: &Path) -> Result<(), StoreError> {
     }
 }
 
+/// The database's page cache.
+const CACHE_BYTES: usize = 16 * 1024 * 1024;
+
 fn open_database(path: &Path) -> Result<Database, StoreError> {
     let mut builder = Database::builder();
     builder.set_check_integrity_on_open(true);
+    // redb caches up to 1 GiB by default, which a node's reads (and the
+    // check above, which reads the whole file) would fill: a node with many
+    // messages would hold its database in memory. A page of the inbox or a
+    // thread needs a few megabytes.
+    builder.set_cache_size(CACHE_BYTES);
     // Belt and braces: should the engine still panic on some damage its
     // checks miss, report the file as corrupt rather than bring the node down.
     let opened = panic::catch_unwind(AssertUnwindSafe(|| builder.open(path)));

@@ -337,7 +337,7 @@ async fn stalled_memory(
 }
 
 /// A child process killed (and reaped) when this is dropped, on every path.
-struct KillOnDrop(std::process::Child);
+pub(super) struct KillOnDrop(pub(super) std::process::Child);
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {

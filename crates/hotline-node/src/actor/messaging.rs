@@ -511,7 +511,7 @@ impl Actor {
             msg_id: id,
             case_id: message.case_id,
             state: "queued".into(),
-            deliveries: recipients.iter().map(|n| queued_view(n, 0, None)).collect(),
+            deliveries: recipients.iter().map(|n| queued_view(n.to_string(), 0, None)).collect(),
         }
     }
 
@@ -1001,7 +1001,8 @@ impl Actor {
             }
             other => other,
         };
-        let view = self.mail_reader.view(id, row);
+        let view =
+            self.store.snapshot().map_err(NodeError::from).and_then(|snap| self.mail_reader.view(&snap, id, row));
         if batch.is_empty() || view.is_err() {
             let _ = reply.send(view);
         } else {
