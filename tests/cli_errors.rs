@@ -300,3 +300,27 @@ fn a_revocation_of_another_states_node_is_refused_on_import() {
         assert!(shown.contains("\"current\""), "{shown}");
     }
 }
+
+/// A reader that stops early (`hotline … | head -1`) closes the pipe: the
+/// command stops quietly and succeeds, with no panic on stderr.
+#[test]
+fn a_closed_stdout_is_not_a_crash() {
+    let tmp = tempfile::tempdir().unwrap();
+    ok(tmp.path(), &["keygen", "--out", "k.key"]);
+    for args in [&["key", "public", "k.key"][..], &["--json", "key", "public", "k.key"][..]] {
+        // The read end is closed before the command starts: every write fails.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = std::process::Command::new(common::hotline_bin())
+            .args(args)
+            .current_dir(tmp.path())
+            .env_remove("HOTLINE_DATA_DIR")
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "hotline {args:?}: {:?}, stderr: {stderr}", out.status);
+        assert!(stderr.is_empty(), "hotline {args:?} wrote to stderr: {stderr}");
+    }
+}

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
 
 #[derive(Subcommand, Debug)]
-pub enum BenchCommand {
+pub(crate) enum BenchCommand {
     /// Directory convergence and cold sync of N nodes on loopback.
     Mesh(MeshArgs),
     /// Sealed, durable, receipted messages between two nodes on loopback,
@@ -40,7 +40,7 @@ pub enum BenchCommand {
 }
 
 #[derive(Args, Debug)]
-pub struct MessagesArgs {
+pub(crate) struct MessagesArgs {
     /// Messages per measurement (latency, throughput and the baseline each).
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(10..=1_000_000))]
     count: u32,
@@ -54,7 +54,7 @@ pub struct MessagesArgs {
 }
 
 #[derive(Args, Debug)]
-pub struct MeshArgs {
+pub(crate) struct MeshArgs {
     /// How many nodes.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(2..=240))]
     nodes: u16,
@@ -74,7 +74,7 @@ pub struct MeshArgs {
     transport: Transport,
 }
 
-pub fn run(cmd: BenchCommand, out: &Out) -> Result<()> {
+pub(super) fn run(cmd: BenchCommand, out: &Out) -> Result<()> {
     // The nodes log nothing unless asked: `HOTLINE_LOG=debug hotline bench …`.
     if let Ok(level) = std::env::var("HOTLINE_LOG") {
         hotline_node::init_logging(&level, hotline_store::LogFormat::Text)?;
@@ -322,11 +322,7 @@ fn mesh(args: MeshArgs, out: &Out) -> Result<()> {
             rss_mb_total: rss_total,
             build: if cfg!(debug_assertions) { "debug" } else { "release" },
         };
-        if out.json {
-            println!("{}", serde_json::to_string(&report)?);
-        } else {
-            println!("{}", serde_json::to_string_pretty(&report)?);
-        }
+        out.report(&report)?;
         Ok(())
     })
 }
@@ -464,11 +460,7 @@ fn messages(args: MessagesArgs, out: &Out) -> Result<()> {
             raw_throughput_msgs_per_s: raw_throughput,
             build: if cfg!(debug_assertions) { "debug" } else { "release" },
         };
-        if out.json {
-            println!("{}", serde_json::to_string(&report)?);
-        } else {
-            println!("{}", serde_json::to_string_pretty(&report)?);
-        }
+        out.report(&report)?;
         Ok(())
     })
 }

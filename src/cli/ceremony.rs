@@ -16,14 +16,14 @@ use serde_json::json;
 use std::path::{Path, PathBuf};
 
 #[derive(Args, Debug)]
-pub struct KeygenArgs {
+pub(crate) struct KeygenArgs {
     /// Where to write the secret key (created with mode 0600; must not exist).
     #[arg(long)]
     out: PathBuf,
 }
 
 #[derive(Subcommand, Debug)]
-pub enum KeyCommand {
+pub(crate) enum KeyCommand {
     /// Print the public key (hex) of a secret key file, and nothing else.
     Public {
         /// The secret key file.
@@ -32,7 +32,7 @@ pub enum KeyCommand {
 }
 
 #[derive(Subcommand, Debug)]
-pub enum CharterCommand {
+pub(crate) enum CharterCommand {
     /// Draw up a new, unsigned charter.
     New {
         /// The network's name.
@@ -70,7 +70,7 @@ pub enum CharterCommand {
 }
 
 #[derive(Subcommand, Debug)]
-pub enum AdmissionCommand {
+pub(crate) enum AdmissionCommand {
     /// Draw up an unsigned admission of a state.
     New {
         /// The charter file.
@@ -107,7 +107,7 @@ pub enum AdmissionCommand {
     },
 }
 
-pub fn keygen(args: KeygenArgs, out: &Out) -> Result<()> {
+pub(super) fn keygen(args: KeygenArgs, out: &Out) -> Result<()> {
     let key = keyfile::generate()?;
     keyfile::write_new(&args.out, &key)?;
     let public = key.public();
@@ -116,7 +116,7 @@ pub fn keygen(args: KeygenArgs, out: &Out) -> Result<()> {
     })
 }
 
-pub fn key(cmd: KeyCommand, out: &Out) -> Result<()> {
+pub(super) fn key(cmd: KeyCommand, out: &Out) -> Result<()> {
     match cmd {
         KeyCommand::Public { file } => {
             let public = keyfile::read(&file)?.public();
@@ -125,7 +125,7 @@ pub fn key(cmd: KeyCommand, out: &Out) -> Result<()> {
     }
 }
 
-pub fn charter(cmd: CharterCommand, out: &Out) -> Result<()> {
+pub(super) fn charter(cmd: CharterCommand, out: &Out) -> Result<()> {
     match cmd {
         CharterCommand::New { name, stewards, threshold, bootstrap, roles, out: path } => {
             let mut charter = Charter::new(name, now(), stewards, threshold, bootstrap);
@@ -206,7 +206,7 @@ fn show_charter(charter: &SignedCharter, out: &Out) -> Result<()> {
     })
 }
 
-pub fn admission(cmd: AdmissionCommand, data_dir: &Path, out: &Out) -> Result<()> {
+pub(super) fn admission(cmd: AdmissionCommand, data_dir: &Path, out: &Out) -> Result<()> {
     match cmd {
         AdmissionCommand::New { charter, state, state_key, seq, valid_days, out: path } => {
             let charter = files::read_charter(&charter)?;

@@ -52,7 +52,7 @@ const OUTCOME_ORDER: [Outcome; 7] = [
 ];
 
 #[derive(Subcommand, Debug)]
-pub enum ComcheckCommand {
+pub(crate) enum ComcheckCommand {
     /// Start a communication check: a challenge to each targeted point of contact.
     Start(StartArgs),
     /// Show a check this node started, and where each target stands.
@@ -74,7 +74,7 @@ pub enum ComcheckCommand {
 }
 
 #[derive(Args, Debug)]
-pub struct ScheduleArgs {
+pub(crate) struct ScheduleArgs {
     /// The period: 1h, 7d, 30d… (at least 1m, and longer than --deadline).
     #[arg(long, value_name = "DURATION")]
     every: String,
@@ -83,13 +83,13 @@ pub struct ScheduleArgs {
 }
 
 #[derive(Args, Debug)]
-pub struct UnscheduleArgs {
+pub(crate) struct UnscheduleArgs {
     /// The schedule's id (32 hex digits).
     id: String,
 }
 
 #[derive(Args, Debug)]
-pub struct StartArgs {
+pub(crate) struct StartArgs {
     /// The states to check: `all` (every other admitted state), or a
     /// comma-separated list such as FRA,DEU (the flag may be repeated).
     #[arg(long, value_name = "all|STATE,...", required = true)]
@@ -121,14 +121,14 @@ pub struct StartArgs {
 }
 
 #[derive(Args, Debug)]
-pub struct CheckArgs {
+pub(crate) struct CheckArgs {
     /// The check's id (or a unique prefix of at least 6 digits).
     #[arg(value_name = "ID")]
     id: String,
 }
 
 #[derive(Args, Debug)]
-pub struct AnswerArgs {
+pub(crate) struct AnswerArgs {
     /// The check to answer: its id or the challenge message's id (or a
     /// unique prefix of either).
     #[arg(value_name = "ID")]
@@ -143,7 +143,7 @@ pub struct AnswerArgs {
 }
 
 /// Runs one `hotline comcheck` command.
-pub fn run(cmd: ComcheckCommand, data_dir: &Path, out: &Out) -> Result<()> {
+pub(super) fn run(cmd: ComcheckCommand, data_dir: &Path, out: &Out) -> Result<()> {
     match cmd {
         ComcheckCommand::Start(args) => start(args, data_dir, out),
         ComcheckCommand::Status(args) => status(args, data_dir, out),

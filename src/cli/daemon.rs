@@ -2,6 +2,7 @@
 
 use super::Out;
 use super::node::{OpenNode, open_node};
+use super::output::say;
 use super::output::table;
 use anyhow::{Context, Result};
 use clap::Args;
@@ -11,7 +12,7 @@ use hotline_store::config::CONFIG_FILE;
 use std::path::{Path, PathBuf};
 
 #[derive(Args, Debug)]
-pub struct DaemonArgs {
+pub(crate) struct DaemonArgs {
     /// The configuration file (default: DATA_DIR/node.toml).
     #[arg(long)]
     config: Option<PathBuf>,
@@ -19,7 +20,7 @@ pub struct DaemonArgs {
 
 /// Where a command reads and writes: the running daemon, or the store
 /// directly when no daemon runs (the store allows one process at a time).
-pub enum Source {
+pub(super) enum Source {
     /// The daemon answers on the control socket.
     Daemon(Client),
     /// No daemon: the store, opened by this process.
@@ -27,7 +28,7 @@ pub enum Source {
 }
 
 /// The daemon if one answers on `data_dir`'s socket, else the store.
-pub fn source(data_dir: &Path) -> Result<Source> {
+pub(super) fn source(data_dir: &Path) -> Result<Source> {
     let client = Client::for_data_dir(data_dir);
     if client.socket().exists() {
         match runtime()?.block_on(client.status()) {
@@ -40,12 +41,12 @@ pub fn source(data_dir: &Path) -> Result<Source> {
 }
 
 /// A multi-threaded tokio runtime for one command.
-pub fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(super) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
 }
 
 /// `hotline daemon`: runs the node until SIGTERM or SIGINT.
-pub fn daemon(args: DaemonArgs, data_dir: &Path) -> Result<()> {
+pub(super) fn daemon(args: DaemonArgs, data_dir: &Path) -> Result<()> {
     let config_path = args.config.unwrap_or_else(|| data_dir.join(CONFIG_FILE));
     let config = NodeConfig::load(&config_path)?;
     init_logging(&config.log_level, config.log_format)?;
@@ -58,7 +59,7 @@ pub fn daemon(args: DaemonArgs, data_dir: &Path) -> Result<()> {
 }
 
 /// `hotline status`.
-pub fn status(data_dir: &Path, out: &Out) -> Result<()> {
+pub(super) fn status(data_dir: &Path, out: &Out) -> Result<()> {
     let status = runtime()?.block_on(Client::for_data_dir(data_dir).status())?;
     out.emit(&status, || {
         let mut s = format!(
@@ -92,7 +93,7 @@ pub fn status(data_dir: &Path, out: &Out) -> Result<()> {
 }
 
 /// `hotline peers`.
-pub fn peers(data_dir: &Path, out: &Out) -> Result<()> {
+pub(super) fn peers(data_dir: &Path, out: &Out) -> Result<()> {
     let client = Client::for_data_dir(data_dir);
     let (members, connections) =
         runtime()?.block_on(async { Ok::<_, anyhow::Error>((client.liveness().await?, client.peers().await?)) })?;
@@ -134,7 +135,7 @@ pub fn peers(data_dir: &Path, out: &Out) -> Result<()> {
 }
 
 /// `hotline watch`: prints live events until interrupted.
-pub fn watch(data_dir: &Path, out: &Out) -> Result<()> {
+pub(super) fn watch(data_dir: &Path, out: &Out) -> Result<()> {
     runtime()?.block_on(async {
         let client = Client::for_data_dir(data_dir);
         let mut events = client.events().await?;
@@ -144,11 +145,11 @@ pub fn watch(data_dir: &Path, out: &Out) -> Result<()> {
         while let Some(event) = events.next().await {
             let event = event?;
             if out.json {
-                println!("{}", serde_json::to_string(&event)?);
+                say(&serde_json::to_string(&event)?)?;
             } else if let Some(line) = super::message::event_line(&event) {
-                println!("{line}");
+                say(&line)?;
             } else {
-                println!("{} {}", event.kind(), serde_json::to_string(&event)?);
+                say(&format!("{} {}", event.kind(), serde_json::to_string(&event)?))?;
             }
         }
         Ok(())

@@ -18,11 +18,10 @@ use hotline_core::{Address, MessageId, MessageType, ObjectHash, Role, Tlp};
 use hotline_node::NodeHandle;
 use hotline_node::api_types::{AckRequest, MessageView, SendRequest};
 use serde::Serialize;
-use std::io::Write;
 use std::time::{Duration, Instant};
 
 #[derive(Args, Debug)]
-pub struct DemoArgs {
+pub(crate) struct DemoArgs {
     /// How many nodes (states) to start.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(2..=193))]
     nodes: u16,
@@ -74,12 +73,12 @@ fn progress(out: &Out, line: &str) {
     if out.json {
         eprintln!("{line}");
     } else {
-        println!("{line}");
-        let _ = std::io::stdout().flush();
+        // A reader that went away stops the output, not the demo.
+        let _ = super::output::say(line);
     }
 }
 
-pub fn demo(args: DemoArgs, out: &Out) -> Result<()> {
+pub(super) fn demo(args: DemoArgs, out: &Out) -> Result<()> {
     let started = Instant::now();
     let root = tempfile::Builder::new().prefix("hotline-demo-").tempdir()?;
     let states = states(args.nodes as usize);
@@ -460,7 +459,7 @@ fn join_states(states: &[hotline_core::StateCode]) -> String {
 }
 
 /// Polls every node until all hold `records` records and the same digest.
-pub async fn wait_for_convergence(
+pub(super) async fn wait_for_convergence(
     nodes: &[NodeHandle],
     records: usize,
     timeout: Duration,

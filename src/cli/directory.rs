@@ -15,7 +15,7 @@ use serde_json::json;
 use std::path::{Path, PathBuf};
 
 #[derive(Subcommand, Debug)]
-pub enum DirectoryCommand {
+pub(crate) enum DirectoryCommand {
     /// List every contact record with its status.
     List,
     /// Show the records of a state, or one record (STATE/ROLE).
@@ -41,7 +41,7 @@ pub enum DirectoryCommand {
     },
 }
 
-pub fn run(cmd: DirectoryCommand, data_dir: &Path, out: &Out) -> Result<()> {
+pub(super) fn run(cmd: DirectoryCommand, data_dir: &Path, out: &Out) -> Result<()> {
     match cmd {
         DirectoryCommand::List => list(data_dir, out),
         DirectoryCommand::Show { target } => show(data_dir, &target, out),

@@ -13,7 +13,7 @@ use std::path::Path;
 const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Reads a file, refusing anything over [`MAX_FILE_BYTES`] before reading it.
-pub fn read_bounded(path: &Path) -> Result<Vec<u8>> {
+pub(super) fn read_bounded(path: &Path) -> Result<Vec<u8>> {
     let meta = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
     if meta.len() > MAX_FILE_BYTES {
         bail!("{} is {} bytes, more than the {} a Hotline file may be", path.display(), meta.len(), MAX_FILE_BYTES);
@@ -22,7 +22,7 @@ pub fn read_bounded(path: &Path) -> Result<Vec<u8>> {
 }
 
 /// Writes a new file; refuses to replace an existing one.
-pub fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(super) fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -34,7 +34,7 @@ pub fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// Replaces a file atomically: write a temporary file beside it, fsync, rename.
-pub fn replace(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(super) fn replace(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension("tmp-hotline");
     {
         let mut file =
@@ -47,7 +47,7 @@ pub fn replace(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// Reads and decodes a charter file.
-pub fn read_charter(path: &Path) -> Result<SignedCharter> {
+pub(super) fn read_charter(path: &Path) -> Result<SignedCharter> {
     let bytes = read_bounded(path)?;
     SignedCharter::from_bytes(&bytes).with_context(|| format!("{} is not a valid charter file", path.display()))
 }
@@ -56,7 +56,7 @@ pub fn read_charter(path: &Path) -> Result<SignedCharter> {
 /// together with the charter it belongs to, so a steward can sign it without
 /// a node and a node can tell an object of another network.
 #[derive(Serialize, Deserialize)]
-pub struct CeremonyFile {
+pub(super) struct CeremonyFile {
     magic: String,
     /// The charter of the network.
     pub charter: SignedCharter,
@@ -69,12 +69,12 @@ const EXPORT_MAGIC: &str = "hotline-export-v1";
 
 impl CeremonyFile {
     /// A file for `object` under `charter`.
-    pub fn new(charter: SignedCharter, object: DirectoryObject) -> CeremonyFile {
+    pub(super) fn new(charter: SignedCharter, object: DirectoryObject) -> CeremonyFile {
         CeremonyFile { magic: CEREMONY_MAGIC.into(), charter, object }
     }
 
     /// Reads a ceremony file.
-    pub fn read(path: &Path) -> Result<CeremonyFile> {
+    pub(super) fn read(path: &Path) -> Result<CeremonyFile> {
         let bytes = read_bounded(path)?;
         let file: CeremonyFile = decode_file(&bytes, CEREMONY_MAGIC, "admission")
             .with_context(|| format!("{} is not a Hotline admission file", path.display()))?;
@@ -82,7 +82,7 @@ impl CeremonyFile {
     }
 
     /// The file bytes.
-    pub fn to_bytes(&self) -> Vec<u8> {
+    pub(super) fn to_bytes(&self) -> Vec<u8> {
         encoding::encode(self)
     }
 }
@@ -90,7 +90,7 @@ impl CeremonyFile {
 /// A directory export: every object a node holds, for carrying to another
 /// node by hand (an air-gapped first contact, or a backup).
 #[derive(Serialize, Deserialize)]
-pub struct ExportFile {
+pub(super) struct ExportFile {
     magic: String,
     /// The network the objects belong to.
     pub network: NetworkId,
@@ -100,19 +100,19 @@ pub struct ExportFile {
 
 impl ExportFile {
     /// An export of `objects`.
-    pub fn new(network: NetworkId, objects: Vec<DirectoryObject>) -> ExportFile {
+    pub(super) fn new(network: NetworkId, objects: Vec<DirectoryObject>) -> ExportFile {
         ExportFile { magic: EXPORT_MAGIC.into(), network, objects }
     }
 
     /// Reads an export file.
-    pub fn read(path: &Path) -> Result<ExportFile> {
+    pub(super) fn read(path: &Path) -> Result<ExportFile> {
         let bytes = read_bounded(path)?;
         decode_file(&bytes, EXPORT_MAGIC, "export")
             .with_context(|| format!("{} is not a Hotline directory export", path.display()))
     }
 
     /// The file bytes.
-    pub fn to_bytes(&self) -> Vec<u8> {
+    pub(super) fn to_bytes(&self) -> Vec<u8> {
         encoding::encode(self)
     }
 }

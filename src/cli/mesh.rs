@@ -16,10 +16,10 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 /// The states the demo starts with, in this order; more come from ISO 3166.
-pub const DEMO_STATES: [&str; 5] = ["FRA", "DEU", "EST", "FIN", "POL"];
+pub(super) const DEMO_STATES: [&str; 5] = ["FRA", "DEU", "EST", "FIN", "POL"];
 
 /// `n` distinct states: the demo states first, then the rest of ISO 3166-1.
-pub fn states(n: usize) -> Vec<StateCode> {
+pub(super) fn states(n: usize) -> Vec<StateCode> {
     let mut out: Vec<StateCode> = DEMO_STATES.iter().filter_map(|s| s.parse().ok()).collect();
     out.extend(StateCode::all().filter(|s| !DEMO_STATES.contains(&s.as_str())));
     out.truncate(n);
@@ -27,7 +27,7 @@ pub fn states(n: usize) -> Vec<StateCode> {
 }
 
 /// One state's node, created but not started.
-pub struct Member {
+pub(super) struct Member {
     /// The state.
     pub state: StateCode,
     /// Its data directory.
@@ -37,7 +37,7 @@ pub struct Member {
 }
 
 /// A network of admitted states on this machine.
-pub struct LocalNetwork {
+pub(super) struct LocalNetwork {
     /// The steward keys (three; any two sign).
     stewards: Vec<SecretKey>,
     /// The signed charter.
@@ -56,7 +56,7 @@ pub struct LocalNetwork {
 /// The tokio runtime of each node of a [`LocalNetwork`] (each has its own,
 /// on its own thread; see [`LocalNode`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum NodeRuntime {
+pub(super) enum NodeRuntime {
     /// One thread per node. Dozens of nodes on two cores get a fair share
     /// each from the OS scheduler; with a multi-threaded runtime each, 50
     /// nodes ran 150 threads on 2 cores and cold syncs took 460–620 ms
@@ -84,7 +84,7 @@ impl NodeRuntime {
 /// available to dial).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Transport {
+pub(super) enum Transport {
     /// TCP with Noise and Yamux: one socket, so two descriptors in this
     /// process, per connection.
     #[default]
@@ -107,7 +107,7 @@ impl LocalNetwork {
     /// Creates stewards (three, threshold two), a charter and one admitted
     /// node per state under `root`. Each node holds only its own admission:
     /// everything else reaches it through the network.
-    pub fn create(root: &Path, states: &[StateCode], now: Timestamp) -> Result<LocalNetwork> {
+    pub(super) fn create(root: &Path, states: &[StateCode], now: Timestamp) -> Result<LocalNetwork> {
         let stewards: Vec<SecretKey> = (0..3).map(|_| keyfile::generate()).collect::<Result<_, _>>()?;
         let mut charter = SignedCharter::unsigned(Charter::new(
             "Hotline local network".into(),
@@ -133,7 +133,7 @@ impl LocalNetwork {
     }
 
     /// Creates one more admitted node, holding only its own admission.
-    pub fn add_member(&mut self, root: &Path, state: StateCode, now: Timestamp) -> Result<usize> {
+    pub(super) fn add_member(&mut self, root: &Path, state: StateCode, now: Timestamp) -> Result<usize> {
         let data_dir = root.join(state.as_str().to_ascii_lowercase());
         Store::create(&data_dir, &self.charter, state)?;
         let keys = NodeKeys::generate_into(&data_dir)?;
@@ -146,7 +146,7 @@ impl LocalNetwork {
     }
 
     /// An admission of `state` with `state_key`, signed by two stewards.
-    pub fn admission(&self, state: StateCode, state_key: &SecretKey, now: Timestamp) -> Result<DirectoryObject> {
+    pub(super) fn admission(&self, state: StateCode, state_key: &SecretKey, now: Timestamp) -> Result<DirectoryObject> {
         let mut admission = SignedAdmission::unsigned(Admission {
             state,
             state_key: state_key.public(),
@@ -162,7 +162,7 @@ impl LocalNetwork {
     /// The admission and both records of a state that runs no node here
     /// (its records list a node id that never connects): directory content
     /// for benchmarks that need many records.
-    pub fn offline_state(&self, state: StateCode, now: Timestamp) -> Result<Vec<DirectoryObject>> {
+    pub(super) fn offline_state(&self, state: StateCode, now: Timestamp) -> Result<Vec<DirectoryObject>> {
         let state_key = keyfile::generate()?;
         let node = NodeId(keyfile::generate()?.public().0);
         let mut objects = vec![self.admission(state, &state_key, now)?];
@@ -178,7 +178,7 @@ impl LocalNetwork {
     /// Writes `objects` into member `i`'s store before it starts, as if it
     /// had held them for a while (the directory of a network that already
     /// exists).
-    pub fn preload(&self, i: usize, objects: Vec<DirectoryObject>) -> Result<()> {
+    pub(super) fn preload(&self, i: usize, objects: Vec<DirectoryObject>) -> Result<()> {
         let node = open_node(&self.members[i].data_dir)?;
         commit_objects(&node, objects)?.require_all_accepted()?;
         Ok(())
@@ -187,14 +187,14 @@ impl LocalNetwork {
     /// Starts member `i` on an ephemeral loopback port of the network's
     /// transport, dialling `bootstrap`, on a thread of its own (see
     /// [`LocalNode`]).
-    pub async fn start(&self, i: usize, bootstrap: Vec<Multiaddr>, gossip: bool) -> Result<LocalNode> {
+    pub(super) async fn start(&self, i: usize, bootstrap: Vec<Multiaddr>, gossip: bool) -> Result<LocalNode> {
         let loopback: Multiaddr = self.transport.loopback().parse().context("loopback address")?;
         self.start_on(i, loopback, bootstrap, gossip).await
     }
 
     /// [`LocalNetwork::start`] on the address `listen`: a node restarted
     /// where it listened before, as a deployed node comes back.
-    pub async fn start_on(
+    pub(super) async fn start_on(
         &self,
         i: usize,
         listen: Multiaddr,
@@ -229,7 +229,7 @@ impl LocalNetwork {
 /// first fetch took 200–300 ms to reach its peer's actor: the benchmark
 /// measured the shared run queue. With a runtime each, the nodes share the
 /// cores through the OS scheduler, as separate daemons would.
-pub struct LocalNode {
+pub(super) struct LocalNode {
     // Dropped first: dropping a node asks it to stop.
     running: RunningNode,
     thread: NodeThread,
@@ -271,18 +271,18 @@ impl LocalNode {
     }
 
     /// A handle to talk to the node.
-    pub fn handle(&self) -> NodeHandle {
+    pub(super) fn handle(&self) -> NodeHandle {
         self.running.handle()
     }
 
     /// The addresses the node listens on.
-    pub fn listen_addrs(&self) -> Vec<Multiaddr> {
+    pub(super) fn listen_addrs(&self) -> Vec<Multiaddr> {
         self.running.listen_addrs()
     }
 
     /// Stops the node cleanly (see [`RunningNode::shutdown`]), then its
     /// thread.
-    pub async fn shutdown(self) -> Result<()> {
+    pub(super) async fn shutdown(self) -> Result<()> {
         let LocalNode { running, thread } = self;
         running.shutdown().await?;
         thread.join().await
@@ -311,7 +311,7 @@ impl NodeThread {
 }
 
 /// A complete example record for `state` and `role`, listing `node`.
-pub fn example_draft(state: StateCode, role: Role, node: NodeId) -> RecordDraft {
+pub(super) fn example_draft(state: StateCode, role: Role, node: NodeId) -> RecordDraft {
     let code = state.as_str().to_ascii_lowercase();
     let (organization, position) = if role == Role::policy() {
         (format!("Ministry of Foreign Affairs of {} (example)", state.country_name()), "Cyber diplomacy desk")

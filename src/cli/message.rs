@@ -32,7 +32,7 @@ const MAX_NOTE_BYTES: usize = 4096;
 const SUBJECT_WIDTH: usize = 48;
 
 #[derive(Args, Debug)]
-pub struct SendArgs {
+pub(crate) struct SendArgs {
     /// The recipient point of contact: a state, optionally with a role
     /// (default role: technical), for example DEU or DEU/policy.
     #[arg(long, value_name = "STATE[/ROLE]")]
@@ -92,7 +92,7 @@ pub struct SendArgs {
 }
 
 #[derive(Args, Debug)]
-pub struct InboxArgs {
+pub(crate) struct InboxArgs {
     /// Only messages no one has displayed yet.
     #[arg(long)]
     unread: bool,
@@ -114,21 +114,21 @@ pub struct InboxArgs {
 }
 
 #[derive(Args, Debug)]
-pub struct ShowArgs {
+pub(crate) struct ShowArgs {
     /// The message id (or a unique prefix of at least 6 digits).
     #[arg(value_name = "MSGID")]
     id: String,
 }
 
 #[derive(Args, Debug)]
-pub struct ThreadArgs {
+pub(crate) struct ThreadArgs {
     /// The case id, or the id of one of its messages (or a unique prefix).
     #[arg(value_name = "CASEID")]
     case: String,
 }
 
 #[derive(Args, Debug)]
-pub struct AckArgs {
+pub(crate) struct AckArgs {
     /// The received message to acknowledge (or a unique prefix of its id).
     #[arg(value_name = "MSGID")]
     id: String,
@@ -140,7 +140,7 @@ pub struct AckArgs {
 // ----- commands -----
 
 /// `hotline send`.
-pub fn send(args: SendArgs, data_dir: &Path, out: &Out) -> Result<()> {
+pub(super) fn send(args: SendArgs, data_dir: &Path, out: &Out) -> Result<()> {
     let timeout = match (&args.timeout, args.wait) {
         (Some(_), false) => bail!("--timeout applies only with --wait"),
         (Some(t), true) => parse_timeout(t)?,
@@ -225,7 +225,7 @@ fn not_delivered(view: &MessageView, timeout: u64) -> String {
 }
 
 /// `hotline inbox`.
-pub fn inbox(args: InboxArgs, data_dir: &Path, out: &Out) -> Result<()> {
+pub(super) fn inbox(args: InboxArgs, data_dir: &Path, out: &Out) -> Result<()> {
     if args.sent && args.all {
         bail!("give --sent or --all, not both (--all lists sent messages too)");
     }
@@ -319,7 +319,7 @@ fn flags(m: &MessageSummary) -> String {
 }
 
 /// `hotline show`: the message as a formal note; marks it read.
-pub fn show(args: ShowArgs, data_dir: &Path, out: &Out) -> Result<()> {
+pub(super) fn show(args: ShowArgs, data_dir: &Path, out: &Out) -> Result<()> {
     let id = id_arg("message id", &args.id)?;
     let client = Client::for_data_dir(data_dir);
     let view = runtime()?.block_on(async {
@@ -330,7 +330,7 @@ pub fn show(args: ShowArgs, data_dir: &Path, out: &Out) -> Result<()> {
 }
 
 /// `hotline thread`: every message of a case, oldest first.
-pub fn thread(args: ThreadArgs, data_dir: &Path, out: &Out) -> Result<()> {
+pub(super) fn thread(args: ThreadArgs, data_dir: &Path, out: &Out) -> Result<()> {
     let id = id_arg("case id", &args.case)?;
     let client = Client::for_data_dir(data_dir);
     let views = runtime()?.block_on(async {
@@ -358,7 +358,7 @@ fn causal_order(mut views: Vec<MessageView>) -> Vec<MessageView> {
 }
 
 /// `hotline ack`: a person's acknowledgement of a received message.
-pub fn ack(args: AckArgs, data_dir: &Path, out: &Out) -> Result<()> {
+pub(super) fn ack(args: AckArgs, data_dir: &Path, out: &Out) -> Result<()> {
     let id = id_arg("message id", &args.id)?;
     let note = args.note.filter(|n| !n.trim().is_empty());
     if let Some(n) = &note {
@@ -380,7 +380,7 @@ pub fn ack(args: AckArgs, data_dir: &Path, out: &Out) -> Result<()> {
 }
 
 /// `hotline outbox`: the deliveries still waiting for a receipt.
-pub fn outbox(data_dir: &Path, out: &Out) -> Result<()> {
+pub(super) fn outbox(data_dir: &Path, out: &Out) -> Result<()> {
     let items = runtime()?.block_on(Client::for_data_dir(data_dir).outbox())?;
     out.emit(&items, || {
         if items.is_empty() {
@@ -415,7 +415,7 @@ fn next_attempt(i: &OutboxItem) -> String {
 }
 
 /// `hotline watch`'s line for a messaging event; `None` for other events.
-pub fn event_line(event: &NodeEvent) -> Option<String> {
+pub(super) fn event_line(event: &NodeEvent) -> Option<String> {
     Some(match event {
         NodeEvent::MessageReceived { msg_id, case_id, kind, from, tlp } => {
             format!(

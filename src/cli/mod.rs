@@ -13,6 +13,7 @@ mod message;
 mod node;
 mod note;
 mod output;
+pub(crate) use output::StdoutClosed;
 mod record;
 
 use anyhow::Result;
@@ -20,12 +21,12 @@ use clap::{Parser, Subcommand};
 use hotline_core::Timestamp;
 use std::path::PathBuf;
 
-pub use output::Out;
+pub(crate) use output::Out;
 
 /// Hotline: a peer-to-peer crisis line between states' cyber points of contact.
 #[derive(Parser, Debug)]
 #[command(name = "hotline", version, about, propagate_version = true)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// The node's data directory.
     #[arg(long, global = true, env = "HOTLINE_DATA_DIR", default_value_os_t = default_data_dir())]
     pub data_dir: PathBuf,
@@ -37,7 +38,7 @@ pub struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
-pub enum Command {
+pub(crate) enum Command {
     /// Make an Ed25519 key (for a steward or a state) and print its public key.
     Keygen(ceremony::KeygenArgs),
     /// Inspect a key file.
@@ -88,7 +89,7 @@ pub enum Command {
 }
 
 /// Runs one command.
-pub fn run(cli: Cli) -> Result<()> {
+pub(crate) fn run(cli: Cli) -> Result<()> {
     let out = Out { json: cli.json };
     match cli.command {
         Command::Keygen(args) => ceremony::keygen(args, &out),
@@ -131,7 +132,7 @@ fn default_data_dir() -> PathBuf {
 const TEST_CLOCK_OFFSET: &str = "HOTLINE_UNSAFE_TEST_CLOCK_OFFSET_SECS";
 
 /// The wall clock, as the core's `Timestamp` (shifted by the test offset, if set).
-pub fn now() -> Timestamp {
+pub(crate) fn now() -> Timestamp {
     let secs =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
     let offset: i64 = std::env::var(TEST_CLOCK_OFFSET).ok().and_then(|v| v.parse().ok()).unwrap_or(0);

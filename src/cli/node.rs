@@ -12,7 +12,7 @@ use serde_json::json;
 use std::path::{Path, PathBuf};
 
 #[derive(Args, Debug)]
-pub struct InitArgs {
+pub(crate) struct InitArgs {
     /// The signed charter file of the network to join.
     #[arg(long)]
     charter: PathBuf,
@@ -21,7 +21,7 @@ pub struct InitArgs {
     state: StateCode,
 }
 
-pub fn init(args: InitArgs, data_dir: &Path, out: &Out) -> Result<()> {
+pub(super) fn init(args: InitArgs, data_dir: &Path, out: &Out) -> Result<()> {
     let charter = files::read_charter(&args.charter)?;
     let network = charter.verify().context("the charter is not valid")?;
     let existing = [data_dir.join(DB_FILE), NodeKeys::state_key_path(data_dir), data_dir.join(CONFIG_FILE)];
@@ -53,7 +53,7 @@ pub fn init(args: InitArgs, data_dir: &Path, out: &Out) -> Result<()> {
 }
 
 /// A node's store and keys, opened for an offline command.
-pub struct OpenNode {
+pub(super) struct OpenNode {
     pub store: Store,
     pub directory: Directory,
     pub data_dir: PathBuf,
@@ -61,13 +61,13 @@ pub struct OpenNode {
 
 impl OpenNode {
     /// The node's keys.
-    pub fn keys(&self) -> Result<NodeKeys> {
+    pub(super) fn keys(&self) -> Result<NodeKeys> {
         Ok(NodeKeys::load(&self.data_dir)?)
     }
 }
 
 /// Opens the node in `data_dir` directly (no daemon).
-pub fn open_node(data_dir: &Path) -> Result<OpenNode> {
+pub(super) fn open_node(data_dir: &Path) -> Result<OpenNode> {
     let store = Store::open(data_dir)?;
     let directory = store.load_directory()?;
     Ok(OpenNode { store, directory, data_dir: data_dir.to_path_buf() })
@@ -75,7 +75,7 @@ pub fn open_node(data_dir: &Path) -> Result<OpenNode> {
 
 /// What happened to each object of an import.
 #[derive(Serialize, Default)]
-pub struct ImportReport {
+pub(super) struct ImportReport {
     pub accepted: usize,
     pub duplicate: usize,
     pub pending: Vec<Problem>,
@@ -84,7 +84,7 @@ pub struct ImportReport {
 
 /// One object that was not accepted, and why.
 #[derive(Serialize)]
-pub struct Problem {
+pub(super) struct Problem {
     pub object: String,
     pub code: &'static str,
     pub reason: String,
@@ -92,7 +92,7 @@ pub struct Problem {
 
 impl ImportReport {
     /// Fails with the first problem's reason, for single-object imports.
-    pub fn require_all_accepted(&self) -> Result<()> {
+    pub(super) fn require_all_accepted(&self) -> Result<()> {
         if let Some(p) = self.rejected.first().or(self.pending.first()) {
             bail!("{} was not accepted ({}): {}; nothing was stored", p.object, p.code, p.reason);
         }
@@ -102,7 +102,7 @@ impl ImportReport {
 
 /// Applies `objects` to the node's directory and persists every change in
 /// one durable transaction. Objects that are refused change nothing.
-pub fn commit_objects(node: &OpenNode, objects: Vec<DirectoryObject>) -> Result<ImportReport> {
+pub(super) fn commit_objects(node: &OpenNode, objects: Vec<DirectoryObject>) -> Result<ImportReport> {
     let mut directory = node.directory.clone();
     let mut batch = WriteBatch::new();
     let mut report = ImportReport::default();

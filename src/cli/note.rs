@@ -11,10 +11,10 @@ use hotline_core::{Fields, MessageType, Timestamp, Tlp};
 use hotline_node::api_types::{DeliveryView, MessageView};
 
 /// The banner of an exercise message, printed above and below it.
-pub const EXERCISE_BANNER: &str = "EXERCISE — EXERCISE — EXERCISE";
+pub(super) const EXERCISE_BANNER: &str = "EXERCISE — EXERCISE — EXERCISE";
 
 /// The TLP banner line, for example `==== TLP:AMBER ====`.
-pub fn banner(tlp: Tlp) -> String {
+pub(super) fn banner(tlp: Tlp) -> String {
     format!("==== {tlp} ====")
 }
 
@@ -26,17 +26,17 @@ fn unsafe_char(c: char) -> bool {
 }
 
 /// Text for a terminal, newlines kept; anything unsafe becomes U+FFFD.
-pub fn clean_text(s: &str) -> String {
+pub(super) fn clean_text(s: &str) -> String {
     s.chars().map(|c| if c == '\n' || !unsafe_char(c) { c } else { '\u{FFFD}' }).collect()
 }
 
 /// Text for one line of a terminal: newlines become spaces.
-pub fn clean_line(s: &str) -> String {
+pub(super) fn clean_line(s: &str) -> String {
     clean_text(s).replace('\n', " ")
 }
 
 /// One line of at most `max` characters, with `…` when cut.
-pub fn truncate(s: &str, max: usize) -> String {
+pub(super) fn truncate(s: &str, max: usize) -> String {
     let line = clean_line(s);
     if line.chars().count() <= max {
         return line;
@@ -47,18 +47,18 @@ pub fn truncate(s: &str, max: usize) -> String {
 }
 
 /// `2026-11-22 19:45:01 UTC`.
-pub fn utc(t: Timestamp) -> String {
+pub(super) fn utc(t: Timestamp) -> String {
     let text = t.to_rfc3339();
     format!("{} UTC", text.trim_end_matches('Z').replacen('T', " ", 1))
 }
 
 /// `2026-11-22 19:45:01` (UTC), for tables whose header says UTC.
-pub fn utc_short(t: Timestamp) -> String {
+pub(super) fn utc_short(t: Timestamp) -> String {
     t.to_rfc3339().trim_end_matches('Z').replacen('T', " ", 1)
 }
 
 /// A duration for people: `45s`, `30m`, `2h`, `1h30m`, `3d4h`.
-pub fn duration(secs: u64) -> String {
+pub(super) fn duration(secs: u64) -> String {
     if secs < 60 {
         return format!("{secs}s");
     }
@@ -70,7 +70,7 @@ pub fn duration(secs: u64) -> String {
 }
 
 /// `in 2h`, `5m ago`, `now`: `t` against `now`.
-pub fn relative(t: Timestamp, now: Timestamp) -> String {
+pub(super) fn relative(t: Timestamp, now: Timestamp) -> String {
     if t.0 > now.0 {
         format!("in {}", duration(now.until(t)))
     } else if t.0 < now.0 {
@@ -81,7 +81,7 @@ pub fn relative(t: Timestamp, now: Timestamp) -> String {
 }
 
 /// A peer id short enough for a table: `12D3KooWAbCd…x7Yz9q`.
-pub fn short_peer(peer: &str) -> String {
+pub(super) fn short_peer(peer: &str) -> String {
     let chars: Vec<char> = peer.chars().collect();
     if chars.len() <= 20 {
         return peer.to_string();
@@ -180,7 +180,7 @@ fn field_lines(fields: &Fields) -> Vec<String> {
 }
 
 /// One delivery, in words.
-pub fn delivery_line(d: &DeliveryView) -> String {
+pub(super) fn delivery_line(d: &DeliveryView) -> String {
     if d.state == "delivered" {
         let at = d.received_at.map(|t| format!(", stored by the recipient at {}", utc(t))).unwrap_or_default();
         let receipt = if d.receipt.is_some() { "signed receipt held" } else { "NO RECEIPT HELD" };
@@ -203,7 +203,7 @@ fn body(text: &str) -> String {
 
 /// A message as a formal note: TLP banner, exercise banner, header lines,
 /// subject, body, typed fields, delivery and acknowledgement, banners again.
-pub fn formal(view: &MessageView, now: Timestamp) -> String {
+pub(super) fn formal(view: &MessageView, now: Timestamp) -> String {
     let m = &view.message;
     let mut s = String::new();
     s.push_str(&banner(m.tlp));
@@ -281,12 +281,12 @@ pub fn formal(view: &MessageView, now: Timestamp) -> String {
 }
 
 /// The most restrictive label of a set of messages (TLP:CLEAR if none).
-pub fn strictest(views: &[MessageView]) -> Tlp {
+pub(super) fn strictest(views: &[MessageView]) -> Tlp {
     views.iter().map(|v| v.message.tlp).max().unwrap_or(Tlp::Clear)
 }
 
 /// One message of a thread, numbered, indented under its header line.
-pub fn compact(view: &MessageView, number: usize) -> String {
+pub(super) fn compact(view: &MessageView, number: usize) -> String {
     let m = &view.message;
     let mut s = format!("[{number}] {}  {} → {}  {}\n", utc(m.created_at), m.from, m.to, m.tlp);
     let mut facts = vec![m.kind.as_str().to_string()];
@@ -329,7 +329,7 @@ pub fn compact(view: &MessageView, number: usize) -> String {
 }
 
 /// A whole case, oldest first, between banners of its strictest label.
-pub fn thread(views: &[MessageView]) -> String {
+pub(super) fn thread(views: &[MessageView]) -> String {
     let Some(first) = views.first() else { return "No messages.\n".into() };
     let label = strictest(views);
     let exercise = views.iter().all(|v| v.message.is_exercise);

@@ -1,32 +1,56 @@
 //! Output: plain text for people, one JSON document for scripts.
 
 use serde::Serialize;
+use std::io::{self, Write};
+
+/// Standard output was closed by its reader (`hotline inbox | head -1`):
+/// the command stops quietly and succeeds, as Unix tools do.
+#[derive(Debug)]
+pub(crate) struct StdoutClosed;
+
+impl std::fmt::Display for StdoutClosed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("standard output is closed")
+    }
+}
+
+impl std::error::Error for StdoutClosed {}
+
+/// Writes `text` and a newline to standard output, flushed. A closed pipe
+/// is [`StdoutClosed`], never a panic.
+pub(crate) fn say(text: &str) -> anyhow::Result<()> {
+    let mut stdout = io::stdout().lock();
+    let written = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| if text.ends_with('\n') { Ok(()) } else { stdout.write_all(b"\n") })
+        .and_then(|()| stdout.flush());
+    match written {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Err(StdoutClosed.into()),
+        other => Ok(other?),
+    }
+}
 
 /// Where and how a command prints its result.
-pub struct Out {
+pub(crate) struct Out {
     /// Print JSON instead of text.
     pub json: bool,
 }
 
 impl Out {
     /// Prints `value` as JSON, or the text `human` builds.
-    pub fn emit<T: Serialize>(&self, value: &T, human: impl FnOnce() -> String) -> anyhow::Result<()> {
-        if self.json {
-            println!("{}", serde_json::to_string_pretty(value)?);
-        } else {
-            let text = human();
-            if text.ends_with('\n') {
-                print!("{text}");
-            } else {
-                println!("{text}");
-            }
-        }
-        Ok(())
+    pub(crate) fn emit<T: Serialize>(&self, value: &T, human: impl FnOnce() -> String) -> anyhow::Result<()> {
+        if self.json { say(&serde_json::to_string_pretty(value)?) } else { say(&human()) }
+    }
+
+    /// Prints a benchmark's report: one line of JSON with `--json`, else
+    /// indented JSON.
+    pub(crate) fn report<T: Serialize>(&self, value: &T) -> anyhow::Result<()> {
+        if self.json { say(&serde_json::to_string(value)?) } else { say(&serde_json::to_string_pretty(value)?) }
     }
 }
 
 /// Renders rows as a left-aligned table with a header line.
-pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+pub(super) fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (i, cell) in row.iter().enumerate() {

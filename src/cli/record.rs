@@ -14,14 +14,14 @@ use hotline_node::views;
 use std::path::Path;
 
 #[derive(Subcommand, Debug)]
-pub enum RecordCommand {
+pub(crate) enum RecordCommand {
     /// Sign the next version of this state's record for a role. Fields not
     /// given keep their value from the current version.
     Set(Box<RecordSetArgs>),
 }
 
 #[derive(Args, Debug)]
-pub struct RecordSetArgs {
+pub(crate) struct RecordSetArgs {
     /// The role: policy, technical, or another role the charter declares.
     #[arg(long)]
     role: Role,
@@ -87,7 +87,7 @@ pub struct RecordSetArgs {
     valid_days: u64,
 }
 
-pub fn run(cmd: RecordCommand, data_dir: &Path, out: &Out) -> Result<()> {
+pub(super) fn run(cmd: RecordCommand, data_dir: &Path, out: &Out) -> Result<()> {
     match cmd {
         RecordCommand::Set(args) => set(*args, data_dir, out),
     }
@@ -135,7 +135,7 @@ fn set(args: RecordSetArgs, data_dir: &Path, out: &Out) -> Result<()> {
 
 /// Merges the flags given over the current version (if any). A new record
 /// needs every required field; the error names the missing flags.
-pub fn build_draft(args: RecordSetArgs, current: Option<RecordDraft>, own_node: NodeId) -> Result<RecordDraft> {
+pub(super) fn build_draft(args: RecordSetArgs, current: Option<RecordDraft>, own_node: NodeId) -> Result<RecordDraft> {
     let nodes =
         args.nodes.iter().map(|n| NodeId::from_peer_id(n).map_err(anyhow::Error::from)).collect::<Result<Vec<_>>>()?;
     let channels = args.channels.iter().map(|c| parse_channel(c)).collect::<Result<Vec<_>>>()?;

@@ -8,17 +8,17 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// How long any one thing may take before the test fails.
-pub const DEADLINE: Duration = Duration::from_secs(90);
+pub(crate) const DEADLINE: Duration = Duration::from_secs(90);
 
 /// Runs `hotline ARGS`, asserting success, and parses what it printed as JSON.
-pub fn json(dir: &Path, args: &[&str]) -> Value {
+pub(crate) fn json(dir: &Path, args: &[&str]) -> Value {
     let text = ok(dir, args);
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("hotline {args:?} printed no JSON ({e}): {text}"))
 }
 
 /// Two stewards (threshold two), and a FRA and a DEU node, each admitted
 /// and with a technical record naming its own node, all done offline.
-pub fn ceremony(d: &Path, network: &str) {
+pub(crate) fn ceremony(d: &Path, network: &str) {
     for s in ["s1", "s2"] {
         ok(d, &["keygen", "--out", &format!("{s}.key")]);
     }
@@ -59,7 +59,7 @@ pub fn ceremony(d: &Path, network: &str) {
 }
 
 /// Loopback only, short sync interval, and the given bootstrap addresses.
-pub fn configure(d: &Path, data: &str, state: &str, bootstrap: &[String]) {
+pub(crate) fn configure(d: &Path, data: &str, state: &str, bootstrap: &[String]) {
     let list = bootstrap.iter().map(|a| format!("{a:?}")).collect::<Vec<_>>().join(", ");
     let text = format!(
         "state = \"{state}\"\nlisten = [\"/ip4/127.0.0.1/tcp/0\"]\nbootstrap = [{list}]\nsync_interval_secs = 2\n"
@@ -68,7 +68,7 @@ pub fn configure(d: &Path, data: &str, state: &str, bootstrap: &[String]) {
 }
 
 /// A daemon process; killed if the test ends without stopping it.
-pub struct Daemon {
+pub(crate) struct Daemon {
     child: Child,
     log: PathBuf,
 }
@@ -81,7 +81,7 @@ impl Drop for Daemon {
 }
 
 impl Daemon {
-    pub fn start(d: &Path, data: &str) -> Daemon {
+    pub(crate) fn start(d: &Path, data: &str) -> Daemon {
         let log = d.join(format!("{data}.log"));
         let child = Command::new(hotline_bin())
             .args(["--data-dir", data, "daemon"])
@@ -100,7 +100,7 @@ impl Daemon {
     }
 
     /// SIGTERM, and a clean exit.
-    pub fn stop(mut self) {
+    pub(crate) fn stop(mut self) {
         let pid = self.child.id().to_string();
         assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
         let deadline = Instant::now() + DEADLINE;
@@ -115,7 +115,7 @@ impl Daemon {
     }
 }
 
-pub fn logs(daemons: &[&Daemon]) -> String {
+pub(crate) fn logs(daemons: &[&Daemon]) -> String {
     daemons
         .iter()
         .map(|d| format!("--- {} ---\n{}", d.log.display(), std::fs::read_to_string(&d.log).unwrap_or_default()))
@@ -124,7 +124,7 @@ pub fn logs(daemons: &[&Daemon]) -> String {
 }
 
 /// Calls `f` every 50 ms until it returns a value; fails after [`DEADLINE`].
-pub fn poll<T>(what: &str, daemons: &[&Daemon], mut f: impl FnMut() -> Option<T>) -> T {
+pub(crate) fn poll<T>(what: &str, daemons: &[&Daemon], mut f: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + DEADLINE;
     loop {
         if let Some(v) = f() {
@@ -136,7 +136,7 @@ pub fn poll<T>(what: &str, daemons: &[&Daemon], mut f: impl FnMut() -> Option<T>
 }
 
 /// The node's TCP listen address, with its peer id.
-pub fn listen_addr(d: &Path, data: &str, daemon: &Daemon) -> String {
+pub(crate) fn listen_addr(d: &Path, data: &str, daemon: &Daemon) -> String {
     poll("a listen address", &[daemon], || {
         let status = json(d, &["--data-dir", data, "status", "--json"]);
         let peer = status["peer_id"].as_str()?.to_string();

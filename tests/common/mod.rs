@@ -2,18 +2,18 @@
 
 #![allow(dead_code)]
 
-pub mod daemons;
+pub(crate) mod daemons;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// The `hotline` binary cargo built for this test run.
-pub fn hotline_bin() -> PathBuf {
+pub(crate) fn hotline_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_hotline"))
 }
 
 /// Runs `hotline ARGS` in `dir` with a clean environment for Hotline.
-pub fn hotline(dir: &Path, args: &[&str]) -> Output {
+pub(crate) fn hotline(dir: &Path, args: &[&str]) -> Output {
     Command::new(hotline_bin())
         .args(args)
         .current_dir(dir)
@@ -23,7 +23,7 @@ pub fn hotline(dir: &Path, args: &[&str]) -> Output {
 }
 
 /// Runs `hotline ARGS`, asserting success, and returns stdout.
-pub fn ok(dir: &Path, args: &[&str]) -> String {
+pub(crate) fn ok(dir: &Path, args: &[&str]) -> String {
     let out = hotline(dir, args);
     assert!(
         out.status.success(),
@@ -36,7 +36,7 @@ pub fn ok(dir: &Path, args: &[&str]) -> String {
 
 /// Runs `hotline ARGS`, asserting failure with exactly one line on stderr,
 /// and returns that line.
-pub fn fails(dir: &Path, args: &[&str]) -> String {
+pub(crate) fn fails(dir: &Path, args: &[&str]) -> String {
     let out = hotline(dir, args);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(
@@ -50,7 +50,7 @@ pub fn fails(dir: &Path, args: &[&str]) -> String {
 }
 
 /// Runs a shell script with the built `hotline` first on `PATH`.
-pub fn run_script(dir: &Path, script: &str) -> Output {
+pub(crate) fn run_script(dir: &Path, script: &str) -> Output {
     let bin_dir = hotline_bin().parent().expect("binary has a directory").to_path_buf();
     let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
     Command::new("bash")
@@ -67,7 +67,7 @@ pub fn run_script(dir: &Path, script: &str) -> Output {
 
 /// `hotline record set` arguments for a complete technical record of the
 /// node in `data`.
-pub fn record_args<'a>(data: &'a str, org: &'a str, timezone: &'a str, languages: &'a str) -> Vec<&'a str> {
+pub(crate) fn record_args<'a>(data: &'a str, org: &'a str, timezone: &'a str, languages: &'a str) -> Vec<&'a str> {
     vec![
         "--data-dir",
         data,

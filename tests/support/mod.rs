@@ -23,22 +23,22 @@ use tokio::time::Instant;
 /// How long any single wait may take before the test fails. Generous so a
 /// loaded machine does not make the tests flaky; a passing wait returns as
 /// soon as its condition holds.
-pub const DEADLINE: Duration = Duration::from_secs(30);
+pub(crate) const DEADLINE: Duration = Duration::from_secs(30);
 
 /// The directory clock of every test node: a day after the fixtures'
 /// objects were issued, whatever the machine's date.
-pub fn clock() -> Clock {
+pub(crate) fn clock() -> Clock {
     Clock::starting_at(T0.plus(DAY))
 }
 
 /// A test network: its stewards and charter, and a temp dir for data dirs.
-pub struct TestNet {
+pub(crate) struct TestNet {
     pub world: World,
     pub root: tempfile::TempDir,
 }
 
 /// A node's data dir, prepared but not started.
-pub struct Prepared {
+pub(crate) struct Prepared {
     pub data: PathBuf,
     pub state: StateCode,
     pub state_key: SecretKey,
@@ -46,13 +46,13 @@ pub struct Prepared {
 }
 
 impl TestNet {
-    pub fn new(name: &str) -> TestNet {
+    pub(crate) fn new(name: &str) -> TestNet {
         TestNet { world: World::new(name), root: tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}")) }
     }
 
     /// Creates a node's store and keys; with `admitted`, imports its
     /// admission (signed by two stewards) as `hotline init` would.
-    pub fn prepare(&self, name: &str, state: &str, admitted: bool) -> Prepared {
+    pub(crate) fn prepare(&self, name: &str, state: &str, admitted: bool) -> Prepared {
         let data = self.root.path().join(name);
         let state: StateCode = state.parse().unwrap_or_else(|e| panic!("{e}"));
         let store = Store::create(&data, &self.world.charter, state).unwrap_or_else(|e| panic!("create: {e}"));
@@ -76,7 +76,7 @@ impl TestNet {
     }
 
     /// An admission of `state` with `key`, signed by stewards 0 and 1.
-    pub fn admission(&self, state: StateCode, key: &SecretKey) -> SignedAdmission {
+    pub(crate) fn admission(&self, state: StateCode, key: &SecretKey) -> SignedAdmission {
         let mut a = SignedAdmission::unsigned(Admission {
             state,
             state_key: key.public(),
@@ -93,7 +93,7 @@ impl TestNet {
 
 /// A clock the nodes of one test share, and the offset (seconds) that moves
 /// it forward: time rules are tested by setting the offset, never by sleeping.
-pub fn adjustable_clock() -> (Clock, std::sync::Arc<std::sync::atomic::AtomicU64>) {
+pub(crate) fn adjustable_clock() -> (Clock, std::sync::Arc<std::sync::atomic::AtomicU64>) {
     let offset = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let base = clock();
     let read = std::sync::Arc::clone(&offset);
@@ -102,7 +102,7 @@ pub fn adjustable_clock() -> (Clock, std::sync::Arc<std::sync::atomic::AtomicU64
 
 /// Test timings: quick syncs and redials, a grace window long enough for a
 /// loaded machine.
-pub fn options(bootstrap: &[Multiaddr]) -> NodeOptions {
+pub(crate) fn options(bootstrap: &[Multiaddr]) -> NodeOptions {
     NodeOptions {
         bootstrap: Some(bootstrap.to_vec()),
         sync_interval: Some(Duration::from_secs(2)),
@@ -114,7 +114,7 @@ pub fn options(bootstrap: &[Multiaddr]) -> NodeOptions {
     }
 }
 
-pub async fn start(prepared: &Prepared, options: NodeOptions) -> RunningNode {
+pub(crate) async fn start(prepared: &Prepared, options: NodeOptions) -> RunningNode {
     // `HOTLINE_TEST_LOG=debug cargo test …` shows the nodes' logs.
     if let Ok(level) = std::env::var("HOTLINE_TEST_LOG") {
         let _ = hotline_node::init_logging(&level, hotline_store::LogFormat::Text);
@@ -123,7 +123,7 @@ pub async fn start(prepared: &Prepared, options: NodeOptions) -> RunningNode {
 }
 
 /// A valid draft for `role`, naming `node` as the node that speaks for it.
-pub fn draft(role: &str, node: NodeId, organization: &str) -> RecordDraft {
+pub(crate) fn draft(role: &str, node: NodeId, organization: &str) -> RecordDraft {
     RecordDraft {
         role: role.parse().unwrap_or_else(|e| panic!("{e}")),
         organization: organization.into(),
@@ -148,12 +148,16 @@ pub fn draft(role: &str, node: NodeId, organization: &str) -> RecordDraft {
     }
 }
 
-pub fn node_of(peer: PeerId) -> NodeId {
+pub(crate) fn node_of(peer: PeerId) -> NodeId {
     node_id_of(&peer).unwrap_or_else(|| panic!("{peer} is not an Ed25519 peer id"))
 }
 
 /// Publishes this node's record for `role`.
-pub async fn publish(handle: &NodeHandle, role: &str, organization: &str) -> hotline_node::api_types::RecordEntry {
+pub(crate) async fn publish(
+    handle: &NodeHandle,
+    role: &str,
+    organization: &str,
+) -> hotline_node::api_types::RecordEntry {
     handle
         .publish_record(draft(role, node_of(handle.peer_id()), organization), None)
         .await
@@ -161,7 +165,7 @@ pub async fn publish(handle: &NodeHandle, role: &str, organization: &str) -> hot
 }
 
 /// Polls `check` until it returns `Some`, failing after [`DEADLINE`].
-pub async fn poll_until<T, F, Fut>(what: &str, mut check: F) -> T
+pub(crate) async fn poll_until<T, F, Fut>(what: &str, mut check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
@@ -179,7 +183,7 @@ where
 }
 
 /// Waits for the first event `pick` accepts.
-pub async fn wait_event<T>(
+pub(crate) async fn wait_event<T>(
     events: &mut broadcast::Receiver<NodeEvent>,
     what: &str,
     mut pick: impl FnMut(&NodeEvent) -> Option<T>,
@@ -202,7 +206,7 @@ pub async fn wait_event<T>(
 
 /// Waits until every node holds the same live directory of `objects`
 /// objects, and returns its digest hash.
-pub async fn converged(handles: &[NodeHandle], objects: usize) -> hotline_core::ObjectHash {
+pub(crate) async fn converged(handles: &[NodeHandle], objects: usize) -> hotline_core::ObjectHash {
     poll_until(&format!("{} nodes to converge on {objects} objects", handles.len()), || async {
         let mut first = None;
         for h in handles {
@@ -222,7 +226,7 @@ pub async fn converged(handles: &[NodeHandle], objects: usize) -> hotline_core::
 }
 
 /// Waits until `handle` holds `key` at `seq`.
-pub async fn holds(handle: &NodeHandle, state: StateCode, role: &str, seq: u64) {
+pub(crate) async fn holds(handle: &NodeHandle, state: StateCode, role: &str, seq: u64) {
     let role: hotline_core::Role = role.parse().unwrap_or_else(|e| panic!("{e}"));
     poll_until(&format!("{} to hold {state}/{role} seq {seq}", handle.peer_id()), || async {
         handle.record(state, role.clone()).await.ok().filter(|r| r.seq == seq).map(|_| ())
@@ -231,7 +235,7 @@ pub async fn holds(handle: &NodeHandle, state: StateCode, role: &str, seq: u64) 
 }
 
 /// Waits until each node has an open connection to every other.
-pub async fn full_mesh(handles: &[NodeHandle]) {
+pub(crate) async fn full_mesh(handles: &[NodeHandle]) {
     for h in handles {
         let others: Vec<String> =
             handles.iter().filter(|o| o.peer_id() != h.peer_id()).map(|o| o.peer_id().to_string()).collect();
@@ -244,11 +248,11 @@ pub async fn full_mesh(handles: &[NodeHandle]) {
 }
 
 /// Every object a stopped node's store ever accepted into `key`.
-pub fn stored_history(data: &Path, key: &ObjectKey) -> Vec<HistoryEntry> {
+pub(crate) fn stored_history(data: &Path, key: &ObjectKey) -> Vec<HistoryEntry> {
     let store = Store::open(data).unwrap_or_else(|e| panic!("reopen {}: {e}", data.display()));
     store.history(key).unwrap_or_else(|e| panic!("{e}"))
 }
 
-pub fn first_addr(node: &RunningNode) -> Multiaddr {
+pub(crate) fn first_addr(node: &RunningNode) -> Multiaddr {
     node.listen_addrs().first().cloned().unwrap_or_else(|| panic!("node listens nowhere"))
 }

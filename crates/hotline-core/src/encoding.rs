@@ -63,6 +63,7 @@ pub enum DecodeError {
 
 /// Canonical encoding of `value`. Encoding our own types cannot fail; the
 /// `expect` documents that invariant rather than handling outside input.
+#[allow(clippy::expect_used)]
 pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     postcard::to_allocvec(value).expect("postcard encoding of an in-memory value never fails")
 }

@@ -327,7 +327,7 @@ hex_display!(ObjectHash);
 mod base58 {
     const ALPHABET: &[u8; 58] = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
 
-    pub fn encode(input: &[u8]) -> String {
+    pub(super) fn encode(input: &[u8]) -> String {
         let zeros = input.iter().take_while(|&&b| b == 0).count();
         let mut digits: Vec<u8> = Vec::with_capacity(input.len() * 138 / 100 + 1);
         for &byte in input {
@@ -348,7 +348,7 @@ mod base58 {
         out
     }
 
-    pub fn decode(input: &str) -> Option<Vec<u8>> {
+    pub(super) fn decode(input: &str) -> Option<Vec<u8>> {
         let zeros = input.bytes().take_while(|&b| b == b'1').count();
         let mut bytes: Vec<u8> = Vec::with_capacity(input.len());
         for c in input.bytes() {

@@ -11,6 +11,10 @@
 //! takes its seed from the caller. Storage (`hotline-store`), networking
 //! (`hotline-net`) and message sealing (`hotline-crypto`) build on it.
 
+// Input reaches these pure crates from the network and the disk: no
+// `unwrap`, `expect` or `panic!` outside tests (see the root Cargo.toml).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
 pub mod admission;
 pub mod charter;
 pub mod comcheck;
@@ -26,7 +30,9 @@ pub mod object;
 pub mod prekey;
 pub mod record;
 pub mod revocation;
+/// Fixtures for other crates' tests: they may panic.
 #[cfg(feature = "testkit")]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 pub mod testkit;
 pub mod thread;
 pub mod time;

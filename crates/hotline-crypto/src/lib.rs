@@ -40,6 +40,10 @@
 //! secret types that zeroize on drop and whose `Debug` prints no secret, and
 //! every input size checked before anything is allocated.
 
+// Input reaches these pure crates from the network and the disk: no
+// `unwrap`, `expect` or `panic!` outside tests (see the root Cargo.toml).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
 mod envelope;
 mod prekey;
 mod receipt;
@@ -58,7 +62,7 @@ pub use rng::SeedRng;
 
 /// The HPKE suite: X-Wing, HKDF-SHA256, ChaCha20-Poly1305.
 pub(crate) mod suite {
-    pub type Kem = hpke::kem::XWing;
-    pub type Kdf = hpke::kdf::HkdfSha256;
-    pub type Aead = hpke::aead::ChaCha20Poly1305;
+    pub(crate) type Kem = hpke::kem::XWing;
+    pub(crate) type Kdf = hpke::kdf::HkdfSha256;
+    pub(crate) type Aead = hpke::aead::ChaCha20Poly1305;
 }

@@ -31,7 +31,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::task::{Context, Poll};
 
 /// `inner`, offered only on connections with members.
-pub struct MembersOnly<B> {
+pub(crate) struct MembersOnly<B> {
     inner: B,
     members: HashSet<PeerId>,
     /// Connections established without the protocol, by peer.
@@ -54,18 +54,18 @@ impl std::error::Error for NotOffered {}
 
 impl<B> MembersOnly<B> {
     /// Wraps `inner`; nobody is a member yet.
-    pub fn new(inner: B) -> MembersOnly<B> {
+    pub(crate) fn new(inner: B) -> MembersOnly<B> {
         MembersOnly { inner, members: HashSet::new(), without: HashMap::new(), full: HashMap::new() }
     }
 
     /// The wrapped behaviour.
-    pub fn inner_mut(&mut self) -> &mut B {
+    pub(crate) fn inner_mut(&mut self) -> &mut B {
         &mut self.inner
     }
 
     /// Replaces the member set. Returns the connections of new members
     /// that were established without the protocol.
-    pub fn set_members(&mut self, members: &BTreeSet<PeerId>) -> Vec<(PeerId, ConnectionId)> {
+    pub(crate) fn set_members(&mut self, members: &BTreeSet<PeerId>) -> Vec<(PeerId, ConnectionId)> {
         self.members = members.iter().copied().collect();
         self.without.iter().filter(|(_, peer)| self.members.contains(peer)).map(|(id, peer)| (*peer, *id)).collect()
     }

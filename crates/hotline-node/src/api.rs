@@ -6,14 +6,14 @@
 //!
 //! | method | path                                      | answer |
 //! |--------|-------------------------------------------|--------|
-//! | GET    | `/v1/status`                              | [`StatusView`] |
+//! | GET    | `/v1/status`                              | [`StatusView`](crate::api_types::StatusView) |
 //! | GET    | `/v1/peers`                               | `[PeerView]` |
 //! | GET    | `/v1/liveness`                            | `[LivenessView]`, one per member node |
 //! | GET    | `/v1/directory`                           | [`crate::api_types::DirectoryView`] |
 //! | GET    | `/v1/directory/{state}`                   | [`crate::api_types::StateView`] |
-//! | GET    | `/v1/directory/{state}/{role}`            | [`RecordEntry`] |
+//! | GET    | `/v1/directory/{state}/{role}`            | [`RecordEntry`](crate::api_types::RecordEntry) |
 //! | GET    | `/v1/directory/{state}/{role}/history`    | `[HistoryItem]` |
-//! | POST   | `/v1/records`                             | [`PublishRequest`] → 201 [`RecordEntry`] |
+//! | POST   | `/v1/records`                             | [`PublishRequest`] → 201 [`RecordEntry`](crate::api_types::RecordEntry) |
 //! | POST   | `/v1/objects`                             | [`SubmitRequest`] → [`crate::api_types::SubmitResponse`] |
 //! | POST   | `/v1/messages`                            | [`SendRequest`] → 201 [`crate::api_types::SendResponse`] |
 //! | GET    | `/v1/messages?box=inbox\|sent\|all&unread=true&case=ID&limit=N&before=CURSOR` | `[MessageSummary]`, one page |

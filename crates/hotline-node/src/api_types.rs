@@ -1,5 +1,5 @@
 //! The control API's request and response bodies, shared by the server
-//! ([`crate::api`]), the client ([`crate::client`]) and the node's handle.
+//! ([`crate::api`]), the client ([`crate::Client`]) and the node's handle.
 //!
 //! Every type here is plain data with a stable JSON shape: keys such as
 //! `rec/FRA/policy` and peer ids (`12D3KooW…`) are strings, hashes are hex.

@@ -16,7 +16,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 /// The window reachability is measured over.
-pub const WINDOW_SECS: u64 = 24 * 3600;
+pub(crate) const WINDOW_SECS: u64 = 24 * 3600;
 
 #[derive(Debug, Default)]
 struct NodeLiveness {
@@ -35,19 +35,19 @@ pub(crate) struct Liveness {
 }
 
 impl Liveness {
-    pub fn connected(&mut self, peer: PeerId, now: Timestamp) {
+    pub(crate) fn connected(&mut self, peer: PeerId, now: Timestamp) {
         let n = self.nodes.entry(peer).or_default();
         n.connected = true;
         n.last_seen = Some(now);
     }
 
-    pub fn disconnected(&mut self, peer: PeerId, now: Timestamp) {
+    pub(crate) fn disconnected(&mut self, peer: PeerId, now: Timestamp) {
         let n = self.nodes.entry(peer).or_default();
         n.connected = false;
         n.last_seen = Some(now);
     }
 
-    pub fn rtt(&mut self, peer: PeerId, rtt: Duration, now: Timestamp) {
+    pub(crate) fn rtt(&mut self, peer: PeerId, rtt: Duration, now: Timestamp) {
         let n = self.nodes.entry(peer).or_default();
         n.rtt_ms = Some(rtt.as_secs_f64() * 1000.0);
         n.last_seen = Some(now);
@@ -56,7 +56,7 @@ impl Liveness {
     /// Takes one sample of every member (`self_peer` excluded) and returns
     /// the members to dial: not connected, and not dialled within
     /// `dial_every`. Nodes that are no longer members are forgotten.
-    pub fn sample(
+    pub(crate) fn sample(
         &mut self,
         members: &BTreeMap<PeerId, StateCode>,
         self_peer: PeerId,
@@ -81,7 +81,7 @@ impl Liveness {
     }
 
     /// One line per member node (`self_peer` excluded), by state.
-    pub fn view(&self, members: &BTreeMap<PeerId, StateCode>, self_peer: PeerId) -> Vec<LivenessView> {
+    pub(crate) fn view(&self, members: &BTreeMap<PeerId, StateCode>, self_peer: PeerId) -> Vec<LivenessView> {
         let mut out: Vec<LivenessView> = members
             .iter()
             .filter(|(p, _)| **p != self_peer)

@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 use tokio::time::Instant;
 
 /// The most messages one page lists, and the default.
-pub const MAX_PAGE: usize = 1000;
+pub(crate) const MAX_PAGE: usize = 1000;
 
 /// The handle's way to the read side: it holds the store weakly, so that a
 /// handle kept after the node stopped does not keep the database open (a
@@ -34,13 +34,13 @@ pub(crate) struct MailReader {
 }
 
 impl MailReader {
-    pub fn new(store: &Arc<Store>, board: DeliveryBoard) -> MailReader {
+    pub(crate) fn new(store: &Arc<Store>, board: DeliveryBoard) -> MailReader {
         MailReader { store: Arc::downgrade(store), board }
     }
 
     /// Runs `read` on a blocking thread: redb reads are synchronous, and a
     /// long one must not hold a runtime worker.
-    pub async fn run<T: Send + 'static>(
+    pub(crate) async fn run<T: Send + 'static>(
         &self,
         read: impl FnOnce(&MailReads) -> Result<T, NodeError> + Send + 'static,
     ) -> Result<T, NodeError> {
@@ -60,7 +60,7 @@ pub(crate) struct MailReads {
 }
 
 impl MailReads {
-    pub fn new(store: Arc<Store>, board: DeliveryBoard) -> MailReads {
+    pub(crate) fn new(store: Arc<Store>, board: DeliveryBoard) -> MailReads {
         MailReads { store, board, names: Mutex::new(HashMap::new()) }
     }
 
@@ -76,7 +76,7 @@ impl MailReads {
 
     /// One page of a mailbox, oldest first within the page: the newest
     /// `limit` messages older than `before`.
-    pub fn messages(&self, query: &MessageQuery) -> Result<Vec<MessageSummary>, NodeError> {
+    pub(crate) fn messages(&self, query: &MessageQuery) -> Result<Vec<MessageSummary>, NodeError> {
         let wanted = match query.r#box.as_deref().unwrap_or("inbox") {
             "inbox" => Mailbox::Inbox,
             "sent" => Mailbox::Sent,
@@ -137,7 +137,7 @@ fn case_page(
 
 impl MailReads {
     /// One message as stored, or `not_found`.
-    pub fn message(&self, id: MessageId) -> Result<MessageView, NodeError> {
+    pub(crate) fn message(&self, id: MessageId) -> Result<MessageView, NodeError> {
         let snap = self.store.snapshot()?;
         match snap.message(&id)? {
             Some(row) => self.view(&snap, id, row),
@@ -146,7 +146,7 @@ impl MailReads {
     }
 
     /// Every message of a case, oldest first, no reply before its parent.
-    pub fn thread(&self, case: CaseId) -> Result<Vec<MessageView>, NodeError> {
+    pub(crate) fn thread(&self, case: CaseId) -> Result<Vec<MessageView>, NodeError> {
         let snap = self.store.snapshot()?;
         let mut out = Vec::new();
         for id in snap.case(&case)? {
@@ -162,7 +162,7 @@ impl MailReads {
     }
 
     /// Every delivery still waiting for a receipt.
-    pub fn outbox(&self) -> Result<Vec<OutboxItem>, NodeError> {
+    pub(crate) fn outbox(&self) -> Result<Vec<OutboxItem>, NodeError> {
         let now = Instant::now();
         let mut subjects: HashMap<MessageId, (hotline_core::Address, String)> = HashMap::new();
         let mut out = Vec::new();
@@ -196,18 +196,18 @@ impl MailReads {
 
     /// Up to two message ids starting with `prefix`: one is the answer, two
     /// say that more digits are needed.
-    pub fn messages_with_prefix(&self, prefix: &str) -> Result<Vec<MessageId>, NodeError> {
+    pub(crate) fn messages_with_prefix(&self, prefix: &str) -> Result<Vec<MessageId>, NodeError> {
         Ok(self.store.snapshot()?.messages_with_prefix(prefix, 2)?)
     }
 
     /// Up to two cases starting with `prefix`.
-    pub fn cases_with_prefix(&self, prefix: &str) -> Result<Vec<CaseId>, NodeError> {
+    pub(crate) fn cases_with_prefix(&self, prefix: &str) -> Result<Vec<CaseId>, NodeError> {
         Ok(self.store.snapshot()?.cases_with_prefix(prefix, 2)?)
     }
 
     /// The view of a stored message; for a sent one, each recipient's
     /// delivery as the store records it.
-    pub fn view(&self, snap: &Snapshot<'_>, id: MessageId, row: MessageRow) -> Result<MessageView, NodeError> {
+    pub(crate) fn view(&self, snap: &Snapshot<'_>, id: MessageId, row: MessageRow) -> Result<MessageView, NodeError> {
         let message = decode_message(&id, row.message_bytes())?;
         Ok(match row {
             MessageRow::Received(r) => MessageView {

@@ -85,7 +85,7 @@ pub(crate) struct DeliveryBoard(Arc<Mutex<BTreeMap<DeliveryKey, Progress>>>);
 
 impl DeliveryBoard {
     /// The progress of one delivery, if it is scheduled.
-    pub fn get(&self, key: &DeliveryKey) -> Option<Progress> {
+    pub(crate) fn get(&self, key: &DeliveryKey) -> Option<Progress> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner).get(key).cloned()
     }
 
@@ -119,7 +119,7 @@ pub(crate) struct Schedule {
 }
 
 impl Schedule {
-    pub fn insert(&mut self, key: DeliveryKey, envelope: Option<Vec<u8>>, queued_at: Timestamp, now: Instant) {
+    pub(crate) fn insert(&mut self, key: DeliveryKey, envelope: Option<Vec<u8>>, queued_at: Timestamp, now: Instant) {
         self.remove(&key);
         self.pending.insert(
             key,
@@ -138,19 +138,19 @@ impl Schedule {
     }
 
     /// The board the readers off the actor see this schedule's progress on.
-    pub fn board(&self) -> DeliveryBoard {
+    pub(crate) fn board(&self) -> DeliveryBoard {
         self.board.clone()
     }
 
-    pub fn get(&self, key: &DeliveryKey) -> Option<&Pending> {
+    pub(crate) fn get(&self, key: &DeliveryKey) -> Option<&Pending> {
         self.pending.get(key)
     }
 
-    pub fn get_mut(&mut self, key: &DeliveryKey) -> Option<&mut Pending> {
+    pub(crate) fn get_mut(&mut self, key: &DeliveryKey) -> Option<&mut Pending> {
         self.pending.get_mut(key)
     }
 
-    pub fn remove(&mut self, key: &DeliveryKey) -> Option<Pending> {
+    pub(crate) fn remove(&mut self, key: &DeliveryKey) -> Option<Pending> {
         let removed = self.pending.remove(key);
         if removed.as_ref().is_some_and(|p| p.in_flight) {
             self.landed(&key.1);
@@ -159,16 +159,16 @@ impl Schedule {
         removed
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.pending.len()
     }
 
-    pub fn in_flight(&self) -> usize {
+    pub(crate) fn in_flight(&self) -> usize {
         self.in_flight
     }
 
     /// Whether `msg` still has a delivery waiting.
-    pub fn has_message(&self, msg: &MessageId) -> bool {
+    pub(crate) fn has_message(&self, msg: &MessageId) -> bool {
         self.pending.range((*msg, NodeId([0; 32]))..=(*msg, NodeId([0xff; 32]))).next().is_some()
     }
 
@@ -186,7 +186,7 @@ impl Schedule {
     /// all and with at most `per_node` in flight to any one node (a
     /// connection carries a bounded number of streams); each is marked in
     /// flight. Oldest message id first within a node.
-    pub fn take_due(&mut self, now: Instant, limit: usize, per_node: usize) -> Vec<DeliveryKey> {
+    pub(crate) fn take_due(&mut self, now: Instant, limit: usize, per_node: usize) -> Vec<DeliveryKey> {
         let mut out = Vec::new();
         for (key, p) in self.pending.iter_mut() {
             if out.len() >= limit {
@@ -206,7 +206,7 @@ impl Schedule {
     }
 
     /// Records a failed attempt and schedules the next one.
-    pub fn failed(&mut self, key: &DeliveryKey, error: String, policy: &RetryPolicy, jitter: f64, now: Instant) {
+    pub(crate) fn failed(&mut self, key: &DeliveryKey, error: String, policy: &RetryPolicy, jitter: f64, now: Instant) {
         let Some(p) = self.pending.get_mut(key) else { return };
         let was_in_flight = std::mem::replace(&mut p.in_flight, false);
         p.last_error = Some(error);
@@ -218,7 +218,7 @@ impl Schedule {
     }
 
     /// Makes every delivery to `node` due now (it just connected).
-    pub fn wake(&mut self, node: &NodeId, now: Instant) {
+    pub(crate) fn wake(&mut self, node: &NodeId, now: Instant) {
         for ((msg, n), p) in self.pending.iter_mut() {
             if n == node && !p.in_flight {
                 p.next_at = now;
@@ -229,7 +229,7 @@ impl Schedule {
 
     /// Makes every delivery still waiting to be sealed due now (a prekey
     /// bundle may have arrived).
-    pub fn wake_unsealed(&mut self, now: Instant) {
+    pub(crate) fn wake_unsealed(&mut self, now: Instant) {
         for (key, p) in self.pending.iter_mut() {
             if p.envelope.is_none() && !p.in_flight {
                 p.next_at = now;

@@ -61,19 +61,19 @@ pub(crate) const HISTORY: TableDefinition<&[u8], &[u8]> = TableDefinition::new("
 /// Keys of the `meta` table.
 pub(crate) mod meta {
     /// [`super::MAGIC`].
-    pub const MAGIC: &str = "magic";
+    pub(crate) const MAGIC: &str = "magic";
     /// [`super::SCHEMA_VERSION`] as a big-endian u32.
-    pub const SCHEMA: &str = "schema_version";
+    pub(crate) const SCHEMA: &str = "schema_version";
     /// The 32-byte network id.
-    pub const NETWORK: &str = "network_id";
+    pub(crate) const NETWORK: &str = "network_id";
     /// The node's state, as its three ASCII letters.
-    pub const STATE: &str = "state";
+    pub(crate) const STATE: &str = "state";
     /// `SignedCharter::to_bytes`.
-    pub const CHARTER: &str = "charter";
+    pub(crate) const CHARTER: &str = "charter";
     /// The next history sequence number, a big-endian u64. Kept in the
     /// database rather than derived from the history table, so that it stays
     /// monotonic however the table's keys sort.
-    pub const HISTORY_NEXT: &str = "history_next";
+    pub(crate) const HISTORY_NEXT: &str = "history_next";
 }
 
 /// The messaging tables, which all map bytes to bytes.
@@ -92,14 +92,14 @@ pub(crate) enum Table {
 
 impl Table {
     /// How many messaging tables there are.
-    pub const COUNT: usize = 9;
+    pub(crate) const COUNT: usize = 9;
 
-    pub fn definition(self) -> TableDefinition<'static, &'static [u8], &'static [u8]> {
+    pub(crate) fn definition(self) -> TableDefinition<'static, &'static [u8], &'static [u8]> {
         TableDefinition::new(self.name())
     }
 
     /// The table's name in the database.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Table::Messages => "messages",
             Table::Cases => "cases",
@@ -131,16 +131,16 @@ pub(crate) struct SlotRow {
 }
 
 impl SlotRow {
-    pub fn from_entry(entry: &Entry) -> SlotRow {
+    pub(crate) fn from_entry(entry: &Entry) -> SlotRow {
         SlotRow { winner: entry.object.to_bytes(), evidence: entry.evidence.iter().map(|o| o.to_bytes()).collect() }
     }
 
-    pub fn encode(&self) -> Vec<u8> {
+    pub(crate) fn encode(&self) -> Vec<u8> {
         encoding::encode_versioned(SLOT_FORMAT, self)
     }
 
     /// Decodes a row and the objects in it.
-    pub fn decode_objects(bytes: &[u8]) -> Result<(DirectoryObject, Vec<DirectoryObject>), DecodeError> {
+    pub(crate) fn decode_objects(bytes: &[u8]) -> Result<(DirectoryObject, Vec<DirectoryObject>), DecodeError> {
         let row: SlotRow = encoding::decode_versioned("slot row", SLOT_FORMAT, bytes, MAX_SLOT_ROW_BYTES)?;
         if row.evidence.len() > MAX_EVIDENCE {
             return Err(DecodeError::Invalid {
@@ -166,11 +166,11 @@ pub(crate) struct HistoryRow {
 }
 
 impl HistoryRow {
-    pub fn encode(&self) -> Vec<u8> {
+    pub(crate) fn encode(&self) -> Vec<u8> {
         encoding::encode_versioned(HISTORY_FORMAT, self)
     }
 
-    pub fn decode(bytes: &[u8]) -> Result<HistoryRow, DecodeError> {
+    pub(crate) fn decode(bytes: &[u8]) -> Result<HistoryRow, DecodeError> {
         encoding::decode_versioned("history row", HISTORY_FORMAT, bytes, MAX_HISTORY_ROW_BYTES)
     }
 }

@@ -27,7 +27,7 @@ use serde::Serialize;
 use std::time::{Duration, Instant};
 
 #[derive(Args, Debug)]
-pub struct HardeningArgs {
+pub(crate) struct HardeningArgs {
     /// Record updates timed before and after the flood.
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u16).range(1..=1000))]
     updates: u16,
@@ -38,7 +38,7 @@ pub struct HardeningArgs {
 
 /// Arguments of the hidden attacker process.
 #[derive(Args, Debug)]
-pub struct StallArgs {
+pub(crate) struct StallArgs {
     /// The network id, hex.
     #[arg(long)]
     network: String,
@@ -59,7 +59,7 @@ pub struct StallArgs {
 
 /// Holds stalled deliver streams against the target until the process is
 /// killed.
-pub fn stall_streams(args: StallArgs) -> Result<()> {
+pub(super) fn stall_streams(args: StallArgs) -> Result<()> {
     let mut id = [0u8; 32];
     hex::decode_to_slice(&args.network, &mut id).context("--network: 64 hex digits")?;
     let network = hotline_core::NetworkId(id);
@@ -119,7 +119,7 @@ const WAIT: Duration = Duration::from_secs(120);
 /// its per-address handshake slots; see `docs/threat-model.md`.)
 const ATTACKER_IP: [u8; 4] = [127, 0, 0, 2];
 
-pub fn hardening(args: HardeningArgs, out: &Out) -> Result<()> {
+pub(super) fn hardening(args: HardeningArgs, out: &Out) -> Result<()> {
     let root = tempfile::Builder::new().prefix("hotline-bench-").tempdir()?;
     let at = now();
     let network = LocalNetwork::create(root.path(), &states(2), at)?;
@@ -218,7 +218,7 @@ pub fn hardening(args: HardeningArgs, out: &Out) -> Result<()> {
             slow_sockets_per_node: SLOW_SOCKETS,
             build: if cfg!(debug_assertions) { "debug" } else { "release" },
         };
-        println!("{}", if out.json { serde_json::to_string(&report)? } else { serde_json::to_string_pretty(&report)? });
+        out.report(&report)?;
         Ok(())
     })
 }

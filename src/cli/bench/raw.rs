@@ -183,7 +183,7 @@ async fn echo(client: &mpsc::Sender<Job>, payload: Vec<u8>) -> Result<()> {
 
 /// Round-trip times, in milliseconds, of `count` sequential echoes of
 /// `size` bytes (after a few warm-up rounds).
-pub async fn round_trips(count: usize, size: usize) -> Result<Vec<f64>> {
+pub(super) async fn round_trips(count: usize, size: usize) -> Result<Vec<f64>> {
     let (peer, addr) = server().await?;
     let client = client(peer, addr).await?;
     for _ in 0..10 {
@@ -200,7 +200,7 @@ pub async fn round_trips(count: usize, size: usize) -> Result<Vec<f64>> {
 
 /// Echoes per second of `count` echoes of `size` bytes with `in_flight`
 /// outstanding.
-pub async fn throughput(count: usize, size: usize, in_flight: usize) -> Result<f64> {
+pub(super) async fn throughput(count: usize, size: usize, in_flight: usize) -> Result<f64> {
     let (peer, addr) = server().await?;
     let client = client(peer, addr).await?;
     echo(&client, vec![7u8; size]).await?;

@@ -29,7 +29,7 @@ const THREAD: usize = 5_000;
 const FILL_BATCH: usize = 10_000;
 
 #[derive(Args, Debug)]
-pub struct StoreArgs {
+pub(crate) struct StoreArgs {
     /// Messages in the store, in all.
     #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u32).range(6_000..=5_000_000))]
     messages: u32,
@@ -70,7 +70,7 @@ struct StoreReport {
     build: &'static str,
 }
 
-pub fn store(args: StoreArgs, out: &Out) -> Result<()> {
+pub(super) fn store(args: StoreArgs, out: &Out) -> Result<()> {
     let root = tempfile::Builder::new().prefix("hotline-bench-store-").tempdir()?;
     let pair = states(2);
     let mut network = LocalNetwork::create(root.path(), &pair, now())?;
@@ -125,11 +125,7 @@ pub fn store(args: StoreArgs, out: &Out) -> Result<()> {
         db_bytes_per_message: db_bytes as f64 / f64::from(args.messages),
         build: if cfg!(debug_assertions) { "debug" } else { "release" },
     };
-    if out.json {
-        println!("{}", serde_json::to_string(&report)?);
-    } else {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    }
+    out.report(&report)?;
     if args.keep {
         eprintln!("The filled node's data directory: {}", dir.display());
         std::mem::forget(root);

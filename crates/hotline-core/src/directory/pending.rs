@@ -52,20 +52,20 @@ pub(super) struct PendingSet {
 }
 
 impl PendingSet {
-    pub fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.entries.len()
     }
 
-    pub fn contains(&self, hash: &ObjectHash) -> bool {
+    pub(super) fn contains(&self, hash: &ObjectHash) -> bool {
         self.entries.contains_key(hash)
     }
 
-    pub fn get(&self, hash: &ObjectHash) -> Option<&DirectoryObject> {
+    pub(super) fn get(&self, hash: &ObjectHash) -> Option<&DirectoryObject> {
         self.entries.get(hash).map(|p| &p.object)
     }
 
     /// Parks `object` unless that would exceed a bound.
-    pub fn insert(
+    pub(super) fn insert(
         &mut self,
         hash: ObjectHash,
         object: DirectoryObject,
@@ -98,7 +98,7 @@ impl PendingSet {
     }
 
     /// Removes one entry and its index entries.
-    pub fn remove(&mut self, hash: &ObjectHash) -> Option<DirectoryObject> {
+    pub(super) fn remove(&mut self, hash: &ObjectHash) -> Option<DirectoryObject> {
         let parked = self.entries.remove(hash)?;
         let state = parked.object.state();
         if let Some(set) = self.by_state.get_mut(&state) {
@@ -127,7 +127,7 @@ impl PendingSet {
 
     /// Drops the entries that have waited [`PENDING_LIFETIME_SECS`] or
     /// longer at `now`: sync fetches them again if their parent ever comes.
-    pub fn expire(&mut self, now: Timestamp) {
+    pub(super) fn expire(&mut self, now: Timestamp) {
         while let Some(&(since, hash)) = self.by_time.first() {
             if since.plus(PENDING_LIFETIME_SECS) > now {
                 return;
@@ -137,7 +137,7 @@ impl PendingSet {
     }
 
     /// The hashes of the entries of `state`, in hash order.
-    pub fn of_state(&self, state: StateCode) -> Vec<ObjectHash> {
+    pub(super) fn of_state(&self, state: StateCode) -> Vec<ObjectHash> {
         self.by_state.get(&state).map(|s| s.iter().copied().collect()).unwrap_or_default()
     }
 }

@@ -4,7 +4,7 @@ use hotline_crypto::rand_core::{Infallible, TryCryptoRng, TryRng};
 
 /// Replays fixed bytes as randomness; panics if asked for more than it holds,
 /// so a vector test cannot silently consume bytes it did not declare.
-pub struct Replay(pub Vec<u8>);
+pub(crate) struct Replay(pub Vec<u8>);
 
 impl TryRng for Replay {
     type Error = Infallible;

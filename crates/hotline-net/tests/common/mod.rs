@@ -14,32 +14,32 @@ use tokio::time::{Instant, timeout};
 /// How long any single wait may take before the test fails. Generous, so
 /// a loaded CI machine does not make the tests flaky; a passing test
 /// returns as soon as the awaited event arrives.
-pub const DEADLINE: Duration = Duration::from_secs(20);
+pub(crate) const DEADLINE: Duration = Duration::from_secs(20);
 
-pub fn network(n: u8) -> NetworkId {
+pub(crate) fn network(n: u8) -> NetworkId {
     NetworkId([n; 32])
 }
 
-pub fn key(n: u8) -> SecretKey {
+pub(crate) fn key(n: u8) -> SecretKey {
     SecretKey::from_seed(&[n; 32])
 }
 
-pub fn tcp() -> Multiaddr {
+pub(crate) fn tcp() -> Multiaddr {
     "/ip4/127.0.0.1/tcp/0".parse().unwrap_or_else(|e| panic!("{e}"))
 }
 
-pub fn quic() -> Multiaddr {
+pub(crate) fn quic() -> Multiaddr {
     "/ip4/127.0.0.1/udp/0/quic-v1".parse().unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// A config listening on loopback TCP.
-pub fn config(n: u8, net: NetworkId) -> NetConfig {
+pub(crate) fn config(n: u8, net: NetworkId) -> NetConfig {
     let mut c = NetConfig::new(&key(n), net);
     c.listen = vec![tcp()];
     c
 }
 
-pub struct Node {
+pub(crate) struct Node {
     pub handle: NetworkHandle,
     pub events: mpsc::Receiver<NetEvent>,
     pub peer: PeerId,
@@ -48,7 +48,7 @@ pub struct Node {
 }
 
 /// Starts a node and waits until it listens.
-pub async fn start(config: NetConfig) -> Node {
+pub(crate) async fn start(config: NetConfig) -> Node {
     let (handle, mut events) = Network::spawn(config).unwrap_or_else(|e| panic!("spawn: {e}"));
     let addr = wait_for(&mut events, "ListeningOn", |e| match e {
         NetEvent::ListeningOn(a) => Some(a),
@@ -58,13 +58,13 @@ pub async fn start(config: NetConfig) -> Node {
     Node { peer: handle.local_peer_id(), handle, events, addr }
 }
 
-pub fn members(peers: &[PeerId]) -> BTreeSet<PeerId> {
+pub(crate) fn members(peers: &[PeerId]) -> BTreeSet<PeerId> {
     peers.iter().copied().collect()
 }
 
 /// Waits (with [`DEADLINE`]) for the first event `pick` accepts, dropping
 /// the others.
-pub async fn wait_for<T>(
+pub(crate) async fn wait_for<T>(
     events: &mut mpsc::Receiver<NetEvent>,
     what: &str,
     mut pick: impl FnMut(NetEvent) -> Option<T>,
@@ -85,7 +85,7 @@ pub async fn wait_for<T>(
 }
 
 /// Polls `check` until it returns `Some`, with [`DEADLINE`].
-pub async fn poll_until<T, F, Fut>(what: &str, mut check: F) -> T
+pub(crate) async fn poll_until<T, F, Fut>(what: &str, mut check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
@@ -102,16 +102,16 @@ where
     }
 }
 
-pub fn connected_to(peer: PeerId) -> impl FnMut(NetEvent) -> Option<()> {
+pub(crate) fn connected_to(peer: PeerId) -> impl FnMut(NetEvent) -> Option<()> {
     move |e| matches!(e, NetEvent::PeerConnected { peer: p, .. } if p == peer).then_some(())
 }
 
-pub fn disconnected_from(peer: PeerId) -> impl FnMut(NetEvent) -> Option<()> {
+pub(crate) fn disconnected_from(peer: PeerId) -> impl FnMut(NetEvent) -> Option<()> {
     move |e| matches!(e, NetEvent::PeerDisconnected { peer: p } if p == peer).then_some(())
 }
 
 /// Connects `a` to `b` (both listening) and waits until both see it.
-pub async fn connect(a: &mut Node, b: &mut Node) {
+pub(crate) async fn connect(a: &mut Node, b: &mut Node) {
     a.handle.dial(b.addr.clone()).await.unwrap_or_else(|e| panic!("dial: {e}"));
     wait_for(&mut a.events, "outbound connection", connected_to(b.peer)).await;
     wait_for(&mut b.events, "inbound connection", connected_to(a.peer)).await;

@@ -36,7 +36,7 @@ const MAX_ROW_BYTES: usize = 4 * 1024 * 1024;
 /// Longest deadline: a check is a test of reachability, not a case.
 const MAX_DEADLINE_SECS: u64 = 30 * 24 * 3600;
 /// The media type of a signed report attached to a message.
-pub const REPORT_MEDIA_TYPE: &str = "application/vnd.hotline.comcheck-report";
+pub(super) const REPORT_MEDIA_TYPE: &str = "application/vnd.hotline.comcheck-report";
 
 /// One target, as the initiator keeps it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -123,7 +123,7 @@ pub(crate) struct Comchecks {
 
 impl Comchecks {
     /// Loads the checks from the store.
-    pub fn load(store: &Store) -> Result<Comchecks, NodeError> {
+    pub(crate) fn load(store: &Store) -> Result<Comchecks, NodeError> {
         let mut out = Comchecks::default();
         for (id, bytes) in store.comchecks()? {
             let check: Comcheck = encoding::decode_versioned("comcheck row", ROW_FORMAT, &bytes, MAX_ROW_BYTES)

@@ -102,7 +102,7 @@ const MAX_OPENING: usize = 4;
 impl Mail {
     /// Rebuilds the messaging state from the store: the prekey ring, the
     /// ids of stored messages, and the outbox.
-    pub fn load(
+    pub(crate) fn load(
         store: &Store,
         node_key: SecretKey,
         prekey_policy: PrekeyPolicy,
