@@ -2,9 +2,13 @@
 //! change to it; everything else talks to it through
 //! [`NodeHandle`](crate::NodeHandle).
 //!
-//! The actor's loop selects over four sources: network events, commands
-//! (control API, sync tasks), commit completions from the store's group
-//! committer, and timers (periodic sync, redial). Handlers never wait on
+//! The actor's loop selects over five sources, in this order of priority:
+//! the completions of its own tasks (sealing, opening, delivering, sync
+//! exchanges; see the `tasks` module: a second inbox, polled first, and
+//! every task tracked and joined at shutdown), commit completions from the
+//! store's group committer, the public commands of the node's handles,
+//! network events, and timers (periodic sync, redial). Reads of messages do
+//! not come here at all: they run on the store (`crate::mailbox`). Handlers never wait on
 //! the disk: a change is applied in memory, its write batch is queued on
 //! the [`GroupCommitter`], and what depends on durability (answering the
 //! user, acknowledging a peer's push, accepting a gossip message, updating
@@ -45,10 +49,12 @@ use tracing::{Instrument, debug, error, info, info_span, trace, warn};
 
 mod comcheck;
 mod messaging;
+mod tasks;
 
 pub(crate) use comcheck::Comchecks;
 
 pub(crate) use messaging::{Delivery, Mail, OpenedMessage};
+pub(crate) use tasks::{Completion, Tasks};
 
 /// How often due deliveries are looked for (new messages and connecting
 /// peers start theirs at once; this catches retries that come due).
@@ -179,8 +185,6 @@ pub(crate) struct ActorInit {
     pub gossip: bool,
     pub events: broadcast::Sender<NodeEvent>,
     pub commands: mpsc::Receiver<Command>,
-    /// A sender on `commands`, for the sync tasks.
-    pub self_tx: mpsc::WeakSender<Command>,
     /// Receives every listen address as the network reports it.
     pub listen: watch::Sender<Vec<Multiaddr>>,
     /// Set to true when the actor has stopped.
@@ -203,6 +207,7 @@ pub(crate) struct ActorInit {
 /// handle is gone, or until the network task stops.
 pub(crate) fn spawn(init: ActorInit) -> tokio::task::JoinHandle<()> {
     let (commit_tx, commits) = mpsc::unbounded_channel();
+    let (tasks, completions) = Tasks::new();
     let actor = Actor {
         mail_reader: crate::mailbox::MailReads::new(Arc::clone(&init.store), init.mail.schedule.board()),
         members: init.members,
@@ -217,7 +222,7 @@ pub(crate) fn spawn(init: ActorInit) -> tokio::task::JoinHandle<()> {
         started: Instant::now(),
         gossip: init.gossip,
         events: init.events,
-        self_tx: init.self_tx,
+        tasks,
         commit_tx,
         in_flight: VecDeque::new(),
         next_commit: 0,
@@ -246,7 +251,7 @@ pub(crate) fn spawn(init: ActorInit) -> tokio::task::JoinHandle<()> {
     // Several nodes share one process in the demo, the benchmarks and the
     // tests: every log line carries the state of the node that wrote it.
     let span = info_span!("node", state = %actor.state);
-    tokio::spawn(actor.run(init.commands, init.net_events, commits, timers, init.done).instrument(span))
+    tokio::spawn(actor.run(init.commands, completions, init.net_events, commits, timers, init.done).instrument(span))
 }
 
 /// The actor's state, owned by its task.
@@ -264,7 +269,8 @@ struct Actor {
     gossip: bool,
     events: broadcast::Sender<NodeEvent>,
     /// For sync tasks. Weak, so that the actor stops once every handle is gone.
-    self_tx: mpsc::WeakSender<Command>,
+    /// The tasks the actor spawned, and the inbox where they report.
+    tasks: Tasks,
     commit_tx: mpsc::UnboundedSender<Committed>,
     in_flight: VecDeque<InFlight>,
     next_commit: u64,
@@ -312,6 +318,7 @@ impl Actor {
     async fn run(
         mut self,
         mut commands: mpsc::Receiver<Command>,
+        mut completions: mpsc::Receiver<Completion>,
         mut net_events: mpsc::Receiver<NetEvent>,
         mut commits: mpsc::UnboundedReceiver<Committed>,
         (sync_interval, redial_interval): (Duration, Duration),
@@ -331,6 +338,10 @@ impl Actor {
         prekey_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let shutdown_reply = loop {
             tokio::select! {
+                // Work the node already took on first: its own tasks'
+                // completions and durable writes, then new requests.
+                biased;
+                Some(completion) = completions.recv() => self.on_completion(completion).await,
                 Some(committed) = commits.recv() => self.on_committed(committed).await,
                 command = commands.recv() => match command {
                     Some(Command::Shutdown(reply)) => break Some(reply),
@@ -382,6 +393,9 @@ impl Actor {
                 None => break,
             }
         }
+        // No task outlives the node: deliveries, openings and exchanges
+        // still running are cancelled and joined before the network stops.
+        self.tasks.stop().await;
         if let Err(e) = self.net.shutdown().await {
             debug!(error = %e, "network already stopped");
         }
@@ -437,6 +451,55 @@ impl Actor {
     }
 
     // ----- commands -----
+
+    /// A task the actor spawned has finished its part.
+    async fn on_completion(&mut self, completion: Completion) {
+        match completion {
+            Completion::ObjectsFor { keys, reply } => {
+                let _ = reply.send(self.objects_for(&keys));
+            }
+            Completion::Fetched { peer, objects, reply } => {
+                self.apply_batch(peer, objects, After::Fetched(reply), false);
+            }
+            Completion::SealedGroup { group, sealed } => self.queue_group(group, sealed),
+            Completion::GroupSealFailed { group, error } => self.group_seal_failed(group, error),
+            Completion::SealFailed { msg_id, error, reply } => {
+                self.mail.acks_in_flight.retain(|_, ack| *ack != msg_id);
+                let _ = reply.send(Err(NodeError::BadRequest { code: "seal_failed", message: error }));
+            }
+            Completion::Sealed { message, bytes, sealed, extra, reply } => {
+                self.queue(*message, bytes, sealed, extra, reply)
+            }
+            Completion::DeliveryDone { key, result } => self.on_delivery_done(key, result),
+            Completion::Opened { peer, reply, envelope, outcome } => self.on_opened(peer, reply, *envelope, outcome),
+            Completion::ExchangeDone { peer, result } => {
+                let outcome = match &result {
+                    Ok(r) if r.refused => "refused",
+                    Ok(r) if r.in_sync => "in_sync",
+                    Ok(_) => "compared",
+                    Err(_) => "failed",
+                };
+                *self.sync_exchanges.entry(outcome).or_default() += 1;
+                match result {
+                    Ok(r) => debug!(
+                        %peer,
+                        pushed = r.pushed,
+                        fetched = r.fetched,
+                        refused = r.refused,
+                        in_sync = r.in_sync,
+                        digest_ms = r.phase_ms[0],
+                        push_ms = r.phase_ms[1],
+                        fetch_ms = r.phase_ms[2],
+                        "sync done"
+                    ),
+                    Err(e) => debug!(%peer, error = %e, "sync failed"),
+                }
+                if self.syncing.remove(&peer) == Some(true) && self.connected.contains_key(&peer) {
+                    self.start_sync(peer);
+                }
+            }
+        }
+    }
 
     async fn on_command(&mut self, command: Command) {
         let now = self.now();
@@ -499,12 +562,6 @@ impl Actor {
             Command::Shutdown(reply) => {
                 let _ = reply.send(());
             }
-            Command::ObjectsFor { keys, reply } => {
-                let _ = reply.send(self.objects_for(&keys));
-            }
-            Command::Fetched { peer, objects, reply } => {
-                self.apply_batch(peer, objects, After::Fetched(reply), false);
-            }
             Command::Send { request, reply } => self.send(*request, reply),
             Command::Ack { id, request, reply } => self.ack(id, request, reply),
             Command::MarkRead { id, reply } => self.mark_read(id, reply),
@@ -530,43 +587,6 @@ impl Actor {
             Command::ComcheckReport { id, reply } => self.comcheck_report(id, reply),
             Command::ComcheckAnswer { id, request, reply } => self.comcheck_answer(id, request, reply),
             Command::WaitDelivered { id, reply } => self.wait_delivered(id, reply),
-            Command::SealedGroup { group, sealed } => self.queue_group(group, sealed),
-            Command::GroupSealFailed { group, error } => self.group_seal_failed(group, error),
-            Command::SealFailed { msg_id, error, reply } => {
-                self.mail.acks_in_flight.retain(|_, ack| *ack != msg_id);
-                let _ = reply.send(Err(NodeError::BadRequest { code: "seal_failed", message: error }));
-            }
-            Command::Sealed { message, bytes, sealed, extra, reply } => {
-                self.queue(*message, bytes, sealed, extra, reply)
-            }
-            Command::DeliveryDone { key, result } => self.on_delivery_done(key, result),
-            Command::Opened { peer, reply, envelope, outcome } => self.on_opened(peer, reply, *envelope, outcome),
-            Command::ExchangeDone { peer, result } => {
-                let outcome = match &result {
-                    Ok(r) if r.refused => "refused",
-                    Ok(r) if r.in_sync => "in_sync",
-                    Ok(_) => "compared",
-                    Err(_) => "failed",
-                };
-                *self.sync_exchanges.entry(outcome).or_default() += 1;
-                match result {
-                    Ok(r) => debug!(
-                        %peer,
-                        pushed = r.pushed,
-                        fetched = r.fetched,
-                        refused = r.refused,
-                        in_sync = r.in_sync,
-                        digest_ms = r.phase_ms[0],
-                        push_ms = r.phase_ms[1],
-                        fetch_ms = r.phase_ms[2],
-                        "sync done"
-                    ),
-                    Err(e) => debug!(%peer, error = %e, "sync failed"),
-                }
-                if self.syncing.remove(&peer) == Some(true) && self.connected.contains_key(&peer) {
-                    self.start_sync(peer);
-                }
-            }
         }
     }
 
@@ -1360,7 +1380,7 @@ impl Actor {
             *again = true;
             return;
         }
-        let Some(actor) = self.self_tx.upgrade() else { return };
+        let actor = self.tasks.completions();
         self.syncing.insert(peer, false);
         let member = self.members.contains_key(&peer);
         let (digest, summary) = if member {
@@ -1378,7 +1398,7 @@ impl Actor {
         // us in its own exchange. Once it is a member, `refresh_members`
         // starts a full exchange.
         let ours = sync::Ours { digest, probe, fetch: member };
-        tokio::spawn(sync::exchange(peer, ours, self.net.clone(), actor).in_current_span());
+        self.tasks.spawn(sync::exchange(peer, ours, self.net.clone(), actor));
     }
 
     /// Dials a member whose last connection closed, at once and then with a
@@ -1391,7 +1411,7 @@ impl Actor {
             return;
         }
         let net = self.net.clone();
-        let task = tokio::spawn(async move {
+        let task = self.tasks.spawn(async move {
             for delay_ms in REDIAL_BACKOFF_MS {
                 tokio::time::sleep(Duration::from_millis(delay_ms)).await;
                 if let Err(e) = net.dial_peer(peer).await {
@@ -1399,7 +1419,7 @@ impl Actor {
                 }
             }
         });
-        self.redials.insert(peer, task.abort_handle());
+        self.redials.insert(peer, task);
     }
 
     // ----- timers -----

@@ -7,9 +7,7 @@ use crate::api_types::{
 };
 use crate::error::NodeError;
 use crate::mailbox::MailReader;
-use crate::outbox::DeliveryKey;
-use crate::sync::Report;
-use hotline_core::{CaseId, DirectoryObject, MessageId, ObjectHash, ObjectKey, RecordDraft, Role, StateCode};
+use hotline_core::{CaseId, DirectoryObject, MessageId, ObjectHash, RecordDraft, Role, StateCode};
 use hotline_net::{Multiaddr, PeerId};
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -114,56 +112,7 @@ pub(crate) enum Command {
         id: MessageId,
         reply: oneshot::Sender<()>,
     },
-    // From the tasks that seal, deliver and open off the actor.
-    Sealed {
-        message: Box<hotline_core::Message>,
-        bytes: Vec<u8>,
-        sealed: Vec<(hotline_core::NodeId, Option<Vec<u8>>)>,
-        extra: hotline_store::WriteBatch,
-        reply: oneshot::Sender<Result<SendResponse, NodeError>>,
-    },
-    /// A group of messages sealed together (a communication check's
-    /// challenges), to be written with the group's batch.
-    SealedGroup {
-        group: SealedGroup,
-        sealed: Vec<(hotline_core::Message, Vec<u8>, Vec<SealedFor>)>,
-    },
-    /// Sealing a group failed off the actor: nothing is written.
-    GroupSealFailed {
-        group: SealedGroup,
-        error: String,
-    },
-    /// Sealing a message failed off the actor.
-    SealFailed {
-        msg_id: hotline_core::MessageId,
-        error: String,
-        reply: oneshot::Sender<Result<SendResponse, NodeError>>,
-    },
-    DeliveryDone {
-        key: DeliveryKey,
-        result: crate::actor::Delivery,
-    },
-    Opened {
-        peer: PeerId,
-        reply: hotline_net::DeliverReply,
-        envelope: Box<hotline_crypto::Envelope>,
-        outcome: Result<Box<crate::actor::OpenedMessage>, (&'static str, String)>,
-    },
     Shutdown(oneshot::Sender<()>),
-    // From sync tasks (see `sync.rs`).
-    ObjectsFor {
-        keys: Vec<ObjectKey>,
-        reply: oneshot::Sender<Vec<Vec<u8>>>,
-    },
-    Fetched {
-        peer: PeerId,
-        objects: Vec<Vec<u8>>,
-        reply: oneshot::Sender<()>,
-    },
-    ExchangeDone {
-        peer: PeerId,
-        result: Result<Report, String>,
-    },
 }
 
 /// A cheap, cloneable handle to a running node.

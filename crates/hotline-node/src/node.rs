@@ -135,7 +135,6 @@ impl Node {
             gossip: options.gossip,
             events: events.clone(),
             commands: command_rx,
-            self_tx: command_tx.downgrade(),
             listen: listen_tx,
             done: done_tx,
             bootstrap,

@@ -36,7 +36,7 @@
 //! to the actor through its command channel, so a slow peer never blocks
 //! the actor. Sync does not use gossip at all.
 
-use crate::handle::Command;
+use crate::actor::Completion;
 use futures::StreamExt;
 use hotline_core::directory::Digest;
 use hotline_core::{ObjectHash, ObjectKey};
@@ -117,13 +117,18 @@ pub(crate) struct Ours {
 }
 
 /// Runs one exchange with `peer` and tells the actor when it is over.
-pub(crate) async fn exchange(peer: PeerId, ours: Ours, net: NetworkHandle, actor: mpsc::Sender<Command>) {
+pub(crate) async fn exchange(peer: PeerId, ours: Ours, net: NetworkHandle, actor: mpsc::Sender<Completion>) {
     let result = run(peer, ours, &net, &actor).await;
     // The actor may be stopping; then nobody needs the report.
-    let _ = actor.send(Command::ExchangeDone { peer, result }).await;
+    let _ = actor.send(Completion::ExchangeDone { peer, result }).await;
 }
 
-async fn run(peer: PeerId, ours: Ours, net: &NetworkHandle, actor: &mpsc::Sender<Command>) -> Result<Report, String> {
+async fn run(
+    peer: PeerId,
+    ours: Ours,
+    net: &NetworkHandle,
+    actor: &mpsc::Sender<Completion>,
+) -> Result<Report, String> {
     let mut report = Report::default();
     let mut clock = PhaseClock::new();
     if let Some(summary) = ours.probe {
@@ -161,7 +166,7 @@ async fn run(peer: PeerId, ours: Ours, net: &NetworkHandle, actor: &mpsc::Sender
 
     for keys in plan.push.chunks(MAX_BATCH_OBJECTS) {
         let (reply, objects) = oneshot::channel();
-        send(actor, Command::ObjectsFor { keys: keys.to_vec(), reply }).await?;
+        send(actor, Completion::ObjectsFor { keys: keys.to_vec(), reply }).await?;
         let objects = objects.await.map_err(|_| "the node is stopping".to_string())?;
         if objects.is_empty() {
             continue;
@@ -211,7 +216,7 @@ async fn run(peer: PeerId, ours: Ours, net: &NetworkHandle, actor: &mpsc::Sender
                 tracing::trace!(%peer, objects = count, ms = clock.peek(), "batch arrived");
                 report.fetched += count;
                 let (reply, applied) = oneshot::channel();
-                send(actor, Command::Fetched { peer, objects, reply }).await?;
+                send(actor, Completion::Fetched { peer, objects, reply }).await?;
                 // Wait until the batch is applied and durable before taking
                 // the next response: it may depend on this one (records
                 // after their admissions), and it bounds how much a fast
@@ -251,7 +256,7 @@ impl PhaseClock {
     }
 }
 
-async fn send(actor: &mpsc::Sender<Command>, command: Command) -> Result<(), String> {
+async fn send(actor: &mpsc::Sender<Completion>, command: Completion) -> Result<(), String> {
     actor.send(command).await.map_err(|_| "the node is stopping".to_string())
 }
 

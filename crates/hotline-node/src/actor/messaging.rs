@@ -20,7 +20,7 @@
 //! it is shown once however often it arrives. Every refusal has a code
 //! and is counted.
 
-use super::{Actor, After, jitter};
+use super::{Actor, After, Completion, jitter};
 use crate::api_types::{AckRequest, MessageView, NodeEvent, SendRequest, SendResponse};
 use crate::error::NodeError;
 use crate::mailbox::{decode_message, queued_view};
@@ -430,12 +430,12 @@ impl Actor {
         let now = self.now();
         let targets: Vec<(NodeId, Option<SealTo>)> =
             recipients.iter().map(|node| (*node, self.prekey_for(node, now))).collect();
-        let Some(actor) = self.self_tx.upgrade() else { return };
+        let actor = self.tasks.completions();
         let key = Arc::clone(&self.mail.node_key);
         let (sender, network) = (self.mail.node_id, self.dir.network_id());
         // A plain task: the work is a fraction of a millisecond, and a
         // blocking-pool thread costs more to wake than that.
-        tokio::spawn(async move {
+        self.tasks.spawn(async move {
             let bytes = message.to_bytes();
             let mut sealed = Vec::with_capacity(targets.len());
             for (node, prekey) in targets {
@@ -443,11 +443,8 @@ impl Actor {
                     Some(prekey) => match seal(&bytes, &key, sender, node, &prekey, &network, message.msg_id, now) {
                         Ok(e) => Some(e),
                         Err(e) => {
-                            let command = crate::handle::Command::SealFailed {
-                                msg_id: message.msg_id,
-                                error: e.to_string(),
-                                reply,
-                            };
+                            let command =
+                                Completion::SealFailed { msg_id: message.msg_id, error: e.to_string(), reply };
                             let _ = actor.send(command).await;
                             return;
                         }
@@ -456,7 +453,7 @@ impl Actor {
                 };
                 sealed.push((node, envelope));
             }
-            let command = crate::handle::Command::Sealed { message: Box::new(message), bytes, sealed, extra, reply };
+            let command = Completion::Sealed { message: Box::new(message), bytes, sealed, extra, reply };
             // The actor is gone only at shutdown; the caller then sees its reply dropped.
             let _ = actor.send(command).await;
         });
@@ -527,10 +524,10 @@ impl Actor {
                 (m, to)
             })
             .collect();
-        let Some(actor) = self.self_tx.upgrade() else { return };
+        let actor = self.tasks.completions();
         let key = Arc::clone(&self.mail.node_key);
         let (sender, network) = (self.mail.node_id, self.dir.network_id());
-        tokio::spawn(async move {
+        self.tasks.spawn(async move {
             let mut out = Vec::with_capacity(targets.len());
             for (message, to) in targets {
                 let bytes = message.to_bytes();
@@ -540,7 +537,7 @@ impl Actor {
                         Some(p) => match seal(&bytes, &key, sender, node, &p, &network, message.msg_id, now) {
                             Ok(e) => Some(e),
                             Err(e) => {
-                                let _ = actor.send(crate::handle::Command::GroupSealFailed { group, error: e }).await;
+                                let _ = actor.send(Completion::GroupSealFailed { group, error: e }).await;
                                 return;
                             }
                         },
@@ -550,7 +547,7 @@ impl Actor {
                 }
                 out.push((message, bytes, sealed));
             }
-            let _ = actor.send(crate::handle::Command::SealedGroup { group, sealed: out }).await;
+            let _ = actor.send(Completion::SealedGroup { group, sealed: out }).await;
         });
     }
 
@@ -608,10 +605,10 @@ impl Actor {
                     continue;
                 }
             };
-            let Some(actor) = self.self_tx.upgrade() else { return };
+            let actor = self.tasks.completions();
             let net = self.net.clone();
             let (me, network) = (self.mail.node_id, self.dir.network_id());
-            tokio::spawn(async move {
+            self.tasks.spawn(async move {
                 let result = match net.deliver(peer, DeliverRequest { envelope }).await {
                     // Verified here, off the actor.
                     Ok(DeliverResponse::Receipt(bytes)) => match check_receipt(&key, me, &network, &bytes) {
@@ -621,7 +618,7 @@ impl Actor {
                     Ok(DeliverResponse::Refused { code, detail }) => Delivery::Refused { code, detail },
                     Err(e) => Delivery::Failed(e.to_string()),
                 };
-                let _ = actor.send(crate::handle::Command::DeliveryDone { key, result }).await;
+                let _ = actor.send(Completion::DeliveryDone { key, result }).await;
             });
         }
     }
@@ -742,7 +739,7 @@ impl Actor {
         self.count_refusal(peer, code);
         debug!(%peer, code, %detail, "envelope refused");
         let net = self.net.clone();
-        tokio::spawn(async move {
+        self.tasks.spawn(async move {
             let _ = net.respond_deliver(reply, DeliverResponse::Refused { code: code.to_string(), detail }).await;
         });
     }
@@ -789,7 +786,7 @@ impl Actor {
         }
         let receipt = known.receipt.clone();
         let net = self.net.clone();
-        tokio::spawn(async move {
+        self.tasks.spawn(async move {
             if let Err(e) = net.respond_deliver(reply, DeliverResponse::Receipt(receipt)).await {
                 debug!(error = %e, "cannot return a receipt");
             }
@@ -856,18 +853,18 @@ impl Actor {
         }
         // Decrypting and signing run in a task of their own; the remaining
         // checks come back to the actor with the result.
-        let Some(actor) = self.self_tx.upgrade() else { return };
+        let actor = self.tasks.completions();
         let ring = Arc::clone(&self.mail.ring);
         let key = Arc::clone(&self.mail.node_key);
         let me = self.mail.node_id;
         let slots = Arc::clone(&self.mail.opening);
-        tokio::spawn(async move {
+        self.tasks.spawn(async move {
             // A few envelopes are opened at once; the others wait here,
             // their bytes counted by `permit` against the network's budget.
             let Ok(_slot) = slots.acquire_owned().await else { return };
             let outcome = open(&envelope, &ring, &key, me, &network, now);
             drop(permit);
-            let command = crate::handle::Command::Opened { peer, reply, envelope: Box::new(envelope), outcome };
+            let command = Completion::Opened { peer, reply, envelope: Box::new(envelope), outcome };
             let _ = actor.send(command).await;
         });
     }
