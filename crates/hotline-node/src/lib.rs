@@ -48,6 +48,8 @@ mod node;
 mod options;
 mod outbox;
 mod sync;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 pub mod views;
 
 pub use api::SOCKET_FILE;

@@ -4,8 +4,6 @@
 //! Also prekey rotation: an envelope sealed to the previous prekey opens
 //! during the grace period and is refused after it.
 
-mod support;
-
 use hotline_core::testkit::T0;
 use hotline_core::time::DAY;
 use hotline_core::{
@@ -18,10 +16,10 @@ use hotline_net::{
     SyncRequest, SyncResponse,
 };
 use hotline_node::api_types::MessageQuery;
+use hotline_node::testkit::*;
 use hotline_node::{NodeHandle, RunningNode};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
-use support::*;
 use zeroize::Zeroizing;
 
 /// A hand-driven member: it presents its state's admission and record,

@@ -3,13 +3,11 @@
 //! it, then restarted. Every message the sender holds a receipt for must be
 //! in the recipient's store, every message must arrive, and none twice.
 
-mod common;
-mod support;
-
-use common::hotline_bin;
+use crate::common::hotline_bin;
 use hotline_core::{Address, MessageType, Role, Tlp};
 use hotline_node::Client;
 use hotline_node::api_types::SendRequest;
+use hotline_node::testkit::{DEADLINE, TestNet, draft};
 use hotline_store::config::CONFIG_FILE;
 use hotline_store::{MessageRow, NodeConfig, Store};
 use std::collections::{HashMap, HashSet};
@@ -17,7 +15,6 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use support::{DEADLINE, TestNet, draft};
 
 const MESSAGES: usize = 500;
 /// The recipient is killed once this many sends have been accepted.

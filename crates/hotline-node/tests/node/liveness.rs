@@ -1,12 +1,10 @@
 //! Liveness of member nodes: connected or not, last seen, and reachability
 //! sampled over the last 24 hours, as `hotline peers` shows it.
 
-mod support;
-
 use hotline_node::NodeHandle;
 use hotline_node::api_types::LivenessView;
+use hotline_node::testkit::*;
 use std::time::Duration;
-use support::*;
 
 async fn seen_by(h: &NodeHandle, state: &str) -> LivenessView {
     let all = h.liveness().await.unwrap();

@@ -1,14 +1,12 @@
 //! The control API over the real Unix socket, through the crate's client
 //! and through raw HTTP (as `curl --unix-socket` would).
 
-mod support;
-
 use hotline_core::{DirectoryObject, Role};
 use hotline_node::api_types::NodeEvent;
+use hotline_node::testkit::*;
 use hotline_node::{Client, ClientError, Node, NodeError, NodeOptions, SOCKET_FILE, run_until_signal};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::Path;
-use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 

@@ -3,15 +3,13 @@
 //! and `send` to a PoC whose record is about to expire warns first, naming
 //! the record's alternates and channels. The clock is moved by a test hook.
 
-mod support;
-
 use hotline_core::time::DAY;
 use hotline_core::{Address, Alternate, Channel, MessageType, Role, Tlp};
 use hotline_node::NodeHandle;
 use hotline_node::api_types::{NodeEvent, SendRequest};
+use hotline_node::testkit::*;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
-use support::*;
 
 fn rfi(to: &str, force: bool) -> SendRequest {
     let to = Address { state: to.parse().unwrap(), role: Role::technical() };

@@ -3,11 +3,9 @@
 //! FRA and DEU, set up with the README ceremony; and the input checks that
 //! fail before any daemon is asked.
 
-mod common;
+use crate::common::daemons::{DEADLINE, Daemon, ceremony, configure, json, listen_addr, poll};
 
-use common::daemons::{DEADLINE, Daemon, ceremony, configure, json, listen_addr, poll};
-
-use common::{fails, hotline, hotline_bin, ok};
+use crate::common::{fails, hotline, hotline_bin, ok};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;

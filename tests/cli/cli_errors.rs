@@ -1,9 +1,7 @@
 //! Bad input to the offline commands: each gets one clear error line, a
 //! non-zero exit, and leaves the node's store unchanged.
 
-mod common;
-
-use common::{fails, hotline, ok, record_args};
+use crate::common::{fails, hotline, ok, record_args};
 use std::path::Path;
 
 /// Three stewards (threshold two), a valid charter, and a FRA node that is
@@ -187,7 +185,7 @@ fn expired_admission_is_refused() {
     ok(d, &["--data-dir", "deu", "init", "--charter", "net.charter", "--state", "DEU"]);
     admit(d, "net.charter", "DEU", "deu", "short.admission", &["--valid-days", "1"]);
     let before = snapshot(d, "fra");
-    let out = std::process::Command::new(common::hotline_bin())
+    let out = std::process::Command::new(crate::common::hotline_bin())
         .args(["--data-dir", "fra", "admission", "import", "short.admission"])
         .current_dir(d)
         .env("HOTLINE_UNSAFE_TEST_CLOCK_OFFSET_SECS", (2 * 86_400).to_string())
@@ -257,7 +255,7 @@ fn a_revocation_of_another_states_node_is_refused_on_import() {
     use hotline_core::{NodeId, Revocation, RevocationTarget, SignedRevocation, Timestamp};
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    common::daemons::ceremony(d, "Revocation net");
+    crate::common::daemons::ceremony(d, "Revocation net");
     // Each node takes the other's objects, as sync would give them.
     ok(d, &["--data-dir", "fra", "directory", "export", "--out", "fra.export"]);
     ok(d, &["--data-dir", "deu", "directory", "export", "--out", "deu.export"]);
@@ -311,7 +309,7 @@ fn a_closed_stdout_is_not_a_crash() {
         // The read end is closed before the command starts: every write fails.
         let (reader, writer) = std::io::pipe().unwrap();
         drop(reader);
-        let out = std::process::Command::new(common::hotline_bin())
+        let out = std::process::Command::new(crate::common::hotline_bin())
             .args(args)
             .current_dir(tmp.path())
             .env_remove("HOTLINE_DATA_DIR")

@@ -2,9 +2,7 @@
 //! and directory reads go through the control socket, and SIGTERM stops the
 //! daemon cleanly with everything on disk.
 
-mod common;
-
-use common::{hotline_bin, ok};
+use crate::common::{hotline_bin, ok};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

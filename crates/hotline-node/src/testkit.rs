@@ -1,8 +1,11 @@
-//! Helpers for the node tests: real stores in temp dirs, real nodes on
-//! 127.0.0.1 port 0, and waits that always have a deadline.
+//! The fixture builder of the node's tests and the CLI's (feature
+//! `testkit`): real stores in temp dirs, real nodes on 127.0.0.1 port 0,
+//! and waits that always have a deadline. It may panic: it is for tests.
 
-#![allow(dead_code)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use crate::api_types::NodeEvent;
+use crate::{Clock, Multiaddr, Node, NodeHandle, NodeOptions, PeerId, RunningNode};
 use hotline_core::testkit::{T0, World};
 use hotline_core::time::DAY;
 use hotline_core::{
@@ -10,8 +13,6 @@ use hotline_core::{
     StateCode,
 };
 use hotline_net::node_id_of;
-use hotline_node::api_types::NodeEvent;
-use hotline_node::{Clock, Multiaddr, Node, NodeHandle, NodeOptions, PeerId, RunningNode};
 use hotline_store::config::CONFIG_FILE;
 use hotline_store::{HistoryEntry, NodeConfig, NodeKeys, Store, WriteBatch};
 use std::future::Future;
@@ -23,36 +24,43 @@ use tokio::time::Instant;
 /// How long any single wait may take before the test fails. Generous so a
 /// loaded machine does not make the tests flaky; a passing wait returns as
 /// soon as its condition holds.
-pub(crate) const DEADLINE: Duration = Duration::from_secs(30);
+pub const DEADLINE: Duration = Duration::from_secs(30);
 
 /// The directory clock of every test node: a day after the fixtures'
 /// objects were issued, whatever the machine's date.
-pub(crate) fn clock() -> Clock {
+pub fn clock() -> Clock {
     Clock::starting_at(T0.plus(DAY))
 }
 
 /// A test network: its stewards and charter, and a temp dir for data dirs.
-pub(crate) struct TestNet {
+pub struct TestNet {
+    /// The stewards, the charter and the fixtures' clock.
     pub world: World,
+    /// Where the nodes' data directories go; removed when dropped.
     pub root: tempfile::TempDir,
 }
 
 /// A node's data dir, prepared but not started.
-pub(crate) struct Prepared {
+pub struct Prepared {
+    /// The data directory.
     pub data: PathBuf,
+    /// The state the node speaks for.
     pub state: StateCode,
+    /// The state's signing key.
     pub state_key: SecretKey,
+    /// The node's id.
     pub node: NodeId,
 }
 
 impl TestNet {
-    pub(crate) fn new(name: &str) -> TestNet {
+    /// A network named `name`, with a fresh temp dir.
+    pub fn new(name: &str) -> TestNet {
         TestNet { world: World::new(name), root: tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}")) }
     }
 
     /// Creates a node's store and keys; with `admitted`, imports its
     /// admission (signed by two stewards) as `hotline init` would.
-    pub(crate) fn prepare(&self, name: &str, state: &str, admitted: bool) -> Prepared {
+    pub fn prepare(&self, name: &str, state: &str, admitted: bool) -> Prepared {
         let data = self.root.path().join(name);
         let state: StateCode = state.parse().unwrap_or_else(|e| panic!("{e}"));
         let store = Store::create(&data, &self.world.charter, state).unwrap_or_else(|e| panic!("create: {e}"));
@@ -76,7 +84,7 @@ impl TestNet {
     }
 
     /// An admission of `state` with `key`, signed by stewards 0 and 1.
-    pub(crate) fn admission(&self, state: StateCode, key: &SecretKey) -> SignedAdmission {
+    pub fn admission(&self, state: StateCode, key: &SecretKey) -> SignedAdmission {
         let mut a = SignedAdmission::unsigned(Admission {
             state,
             state_key: key.public(),
@@ -93,7 +101,7 @@ impl TestNet {
 
 /// A clock the nodes of one test share, and the offset (seconds) that moves
 /// it forward: time rules are tested by setting the offset, never by sleeping.
-pub(crate) fn adjustable_clock() -> (Clock, std::sync::Arc<std::sync::atomic::AtomicU64>) {
+pub fn adjustable_clock() -> (Clock, std::sync::Arc<std::sync::atomic::AtomicU64>) {
     let offset = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let base = clock();
     let read = std::sync::Arc::clone(&offset);
@@ -102,7 +110,7 @@ pub(crate) fn adjustable_clock() -> (Clock, std::sync::Arc<std::sync::atomic::At
 
 /// Test timings: quick syncs and redials, a grace window long enough for a
 /// loaded machine.
-pub(crate) fn options(bootstrap: &[Multiaddr]) -> NodeOptions {
+pub fn options(bootstrap: &[Multiaddr]) -> NodeOptions {
     NodeOptions {
         bootstrap: Some(bootstrap.to_vec()),
         sync_interval: Some(Duration::from_secs(2)),
@@ -114,16 +122,17 @@ pub(crate) fn options(bootstrap: &[Multiaddr]) -> NodeOptions {
     }
 }
 
-pub(crate) async fn start(prepared: &Prepared, options: NodeOptions) -> RunningNode {
+/// Starts the prepared node with `options` (logs with `HOTLINE_TEST_LOG`).
+pub async fn start(prepared: &Prepared, options: NodeOptions) -> RunningNode {
     // `HOTLINE_TEST_LOG=debug cargo test …` shows the nodes' logs.
     if let Ok(level) = std::env::var("HOTLINE_TEST_LOG") {
-        let _ = hotline_node::init_logging(&level, hotline_store::LogFormat::Text);
+        let _ = crate::init_logging(&level, hotline_store::LogFormat::Text);
     }
     Node::start(&prepared.data, options).await.unwrap_or_else(|e| panic!("start {}: {e}", prepared.data.display()))
 }
 
 /// A valid draft for `role`, naming `node` as the node that speaks for it.
-pub(crate) fn draft(role: &str, node: NodeId, organization: &str) -> RecordDraft {
+pub fn draft(role: &str, node: NodeId, organization: &str) -> RecordDraft {
     RecordDraft {
         role: role.parse().unwrap_or_else(|e| panic!("{e}")),
         organization: organization.into(),
@@ -148,16 +157,13 @@ pub(crate) fn draft(role: &str, node: NodeId, organization: &str) -> RecordDraft
     }
 }
 
-pub(crate) fn node_of(peer: PeerId) -> NodeId {
+/// The node id of an Ed25519 peer id.
+pub fn node_of(peer: PeerId) -> NodeId {
     node_id_of(&peer).unwrap_or_else(|| panic!("{peer} is not an Ed25519 peer id"))
 }
 
 /// Publishes this node's record for `role`.
-pub(crate) async fn publish(
-    handle: &NodeHandle,
-    role: &str,
-    organization: &str,
-) -> hotline_node::api_types::RecordEntry {
+pub async fn publish(handle: &NodeHandle, role: &str, organization: &str) -> crate::api_types::RecordEntry {
     handle
         .publish_record(draft(role, node_of(handle.peer_id()), organization), None)
         .await
@@ -165,7 +171,7 @@ pub(crate) async fn publish(
 }
 
 /// Polls `check` until it returns `Some`, failing after [`DEADLINE`].
-pub(crate) async fn poll_until<T, F, Fut>(what: &str, mut check: F) -> T
+pub async fn poll_until<T, F, Fut>(what: &str, mut check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
@@ -183,7 +189,7 @@ where
 }
 
 /// Waits for the first event `pick` accepts.
-pub(crate) async fn wait_event<T>(
+pub async fn wait_event<T>(
     events: &mut broadcast::Receiver<NodeEvent>,
     what: &str,
     mut pick: impl FnMut(&NodeEvent) -> Option<T>,
@@ -206,7 +212,7 @@ pub(crate) async fn wait_event<T>(
 
 /// Waits until every node holds the same live directory of `objects`
 /// objects, and returns its digest hash.
-pub(crate) async fn converged(handles: &[NodeHandle], objects: usize) -> hotline_core::ObjectHash {
+pub async fn converged(handles: &[NodeHandle], objects: usize) -> hotline_core::ObjectHash {
     poll_until(&format!("{} nodes to converge on {objects} objects", handles.len()), || async {
         let mut first = None;
         for h in handles {
@@ -226,7 +232,7 @@ pub(crate) async fn converged(handles: &[NodeHandle], objects: usize) -> hotline
 }
 
 /// Waits until `handle` holds `key` at `seq`.
-pub(crate) async fn holds(handle: &NodeHandle, state: StateCode, role: &str, seq: u64) {
+pub async fn holds(handle: &NodeHandle, state: StateCode, role: &str, seq: u64) {
     let role: hotline_core::Role = role.parse().unwrap_or_else(|e| panic!("{e}"));
     poll_until(&format!("{} to hold {state}/{role} seq {seq}", handle.peer_id()), || async {
         handle.record(state, role.clone()).await.ok().filter(|r| r.seq == seq).map(|_| ())
@@ -235,7 +241,7 @@ pub(crate) async fn holds(handle: &NodeHandle, state: StateCode, role: &str, seq
 }
 
 /// Waits until each node has an open connection to every other.
-pub(crate) async fn full_mesh(handles: &[NodeHandle]) {
+pub async fn full_mesh(handles: &[NodeHandle]) {
     for h in handles {
         let others: Vec<String> =
             handles.iter().filter(|o| o.peer_id() != h.peer_id()).map(|o| o.peer_id().to_string()).collect();
@@ -248,11 +254,12 @@ pub(crate) async fn full_mesh(handles: &[NodeHandle]) {
 }
 
 /// Every object a stopped node's store ever accepted into `key`.
-pub(crate) fn stored_history(data: &Path, key: &ObjectKey) -> Vec<HistoryEntry> {
+pub fn stored_history(data: &Path, key: &ObjectKey) -> Vec<HistoryEntry> {
     let store = Store::open(data).unwrap_or_else(|e| panic!("reopen {}: {e}", data.display()));
     store.history(key).unwrap_or_else(|e| panic!("{e}"))
 }
 
-pub(crate) fn first_addr(node: &RunningNode) -> Multiaddr {
+/// The first address `node` listens on.
+pub fn first_addr(node: &RunningNode) -> Multiaddr {
     node.listen_addrs().first().cloned().unwrap_or_else(|| panic!("node listens nowhere"))
 }

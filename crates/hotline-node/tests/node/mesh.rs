@@ -2,13 +2,11 @@
 //! relies on sync alone, a restart on the same data dir, and a partition
 //! that heals.
 
-mod support;
-
 use hotline_core::{ObjectKey, Role};
 use hotline_node::RunningNode;
 use hotline_node::api_types::NodeEvent;
+use hotline_node::testkit::*;
 use std::time::Duration;
-use support::*;
 
 const STATES: [&str; 5] = ["FRA", "DEU", "EST", "ITA", "ESP"];
 

@@ -3,11 +3,9 @@
 //! processes, FRA and DEU, set up with the README ceremony; and the input
 //! checks that fail before any daemon is asked.
 
-mod common;
+use crate::common::daemons::{Daemon, ceremony, configure, json, listen_addr, logs, poll};
 
-use common::daemons::{Daemon, ceremony, configure, json, listen_addr, logs, poll};
-
-use common::{fails, hotline, ok};
+use crate::common::{fails, hotline, ok};
 use hotline_core::NetworkId;
 use hotline_core::comcheck::SignedComcheckReport;
 use serde_json::{Value, json};

@@ -1,13 +1,11 @@
 //! End-to-end messaging between real nodes: sealed envelopes over the
 //! deliver protocol, durable outboxes, signed receipts, acknowledgements.
 
-mod support;
-
 use hotline_core::{Address, MessageType, Role, Tlp};
 use hotline_node::api_types::{AckRequest, MessageQuery, NodeEvent, SendRequest};
+use hotline_node::testkit::*;
 use hotline_node::{NodeHandle, RunningNode};
 use std::time::Duration;
-use support::*;
 
 fn rfi(to: &str) -> SendRequest {
     let to = Address { state: to.parse().unwrap(), role: Role::technical() };

@@ -1,14 +1,12 @@
 //! Communication checks between real nodes: every outcome, the counterpart
 //! task, and the signed report with each state's own copy.
 
-mod support;
-
 use hotline_core::comcheck::{Outcome, SignedComcheckReport};
 use hotline_core::{CaseId, ComcheckTask, Fields, MessageType, Role, StateCode};
 use hotline_node::api_types::{ComcheckAnswerRequest, ComcheckStartRequest, ComcheckView, MessageQuery};
+use hotline_node::testkit::*;
 use hotline_node::{NodeHandle, RunningNode};
 use std::time::Duration;
-use support::*;
 
 fn state(code: &str) -> StateCode {
     code.parse().unwrap()

@@ -1,13 +1,11 @@
 //! The README's key-ceremony walk-through works exactly as written, from an
 //! empty directory.
 
-mod common;
-
-use common::{ok, run_script};
+use crate::common::{ok, run_script};
 
 /// The shell block between the ceremony markers of README.md.
 fn ceremony_script() -> String {
-    let readme = include_str!("../README.md");
+    let readme = include_str!("../../README.md");
     let start = readme.find("<!-- ceremony:begin -->").expect("README has the ceremony begin marker");
     let end = readme.find("<!-- ceremony:end -->").expect("README has the ceremony end marker");
     let block = &readme[start..end];

@@ -2,8 +2,6 @@
 //! a member that injects forged, replayed and unadmitted objects, and a
 //! stranger with valid keys that was never admitted.
 
-mod support;
-
 use hotline_core::testkit::T0;
 use hotline_core::time::DAY;
 use hotline_core::{
@@ -15,10 +13,10 @@ use hotline_net::{
     DigestSummary, Multiaddr, NetConfig, NetEvent, Network, NetworkHandle, PeerId, SyncRequest, SyncResponse, Verdict,
 };
 use hotline_node::api_types::NodeEvent;
+use hotline_node::testkit::*;
 use hotline_node::{NodeHandle, NodeOptions, RunningNode};
 use std::collections::BTreeMap;
 use std::time::Duration;
-use support::*;
 use tokio::task::JoinHandle;
 
 /// A hand-driven peer. Its task answers sync requests as a node holding

@@ -1,0 +1,11 @@
+//! The node's tests, in one binary: real nodes in this process, over real
+//! sockets, with real stores (the fixtures are `hotline_node::testkit`).
+
+mod adversary;
+mod comcheck;
+mod delivery_adversary;
+mod freshness;
+mod liveness;
+mod mesh;
+mod messaging;
+mod node_api;

@@ -1,0 +1,10 @@
+//! The command-line tests, in one binary: they run the `hotline` binary
+//! itself, as an operator would.
+
+mod cli_comcheck;
+mod cli_errors;
+mod cli_messaging;
+mod common;
+mod crash;
+mod daemon_cli;
+mod readme_ceremony;
