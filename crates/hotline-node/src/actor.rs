@@ -465,7 +465,7 @@ impl Actor {
             Completion::GroupSealFailed { group, error } => self.group_seal_failed(group, error),
             Completion::SealFailed { msg_id, error, reply } => {
                 self.mail.acks_in_flight.retain(|_, ack| *ack != msg_id);
-                let _ = reply.send(Err(NodeError::BadRequest { code: "seal_failed", message: error }));
+                let _ = reply.send(Err(NodeError::Internal { code: "seal_failed", message: error }));
             }
             Completion::Sealed { message, bytes, sealed, extra, reply } => {
                 self.queue(*message, bytes, sealed, extra, reply)

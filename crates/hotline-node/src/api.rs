@@ -232,7 +232,17 @@ impl From<NodeError> for ApiError {
             NodeError::StoreFailed(_) | NodeError::Stopped | NodeError::Terminated(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
+            // Every variant named: a new one must choose its status.
+            NodeError::Internal { .. }
+            | NodeError::Store(_)
+            | NodeError::Net(_)
+            | NodeError::Config(_)
+            | NodeError::StateMismatch { .. }
+            | NodeError::AlreadyRunning { .. }
+            | NodeError::Io { .. }
+            | NodeError::DataDirPermissions { .. }
+            | NodeError::NoListenAddress { .. }
+            | NodeError::Logging(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError::new(status, e.code(), e.to_string())
     }
@@ -569,4 +579,27 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
         "method_not_allowed",
         format!("{method} is not allowed on {}", uri.path()),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The status comes from the kind of error: a fault of the node is a
+    /// 5xx, whatever its code, and bad input a 4xx.
+    #[test]
+    fn server_faults_are_5xx_and_bad_input_4xx() {
+        let status = |e: NodeError| ApiError::from(e).status;
+        let internal = NodeError::Internal { code: "random_failed", message: "no entropy".into() };
+        assert_eq!(status(internal), StatusCode::INTERNAL_SERVER_ERROR);
+        let seal = NodeError::Internal { code: "seal_failed", message: "x".into() };
+        assert_eq!(status(seal), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(status(NodeError::BadRequest { code: "bad_limit", message: "x".into() }), StatusCode::BAD_REQUEST);
+        assert_eq!(status(NodeError::NotAdmitted { state: "FRA".into() }), StatusCode::CONFLICT);
+        assert_eq!(status(NodeError::StoreFailed("disk".into())), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            ApiError::from(NodeError::Internal { code: "seal_failed", message: "x".into() }).code,
+            "seal_failed"
+        );
+    }
 }

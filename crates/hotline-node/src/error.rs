@@ -79,6 +79,15 @@ pub enum NodeError {
         /// What is wrong.
         message: String,
     },
+    /// The node failed at something that does not depend on the request
+    /// (the random generator, sealing): a server fault, answered with 500.
+    #[error("{message}")]
+    Internal {
+        /// A stable code (`random_failed`, `seal_failed`).
+        code: &'static str,
+        /// What failed.
+        message: String,
+    },
     /// Nothing is held under that name.
     #[error("{0}")]
     NotFound(String),
@@ -113,7 +122,7 @@ impl NodeError {
             NodeError::NoListenAddress { .. } => "no_listen_address",
             NodeError::Logging(_) => "logging",
             NodeError::Rejected(r) => r.code(),
-            NodeError::BadRequest { code, .. } => code,
+            NodeError::BadRequest { code, .. } | NodeError::Internal { code, .. } => code,
             NodeError::NotFound(_) => "not_found",
             NodeError::NotAdmitted { .. } => "not_admitted",
             NodeError::StoreFailed(_) => "store_failed",

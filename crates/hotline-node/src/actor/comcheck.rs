@@ -165,7 +165,10 @@ fn bad(code: &'static str, message: impl Into<String>) -> NodeError {
 
 fn random_bytes<const N: usize>() -> Result<[u8; N], NodeError> {
     let mut out = [0u8; N];
-    getrandom::fill(&mut out).map_err(|e| bad("random_failed", format!("the random generator failed: {e}")))?;
+    getrandom::fill(&mut out).map_err(|e| NodeError::Internal {
+        code: "random_failed",
+        message: format!("the random generator failed: {e}"),
+    })?;
     Ok(out)
 }
 
@@ -295,7 +298,7 @@ impl Actor {
         warn!(comcheck = %group.comcheck, %error, "a communication check's challenges could not be sealed");
         self.comchecks.forget(group.comcheck);
         if let Some(reply) = group.reply {
-            let _ = reply.send(Err(bad("seal_failed", error)));
+            let _ = reply.send(Err(NodeError::Internal { code: "seal_failed", message: error }));
         }
     }
 
@@ -375,7 +378,9 @@ impl Actor {
         let mut messages = Vec::new();
         for state in states {
             if !self.dir.is_admitted(state, now) {
-                return Err(bad("not_admitted", format!("{state} has no admission in force")));
+                // 400, not this node's own `not_admitted` (409): the request
+                // names a state that cannot be checked.
+                return Err(bad("target_not_admitted", format!("{state} has no admission in force")));
             }
             for role in &roles {
                 if request.to.is_none() && self.dir.record(state, role).is_none() {

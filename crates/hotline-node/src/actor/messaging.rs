@@ -158,7 +158,7 @@ fn os_rng() -> Result<SeedRng, String> {
 
 fn random_id() -> Result<[u8; 16], NodeError> {
     let mut id = [0u8; 16];
-    getrandom::fill(&mut id).map_err(|e| NodeError::BadRequest {
+    getrandom::fill(&mut id).map_err(|e| NodeError::Internal {
         code: "random_failed",
         message: format!("the operating system's random generator failed: {e}"),
     })?;
