@@ -13,6 +13,7 @@ use clap::{Args, Subcommand};
 use futures::StreamExt;
 use hotline_core::{ObjectHash, Role, StateCode};
 use hotline_node::NodeHandle;
+use hotline_node::api_types::MessageState;
 use hotline_node::api_types::NodeEvent;
 use serde::Serialize;
 use std::time::{Duration, Instant};
@@ -405,7 +406,7 @@ fn messages(args: MessagesArgs, out: &Out) -> Result<()> {
             let t = Instant::now();
             let sent = ha.send(bench_message(to, size, i)).await?;
             let view = ha.wait_delivered(sent.msg_id, timeout).await?;
-            if view.state != "delivered" {
+            if view.state != MessageState::Delivered {
                 bail!("message {} was not delivered within {} s", sent.msg_id, timeout.as_secs());
             }
             if i >= 10 {

@@ -21,6 +21,7 @@ use clap::{Args, Subcommand};
 use hotline_core::comcheck::{Outcome, SignedComcheckReport};
 use hotline_core::{CaseId, ComcheckTask, MessageType, NetworkId, NodeId, Role, StateCode, Timestamp};
 use hotline_node::Client;
+use hotline_node::api_types::MessageState;
 use hotline_node::api_types::{
     ComcheckAnswerRequest, ComcheckReportView, ComcheckStartRequest, ComcheckView, MessageQuery, RecordEntry,
 };
@@ -288,7 +289,8 @@ fn answer(args: AnswerArgs, data_dir: &Path, out: &Out) -> Result<()> {
         anyhow::Ok(sent)
     })?;
     out.emit(&sent, || {
-        let background = if sent.state == "delivered" { "" } else { "; the daemon delivers it in the background" };
+        let background =
+            if sent.state == MessageState::Delivered { "" } else { "; the daemon delivers it in the background" };
         format!(
             "Answered communication check {}.\nReply:  {}\nState:  {}{background}",
             sent.case_id, sent.msg_id, sent.state

@@ -16,6 +16,7 @@ use anyhow::{Result, bail};
 use clap::Args;
 use hotline_core::{Address, MessageId, MessageType, ObjectHash, Role, Tlp};
 use hotline_node::NodeHandle;
+use hotline_node::api_types::MessageState;
 use hotline_node::api_types::{AckRequest, MessageView, SendRequest};
 use serde::Serialize;
 use std::time::{Duration, Instant};
@@ -207,7 +208,7 @@ fn request(to: Address, kind: MessageType, subject: &str, body: &str) -> SendReq
 async fn deliver(from: &NodeHandle, request: SendRequest) -> Result<MessageView> {
     let sent = from.send(request).await?;
     let view = from.wait_delivered(sent.msg_id, MESSAGE_TIMEOUT).await?;
-    if view.state != "delivered" {
+    if view.state != MessageState::Delivered {
         bail!("message {} was not delivered within {} s", sent.msg_id, MESSAGE_TIMEOUT.as_secs());
     }
     Ok(view)
@@ -338,7 +339,7 @@ async fn dialogue(
     let t = Instant::now();
     nodes.push(network.start(last, bootstrap, true).await?);
     let view = fra.wait_delivered(queued.msg_id, MESSAGE_TIMEOUT).await?;
-    let redelivered = view.state == "delivered";
+    let redelivered = view.state == MessageState::Delivered;
     if !redelivered {
         bail!("the message to {last_state} was not delivered after its restart");
     }

@@ -77,7 +77,7 @@ fn list(data_dir: &Path, out: &Out) -> Result<()> {
                     r.state.to_string(),
                     r.role.to_string(),
                     r.seq.to_string(),
-                    e.status.clone(),
+                    e.status.to_string(),
                     r.organization.clone(),
                     r.emails.first().cloned().unwrap_or_default(),
                     r.expires.to_rfc3339()[..10].to_string(),

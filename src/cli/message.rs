@@ -19,6 +19,7 @@ use hotline_node::Client;
 use hotline_node::api_types::{
     AckRequest, MessageQuery, MessageSummary, MessageView, NodeEvent, OutboxItem, SendRequest, SendResponse,
 };
+use hotline_node::api_types::{DeliveryState, Direction, MessageState};
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 
@@ -165,7 +166,7 @@ pub(super) fn send(args: SendArgs, data_dir: &Path, out: &Out) -> Result<()> {
             // is on disk (and shown); ask again briefly rather than print a
             // delivery without its receipt.
             let settle = std::time::Instant::now() + std::time::Duration::from_secs(5);
-            while view.state == "delivered"
+            while view.state == MessageState::Delivered
                 && view.deliveries.iter().any(|d| d.receipt.is_none())
                 && std::time::Instant::now() < settle
             {
@@ -189,13 +190,13 @@ pub(super) fn send(args: SendArgs, data_dir: &Path, out: &Out) -> Result<()> {
             )
         }),
         Some(view) => {
-            if view.state != "delivered" {
+            if view.state != MessageState::Delivered {
                 bail!(not_delivered(&view, timeout));
             }
             let response = SendResponse {
                 msg_id: view.message.msg_id,
                 case_id: view.message.case_id,
-                state: view.state.clone(),
+                state: view.state,
                 deliveries: view.deliveries.clone(),
             };
             out.emit(&response, || {
@@ -215,7 +216,7 @@ pub(super) fn send(args: SendArgs, data_dir: &Path, out: &Out) -> Result<()> {
 /// The one-line error of a `--wait` that timed out.
 fn not_delivered(view: &MessageView, timeout: u64) -> String {
     let pending: Vec<String> =
-        view.deliveries.iter().filter(|d| d.state != "delivered").map(note::delivery_line).collect();
+        view.deliveries.iter().filter(|d| d.state != DeliveryState::Delivered).map(note::delivery_line).collect();
     format!(
         "message {} was not delivered within {}: {}; it stays queued and the daemon keeps trying (see hotline outbox)",
         view.message.msg_id,
@@ -302,12 +303,12 @@ fn inbox_table(list: &[MessageSummary]) -> String {
 /// `unread`, `queued`/`delivered` (sent), `acked`, `EXERCISE`.
 fn flags(m: &MessageSummary) -> String {
     let mut f: Vec<&str> = Vec::new();
-    if m.direction == "in" {
+    if m.direction == Direction::In {
         if !m.read {
             f.push("unread");
         }
     } else {
-        f.push(&m.state);
+        f.push(m.state.as_str());
     }
     if m.acknowledged {
         f.push("acked");
@@ -910,8 +911,8 @@ mod tests {
             let mut m = draft(&args(&[]), String::new(), NOW).unwrap().request;
             m.in_reply_to = parent.map(|p| MessageId([p; 16]));
             MessageView {
-                direction: "in".into(),
-                state: "received".into(),
+                direction: Direction::In,
+                state: MessageState::Received,
                 read: false,
                 at: Timestamp(at),
                 sender_node: None,

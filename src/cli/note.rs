@@ -8,6 +8,7 @@
 //! can rewrite or reorder what the reader sees.
 
 use hotline_core::{Fields, MessageType, Timestamp, Tlp};
+use hotline_node::api_types::{DeliveryState, Direction, MessageState};
 use hotline_node::api_types::{DeliveryView, MessageView};
 
 /// The banner of an exercise message, printed above and below it.
@@ -103,7 +104,7 @@ fn header(out: &mut String, label: &str, value: impl AsRef<str>) {
 
 /// Where a message stands, in words.
 fn status(view: &MessageView) -> String {
-    if view.direction == "in" {
+    if view.direction == Direction::In {
         let mut s = String::from("received");
         s.push_str(if view.read { ", read" } else { ", unread" });
         match (&view.acknowledged_with, view.message.kind) {
@@ -181,7 +182,7 @@ fn field_lines(fields: &Fields) -> Vec<String> {
 
 /// One delivery, in words.
 pub(super) fn delivery_line(d: &DeliveryView) -> String {
-    if d.state == "delivered" {
+    if d.state == DeliveryState::Delivered {
         let at = d.received_at.map(|t| format!(", stored by the recipient at {}", utc(t))).unwrap_or_default();
         let receipt = if d.receipt.is_some() { "signed receipt held" } else { "NO RECEIPT HELD" };
         format!("node {}: delivered{at}, {receipt}", d.node)
@@ -222,7 +223,7 @@ pub(super) fn formal(view: &MessageView, now: Timestamp) -> String {
     }
     header(&mut s, "To", m.to.to_string());
     header(&mut s, "Sent", utc(m.created_at));
-    if view.direction == "in" {
+    if view.direction == Direction::In {
         header(&mut s, "Received", utc(view.at));
     }
     if let Some(sev) = severity(m.severity) {
@@ -258,7 +259,7 @@ pub(super) fn formal(view: &MessageView, now: Timestamp) -> String {
             s.push_str(&format!("  {} ({}, {} bytes)\n", clean_line(&a.name), clean_line(&a.media_type), a.data.len()));
         }
     }
-    if view.direction == "out" {
+    if view.direction == Direction::Out {
         s.push('\n');
         s.push_str(&format!("Delivery ({}):\n", view.state));
         for d in &view.deliveries {
@@ -320,7 +321,7 @@ pub(super) fn compact(view: &MessageView, number: usize) -> String {
             s.push_str(&format!("    {line}\n"));
         }
     }
-    if view.direction == "out" && view.state != "delivered" {
+    if view.direction == Direction::Out && view.state != MessageState::Delivered {
         for d in &view.deliveries {
             s.push_str(&format!("    {}\n", delivery_line(d)));
         }
@@ -380,8 +381,8 @@ mod tests {
             attachments: vec![],
         };
         MessageView {
-            direction: direction.into(),
-            state: if direction == "in" { "received" } else { "delivered" }.into(),
+            direction: if direction == "in" { Direction::In } else { Direction::Out },
+            state: if direction == "in" { MessageState::Received } else { MessageState::Delivered },
             read: direction == "out",
             at: Timestamp(1_800_000_001),
             sender_node: (direction == "in").then(|| "12D3KooWsender".into()),
@@ -389,7 +390,7 @@ mod tests {
             deliveries: if direction == "out" {
                 vec![DeliveryView {
                     node: "12D3KooWrecipientnodeid".into(),
-                    state: "delivered".into(),
+                    state: DeliveryState::Delivered,
                     attempts: 0,
                     last_error: None,
                     received_at: Some(Timestamp(1_800_000_002)),

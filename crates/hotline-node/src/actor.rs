@@ -20,7 +20,7 @@
 //! for a few milliseconds; every *confirmation* waits for the disk.
 
 use crate::api_types::{
-    MessageView, NodeEvent, PeerView, RecordEntry, SendResponse, StatusView, SubmitOutcome, SubmitResponse,
+    MessageView, NodeEvent, PeerView, RecordEntry, RecordState, SendResponse, StatusView, SubmitOutcome, SubmitResponse,
 };
 use crate::error::NodeError;
 use crate::handle::Command;
@@ -651,10 +651,10 @@ impl Actor {
         if unconfirmed.is_empty() {
             return;
         }
-        for r in records.iter_mut().filter(|r| r.status == "current" || r.status == "expiring") {
+        for r in records.iter_mut().filter(|r| matches!(r.status, RecordState::Current | RecordState::Expiring)) {
             let address = hotline_core::Address { state: r.record.state, role: r.record.role.clone() };
             if unconfirmed.contains(&address) {
-                r.status = "unconfirmed".into();
+                r.status = RecordState::Unconfirmed;
             }
         }
     }
@@ -672,7 +672,7 @@ impl Actor {
                     role: r.role.clone(),
                     seq: r.seq,
                     expires: r.expires,
-                    status: v.status.to_string(),
+                    status: v.status.into(),
                     days_left: secs.div_euclid(DAY as i64),
                 }
             })

@@ -6,6 +6,9 @@
 //! Adding a field is a compatible change; renaming or removing one is a new
 //! API version (`/v2/…`).
 
+mod states;
+pub use states::{DeliveryState, Direction, MessageState, RecordState};
+
 use hotline_core::comcheck::{ComcheckReport, Outcome};
 use hotline_core::{
     Address, CaseId, ComcheckTask, ContactRecord, Fields, Message, MessageId, MessageType, ObjectHash, RecordDraft,
@@ -106,7 +109,7 @@ pub struct OwnRecordView {
     /// When it expires.
     pub expires: Timestamp,
     /// `current`, `expiring`, `expired` or `revoked`.
-    pub status: String,
+    pub status: RecordState,
     /// Whole days until it expires (negative once expired).
     pub days_left: i64,
 }
@@ -141,7 +144,7 @@ pub struct RecordEntry {
     /// Its status now: `current`, `expiring`, `expired` or `revoked`, or
     /// from a daemon `unconfirmed` (in force, but its PoC failed the last two
     /// communication checks this node ran).
-    pub status: String,
+    pub status: RecordState,
     /// The signed body.
     pub record: ContactRecord,
 }
@@ -475,7 +478,7 @@ pub struct DeliveryView {
     /// The recipient node's peer id.
     pub node: String,
     /// `queued` (no receipt yet) or `delivered` (a signed receipt verified).
-    pub state: String,
+    pub state: DeliveryState,
     /// Attempts since the node started (queued only).
     pub attempts: u32,
     /// Why the last attempt failed (queued only).
@@ -494,7 +497,7 @@ pub struct SendResponse {
     /// Its case.
     pub case_id: CaseId,
     /// `queued` until every recipient node has receipted, then `delivered`.
-    pub state: String,
+    pub state: MessageState,
     /// Per recipient node.
     pub deliveries: Vec<DeliveryView>,
 }
@@ -503,9 +506,9 @@ pub struct SendResponse {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageView {
     /// `in` (received) or `out` (sent by this node).
-    pub direction: String,
+    pub direction: Direction,
     /// `received`, or for sent messages `queued` / `delivered`.
-    pub state: String,
+    pub state: MessageState,
     /// Whether a person has displayed it (received messages).
     pub read: bool,
     /// When it was received, or queued for sending.
@@ -528,9 +531,9 @@ pub struct MessageSummary {
     /// The case.
     pub case_id: CaseId,
     /// `in` or `out`.
-    pub direction: String,
+    pub direction: Direction,
     /// `received`, `queued` or `delivered`.
-    pub state: String,
+    pub state: MessageState,
     /// Read by a person (received messages).
     pub read: bool,
     /// Acknowledged by a person.

@@ -10,7 +10,9 @@
 //!
 //! Writes stay with the actor: marking a message read goes through it.
 
-use crate::api_types::{DeliveryView, MessageQuery, MessageSummary, MessageView, OutboxItem};
+use crate::api_types::{
+    DeliveryState, DeliveryView, Direction, MessageQuery, MessageState, MessageSummary, MessageView, OutboxItem,
+};
 use crate::error::NodeError;
 use crate::outbox::DeliveryBoard;
 use hotline_core::{CaseId, Message, MessageId, NodeId};
@@ -211,8 +213,8 @@ impl MailReads {
         let message = decode_message(&id, row.message_bytes())?;
         Ok(match row {
             MessageRow::Received(r) => MessageView {
-                direction: "in".into(),
-                state: "received".into(),
+                direction: Direction::In,
+                state: MessageState::Received,
                 read: r.read,
                 at: r.received_at,
                 sender_node: Some(self.name(&r.sender)),
@@ -235,10 +237,10 @@ impl MailReads {
                         None => delivered_view(self.name(node), receipts.get(node)),
                     })
                     .collect();
-                let all = deliveries.iter().all(|d| d.state == "delivered");
+                let all = deliveries.iter().all(|d| d.state == DeliveryState::Delivered);
                 MessageView {
-                    direction: "out".into(),
-                    state: if all { "delivered" } else { "queued" }.into(),
+                    direction: Direction::Out,
+                    state: if all { MessageState::Delivered } else { MessageState::Queued },
                     read: true,
                     at: s.queued_at,
                     sender_node: None,
@@ -262,14 +264,14 @@ pub(crate) fn decode_message(id: &MessageId, bytes: &[u8]) -> Result<Message, No
 
 /// A delivery still waiting for its receipt.
 pub(crate) fn queued_view(node: String, attempts: u32, last_error: Option<String>) -> DeliveryView {
-    DeliveryView { node, state: "queued".into(), attempts, last_error, received_at: None, receipt: None }
+    DeliveryView { node, state: DeliveryState::Queued, attempts, last_error, received_at: None, receipt: None }
 }
 
 fn delivered_view(node: String, receipt: Option<&Vec<u8>>) -> DeliveryView {
     let received_at = receipt.and_then(|r| DeliveryReceipt::from_bytes(r).ok()).map(|r| r.received_at());
     DeliveryView {
         node,
-        state: "delivered".into(),
+        state: DeliveryState::Delivered,
         attempts: 0,
         last_error: None,
         received_at,

@@ -15,7 +15,7 @@ pub fn record_entry(dir: &Directory, key: &ObjectKey, now: Timestamp) -> Option<
         key: key.to_string(),
         seq: r.record.seq,
         hash: entry.hash,
-        status: dir.record_status(r, now).to_string(),
+        status: dir.record_status(r, now).into(),
         record: r.record.clone(),
     })
 }

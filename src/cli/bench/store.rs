@@ -18,6 +18,7 @@ use clap::Args;
 use hotline_core::{Address, CaseId, Fields, Message, MessageId, MessageType, Role, Timestamp, Tlp};
 use hotline_node::Client;
 use hotline_node::api_types::MessageQuery;
+use hotline_node::api_types::MessageState;
 use hotline_store::{MessageRow, NodeConfig, ReceivedRow, SentRow, Store, WriteBatch};
 use serde::Serialize;
 use std::path::Path;
@@ -91,7 +92,7 @@ pub(super) fn store(args: StoreArgs, out: &Out) -> Result<()> {
             let (from, to) = if i % 10 == 9 { (&hb, pair[0]) } else { (&ha, pair[1]) };
             let sent = from.send(super::bench_message(to, 300, i)).await?;
             let view = from.wait_delivered(sent.msg_id, Duration::from_secs(30)).await?;
-            if view.state != "delivered" {
+            if view.state != MessageState::Delivered {
                 bail!("sealed message {} was not delivered", sent.msg_id);
             }
         }

@@ -21,7 +21,7 @@
 //! and is counted.
 
 use super::{Actor, After, Completion, jitter};
-use crate::api_types::{AckRequest, MessageView, NodeEvent, SendRequest, SendResponse};
+use crate::api_types::{AckRequest, MessageState, MessageView, NodeEvent, SendRequest, SendResponse};
 use crate::error::NodeError;
 use crate::mailbox::{decode_message, queued_view};
 use crate::outbox::{DeliveryKey, RetryPolicy, Schedule};
@@ -507,7 +507,7 @@ impl Actor {
         SendResponse {
             msg_id: id,
             case_id: message.case_id,
-            state: "queued".into(),
+            state: MessageState::Queued,
             deliveries: recipients.iter().map(|n| queued_view(n.to_string(), 0, None)).collect(),
         }
     }
@@ -1156,8 +1156,8 @@ mod tests {
     fn view(id: u8, parent: Option<u8>) -> MessageView {
         let address = Address { state: "FRA".parse().unwrap(), role: Role::technical() };
         MessageView {
-            direction: "in".into(),
-            state: "received".into(),
+            direction: crate::api_types::Direction::In,
+            state: MessageState::Received,
             read: false,
             at: Timestamp(1),
             sender_node: None,
