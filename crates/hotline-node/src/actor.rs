@@ -39,7 +39,6 @@ use hotline_net::{
     SyncRequest, SyncResponse, Verdict, node_id_of, peer_id_of,
 };
 use hotline_store::{GroupCommitter, Store, StoreError, WriteBatch};
-use libp2p::multiaddr::Protocol;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,6 +48,7 @@ use tracing::{Instrument, debug, error, info, info_span, trace, warn};
 
 mod comcheck;
 mod messaging;
+mod peers;
 mod tasks;
 
 pub(crate) use comcheck::Comchecks;
@@ -111,10 +111,6 @@ enum After {
 /// connected: a node presents itself with an admission, a few records and a
 /// bundle. Past this the rest are refused unread (`stranger_quota`).
 const MAX_STRANGER_OBJECTS: usize = 64;
-
-/// When to redial a member whose last connection closed, in milliseconds
-/// after the previous try: at once, then doubling, about 16 s in all.
-const REDIAL_BACKOFF_MS: [u64; 7] = [0, 250, 500, 1000, 2000, 4000, 8000];
 
 /// A write batch queued on the group committer.
 struct InFlight {
@@ -1412,8 +1408,8 @@ impl Actor {
         }
         let net = self.net.clone();
         let task = self.tasks.spawn(async move {
-            for delay_ms in REDIAL_BACKOFF_MS {
-                tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+            for delay in peers::MEMBER_REDIAL_BACKOFF {
+                tokio::time::sleep(delay).await;
                 if let Err(e) = net.dial_peer(peer).await {
                     debug!(%peer, error = %e, "cannot redial a member");
                 }
@@ -1460,42 +1456,30 @@ impl Actor {
             Err(_) => return,
         };
         let listening = self.listen.borrow().clone();
-        for addr in self.bootstrap.clone() {
-            let target = peer_in(&addr);
-            if target == Some(self.local_peer) || listening.contains(&addr) {
-                continue;
-            }
-            let bare = without_peer(&addr);
-            let connected = match target {
-                Some(t) => peers.iter().any(|p| p.peer == t),
-                None => peers.iter().any(|p| p.addrs.iter().any(|a| without_peer(a) == bare)),
-            };
-            if !connected {
-                debug!(%addr, "redialling bootstrap address");
-                if let Err(e) = self.net.dial(addr.clone()).await {
-                    debug!(%addr, error = %e, "cannot redial");
-                }
+        let plan = peers::Redial {
+            local: self.local_peer,
+            listening: &listening,
+            bootstrap: &self.bootstrap,
+            members: &self.members,
+            target: self.target_peers,
+        }
+        .plan(&peers, shuffle);
+        for addr in plan.bootstrap {
+            debug!(%addr, "redialling bootstrap address");
+            if let Err(e) = self.net.dial(addr.clone()).await {
+                debug!(%addr, error = %e, "cannot redial");
             }
         }
-        let connected_members = peers.iter().filter(|p| p.member && p.peer != self.local_peer).count();
-        if connected_members >= self.target_peers {
+        if plan.deficit == 0 {
             return;
         }
-        let mut candidates: Vec<PeerId> = self
-            .members
-            .keys()
-            .filter(|p| **p != self.local_peer && !peers.iter().any(|c| c.peer == **p))
-            .copied()
-            .collect();
-        shuffle(&mut candidates);
-        let deficit = self.target_peers - connected_members;
         // Members whose addresses are known first: a dial is cheap. Only when
         // none is known, one Kademlia lookup per tick: in a directory where
         // many listed nodes are offline, looking each of them up every tick
         // would keep every member busy answering queries.
-        let started = self.net.dial_known(candidates.clone(), deficit).await.unwrap_or(0);
+        let started = self.net.dial_known(plan.members.clone(), plan.deficit).await.unwrap_or(0);
         if started == 0
-            && let Some(&peer) = candidates.first()
+            && let Some(&peer) = plan.members.first()
             && let Err(e) = self.net.dial_peer(peer).await
         {
             debug!(%peer, error = %e, "cannot dial member");
@@ -1522,16 +1506,4 @@ fn shuffle(items: &mut [PeerId]) {
         let j = (getrandom::u64().unwrap_or(i as u64) % (i as u64 + 1)) as usize;
         items.swap(i, j);
     }
-}
-
-/// The peer id at the end of a `/p2p/…` address, if any.
-fn peer_in(addr: &Multiaddr) -> Option<PeerId> {
-    addr.iter().find_map(|p| match p {
-        Protocol::P2p(peer) => Some(peer),
-        _ => None,
-    })
-}
-
-fn without_peer(addr: &Multiaddr) -> Multiaddr {
-    addr.iter().filter(|p| !matches!(p, Protocol::P2p(_))).collect()
 }

@@ -1,0 +1,183 @@
+//! The peers feature's policy: whom to dial when. Pure: it takes what the
+//! network reports and returns what the actor should do, so that the
+//! choices are tested without sockets.
+//!
+//! Two rules. On each redial tick, a bootstrap address that no connection
+//! covers is dialled again, and when fewer members are connected than the
+//! target, members not connected become candidates, in random order: the
+//! actor dials those whose addresses are known, and only if none is, looks
+//! one up (a Kademlia query per tick at most). When a member's last
+//! connection closes, it is redialled at once and then on a short backoff
+//! ([`MEMBER_REDIAL_BACKOFF`]), from our side, so a member comes back even
+//! while strangers hold every inbound handshake slot.
+
+use hotline_net::{Multiaddr, PeerId, PeerInfo};
+use libp2p::multiaddr::Protocol;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// The waits before each dial of a member whose last connection closed:
+/// none, then doubling. The periodic redial and liveness ticks take over
+/// after the last try.
+pub(crate) const MEMBER_REDIAL_BACKOFF: [Duration; 7] = [
+    Duration::ZERO,
+    Duration::from_millis(250),
+    Duration::from_millis(500),
+    Duration::from_millis(1000),
+    Duration::from_millis(2000),
+    Duration::from_millis(4000),
+    Duration::from_millis(8000),
+];
+
+/// What the actor should dial on a redial tick.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct RedialPlan {
+    /// Bootstrap addresses no open connection covers.
+    pub bootstrap: Vec<Multiaddr>,
+    /// Members not connected, in the order to try them (shuffled by the
+    /// caller's `shuffle`).
+    pub members: Vec<PeerId>,
+    /// How many more members should be connected.
+    pub deficit: usize,
+}
+
+/// The redial rules, with what they need to know.
+#[derive(Debug)]
+pub(crate) struct Redial<'a> {
+    /// This node.
+    pub local: PeerId,
+    /// The addresses this node listens on (a bootstrap list may name them).
+    pub listening: &'a [Multiaddr],
+    /// The configured bootstrap addresses.
+    pub bootstrap: &'a [Multiaddr],
+    /// The member nodes, by peer id.
+    pub members: &'a BTreeMap<PeerId, hotline_core::StateCode>,
+    /// How many members to keep connected.
+    pub target: usize,
+}
+
+impl Redial<'_> {
+    /// What to dial, given the connections open now. `shuffle` orders the
+    /// member candidates (randomly in the node; as given in tests).
+    pub(crate) fn plan(&self, connected: &[PeerInfo], shuffle: impl FnOnce(&mut [PeerId])) -> RedialPlan {
+        let mut plan = RedialPlan::default();
+        for addr in self.bootstrap {
+            let target = peer_in(addr);
+            if target == Some(self.local) || self.listening.contains(addr) {
+                continue;
+            }
+            let bare = without_peer(addr);
+            let covered = match target {
+                Some(t) => connected.iter().any(|p| p.peer == t),
+                None => connected.iter().any(|p| p.addrs.iter().any(|a| without_peer(a) == bare)),
+            };
+            if !covered {
+                plan.bootstrap.push(addr.clone());
+            }
+        }
+        let connected_members = connected.iter().filter(|p| p.member && p.peer != self.local).count();
+        if connected_members >= self.target {
+            return plan;
+        }
+        plan.members = self
+            .members
+            .keys()
+            .filter(|p| **p != self.local && !connected.iter().any(|c| c.peer == **p))
+            .copied()
+            .collect();
+        shuffle(&mut plan.members);
+        plan.deficit = self.target - connected_members;
+        plan
+    }
+}
+
+/// The peer id at the end of a `/p2p/…` address, if any.
+pub(crate) fn peer_in(addr: &Multiaddr) -> Option<PeerId> {
+    addr.iter().find_map(|p| match p {
+        Protocol::P2p(peer) => Some(peer),
+        _ => None,
+    })
+}
+
+/// `addr` without its `/p2p/…` part.
+pub(crate) fn without_peer(addr: &Multiaddr) -> Multiaddr {
+    addr.iter().filter(|p| !matches!(p, Protocol::P2p(_))).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hotline_core::StateCode;
+
+    fn peer(n: u8) -> PeerId {
+        let key = libp2p::identity::ed25519::SecretKey::try_from_bytes([n; 32]).expect("key");
+        libp2p::identity::Keypair::from(libp2p::identity::ed25519::Keypair::from(key)).public().to_peer_id()
+    }
+
+    fn addr(port: u16, who: Option<PeerId>) -> Multiaddr {
+        let mut a: Multiaddr = format!("/ip4/10.0.0.1/tcp/{port}").parse().expect("addr");
+        if let Some(p) = who {
+            a.push(Protocol::P2p(p));
+        }
+        a
+    }
+
+    fn info(p: PeerId, at: Multiaddr, member: bool) -> PeerInfo {
+        PeerInfo { peer: p, addrs: vec![at], rtt: None, member, gossip_score: None }
+    }
+
+    fn members(ps: &[PeerId]) -> BTreeMap<PeerId, StateCode> {
+        ps.iter().map(|p| (*p, "FRA".parse().expect("state"))).collect()
+    }
+
+    #[test]
+    fn a_bootstrap_address_is_redialled_until_a_connection_covers_it() {
+        let (me, a, b) = (peer(1), peer(2), peer(3));
+        let listening = [addr(4000, None)];
+        let bootstrap = [addr(4001, Some(a)), addr(4002, None), addr(4000, None), addr(4003, Some(me))];
+        let members = members(&[]);
+        let redial = Redial { local: me, listening: &listening, bootstrap: &bootstrap, members: &members, target: 0 };
+        // Nothing connected: both foreign addresses, never our own.
+        let plan = redial.plan(&[], |_| {});
+        assert_eq!(plan.bootstrap, vec![addr(4001, Some(a)), addr(4002, None)]);
+        // A connection to the named peer (from anywhere) covers the first;
+        // one to the bare address, whoever answers there, the second.
+        let plan = redial.plan(&[info(a, addr(9999, None), false), info(b, addr(4002, None), false)], |_| {});
+        assert!(plan.bootstrap.is_empty(), "{plan:?}");
+    }
+
+    #[test]
+    fn members_are_candidates_only_below_the_target() {
+        let (me, a, b, c) = (peer(1), peer(2), peer(3), peer(4));
+        let all = members(&[me, a, b, c]);
+        let redial = Redial { local: me, listening: &[], bootstrap: &[], members: &all, target: 2 };
+        let connected = [info(a, addr(1, None), true)];
+        let plan = redial.plan(&connected, |_| {});
+        let mut want = vec![b, c];
+        want.sort();
+        let mut got = plan.members.clone();
+        got.sort();
+        assert_eq!(got, want, "never ourselves nor a connected member");
+        assert_eq!(plan.deficit, 1);
+        let enough = [info(a, addr(1, None), true), info(b, addr(2, None), true)];
+        assert_eq!(redial.plan(&enough, |_| {}), RedialPlan::default());
+    }
+
+    #[test]
+    fn the_candidates_are_shuffled_by_the_caller() {
+        let (me, a, b) = (peer(1), peer(2), peer(3));
+        let all = members(&[me, a, b]);
+        let redial = Redial { local: me, listening: &[], bootstrap: &[], members: &all, target: 5 };
+        let plain = redial.plan(&[], |_| {}).members;
+        let reversed = redial.plan(&[], |m| m.reverse()).members;
+        assert_eq!(reversed, plain.iter().rev().copied().collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn the_member_backoff_starts_at_once_and_doubles() {
+        assert_eq!(MEMBER_REDIAL_BACKOFF[0], Duration::ZERO);
+        for pair in MEMBER_REDIAL_BACKOFF[1..].windows(2) {
+            assert_eq!(pair[1], pair[0] * 2);
+        }
+    }
+}
