@@ -141,7 +141,7 @@ impl LocalNetwork {
         let admission = self.admission(state, &keys.state, now)?;
         let node = open_node(&data_dir)?;
         commit_objects(&node, vec![admission])?.require_all_accepted()?;
-        self.members.push(Member { state, data_dir, node_id: NodeId(keys.node.public().0) });
+        self.members.push(Member { state, data_dir, node_id: keys.node.node_id() });
         Ok(self.members.len() - 1)
     }
 
@@ -164,7 +164,7 @@ impl LocalNetwork {
     /// for benchmarks that need many records.
     pub(super) fn offline_state(&self, state: StateCode, now: Timestamp) -> Result<Vec<DirectoryObject>> {
         let state_key = keyfile::generate()?;
-        let node = NodeId(keyfile::generate()?.public().0);
+        let node = keyfile::generate()?.node_id();
         let mut objects = vec![self.admission(state, &state_key, now)?];
         for role in [Role::policy(), Role::technical()] {
             let draft = example_draft(state, role, node);

@@ -4,7 +4,7 @@ use super::files;
 use super::{Out, now};
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use hotline_core::{Directory, DirectoryObject, NodeId, Outcome, StateCode};
+use hotline_core::{Directory, DirectoryObject, Outcome, StateCode};
 use hotline_store::config::CONFIG_FILE;
 use hotline_store::{DB_FILE, NodeConfig, NodeKeys, Store, WriteBatch};
 use serde::Serialize;
@@ -33,7 +33,7 @@ pub(super) fn init(args: InitArgs, data_dir: &Path, out: &Out) -> Result<()> {
     NodeConfig::new(args.state).save(&data_dir.join(CONFIG_FILE))?;
     drop(store);
     let state_key = keys.state.public();
-    let node_id = NodeId(keys.node.public().0);
+    let node_id = keys.node.node_id();
     let value = json!({
         "state": args.state,
         "state_public_key": state_key,

@@ -116,7 +116,7 @@ fn set(args: RecordSetArgs, data_dir: &Path, out: &Out) -> Result<()> {
                     "{state} is not admitted in this node's directory yet: import its admission first (hotline admission import FILE)"
                 );
             }
-            let own_node = NodeId(keys.node.public().0);
+            let own_node = keys.node.node_id();
             let current = node.directory.record(state, &args.role).map(|r| RecordDraft::from_record(&r.record));
             let draft = build_draft(args, current, own_node)?;
             let record = node

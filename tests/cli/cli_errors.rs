@@ -252,7 +252,7 @@ struct ExportFile {
 /// refused with a typed reason, and nothing is stored.
 #[test]
 fn a_revocation_of_another_states_node_is_refused_on_import() {
-    use hotline_core::{NodeId, Revocation, RevocationTarget, SignedRevocation, Timestamp};
+    use hotline_core::{Revocation, RevocationTarget, SignedRevocation, Timestamp};
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
     crate::common::daemons::ceremony(d, "Revocation net");
@@ -264,7 +264,7 @@ fn a_revocation_of_another_states_node_is_refused_on_import() {
     let export: ExportFile =
         hotline_core::encoding::decode("export", &std::fs::read(d.join("fra.export")).unwrap(), 1 << 20).unwrap();
     let fra_key = hotline_store::keyfile::read(&d.join("fra/keys/state.key")).unwrap();
-    let deu_node = NodeId(hotline_store::keyfile::read(&d.join("deu/keys/node.key")).unwrap().public().0);
+    let deu_node = hotline_store::keyfile::read(&d.join("deu/keys/node.key")).unwrap().node_id();
     let revoke = |state: &str| {
         let revocation = Revocation {
             target: RevocationTarget::Node { state: state.parse().unwrap(), admission_seq: 1, node: deu_node },

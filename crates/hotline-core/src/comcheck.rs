@@ -259,7 +259,7 @@ impl SignedComcheckReport {
     /// Signs `report` with the node key of `signer`.
     pub fn sign(report: ComcheckReport, key: &SecretKey, network: &NetworkId) -> SignedComcheckReport {
         let signature = key.sign(Context::COMCHECK_REPORT, network, &encoding::encode(&report));
-        SignedComcheckReport { report, signer: NodeId(key.public().0), signature }
+        SignedComcheckReport { report, signer: key.node_id(), signature }
     }
 
     /// Checks the signature (whether the signer may speak for the initiator

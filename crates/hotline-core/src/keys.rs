@@ -147,6 +147,12 @@ impl SecretKey {
         PublicKey(self.0.verifying_key().to_bytes())
     }
 
+    /// The id of the node whose key this is: a node is named by its
+    /// Ed25519 public key.
+    pub fn node_id(&self) -> crate::NodeId {
+        crate::NodeId(self.public().0)
+    }
+
     /// Signs `body` in `context` and `network`.
     pub fn sign(&self, context: Context, network: &NetworkId, body: &[u8]) -> Signature {
         Signature(self.0.sign(&signing_input(context, network, body)).to_bytes())

@@ -71,7 +71,7 @@ impl World {
 
     /// The node id `n` of state `code`.
     pub fn node_id(&self, code: &str, n: u8) -> NodeId {
-        NodeId(self.node_key(code, n).public().0)
+        self.node_key(code, n).node_id()
     }
 
     /// An admission of `code` at `seq` (key of epoch `seq`), signed by stewards 0 and 1.

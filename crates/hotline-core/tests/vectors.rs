@@ -38,7 +38,7 @@ fn build() -> Vectors {
     let stewards: Vec<SecretKey> = (1..=3u8).map(|i| SecretKey::from_seed(&[i; 32])).collect();
     let state_key = SecretKey::from_seed(&[4u8; 32]);
     let node_key = SecretKey::from_seed(&[5u8; 32]);
-    let node = NodeId(node_key.public().0);
+    let node = node_key.node_id();
 
     let mut charter = SignedCharter::unsigned(Charter {
         protocol_version: 1,

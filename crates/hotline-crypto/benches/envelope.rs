@@ -4,7 +4,7 @@
 //! hotline-crypto`; the figures are in `docs/performance.md`.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use hotline_core::{NetworkId, NodeId, SecretKey, Timestamp};
+use hotline_core::{NetworkId, SecretKey, Timestamp};
 use hotline_crypto::{DeliveryReceipt, Envelope, PrekeyRing, SeedRng, select_prekey};
 use std::hint::black_box;
 use zeroize::Zeroizing;
@@ -19,7 +19,7 @@ fn bench(c: &mut Criterion) {
     let network = NetworkId([7; 32]);
     let sender = SecretKey::from_seed(&[1; 32]);
     let recipient = SecretKey::from_seed(&[2; 32]);
-    let (sender_id, recipient_id) = (NodeId(sender.public().0), NodeId(recipient.public().0));
+    let (sender_id, recipient_id) = (sender.node_id(), recipient.node_id());
     let mut ring = PrekeyRing::new();
     ring.rotate(NOW, &mut rng(3), Default::default());
     let bundle = ring.bundle("DEU".parse().unwrap(), recipient_id, 1, NOW).unwrap();

@@ -504,7 +504,7 @@ mod tests {
 
     fn node(n: u8) -> Node {
         let key = SecretKey::from_seed(&[n; 32]);
-        let id = NodeId(key.public().0);
+        let id = key.node_id();
         let mut ring = PrekeyRing::new();
         ring.rotate(T0, &mut rng(n), PrekeyPolicy::default());
         Node { key, id, ring }

@@ -211,18 +211,8 @@ mod tests {
         let mut rng = SeedRng::from_seed(Zeroizing::new([seed; 32]));
         ring.rotate(T0, &mut rng, PrekeyPolicy::default());
         let p = ring.newest().unwrap();
-        Envelope::seal(
-            b"hello",
-            a,
-            NodeId(a.public().0),
-            NodeId(b.public().0),
-            (p.id(), p.public_bytes()),
-            &NET,
-            [7; 16],
-            T0,
-            &mut rng,
-        )
-        .unwrap()
+        Envelope::seal(b"hello", a, a.node_id(), b.node_id(), (p.id(), p.public_bytes()), &NET, [7; 16], T0, &mut rng)
+            .unwrap()
     }
 
     #[test]
@@ -233,10 +223,10 @@ mod tests {
         assert!(bytes.len() <= MAX_RECEIPT_BYTES);
         let back = DeliveryReceipt::from_bytes(&bytes).unwrap();
         assert_eq!(back, r);
-        assert_eq!(back.verify(NodeId(b.public().0), &NET), Ok(()));
+        assert_eq!(back.verify(b.node_id(), &NET), Ok(()));
         assert_eq!(back.verify_for(&env, &NET), Ok(()));
         assert_eq!((back.msg_id(), back.envelope_hash(), back.received_at()), ([7; 16], env.hash(), T0.plus(1)));
-        assert_eq!((back.sender(), back.recipient()), (NodeId(a.public().0), NodeId(b.public().0)));
+        assert_eq!((back.sender(), back.recipient()), (a.node_id(), b.node_id()));
     }
 
     #[test]
@@ -244,8 +234,8 @@ mod tests {
         let (a, b, env) = setup();
         assert_eq!(DeliveryReceipt::sign(&env, &a, &NET, T0).unwrap_err(), ReceiptError::NotRecipient);
         let r = DeliveryReceipt::sign(&env, &b, &NET, T0).unwrap();
-        assert_eq!(r.verify(NodeId(a.public().0), &NET), Err(ReceiptError::WrongRecipient));
-        assert_eq!(r.verify(NodeId(b.public().0), &NetworkId([0; 32])), Err(ReceiptError::BadSignature));
+        assert_eq!(r.verify(a.node_id(), &NET), Err(ReceiptError::WrongRecipient));
+        assert_eq!(r.verify(b.node_id(), &NetworkId([0; 32])), Err(ReceiptError::BadSignature));
     }
 
     #[test]

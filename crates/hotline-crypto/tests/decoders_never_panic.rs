@@ -24,7 +24,7 @@ fn fixture() -> &'static Fixture {
     F.get_or_init(|| {
         let sender = SecretKey::from_seed(&[1; 32]);
         let recipient_key = SecretKey::from_seed(&[2; 32]);
-        let recipient = NodeId(recipient_key.public().0);
+        let recipient = recipient_key.node_id();
         let mut rng = SeedRng::from_seed(Zeroizing::new([3; 32]));
         let mut ring = PrekeyRing::new();
         ring.rotate(T0, &mut rng, PrekeyPolicy::default());
@@ -32,7 +32,7 @@ fn fixture() -> &'static Fixture {
         let env = Envelope::seal(
             b"fuzz me",
             &sender,
-            NodeId(sender.public().0),
+            sender.node_id(),
             recipient,
             (p.id(), p.public_bytes()),
             &NET,

@@ -109,7 +109,7 @@ struct Vectors {
 
 fn node(seed: &[u8; 32]) -> (SecretKey, NodeId) {
     let key = SecretKey::from_seed(seed);
-    let id = NodeId(key.public().0);
+    let id = key.node_id();
     (key, id)
 }
 

@@ -16,7 +16,7 @@ use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, StreamExt};
 use hotline_core::limits::XWING_PUBLIC_KEY_BYTES;
 use hotline_core::time::DAY;
 use hotline_core::{
-    DirectoryObject, NetworkId, NodeId, Prekey, PrekeyBundle, SecretKey, SignedPrekeyBundle, StateCode, Timestamp,
+    DirectoryObject, NetworkId, Prekey, PrekeyBundle, SecretKey, SignedPrekeyBundle, StateCode, Timestamp,
 };
 use libp2p::multiaddr::Protocol;
 use libp2p::request_response::{self, ProtocolSupport};
@@ -179,7 +179,7 @@ pub fn foreign_bundles(network: &NetworkId, state: StateCode, count: u32, now: T
             let key = SecretKey::from_seed(&seed);
             let bundle = PrekeyBundle {
                 state,
-                node: NodeId(key.public().0),
+                node: key.node_id(),
                 seq: 1,
                 issued_at: now,
                 expires: now.plus(14 * DAY),

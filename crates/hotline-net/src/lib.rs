@@ -142,7 +142,7 @@ mod tests {
     fn libp2p_peer_id_equals_node_id_to_peer_id() {
         for seed in [[1u8; 32], [42u8; 32], [0xfe; 32]] {
             let key = SecretKey::from_seed(&seed);
-            let node = NodeId(key.public().0);
+            let node = key.node_id();
             let mut bytes = seed;
             let keypair =
                 libp2p::identity::Keypair::ed25519_from_bytes(&mut bytes[..]).unwrap_or_else(|e| panic!("{e}"));
@@ -159,7 +159,7 @@ mod tests {
         let key = SecretKey::from_seed(&[5u8; 32]);
         let config = NetConfig::new(&key, hotline_core::NetworkId([0; 32]));
         let keypair = config.keypair().unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(keypair.public().to_peer_id().to_base58(), NodeId(key.public().0).to_peer_id());
+        assert_eq!(keypair.public().to_peer_id().to_base58(), key.node_id().to_peer_id());
         assert!(format!("{config:?}").contains("redacted"));
     }
 

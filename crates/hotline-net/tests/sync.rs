@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use hotline_core::{NodeId, ObjectHash, ObjectKey, Role, StateCode};
+use hotline_core::{ObjectHash, ObjectKey, Role, StateCode};
 use hotline_net::{Multiaddr, NetError, NetEvent, SyncRequest, SyncResponse};
 
 fn fra() -> StateCode {
@@ -31,8 +31,8 @@ async fn round_trips(listen: Multiaddr) {
     let mut a = start(ca).await;
     let mut b = start(cb).await;
     // The libp2p identity is the node key: PeerId == NodeId::to_peer_id().
-    assert_eq!(a.peer.to_base58(), NodeId(key(1).public().0).to_peer_id());
-    assert_eq!(b.peer.to_string(), NodeId(key(2).public().0).to_peer_id());
+    assert_eq!(a.peer.to_base58(), key(1).node_id().to_peer_id());
+    assert_eq!(b.peer.to_string(), key(2).node_id().to_peer_id());
     a.handle.set_members(members(&[b.peer])).await.unwrap_or_else(|e| panic!("{e}"));
     b.handle.set_members(members(&[a.peer])).await.unwrap_or_else(|e| panic!("{e}"));
     connect(&mut a, &mut b).await;

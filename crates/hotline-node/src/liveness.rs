@@ -111,7 +111,7 @@ mod tests {
 
     fn peer(n: u8) -> PeerId {
         let key = hotline_core::SecretKey::from_seed(&[n; 32]);
-        hotline_net::peer_id_of(&hotline_core::NodeId(key.public().0)).unwrap()
+        hotline_net::peer_id_of(&key.node_id()).unwrap()
     }
 
     #[test]

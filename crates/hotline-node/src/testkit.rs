@@ -80,7 +80,7 @@ impl TestNet {
         let mut config = NodeConfig::new(state);
         config.listen = vec!["/ip4/127.0.0.1/tcp/0".into()];
         config.save(&data.join(CONFIG_FILE)).unwrap_or_else(|e| panic!("{e}"));
-        Prepared { data, state, state_key: keys.state, node: NodeId(keys.node.public().0) }
+        Prepared { data, state, state_key: keys.state, node: keys.node.node_id() }
     }
 
     /// An admission of `state` with `key`, signed by stewards 0 and 1.

@@ -126,7 +126,7 @@ impl Mail {
         if schedule.len() > 0 {
             info!(pending = schedule.len(), "outbox restored; delivering");
         }
-        let node_id = NodeId(node_key.public().0);
+        let node_id = node_key.node_id();
         Ok(Mail {
             node_key: Arc::new(node_key),
             node_id,

@@ -191,7 +191,7 @@ async fn forged_replayed_and_unadmitted_objects_are_rejected_everywhere() {
     // Mallory is a properly admitted state (NOR) whose record lists its node,
     // so honest nodes take its gossip and sync; then it misbehaves.
     let mallory_key = SecretKey::from_seed(&[0x4d; 32]);
-    let mallory_node = NodeId(mallory_key.public().0);
+    let mallory_node = mallory_key.node_id();
     let nor_key = net.world.state_key("NOR", 1);
     let nor_admission = DirectoryObject::Admission(net.admission(state("NOR"), &nor_key));
     let nor_record = signed(record_body(&net, "NOR", 1, mallory_node, "NOR CERT"), &nor_key, network);
@@ -314,7 +314,7 @@ async fn a_stranger_is_cut_off_after_its_grace_window_and_nothing_of_it_is_store
 
     // Valid keys, never admitted: it presents a self-made admission and record.
     let stranger_key = SecretKey::from_seed(&[0x5e; 32]);
-    let stranger_node = NodeId(stranger_key.public().0);
+    let stranger_node = stranger_key.node_id();
     let che_key = SecretKey::from_seed(&[0xc8; 32]);
     let che_record = signed(record_body(&net, "CHE", 1, stranger_node, "CHE"), &che_key, network);
     let objects = vec![forged_admission("CHE", network), che_record];

@@ -55,7 +55,7 @@ impl Mallory {
                 }
             }
         });
-        Mallory { node: NodeId(key.public().0), key, net, handle, task }
+        Mallory { node: key.node_id(), key, net, handle, task }
     }
 
     /// Pushes `objects` to `to`, retrying until the connection is up.
@@ -186,7 +186,7 @@ async fn setup(
     let mallory_key = SecretKey::from_seed(&[0x4d; 32]);
     let nor_key = net.world.state_key("NOR", 1);
     let mut body = net.world.record_body("NOR", "policy", 1, 1);
-    body.nodes = vec![NodeId(mallory_key.public().0)];
+    body.nodes = vec![mallory_key.node_id()];
     body.expires = T0.plus(300 * DAY);
     let objects = [
         DirectoryObject::Admission(net.admission(state("NOR"), &nor_key)),
