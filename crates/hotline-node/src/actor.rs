@@ -25,6 +25,7 @@ use crate::api_types::{
 use crate::error::NodeError;
 use crate::handle::Command;
 use crate::options::Clock;
+pub(crate) use crate::random::{jitter, shuffle};
 use crate::sync;
 use crate::views;
 use hotline_core::directory::Digest;
@@ -1113,8 +1114,7 @@ impl Actor {
                 Err(e) => {
                     warn!(msg = %key.0, error = %e, "a receipt could not be stored; it will be asked for again");
                     let error = format!("the receipt could not be stored: {e}");
-                    let jitter = f64::from(getrandom::u32().unwrap_or(0)) / (f64::from(u32::MAX) + 1.0);
-                    self.mail.schedule.failed(&key, error, &self.mail.retry, jitter, tokio::time::Instant::now());
+                    self.mail.schedule.failed(&key, error, &self.mail.retry, jitter(), tokio::time::Instant::now());
                 }
             },
             After::Received { id, reply, receipt, events } => {
@@ -1487,23 +1487,8 @@ impl Actor {
     }
 }
 
-/// A uniform value in `[0, 1)` from the OS generator (0 if it fails, which
-/// only makes timers less spread out).
-pub(crate) fn jitter() -> f64 {
-    (getrandom::u32().unwrap_or(0) as f64) / (u32::MAX as f64 + 1.0)
-}
-
 /// `period` spread over ±25 %: nodes started together (a restarted network,
 /// or many nodes in one process) must not all sync in the same instant.
 fn spread(period: Duration) -> Duration {
     period.mul_f64(0.75 + 0.5 * jitter())
-}
-
-/// Shuffles in place (Fisher-Yates with the OS generator; a failure leaves
-/// the order as it is, which only makes the choice less random).
-fn shuffle(items: &mut [PeerId]) {
-    for i in (1..items.len()).rev() {
-        let j = (getrandom::u64().unwrap_or(i as u64) % (i as u64 + 1)) as usize;
-        items.swap(i, j);
-    }
 }

@@ -47,6 +47,7 @@ mod mailbox;
 mod node;
 mod options;
 mod outbox;
+mod random;
 mod sync;
 #[cfg(feature = "testkit")]
 pub mod testkit;

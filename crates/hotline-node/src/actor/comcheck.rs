@@ -108,7 +108,7 @@ impl Schedule {
 /// deadline before the period ends.
 fn random_time_in(start: Timestamp, every_secs: u64, deadline_secs: u64) -> Result<Timestamp, NodeError> {
     let room = every_secs.saturating_sub(deadline_secs).max(1);
-    let r = u64::from_be_bytes(random_bytes::<8>()?);
+    let r = u64::from_be_bytes(crate::random::bytes::<8>()?);
     Ok(start.plus(r % room))
 }
 
@@ -161,15 +161,6 @@ impl Comchecks {
 
 fn bad(code: &'static str, message: impl Into<String>) -> NodeError {
     NodeError::BadRequest { code, message: message.into() }
-}
-
-fn random_bytes<const N: usize>() -> Result<[u8; N], NodeError> {
-    let mut out = [0u8; N];
-    getrandom::fill(&mut out).map_err(|e| NodeError::Internal {
-        code: "random_failed",
-        message: format!("the random generator failed: {e}"),
-    })?;
-    Ok(out)
 }
 
 /// The state's other standard role, for `counterpart` checks.
@@ -359,7 +350,7 @@ impl Actor {
                 .filter(|s| *s != self.state && self.dir.is_admitted(*s, now))
                 .collect(),
         };
-        let id = CaseId(random_bytes()?);
+        let id = CaseId(crate::random::bytes()?);
         let initiator = Address { state: self.state, role: request.from_role.unwrap_or_else(Role::technical) };
         // The challenges are signed as this PoC: its record must list this node.
         let listed = self.dir.record(self.state, &initiator.role).is_some_and(|r| {
@@ -388,7 +379,7 @@ impl Actor {
                 }
                 let address = Address { state, role: role.clone() };
                 let nonce = match request.task {
-                    ComcheckTask::Nonce => Some(hex::encode(random_bytes::<4>()?)),
+                    ComcheckTask::Nonce => Some(hex::encode(crate::random::bytes::<4>()?)),
                     _ => None,
                 };
                 let send = SendRequest {
@@ -527,7 +518,7 @@ impl Actor {
         self.prepare_comcheck(check.clone())?;
         let now = self.now();
         let schedule = Schedule {
-            id: CaseId(random_bytes()?),
+            id: CaseId(crate::random::bytes()?),
             every_secs: every,
             next_at: random_time_in(now, every, check.deadline_secs)?,
             check,

@@ -29,7 +29,7 @@ use hotline_core::{
     CaseId, DirectoryObject, Fields, Message, MessageId, MessageType, NodeId, ObjectKey, Outcome, RecordStatus, Role,
     SecretKey, SignedPrekeyBundle, Timestamp,
 };
-use hotline_crypto::{DeliveryReceipt, Envelope, PrekeyPolicy, PrekeyRing, SeedRng, select_prekey};
+use hotline_crypto::{DeliveryReceipt, Envelope, PrekeyPolicy, PrekeyRing, select_prekey};
 use hotline_net::budget::BytePermit;
 use hotline_net::{DeliverReply, DeliverRequest, DeliverResponse, PeerId, node_id_of, peer_id_of};
 use hotline_store::{MessageRow, OutboxRow, PREKEY_RING, ReceivedRow, SentRow, Store, StoreError, WriteBatch};
@@ -38,7 +38,6 @@ use std::sync::{Arc, PoisonError, RwLock};
 use tokio::sync::{Semaphore, oneshot};
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
-use zeroize::Zeroizing;
 
 /// Most deliveries running at once, over all recipients.
 const MAX_IN_FLIGHT: usize = 1024;
@@ -149,22 +148,6 @@ impl Mail {
     }
 }
 
-/// A generator seeded from the operating system, for one batch of work.
-fn os_rng() -> Result<SeedRng, String> {
-    let mut seed = Zeroizing::new([0u8; 32]);
-    getrandom::fill(&mut *seed).map_err(|e| format!("the operating system's random generator failed: {e}"))?;
-    Ok(SeedRng::from_seed(seed))
-}
-
-fn random_id() -> Result<[u8; 16], NodeError> {
-    let mut id = [0u8; 16];
-    getrandom::fill(&mut id).map_err(|e| NodeError::Internal {
-        code: "random_failed",
-        message: format!("the operating system's random generator failed: {e}"),
-    })?;
-    Ok(id)
-}
-
 fn bad(code: &'static str, message: impl Into<String>) -> NodeError {
     NodeError::BadRequest { code, message: message.into() }
 }
@@ -180,7 +163,7 @@ impl Actor {
     /// only once its own write is durable (`Actor::unsaved_own`).
     pub(super) fn maintain_prekeys(&mut self) {
         let now = self.now();
-        let mut rng = match os_rng() {
+        let mut rng = match crate::random::seeded() {
             Ok(r) => r,
             Err(e) => {
                 warn!(error = %e, "cannot rotate prekeys");
@@ -391,12 +374,12 @@ impl Actor {
                 Some(row) => decode_message(&parent, row.message_bytes())?.case_id,
                 None => return Err(NodeError::NotFound(format!("no message {parent} is held to reply to"))),
             },
-            (None, None) => CaseId(random_id()?),
+            (None, None) => CaseId(crate::random::bytes()?),
         };
         let kind = request.kind;
         let fields = request.fields.unwrap_or(Fields::None);
         let message = Message {
-            msg_id: MessageId(random_id()?),
+            msg_id: MessageId(crate::random::bytes()?),
             case_id,
             in_reply_to: request.in_reply_to,
             kind,
@@ -1062,7 +1045,7 @@ fn seal(
     id: MessageId,
     now: Timestamp,
 ) -> Result<Vec<u8>, String> {
-    let mut rng = os_rng()?;
+    let mut rng = crate::random::seeded()?;
     let envelope = Envelope::seal(plaintext, key, sender, node, (prekey.0, &prekey.1), network, id.0, now, &mut rng)
         .map_err(|e| e.to_string())?;
     Ok(envelope.to_bytes())
