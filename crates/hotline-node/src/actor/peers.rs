@@ -11,10 +11,12 @@
 //! ([`MEMBER_REDIAL_BACKOFF`]), from our side, so a member comes back even
 //! while strangers hold every inbound handshake slot.
 
+use super::{Actor, shuffle};
 use hotline_net::{Multiaddr, PeerId, PeerInfo};
 use libp2p::multiaddr::Protocol;
 use std::collections::BTreeMap;
 use std::time::Duration;
+use tracing::debug;
 
 /// The waits before each dial of a member whose last connection closed:
 /// none, then doubling. The periodic redial and liveness ticks take over
@@ -102,6 +104,104 @@ pub(crate) fn peer_in(addr: &Multiaddr) -> Option<PeerId> {
 /// `addr` without its `/p2p/…` part.
 pub(crate) fn without_peer(addr: &Multiaddr) -> Multiaddr {
     addr.iter().filter(|p| !matches!(p, Protocol::P2p(_))).collect()
+}
+
+/// The peers feature in the actor: it runs the plans above.
+impl Actor {
+    /// Dials a member whose last connection closed, at once and then with a
+    /// short backoff, from our side: an outbound dial to a member takes no
+    /// slot a stranger can hold (`hotline_net::gate`), so a member comes
+    /// back even while strangers hold every inbound handshake slot. The
+    /// periodic redial and liveness ticks take over after the last try.
+    pub(super) fn redial_member(&mut self, peer: PeerId) {
+        if self.redials.get(&peer).is_some_and(|task| !task.is_finished()) {
+            return;
+        }
+        let net = self.net.clone();
+        let task = self.tasks.spawn(async move {
+            for delay in MEMBER_REDIAL_BACKOFF {
+                tokio::time::sleep(delay).await;
+                if let Err(e) = net.dial_peer(peer).await {
+                    debug!(%peer, error = %e, "cannot redial a member");
+                }
+            }
+        });
+        self.redials.insert(peer, task);
+    }
+
+    // ----- timers -----
+
+    pub(super) async fn on_sync_tick(&mut self) {
+        // Records expire with time, not only with changes.
+        self.refresh_members().await;
+        let mut candidates: Vec<PeerId> = self
+            .connected
+            .keys()
+            .filter(|p| self.members.contains_key(p) && !self.syncing.contains_key(p))
+            .copied()
+            .collect();
+        shuffle(&mut candidates);
+        if let Some(&peer) = candidates.first() {
+            debug!(%peer, "periodic sync");
+            self.start_sync(peer);
+        }
+    }
+
+    /// Samples every member's reachability and dials those not connected
+    /// (each at most once per dial interval).
+    pub(super) async fn on_liveness_tick(&mut self) {
+        let now = self.now();
+        let dial = self.liveness.sample(
+            &self.members,
+            self.local_peer,
+            now,
+            tokio::time::Instant::now(),
+            self.liveness_every.1,
+        );
+        for peer in dial {
+            if let Err(e) = self.net.dial_peer(peer).await {
+                debug!(%peer, error = %e, "cannot dial member for liveness");
+            }
+        }
+    }
+
+    /// Redials bootstrap addresses we are not connected to, and members
+    /// while we have fewer member connections than the target.
+    pub(super) async fn on_redial_tick(&mut self) {
+        let peers = match self.net.connected_peers().await {
+            Ok(p) => p,
+            Err(_) => return,
+        };
+        let listening = self.listen.borrow().clone();
+        let plan = Redial {
+            local: self.local_peer,
+            listening: &listening,
+            bootstrap: &self.bootstrap,
+            members: &self.members,
+            target: self.target_peers,
+        }
+        .plan(&peers, shuffle);
+        for addr in plan.bootstrap {
+            debug!(%addr, "redialling bootstrap address");
+            if let Err(e) = self.net.dial(addr.clone()).await {
+                debug!(%addr, error = %e, "cannot redial");
+            }
+        }
+        if plan.deficit == 0 {
+            return;
+        }
+        // Members whose addresses are known first: a dial is cheap. Only when
+        // none is known, one Kademlia lookup per tick: in a directory where
+        // many listed nodes are offline, looking each of them up every tick
+        // would keep every member busy answering queries.
+        let started = self.net.dial_known(plan.members.clone(), plan.deficit).await.unwrap_or(0);
+        if started == 0
+            && let Some(&peer) = plan.members.first()
+            && let Err(e) = self.net.dial_peer(peer).await
+        {
+            debug!(%peer, error = %e, "cannot dial member");
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,286 @@
+//! The commit queue: write batches handed to the group committer, and what
+//! runs once each is durable (answers, gossip, events), in submission order.
+
+use super::*;
+
+/// What to do once a write batch is durable (or has failed).
+pub(super) enum After {
+    /// Acknowledge a peer's push.
+    PushAck(SyncReply),
+    /// Let the sync task ask for its next batch.
+    Fetched(oneshot::Sender<()>),
+    /// Answer a record publish from the control API.
+    Publish { reply: oneshot::Sender<Result<RecordEntry, NodeError>>, entry: Box<RecordEntry> },
+    /// Answer an object submitted through the control API.
+    Submit { reply: oneshot::Sender<Result<SubmitResponse, NodeError>>, response: SubmitResponse },
+    /// Nothing waits (prekey ring, read marks, resealed envelopes).
+    Nothing,
+    /// A message and its envelopes are durable: answer and deliver.
+    Queued {
+        reply: oneshot::Sender<Result<SendResponse, NodeError>>,
+        response: SendResponse,
+        envelopes: Vec<(NodeId, Option<Vec<u8>>)>,
+        queued_at: Timestamp,
+    },
+    /// A receipt is durable and the envelope left the outbox.
+    Receipted { key: crate::outbox::DeliveryKey },
+    /// A communication check and its challenges are durable: schedule the
+    /// deliveries and answer.
+    GroupQueued {
+        comcheck: hotline_core::CaseId,
+        queued: Vec<(hotline_core::MessageId, Vec<crate::handle::SealedFor>)>,
+        queued_at: Timestamp,
+        reply: Option<oneshot::Sender<Result<crate::api_types::ComcheckView, NodeError>>>,
+        view: Box<crate::api_types::ComcheckView>,
+    },
+    /// Version `version` of the prekey ring is durable: a bundle naming
+    /// its prekeys may now be published.
+    RingWritten { version: u64 },
+    /// A message is marked read: show it.
+    Shown { reply: oneshot::Sender<Result<MessageView, NodeError>>, view: Result<Box<MessageView>, NodeError> },
+    /// A received message is durable: return the receipt (to duplicates
+    /// that waited too), announce it.
+    Received { id: hotline_core::MessageId, reply: DeliverReply, receipt: Vec<u8>, events: Vec<NodeEvent> },
+}
+
+/// A write batch queued on the group committer.
+pub(super) struct InFlight {
+    id: u64,
+    after: After,
+    /// Announced once durable.
+    events: Vec<NodeEvent>,
+    /// Wire bytes to publish on gossip once durable.
+    publish: Vec<Vec<u8>>,
+    /// Whether this node's own state changed (then we present ourselves to
+    /// the connected peers that gossip does not reach).
+    own_change: bool,
+    /// Whether membership may have changed: anything but a prekey bundle.
+    roster_change: bool,
+    /// Slots of our own state this write changes (see `Actor::unsaved_own`).
+    own_keys: Vec<ObjectKey>,
+}
+
+pub(super) struct Committed {
+    id: u64,
+    result: Result<(), StoreError>,
+}
+
+impl Actor {
+    /// Queues the write of `applied` and remembers what to do once durable.
+    pub(super) fn persist(&mut self, applied: Vec<Applied>, after: After, publish: Vec<Vec<u8>>) {
+        self.persist_with(applied, WriteBatch::new(), after, publish);
+    }
+
+    /// Like [`Actor::persist`], with more operations (`extra`) written in
+    /// the same transaction after the directory's.
+    pub(super) fn persist_with(
+        &mut self,
+        applied: Vec<Applied>,
+        extra: WriteBatch,
+        after: After,
+        mut publish: Vec<Vec<u8>>,
+    ) {
+        let now = self.now();
+        let mut batch = WriteBatch::new();
+        let mut events = Vec::new();
+        let (mut own_change, mut roster_change) = (false, false);
+        for a in &applied {
+            batch.record_applied(a, &self.dir, now);
+            for change in &a.changes {
+                events.push(views::change_event(change));
+                roster_change |= !matches!(change.key(), ObjectKey::Prekeys(_));
+                if let Change::Accepted { object, .. } = change {
+                    own_change |= object.state() == self.state;
+                }
+            }
+        }
+        if matches!(after, After::Publish { .. } | After::Submit { .. }) && self.gossip {
+            // Our own objects (and those handed to us by an operator) are news.
+            publish.extend(self.live_winners(&applied, now));
+        }
+        batch.extend(extra);
+        let id = self.next_commit;
+        self.next_commit += 1;
+        // Our own objects are served to peers only once durable: a record
+        // or bundle a peer took, then lost here in a crash, would come back
+        // as an equivocation or a prekey this node cannot open.
+        let own_keys: Vec<ObjectKey> = applied
+            .iter()
+            .flat_map(|a| &a.changes)
+            .filter(|c| matches!(c, Change::Accepted { object, .. } if object.state() == self.state))
+            .map(|c| c.key().clone())
+            .collect();
+        for key in &own_keys {
+            *self.unsaved_own.entry(key.clone()).or_default() += 1;
+        }
+        self.in_flight.push_back(InFlight { id, after, events, publish, own_change, roster_change, own_keys });
+        let tx = self.commit_tx.clone();
+        self.committer.submit_with(batch, move |result| {
+            // The actor may be gone at shutdown; nothing waits then.
+            let _ = tx.send(Committed { id, result });
+        });
+    }
+
+    pub(super) async fn on_committed(&mut self, committed: Committed) {
+        let Some(job) = self.in_flight.pop_front() else {
+            error!(id = committed.id, "a commit completed that was never queued");
+            return;
+        };
+        if job.id != committed.id {
+            // The committer answers in submission order; if that ever broke,
+            // the follow-ups below would be attached to the wrong write.
+            error!(expected = job.id, got = committed.id, "commits completed out of order");
+        }
+        // Only a durable write makes our own objects servable: after a
+        // failed one they stay unserved until a restart reloads the store
+        // (what a peer took and we then lost would come back as an
+        // equivocation).
+        if committed.result.is_ok() {
+            for key in &job.own_keys {
+                if let Some(n) = self.unsaved_own.get_mut(key) {
+                    *n -= 1;
+                    if *n == 0 {
+                        self.unsaved_own.remove(key);
+                    }
+                }
+            }
+        }
+        let result = match committed.result {
+            Ok(()) => {
+                let was_member = self.members.contains_key(&self.local_peer);
+                if !job.events.is_empty() {
+                    // Recomputing membership walks every record: skip it for
+                    // prekey bundles, the most frequent change.
+                    if job.roster_change {
+                        self.refresh_members().await;
+                    }
+                    for event in job.events {
+                        self.emit(event);
+                    }
+                    // A recipient may have published its first prekey bundle.
+                    self.mail.schedule.wake_unsealed(tokio::time::Instant::now());
+                }
+                for bytes in job.publish {
+                    // Queued, not awaited: a round trip per object would hold
+                    // up the actor (and the sync requests waiting on it).
+                    if let Err(e) = self.net.queue_publish(bytes).await {
+                        warn!(error = %e, "cannot publish on gossip; sync will carry the object");
+                    }
+                }
+                if job.own_change && !self.stopping {
+                    // Our node may just have been listed: publish its prekeys.
+                    self.maintain_prekeys();
+                    // Present our new state to connected peers that gossip
+                    // does not reach: strangers (one still deciding whether
+                    // we are a member needs our record); everyone when gossip
+                    // is off, or when this change made our node a member
+                    // (until then peers ignored our gossip). Otherwise gossip
+                    // carries the change to members, and a full exchange with
+                    // each of them on every update would cost two whole
+                    // digests per connection.
+                    let newly_member = !was_member && self.members.contains_key(&self.local_peer);
+                    let everyone = !self.gossip || newly_member;
+                    let peers: Vec<PeerId> =
+                        self.connected.keys().filter(|p| everyone || !self.members.contains_key(p)).copied().collect();
+                    for peer in peers {
+                        self.start_sync(peer);
+                    }
+                }
+                Ok(())
+            }
+            Err(e) => {
+                self.store_failures += 1;
+                error!(error = %e, "a durable write failed; the change stays unconfirmed");
+                Err(e.to_string())
+            }
+        };
+        self.finish(job.after, result).await;
+    }
+
+    pub(super) async fn finish(&mut self, after: After, result: Result<(), String>) {
+        match after {
+            After::PushAck(reply) => {
+                if result.is_ok()
+                    && let Err(e) = self.net.respond_sync(reply, SyncResponse::Ack).await
+                {
+                    debug!(error = %e, "cannot acknowledge a push");
+                }
+                // On failure the reply is dropped: the push fails on the
+                // peer's side, and it will try again at its next sync.
+            }
+            After::Fetched(reply) => {
+                let _ = reply.send(());
+            }
+            After::Publish { reply, entry } => {
+                let _ = reply.send(result.map(|()| *entry).map_err(NodeError::StoreFailed));
+            }
+            After::Submit { reply, response } => {
+                let _ = reply.send(result.map(|()| response).map_err(NodeError::StoreFailed));
+            }
+            After::Nothing => {}
+            After::Shown { reply, view } => {
+                let view = match result {
+                    Ok(()) => view.map(|v| *v),
+                    Err(e) => Err(NodeError::StoreFailed(e)),
+                };
+                let _ = reply.send(view);
+            }
+            After::Queued { reply, response, envelopes, queued_at } => {
+                // An acknowledgement now stands in the store, or failed and
+                // may be tried again: either way it is no longer in flight.
+                self.mail.acks_in_flight.retain(|_, ack| *ack != response.msg_id);
+                match result {
+                    Ok(()) => {
+                        let id = response.msg_id;
+                        self.mail.sent.remove(&id);
+                        let nodes: Vec<NodeId> = envelopes.iter().map(|(n, _)| *n).collect();
+                        self.on_queued(envelopes, id, queued_at);
+                        let _ = reply.send(Ok(self.sent_response(response, &nodes)));
+                    }
+                    Err(e) => {
+                        self.mail.sent.remove(&response.msg_id);
+                        let _ = reply.send(Err(NodeError::StoreFailed(e)));
+                    }
+                }
+            }
+            After::GroupQueued { comcheck, queued, queued_at, reply, view } => {
+                self.on_group_queued(result, comcheck, queued, queued_at, reply, *view);
+            }
+            After::RingWritten { version } => match result {
+                Ok(()) => {
+                    self.mail.ring_saved = self.mail.ring_saved.max(version);
+                    self.maintain_prekeys();
+                }
+                // Still unsaved: the next maintenance tick writes it again.
+                Err(e) => {
+                    warn!(error = %e, "the prekey ring could not be written; trying again later");
+                    if self.mail.ring_writing == version {
+                        self.mail.ring_writing = self.mail.ring_saved;
+                    }
+                }
+            },
+            After::Receipted { key } => match result {
+                Ok(()) => self.on_receipted(key),
+                Err(e) => {
+                    warn!(msg = %key.0, error = %e, "a receipt could not be stored; it will be asked for again");
+                    let error = format!("the receipt could not be stored: {e}");
+                    self.mail.schedule.failed(&key, error, &self.mail.retry, jitter(), tokio::time::Instant::now());
+                }
+            },
+            After::Received { id, reply, receipt, events } => {
+                if result.is_ok() {
+                    if let Err(e) = self.net.respond_deliver(reply, DeliverResponse::Receipt(receipt)).await {
+                        debug!(error = %e, "cannot return a receipt");
+                    }
+                    for event in events {
+                        self.emit(event);
+                    }
+                }
+                // A failed write: the message is not stored, the sender
+                // gets no receipt and retries; `on_received_written` forgets
+                // it so that the retry is taken in as new.
+                self.on_received_written(id, result.is_ok()).await;
+            }
+        }
+    }
+}
