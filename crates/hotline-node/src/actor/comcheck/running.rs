@@ -1,0 +1,607 @@
+//! Running communication checks in the actor: starting them, sealing
+//! their challenges, taking replies in, closing them at the deadline,
+//! reports, answers and periodic schedules. The checks' own state and
+//! rules are the parent module's.
+
+use super::*;
+
+impl Actor {
+    /// Starts a check: one challenge per targeted point of contact.
+    pub(in crate::actor) fn start_comcheck(
+        &mut self,
+        request: ComcheckStartRequest,
+        reply: oneshot::Sender<Result<ComcheckView, NodeError>>,
+    ) {
+        match self.prepare_comcheck(request) {
+            Ok((check, messages)) => self.launch(check, messages, WriteBatch::new(), Some(reply)),
+            Err(e) => {
+                let _ = reply.send(Err(e));
+            }
+        }
+    }
+
+    /// Seals a prepared check's challenges, then writes the check, the
+    /// challenges and their outbox rows (with `batch`) in one durable batch
+    /// (`Command::SealedGroup`): a crash can never leave a check whose
+    /// challenges were not queued, which its signed report would blame on
+    /// the targets as `undeliverable`.
+    pub(in crate::actor) fn launch(
+        &mut self,
+        check: Comcheck,
+        messages: Vec<(Message, Vec<hotline_core::NodeId>)>,
+        mut batch: WriteBatch,
+        reply: Option<oneshot::Sender<Result<ComcheckView, NodeError>>>,
+    ) {
+        let now = self.now();
+        batch.put_comcheck(check.id, check.encode());
+        info!(comcheck = %check.id, targets = check.targets.len(), task = ?check.task, "communication check started");
+        let group = SealedGroup { extra: batch, comcheck: check.id, reply, view: Box::new(view(&check, now)) };
+        self.comchecks.insert(check);
+        self.seal_group(messages, group);
+    }
+
+    /// A check's challenges are sealed: write them with the check.
+    pub(in crate::actor) fn queue_group(
+        &mut self,
+        group: SealedGroup,
+        sealed: Vec<(Message, Vec<u8>, Vec<SealedFor>)>,
+    ) {
+        let now = self.now();
+        let SealedGroup { mut extra, comcheck, reply, view } = group;
+        let mut queued = Vec::with_capacity(sealed.len());
+        for (message, bytes, envelopes) in sealed {
+            self.stage_sent(&message, bytes, &envelopes, now, &mut extra);
+            queued.push((message.msg_id, envelopes));
+        }
+        self.persist_with(
+            Vec::new(),
+            extra,
+            After::GroupQueued { comcheck, queued, queued_at: now, reply, view },
+            Vec::new(),
+        );
+    }
+
+    /// Sealing a check's challenges failed: nothing was written.
+    pub(in crate::actor) fn group_seal_failed(&mut self, group: SealedGroup, error: String) {
+        warn!(comcheck = %group.comcheck, %error, "a communication check's challenges could not be sealed");
+        self.comchecks.forget(group.comcheck);
+        if let Some(reply) = group.reply {
+            let _ = reply.send(Err(NodeError::Internal { code: "seal_failed", message: error }));
+        }
+    }
+
+    /// The check and its challenges are durable (or not).
+    pub(in crate::actor) fn on_group_queued(
+        &mut self,
+        result: Result<(), String>,
+        comcheck: CaseId,
+        queued: Vec<(MessageId, Vec<SealedFor>)>,
+        queued_at: hotline_core::Timestamp,
+        reply: Option<oneshot::Sender<Result<ComcheckView, NodeError>>>,
+        view: ComcheckView,
+    ) {
+        match result {
+            Ok(()) => {
+                for (id, envelopes) in queued {
+                    self.mail.sent.remove(&id);
+                    self.on_queued(envelopes, id, queued_at);
+                }
+                if let Some(reply) = reply {
+                    let _ = reply.send(Ok(view));
+                }
+            }
+            Err(e) => {
+                for (id, _) in &queued {
+                    self.mail.sent.remove(id);
+                }
+                self.comchecks.forget(comcheck);
+                if let Some(reply) = reply {
+                    let _ = reply.send(Err(NodeError::StoreFailed(e)));
+                }
+            }
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    pub(in crate::actor) fn prepare_comcheck(
+        &self,
+        request: ComcheckStartRequest,
+    ) -> Result<(Comcheck, Vec<(Message, Vec<hotline_core::NodeId>)>), NodeError> {
+        let now = self.now();
+        if request.deadline_secs == 0 || request.deadline_secs > MAX_DEADLINE_SECS {
+            return Err(bad("bad_deadline", format!("the deadline must be 1 s to {MAX_DEADLINE_SECS} s away")));
+        }
+        let deadline = now.plus(request.deadline_secs);
+        let roles = match &request.role {
+            Some(r) => vec![r.clone()],
+            None => vec![Role::policy(), Role::technical()],
+        };
+        let states: BTreeSet<StateCode> = match &request.to {
+            Some(list) if list.is_empty() => return Err(bad("no_target", "name at least one state")),
+            Some(list) => list.iter().copied().collect(),
+            None => self
+                .dir
+                .records(now)
+                .iter()
+                .map(|v| v.record.record.state)
+                .filter(|s| *s != self.state && self.dir.is_admitted(*s, now))
+                .collect(),
+        };
+        let id = CaseId(crate::random::bytes()?);
+        let initiator = Address { state: self.state, role: request.from_role.unwrap_or_else(Role::technical) };
+        // The challenges are signed as this PoC: its record must list this node.
+        let listed = self.dir.record(self.state, &initiator.role).is_some_and(|r| {
+            self.dir.record_status(r, now).is_in_force() && r.record.nodes.contains(&self.mail.node_id)
+        });
+        if !listed {
+            return Err(bad(
+                "not_listed",
+                format!("this node is not listed in a contact record in force of {initiator}: publish it first"),
+            ));
+        }
+        if request.to.as_ref().is_some_and(|l| l.contains(&self.state)) {
+            return Err(bad("own_state", format!("{} cannot check itself", self.state)));
+        }
+        let mut targets = Vec::new();
+        let mut messages = Vec::new();
+        for state in states {
+            if !self.dir.is_admitted(state, now) {
+                // 400, not this node's own `not_admitted` (409): the request
+                // names a state that cannot be checked.
+                return Err(bad("target_not_admitted", format!("{state} has no admission in force")));
+            }
+            for role in &roles {
+                if request.to.is_none() && self.dir.record(state, role).is_none() {
+                    continue;
+                }
+                let address = Address { state, role: role.clone() };
+                let nonce = match request.task {
+                    ComcheckTask::Nonce => Some(hex::encode(crate::random::bytes::<4>()?)),
+                    _ => None,
+                };
+                let send = SendRequest {
+                    to: address.clone(),
+                    from_role: Some(initiator.role.clone()),
+                    kind: MessageType::ComcheckChallenge,
+                    subject: format!("Communication check {}", &id.to_string()[..8]),
+                    body: challenge_text(request.task, nonce.as_deref(), deadline),
+                    tlp: Some(Tlp::Green),
+                    severity: None,
+                    is_exercise: request.exercise,
+                    respond_by: Some(deadline),
+                    case_id: Some(id),
+                    in_reply_to: None,
+                    lang: Some("en".into()),
+                    fields: Some(Fields::ComcheckChallenge {
+                        comcheck_id: id,
+                        deadline,
+                        task: request.task,
+                        nonce: nonce.clone(),
+                        announced: request.announced,
+                    }),
+                    force: false,
+                };
+                let (challenge, note) = match self.prepare(send) {
+                    Ok((message, recipients)) => {
+                        let id = message.msg_id;
+                        messages.push((message, recipients));
+                        (Some(id), None)
+                    }
+                    // The target still counts: it is undeliverable, and why is noted.
+                    Err(e) if matches!(e, NodeError::NotFound(_) | NodeError::BadRequest { .. }) => {
+                        (None, Some(e.to_string()))
+                    }
+                    Err(e) => return Err(e),
+                };
+                targets.push(Target { address, challenge, nonce, observed: Observed::default(), note });
+            }
+        }
+        if targets.is_empty() {
+            return Err(bad("no_target", "no point of contact matches: no record of those states and roles is held"));
+        }
+        if targets.len() > MAX_TARGETS {
+            return Err(bad("too_many_targets", format!("at most {MAX_TARGETS} targets")));
+        }
+        let check = Comcheck {
+            id,
+            initiator,
+            started_at: now,
+            deadline,
+            task: request.task,
+            announced: request.announced,
+            exercise: request.exercise,
+            share_full: request.share_full,
+            targets,
+            report_sent: false,
+        };
+        Ok((check, messages))
+    }
+
+    /// A challenge's receipt came back: the target's node has it. The
+    /// check's row goes into `batch`, the receipt's own write, so that the
+    /// report can never say `undeliverable` for a receipt that is stored.
+    pub(in crate::actor) fn comcheck_receipted(&mut self, msg: MessageId, batch: &mut WriteBatch) {
+        let Some((id, i)) = self.comchecks.challenges.get(&msg).copied() else { return };
+        let now = self.now();
+        let Some(check) = self.comchecks.checks.get_mut(&id) else { return };
+        let Some(target) = check.targets.get_mut(i) else { return };
+        if target.observed.receipted_at.is_none() {
+            target.observed.receipted_at = Some(now);
+        }
+        // Written with every receipt of it, even when the time was already
+        // set in memory: a first write that failed must not be the only one.
+        batch.put_comcheck(id, check.encode());
+    }
+
+    /// A reply to one of our checks arrived (its sender is verified):
+    /// judge it, and write the check with the reply message (`batch`).
+    pub(in crate::actor) fn comcheck_reply(&mut self, message: &Message, batch: &mut WriteBatch) {
+        let Fields::ComcheckReply { comcheck_id, code, confirmed_record } = &message.fields else { return };
+        let now = self.now();
+        let from = &message.from;
+        let Some(check) = self.comchecks.checks.get(comcheck_id) else { return };
+        let wanted_role = |t: &Target| {
+            if check.task == ComcheckTask::Counterpart {
+                t.address.role != from.role
+            } else {
+                t.address.role == from.role
+            }
+        };
+        let open = |t: &Target| t.address.state == from.state && t.observed.reply.is_none();
+        // The target this reply answers; a reply from the wrong role still
+        // counts against the state's open target (and fails its task).
+        let Some(i) = check
+            .targets
+            .iter()
+            .position(|t| open(t) && wanted_role(t))
+            .or_else(|| check.targets.iter().position(open))
+        else {
+            return;
+        };
+        let target = &check.targets[i];
+        let current =
+            self.dir.entry(&ObjectKey::Record(target.address.state, target.address.role.clone())).map(|e| e.hash);
+        let ok = task_satisfied(
+            check.task,
+            &target.address,
+            from,
+            target.nonce.as_deref(),
+            code.as_deref(),
+            confirmed_record.as_ref(),
+            current.as_ref(),
+        );
+        let Some(check) = self.comchecks.checks.get_mut(comcheck_id) else { return };
+        let target = &mut check.targets[i];
+        target.observed.reply = Some(Reply { at: now, ok });
+        if !ok {
+            target.note = Some(format!("the reply from {from} did not satisfy the task"));
+        }
+        info!(comcheck = %comcheck_id, target = %target.address, from = %from, ok, "comcheck reply");
+        batch.put_comcheck(*comcheck_id, check.encode());
+    }
+
+    /// Adds a periodic, unannounced check.
+    pub(in crate::actor) fn add_schedule(
+        &mut self,
+        request: ComcheckScheduleRequest,
+    ) -> Result<ComcheckScheduleView, NodeError> {
+        let every = request.every_secs;
+        if every < MIN_PERIOD_SECS {
+            return Err(bad("bad_period", format!("the period must be at least {MIN_PERIOD_SECS} s")));
+        }
+        if request.check.deadline_secs >= every {
+            return Err(bad("bad_period", "the period must be longer than the check's deadline"));
+        }
+        let mut check = request.check;
+        check.announced = false;
+        // Refuse now what would fail at every run.
+        self.prepare_comcheck(check.clone())?;
+        let now = self.now();
+        let schedule = Schedule {
+            id: CaseId(crate::random::bytes()?),
+            every_secs: every,
+            next_at: random_time_in(now, every, check.deadline_secs)?,
+            check,
+            period_start: now,
+            runs: Vec::new(),
+        };
+        let mut batch = WriteBatch::new();
+        batch.put_schedule(schedule.id, schedule.encode());
+        self.persist_with(Vec::new(), batch, After::Nothing, Vec::new());
+        info!(schedule = %schedule.id, every_secs = every, "periodic communication check scheduled");
+        let view = schedule.view();
+        self.comchecks.schedules.insert(schedule.id, schedule);
+        Ok(view)
+    }
+
+    pub(in crate::actor) fn remove_schedule(&mut self, id: CaseId) -> Result<(), NodeError> {
+        if self.comchecks.schedules.remove(&id).is_none() {
+            return Err(NodeError::NotFound(format!("no comcheck schedule {id} is held")));
+        }
+        let mut batch = WriteBatch::new();
+        batch.delete_schedule(id);
+        self.persist_with(Vec::new(), batch, After::Nothing, Vec::new());
+        Ok(())
+    }
+
+    pub(in crate::actor) fn schedules(&self) -> Vec<ComcheckScheduleView> {
+        self.comchecks.schedules.values().map(Schedule::view).collect()
+    }
+
+    /// Starts the checks whose time has come, and picks each schedule's
+    /// time in its next period. A node that was down past a period runs
+    /// one check when it is back, not one per missed period.
+    pub(in crate::actor) fn run_due_schedules(&mut self) {
+        let now = self.now();
+        let due: Vec<CaseId> = self.comchecks.schedules.values().filter(|s| s.next_at <= now).map(|s| s.id).collect();
+        for id in due {
+            let Some(mut schedule) = self.comchecks.schedules.get(&id).cloned() else { continue };
+            // The check run now stands for the period holding `now`; the
+            // next one falls in the period after it.
+            while schedule.period_start.plus(schedule.every_secs) <= now {
+                schedule.period_start = schedule.period_start.plus(schedule.every_secs);
+            }
+            schedule.period_start = schedule.period_start.plus(schedule.every_secs);
+            match random_time_in(schedule.period_start, schedule.every_secs, schedule.check.deadline_secs) {
+                Ok(t) => schedule.next_at = t,
+                Err(e) => {
+                    warn!(schedule = %id, error = %e, "cannot pick the next time of a scheduled check");
+                    continue;
+                }
+            }
+            let mut batch = WriteBatch::new();
+            match self.prepare_comcheck(schedule.check.clone()) {
+                Ok((check, messages)) => {
+                    schedule.runs.push(check.id);
+                    if schedule.runs.len() > MAX_RUNS_KEPT {
+                        schedule.runs.remove(0);
+                    }
+                    batch.put_schedule(id, schedule.encode());
+                    self.comchecks.schedules.insert(id, schedule);
+                    self.launch(check, messages, batch, None);
+                }
+                Err(e) => {
+                    warn!(schedule = %id, error = %e, "a scheduled communication check could not start");
+                    batch.put_schedule(id, schedule.encode());
+                    self.comchecks.schedules.insert(id, schedule);
+                    self.persist_with(Vec::new(), batch, After::Nothing, Vec::new());
+                }
+            }
+        }
+    }
+
+    /// The points of contact whose last two finished checks (run by this
+    /// node) both failed: no receipt, no answer, or a failed task. Their
+    /// records show as `unconfirmed` here; nothing changes in the records.
+    pub(in crate::actor) fn unconfirmed(&self, now: Timestamp) -> BTreeSet<Address> {
+        let mut history: BTreeMap<&Address, Vec<(Timestamp, hotline_core::comcheck::Outcome)>> = BTreeMap::new();
+        for check in self.comchecks.checks.values().filter(|c| now > c.deadline) {
+            for t in &check.targets {
+                history.entry(&t.address).or_default().push((check.deadline, outcome(check, t, now)));
+            }
+        }
+        history
+            .into_iter()
+            .filter_map(|(address, mut outcomes)| {
+                outcomes.sort_by_key(|(deadline, _)| *deadline);
+                let last_two = outcomes.iter().rev().take(2);
+                let failed = |o: &hotline_core::comcheck::Outcome| {
+                    use hotline_core::comcheck::Outcome::*;
+                    matches!(o, Undeliverable | NoResponse | FailKey)
+                };
+                (outcomes.len() >= 2 && last_two.clone().all(|(_, o)| failed(o))).then(|| address.clone())
+            })
+            .collect()
+    }
+
+    pub(in crate::actor) fn comcheck_view(&self, id: CaseId) -> Result<ComcheckView, NodeError> {
+        let check =
+            self.comchecks.checks.get(&id).ok_or_else(|| NodeError::NotFound(format!("no comcheck {id} is held")))?;
+        Ok(view(check, self.now()))
+    }
+
+    pub(in crate::actor) fn comcheck_list(&self) -> Vec<ComcheckView> {
+        let now = self.now();
+        let mut out: Vec<ComcheckView> = self.comchecks.checks.values().map(|c| view(c, now)).collect();
+        out.sort_by_key(|v| (v.started_at, v.comcheck_id));
+        out
+    }
+
+    /// Signs the report of a finished check; the first time, also sends
+    /// each targeted state its copy (its own lines and the aggregates, or
+    /// the full report when the check shares it).
+    pub(in crate::actor) fn comcheck_report(
+        &mut self,
+        id: CaseId,
+        reply: oneshot::Sender<Result<ComcheckReportView, NodeError>>,
+    ) {
+        let now = self.now();
+        let Some(check) = self.comchecks.checks.get(&id).cloned() else {
+            let _ = reply.send(Err(NodeError::NotFound(format!("no comcheck {id} is held"))));
+            return;
+        };
+        if now <= check.deadline {
+            let left = now.until(check.deadline) + 1;
+            let _ =
+                reply.send(Err(bad("not_finished", format!("the deadline is {left} s away; the report follows it"))));
+            return;
+        }
+        let lines: Vec<ReportLine> = check
+            .targets
+            .iter()
+            .map(|t| ReportLine {
+                target: t.address.clone(),
+                outcome: outcome(&check, t, now),
+                latency_secs: latency(&check, t),
+            })
+            .collect();
+        let report = ComcheckReport {
+            comcheck_id: id,
+            initiator: check.initiator.clone(),
+            started_at: check.started_at,
+            deadline: check.deadline,
+            task: check.task,
+            announced: check.announced,
+            issued_at: now,
+            aggregates: Aggregates::of(&lines),
+            lines,
+            only_state: None,
+        };
+        let network = self.dir.network_id();
+        let signed = SignedComcheckReport::sign(report.clone(), &self.mail.node_key, &network);
+        let mut sent_to = Vec::new();
+        if !check.report_sent {
+            let states: BTreeSet<StateCode> = check.targets.iter().map(|t| t.address.state).collect();
+            for state in states {
+                let copy = if check.share_full { report.clone() } else { report.for_state(state) };
+                let copy = SignedComcheckReport::sign(copy, &self.mail.node_key, &network);
+                let to = check
+                    .targets
+                    .iter()
+                    .find(|t| t.address.state == state && t.challenge.is_some())
+                    .map(|t| t.address.clone());
+                let Some(to) = to else { continue };
+                if self.send_report_copy(&check, to, &copy) {
+                    sent_to.push(state);
+                }
+            }
+            if let Some(c) = self.comchecks.checks.get_mut(&id) {
+                c.report_sent = true;
+                let mut batch = WriteBatch::new();
+                batch.put_comcheck(id, c.encode());
+                self.persist_with(Vec::new(), batch, After::Nothing, Vec::new());
+            }
+        }
+        let _ = reply.send(Ok(ComcheckReportView {
+            signer: signed.signer.to_string(),
+            signed_hex: hex::encode(signed.to_bytes()),
+            report,
+            sent_to,
+        }));
+    }
+
+    pub(in crate::actor) fn send_report_copy(
+        &mut self,
+        check: &Comcheck,
+        to: Address,
+        copy: &SignedComcheckReport,
+    ) -> bool {
+        let lines: Vec<String> = copy.report.lines.iter().map(|l| format!("{}: {}", l.target, l.outcome)).collect();
+        let request = SendRequest {
+            to,
+            from_role: Some(check.initiator.role.clone()),
+            kind: MessageType::StatusUpdate,
+            subject: format!("Communication check {} report", &check.id.to_string()[..8]),
+            body: format!(
+                "Report of communication check {}. {}. The signed report is attached.",
+                check.id,
+                if lines.is_empty() { "No line for your state".to_string() } else { lines.join("; ") }
+            ),
+            tlp: Some(Tlp::Green),
+            severity: None,
+            is_exercise: check.exercise,
+            respond_by: None,
+            case_id: Some(check.id),
+            in_reply_to: None,
+            lang: Some("en".into()),
+            fields: None,
+            force: false,
+        };
+        match self.prepare(request) {
+            Ok((mut message, recipients)) => {
+                message.attachments = vec![Attachment {
+                    name: "comcheck-report.bin".into(),
+                    media_type: REPORT_MEDIA_TYPE.into(),
+                    data: copy.to_bytes(),
+                }];
+                let (tx, _rx) = oneshot::channel();
+                self.seal_and_queue(message, recipients, WriteBatch::new(), tx);
+                true
+            }
+            Err(e) => {
+                warn!(comcheck = %check.id, error = %e, "cannot send a report copy");
+                false
+            }
+        }
+    }
+
+    /// Answers a challenge this node received.
+    pub(in crate::actor) fn comcheck_answer(
+        &mut self,
+        id: CaseId,
+        request: ComcheckAnswerRequest,
+        reply: oneshot::Sender<Result<SendResponse, NodeError>>,
+    ) {
+        let result = (|| {
+            let mut found = Vec::new();
+            // The challenges of check `id` are in its case; `id` may also be
+            // a challenge's own message id.
+            let mut ids = self.store.case(&id)?;
+            if !ids.contains(&MessageId(id.0)) {
+                ids.push(MessageId(id.0));
+            }
+            for msg_id in ids {
+                let Some(MessageRow::Received(r)) = self.store.message(&msg_id)? else { continue };
+                let Ok(m) = Message::from_bytes(&r.message) else { continue };
+                if let Fields::ComcheckChallenge { comcheck_id, task, .. } = &m.fields
+                    && (*comcheck_id == id || msg_id.0 == id.0)
+                {
+                    found.push((*task, m));
+                }
+            }
+            let pick = |(task, m): &(ComcheckTask, Message)| {
+                let role = request.role.clone().unwrap_or_else(|| {
+                    if *task == ComcheckTask::Counterpart { other_role(&m.to.role) } else { m.to.role.clone() }
+                });
+                (*task, m.clone(), role)
+            };
+            let chosen = match &request.role {
+                // The challenge to that role, else (counterpart) to the other.
+                Some(role) => found
+                    .iter()
+                    .find(|(t, m)| {
+                        (*t != ComcheckTask::Counterpart && m.to.role == *role)
+                            || (*t == ComcheckTask::Counterpart && m.to.role != *role)
+                    })
+                    .or(found.first()),
+                None => found.first(),
+            };
+            let Some(chosen) = chosen else {
+                return Err(NodeError::NotFound(format!("no comcheck challenge {id} was received")));
+            };
+            let (task, challenge, role) = pick(chosen);
+            let Fields::ComcheckChallenge { comcheck_id, .. } = challenge.fields else {
+                return Err(NodeError::NotFound(format!("no comcheck challenge {id} was received")));
+            };
+            if task == ComcheckTask::Nonce && request.code.as_deref().is_none_or(str::is_empty) {
+                return Err(bad("code_required", "this check asks for the code it carries: answer with --code"));
+            }
+            let confirmed_record = (task == ComcheckTask::ConfirmRecord)
+                .then(|| self.dir.entry(&ObjectKey::Record(self.state, role.clone())).map(|e| e.hash))
+                .flatten();
+            let send = SendRequest {
+                to: challenge.from.clone(),
+                from_role: Some(role),
+                kind: MessageType::ComcheckReply,
+                subject: format!("Re: {}", challenge.subject),
+                body: String::new(),
+                tlp: Some(challenge.tlp),
+                severity: None,
+                is_exercise: challenge.is_exercise,
+                respond_by: None,
+                case_id: Some(challenge.case_id),
+                in_reply_to: Some(challenge.msg_id),
+                lang: challenge.lang.clone(),
+                fields: Some(Fields::ComcheckReply { comcheck_id, code: request.code.clone(), confirmed_record }),
+                force: false,
+            };
+            self.prepare(send)
+        })();
+        match result {
+            Ok((message, recipients)) => self.seal_and_queue(message, recipients, WriteBatch::new(), reply),
+            Err(e) => {
+                let _ = reply.send(Err(e));
+            }
+        }
+    }
+}

@@ -1,0 +1,243 @@
+//! Receiving: taking envelopes in, opening them off the actor, storing the
+//! message durably before the receipt, and answering duplicates.
+
+use super::*;
+
+impl Actor {
+    pub(in crate::actor) fn refuse(&mut self, peer: PeerId, reply: DeliverReply, code: &'static str, detail: String) {
+        self.count_refusal(peer, code);
+        debug!(%peer, code, %detail, "envelope refused");
+        let net = self.net.clone();
+        self.tasks.spawn(async move {
+            let _ = net.respond_deliver(reply, DeliverResponse::Refused { code: code.to_string(), detail }).await;
+        });
+    }
+
+    /// What this node knows of received message `id`: from the writes in
+    /// flight, else from the store.
+    pub(in crate::actor) fn received_index(&self, id: &MessageId) -> Result<Option<ReceivedIndex>, StoreError> {
+        if let Some(known) = self.mail.received.get(id) {
+            return Ok(Some(known.clone()));
+        }
+        Ok(match self.store.message(id)? {
+            Some(MessageRow::Received(r)) => Some(ReceivedIndex {
+                sender: r.sender,
+                envelope_hash: r.envelope_hash,
+                receipt: r.receipt,
+                durable: true,
+            }),
+            _ => None,
+        })
+    }
+
+    /// Whether message `id` was written here (stored, or being written).
+    pub(in crate::actor) fn is_sent(&self, id: &MessageId) -> Result<bool, StoreError> {
+        Ok(self.mail.sent.contains(id) || matches!(self.store.message(id)?, Some(MessageRow::Sent(_))))
+    }
+
+    /// Counts a refused envelope and announces it.
+    pub(in crate::actor) fn count_refusal(&mut self, peer: PeerId, code: &str) {
+        *self.mail.rejections.entry(code.to_string()).or_default() += 1;
+        self.emit(NodeEvent::DeliveryRejected { peer: peer.to_string(), code: code.to_string() });
+    }
+
+    /// Answers a duplicate of received message `id` with the stored
+    /// receipt: at once if the first copy is durable, else when its write
+    /// completes, and not at all if that write fails (the sender retries).
+    /// Never through a commit of its own, which would succeed whatever
+    /// became of the first copy's write.
+    pub(in crate::actor) fn answer_duplicate(&mut self, id: MessageId, reply: DeliverReply) {
+        // Unreadable: no answer, and the sender tries again.
+        let Ok(Some(known)) = self.received_index(&id) else { return };
+        if !known.durable {
+            self.mail.duplicates.entry(id).or_default().push(reply);
+            return;
+        }
+        let receipt = known.receipt.clone();
+        let net = self.net.clone();
+        self.tasks.spawn(async move {
+            if let Err(e) = net.respond_deliver(reply, DeliverResponse::Receipt(receipt)).await {
+                debug!(error = %e, "cannot return a receipt");
+            }
+        });
+    }
+
+    /// The write of received message `id` finished: mark it durable and
+    /// answer the duplicates that waited for it, or forget it.
+    pub(in crate::actor) async fn on_received_written(&mut self, id: MessageId, durable: bool) {
+        let waiting = self.mail.duplicates.remove(&id).unwrap_or_default();
+        self.mail.ack_writes.remove(&id);
+        if !durable {
+            // Not stored: the sender gets no receipt and retries, and the
+            // retry is taken in as new. The waiting replies are dropped.
+            self.mail.received.remove(&id);
+            return;
+        }
+        // Durable: from now on the store answers for it.
+        let Some(known) = self.mail.received.remove(&id) else { return };
+        let receipt = known.receipt;
+        for reply in waiting {
+            if let Err(e) = self.net.respond_deliver(reply, DeliverResponse::Receipt(receipt.clone())).await {
+                debug!(error = %e, "cannot return a receipt");
+            }
+        }
+    }
+
+    /// An envelope arrived.
+    pub(in crate::actor) fn on_deliver(
+        &mut self,
+        peer: PeerId,
+        request: DeliverRequest,
+        reply: DeliverReply,
+        permit: BytePermit,
+    ) {
+        let now = self.now();
+        let network = self.dir.network_id();
+        let envelope = match Envelope::from_bytes(&request.envelope) {
+            Ok(e) => e,
+            Err(e) => return self.refuse(peer, reply, e.code(), e.to_string()),
+        };
+        if node_id_of(&peer) != Some(envelope.sender()) {
+            let detail = "the envelope's sender is not the peer that delivered it".to_string();
+            return self.refuse(peer, reply, "sender_not_peer", detail);
+        }
+        if !self.dir.is_member(&envelope.sender(), now) {
+            return self.refuse(peer, reply, "not_a_member", "the sending node is not a member".into());
+        }
+        let id = MessageId(envelope.msg_id());
+        // The same bytes again (a retry whose receipt was lost): answer with
+        // the stored receipt, after every earlier write is durable.
+        let known = match self.received_index(&id) {
+            Ok(known) => known,
+            Err(e) => {
+                return self.refuse(peer, reply, "internal", format!("the receiving node cannot read its store: {e}"));
+            }
+        };
+        if let Some(known) = known
+            && known.sender == envelope.sender()
+            && known.envelope_hash == envelope.hash()
+        {
+            debug!(msg = %id, %peer, "duplicate envelope; answering with the stored receipt");
+            return self.answer_duplicate(id, reply);
+        }
+        // Decrypting and signing run in a task of their own; the remaining
+        // checks come back to the actor with the result.
+        let actor = self.tasks.completions();
+        let ring = Arc::clone(&self.mail.ring);
+        let key = Arc::clone(&self.mail.node_key);
+        let me = self.mail.node_id;
+        let slots = Arc::clone(&self.mail.opening);
+        self.tasks.spawn(async move {
+            // A few envelopes are opened at once; the others wait here,
+            // their bytes counted by `permit` against the network's budget.
+            let Ok(_slot) = slots.acquire_owned().await else { return };
+            let outcome = open(&envelope, &ring, &key, me, &network, now);
+            drop(permit);
+            let command = Completion::Opened { peer, reply, envelope: Box::new(envelope), outcome };
+            let _ = actor.send(command).await;
+        });
+    }
+
+    /// An envelope was opened (or not) off the actor: finish taking it in.
+    pub(in crate::actor) fn on_opened(
+        &mut self,
+        peer: PeerId,
+        reply: DeliverReply,
+        envelope: Envelope,
+        outcome: Result<Box<OpenedMessage>, (&'static str, String)>,
+    ) {
+        let now = self.now();
+        let id = MessageId(envelope.msg_id());
+        let OpenedMessage { sender, plaintext, message, receipt, envelope_hash } = match outcome {
+            Ok(o) => *o,
+            Err((code, detail)) => return self.refuse(peer, reply, code, detail),
+        };
+        let from = &message.from;
+        let listed = self
+            .dir
+            .record(from.state, &from.role)
+            .is_some_and(|r| self.dir.record_status(r, now).is_in_force() && r.record.nodes.contains(&sender))
+            && self.dir.is_member_of(from.state, &sender, now);
+        if !listed {
+            let detail = format!("the sending node is not listed in the contact record of {from}");
+            return self.refuse(peer, reply, "forged_sender", detail);
+        }
+        let to = &message.to;
+        let ours = to.state == self.state
+            && self.dir.record(to.state, &to.role).is_some_and(|r| r.record.nodes.contains(&self.mail.node_id));
+        if !ours {
+            let detail = format!("the message is for {to}, whose contact record does not list this node");
+            return self.refuse(peer, reply, "not_for_me", detail);
+        }
+        let (sent_here, known) = match self.is_sent(&id).and_then(|sent| Ok((sent, self.received_index(&id)?))) {
+            Ok(found) => found,
+            Err(e) => {
+                return self.refuse(peer, reply, "internal", format!("the receiving node cannot read its store: {e}"));
+            }
+        };
+        if sent_here {
+            return self.refuse(peer, reply, "duplicate_msg_id", "a message with this id was sent from here".into());
+        }
+        if let Some(known) = known {
+            if known.sender != sender {
+                let detail = "another node already delivered a message with this id".to_string();
+                return self.refuse(peer, reply, "duplicate_msg_id", detail);
+            }
+            // The same message again (sealed anew, or two copies opened at
+            // once): the stored receipt, once the first copy is durable.
+            return self.answer_duplicate(id, reply);
+        }
+        let mut batch = WriteBatch::new();
+        let mut events = vec![NodeEvent::MessageReceived {
+            msg_id: id,
+            case_id: message.case_id,
+            kind: message.kind,
+            from: message.from.clone(),
+            tlp: message.tlp,
+        }];
+        // An acknowledgement whose predecessor's write is still in flight
+        // finds the store unchanged: the map says it is taken.
+        let ack_in_flight = |acknowledged: &MessageId| self.mail.ack_writes.values().any(|a| a == acknowledged);
+        if let Fields::HumanAck { acknowledged, .. } = &message.fields
+            && self.is_sent(acknowledged).unwrap_or(false)
+            && !ack_in_flight(acknowledged)
+        {
+            match self.store.message(acknowledged) {
+                // Only the point of contact it was sent to acknowledges it.
+                Ok(Some(MessageRow::Sent(mut row)))
+                    if row.acknowledged_with.is_none() && addressed_to(&row.message, &message.from) =>
+                {
+                    self.mail.ack_writes.insert(id, *acknowledged);
+                    row.acknowledged_with = Some(id);
+                    batch.put_message(*acknowledged, &MessageRow::Sent(row));
+                    events.push(NodeEvent::MessageAcknowledged {
+                        msg_id: *acknowledged,
+                        ack_id: id,
+                        by: message.from.clone(),
+                    });
+                }
+                Ok(_) => {}
+                Err(e) => warn!(error = %e, "cannot read the acknowledged message"),
+            }
+        }
+        if matches!(message.fields, Fields::ComcheckReply { .. }) {
+            self.comcheck_reply(&message, &mut batch);
+        }
+        let row = ReceivedRow {
+            message: plaintext,
+            sender,
+            envelope_hash,
+            received_at: now,
+            receipt: receipt.clone(),
+            read: false,
+            acknowledged_with: None,
+        };
+        batch.put_message(id, &MessageRow::Received(row));
+        batch.index_case(message.case_id, id);
+        self.mail
+            .received
+            .insert(id, ReceivedIndex { sender, envelope_hash, receipt: receipt.clone(), durable: false });
+        info!(msg = %id, from = %message.from, kind = %message.kind, tlp = %message.tlp, "message received");
+        self.persist_with(Vec::new(), batch, After::Received { id, reply, receipt, events }, Vec::new());
+    }
+}

@@ -1,0 +1,498 @@
+//! Sending: writing and sealing messages, the delivery schedule, receipts
+//! and acknowledgements of what this node sent.
+
+use super::*;
+
+impl Actor {
+    /// Writes, seals and queues a message; answers once it is durable.
+    pub(in crate::actor) fn send(
+        &mut self,
+        request: SendRequest,
+        reply: oneshot::Sender<Result<SendResponse, NodeError>>,
+    ) {
+        match self.prepare(request) {
+            Ok((message, recipients)) => self.seal_and_queue(message, recipients, WriteBatch::new(), reply),
+            Err(e) => {
+                let _ = reply.send(Err(e));
+            }
+        }
+    }
+
+    /// Sends a `human_ack` for a received message to its sender.
+    pub(in crate::actor) fn ack(
+        &mut self,
+        id: MessageId,
+        request: AckRequest,
+        reply: oneshot::Sender<Result<SendResponse, NodeError>>,
+    ) {
+        let result = (|| {
+            let Some(MessageRow::Received(mut row)) = self.store.message(&id)? else {
+                return Err(NodeError::NotFound(format!("no received message {id} is held")));
+            };
+            let original = decode_message(&id, &row.message)?;
+            if original.kind == MessageType::HumanAck {
+                return Err(bad("bad_ack", "an acknowledgement is not itself acknowledged"));
+            }
+            // Two `hotline ack` calls in quick succession send one
+            // acknowledgement: the second finds the first in the store, or
+            // still being sealed and written.
+            if let Some(done) = row.acknowledged_with.or_else(|| self.mail.acks_in_flight.get(&id).copied()) {
+                return Err(bad("already_acknowledged", format!("message {id} was already acknowledged by {done}")));
+            }
+            let request = SendRequest {
+                to: original.from.clone(),
+                from_role: Some(original.to.role.clone()),
+                kind: MessageType::HumanAck,
+                subject: ack_subject(&original.subject),
+                body: String::new(),
+                tlp: Some(original.tlp),
+                severity: None,
+                is_exercise: original.is_exercise,
+                respond_by: None,
+                case_id: Some(original.case_id),
+                in_reply_to: Some(id),
+                lang: original.lang.clone(),
+                fields: Some(Fields::HumanAck { acknowledged: id, note: request.note }),
+                force: false,
+            };
+            let (message, recipients) = self.prepare(request)?;
+            self.mail.acks_in_flight.insert(id, message.msg_id);
+            row.acknowledged_with = Some(message.msg_id);
+            row.read = true;
+            let mut extra = WriteBatch::new();
+            extra.put_message(id, &MessageRow::Received(row));
+            Ok((message, recipients, extra))
+        })();
+        match result {
+            Ok((message, recipients, extra)) => self.seal_and_queue(message, recipients, extra, reply),
+            Err(e) => {
+                let _ = reply.send(Err(e));
+            }
+        }
+    }
+
+    /// Checks a send request and builds the message and its recipient nodes.
+    pub(in crate::actor) fn prepare(&self, request: SendRequest) -> Result<(Message, Vec<NodeId>), NodeError> {
+        let now = self.now();
+        let to = request.to;
+        let record = self
+            .dir
+            .record(to.state, &to.role)
+            .ok_or_else(|| NodeError::NotFound(format!("no contact record of {to} is held")))?;
+        let status = self.dir.record_status(record, now);
+        if status == RecordStatus::Revoked {
+            return Err(bad("record_not_in_force", format!("the contact record of {to} is revoked")));
+        }
+        let expired = status == RecordStatus::Expired;
+        if expired && !request.force {
+            // Forced, the message waits in the outbox until the state
+            // renews the record and its nodes are members again.
+            let why = format!("expired on {} and its nodes are not members now", record.record.expires);
+            return Err(bad("record_expired", stale_warning(&to, &why, &record.record)));
+        }
+        if !request.force {
+            if status == RecordStatus::Expiring {
+                let why = format!("expires on {} and may be out of date", record.record.expires);
+                return Err(bad("record_expiring", stale_warning(&to, &why, &record.record)));
+            }
+            if self.unconfirmed(now).contains(&to) {
+                let why = "failed its last two communication checks";
+                return Err(bad("record_unconfirmed", stale_warning(&to, why, &record.record)));
+            }
+        }
+        // An expired record's nodes are not members; a forced message to
+        // them is kept for the record's renewal.
+        let recipients: Vec<NodeId> = record
+            .record
+            .nodes
+            .iter()
+            .filter(|n| expired || self.dir.is_member_of(to.state, n, now))
+            .copied()
+            .collect();
+        if recipients.is_empty() {
+            return Err(bad("no_member_node", format!("the contact record of {to} lists no member node")));
+        }
+        let default_tlp = record.record.default_tlp;
+        let from_role = request.from_role.unwrap_or_else(Role::technical);
+        let listed = self.dir.record(self.state, &from_role).is_some_and(|r| {
+            self.dir.record_status(r, now).is_in_force() && r.record.nodes.contains(&self.mail.node_id)
+        });
+        if !listed {
+            return Err(bad(
+                "not_listed",
+                format!(
+                    "this node is not listed in a contact record in force of {}/{from_role}: publish that record, with this node, first",
+                    self.state
+                ),
+            ));
+        }
+        let case_id = match (request.case_id, request.in_reply_to) {
+            (Some(case), _) => case,
+            (None, Some(parent)) => match self.store.message(&parent)? {
+                Some(row) => decode_message(&parent, row.message_bytes())?.case_id,
+                None => return Err(NodeError::NotFound(format!("no message {parent} is held to reply to"))),
+            },
+            (None, None) => CaseId(crate::random::bytes()?),
+        };
+        let kind = request.kind;
+        let fields = request.fields.unwrap_or(Fields::None);
+        let message = Message {
+            msg_id: MessageId(crate::random::bytes()?),
+            case_id,
+            in_reply_to: request.in_reply_to,
+            kind,
+            from: hotline_core::Address { state: self.state, role: from_role },
+            to,
+            created_at: now,
+            lang: request.lang,
+            // The sender's label, else the one the recipient asks for, else AMBER.
+            tlp: request.tlp.or(default_tlp).unwrap_or_default(),
+            severity: request.severity,
+            is_exercise: request.is_exercise,
+            respond_by: request.respond_by,
+            subject: request.subject,
+            body: request.body,
+            fields,
+            attachments: Vec::new(),
+        };
+        message.validate().map_err(|e| bad("invalid_field", e.to_string()))?;
+        Ok((message, recipients))
+    }
+
+    /// Seals `message` for each recipient node in a task of its own, so that
+    /// the actor goes on meanwhile; the envelopes come back to [`Actor::queue`].
+    pub(in crate::actor) fn seal_and_queue(
+        &mut self,
+        message: Message,
+        recipients: Vec<NodeId>,
+        extra: WriteBatch,
+        reply: oneshot::Sender<Result<SendResponse, NodeError>>,
+    ) {
+        let now = self.now();
+        let targets: Vec<(NodeId, Option<SealTo>)> =
+            recipients.iter().map(|node| (*node, self.prekey_for(node, now))).collect();
+        let actor = self.tasks.completions();
+        let key = Arc::clone(&self.mail.node_key);
+        let (sender, network) = (self.mail.node_id, self.dir.network_id());
+        // A plain task: the work is a fraction of a millisecond, and a
+        // blocking-pool thread costs more to wake than that.
+        self.tasks.spawn(async move {
+            let bytes = message.to_bytes();
+            let mut sealed = Vec::with_capacity(targets.len());
+            for (node, prekey) in targets {
+                let envelope = match prekey {
+                    Some(prekey) => match seal(&bytes, &key, sender, node, &prekey, &network, message.msg_id, now) {
+                        Ok(e) => Some(e),
+                        Err(e) => {
+                            let command =
+                                Completion::SealFailed { msg_id: message.msg_id, error: e.to_string(), reply };
+                            let _ = actor.send(command).await;
+                            return;
+                        }
+                    },
+                    None => None,
+                };
+                sealed.push((node, envelope));
+            }
+            let command = Completion::Sealed { message: Box::new(message), bytes, sealed, extra, reply };
+            // The actor is gone only at shutdown; the caller then sees its reply dropped.
+            let _ = actor.send(command).await;
+        });
+    }
+
+    /// Writes a sealed message and its envelopes durably, then answers and
+    /// starts delivering.
+    pub(in crate::actor) fn queue(
+        &mut self,
+        message: Message,
+        bytes: Vec<u8>,
+        sealed: Vec<(NodeId, Option<Vec<u8>>)>,
+        mut batch: WriteBatch,
+        reply: oneshot::Sender<Result<SendResponse, NodeError>>,
+    ) {
+        let now = self.now();
+        let response = self.stage_sent(&message, bytes, &sealed, now, &mut batch);
+        let after = After::Queued { reply, response, envelopes: sealed, queued_at: now };
+        self.persist_with(Vec::new(), batch, after, Vec::new());
+    }
+
+    /// Adds a sealed message and its outbox rows to `batch`: what `queue`
+    /// writes, for one message or several in one write.
+    pub(in crate::actor) fn stage_sent(
+        &mut self,
+        message: &Message,
+        bytes: Vec<u8>,
+        sealed: &[(NodeId, Option<Vec<u8>>)],
+        now: Timestamp,
+        batch: &mut WriteBatch,
+    ) -> SendResponse {
+        let id = message.msg_id;
+        let recipients: Vec<NodeId> = sealed.iter().map(|(n, _)| *n).collect();
+        for (node, envelope) in sealed {
+            if envelope.is_none() {
+                debug!(msg = %id, %node, "no prekey bundle from the recipient yet; sealing later");
+            }
+            let row = OutboxRow {
+                envelope: envelope.clone().unwrap_or_default(),
+                queued_at: now,
+                attempts: 0,
+                last_error: None,
+            };
+            batch.put_outbox(id, node, &row);
+        }
+        let row = SentRow { message: bytes, queued_at: now, recipients: recipients.clone(), acknowledged_with: None };
+        batch.put_message(id, &MessageRow::Sent(row));
+        batch.index_case(message.case_id, id);
+        self.mail.sent.insert(id);
+        info!(msg = %id, to = %message.to, kind = %message.kind, nodes = recipients.len(), "message queued");
+        SendResponse {
+            msg_id: id,
+            case_id: message.case_id,
+            state: MessageState::Queued,
+            deliveries: recipients.iter().map(|n| queued_view(n.to_string(), 0, None)).collect(),
+        }
+    }
+
+    /// Seals several messages in one task off the actor, for
+    /// `Command::SealedGroup`: a communication check writes its challenges
+    /// and the check itself in one batch.
+    pub(in crate::actor) fn seal_group(
+        &mut self,
+        messages: Vec<(Message, Vec<NodeId>)>,
+        group: crate::handle::SealedGroup,
+    ) {
+        let now = self.now();
+        let targets: Vec<(Message, Vec<SealTarget>)> = messages
+            .into_iter()
+            .map(|(m, nodes)| {
+                let to = nodes.iter().map(|n| (*n, self.prekey_for(n, now))).collect();
+                (m, to)
+            })
+            .collect();
+        let actor = self.tasks.completions();
+        let key = Arc::clone(&self.mail.node_key);
+        let (sender, network) = (self.mail.node_id, self.dir.network_id());
+        self.tasks.spawn(async move {
+            let mut out = Vec::with_capacity(targets.len());
+            for (message, to) in targets {
+                let bytes = message.to_bytes();
+                let mut sealed = Vec::with_capacity(to.len());
+                for (node, prekey) in to {
+                    let envelope = match prekey {
+                        Some(p) => match seal(&bytes, &key, sender, node, &p, &network, message.msg_id, now) {
+                            Ok(e) => Some(e),
+                            Err(e) => {
+                                let _ = actor.send(Completion::GroupSealFailed { group, error: e }).await;
+                                return;
+                            }
+                        },
+                        None => None,
+                    };
+                    sealed.push((node, envelope));
+                }
+                out.push((message, bytes, sealed));
+            }
+            let _ = actor.send(Completion::SealedGroup { group, sealed: out }).await;
+        });
+    }
+
+    /// The prekey to seal to for `node`: (id, X-Wing public key) from its
+    /// bundle; `None` if it has published no usable one.
+    pub(in crate::actor) fn prekey_for(&self, node: &NodeId, now: Timestamp) -> Option<SealTo> {
+        let bundle = self.dir.prekeys(node, now)?;
+        select_prekey(&bundle.bundle, now).map(|p| (p.id, p.public.clone()))
+    }
+
+    /// Called once a queued message is durable: schedules its deliveries.
+    pub(in crate::actor) fn on_queued(
+        &mut self,
+        envelopes: Vec<(NodeId, Option<Vec<u8>>)>,
+        id: MessageId,
+        queued_at: Timestamp,
+    ) {
+        let now = Instant::now();
+        let at = self.now();
+        for (node, envelope) in envelopes {
+            let sealed_to = envelope.as_ref().and_then(|_| self.dir.prekeys(&node, at)).map(|b| b.bundle.seq);
+            self.mail.schedule.insert((id, node), envelope, queued_at, now);
+            if let Some(p) = self.mail.schedule.get_mut(&(id, node)) {
+                p.sealed_to_bundle = sealed_to;
+            }
+        }
+        self.dispatch_due();
+    }
+
+    /// Starts the deliveries that are due.
+    pub(in crate::actor) fn dispatch_due(&mut self) {
+        if self.stopping {
+            return;
+        }
+        let limit = MAX_IN_FLIGHT.saturating_sub(self.mail.schedule.in_flight());
+        if limit == 0 {
+            return;
+        }
+        let now = Instant::now();
+        for key in self.mail.schedule.take_due(now, limit, MAX_IN_FLIGHT_PER_NODE) {
+            let envelope = match self.mail.schedule.get(&key).and_then(|p| p.envelope.clone()) {
+                Some(e) => e,
+                None => match self.reseal(&key) {
+                    Ok(Some(e)) => e,
+                    Ok(None) => {
+                        let error = "the recipient node has published no prekey bundle yet".to_string();
+                        self.mail.schedule.failed(&key, error, &self.mail.retry, jitter(), now);
+                        continue;
+                    }
+                    Err(e) => {
+                        self.mail.schedule.failed(&key, e, &self.mail.retry, jitter(), now);
+                        continue;
+                    }
+                },
+            };
+            let peer = match peer_id_of(&key.1) {
+                Ok(p) => p,
+                Err(e) => {
+                    self.mail.schedule.failed(&key, e.to_string(), &self.mail.retry, jitter(), now);
+                    continue;
+                }
+            };
+            let actor = self.tasks.completions();
+            let net = self.net.clone();
+            let (me, network) = (self.mail.node_id, self.dir.network_id());
+            self.tasks.spawn(async move {
+                let result = match net.deliver(peer, DeliverRequest { envelope }).await {
+                    // Verified here, off the actor.
+                    Ok(DeliverResponse::Receipt(bytes)) => match check_receipt(&key, me, &network, &bytes) {
+                        Ok(()) => Delivery::Receipted(bytes),
+                        Err(e) => Delivery::BadReceipt(e),
+                    },
+                    Ok(DeliverResponse::Refused { code, detail }) => Delivery::Refused { code, detail },
+                    Err(e) => Delivery::Failed(e.to_string()),
+                };
+                let _ = actor.send(Completion::DeliveryDone { key, result }).await;
+            });
+        }
+    }
+
+    /// Seals a queued message again to the recipient's current bundle and
+    /// saves the new envelope in the outbox.
+    pub(in crate::actor) fn reseal(&mut self, key: &DeliveryKey) -> Result<Option<Vec<u8>>, String> {
+        let (id, node) = key;
+        let row = match self.store.message(id) {
+            Ok(Some(MessageRow::Sent(row))) => row,
+            Ok(_) => return Err(format!("message {id} is not stored as sent")),
+            Err(e) => return Err(e.to_string()),
+        };
+        let now = self.now();
+        let current = self.dir.prekeys(node, now).map(|b| b.bundle.seq);
+        if current.is_some() && self.mail.schedule.get(key).and_then(|p| p.decrypt_failed_at_bundle) == current {
+            return Err("the recipient could not decrypt it; waiting for its new prekey bundle".into());
+        }
+        let Some(prekey) = self.prekey_for(node, now) else { return Ok(None) };
+        let network = self.dir.network_id();
+        let envelope = seal(&row.message, &self.mail.node_key, self.mail.node_id, *node, &prekey, &network, *id, now)?;
+        let queued_at = self.mail.schedule.get(key).map_or(now, |p| p.queued_at);
+        if let Some(p) = self.mail.schedule.get_mut(key) {
+            p.envelope = Some(envelope.clone());
+            p.sealed_to_bundle = current;
+        }
+        let mut batch = WriteBatch::new();
+        batch.put_outbox(
+            *id,
+            node,
+            &OutboxRow { envelope: envelope.clone(), queued_at, attempts: 0, last_error: None },
+        );
+        self.persist_with(Vec::new(), batch, After::Nothing, Vec::new());
+        Ok(Some(envelope))
+    }
+
+    /// A delivery attempt ended.
+    pub(in crate::actor) fn on_delivery_done(&mut self, key: DeliveryKey, result: Delivery) {
+        let now = Instant::now();
+        if self.mail.schedule.get(&key).is_none() {
+            return;
+        }
+        let error = match result {
+            Delivery::Receipted(bytes) => {
+                // The entry stays, in flight, until the receipt is durable:
+                // until then the message is not "delivered".
+                let mut batch = WriteBatch::new();
+                batch.delete_outbox(key.0, &key.1);
+                batch.put_receipt(key.0, &key.1, bytes);
+                self.comcheck_receipted(key.0, &mut batch);
+                self.persist_with(Vec::new(), batch, After::Receipted { key }, Vec::new());
+                self.dispatch_due();
+                return;
+            }
+            Delivery::BadReceipt(e) => {
+                warn!(msg = %key.0, node = %key.1, error = %e, "a receipt did not verify");
+                format!("the receipt did not verify: {e}")
+            }
+            Delivery::Refused { code, detail } => {
+                let bundle_seq = self.dir.prekeys(&key.1, self.now()).map(|b| b.bundle.seq);
+                if let Some(p) = self.mail.schedule.get_mut(&key) {
+                    // Seal again to the recipient's current bundle next time:
+                    // when the prekey is gone, and when the recipient could
+                    // not decrypt (it may have lost the prekey's secret in a
+                    // crash): then to a newer bundle than the one held now.
+                    if code == "prekey_expired" || code == "unknown_prekey" {
+                        p.envelope = None;
+                    } else if code == "decrypt_failed" {
+                        // Wait for a bundle newer than the one it was sealed
+                        // to (a newer one may have arrived before the refusal).
+                        p.envelope = None;
+                        p.decrypt_failed_at_bundle = p.sealed_to_bundle.or(bundle_seq);
+                    }
+                }
+                debug!(msg = %key.0, node = %key.1, %code, %detail, "delivery refused");
+                format!("refused: {code}: {detail}")
+            }
+            Delivery::Failed(e) => {
+                debug!(msg = %key.0, node = %key.1, error = %e, "delivery failed");
+                e
+            }
+        };
+        self.mail.schedule.failed(&key, error, &self.mail.retry, jitter(), now);
+    }
+
+    /// Called once a receipt is durable.
+    pub(in crate::actor) fn on_receipted(&mut self, key: DeliveryKey) {
+        self.mail.schedule.remove(&key);
+        info!(msg = %key.0, node = %key.1, "message delivered");
+        self.emit(NodeEvent::MessageDelivered { msg_id: key.0, node: key.1.to_string() });
+        if !self.mail.schedule.has_message(&key.0) {
+            for waiter in self.mail.waiters.remove(&key.0).unwrap_or_default() {
+                let _ = waiter.send(());
+            }
+        }
+    }
+
+    /// Makes the deliveries to `peer` due now (it connected).
+    pub(in crate::actor) fn wake_deliveries(&mut self, peer: &PeerId) {
+        if let Some(node) = node_id_of(peer) {
+            self.mail.schedule.wake(&node, Instant::now());
+            self.dispatch_due();
+        }
+    }
+
+    /// Answers once `id` has no delivery waiting.
+    pub(in crate::actor) fn wait_delivered(&mut self, id: MessageId, reply: oneshot::Sender<()>) {
+        if self.mail.schedule.has_message(&id) {
+            self.mail.waiters.entry(id).or_default().push(reply);
+        } else {
+            let _ = reply.send(());
+        }
+    }
+
+    /// The answer to `send` once the message is durable: the first
+    /// attempts may already have run.
+    pub(in crate::actor) fn sent_response(&self, mut response: SendResponse, nodes: &[NodeId]) -> SendResponse {
+        let id = response.msg_id;
+        for (d, node) in response.deliveries.iter_mut().zip(nodes) {
+            if let Some(p) = self.mail.schedule.get(&(id, *node)) {
+                d.attempts = p.attempts;
+                d.last_error = p.last_error.clone();
+            }
+        }
+        response
+    }
+}
