@@ -6,7 +6,7 @@ use crate::deliver::{DeliverCodec, deliver_protocol};
 use crate::error::NetError;
 use crate::gate::Gate;
 use crate::members_only::MembersOnly;
-use crate::protocol::{SyncCodec, sync_protocol};
+use crate::sync::{SyncCodec, sync_protocol};
 use hotline_core::NetworkId;
 use hotline_core::keys::sha256;
 use libp2p::identity::Keypair;

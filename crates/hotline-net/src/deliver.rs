@@ -65,7 +65,7 @@
 //! (Checked by `wire_vectors_are_stable` below.)
 
 use crate::budget::ByteBudget;
-use crate::protocol::{ProtocolError, invalid, read_frame_bounded, read_frame_budgeted, write_frame_bounded};
+use crate::sync::{ProtocolError, invalid, read_frame_bounded, read_frame_budgeted, write_frame_bounded};
 use futures::{AsyncRead, AsyncWrite};
 use hotline_core::NetworkId;
 use hotline_core::encoding;
@@ -265,7 +265,7 @@ impl libp2p::request_response::Codec for DeliverCodec {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::frame_bounded;
+    use crate::sync::frame_bounded;
     use futures::executor::block_on;
     use futures::io::Cursor;
     use libp2p::request_response::Codec;

@@ -1,6 +1,6 @@
 //! The errors this crate returns.
 
-use crate::protocol::ProtocolError;
+use crate::sync::ProtocolError;
 use libp2p::{Multiaddr, PeerId};
 use thiserror::Error;
 

@@ -4,7 +4,7 @@
 //! network. It runs the transports (TCP with Noise and Yamux, and QUIC),
 //! identify, ping, Kademlia peer routing among members, directory gossip
 //! (gossipsub, strict validation, content-addressed ids), the
-//! request-response sync protocol ([`protocol`]) and the request-response
+//! request-response sync protocol ([`sync`]) and the request-response
 //! deliver protocol ([`deliver`]: one sealed envelope in, a receipt or a
 //! refusal back); it gates connections so that only members stay connected
 //! and only members deliver.
@@ -58,7 +58,7 @@
 //! [`MAX_GOSSIP_BYTES`]. Messages are signed by the node key (gossipsub
 //! strict mode) and identified by the SHA-256 of the data, so the same
 //! object is one message whoever publishes it. The sync protocol's wire
-//! format is in [`protocol`], the deliver protocol's in [`deliver`].
+//! format is in [`sync`], the deliver protocol's in [`deliver`].
 //!
 //! # How the node drives it
 //! 1. Spawn with [`NetConfig::members`] set from the stored directory, then
@@ -72,7 +72,7 @@
 //!    (duplicate or pending) or `Reject` (invalid).
 //! 4. On [`NetEvent::PeerConnected`], and every N seconds with a random
 //!    member: send `Digest`, compare, `Fetch` what is newer in batches of at
-//!    most [`protocol::MAX_BATCH_OBJECTS`], `Push` what the peer lacks. A
+//!    most [`sync::MAX_BATCH_OBJECTS`], `Push` what the peer lacks. A
 //!    stranger (not yet a member) has [`NetConfig::grace`] to do this.
 //! 5. On [`NetEvent::SyncRequest`]: answer with
 //!    [`NetworkHandle::respond_sync`]; a node may answer `Refused` to
@@ -105,7 +105,7 @@ mod error;
 pub mod gate;
 mod members_only;
 mod network;
-pub mod protocol;
+pub mod sync;
 
 pub use behaviour::{MAX_GOSSIP_BYTES, directory_topic, identify_version, kad_protocol};
 pub use config::NetConfig;
@@ -115,7 +115,7 @@ pub use libp2p::gossipsub::MessageId;
 pub use libp2p::{Multiaddr, PeerId};
 pub use network::DeliverReply;
 pub use network::{InboundBudgets, NetEvent, Network, NetworkHandle, PeerInfo, StrangerCounts, SyncReply, Verdict};
-pub use protocol::{DigestEntry, DigestSummary, SyncRequest, SyncResponse, sync_protocol};
+pub use sync::{DigestEntry, DigestSummary, SyncRequest, SyncResponse, sync_protocol};
 
 use hotline_core::NodeId;
 

@@ -6,7 +6,7 @@ use crate::budget::{ByteBudget, BytePermit};
 use crate::config::NetConfig;
 use crate::deliver::{DeliverRequest, DeliverResponse, NOT_A_MEMBER};
 use crate::error::NetError;
-use crate::protocol::{SyncRequest, SyncResponse};
+use crate::sync::{SyncRequest, SyncResponse};
 use futures::StreamExt;
 use hotline_core::NetworkId;
 use libp2p::gossipsub::{self, MessageAcceptance, MessageId};

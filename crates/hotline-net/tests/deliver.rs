@@ -7,7 +7,7 @@ mod common;
 
 use common::*;
 use hotline_crypto::{MAX_ENVELOPE_BYTES, MAX_RECEIPT_BYTES};
-use hotline_net::protocol::ProtocolError;
+use hotline_net::sync::ProtocolError;
 use hotline_net::{DeliverRequest, DeliverResponse, Multiaddr, NetError, NetEvent, NetworkHandle, PeerId};
 use std::time::Duration;
 use tokio::sync::mpsc::Receiver;

@@ -45,7 +45,7 @@ use hotline_core::{
     Applied, Change, Directory, DirectoryObject, NodeId, ObjectKey, Outcome, RecordDraft, Rejection, SecretKey, Source,
     StateCode, Timestamp,
 };
-use hotline_net::protocol::digest_entries;
+use hotline_net::sync::digest_entries;
 use hotline_net::{
     DeliverReply, DeliverResponse, DigestSummary, MessageId, Multiaddr, NetEvent, NetworkHandle, PeerId, SyncReply,
     SyncRequest, SyncResponse, Verdict, node_id_of, peer_id_of,

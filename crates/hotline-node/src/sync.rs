@@ -40,7 +40,7 @@ use crate::actor::Completion;
 use futures::StreamExt;
 use hotline_core::directory::Digest;
 use hotline_core::{ObjectHash, ObjectKey};
-use hotline_net::protocol::{MAX_BATCH_OBJECTS, digest_entries};
+use hotline_net::sync::{MAX_BATCH_OBJECTS, digest_entries};
 use hotline_net::{DigestEntry, DigestSummary, NetworkHandle, PeerId, SyncRequest, SyncResponse};
 use std::collections::BTreeMap;
 use std::sync::Arc;

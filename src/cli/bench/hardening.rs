@@ -19,7 +19,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use hotline_core::Role;
 use hotline_net::attack::{Stalled, foreign_bundles, slow_sockets, stalled_streams};
-use hotline_net::protocol::MAX_BATCH_OBJECTS;
+use hotline_net::sync::MAX_BATCH_OBJECTS;
 use hotline_net::{NetConfig, Network, SyncRequest, SyncResponse};
 use hotline_node::NodeHandle;
 use hotline_node::api_types::StatusView;

@@ -8,7 +8,7 @@ use hotline_core::{
     Admission, ContactRecord, DirectoryObject, NetworkId, NodeId, ObjectKey, Role, SecretKey, SignedAdmission,
     SignedRecord, StateCode, StewardSignature,
 };
-use hotline_net::protocol::digest_entries;
+use hotline_net::sync::digest_entries;
 use hotline_net::{
     DigestSummary, Multiaddr, NetConfig, NetEvent, Network, NetworkHandle, PeerId, SyncRequest, SyncResponse, Verdict,
 };
@@ -388,7 +388,7 @@ async fn a_strangers_flood_of_objects_costs_no_signature_check_and_members_go_on
 
     // 4,096 validly signed bundles of nodes nobody lists, in DEU's name.
     let flood = hotline_net::attack::foreign_bundles(&network, state("DEU"), 4096, T0);
-    for batch in flood.chunks(hotline_net::protocol::MAX_BATCH_OBJECTS) {
+    for batch in flood.chunks(hotline_net::sync::MAX_BATCH_OBJECTS) {
         assert_eq!(stranger.push(honest[0], batch).await, SyncResponse::Ack);
     }
     let after = handles[0].status().await.unwrap_or_else(|e| panic!("{e}"));
