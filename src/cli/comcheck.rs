@@ -12,9 +12,9 @@
 //! the node knows is accepted too.
 
 use super::daemon::runtime;
-use super::message::{IdArg, id_arg, parse_duration};
 use super::note::{clean_line, duration, relative, truncate, utc, utc_short};
 use super::output::table;
+use super::parse::*;
 use super::{Out, now};
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Subcommand};
@@ -28,19 +28,10 @@ use hotline_node::api_types::{
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-/// The longest deadline the daemon accepts (30 days).
-const MAX_DEADLINE_SECS: u64 = 30 * 86_400;
 /// Longest code of a `nonce` answer, in bytes (the message rule).
 const MAX_CODE_BYTES: usize = 64;
 /// Note width in the status table.
 const NOTE_WIDTH: usize = 60;
-/// The task names, as the API spells them.
-const TASKS: [(&str, ComcheckTask); 4] = [
-    ("none", ComcheckTask::None),
-    ("nonce", ComcheckTask::Nonce),
-    ("confirm-record", ComcheckTask::ConfirmRecord),
-    ("counterpart", ComcheckTask::Counterpart),
-];
 /// Outcomes in the order people read them: the good news first.
 const OUTCOME_ORDER: [Outcome; 7] = [
     Outcome::Pass,
@@ -159,7 +150,7 @@ pub(super) fn run(cmd: ComcheckCommand, data_dir: &Path, out: &Out) -> Result<()
 
 /// `hotline comcheck schedule`.
 fn schedule(args: ScheduleArgs, data_dir: &Path, out: &Out) -> Result<()> {
-    let every_secs = super::message::parse_duration(args.every.trim())
+    let every_secs = parse_duration(args.every.trim())
         .filter(|s| *s >= 60)
         .ok_or_else(|| anyhow!("--every: give a period of at least 1m, such as 1h, 7d or 30d"))?;
     let check = start_request(&args.check)?;
@@ -339,50 +330,6 @@ fn start_request(args: &StartArgs) -> Result<ComcheckStartRequest> {
         share_full: args.share_full,
         from_role: Some(from_role),
     })
-}
-
-/// `--to`: `all` (`None`: every other admitted state), or states separated
-/// by commas, over one or more flags; duplicates are dropped.
-fn parse_targets(values: &[String]) -> Result<Option<Vec<StateCode>>> {
-    let items: Vec<&str> = values.iter().flat_map(|v| v.split(',')).map(str::trim).collect();
-    if items.iter().any(|i| i.is_empty()) {
-        bail!("--to: an empty entry; give states separated by commas, for example FRA,DEU, or all");
-    }
-    if items.iter().any(|i| i.eq_ignore_ascii_case("all")) {
-        if items.len() > 1 {
-            bail!("--to all already means every other admitted state: give all, or a list of states, not both");
-        }
-        return Ok(None);
-    }
-    let mut states = Vec::new();
-    for item in items {
-        let state: StateCode = item.parse().map_err(|e| anyhow!("--to: {e}"))?;
-        if !states.contains(&state) {
-            states.push(state);
-        }
-    }
-    Ok(Some(states))
-}
-
-/// `--deadline`: `30s`, `10m`, `2h`, `3d` (or a sum such as `1h30m`), 1 s to 30 days.
-fn parse_deadline(text: &str) -> Result<u64> {
-    match parse_duration(text.trim()) {
-        Some(0) => bail!("--deadline must be at least 1s"),
-        Some(s) if s <= MAX_DEADLINE_SECS => Ok(s),
-        Some(_) => bail!("--deadline is at most 30d: a check tests reachability, it is not a case"),
-        None => bail!("--deadline '{text}' is not a duration (for example 30s, 10m, 2h, 3d)"),
-    }
-}
-
-fn parse_task(text: &str) -> Result<ComcheckTask> {
-    let t = text.trim().to_ascii_lowercase();
-    match TASKS.iter().find(|(name, _)| *name == t) {
-        Some((_, task)) => Ok(*task),
-        None => {
-            let names: Vec<&str> = TASKS.iter().map(|(n, _)| *n).collect();
-            bail!("--task: '{text}' is not a comcheck task; use one of: {}", names.join(", "))
-        }
-    }
 }
 
 fn task_name(task: ComcheckTask) -> &'static str {

@@ -5,10 +5,11 @@ use super::daemon::{Source, runtime, source};
 use super::files::{self, ExportFile};
 use super::node::{commit_objects, open_node};
 use super::output::table;
+use super::parse::*;
 use super::{Out, now};
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
-use hotline_core::{DirectoryObject, ObjectKey, Role, StateCode};
+use hotline_core::{DirectoryObject, ObjectKey};
 use hotline_node::api_types::RecordEntry;
 use hotline_node::views;
 use serde_json::json;
@@ -48,14 +49,6 @@ pub(super) fn run(cmd: DirectoryCommand, data_dir: &Path, out: &Out) -> Result<(
         DirectoryCommand::History { target } => history(data_dir, &target, out),
         DirectoryCommand::Export { out: path } => export(data_dir, &path, out),
         DirectoryCommand::Import { file } => import(data_dir, &file, out),
-    }
-}
-
-/// Parses `STATE` or `STATE/ROLE`.
-fn parse_target(target: &str) -> Result<(StateCode, Option<Role>)> {
-    match target.split_once('/') {
-        Some((s, r)) => Ok((s.parse()?, Some(r.parse()?))),
-        None => Ok((target.parse()?, None)),
     }
 }
 

@@ -10,11 +10,11 @@
 use super::daemon::runtime;
 use super::note::{self, clean_line, duration, short_peer, truncate, utc_short};
 use super::output::table;
+use super::parse::*;
 use super::{Out, now};
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
-use hotline_core::message::MAX_SEVERITY;
-use hotline_core::{Address, CaseId, Fields, Message, MessageId, MessageType, Role, StateCode, Timestamp, Tlp};
+use hotline_core::{Address, CaseId, Fields, Message, MessageId, MessageType, Role, Timestamp, Tlp};
 use hotline_node::Client;
 use hotline_node::api_types::{
     AckRequest, MessageQuery, MessageSummary, MessageView, NodeEvent, OutboxItem, SendRequest, SendResponse,
@@ -23,10 +23,6 @@ use hotline_node::api_types::{DeliveryState, Direction, MessageState};
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 
-/// The longest `--wait` the daemon allows.
-const MAX_WAIT_SECS: u64 = 3600;
-/// The shortest id prefix accepted.
-const MIN_PREFIX: usize = 6;
 /// Longest acknowledgement note, in bytes (the message rule).
 const MAX_NOTE_BYTES: usize = 4096;
 /// Subject width in the inbox table.
@@ -526,119 +522,6 @@ fn check_message(r: &SendRequest, now: Timestamp) -> Result<()> {
     })
 }
 
-/// `DEU` or `DEU/policy`; the role defaults to technical.
-fn parse_address(text: &str) -> Result<Address> {
-    let (state, role) = match text.trim().split_once('/') {
-        Some((s, r)) => (s, Some(r)),
-        None => (text.trim(), None),
-    };
-    let state: StateCode = state.parse().map_err(|e| anyhow!("--to: {e}"))?;
-    let role = match role {
-        Some(r) => r.parse().map_err(|e| anyhow!("--to: {e}"))?,
-        None => Role::technical(),
-    };
-    Ok(Address { state, role })
-}
-
-fn parse_severity(text: &str) -> Result<u8> {
-    match text.trim().parse::<u8>() {
-        Ok(s) if s <= MAX_SEVERITY => Ok(s),
-        _ => bail!("--severity must be a whole number from 0 (none) to {MAX_SEVERITY} (critical), not '{text}'"),
-    }
-}
-
-/// `--timeout`: a duration (`30s`, `2m`) or plain seconds, at most an hour.
-fn parse_timeout(text: &str) -> Result<u64> {
-    let t = text.trim();
-    let secs = if !t.is_empty() && t.chars().all(|c| c.is_ascii_digit()) { t.parse().ok() } else { parse_duration(t) };
-    match secs {
-        Some(s) if s <= MAX_WAIT_SECS => Ok(s),
-        Some(_) => bail!("--timeout is at most 1h"),
-        None => bail!("--timeout '{text}' is not a duration (for example 30s, 2m, 1h)"),
-    }
-}
-
-/// `--respond-by`: a duration from `now` (`30m`, `2h`, `3d`), a UTC time
-/// (`2026-11-22T18:00Z`) or Unix seconds. It must be in the future.
-fn parse_when(text: &str, now: Timestamp) -> Result<Timestamp> {
-    let t = text.trim();
-    let at = if !t.is_empty() && t.chars().all(|c| c.is_ascii_digit()) {
-        Timestamp(t.parse().map_err(|_| anyhow!("--respond-by '{text}' is too large"))?)
-    } else if let Some(secs) = parse_utc(t) {
-        Timestamp(secs)
-    } else if let Some(secs) = parse_duration(t) {
-        if secs == 0 {
-            bail!("--respond-by {text} is now; give a time in the future");
-        }
-        now.plus(secs)
-    } else {
-        bail!("--respond-by '{text}' is not a duration (30m, 2h, 3d), a UTC time (2026-11-22T18:00Z) or Unix seconds");
-    };
-    if at <= now {
-        bail!("--respond-by {text} ({}) is in the past", note::utc(at));
-    }
-    Ok(at)
-}
-
-/// `90s`, `30m`, `2h`, `3d`, `1w`, or a sum such as `1h30m`, in seconds.
-pub(super) fn parse_duration(text: &str) -> Option<u64> {
-    let mut total: u64 = 0;
-    let mut number = String::new();
-    let mut units = 0;
-    for c in text.chars() {
-        if c.is_ascii_digit() {
-            number.push(c);
-            continue;
-        }
-        let unit = match c {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            'd' => 86_400,
-            'w' => 7 * 86_400,
-            _ => return None,
-        };
-        let n: u64 = number.parse().ok()?;
-        total = total.checked_add(n.checked_mul(unit)?)?;
-        number.clear();
-        units += 1;
-    }
-    (number.is_empty() && units > 0).then_some(total)
-}
-
-/// `YYYY-MM-DDTHH:MM[:SS]Z` (UTC), in Unix seconds.
-fn parse_utc(text: &str) -> Option<u64> {
-    let t = text.strip_suffix(['Z', 'z'])?;
-    let (date, time) = t.split_once(['T', 't', ' '])?;
-    let mut d = date.split('-');
-    let (y, mo, day): (i64, u32, u32) = (d.next()?.parse().ok()?, d.next()?.parse().ok()?, d.next()?.parse().ok()?);
-    let mut c = time.split(':');
-    let (h, mi): (u64, u64) = (c.next()?.parse().ok()?, c.next()?.parse().ok()?);
-    let s: u64 = c.next().map_or(Some(0), |s| s.parse().ok())?;
-    if d.next().is_some() || c.next().is_some() || !(1..=12).contains(&mo) || h > 23 || mi > 59 || s > 59 {
-        return None;
-    }
-    let days = days_from_civil(y, mo, day);
-    if days < 0 {
-        return None;
-    }
-    let secs = days as u64 * 86_400 + h * 3600 + mi * 60 + s;
-    // Refuse dates that do not exist (2026-02-30) by formatting them back.
-    Timestamp(secs).to_rfc3339().starts_with(&format!("{y:04}-{mo:02}-{day:02}")).then_some(secs)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
-/// `days_from_civil`).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (i64::from(m) + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 /// The body: `--body`, `--body-file` (`-` for standard input), or standard
 /// input when neither is given and it is not a terminal.
 fn read_body(body: Option<&str>, file: Option<&Path>) -> Result<String> {
@@ -702,27 +585,6 @@ fn normalize_body(text: &str) -> String {
 }
 
 // ----- ids -----
-
-/// An id as typed: all 32 digits, or a prefix to look up.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(super) enum IdArg {
-    Full([u8; 16]),
-    Prefix(String),
-}
-
-pub(super) fn id_arg(what: &str, text: &str) -> Result<IdArg> {
-    let t = text.trim().to_ascii_lowercase();
-    let hex = t.chars().all(|c| c.is_ascii_hexdigit());
-    if hex && t.len() == 32 {
-        let mut id = [0u8; 16];
-        hex::decode_to_slice(&t, &mut id).map_err(|e| anyhow!("{what} '{text}': {e}"))?;
-        return Ok(IdArg::Full(id));
-    }
-    if hex && (MIN_PREFIX..32).contains(&t.len()) {
-        return Ok(IdArg::Prefix(t));
-    }
-    bail!("'{text}' is not a {what}: give its 32 hexadecimal digits, or a unique prefix of at least {MIN_PREFIX}")
-}
 
 /// The messages and cases whose id starts with `prefix`, as the node finds
 /// them in its indexes (up to two of each).
@@ -898,10 +760,10 @@ mod tests {
         assert_eq!(parse_when("2h", NOW).unwrap(), Timestamp(NOW.0 + 7200));
         assert_eq!(parse_when("1800000600", NOW).unwrap(), Timestamp(1_800_000_600));
         assert_eq!(parse_when("2027-01-15T10:00Z", NOW).unwrap(), Timestamp(1_800_007_200));
-        assert_eq!(parse_utc("2026-11-22T19:45:01Z"), Some(1_795_376_701));
-        assert_eq!(parse_utc("2000-02-29T00:00:00Z"), Some(951_782_400));
-        assert_eq!(parse_utc("2026-02-30T00:00Z"), None);
-        assert_eq!(parse_utc("2026-11-22T19:45"), None);
+        assert_eq!(Timestamp::parse_utc("2026-11-22T19:45:01Z").map(|t| t.0), Some(1_795_376_701));
+        assert_eq!(Timestamp::parse_utc("2000-02-29T00:00:00Z").map(|t| t.0), Some(951_782_400));
+        assert_eq!(Timestamp::parse_utc("2026-02-30T00:00Z").map(|t| t.0), None);
+        assert_eq!(Timestamp::parse_utc("2026-11-22T19:45").map(|t| t.0), None);
         assert!(parse_when("0s", NOW).is_err());
     }
 

@@ -13,6 +13,7 @@ mod message;
 mod node;
 mod note;
 mod output;
+mod parse;
 pub(crate) use output::StdoutClosed;
 mod record;
 

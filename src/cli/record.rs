@@ -3,13 +3,12 @@
 
 use super::daemon::{Source, runtime, source};
 use super::node::commit_objects;
+use super::parse::*;
 use super::{Out, now};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use hotline_core::time::DAY;
-use hotline_core::{
-    Alternate, Availability, Channel, DirectoryObject, MessageType, NodeId, RecordDraft, Role, StateCode, Tlp,
-};
+use hotline_core::{Availability, DirectoryObject, MessageType, NodeId, RecordDraft, Role, StateCode, Tlp};
 use hotline_node::views;
 use std::path::Path;
 
@@ -236,29 +235,4 @@ pub(super) fn build_draft(args: RecordSetArgs, current: Option<RecordDraft>, own
         draft.default_tlp = args.default_tlp;
     }
     Ok(draft)
-}
-
-fn parse_channel(s: &str) -> Result<Channel> {
-    match s.split_once('=') {
-        Some((kind, address)) if !kind.is_empty() && !address.is_empty() => {
-            Ok(Channel { kind: kind.trim().to_string(), address: address.trim().to_string() })
-        }
-        _ => bail!("--channel '{s}' must be KIND=ADDRESS, for example signal=+33600000000"),
-    }
-}
-
-fn parse_alternate(s: &str) -> Result<Alternate> {
-    let mut alt = Alternate { name: String::new(), email: None, phone: None };
-    for part in s.split(',') {
-        match part.split_once('=') {
-            Some(("name", v)) => alt.name = v.trim().to_string(),
-            Some(("email", v)) => alt.email = Some(v.trim().to_string()),
-            Some(("phone", v)) => alt.phone = Some(v.trim().to_string()),
-            _ => bail!("--alternate '{s}' must be name=…[,email=…][,phone=…]"),
-        }
-    }
-    if alt.name.is_empty() {
-        bail!("--alternate '{s}' needs name=…");
-    }
-    Ok(alt)
 }
