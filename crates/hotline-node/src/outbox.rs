@@ -296,4 +296,34 @@ mod tests {
         assert!(!s.has_message(&a.0));
         assert_eq!(s.len(), 1);
     }
+
+    /// Under paused time, as the node's clock runs: a failed delivery is
+    /// not due until its backoff has passed, the wait doubles with each
+    /// failure, and the board the readers see follows every change.
+    #[tokio::test(start_paused = true)]
+    async fn retries_come_due_on_the_clock_and_the_board_follows() {
+        let policy = RetryPolicy { base: Duration::from_secs(2), max: Duration::from_secs(60) };
+        let mut s = Schedule::default();
+        let board = s.board();
+        let key = (MessageId([7; 16]), NodeId([7; 32]));
+        s.insert(key, Some(vec![1]), Timestamp(0), Instant::now());
+        assert_eq!(board.get(&key).map(|p| (p.attempts, p.in_flight)), Some((0, false)));
+        let mut waits = Vec::new();
+        for attempt in 1..=4u32 {
+            assert_eq!(s.take_due(Instant::now(), 10, 10), vec![key]);
+            assert_eq!(board.get(&key).map(|p| (p.attempts, p.in_flight)), Some((attempt, true)));
+            s.failed(&key, format!("offline {attempt}"), &policy, 0.5, Instant::now());
+            let progress = board.get(&key).expect("on the board");
+            assert_eq!(progress.last_error.as_deref(), Some(format!("offline {attempt}").as_str()));
+            assert!(!progress.in_flight);
+            let wait = progress.next_at - Instant::now();
+            waits.push(wait.as_secs());
+            tokio::time::advance(wait - Duration::from_millis(1)).await;
+            assert!(s.take_due(Instant::now(), 10, 10).is_empty(), "not due a millisecond early");
+            tokio::time::advance(Duration::from_millis(1)).await;
+        }
+        assert_eq!(waits, vec![2, 4, 8, 16]);
+        s.remove(&key);
+        assert_eq!(board.get(&key), None, "a receipted delivery leaves the board");
+    }
 }
