@@ -64,15 +64,12 @@
 //! ```
 //! (Checked by `wire_vectors_are_stable` below.)
 
-use crate::budget::ByteBudget;
-use crate::sync::{ProtocolError, invalid, read_frame_bounded, read_frame_budgeted, write_frame_bounded};
-use futures::{AsyncRead, AsyncWrite};
+use crate::frame::{FramedCodec, FramedProtocol};
+use crate::sync::ProtocolError;
 use hotline_core::NetworkId;
 use hotline_core::encoding;
 use libp2p::StreamProtocol;
 use serde::{Deserialize, Serialize};
-use std::io;
-use std::sync::Arc;
 
 use hotline_crypto::{MAX_ENVELOPE_BYTES, MAX_RECEIPT_BYTES};
 
@@ -209,66 +206,42 @@ impl DeliverResponse {
     }
 }
 
-/// The request-response codec of the deliver protocol: length-prefixed,
-/// canonically encoded frames with every bound checked on both sides.
-#[derive(Clone, Debug, Default)]
-pub struct DeliverCodec {
-    /// Bytes of inbound request frames being read, node-wide.
-    budget: Option<Arc<ByteBudget>>,
-}
+/// The deliver protocol's messages and bounds, for [`FramedCodec`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DeliverFrames;
 
-impl DeliverCodec {
-    /// A codec that reads requests within `budget`.
-    pub fn with_budget(budget: Arc<ByteBudget>) -> DeliverCodec {
-        DeliverCodec { budget: Some(budget) }
-    }
-}
-
-impl libp2p::request_response::Codec for DeliverCodec {
-    type Protocol = StreamProtocol;
+impl FramedProtocol for DeliverFrames {
     type Request = DeliverRequest;
     type Response = DeliverResponse;
+    const MAX_REQUEST_BYTES: usize = MAX_DELIVER_FRAME_BYTES;
+    const MAX_RESPONSE_BYTES: usize = MAX_DELIVER_RESPONSE_FRAME_BYTES;
 
-    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<DeliverRequest>
-    where
-        T: AsyncRead + Unpin + Send,
-    {
-        let body = read_frame_budgeted(io, MAX_DELIVER_FRAME_BYTES, self.budget.as_ref()).await?;
-        DeliverRequest::from_body(&body).map_err(invalid)
+    fn request_to_body(request: &DeliverRequest) -> Result<Vec<u8>, ProtocolError> {
+        request.to_body()
     }
-
-    async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<DeliverResponse>
-    where
-        T: AsyncRead + Unpin + Send,
-    {
-        let body = read_frame_bounded(io, MAX_DELIVER_RESPONSE_FRAME_BYTES).await?;
-        DeliverResponse::from_body(&body).map_err(invalid)
+    fn request_from_body(body: &[u8]) -> Result<DeliverRequest, ProtocolError> {
+        DeliverRequest::from_body(body)
     }
-
-    async fn write_request<T>(&mut self, _: &StreamProtocol, io: &mut T, request: DeliverRequest) -> io::Result<()>
-    where
-        T: AsyncWrite + Unpin + Send,
-    {
-        let body = request.to_body().map_err(invalid)?;
-        write_frame_bounded(io, &body, MAX_DELIVER_FRAME_BYTES).await
+    fn response_to_body(response: &DeliverResponse) -> Result<Vec<u8>, ProtocolError> {
+        response.to_body()
     }
-
-    async fn write_response<T>(&mut self, _: &StreamProtocol, io: &mut T, response: DeliverResponse) -> io::Result<()>
-    where
-        T: AsyncWrite + Unpin + Send,
-    {
-        let body = response.to_body().map_err(invalid)?;
-        write_frame_bounded(io, &body, MAX_DELIVER_RESPONSE_FRAME_BYTES).await
+    fn response_from_body(body: &[u8]) -> Result<DeliverResponse, ProtocolError> {
+        DeliverResponse::from_body(body)
     }
 }
+
+/// The request-response codec of the deliver protocol: length-prefixed,
+/// canonically encoded frames with every bound checked on both sides.
+pub type DeliverCodec = FramedCodec<DeliverFrames>;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sync::frame_bounded;
+    use crate::frame::frame_bounded;
     use futures::executor::block_on;
     use futures::io::Cursor;
     use libp2p::request_response::Codec;
+    use std::io;
 
     fn proto() -> StreamProtocol {
         deliver_protocol(&NetworkId([9; 32]))

@@ -102,6 +102,7 @@ pub mod budget;
 mod config;
 pub mod deliver;
 mod error;
+pub mod frame;
 pub mod gate;
 mod members_only;
 mod network;

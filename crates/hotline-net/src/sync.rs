@@ -49,8 +49,8 @@
 //! canonical encoding, trailing bytes, and item counts over the limits below;
 //! the stream is then reset and the request fails on both sides.
 
-use crate::budget::ByteBudget;
-use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use crate::frame::{FramedCodec, FramedProtocol, frame_bounded, read_frame_bounded};
+use futures::AsyncRead;
 use hotline_core::directory::{Digest, hash_of_digest};
 use hotline_core::encoding::{self, DecodeError};
 use hotline_core::limits::MAX_OBJECT_BYTES;
@@ -58,7 +58,6 @@ use hotline_core::{NetworkId, ObjectHash, ObjectKey};
 use libp2p::StreamProtocol;
 use serde::{Deserialize, Serialize};
 use std::io;
-use std::sync::Arc;
 use thiserror::Error;
 
 /// Most entries in one digest. A directory of 193 states holds a few
@@ -277,132 +276,39 @@ pub fn frame(body: &[u8]) -> Result<Vec<u8>, ProtocolError> {
     frame_bounded(body, MAX_FRAME_BYTES)
 }
 
-/// Prefixes `body` with its length, refusing an empty body or one over
-/// `max` bytes (or over `u32::MAX`, which the prefix cannot express).
-pub fn frame_bounded(body: &[u8], max: usize) -> Result<Vec<u8>, ProtocolError> {
-    let len = match u32::try_from(body.len()) {
-        Ok(len) if len > 0 && body.len() <= max => len,
-        _ => return Err(ProtocolError::FrameLength { len: body.len(), max }),
-    };
-    let mut out = Vec::with_capacity(4 + body.len());
-    out.extend_from_slice(&len.to_be_bytes());
-    out.extend_from_slice(body);
-    Ok(out)
-}
-
-pub(crate) fn invalid(e: ProtocolError) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, e)
-}
-
 /// Reads one sync frame body (at most [`MAX_FRAME_BYTES`]). See
 /// [`read_frame_bounded`].
 pub async fn read_frame<R: AsyncRead + Unpin>(io: &mut R) -> io::Result<Vec<u8>> {
     read_frame_bounded(io, MAX_FRAME_BYTES).await
 }
 
-/// Like [`read_frame_bounded`], holding the frame's announced length
-/// against `budget` (when given) while it is read: the bytes all peers'
-/// unfinished frames make this node hold are bounded node-wide. With the
-/// budget spent, the stream fails at once and the peer retries later.
-pub(crate) async fn read_frame_budgeted<R: AsyncRead + Unpin>(
-    io: &mut R,
-    max: usize,
-    budget: Option<&Arc<ByteBudget>>,
-) -> io::Result<Vec<u8>> {
-    let Some(budget) = budget else { return read_frame_bounded(io, max).await };
-    let mut len = [0u8; 4];
-    io.read_exact(&mut len).await?;
-    let len = u32::from_be_bytes(len) as usize;
-    if len == 0 || len > max {
-        return Err(invalid(ProtocolError::FrameLength { len, max }));
-    }
-    let _permit = budget.reserve(len).ok_or_else(|| io::Error::other("node busy: inbound byte budget spent"))?;
-    let mut body = Vec::new();
-    io.take(len as u64).read_to_end(&mut body).await?;
-    if body.len() != len {
-        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "frame truncated"));
-    }
-    Ok(body)
-}
+/// The sync protocol's messages and bounds, for [`FramedCodec`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SyncFrames;
 
-/// Reads one frame body of at most `max` bytes. The length is checked
-/// before anything is read or allocated, and the buffer then grows only as
-/// bytes actually arrive, so a peer announcing a large frame and sending
-/// nothing costs us nothing.
-pub async fn read_frame_bounded<R: AsyncRead + Unpin>(io: &mut R, max: usize) -> io::Result<Vec<u8>> {
-    let mut len = [0u8; 4];
-    io.read_exact(&mut len).await?;
-    let len = u32::from_be_bytes(len) as usize;
-    if len == 0 || len > max {
-        return Err(invalid(ProtocolError::FrameLength { len, max }));
-    }
-    let mut body = Vec::new();
-    io.take(len as u64).read_to_end(&mut body).await?;
-    if body.len() != len {
-        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "frame truncated"));
-    }
-    Ok(body)
-}
+impl FramedProtocol for SyncFrames {
+    type Request = SyncRequest;
+    type Response = SyncResponse;
+    const MAX_REQUEST_BYTES: usize = MAX_FRAME_BYTES;
+    const MAX_RESPONSE_BYTES: usize = MAX_FRAME_BYTES;
 
-/// Writes `body` as one frame of at most `max` bytes and flushes.
-pub(crate) async fn write_frame_bounded<W: AsyncWrite + Unpin>(io: &mut W, body: &[u8], max: usize) -> io::Result<()> {
-    let bytes = frame_bounded(body, max).map_err(invalid)?;
-    io.write_all(&bytes).await?;
-    io.flush().await
+    fn request_to_body(request: &SyncRequest) -> Result<Vec<u8>, ProtocolError> {
+        request.to_body()
+    }
+    fn request_from_body(body: &[u8]) -> Result<SyncRequest, ProtocolError> {
+        SyncRequest::from_body(body)
+    }
+    fn response_to_body(response: &SyncResponse) -> Result<Vec<u8>, ProtocolError> {
+        response.to_body()
+    }
+    fn response_from_body(body: &[u8]) -> Result<SyncResponse, ProtocolError> {
+        SyncResponse::from_body(body)
+    }
 }
 
 /// The request-response codec of the sync protocol: length-prefixed,
 /// canonically encoded frames with every bound checked on both sides.
-#[derive(Clone, Debug, Default)]
-pub struct SyncCodec {
-    /// Bytes of inbound request frames being read, node-wide.
-    budget: Option<Arc<ByteBudget>>,
-}
-
-impl SyncCodec {
-    /// A codec that reads requests within `budget`.
-    pub fn with_budget(budget: Arc<ByteBudget>) -> SyncCodec {
-        SyncCodec { budget: Some(budget) }
-    }
-}
-
-impl libp2p::request_response::Codec for SyncCodec {
-    type Protocol = StreamProtocol;
-    type Request = SyncRequest;
-    type Response = SyncResponse;
-
-    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<SyncRequest>
-    where
-        T: AsyncRead + Unpin + Send,
-    {
-        let body = read_frame_budgeted(io, MAX_FRAME_BYTES, self.budget.as_ref()).await?;
-        SyncRequest::from_body(&body).map_err(invalid)
-    }
-
-    async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<SyncResponse>
-    where
-        T: AsyncRead + Unpin + Send,
-    {
-        let body = read_frame(io).await?;
-        SyncResponse::from_body(&body).map_err(invalid)
-    }
-
-    async fn write_request<T>(&mut self, _: &StreamProtocol, io: &mut T, request: SyncRequest) -> io::Result<()>
-    where
-        T: AsyncWrite + Unpin + Send,
-    {
-        let body = request.to_body().map_err(invalid)?;
-        write_frame_bounded(io, &body, MAX_FRAME_BYTES).await
-    }
-
-    async fn write_response<T>(&mut self, _: &StreamProtocol, io: &mut T, response: SyncResponse) -> io::Result<()>
-    where
-        T: AsyncWrite + Unpin + Send,
-    {
-        let body = response.to_body().map_err(invalid)?;
-        write_frame_bounded(io, &body, MAX_FRAME_BYTES).await
-    }
-}
+pub type SyncCodec = FramedCodec<SyncFrames>;
 
 #[cfg(test)]
 mod tests {

@@ -5,79 +5,44 @@
 //! Hotline's own cost.
 
 use anyhow::{Context, Result, anyhow};
-use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, StreamExt};
+use futures::StreamExt;
+use hotline_net::frame::{FramedCodec, FramedProtocol};
+use hotline_net::sync::ProtocolError;
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm, SwarmBuilder, noise, tcp, yamux};
-use std::io;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 const PROTOCOL: StreamProtocol = StreamProtocol::new("/hotline-bench/echo/1");
 const MAX_BYTES: usize = 8 * 1024 * 1024;
 
-/// Length-prefixed bytes, both ways.
-#[derive(Clone, Default)]
-struct EchoCodec;
+/// Bytes, both ways, in the same frames as the node's protocols (the
+/// same codec, `hotline_net::frame::FramedCodec`), with no encoding. A
+/// frame is never empty, so a zero-byte body is sent as one byte.
+struct EchoFrames;
 
-async fn read_bytes<T: AsyncRead + Unpin + Send>(io: &mut T) -> io::Result<Vec<u8>> {
-    let mut len = [0u8; 4];
-    io.read_exact(&mut len).await?;
-    let len = u32::from_be_bytes(len) as usize;
-    if len > MAX_BYTES {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, "frame too large"));
-    }
-    let mut buf = vec![0u8; len];
-    io.read_exact(&mut buf).await?;
-    Ok(buf)
-}
-
-async fn write_bytes<T: AsyncWrite + Unpin + Send>(io: &mut T, bytes: &[u8]) -> io::Result<()> {
-    let len = u32::try_from(bytes.len()).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "too large"))?;
-    io.write_all(&len.to_be_bytes()).await?;
-    io.write_all(bytes).await?;
-    io.flush().await
-}
-
-impl request_response::Codec for EchoCodec {
-    type Protocol = StreamProtocol;
+impl FramedProtocol for EchoFrames {
     type Request = Vec<u8>;
     type Response = Vec<u8>;
+    const MAX_REQUEST_BYTES: usize = MAX_BYTES;
+    const MAX_RESPONSE_BYTES: usize = MAX_BYTES;
 
-    async fn read_request<T: AsyncRead + Unpin + Send>(
-        &mut self,
-        _: &StreamProtocol,
-        io: &mut T,
-    ) -> io::Result<Vec<u8>> {
-        read_bytes(io).await
+    fn request_to_body(request: &Vec<u8>) -> Result<Vec<u8>, ProtocolError> {
+        Ok(request.clone())
     }
-
-    async fn read_response<T: AsyncRead + Unpin + Send>(
-        &mut self,
-        _: &StreamProtocol,
-        io: &mut T,
-    ) -> io::Result<Vec<u8>> {
-        read_bytes(io).await
+    fn request_from_body(body: &[u8]) -> Result<Vec<u8>, ProtocolError> {
+        Ok(body.to_vec())
     }
-
-    async fn write_request<T: AsyncWrite + Unpin + Send>(
-        &mut self,
-        _: &StreamProtocol,
-        io: &mut T,
-        r: Vec<u8>,
-    ) -> io::Result<()> {
-        write_bytes(io, &r).await
+    fn response_to_body(response: &Vec<u8>) -> Result<Vec<u8>, ProtocolError> {
+        Ok(response.clone())
     }
-
-    async fn write_response<T: AsyncWrite + Unpin + Send>(
-        &mut self,
-        _: &StreamProtocol,
-        io: &mut T,
-        r: Vec<u8>,
-    ) -> io::Result<()> {
-        write_bytes(io, &r).await
+    fn response_from_body(body: &[u8]) -> Result<Vec<u8>, ProtocolError> {
+        Ok(body.to_vec())
     }
 }
+
+type EchoCodec = FramedCodec<EchoFrames>;
 
 type Echo = request_response::Behaviour<EchoCodec>;
 
@@ -87,7 +52,7 @@ fn swarm() -> Result<Swarm<Echo>> {
         .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)?
         .with_behaviour(|_| {
             request_response::Behaviour::with_codec(
-                EchoCodec,
+                EchoCodec::default(),
                 [(PROTOCOL, ProtocolSupport::Full)],
                 request_response::Config::default()
                     .with_request_timeout(Duration::from_secs(30))
@@ -187,12 +152,12 @@ pub(super) async fn round_trips(count: usize, size: usize) -> Result<Vec<f64>> {
     let (peer, addr) = server().await?;
     let client = client(peer, addr).await?;
     for _ in 0..10 {
-        echo(&client, vec![7u8; size]).await?;
+        echo(&client, vec![7u8; size.max(1)]).await?;
     }
     let mut out = Vec::with_capacity(count);
     for _ in 0..count {
         let t = Instant::now();
-        echo(&client, vec![7u8; size]).await?;
+        echo(&client, vec![7u8; size.max(1)]).await?;
         out.push(t.elapsed().as_secs_f64() * 1000.0);
     }
     Ok(out)
@@ -203,10 +168,10 @@ pub(super) async fn round_trips(count: usize, size: usize) -> Result<Vec<f64>> {
 pub(super) async fn throughput(count: usize, size: usize, in_flight: usize) -> Result<f64> {
     let (peer, addr) = server().await?;
     let client = client(peer, addr).await?;
-    echo(&client, vec![7u8; size]).await?;
+    echo(&client, vec![7u8; size.max(1)]).await?;
     let t = Instant::now();
     let results: Vec<Result<()>> = futures::stream::iter(0..count)
-        .map(|_| echo(&client, vec![7u8; size]))
+        .map(|_| echo(&client, vec![7u8; size.max(1)]))
         .buffer_unordered(in_flight)
         .collect()
         .await;
