@@ -2,8 +2,8 @@
 //! change to it; everything else talks to it through
 //! [`NodeHandle`](crate::NodeHandle).
 //!
-//! The actor's loop selects over five sources, in this order of priority:
-//! the completions of its own tasks (sealing, opening, delivering, sync
+//! The actor's loop selects fairly over five sources, after first handling
+//! the waiting completions of its own tasks (up to a bound): the completions (sealing, opening, delivering, sync
 //! exchanges; see the `tasks` module: a second inbox, polled first, and
 //! every task tracked and joined at shutdown), commit completions from the
 //! store's group committer, the public commands of the node's handles,
@@ -71,6 +71,9 @@ pub(crate) use comcheck::Comchecks;
 
 pub(crate) use messaging::{Delivery, Mail, OpenedMessage};
 pub(crate) use tasks::{Completion, Tasks};
+
+/// Completions handled ahead of everything else on each turn of the loop.
+const COMPLETIONS_FIRST: usize = 64;
 
 /// How often due deliveries are looked for (new messages and connecting
 /// peers start theirs at once; this catches retries that come due).
@@ -287,10 +290,18 @@ impl Actor {
         liveness_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         prekey_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let shutdown_reply = loop {
+            // Work the node already took on first: the completions of its
+            // own tasks waiting now, a bounded number of them, before the
+            // select. The select itself stays fair: a fully biased one let
+            // a busy source starve the ones after it (the timers that
+            // drive periodic sync and delivery retries).
+            for _ in 0..COMPLETIONS_FIRST {
+                match completions.try_recv() {
+                    Ok(completion) => self.on_completion(completion).await,
+                    Err(_) => break,
+                }
+            }
             tokio::select! {
-                // Work the node already took on first: its own tasks'
-                // completions and durable writes, then new requests.
-                biased;
                 Some(completion) = completions.recv() => self.on_completion(completion).await,
                 Some(committed) = commits.recv() => self.on_committed(committed).await,
                 command = commands.recv() => match command {

@@ -14,11 +14,21 @@ use crate::store::{Snapshot, Store};
 use hotline_core::encoding::{self, DecodeError};
 use hotline_core::{CaseId, MessageId, NodeId, Timestamp};
 use redb::ReadableTable;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 const MESSAGE_ROW_FORMAT: u8 = 1;
 const OUTBOX_ROW_FORMAT: u8 = 1;
+/// The format of the rows whose content the node defines (comchecks and
+/// their schedules): a format byte, then the canonical encoding.
+const NODE_ROW_FORMAT: u8 = 1;
+/// A comcheck row holds one check of at most a few hundred targets.
+const MAX_NODE_ROW_BYTES: usize = 4 * 1024 * 1024;
+
+fn encode_row<T: Serialize>(row: &T) -> Vec<u8> {
+    encoding::encode_versioned(NODE_ROW_FORMAT, row)
+}
 /// A message row holds one message (under 1 MiB) or one envelope, plus
 /// small fixed fields.
 const MAX_ROW_BYTES: usize = 2 * 1024 * 1024;
@@ -235,15 +245,16 @@ impl WriteBatch {
     }
 
     /// Writes (or replaces) the state of a communication check this node
-    /// runs. The node encodes it; the store keeps the bytes.
-    pub fn put_comcheck(&mut self, id: CaseId, row: Vec<u8>) {
-        self.ops.push(Op::Put { table: Table::Comchecks, key: id.0.to_vec(), value: row });
+    /// runs. The node defines the state; the store owns the row's format
+    /// (a format byte, then the canonical encoding, at most 4 MiB).
+    pub fn put_comcheck<T: Serialize>(&mut self, id: CaseId, check: &T) {
+        self.ops.push(Op::Put { table: Table::Comchecks, key: id.0.to_vec(), value: encode_row(check) });
     }
 
-    /// Writes (or replaces) a periodic communication check, as the node
-    /// encoded it.
-    pub fn put_schedule(&mut self, id: CaseId, row: Vec<u8>) {
-        self.ops.push(Op::Put { table: Table::Schedules, key: id.0.to_vec(), value: row });
+    /// Writes (or replaces) a periodic communication check, in the same
+    /// row format as [`WriteBatch::put_comcheck`].
+    pub fn put_schedule<T: Serialize>(&mut self, id: CaseId, schedule: &T) {
+        self.ops.push(Op::Put { table: Table::Schedules, key: id.0.to_vec(), value: encode_row(schedule) });
     }
 
     /// Removes a periodic communication check.
@@ -311,14 +322,31 @@ impl Store {
         Ok(out)
     }
 
-    /// Every communication check this node runs, as the node encoded it.
-    pub fn comchecks(&self) -> Result<Vec<(CaseId, Vec<u8>)>, StoreError> {
-        self.id_rows(Table::Comchecks, "reading comchecks")
+    /// Every communication check this node runs, decoded as `T`; a row
+    /// that does not decode is a damaged store.
+    pub fn comchecks<T: Serialize + DeserializeOwned>(&self) -> Result<Vec<(CaseId, T)>, StoreError> {
+        self.decoded_rows(Table::Comchecks, "reading comchecks", "comcheck")
     }
 
-    /// Every periodic communication check, as the node encoded it.
-    pub fn schedules(&self) -> Result<Vec<(CaseId, Vec<u8>)>, StoreError> {
-        self.id_rows(Table::Schedules, "reading comcheck schedules")
+    /// Every periodic communication check, decoded as `T`.
+    pub fn schedules<T: Serialize + DeserializeOwned>(&self) -> Result<Vec<(CaseId, T)>, StoreError> {
+        self.decoded_rows(Table::Schedules, "reading comcheck schedules", "comcheck schedule")
+    }
+
+    fn decoded_rows<T: Serialize + DeserializeOwned>(
+        &self,
+        which: Table,
+        action: &'static str,
+        what: &'static str,
+    ) -> Result<Vec<(CaseId, T)>, StoreError> {
+        self.id_rows(which, action)?
+            .into_iter()
+            .map(|(id, bytes)| {
+                encoding::decode_versioned(what, NODE_ROW_FORMAT, &bytes, MAX_NODE_ROW_BYTES)
+                    .map(|row| (id, row))
+                    .map_err(|e| self.corrupt(format!("{what} {id}: {e}")))
+            })
+            .collect()
     }
 
     /// The rows of a table keyed by 16-byte ids.
@@ -414,7 +442,7 @@ mod tests {
         batch.index_case(CaseId([10; 16]), other);
         batch.put_outbox(id, &node, &outbox);
         batch.put_secret(PREKEY_RING, b"secret");
-        batch.put_comcheck(case, vec![1, 2]);
+        batch.put_comcheck(case, &(7u32, "seven".to_string()));
         store.write(batch).unwrap();
         drop(store);
 
@@ -422,7 +450,9 @@ mod tests {
         assert_eq!(store.message(&id).unwrap(), Some(sent));
         assert_eq!(store.message(&other).unwrap(), None);
         assert_eq!(store.case(&case).unwrap(), vec![id]);
-        assert_eq!(store.comchecks().unwrap(), vec![(case, vec![1, 2])]);
+        assert_eq!(store.comchecks::<(u32, String)>().unwrap(), vec![(case, (7, "seven".to_string()))]);
+        // A row of another shape is a damaged store, not a panic.
+        assert!(matches!(store.comchecks::<Vec<MessageId>>(), Err(StoreError::Corrupt { .. })));
         assert_eq!(store.outbox().unwrap(), vec![OutboxEntry { msg_id: id, recipient: node, row: outbox }]);
         assert_eq!(store.secret(PREKEY_RING).unwrap().as_deref().map(|v| v.as_slice()), Some(&b"secret"[..]));
 

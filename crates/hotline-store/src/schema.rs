@@ -18,8 +18,8 @@
 //! | `outbox`   | msg_id ‖ recipient node (32) | [`crate::OutboxRow`]: an envelope not yet receipted |
 //! | `receipts` | msg_id ‖ recipient node (32) | a verified delivery receipt, in wire form    |
 //! | `secrets`  | name (text)                  | secret bytes (the prekey ring)               |
-//! | `comchecks`| comcheck id (16 bytes)       | the initiator's state of one check, encoded by the node |
-//! | `comcheck_schedules` | schedule id (16 bytes) | a periodic check, encoded by the node        |
+//! | `comchecks`| comcheck id (16 bytes)       | the initiator's state of one check (the node's type, the store's row format) |
+//! | `comcheck_schedules` | schedule id (16 bytes) | a periodic check (likewise)                  |
 //! | `mailbox`  | direction ‖ at (u64 BE) ‖ msg_id | empty: messages newest first (`crate::mailbox`) |
 //! | `unread`   | at (u64 BE) ‖ msg_id         | empty: received messages no person displayed |
 //!

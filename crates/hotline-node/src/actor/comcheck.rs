@@ -22,7 +22,6 @@ use hotline_core::comcheck::{
     Aggregates, ComcheckReport, MAX_TARGETS, Observed, Reply, ReportLine, SignedComcheckReport, evaluate,
     task_satisfied,
 };
-use hotline_core::encoding;
 use hotline_core::{
     Address, Attachment, CaseId, ComcheckTask, Fields, Message, MessageId, MessageType, ObjectKey, Role, StateCode,
     Timestamp, Tlp,
@@ -33,8 +32,6 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use tokio::sync::oneshot;
 use tracing::{info, warn};
 
-const ROW_FORMAT: u8 = 1;
-const MAX_ROW_BYTES: usize = 4 * 1024 * 1024;
 /// Longest deadline: a check is a test of reachability, not a case.
 const MAX_DEADLINE_SECS: u64 = 30 * 24 * 3600;
 /// The media type of a signed report attached to a message.
@@ -65,12 +62,6 @@ pub(crate) struct Comcheck {
     report_sent: bool,
 }
 
-impl Comcheck {
-    fn encode(&self) -> Vec<u8> {
-        encoding::encode_versioned(ROW_FORMAT, self)
-    }
-}
-
 /// A check run every period, at a random time within it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct Schedule {
@@ -91,10 +82,6 @@ const MAX_RUNS_KEPT: usize = 16;
 const MIN_PERIOD_SECS: u64 = 60;
 
 impl Schedule {
-    fn encode(&self) -> Vec<u8> {
-        encoding::encode_versioned(ROW_FORMAT, self)
-    }
-
     fn view(&self) -> ComcheckScheduleView {
         ComcheckScheduleView {
             schedule_id: self.id,
@@ -127,14 +114,10 @@ impl Comchecks {
     /// Loads the checks from the store.
     pub(crate) fn load(store: &Store) -> Result<Comchecks, NodeError> {
         let mut out = Comchecks::default();
-        for (id, bytes) in store.comchecks()? {
-            let check: Comcheck = encoding::decode_versioned("comcheck row", ROW_FORMAT, &bytes, MAX_ROW_BYTES)
-                .map_err(|e| NodeError::StoreFailed(format!("comcheck {id} does not decode: {e}")))?;
+        for (_, check) in store.comchecks::<Comcheck>()? {
             out.insert(check);
         }
-        for (id, bytes) in store.schedules()? {
-            let schedule: Schedule = encoding::decode_versioned("schedule row", ROW_FORMAT, &bytes, MAX_ROW_BYTES)
-                .map_err(|e| NodeError::StoreFailed(format!("comcheck schedule {id} does not decode: {e}")))?;
+        for (id, schedule) in store.schedules::<Schedule>()? {
             out.schedules.insert(id, schedule);
         }
         Ok(out)

@@ -2,9 +2,10 @@
 //!
 //! The actor reads two inboxes: the public [`crate::handle::Command`]s of
 //! the node's handles, and the [`Completion`]s of the tasks it spawned
-//! itself (sealing, opening, delivering, sync exchanges). Completions are
-//! polled first: they finish work the node already accepted, and a burst
-//! of requests must not starve them.
+//! itself (sealing, opening, delivering, sync exchanges). Completions
+//! waiting are handled first on each turn of the loop (up to a bound, then
+//! a fair select over every source): they finish work the node already
+//! accepted, and a burst of requests must not starve them.
 //!
 //! Every task is spawned through [`Tasks`], which tracks it under one
 //! cancellation token: at shutdown the actor cancels them and waits until

@@ -33,7 +33,7 @@ impl Actor {
         reply: Option<oneshot::Sender<Result<ComcheckView, NodeError>>>,
     ) {
         let now = self.now();
-        batch.put_comcheck(check.id, check.encode());
+        batch.put_comcheck(check.id, &check);
         info!(comcheck = %check.id, targets = check.targets.len(), task = ?check.task, "communication check started");
         let group = SealedGroup { extra: batch, comcheck: check.id, reply, view: Box::new(view(&check, now)) };
         self.comchecks.insert(check);
@@ -230,7 +230,7 @@ impl Actor {
         }
         // Written with every receipt of it, even when the time was already
         // set in memory: a first write that failed must not be the only one.
-        batch.put_comcheck(id, check.encode());
+        batch.put_comcheck(id, &check);
     }
 
     /// A reply to one of our checks arrived (its sender is verified):
@@ -277,7 +277,7 @@ impl Actor {
             target.note = Some(format!("the reply from {from} did not satisfy the task"));
         }
         info!(comcheck = %comcheck_id, target = %target.address, from = %from, ok, "comcheck reply");
-        batch.put_comcheck(*comcheck_id, check.encode());
+        batch.put_comcheck(*comcheck_id, &check);
     }
 
     /// Adds a periodic, unannounced check.
@@ -306,7 +306,7 @@ impl Actor {
             runs: Vec::new(),
         };
         let mut batch = WriteBatch::new();
-        batch.put_schedule(schedule.id, schedule.encode());
+        batch.put_schedule(schedule.id, &schedule);
         self.persist_with(Vec::new(), batch, After::Nothing, Vec::new());
         info!(schedule = %schedule.id, every_secs = every, "periodic communication check scheduled");
         let view = schedule.view();
@@ -356,13 +356,13 @@ impl Actor {
                     if schedule.runs.len() > MAX_RUNS_KEPT {
                         schedule.runs.remove(0);
                     }
-                    batch.put_schedule(id, schedule.encode());
+                    batch.put_schedule(id, &schedule);
                     self.comchecks.schedules.insert(id, schedule);
                     self.launch(check, messages, batch, None);
                 }
                 Err(e) => {
                     warn!(schedule = %id, error = %e, "a scheduled communication check could not start");
-                    batch.put_schedule(id, schedule.encode());
+                    batch.put_schedule(id, &schedule);
                     self.comchecks.schedules.insert(id, schedule);
                     self.persist_with(Vec::new(), batch, After::Nothing, Vec::new());
                 }
@@ -468,7 +468,7 @@ impl Actor {
             if let Some(c) = self.comchecks.checks.get_mut(&id) {
                 c.report_sent = true;
                 let mut batch = WriteBatch::new();
-                batch.put_comcheck(id, c.encode());
+                batch.put_comcheck(id, &c);
                 self.persist_with(Vec::new(), batch, After::Nothing, Vec::new());
             }
         }
