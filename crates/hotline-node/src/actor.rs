@@ -2,13 +2,14 @@
 //! change to it; everything else talks to it through
 //! [`NodeHandle`](crate::NodeHandle).
 //!
-//! The actor's loop selects fairly over five sources, after first handling
-//! the waiting completions of its own tasks (up to a bound): the completions (sealing, opening, delivering, sync
-//! exchanges; see the `tasks` module: a second inbox, polled first, and
-//! every task tracked and joined at shutdown), commit completions from the
-//! store's group committer, the public commands of the node's handles,
-//! network events, and timers (periodic sync, redial). Reads of messages do
-//! not come here at all: they run on the store (`crate::mailbox`). Handlers never wait on
+//! The actor's loop first handles the completions of its own tasks that
+//! are waiting (sealing, opening, delivering, sync exchanges; up to a
+//! bound; see the `tasks` module: a second inbox, and every task tracked
+//! and joined at shutdown), then selects fairly over five sources: those
+//! completions, commit completions from the store's group committer, the
+//! public commands of the node's handles, network events, and timers
+//! (periodic sync, redial). Reads of messages do not come here at all: they
+//! run on the store (`crate::mailbox`). Handlers never wait on
 //! the disk: a change is applied in memory, its write batch is queued on
 //! the [`GroupCommitter`], and what depends on durability (answering the
 //! user, acknowledging a peer's push, accepting a gossip message, updating
