@@ -82,6 +82,41 @@ const MAX_RUNS_KEPT: usize = 16;
 const MIN_PERIOD_SECS: u64 = 60;
 
 impl Schedule {
+    /// After the check of the period holding `now` has run: moves to the
+    /// next period (a node that was down for several periods runs once,
+    /// not once per period missed) and picks its time from `random`, a
+    /// uniform draw, leaving room for the deadline before the period ends.
+    fn advance(&mut self, now: Timestamp, random: Result<u64, NodeError>) -> Result<(), NodeError> {
+        while self.period_start.plus(self.every_secs) <= now {
+            self.period_start = self.period_start.plus(self.every_secs);
+        }
+        self.period_start = self.period_start.plus(self.every_secs);
+        self.next_at = self.time_in_period(random?);
+        Ok(())
+    }
+
+    /// A schedule whose first period starts `now`.
+    fn first(id: CaseId, every_secs: u64, check: ComcheckStartRequest, now: Timestamp, random: u64) -> Schedule {
+        let mut schedule = Schedule { id, every_secs, check, period_start: now, next_at: now, runs: Vec::new() };
+        schedule.next_at = schedule.time_in_period(random);
+        schedule
+    }
+
+    /// A time in the current period from a uniform draw, leaving room for
+    /// the check's deadline before the period ends.
+    fn time_in_period(&self, random: u64) -> Timestamp {
+        let room = self.every_secs.saturating_sub(self.check.deadline_secs).max(1);
+        self.period_start.plus(random % room)
+    }
+
+    /// Remembers a check it started, the last [`MAX_RUNS_KEPT`].
+    fn record_run(&mut self, check: CaseId) {
+        self.runs.push(check);
+        if self.runs.len() > MAX_RUNS_KEPT {
+            self.runs.remove(0);
+        }
+    }
+
     fn view(&self) -> ComcheckScheduleView {
         ComcheckScheduleView {
             schedule_id: self.id,
@@ -91,14 +126,6 @@ impl Schedule {
             runs: self.runs.clone(),
         }
     }
-}
-
-/// A random time in the period starting at `start`, leaving room for the
-/// deadline before the period ends.
-fn random_time_in(start: Timestamp, every_secs: u64, deadline_secs: u64) -> Result<Timestamp, NodeError> {
-    let room = every_secs.saturating_sub(deadline_secs).max(1);
-    let r = u64::from_be_bytes(crate::random::bytes::<8>()?);
-    Ok(start.plus(r % room))
 }
 
 /// The checks this node runs, its schedules, and which challenge belongs
@@ -215,4 +242,61 @@ fn challenge_text(task: ComcheckTask, nonce: Option<&str>, deadline: Timestamp) 
         "Communication check. {what} Answer with `hotline comcheck answer <id>` before {deadline}. \
          This tests that the point of contact is reachable; nothing changes in the directory."
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(deadline_secs: u64) -> ComcheckStartRequest {
+        ComcheckStartRequest {
+            to: None,
+            role: None,
+            deadline_secs,
+            task: ComcheckTask::None,
+            announced: false,
+            exercise: true,
+            share_full: false,
+            from_role: None,
+        }
+    }
+
+    const HOUR: u64 = 3600;
+
+    #[test]
+    fn each_run_falls_in_its_period_with_room_for_the_deadline() {
+        let t0 = Timestamp(1_800_000_000);
+        for draw in [0, 1, 1234, u64::MAX] {
+            let s = Schedule::first(CaseId([1; 16]), 24 * HOUR, check(HOUR), t0, draw);
+            assert!(s.next_at >= t0 && s.next_at.plus(HOUR) <= t0.plus(24 * HOUR), "{draw}: {:?}", s.next_at);
+        }
+    }
+
+    #[test]
+    fn a_node_down_for_several_periods_runs_once_then_keeps_its_rhythm() {
+        let t0 = Timestamp(1_800_000_000);
+        let mut s = Schedule::first(CaseId([1; 16]), 24 * HOUR, check(HOUR), t0, 0);
+        // Back after three days: the run now stands for the current period,
+        // and the next falls in the one after it, not in a missed one.
+        let now = t0.plus(3 * 24 * HOUR + 5);
+        s.advance(now, Ok(7)).unwrap();
+        assert_eq!(s.period_start, t0.plus(4 * 24 * HOUR));
+        assert_eq!(s.next_at, t0.plus(4 * 24 * HOUR + 7));
+        // On time: exactly one period further.
+        s.advance(s.next_at, Ok(7)).unwrap();
+        assert_eq!(s.period_start, t0.plus(5 * 24 * HOUR));
+    }
+
+    #[test]
+    fn a_failed_draw_leaves_no_time_and_runs_are_capped() {
+        let t0 = Timestamp(1_800_000_000);
+        let mut s = Schedule::first(CaseId([1; 16]), 24 * HOUR, check(HOUR), t0, 0);
+        let failed = NodeError::Internal { code: "random_failed", message: "no entropy".into() };
+        assert!(s.advance(t0, Err(failed)).is_err());
+        for n in 0..(MAX_RUNS_KEPT as u8 + 5) {
+            s.record_run(CaseId([n; 16]));
+        }
+        assert_eq!(s.runs.len(), MAX_RUNS_KEPT);
+        assert_eq!(s.runs[0], CaseId([5; 16]), "the oldest go first");
+    }
 }

@@ -297,14 +297,8 @@ impl Actor {
         // Refuse now what would fail at every run.
         self.prepare_comcheck(check.clone())?;
         let now = self.now();
-        let schedule = Schedule {
-            id: CaseId(crate::random::bytes()?),
-            every_secs: every,
-            next_at: random_time_in(now, every, check.deadline_secs)?,
-            check,
-            period_start: now,
-            runs: Vec::new(),
-        };
+        let id = CaseId(crate::random::bytes()?);
+        let schedule = Schedule::first(id, every, check, now, u64::from_be_bytes(crate::random::bytes()?));
         let mut batch = WriteBatch::new();
         batch.put_schedule(schedule.id, &schedule);
         self.persist_with(Vec::new(), batch, After::Nothing, Vec::new());
@@ -336,26 +330,14 @@ impl Actor {
         let due: Vec<CaseId> = self.comchecks.schedules.values().filter(|s| s.next_at <= now).map(|s| s.id).collect();
         for id in due {
             let Some(mut schedule) = self.comchecks.schedules.get(&id).cloned() else { continue };
-            // The check run now stands for the period holding `now`; the
-            // next one falls in the period after it.
-            while schedule.period_start.plus(schedule.every_secs) <= now {
-                schedule.period_start = schedule.period_start.plus(schedule.every_secs);
-            }
-            schedule.period_start = schedule.period_start.plus(schedule.every_secs);
-            match random_time_in(schedule.period_start, schedule.every_secs, schedule.check.deadline_secs) {
-                Ok(t) => schedule.next_at = t,
-                Err(e) => {
-                    warn!(schedule = %id, error = %e, "cannot pick the next time of a scheduled check");
-                    continue;
-                }
+            if let Err(e) = schedule.advance(now, crate::random::bytes::<8>().map(u64::from_be_bytes)) {
+                warn!(schedule = %id, error = %e, "cannot pick the next time of a scheduled check");
+                continue;
             }
             let mut batch = WriteBatch::new();
             match self.prepare_comcheck(schedule.check.clone()) {
                 Ok((check, messages)) => {
-                    schedule.runs.push(check.id);
-                    if schedule.runs.len() > MAX_RUNS_KEPT {
-                        schedule.runs.remove(0);
-                    }
+                    schedule.record_run(check.id);
                     batch.put_schedule(id, &schedule);
                     self.comchecks.schedules.insert(id, schedule);
                     self.launch(check, messages, batch, None);
