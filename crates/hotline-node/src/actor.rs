@@ -37,7 +37,6 @@ use crate::api_types::{
 use crate::error::NodeError;
 use crate::handle::Command;
 use crate::options::Clock;
-pub(crate) use crate::random::{jitter, shuffle};
 use crate::sync;
 use crate::views;
 use hotline_core::directory::Digest;
@@ -136,6 +135,8 @@ pub(crate) struct ActorInit {
     pub net: NetworkHandle,
     pub net_events: mpsc::Receiver<NetEvent>,
     pub clock: Clock,
+    /// Where the node's randomness comes from.
+    pub random: crate::random::Randomness,
     pub gossip: bool,
     pub events: broadcast::Sender<NodeEvent>,
     pub commands: mpsc::Receiver<Command>,
@@ -173,6 +174,7 @@ pub(crate) fn spawn(init: ActorInit) -> tokio::task::JoinHandle<()> {
         state_key: init.state_key,
         net: init.net,
         clock: init.clock,
+        random: init.random,
         started: Instant::now(),
         gossip: init.gossip,
         events: init.events,
@@ -219,6 +221,8 @@ struct Actor {
     net: NetworkHandle,
     local_peer: PeerId,
     clock: Clock,
+    /// Ids, seeds and jitter (see `crate::random`).
+    random: crate::random::Randomness,
     started: Instant,
     gossip: bool,
     events: broadcast::Sender<NodeEvent>,
@@ -278,7 +282,7 @@ impl Actor {
         (sync_interval, redial_interval): (Duration, Duration),
         done: watch::Sender<bool>,
     ) {
-        let sync_timer = tokio::time::sleep(spread(sync_interval));
+        let sync_timer = tokio::time::sleep(spread(sync_interval, &self.random));
         tokio::pin!(sync_timer);
         // The network dials the bootstrap addresses at start; redial later.
         let mut redial_tick = tokio::time::interval_at(Instant::now() + redial_interval, redial_interval);
@@ -319,7 +323,7 @@ impl Actor {
                     }
                 },
                 () = &mut sync_timer => {
-                    sync_timer.as_mut().reset(Instant::now() + spread(sync_interval));
+                    sync_timer.as_mut().reset(Instant::now() + spread(sync_interval, &self.random));
                     self.on_sync_tick().await;
                 }
                 _ = redial_tick.tick() => self.on_redial_tick().await,
@@ -574,6 +578,6 @@ impl Actor {
 
 /// `period` spread over ±25 %: nodes started together (a restarted network,
 /// or many nodes in one process) must not all sync in the same instant.
-fn spread(period: Duration) -> Duration {
-    period.mul_f64(0.75 + 0.5 * jitter())
+fn spread(period: Duration, random: &crate::random::Randomness) -> Duration {
+    period.mul_f64(0.75 + 0.5 * random.jitter())
 }

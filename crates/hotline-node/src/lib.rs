@@ -63,6 +63,7 @@ pub use logging::init_logging;
 pub use node::{Node, RunningNode, run_until_signal};
 pub use options::{Clock, NodeOptions};
 pub use outbox::RetryPolicy;
+pub use random::Randomness;
 
 /// Re-exported so callers can name peers and addresses without depending on libp2p.
 pub use hotline_net::{Multiaddr, PeerId};

@@ -132,6 +132,7 @@ impl Node {
             net,
             net_events,
             clock: options.clock.clone(),
+            random: options.randomness.clone(),
             gossip: options.gossip,
             events: events.clone(),
             commands: command_rx,

@@ -95,6 +95,9 @@ pub struct NodeOptions {
     pub gossip: bool,
     /// The directory's clock.
     pub clock: Clock,
+    /// Where ids, seeds and timer jitter come from: the operating system
+    /// (the default), or a seeded generator in tests.
+    pub randomness: crate::random::Randomness,
     /// Serve the control API. Default: true.
     pub serve_api: bool,
     /// The control socket, instead of `DATA/hotline.sock`.
@@ -125,6 +128,7 @@ impl Default for NodeOptions {
             target_peers: 8,
             gossip: true,
             clock: Clock::system(),
+            randomness: crate::random::Randomness::os(),
             serve_api: true,
             api_socket: None,
             retry: RetryPolicy::default(),

@@ -264,7 +264,13 @@ impl Actor {
                 Err(e) => {
                     warn!(msg = %key.0, error = %e, "a receipt could not be stored; it will be asked for again");
                     let error = format!("the receipt could not be stored: {e}");
-                    self.mail.schedule.failed(&key, error, &self.mail.retry, jitter(), tokio::time::Instant::now());
+                    self.mail.schedule.failed(
+                        &key,
+                        error,
+                        &self.mail.retry,
+                        self.random.jitter(),
+                        tokio::time::Instant::now(),
+                    );
                 }
             },
             After::Received { id, reply, receipt, events } => {

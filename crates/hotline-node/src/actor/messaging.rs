@@ -29,7 +29,7 @@ mod reading;
 mod receiving;
 mod sending;
 
-use super::{Actor, After, Completion, jitter};
+use super::{Actor, After, Completion};
 use crate::api_types::{AckRequest, MessageState, MessageView, NodeEvent, SendRequest, SendResponse};
 use crate::error::NodeError;
 use crate::mailbox::{decode_message, queued_view};
@@ -201,8 +201,9 @@ fn seal(
     network: &hotline_core::NetworkId,
     id: MessageId,
     now: Timestamp,
+    random: &crate::random::Randomness,
 ) -> Result<Vec<u8>, String> {
-    let mut rng = crate::random::seeded()?;
+    let mut rng = random.seeded_rng()?;
     let envelope = Envelope::seal(plaintext, key, sender, node, (prekey.0, &prekey.1), network, id.0, now, &mut rng)
         .map_err(|e| e.to_string())?;
     Ok(envelope.to_bytes())

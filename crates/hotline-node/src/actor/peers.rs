@@ -11,7 +11,7 @@
 //! ([`MEMBER_REDIAL_BACKOFF`]), from our side, so a member comes back even
 //! while strangers hold every inbound handshake slot.
 
-use super::{Actor, shuffle};
+use super::Actor;
 use hotline_net::{Multiaddr, PeerId, PeerInfo};
 use libp2p::multiaddr::Protocol;
 use std::collections::BTreeMap;
@@ -140,7 +140,7 @@ impl Actor {
             .filter(|p| self.members.contains_key(p) && !self.syncing.contains_key(p))
             .copied()
             .collect();
-        shuffle(&mut candidates);
+        self.random.shuffle(&mut candidates);
         if let Some(&peer) = candidates.first() {
             debug!(%peer, "periodic sync");
             self.start_sync(peer);
@@ -180,7 +180,7 @@ impl Actor {
             members: &self.members,
             target: self.target_peers,
         }
-        .plan(&peers, shuffle);
+        .plan(&peers, |members| self.random.shuffle(members));
         for addr in plan.bootstrap {
             debug!(%addr, "redialling bootstrap address");
             if let Err(e) = self.net.dial(addr.clone()).await {

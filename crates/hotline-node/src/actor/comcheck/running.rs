@@ -127,7 +127,7 @@ impl Actor {
                 .filter(|s| *s != self.state && self.dir.is_admitted(*s, now))
                 .collect(),
         };
-        let id = CaseId(crate::random::bytes()?);
+        let id = CaseId(self.random.bytes()?);
         let initiator = Address { state: self.state, role: request.from_role.unwrap_or_else(Role::technical) };
         // The challenges are signed as this PoC: its record must list this node.
         let listed = self.dir.record(self.state, &initiator.role).is_some_and(|r| {
@@ -156,7 +156,7 @@ impl Actor {
                 }
                 let address = Address { state, role: role.clone() };
                 let nonce = match request.task {
-                    ComcheckTask::Nonce => Some(hex::encode(crate::random::bytes::<4>()?)),
+                    ComcheckTask::Nonce => Some(hex::encode(self.random.bytes::<4>()?)),
                     _ => None,
                 };
                 let send = SendRequest {
@@ -297,8 +297,8 @@ impl Actor {
         // Refuse now what would fail at every run.
         self.prepare_comcheck(check.clone())?;
         let now = self.now();
-        let id = CaseId(crate::random::bytes()?);
-        let schedule = Schedule::first(id, every, check, now, u64::from_be_bytes(crate::random::bytes()?));
+        let id = CaseId(self.random.bytes()?);
+        let schedule = Schedule::first(id, every, check, now, self.random.u64()?);
         let mut batch = WriteBatch::new();
         batch.put_schedule(schedule.id, &schedule);
         self.persist_with(Vec::new(), batch, After::Nothing, Vec::new());
@@ -330,7 +330,7 @@ impl Actor {
         let due: Vec<CaseId> = self.comchecks.schedules.values().filter(|s| s.next_at <= now).map(|s| s.id).collect();
         for id in due {
             let Some(mut schedule) = self.comchecks.schedules.get(&id).cloned() else { continue };
-            if let Err(e) = schedule.advance(now, crate::random::bytes::<8>().map(u64::from_be_bytes)) {
+            if let Err(e) = schedule.advance(now, self.random.u64()) {
                 warn!(schedule = %id, error = %e, "cannot pick the next time of a scheduled check");
                 continue;
             }

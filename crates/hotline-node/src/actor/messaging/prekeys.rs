@@ -12,7 +12,7 @@ impl Actor {
     /// only once its own write is durable (`Actor::unsaved_own`).
     pub(in crate::actor) fn maintain_prekeys(&mut self) {
         let now = self.now();
-        let mut rng = match crate::random::seeded() {
+        let mut rng = match self.random.seeded_rng() {
             Ok(r) => r,
             Err(e) => {
                 warn!(error = %e, "cannot rotate prekeys");

@@ -132,12 +132,12 @@ impl Actor {
                 Some(row) => decode_message(&parent, row.message_bytes())?.case_id,
                 None => return Err(NodeError::NotFound(format!("no message {parent} is held to reply to"))),
             },
-            (None, None) => CaseId(crate::random::bytes()?),
+            (None, None) => CaseId(self.random.bytes()?),
         };
         let kind = request.kind;
         let fields = request.fields.unwrap_or(Fields::None);
         let message = Message {
-            msg_id: MessageId(crate::random::bytes()?),
+            msg_id: MessageId(self.random.bytes()?),
             case_id,
             in_reply_to: request.in_reply_to,
             kind,
@@ -173,6 +173,7 @@ impl Actor {
             recipients.iter().map(|node| (*node, self.prekey_for(node, now))).collect();
         let actor = self.tasks.completions();
         let key = Arc::clone(&self.mail.node_key);
+        let random = self.random.clone();
         let (sender, network) = (self.mail.node_id, self.dir.network_id());
         // A plain task: the work is a fraction of a millisecond, and a
         // blocking-pool thread costs more to wake than that.
@@ -181,15 +182,17 @@ impl Actor {
             let mut sealed = Vec::with_capacity(targets.len());
             for (node, prekey) in targets {
                 let envelope = match prekey {
-                    Some(prekey) => match seal(&bytes, &key, sender, node, &prekey, &network, message.msg_id, now) {
-                        Ok(e) => Some(e),
-                        Err(e) => {
-                            let command =
-                                Completion::SealFailed { msg_id: message.msg_id, error: e.to_string(), reply };
-                            let _ = actor.send(command).await;
-                            return;
+                    Some(prekey) => {
+                        match seal(&bytes, &key, sender, node, &prekey, &network, message.msg_id, now, &random) {
+                            Ok(e) => Some(e),
+                            Err(e) => {
+                                let command =
+                                    Completion::SealFailed { msg_id: message.msg_id, error: e.to_string(), reply };
+                                let _ = actor.send(command).await;
+                                return;
+                            }
                         }
-                    },
+                    }
                     None => None,
                 };
                 sealed.push((node, envelope));
@@ -271,6 +274,7 @@ impl Actor {
             .collect();
         let actor = self.tasks.completions();
         let key = Arc::clone(&self.mail.node_key);
+        let random = self.random.clone();
         let (sender, network) = (self.mail.node_id, self.dir.network_id());
         self.tasks.spawn(async move {
             let mut out = Vec::with_capacity(targets.len());
@@ -279,7 +283,7 @@ impl Actor {
                 let mut sealed = Vec::with_capacity(to.len());
                 for (node, prekey) in to {
                     let envelope = match prekey {
-                        Some(p) => match seal(&bytes, &key, sender, node, &p, &network, message.msg_id, now) {
+                        Some(p) => match seal(&bytes, &key, sender, node, &p, &network, message.msg_id, now, &random) {
                             Ok(e) => Some(e),
                             Err(e) => {
                                 let _ = actor.send(Completion::GroupSealFailed { group, error: e }).await;
@@ -339,11 +343,11 @@ impl Actor {
                     Ok(Some(e)) => e,
                     Ok(None) => {
                         let error = "the recipient node has published no prekey bundle yet".to_string();
-                        self.mail.schedule.failed(&key, error, &self.mail.retry, jitter(), now);
+                        self.mail.schedule.failed(&key, error, &self.mail.retry, self.random.jitter(), now);
                         continue;
                     }
                     Err(e) => {
-                        self.mail.schedule.failed(&key, e, &self.mail.retry, jitter(), now);
+                        self.mail.schedule.failed(&key, e, &self.mail.retry, self.random.jitter(), now);
                         continue;
                     }
                 },
@@ -351,7 +355,7 @@ impl Actor {
             let peer = match peer_id_of(&key.1) {
                 Ok(p) => p,
                 Err(e) => {
-                    self.mail.schedule.failed(&key, e.to_string(), &self.mail.retry, jitter(), now);
+                    self.mail.schedule.failed(&key, e.to_string(), &self.mail.retry, self.random.jitter(), now);
                     continue;
                 }
             };
@@ -389,7 +393,17 @@ impl Actor {
         }
         let Some(prekey) = self.prekey_for(node, now) else { return Ok(None) };
         let network = self.dir.network_id();
-        let envelope = seal(&row.message, &self.mail.node_key, self.mail.node_id, *node, &prekey, &network, *id, now)?;
+        let envelope = seal(
+            &row.message,
+            &self.mail.node_key,
+            self.mail.node_id,
+            *node,
+            &prekey,
+            &network,
+            *id,
+            now,
+            &self.random,
+        )?;
         let queued_at = self.mail.schedule.get(key).map_or(now, |p| p.queued_at);
         if let Some(p) = self.mail.schedule.get_mut(key) {
             p.envelope = Some(envelope.clone());
@@ -451,7 +465,7 @@ impl Actor {
                 e
             }
         };
-        self.mail.schedule.failed(&key, error, &self.mail.retry, jitter(), now);
+        self.mail.schedule.failed(&key, error, &self.mail.retry, self.random.jitter(), now);
     }
 
     /// Called once a receipt is durable.
