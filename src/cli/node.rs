@@ -19,6 +19,14 @@ pub(crate) struct InitArgs {
     /// The state this node speaks for (ISO 3166-1 alpha-3).
     #[arg(long)]
     state: StateCode,
+    /// A libp2p multiaddress to listen on (repeatable), for example
+    /// /ip4/0.0.0.0/tcp/4610. Default: TCP and QUIC on port 4610.
+    #[arg(long, value_name = "ADDR")]
+    listen: Vec<String>,
+    /// A node to dial at start-up (repeatable): its multiaddress, with or
+    /// without /p2p/PEER_ID, for example /dns4/hotline.example.org/tcp/4610.
+    #[arg(long, value_name = "MULTIADDR")]
+    bootstrap: Vec<String>,
 }
 
 pub(super) fn init(args: InitArgs, data_dir: &Path, out: &Out) -> Result<()> {
@@ -28,28 +36,55 @@ pub(super) fn init(args: InitArgs, data_dir: &Path, out: &Out) -> Result<()> {
     if let Some(found) = existing.iter().find(|p| p.exists()) {
         bail!("{} is already a node's data directory ({} exists)", data_dir.display(), found.display());
     }
+    // The network settings are checked before anything is created.
+    let mut config = NodeConfig::new(args.state);
+    if !args.listen.is_empty() {
+        config.listen = args.listen.iter().map(|a| a.trim().to_string()).collect();
+    }
+    config.bootstrap = args.bootstrap.iter().map(|a| a.trim().to_string()).collect();
+    config.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
     let store = Store::create(data_dir, &charter, args.state)?;
     let keys = NodeKeys::generate_into(data_dir)?;
-    NodeConfig::new(args.state).save(&data_dir.join(CONFIG_FILE))?;
+    config.save(&data_dir.join(CONFIG_FILE))?;
     drop(store);
     let state_key = keys.state.public();
     let node_id = keys.node.node_id();
+    let advertise: Vec<String> = config.listen.iter().map(|a| dialable(a, &node_id.to_peer_id())).collect();
     let value = json!({
         "state": args.state,
         "state_public_key": state_key,
         "peer_id": node_id.to_peer_id(),
         "network_id": network,
         "data_dir": data_dir,
+        "listen": config.listen,
+        "bootstrap": config.bootstrap,
+        "advertise": advertise,
     });
     out.emit(&value, || {
+        let bootstrap =
+            if config.bootstrap.is_empty() { "none (the charter's list only)".to_string() } else { config.bootstrap.join(", ") };
         format!(
-            "Node created in {}\nState:            {} ({})\nState public key: {state_key}\nNode peer id:     {node_id}\nNetwork:          {} ({network})\n\nNext: send the state public key to the stewards for an admission, then\n  hotline admission import ADMISSION_FILE\n  hotline record set --role technical ...",
+            "Node created in {}\nState:            {} ({})\nState public key: {state_key}\nNode peer id:     {node_id}\nNetwork:          {} ({network})\nListening on:     {}\nBootstrap:        {bootstrap}\n\nFor the other nodes' bootstrap lists, this node's address (a wildcard\naddress such as 0.0.0.0 stands for this host's public address):\n  {}\n\nNext: send the state public key to the stewards for an admission, then\n  hotline admission import ADMISSION_FILE\n  hotline record set --role technical ...",
             data_dir.display(),
             args.state,
             args.state.country_name(),
             charter.charter.name,
+            config.listen.join(", "),
+            advertise.join("\n  "),
         )
     })
+}
+
+/// `addr` with this node's `/p2p/PEER_ID` appended: what the others put in
+/// their bootstrap lists. A wildcard host (`0.0.0.0`, `::`) is shown as a
+/// placeholder for the host's public address, which only the operator knows.
+fn dialable(addr: &str, peer_id: &str) -> String {
+    let addr = addr.replacen("/ip4/0.0.0.0/", "/ip4/<this host's address>/", 1).replacen(
+        "/ip6/::/",
+        "/ip6/<this host's address>/",
+        1,
+    );
+    format!("{addr}/p2p/{peer_id}")
 }
 
 /// A node's store and keys, opened for an offline command.

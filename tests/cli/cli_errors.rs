@@ -324,3 +324,46 @@ fn a_closed_stdout_is_not_a_crash() {
         assert!(stderr.is_empty(), "hotline {args:?} wrote to stderr: {stderr}");
     }
 }
+
+/// `init --listen/--bootstrap` writes the network settings into node.toml
+/// and prints the address the other nodes put in their bootstrap lists; a
+/// value that is not a multiaddress is refused before anything is created.
+#[test]
+fn init_takes_the_network_settings_and_refuses_bad_ones() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    network(d);
+    let out = ok(
+        d,
+        &[
+            "--data-dir",
+            "deu",
+            "init",
+            "--charter",
+            "net.charter",
+            "--state",
+            "DEU",
+            "--listen",
+            "/ip4/127.0.0.1/tcp/4999",
+            "--listen",
+            "/ip4/0.0.0.0/udp/4999/quic-v1",
+            "--bootstrap",
+            "/ip4/192.0.2.1/tcp/4610",
+            "--json",
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let peer = v["peer_id"].as_str().unwrap();
+    assert_eq!(v["advertise"][0], format!("/ip4/127.0.0.1/tcp/4999/p2p/{peer}"), "{out}");
+    assert_eq!(v["advertise"][1], format!("/ip4/<this host's address>/udp/4999/quic-v1/p2p/{peer}"), "{out}");
+    let config = hotline_store::NodeConfig::load(&d.join("deu/node.toml")).unwrap();
+    assert_eq!(config.listen, ["/ip4/127.0.0.1/tcp/4999", "/ip4/0.0.0.0/udp/4999/quic-v1"]);
+    assert_eq!(config.bootstrap, ["/ip4/192.0.2.1/tcp/4610"]);
+
+    let line = fails(
+        d,
+        &["--data-dir", "est", "init", "--charter", "net.charter", "--state", "EST", "--bootstrap", "192.0.2.1:4610"],
+    );
+    assert!(line.contains("bootstrap") && line.contains("multiaddress"), "{line}");
+    assert!(!d.join("est").join(hotline_store::DB_FILE).exists(), "nothing is created");
+}
