@@ -284,9 +284,11 @@ impl Actor {
     ) {
         let sync_timer = tokio::time::sleep(spread(sync_interval, &self.random));
         tokio::pin!(sync_timer);
-        // The network dials the bootstrap addresses at start; redial later.
-        let mut redial_tick = tokio::time::interval_at(Instant::now() + redial_interval, redial_interval);
-        redial_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        // The network dials the bootstrap addresses at start; redial soon
+        // while no member is connected, then every `redial_interval`.
+        let mut pace = peers::RedialPace::new(redial_interval);
+        let redial_timer = tokio::time::sleep(pace.first());
+        tokio::pin!(redial_timer);
         let mut delivery_tick = tokio::time::interval(DELIVERY_TICK);
         delivery_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         // The first tick fires at once: rotate or publish prekeys at start.
@@ -326,7 +328,10 @@ impl Actor {
                     sync_timer.as_mut().reset(Instant::now() + spread(sync_interval, &self.random));
                     self.on_sync_tick().await;
                 }
-                _ = redial_tick.tick() => self.on_redial_tick().await,
+                () = &mut redial_timer => {
+                    let members = self.on_redial_tick().await;
+                    redial_timer.as_mut().reset(Instant::now() + pace.after_tick(members));
+                }
                 _ = delivery_tick.tick() => self.dispatch_due(),
                 _ = liveness_tick.tick() => {
                     self.on_liveness_tick().await;

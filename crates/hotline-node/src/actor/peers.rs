@@ -31,6 +31,45 @@ pub(crate) const MEMBER_REDIAL_BACKOFF: [Duration; 7] = [
     Duration::from_millis(8000),
 ];
 
+/// How long to wait before the next redial tick. With no member
+/// connected (at start-up before the bootstrap peers are up, or after a
+/// cut) the wait starts at [`RedialPace::FIRST`] and doubles up to the
+/// configured interval, so a node finds the others seconds after they come
+/// up rather than a whole interval later; with members connected it is the
+/// interval, and the next loss starts short again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RedialPace {
+    interval: Duration,
+    next: Duration,
+}
+
+impl RedialPace {
+    /// The first wait with no member connected.
+    pub(crate) const FIRST: Duration = Duration::from_millis(500);
+
+    /// The pace for the configured `interval` (the first tick comes after
+    /// [`RedialPace::FIRST`]).
+    pub(crate) fn new(interval: Duration) -> RedialPace {
+        RedialPace { interval, next: RedialPace::FIRST.min(interval) }
+    }
+
+    /// The wait before the first tick.
+    pub(crate) fn first(&self) -> Duration {
+        self.next
+    }
+
+    /// The wait after a tick that found `connected_members` members.
+    pub(crate) fn after_tick(&mut self, connected_members: usize) -> Duration {
+        if connected_members > 0 {
+            self.next = RedialPace::FIRST.min(self.interval);
+            return self.interval;
+        }
+        let wait = self.next;
+        self.next = (self.next * 2).min(self.interval);
+        wait
+    }
+}
+
 /// What the actor should dial on a redial tick.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct RedialPlan {
@@ -167,11 +206,14 @@ impl Actor {
 
     /// Redials bootstrap addresses we are not connected to, and members
     /// while we have fewer member connections than the target.
-    pub(super) async fn on_redial_tick(&mut self) {
+    /// Runs the redial plan; returns how many members are connected, for
+    /// the pace of the next tick.
+    pub(super) async fn on_redial_tick(&mut self) -> usize {
         let peers = match self.net.connected_peers().await {
             Ok(p) => p,
-            Err(_) => return,
+            Err(_) => return 0,
         };
+        let connected_members = peers.iter().filter(|p| p.member && p.peer != self.local_peer).count();
         let listening = self.listen.borrow().clone();
         let plan = Redial {
             local: self.local_peer,
@@ -188,7 +230,7 @@ impl Actor {
             }
         }
         if plan.deficit == 0 {
-            return;
+            return connected_members;
         }
         // Members whose addresses are known first: a dial is cheap. Only when
         // none is known, one Kademlia lookup per tick: in a directory where
@@ -201,6 +243,7 @@ impl Actor {
         {
             debug!(%peer, error = %e, "cannot dial member");
         }
+        connected_members
     }
 }
 
@@ -271,6 +314,20 @@ mod tests {
         let plain = redial.plan(&[], |_| {}).members;
         let reversed = redial.plan(&[], |m| m.reverse()).members;
         assert_eq!(reversed, plain.iter().rev().copied().collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn with_no_member_the_redial_pace_starts_short_and_doubles_to_the_interval() {
+        let secs = |d: Duration| d.as_secs_f64();
+        let mut pace = RedialPace::new(Duration::from_secs(15));
+        assert_eq!(secs(pace.first()), 0.5);
+        let alone: Vec<f64> = (0..7).map(|_| secs(pace.after_tick(0))).collect();
+        assert_eq!(alone, vec![0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 15.0]);
+        assert_eq!(secs(pace.after_tick(2)), 15.0, "connected: the interval");
+        assert_eq!(secs(pace.after_tick(0)), 0.5, "a new loss starts short again");
+        let mut short = RedialPace::new(Duration::from_millis(200));
+        assert_eq!(short.first(), Duration::from_millis(200), "never longer than the interval");
+        assert_eq!(short.after_tick(0), Duration::from_millis(200));
     }
 
     #[test]

@@ -194,3 +194,30 @@ async fn a_partition_heals_and_both_sides_converge() {
     }
     stop_all(nodes).await;
 }
+
+/// A node whose bootstrap peer is not up yet finds it soon after it comes
+/// up, not a redial interval later: while no member is connected the redial
+/// pace starts at half a second and doubles. The interval here (ten
+/// minutes) is far longer than the wait's deadline, and the late node has
+/// no bootstrap entry of its own, so only the short pace can connect them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_finds_its_bootstrap_peer_soon_after_it_comes_up() {
+    let net = TestNet::new("late-bootstrap");
+    let (a, b) = (net.prepare("fra", "FRA", true), net.prepare("deu", "DEU", true));
+    // FRA's address before FRA runs: a port free now.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let fra_addr: hotline_node::Multiaddr = format!("/ip4/127.0.0.1/tcp/{port}").parse().unwrap();
+    let slow = |bootstrap: &[hotline_node::Multiaddr]| {
+        let mut o = options(bootstrap);
+        o.redial_interval = Duration::from_secs(600);
+        o
+    };
+    let deu = start(&b, slow(std::slice::from_ref(&fra_addr))).await;
+    // DEU's first dial, made at start, finds nobody there.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut fra_options = slow(&[]);
+    fra_options.listen = Some(vec![fra_addr]);
+    let fra = start(&a, fra_options).await;
+    converged(&[fra.handle(), deu.handle()], 2).await;
+    stop_all(vec![fra, deu]).await;
+}
