@@ -17,6 +17,7 @@ fn main() -> ExitCode {
     match cli::run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) if err.is::<cli::StdoutClosed>() => ExitCode::SUCCESS,
+        Err(err) if err.is::<cli::AlreadyReported>() => ExitCode::FAILURE,
         Err(err) => {
             // One line: the outermost context, then the causes, joined.
             let message = err.chain().map(|e| e.to_string()).collect::<Vec<_>>().join(": ");

@@ -58,6 +58,26 @@ pub(super) fn daemon(args: DaemonArgs, data_dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// `hotline health`: the daemon's health; unhealthy is an error (exit 1)
+/// naming the reasons, so that a monitoring script needs only the exit code.
+pub(super) fn health(data_dir: &Path, out: &Out) -> Result<()> {
+    let health = runtime()?.block_on(Client::for_data_dir(data_dir).health())?;
+    if out.json {
+        // One JSON document either way; the exit code says which.
+        out.emit(&health, String::new)?;
+        return if health.healthy { Ok(()) } else { Err(super::AlreadyReported.into()) };
+    }
+    if !health.healthy {
+        anyhow::bail!("the node is unhealthy: {}", health.reasons.join("; "));
+    }
+    out.emit(&health, || {
+        format!(
+            "Healthy: the store takes writes, the state is admitted, {} member(s) connected.",
+            health.connected_members
+        )
+    })
+}
+
 /// `hotline status`.
 pub(super) fn status(data_dir: &Path, out: &Out) -> Result<()> {
     let status = runtime()?.block_on(Client::for_data_dir(data_dir).status())?;

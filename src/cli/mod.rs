@@ -14,7 +14,7 @@ mod node;
 mod note;
 mod output;
 mod parse;
-pub(crate) use output::StdoutClosed;
+pub(crate) use output::{AlreadyReported, StdoutClosed};
 mod record;
 
 use anyhow::Result;
@@ -63,6 +63,9 @@ pub(crate) enum Command {
     Daemon(daemon::DaemonArgs),
     /// Show the running daemon's status.
     Status,
+    /// Check that the daemon can do its job (store writable, admitted, a
+    /// member connected); exits 1 with the reasons if not, for monitoring.
+    Health,
     /// List the peers the daemon is connected to.
     Peers,
     /// Print the daemon's live events until interrupted.
@@ -102,6 +105,7 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
         Command::Directory(cmd) => directory::run(cmd, &cli.data_dir, &out),
         Command::Daemon(args) => daemon::daemon(args, &cli.data_dir),
         Command::Status => daemon::status(&cli.data_dir, &out),
+        Command::Health => daemon::health(&cli.data_dir, &out),
         Command::Peers => daemon::peers(&cli.data_dir, &out),
         Command::Watch => daemon::watch(&cli.data_dir, &out),
         Command::Send(args) => message::send(*args, &cli.data_dir, &out),

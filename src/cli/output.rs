@@ -16,6 +16,19 @@ impl std::fmt::Display for StdoutClosed {
 
 impl std::error::Error for StdoutClosed {}
 
+/// The command failed and has already said so on standard output (one
+/// JSON document with `--json`): exit non-zero and print nothing more.
+#[derive(Debug)]
+pub(crate) struct AlreadyReported;
+
+impl std::fmt::Display for AlreadyReported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the failure was reported on standard output")
+    }
+}
+
+impl std::error::Error for AlreadyReported {}
+
 /// Writes `text` and a newline to standard output, flushed. A closed pipe
 /// is [`StdoutClosed`], never a panic.
 pub(crate) fn say(text: &str) -> anyhow::Result<()> {

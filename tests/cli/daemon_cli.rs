@@ -2,7 +2,7 @@
 //! and directory reads go through the control socket, and SIGTERM stops the
 //! daemon cleanly with everything on disk.
 
-use crate::common::{hotline_bin, ok};
+use crate::common::{fails, hotline, hotline_bin, ok};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -89,6 +89,15 @@ fn cli_talks_to_the_daemon_and_sigterm_stops_it_cleanly() {
 
     let socket = d.join("est/hotline.sock");
     assert_eq!(std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777, 0o600);
+
+    // Not admitted and alone: unhealthy, with the reasons, exit 1; with
+    // --json, one document on stdout and the same exit code.
+    let line = fails(d, &["--data-dir", "est", "health"]);
+    assert!(line.contains("unhealthy") && line.contains("no admission") && line.contains("no member"), "{line}");
+    let out = hotline(d, &["--data-dir", "est", "health", "--json"]);
+    assert!(!out.status.success());
+    let health: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((health["healthy"].as_bool(), health["store_writable"].as_bool()), (Some(false), Some(true)));
 
     // The admission goes in through the daemon, which holds the store.
     ok(d, &["--data-dir", "est", "admission", "import", "est.adm"]);

@@ -444,6 +444,7 @@ impl Actor {
                 let status = self.status().await;
                 let _ = reply.send(status);
             }
+            Command::Health(reply) => self.health(reply).await,
             Command::DigestHash(reply) => {
                 let _ = reply.send(self.summary().hash);
             }

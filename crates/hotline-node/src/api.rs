@@ -7,6 +7,7 @@
 //! | method | path                                      | answer |
 //! |--------|-------------------------------------------|--------|
 //! | GET    | `/v1/status`                              | [`StatusView`](crate::api_types::StatusView) |
+//! | GET    | `/health`                                 | [`HealthView`](crate::api_types::HealthView): 200 healthy, 503 not |
 //! | GET    | `/v1/peers`                               | `[PeerView]` |
 //! | GET    | `/v1/liveness`                            | `[LivenessView]`, one per member node |
 //! | GET    | `/v1/directory`                           | [`crate::api_types::DirectoryView`] |
@@ -174,6 +175,7 @@ impl ApiServer {
 fn router(state: ApiState) -> Router {
     Router::new()
         .route("/v1/status", get(status))
+        .route("/health", get(health))
         .route("/v1/peers", get(peers))
         .route("/v1/liveness", get(liveness))
         .route("/v1/directory", get(directory))
@@ -281,6 +283,14 @@ fn parse_role(text: &str) -> Result<Role, ApiError> {
 
 async fn status(State(s): State<ApiState>) -> ApiResult<crate::api_types::StatusView> {
     Ok(Json(s.node.status().await?))
+}
+
+/// 200 when healthy, 503 with the reasons otherwise: monitoring reads the
+/// status code alone.
+async fn health(State(s): State<ApiState>) -> Result<(StatusCode, Json<crate::api_types::HealthView>), ApiError> {
+    let view = s.node.health().await?;
+    let status = if view.healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    Ok((status, Json(view)))
 }
 
 async fn peers(State(s): State<ApiState>) -> ApiResult<Vec<crate::api_types::PeerView>> {

@@ -405,6 +405,22 @@ mod tests {
     }
 }
 
+/// `GET /health`: whether the node can do its job, for monitoring. The
+/// answer is 200 when healthy, 503 otherwise, with the reasons.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthView {
+    /// Store writable, state admitted, at least one member connected.
+    pub healthy: bool,
+    /// What is wrong, one line each (empty when healthy).
+    pub reasons: Vec<String>,
+    /// A probe row was just written durably.
+    pub store_writable: bool,
+    /// This node's state has an admission in force.
+    pub admitted: bool,
+    /// Member nodes connected now.
+    pub connected_members: usize,
+}
+
 /// The node-wide budgets of inbound bytes, as `status` shows them.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InboundBytesView {

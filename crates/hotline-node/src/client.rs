@@ -163,6 +163,27 @@ impl Client {
         })
     }
 
+    /// `GET /health`: the node's health, whether it answered 200 or 503
+    /// (the body is the same view either way).
+    pub async fn health(&self) -> Result<crate::api_types::HealthView, ClientError> {
+        let (_sender, response) = self.send(Method::GET, "/health", None).await?;
+        let status = response.status();
+        let bytes = Limited::new(response.into_body(), MAX_RESPONSE_BYTES)
+            .collect()
+            .await
+            .map_err(|e| self.transport(e))?
+            .to_bytes();
+        if let Ok(view) = serde_json::from_slice::<crate::api_types::HealthView>(&bytes) {
+            return Ok(view);
+        }
+        Err(match serde_json::from_slice::<ErrorBody>(&bytes) {
+            Ok(body) => {
+                ClientError::Api { status: status.as_u16(), code: body.error.code, message: body.error.message }
+            }
+            Err(e) => ClientError::Protocol(format!("/health: {e}")),
+        })
+    }
+
     fn json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, ClientError> {
         serde_json::to_vec(value).map_err(|e| ClientError::Protocol(format!("cannot encode the request: {e}")))
     }

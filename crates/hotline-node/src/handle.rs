@@ -31,6 +31,7 @@ pub(crate) struct SealedGroup {
 
 pub(crate) enum Command {
     Status(oneshot::Sender<StatusView>),
+    Health(oneshot::Sender<crate::api_types::HealthView>),
     Peers(oneshot::Sender<Result<Vec<PeerView>, NodeError>>),
     Directory(oneshot::Sender<DirectoryView>),
     State {
@@ -157,6 +158,12 @@ impl NodeHandle {
     /// connecting and disconnecting, refused objects.
     pub fn subscribe(&self) -> broadcast::Receiver<NodeEvent> {
         self.events.subscribe()
+    }
+
+    /// Whether the node can do its job: its store takes a durable write,
+    /// its state is admitted, and a member is connected.
+    pub async fn health(&self) -> Result<crate::api_types::HealthView, NodeError> {
+        self.ask(Command::Health).await
     }
 
     /// The node's status.

@@ -257,6 +257,12 @@ impl WriteBatch {
         self.ops.push(Op::Put { table: Table::Schedules, key: id.0.to_vec(), value: encode_row(schedule) });
     }
 
+    /// Records a health probe at `at`: a write of one small row, durable
+    /// like any other, that tells whether the store can still be written.
+    pub fn probe_health(&mut self, at: Timestamp) {
+        self.ops.push(Op::Put { table: Table::Health, key: b"probe".to_vec(), value: at.0.to_be_bytes().to_vec() });
+    }
+
     /// Removes a periodic communication check.
     pub fn delete_schedule(&mut self, id: CaseId) {
         self.ops.push(Op::Delete { table: Table::Schedules, key: id.0.to_vec() });

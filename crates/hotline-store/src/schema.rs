@@ -22,6 +22,7 @@
 //! | `comcheck_schedules` | schedule id (16 bytes) | a periodic check (likewise)                  |
 //! | `mailbox`  | direction ‖ at (u64 BE) ‖ msg_id | empty: messages newest first (`crate::mailbox`) |
 //! | `unread`   | at (u64 BE) ‖ msg_id         | empty: received messages no person displayed |
+//! | `health`   | `probe`                      | the time of the last health probe (u64 BE): `GET /health` writes it |
 //!
 //! Rows are encoded with `hotline_core::encoding` behind a one-byte row
 //! format, so a row can change shape without a new schema version, and every
@@ -88,11 +89,12 @@ pub(crate) enum Table {
     Schedules,
     Mailbox,
     Unread,
+    Health,
 }
 
 impl Table {
     /// How many messaging tables there are.
-    pub(crate) const COUNT: usize = 9;
+    pub(crate) const COUNT: usize = 10;
 
     pub(crate) fn definition(self) -> TableDefinition<'static, &'static [u8], &'static [u8]> {
         TableDefinition::new(self.name())
@@ -110,6 +112,7 @@ impl Table {
             Table::Schedules => "comcheck_schedules",
             Table::Mailbox => "mailbox",
             Table::Unread => "unread",
+            Table::Health => "health",
         }
     }
 }

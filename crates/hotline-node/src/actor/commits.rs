@@ -5,6 +5,8 @@ use super::*;
 
 /// What to do once a write batch is durable (or has failed).
 pub(super) enum After {
+    /// Answer a health check once its probe write has succeeded or failed.
+    Health { reply: oneshot::Sender<crate::api_types::HealthView>, admitted: bool, connected_members: usize },
     /// Acknowledge a peer's push.
     PushAck(SyncReply),
     /// Let the sync task ask for its next batch.
@@ -218,6 +220,27 @@ impl Actor {
                 let _ = reply.send(result.map(|()| response).map_err(NodeError::StoreFailed));
             }
             After::Nothing => {}
+            After::Health { reply, admitted, connected_members } => {
+                let store_writable = result.is_ok();
+                let mut reasons = Vec::new();
+                if let Err(e) = &result {
+                    reasons.push(format!("the store cannot be written: {e}"));
+                }
+                if !admitted {
+                    reasons.push(format!("{} has no admission in force in this node's directory", self.state));
+                }
+                if connected_members == 0 {
+                    reasons.push("no member node is connected".to_string());
+                }
+                let view = crate::api_types::HealthView {
+                    healthy: reasons.is_empty(),
+                    reasons,
+                    store_writable,
+                    admitted,
+                    connected_members,
+                };
+                let _ = reply.send(view);
+            }
             After::Shown { reply, view } => {
                 let view = match result {
                     Ok(()) => view.map(|v| *v),

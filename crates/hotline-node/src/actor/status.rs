@@ -4,6 +4,19 @@
 use super::*;
 
 impl Actor {
+    /// Starts a health check: a probe row written through the commit queue
+    /// like any change; the answer goes out once the write has succeeded or
+    /// failed.
+    pub(super) async fn health(&mut self, reply: oneshot::Sender<crate::api_types::HealthView>) {
+        let now = self.now();
+        let peers = self.net.connected_peers().await.unwrap_or_default();
+        let connected_members = peers.iter().filter(|p| p.member && p.peer != self.local_peer).count();
+        let admitted = self.dir.is_admitted(self.state, now);
+        let mut batch = WriteBatch::new();
+        batch.probe_health(now);
+        self.persist_with(Vec::new(), batch, After::Health { reply, admitted, connected_members }, Vec::new());
+    }
+
     pub(super) async fn status(&mut self) -> StatusView {
         let now = self.now();
         let peers = self.net.connected_peers().await.unwrap_or_default();

@@ -198,3 +198,42 @@ async fn sigterm_stops_the_daemon_cleanly() {
     // The store was closed: it opens again at once.
     hotline_store::Store::open(&p.data).unwrap_or_else(|e| panic!("the store is still held: {e}"));
 }
+
+/// `GET /health` over the socket: 503 with the reasons while the node is
+/// alone and not admitted, 200 once it is admitted and a member is
+/// connected. Each check writes a probe row durably, as any change would.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_says_what_is_wrong_until_the_node_can_do_its_job() {
+    let net = TestNet::new("health");
+    let lonely = net.prepare("est", "EST", false);
+    let est = start(&lonely, options(&[])).await;
+    let (status, body) = raw(&lonely.data.join(SOCKET_FILE), &get("/health")).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["healthy"], false);
+    assert_eq!(body["store_writable"], true, "{body}");
+    let reasons: Vec<&str> = body["reasons"].as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
+    assert!(reasons.iter().any(|r| r.contains("no admission")), "{reasons:?}");
+    assert!(reasons.iter().any(|r| r.contains("no member node is connected")), "{reasons:?}");
+    est.shutdown().await.unwrap();
+
+    let (a, b) = (net.prepare("fra", "FRA", true), net.prepare("deu", "DEU", true));
+    let fra = start(&a, options(&[])).await;
+    let deu = start(&b, options(&[first_addr(&fra)])).await;
+    // A member is a node listed in a record in force: both publish one.
+    publish(&fra.handle(), "technical", "CERT-FR").await;
+    publish(&deu.handle(), "technical", "CERT-Bund").await;
+    converged(&[fra.handle(), deu.handle()], 6).await;
+    let socket = a.data.join(SOCKET_FILE);
+    let healthy = poll_until("FRA to be healthy", || async {
+        let (status, body) = raw(&socket, &get("/health")).await;
+        (status == 200).then_some(body)
+    })
+    .await;
+    assert_eq!(healthy["reasons"], serde_json::json!([]));
+    assert_eq!(healthy["connected_members"], 1);
+    let store = fra.handle();
+    assert!(store.health().await.unwrap().healthy);
+    for node in [fra, deu] {
+        node.shutdown().await.unwrap();
+    }
+}
