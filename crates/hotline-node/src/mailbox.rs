@@ -99,7 +99,15 @@ impl MailReads {
         let snap = self.store.snapshot()?;
         let rows = match query.case {
             Some(case) => case_page(&snap, case, wanted, unread, before, limit)?,
-            None => snap.mailbox_page(wanted, unread, before, limit)?.messages,
+            // Each row becomes its summary as it is read: a page of large
+            // messages never holds more than one body at a time.
+            None => {
+                let (mut out, _) = snap.mailbox_page_with(wanted, unread, before, limit, |id, row| {
+                    Ok::<_, NodeError>(summary(self.view(&snap, id, row)?))
+                })?;
+                out.reverse();
+                return Ok(out);
+            }
         };
         let mut out = rows
             .into_iter()

@@ -135,6 +135,21 @@ impl Snapshot<'_> {
         before: Option<Cursor>,
         limit: usize,
     ) -> Result<Page, StoreError> {
+        let (messages, next) = self.mailbox_page_with(mailbox, unread, before, limit, |id, row| Ok((id, row)))?;
+        Ok(Page { messages, next })
+    }
+
+    /// Like [`Snapshot::mailbox_page`], handing each row to `each` as it is
+    /// read and keeping only what `each` returns: a page of large messages
+    /// never holds more than one of them at a time.
+    pub fn mailbox_page_with<T, E: From<StoreError>>(
+        &self,
+        mailbox: Mailbox,
+        unread: bool,
+        before: Option<Cursor>,
+        limit: usize,
+        mut each: impl FnMut(MessageId, MessageRow) -> Result<T, E>,
+    ) -> Result<(Vec<T>, Option<Cursor>), E> {
         const ACTION: &str = "listing a mailbox";
         let upper = before.map(|c| cursor_bytes(c.at, &c.id));
         // Up to limit + 1 positions per source, newest first; the extra one
@@ -180,17 +195,19 @@ impl Snapshot<'_> {
                 Some(t) => t.get(cursor.id.0.as_slice()).map_err(|e| self.store.db_error(ACTION, e))?,
                 None => None,
             };
-            let Some(row) = row else {
+            let Some(row_bytes) = row else {
                 return Err(self
                     .store
-                    .corrupt(format!("the mailbox lists message {}, which is not stored", cursor.id)));
+                    .corrupt(format!("the mailbox lists message {}, which is not stored", cursor.id))
+                    .into());
             };
-            let row = MessageRow::decode(row.value())
+            let row = MessageRow::decode(row_bytes.value())
                 .map_err(|e| self.store.corrupt(format!("message {}: {e}", cursor.id)))?;
-            out.push((cursor.id, row));
+            drop(row_bytes);
+            out.push(each(cursor.id, row)?);
         }
         let next = if more { positions.last().copied() } else { None };
-        Ok(Page { messages: out, next })
+        Ok((out, next))
     }
 
     /// Up to `max` stored message ids whose hex form starts with `prefix`

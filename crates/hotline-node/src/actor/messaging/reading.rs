@@ -23,6 +23,15 @@ impl Actor {
         };
         let mut batch = WriteBatch::new();
         let row = match row {
+            // An acknowledgement of it is being sealed or written, and the
+            // row it writes says read. A write of our own, from the row as
+            // stored now, would land after it and erase the acknowledgement
+            // (and a second `ack` would then send a duplicate): show it
+            // read, and leave the write to the acknowledgement.
+            MessageRow::Received(mut r) if !r.read && self.mail.acks_in_flight.contains_key(&id) => {
+                r.read = true;
+                MessageRow::Received(r)
+            }
             MessageRow::Received(mut r) if !r.read => {
                 r.read = true;
                 let row = MessageRow::Received(r);
