@@ -368,6 +368,21 @@ fn bench_message(to: StateCode, size: usize, i: u64) -> hotline_node::api_types:
 }
 
 /// Waits until `h` holds `objects` live objects.
+/// Starts the two nodes of `network`, the second bootstrapping from the
+/// first; each publishes a technical record; returns once both hold the
+/// two admissions, the two records and the two prekey bundles.
+async fn start_pair(network: &LocalNetwork) -> Result<(LocalNode, LocalNode)> {
+    let a = network.start(0, vec![], true).await?;
+    let b = network.start(1, a.listen_addrs(), true).await?;
+    for (node, m) in [(&a, &network.members[0]), (&b, &network.members[1])] {
+        node.handle().publish_record(example_draft(m.state, Role::technical(), m.node_id), None).await?;
+    }
+    for node in [&a, &b] {
+        wait_for_objects(&node.handle(), 6, Duration::from_secs(60)).await?;
+    }
+    Ok((a, b))
+}
+
 async fn wait_for_objects(h: &NodeHandle, objects: usize, timeout: Duration) -> Result<()> {
     let deadline = Instant::now() + timeout;
     while h.status().await?.live_objects < objects {
@@ -387,16 +402,8 @@ fn messages(args: MessagesArgs, out: &Out) -> Result<()> {
     // Two nodes: each may use the whole machine, as a daemon would.
     network.node_runtime = NodeRuntime::Daemon;
     super::daemon::runtime()?.block_on(async {
-        let a = network.start(0, vec![], true).await?;
-        let b = network.start(1, a.listen_addrs(), true).await?;
-        let (ha, hb) = (a.handle(), b.handle());
-        for (h, m) in [(&ha, &network.members[0]), (&hb, &network.members[1])] {
-            h.publish_record(example_draft(m.state, Role::technical(), m.node_id), None).await?;
-        }
-        // Two admissions, two records, two prekey bundles.
-        for h in [&ha, &hb] {
-            wait_for_objects(h, 6, Duration::from_secs(60)).await?;
-        }
+        let (a, b) = start_pair(&network).await?;
+        let ha = a.handle();
         let to = pair[1];
         let timeout = Duration::from_secs(30);
 

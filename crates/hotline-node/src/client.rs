@@ -135,12 +135,13 @@ impl Client {
         Ok((sender, response))
     }
 
-    async fn call<T: DeserializeOwned>(
+    /// One request; the status and the body, at most [`MAX_RESPONSE_BYTES`].
+    async fn exchange(
         &self,
         method: Method,
         path: &str,
         body: Option<Vec<u8>>,
-    ) -> Result<T, ClientError> {
+    ) -> Result<(hyper::StatusCode, Bytes), ClientError> {
         let (_sender, response) = self.send(method, path, body).await?;
         let status = response.status();
         let bytes = Limited::new(response.into_body(), MAX_RESPONSE_BYTES)
@@ -148,6 +149,16 @@ impl Client {
             .await
             .map_err(|e| self.transport(e))?
             .to_bytes();
+        Ok((status, bytes))
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<T, ClientError> {
+        let (status, bytes) = self.exchange(method, path, body).await?;
         if status.is_success() {
             return serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol(format!("{path}: {e}")));
         }
@@ -166,13 +177,7 @@ impl Client {
     /// `GET /health`: the node's health, whether it answered 200 or 503
     /// (the body is the same view either way).
     pub async fn health(&self) -> Result<crate::api_types::HealthView, ClientError> {
-        let (_sender, response) = self.send(Method::GET, "/health", None).await?;
-        let status = response.status();
-        let bytes = Limited::new(response.into_body(), MAX_RESPONSE_BYTES)
-            .collect()
-            .await
-            .map_err(|e| self.transport(e))?
-            .to_bytes();
+        let (status, bytes) = self.exchange(Method::GET, "/health", None).await?;
         if let Ok(view) = serde_json::from_slice::<crate::api_types::HealthView>(&bytes) {
             return Ok(view);
         }

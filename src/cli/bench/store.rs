@@ -11,7 +11,7 @@
 //! memory, the newest inbox page of 50, and the long thread.
 
 use super::{Percentiles, percentiles};
-use crate::cli::mesh::{LocalNetwork, NodeRuntime, example_draft, states};
+use crate::cli::mesh::{LocalNetwork, NodeRuntime, states};
 use crate::cli::{Out, now};
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -78,15 +78,8 @@ pub(super) fn store(args: StoreArgs, out: &Out) -> Result<()> {
     network.node_runtime = NodeRuntime::Daemon;
     let sealed = args.sealed as usize;
     crate::cli::daemon::runtime()?.block_on(async {
-        let a = network.start(0, vec![], true).await?;
-        let b = network.start(1, a.listen_addrs(), true).await?;
+        let (a, b) = super::start_pair(&network).await?;
         let (ha, hb) = (a.handle(), b.handle());
-        for (h, m) in [(&ha, &network.members[0]), (&hb, &network.members[1])] {
-            h.publish_record(example_draft(m.state, Role::technical(), m.node_id), None).await?;
-        }
-        for h in [&ha, &hb] {
-            super::wait_for_objects(h, 6, Duration::from_secs(60)).await?;
-        }
         // Most sealed messages go to the node measured; a tenth come from it.
         for i in 0..sealed as u64 {
             let (from, to) = if i % 10 == 9 { (&hb, pair[0]) } else { (&ha, pair[1]) };
