@@ -7,15 +7,13 @@ use crate::error::NetError;
 use crate::gate::Gate;
 use crate::members_only::MembersOnly;
 use crate::sync::{SyncCodec, sync_protocol};
+use crate::transport;
 use hotline_core::NetworkId;
 use hotline_core::keys::sha256;
 use libp2p::identity::Keypair;
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::swarm::behaviour::toggle::Toggle;
-use libp2p::{
-    StreamProtocol, Swarm, SwarmBuilder, allow_block_list, gossipsub, identify, kad, noise, ping, request_response,
-    tcp, yamux,
-};
+use libp2p::{StreamProtocol, Swarm, SwarmBuilder, allow_block_list, gossipsub, identify, kad, ping, request_response};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -163,7 +161,9 @@ fn build_behaviour(
 
     let identify = identify::Behaviour::new(
         identify::Config::new(identify_version(network), keypair.public())
-            .with_agent_version(format!("hotline/{}", env!("CARGO_PKG_VERSION")))
+            // With this run's boot id: a peer restarted is told apart from a
+            // second connection of the same run (crate::links).
+            .with_agent_version(config.boot_id.agent_version())
             // Tell members at once when our listen addresses change.
             .with_push_listen_addr_updates(true),
     );
@@ -207,7 +207,11 @@ fn build_behaviour(
         cooling: Default::default(),
         limits: Gate::new(config.limits),
         identify,
-        ping: ping::Behaviour::new(ping::Config::new()),
+        // Pings feed the dead-link rule (crate::links); a ping may take up
+        // to the whole bound before it counts as failed.
+        ping: ping::Behaviour::new(
+            ping::Config::new().with_interval(config.ping_interval).with_timeout(config.dead_link_after),
+        ),
         gossipsub: Toggle::from(gossipsub),
         kad,
         sync,
@@ -215,7 +219,8 @@ fn build_behaviour(
     })
 }
 
-/// Builds the swarm: TCP with Noise and Yamux, plus QUIC, on tokio.
+/// Builds the swarm: TCP with Noise and Yamux, plus QUIC, on tokio, with
+/// the dead-link timers of [`crate::transport`].
 pub(crate) fn build_swarm(
     keypair: Keypair,
     config: &NetConfig,
@@ -226,9 +231,9 @@ pub(crate) fn build_swarm(
     let mut behaviour_error = None;
     let swarm = SwarmBuilder::with_existing_identity(keypair)
         .with_tokio()
-        .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
+        .with_quic_config(|quic| transport::quic_config(quic, config))
+        .with_other_transport(|key| transport::tcp_transport(key, config))
         .map_err(|e| setup(&e))?
-        .with_quic()
         .with_behaviour(|key| match build_behaviour(key, config, read_budget, sync_budget) {
             Ok(b) => Ok(b),
             Err(e) => {

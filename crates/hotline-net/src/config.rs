@@ -2,6 +2,7 @@
 
 use crate::error::NetError;
 use crate::gate::GateLimits;
+use crate::links::BootId;
 use hotline_core::{NetworkId, SecretKey};
 use libp2p::{Multiaddr, PeerId};
 use std::collections::BTreeSet;
@@ -70,6 +71,17 @@ pub struct NetConfig {
     /// Capacity of the command channel (handle → network task) and of the
     /// event channel (network task → node).
     pub channel_capacity: usize,
+    /// How often each end pings the other on every connection. It also
+    /// paces QUIC's keep-alives. See [`crate::links`].
+    pub ping_interval: Duration,
+    /// A connection on which nothing answered a ping for this long is
+    /// closed as dead. It is also QUIC's idle timeout and TCP's user
+    /// timeout, so every layer gives up on a silent peer at about the same
+    /// time. Keep it at least three ping intervals, so one slow answer does
+    /// not close a healthy link.
+    pub dead_link_after: Duration,
+    /// This run's boot id, announced in identify ([`crate::links`]).
+    pub boot_id: BootId,
 }
 
 impl NetConfig {
@@ -99,6 +111,9 @@ impl NetConfig {
             inbound_read_bytes: 32 * 1024 * 1024,
             inbound_queued_bytes: 64 * 1024 * 1024,
             channel_capacity: 256,
+            ping_interval: Duration::from_secs(4),
+            dead_link_after: Duration::from_secs(12),
+            boot_id: BootId::random(),
         }
     }
 
@@ -130,6 +145,9 @@ impl fmt::Debug for NetConfig {
             .field("inbound_read_bytes", &self.inbound_read_bytes)
             .field("inbound_queued_bytes", &self.inbound_queued_bytes)
             .field("channel_capacity", &self.channel_capacity)
+            .field("ping_interval", &self.ping_interval)
+            .field("dead_link_after", &self.dead_link_after)
+            .field("boot_id", &self.boot_id)
             .finish()
     }
 }

@@ -6,6 +6,7 @@ use crate::budget::{ByteBudget, BytePermit};
 use crate::config::NetConfig;
 use crate::deliver::{DeliverRequest, DeliverResponse, NOT_A_MEMBER};
 use crate::error::NetError;
+use crate::links::{BootId, LinkCounts, Links};
 use crate::sync::{SyncRequest, SyncResponse};
 use futures::StreamExt;
 use hotline_core::NetworkId;
@@ -55,6 +56,16 @@ pub enum NetEvent {
         /// The peer.
         peer: PeerId,
         /// Its address on this connection.
+        addr: Multiaddr,
+    },
+    /// Another connection to a peer already connected is up: perhaps the
+    /// peer restarted, or a link was cut and a new one made while the old
+    /// one is not yet known dead. Whatever waits for the peer should be
+    /// tried now (requests go over any of its connections).
+    ConnectionAdded {
+        /// The peer.
+        peer: PeerId,
+        /// Its address on the new connection.
         addr: Multiaddr,
     },
     /// The last connection to `peer` closed.
@@ -194,6 +205,10 @@ pub struct PeerInfo {
     pub addrs: Vec<Multiaddr>,
     /// The last ping round trip, if any.
     pub rtt: Option<Duration>,
+    /// How long since a ping was last answered on any of its connections
+    /// (or since the first opened). A connection silent for
+    /// [`crate::NetConfig::dead_link_after`] is closed.
+    pub silent_for: Duration,
     /// Whether it is in the member set.
     pub member: bool,
     /// Its gossipsub score (`None` when gossip is off). Rejected objects
@@ -315,7 +330,11 @@ impl Network {
             looked_up: HashMap::new(),
             grace_window: config.grace,
             cooldown: config.stranger_cooldown,
+            links: Links::new(config.dead_link_after),
+            link_counts: Arc::default(),
+            dead_link_after: config.dead_link_after,
         };
+        let links = Arc::clone(&event_loop.link_counts);
         event_loop.set_members(config.members.clone());
         for addr in &config.bootstrap {
             // A bad bootstrap address must not stop the node: others may work.
@@ -332,7 +351,14 @@ impl Network {
             strangers: Arc::clone(&event_loop.strangers),
         };
         runtime.spawn(event_loop.run().in_current_span());
-        let handle = NetworkHandle { commands: command_tx, local_peer_id, network: config.network, budgets };
+        let handle = NetworkHandle {
+            commands: command_tx,
+            local_peer_id,
+            network: config.network,
+            budgets,
+            links,
+            dead_link_after: config.dead_link_after,
+        };
         Ok((handle, event_rx))
     }
 }
@@ -344,6 +370,8 @@ pub struct NetworkHandle {
     local_peer_id: PeerId,
     network: NetworkId,
     budgets: InboundBudgets,
+    links: Arc<LinkCounts>,
+    dead_link_after: Duration,
 }
 
 /// The node-wide budgets of inbound bytes, and what strangers were
@@ -384,6 +412,18 @@ impl NetworkHandle {
     /// The node-wide budgets of inbound bytes (read without a round trip).
     pub fn budgets(&self) -> &InboundBudgets {
         &self.budgets
+    }
+
+    /// How many connections were closed as dead, or as left behind by a
+    /// peer's restart (read without a round trip).
+    pub fn link_counts(&self) -> &LinkCounts {
+        &self.links
+    }
+
+    /// How long a connection may stay silent before it is closed as dead
+    /// ([`NetConfig::dead_link_after`]).
+    pub fn dead_link_after(&self) -> Duration {
+        self.dead_link_after
     }
 
     /// This node's peer id.
@@ -578,7 +618,7 @@ struct EventLoop {
     /// Strangers refused until the given time.
     cooling: HashMap<PeerId, Instant>,
     pending_sync: HashMap<OutboundRequestId, (PeerId, oneshot::Sender<Result<SyncResponse, NetError>>)>,
-    pending_deliver: HashMap<OutboundRequestId, (PeerId, oneshot::Sender<Result<DeliverResponse, NetError>>)>,
+    pending_deliver: HashMap<OutboundRequestId, PendingDeliver>,
     /// Peers `dial_peer` is looking up through Kademlia.
     wanted: HashSet<PeerId>,
     /// When `dial_peer` last started a lookup of a peer (pruned after
@@ -586,6 +626,20 @@ struct EventLoop {
     looked_up: HashMap<PeerId, Instant>,
     grace_window: Duration,
     cooldown: Duration,
+    /// When each connection was last heard from (dead-link detection).
+    links: Links,
+    link_counts: Arc<LinkCounts>,
+    dead_link_after: Duration,
+}
+
+/// A delivery waiting for its answer. The request is kept so that it can
+/// move to another connection once, should the one it went out on close or
+/// time out while the peer still has another (a restarted peer's old
+/// connection, a link that died while a new one came up).
+struct PendingDeliver {
+    request: DeliverRequest,
+    moved: bool,
+    reply: oneshot::Sender<Result<DeliverResponse, NetError>>,
 }
 
 impl EventLoop {
@@ -792,14 +846,19 @@ impl EventLoop {
             .chain(self.cooling.values())
             .chain(self.retiring.values())
             .chain(self.replace_dial_at.values())
-            .min()
             .copied()
+            .chain(self.links.next_deadline())
+            .min()
     }
 
     /// Ends expired grace windows (disconnect and cool down) and expired
     /// cool-downs (the stranger may try again).
     fn on_deadline(&mut self) {
         let now = Instant::now();
+        for (id, peer) in self.links.dead(now, &self.link_counts) {
+            info!(%peer, connection = %id, after = ?self.dead_link_after, "no answer on a connection: closing it as dead");
+            self.swarm.close_connection(id);
+        }
         let expired: Vec<PeerId> = self.grace.iter().filter(|(_, end)| **end <= now).map(|(p, _)| *p).collect();
         for peer in expired {
             self.grace.remove(&peer);
@@ -1004,8 +1063,8 @@ impl EventLoop {
                 return;
             }
         }
-        let id = self.swarm.behaviour_mut().deliver.inner_mut().send_request(&peer, request);
-        self.pending_deliver.insert(id, (peer, reply));
+        let id = self.swarm.behaviour_mut().deliver.inner_mut().send_request(&peer, request.clone());
+        self.pending_deliver.insert(id, PendingDeliver { request, moved: false, reply });
     }
 
     fn dial_peer(&mut self, peer: PeerId) -> Result<(), NetError> {
@@ -1053,12 +1112,14 @@ impl EventLoop {
 
     fn connected_peers(&self) -> Vec<PeerInfo> {
         let gossipsub = self.swarm.behaviour().gossipsub.as_ref();
+        let now = Instant::now();
         self.peers
             .iter()
             .map(|(peer, state)| PeerInfo {
                 peer: *peer,
                 addrs: state.conns.values().cloned().collect(),
                 rtt: state.rtt,
+                silent_for: self.links.last_heard(peer).map_or(Duration::ZERO, |at| now.duration_since(at)),
                 member: self.is_member(peer),
                 gossip_score: gossipsub.and_then(|g| g.peer_score(peer)),
             })
@@ -1076,8 +1137,10 @@ impl EventLoop {
             SwarmEvent::ConnectionEstablished { peer_id, connection_id, endpoint, num_established, .. } => {
                 let addr = endpoint.get_remote_address().clone();
                 self.peers.entry(peer_id).or_default().conns.insert(connection_id, addr.clone());
+                self.links.opened(connection_id, peer_id, Instant::now());
                 self.on_replacement(peer_id, connection_id);
                 if num_established.get() > 1 {
+                    self.emit(NetEvent::ConnectionAdded { peer: peer_id, addr });
                     return;
                 }
                 // Gossipsub has registered the peer by now, so the score
@@ -1099,6 +1162,7 @@ impl EventLoop {
                 if let Some(state) = self.peers.get_mut(&peer_id) {
                     state.conns.remove(&connection_id);
                 }
+                self.links.closed(connection_id);
                 self.retiring.remove(&connection_id);
                 if let Some(old) = self.replacing.get_mut(&peer_id) {
                     old.retain(|id| *id != connection_id);
@@ -1133,8 +1197,9 @@ impl EventLoop {
             BehaviourEvent::Sync(event) => self.on_sync(event),
             BehaviourEvent::Deliver(event) => self.on_deliver(event),
             BehaviourEvent::Identify(event) => self.on_identify(event),
-            BehaviourEvent::Ping(ping::Event { peer, result, .. }) => match result {
+            BehaviourEvent::Ping(ping::Event { peer, connection, result }) => match result {
                 Ok(rtt) => {
+                    self.links.heard(connection, Instant::now());
                     if let Some(state) = self.peers.get_mut(&peer) {
                         state.rtt = Some(rtt);
                     }
@@ -1254,12 +1319,12 @@ impl EventLoop {
                     }
                 }
                 request_response::Message::Response { request_id, response } => {
-                    if let Some((_, reply)) = self.pending_deliver.remove(&request_id) {
-                        let _ = reply.send(Ok(response));
+                    if let Some(pending) = self.pending_deliver.remove(&request_id) {
+                        let _ = pending.reply.send(Ok(response));
                     }
                 }
             },
-            request_response::Event::OutboundFailure { peer, request_id, error, .. } => {
+            request_response::Event::OutboundFailure { peer, connection_id, request_id, error } => {
                 debug!(%peer, %error, "deliver request failed");
                 // A member we are connected to that cannot take a delivery
                 // over any connection we hold (made before one of us counted
@@ -1276,13 +1341,26 @@ impl EventLoop {
                     debug!(%peer, "a member's connections do not carry deliveries: reconnecting");
                     let _ = self.swarm.disconnect_peer_id(peer);
                 }
+                let Some(pending) = self.pending_deliver.remove(&request_id) else { return };
+                let link_failed = matches!(
+                    error,
+                    request_response::OutboundFailure::ConnectionClosed
+                        | request_response::OutboundFailure::Timeout
+                        | request_response::OutboundFailure::Io(_)
+                );
+                let others = self.peers.get(&peer).is_some_and(|p| p.conns.keys().any(|c| *c != connection_id));
+                if link_failed && others && !pending.moved {
+                    debug!(%peer, %error, "delivery failed on one connection: moving it to another");
+                    let PendingDeliver { request, reply, .. } = pending;
+                    let id = self.swarm.behaviour_mut().deliver.inner_mut().send_request(&peer, request.clone());
+                    self.pending_deliver.insert(id, PendingDeliver { request, moved: true, reply });
+                    return;
+                }
                 let mut reason = error.to_string();
                 if self.wanted.contains(&peer) {
                     reason.push_str("; no address known, looking the peer up: retry shortly");
                 }
-                if let Some((_, reply)) = self.pending_deliver.remove(&request_id) {
-                    let _ = reply.send(Err(NetError::Deliver { peer, reason }));
-                }
+                let _ = pending.reply.send(Err(NetError::Deliver { peer, reason }));
             }
             request_response::Event::InboundFailure { peer, error, .. } => {
                 debug!(%peer, %error, "inbound deliver request failed");
@@ -1292,7 +1370,7 @@ impl EventLoop {
     }
 
     fn on_identify(&mut self, event: identify::Event) {
-        let identify::Event::Received { peer_id, info, .. } = event else {
+        let identify::Event::Received { peer_id, info, connection_id } = event else {
             return;
         };
         if info.protocol_version != self.identify_version {
@@ -1300,6 +1378,12 @@ impl EventLoop {
             info!(peer = %peer_id, version = %info.protocol_version, "peer of another network: disconnecting");
             let _ = self.swarm.disconnect_peer_id(peer_id);
             return;
+        }
+        if let Some(boot) = BootId::from_agent_version(&info.agent_version) {
+            for stale in self.links.identified(connection_id, boot, &self.link_counts) {
+                info!(peer = %peer_id, connection = %stale, "peer restarted: closing its connection from before");
+                self.swarm.close_connection(stale);
+            }
         }
         let addrs: Vec<Multiaddr> = info.listen_addrs.into_iter().take(MAX_ADDRS_PER_PEER).collect();
         if let Some(state) = self.peers.get_mut(&peer_id) {
