@@ -137,7 +137,11 @@ pub(super) fn peers(data_dir: &Path, out: &Out) -> Result<()> {
                     vec![
                         m.state.to_string(),
                         m.node.clone(),
-                        if m.connected { "connected".into() } else { "not connected".into() },
+                        match (m.connected, m.unreachable_since) {
+                            (true, _) => "connected".into(),
+                            (false, Some(since)) => format!("unreachable since {since}"),
+                            (false, None) => "not connected".into(),
+                        },
                         m.last_seen.map(|t| t.to_string()).unwrap_or_else(|| "never".into()),
                         m.rtt_ms.map(|r| format!("{r:.1} ms")).unwrap_or_else(|| "-".into()),
                         m.reachability_24h

@@ -513,7 +513,9 @@ impl Actor {
                 let _ = reply.send(self.schedules());
             }
             Command::Liveness(reply) => {
-                let _ = reply.send(self.liveness.view(&self.members, self.local_peer));
+                let now = self.now();
+                let bound = self.net.dead_link_after();
+                let _ = reply.send(self.liveness.view(&self.members, self.local_peer, now, bound));
             }
             Command::ComcheckList(reply) => {
                 let _ = reply.send(self.comcheck_list());
@@ -552,6 +554,16 @@ impl Actor {
                 self.start_sync(peer);
                 // A node that was down takes what waits for it now.
                 self.wake_deliveries(&peer);
+            }
+            NetEvent::ConnectionAdded { peer, addr } => {
+                debug!(%peer, %addr, "another connection to a connected peer");
+                // Perhaps it restarted or a link was cut: the new connection
+                // is the one known to work, so sync over it and try what
+                // waits for the peer now rather than at its next retry.
+                if self.members.contains_key(&peer) {
+                    self.start_sync(peer);
+                    self.wake_deliveries(&peer);
+                }
             }
             NetEvent::PeerDisconnected { peer } => {
                 info!(%peer, "peer disconnected");

@@ -129,6 +129,10 @@ pub struct PeerView {
     pub addrs: Vec<String>,
     /// Last ping round trip, milliseconds.
     pub rtt_ms: Option<f64>,
+    /// Milliseconds since it last answered a ping on any connection (or
+    /// since it connected). A connection silent for the dead-link bound
+    /// (12 s by default) is closed.
+    pub silent_ms: u64,
     /// Whether it is a member node.
     pub member: bool,
     /// Its gossipsub score as this node sees it (`null` with gossip off).

@@ -3,6 +3,11 @@
 //! 24 hours. This measures machines, not people (that is what comchecks
 //! are for).
 //!
+//! A node shows as connected only while it is heard from: a connection
+//! that answered no ping for the dead-link bound is closed by the network
+//! (`hotline_net::links`), and until that close arrives the view already
+//! says `unreachable_since` the last answer.
+//!
 //! Reachability is sampled: at every tick, each member node counts as
 //! reachable if a connection to it is open. Members that are not connected
 //! are dialled, at most once per dial interval each, so that a node that
@@ -22,6 +27,8 @@ pub(crate) const WINDOW_SECS: u64 = 24 * 3600;
 struct NodeLiveness {
     connected: bool,
     last_seen: Option<Timestamp>,
+    /// Since when it has been unreachable (connected before, not now).
+    unreachable_since: Option<Timestamp>,
     rtt_ms: Option<f64>,
     /// (time, connected) samples within the window, oldest first.
     samples: VecDeque<(Timestamp, bool)>,
@@ -39,12 +46,18 @@ impl Liveness {
         let n = self.nodes.entry(peer).or_default();
         n.connected = true;
         n.last_seen = Some(now);
+        n.unreachable_since = None;
     }
 
+    /// Its last connection closed at `now`. It was last heard from at the
+    /// last answered ping (a dead link closes a bound after that), or now
+    /// when the close was prompt.
     pub(crate) fn disconnected(&mut self, peer: PeerId, now: Timestamp) {
         let n = self.nodes.entry(peer).or_default();
+        if n.connected {
+            n.unreachable_since = Some(n.last_seen.unwrap_or(now));
+        }
         n.connected = false;
-        n.last_seen = Some(now);
     }
 
     pub(crate) fn rtt(&mut self, peer: PeerId, rtt: Duration, now: Timestamp) {
@@ -55,7 +68,8 @@ impl Liveness {
 
     /// Takes one sample of every member (`self_peer` excluded) and returns
     /// the members to dial: not connected, and not dialled within
-    /// `dial_every`. Nodes that are no longer members are forgotten.
+    /// `dial_every`. Nodes that are neither members nor connected are
+    /// forgotten.
     pub(crate) fn sample(
         &mut self,
         members: &BTreeMap<PeerId, StateCode>,
@@ -64,7 +78,10 @@ impl Liveness {
         clock: Instant,
         dial_every: Duration,
     ) -> Vec<PeerId> {
-        self.nodes.retain(|p, _| members.contains_key(p));
+        // A connected node stays: it may be a member whose record has not
+        // arrived yet, and forgetting it would show it disconnected until
+        // it reconnects.
+        self.nodes.retain(|p, n| n.connected || members.contains_key(p));
         let mut dial = Vec::new();
         for peer in members.keys().filter(|p| **p != self_peer) {
             let n = self.nodes.entry(*peer).or_default();
@@ -80,8 +97,16 @@ impl Liveness {
         dial
     }
 
-    /// One line per member node (`self_peer` excluded), by state.
-    pub(crate) fn view(&self, members: &BTreeMap<PeerId, StateCode>, self_peer: PeerId) -> Vec<LivenessView> {
+    /// One line per member node (`self_peer` excluded), by state, at `now`:
+    /// a node not heard from for `bound` shows as unreachable, even while
+    /// its silent connection is still being closed.
+    pub(crate) fn view(
+        &self,
+        members: &BTreeMap<PeerId, StateCode>,
+        self_peer: PeerId,
+        now: Timestamp,
+        bound: Duration,
+    ) -> Vec<LivenessView> {
         let mut out: Vec<LivenessView> = members
             .iter()
             .filter(|(p, _)| **p != self_peer)
@@ -89,10 +114,18 @@ impl Liveness {
                 let n = self.nodes.get(peer);
                 let samples = n.map_or(0, |n| n.samples.len());
                 let up = n.map_or(0, |n| n.samples.iter().filter(|(_, c)| *c).count());
+                let heard_lately = |n: &NodeLiveness| n.last_seen.is_some_and(|t| t.plus(bound.as_secs()) >= now);
+                let connected = n.is_some_and(|n| n.connected && heard_lately(n));
+                let unreachable_since = n.and_then(|n| match n.connected {
+                    true if !connected => n.last_seen,
+                    true => None,
+                    false => n.unreachable_since,
+                });
                 LivenessView {
                     state: *state,
                     node: peer.to_string(),
-                    connected: n.is_some_and(|n| n.connected),
+                    connected,
+                    unreachable_since,
                     last_seen: n.and_then(|n| n.last_seen),
                     rtt_ms: n.and_then(|n| n.rtt_ms),
                     reachability_24h: (samples > 0).then(|| up as f64 / samples as f64),
@@ -114,6 +147,27 @@ mod tests {
         hotline_net::peer_id_of(&key.node_id()).unwrap()
     }
 
+    const BOUND: Duration = Duration::from_secs(12);
+
+    #[test]
+    fn a_connected_node_not_heard_from_for_the_bound_shows_unreachable() {
+        let (me, a) = (peer(1), peer(2));
+        let members: BTreeMap<PeerId, StateCode> = [(me, "FRA".parse().unwrap()), (a, "DEU".parse().unwrap())].into();
+        let mut l = Liveness::default();
+        // Connected before its record arrived: a sample taken while it is
+        // not yet a member must not forget that it is connected.
+        l.connected(a, Timestamp(100));
+        l.sample(&BTreeMap::new(), me, Timestamp(101), Instant::now(), Duration::from_secs(300));
+        l.rtt(a, Duration::from_millis(2), Timestamp(104));
+        let at = |t: u64| l.view(&members, me, Timestamp(t), BOUND).remove(0);
+        assert!(at(116).connected, "heard 12 s ago: still within the bound");
+        let silent = at(117);
+        assert_eq!((silent.connected, silent.unreachable_since), (false, Some(Timestamp(104))));
+        l.rtt(a, Duration::from_millis(2), Timestamp(118));
+        let back = l.view(&members, me, Timestamp(118), BOUND).remove(0);
+        assert_eq!((back.connected, back.unreachable_since), (true, None));
+    }
+
     #[test]
     fn samples_reachability_and_bounded_dialling() {
         let (me, a, b) = (peer(1), peer(2), peer(3));
@@ -128,19 +182,22 @@ mod tests {
             l.sample(&members, me, Timestamp(160), t0 + Duration::from_secs(60), every).is_empty(),
             "not again yet"
         );
+        l.rtt(a, Duration::from_millis(3), Timestamp(190));
         l.disconnected(a, Timestamp(200));
         let dial = l.sample(&members, me, Timestamp(220), t0 + Duration::from_secs(301), every);
         assert_eq!(dial.len(), 2);
-        l.rtt(a, Duration::from_millis(3), Timestamp(230));
-        let view = l.view(&members, me);
+        let view = l.view(&members, me, Timestamp(230), BOUND);
         assert_eq!(view.len(), 2, "the node itself is not listed");
         let va = view.iter().find(|v| v.node == a.to_string()).unwrap();
-        assert_eq!((va.connected, va.samples, va.last_seen), (false, 3, Some(Timestamp(230))));
+        assert_eq!((va.connected, va.samples, va.last_seen), (false, 3, Some(Timestamp(190))));
+        assert_eq!(va.unreachable_since, Some(Timestamp(190)), "since it was last heard");
         assert!((va.reachability_24h.unwrap() - 2.0 / 3.0).abs() < 1e-9);
         assert_eq!(va.rtt_ms, Some(3.0));
+        let vb = view.iter().find(|v| v.node == b.to_string()).unwrap();
+        assert_eq!((vb.connected, vb.unreachable_since), (false, None), "never connected");
         // A day later the old samples are out of the window.
         l.sample(&members, me, Timestamp(220 + WINDOW_SECS + 1), t0 + Duration::from_secs(900), every);
-        let va = l.view(&members, me).into_iter().find(|v| v.node == a.to_string()).unwrap();
+        let va = l.view(&members, me, Timestamp(230), BOUND).into_iter().find(|v| v.node == a.to_string()).unwrap();
         assert_eq!(va.samples, 1);
         assert_eq!(va.reachability_24h, Some(0.0));
     }

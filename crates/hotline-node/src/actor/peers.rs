@@ -7,9 +7,10 @@
 //! target, members not connected become candidates, in random order: the
 //! actor dials those whose addresses are known, and only if none is, looks
 //! one up (a Kademlia query per tick at most). When a member's last
-//! connection closes, it is redialled at once and then on a short backoff
-//! ([`MEMBER_REDIAL_BACKOFF`]), from our side, so a member comes back even
-//! while strangers hold every inbound handshake slot.
+//! connection closes, it is redialled at once and then on a short,
+//! jittered backoff ([`member_redial_waits`]) for [`MEMBER_REDIAL_FOR`],
+//! from our side, so a member comes back seconds after a cut heals, and
+//! even while strangers hold every inbound handshake slot.
 
 use super::Actor;
 use hotline_net::{Multiaddr, PeerId, PeerInfo};
@@ -18,18 +19,34 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 use tracing::debug;
 
+/// How long a member whose last connection closed is redialled on the
+/// short pace of [`member_redial_waits`]; the liveness tick (every dial
+/// interval) takes over after that. A cut of up to this length heals within
+/// about [`MEMBER_REDIAL_CAP`] of the links coming back.
+pub(crate) const MEMBER_REDIAL_FOR: Duration = Duration::from_secs(15 * 60);
+/// The longest wait between two dials of a lost member, before jitter.
+pub(crate) const MEMBER_REDIAL_CAP: Duration = Duration::from_secs(4);
+/// The first wait after the immediate dial; it doubles up to the cap.
+const MEMBER_REDIAL_FIRST: Duration = Duration::from_millis(500);
+
 /// The waits before each dial of a member whose last connection closed:
-/// none, then doubling. The periodic redial and liveness ticks take over
-/// after the last try.
-pub(crate) const MEMBER_REDIAL_BACKOFF: [Duration; 7] = [
-    Duration::ZERO,
-    Duration::from_millis(250),
-    Duration::from_millis(500),
-    Duration::from_millis(1000),
-    Duration::from_millis(2000),
-    Duration::from_millis(4000),
-    Duration::from_millis(8000),
-];
+/// none, then [`MEMBER_REDIAL_FIRST`] doubling to [`MEMBER_REDIAL_CAP`],
+/// each spread over ±25 % by `jitter` (in [0, 1)) so that the nodes of a
+/// healed partition do not all dial in the same instant, until
+/// [`MEMBER_REDIAL_FOR`] is spent. A dial to a member already connected or
+/// being dialled costs nothing (the network skips it).
+pub(crate) fn member_redial_waits(mut jitter: impl FnMut() -> f64) -> Vec<Duration> {
+    let mut waits = vec![Duration::ZERO];
+    let mut base = MEMBER_REDIAL_FIRST;
+    let mut total = Duration::ZERO;
+    while total < MEMBER_REDIAL_FOR {
+        let wait = base.mul_f64(0.75 + 0.5 * jitter().clamp(0.0, 1.0));
+        total += wait;
+        waits.push(wait);
+        base = (base * 2).min(MEMBER_REDIAL_CAP);
+    }
+    waits
+}
 
 /// How long to wait before the next redial tick. With no member
 /// connected (at start-up before the bootstrap peers are up, or after a
@@ -147,18 +164,20 @@ pub(crate) fn without_peer(addr: &Multiaddr) -> Multiaddr {
 
 /// The peers feature in the actor: it runs the plans above.
 impl Actor {
-    /// Dials a member whose last connection closed, at once and then with a
-    /// short backoff, from our side: an outbound dial to a member takes no
-    /// slot a stranger can hold (`hotline_net::gate`), so a member comes
-    /// back even while strangers hold every inbound handshake slot. The
-    /// periodic redial and liveness ticks take over after the last try.
+    /// Dials a member whose last connection closed, at once and then on
+    /// the short backoff of [`member_redial_waits`], from our side: an
+    /// outbound dial to a member takes no slot a stranger can hold
+    /// (`hotline_net::gate`), so a member comes back even while strangers
+    /// hold every inbound handshake slot. The task ends when the member
+    /// connects (the actor aborts it) or after [`MEMBER_REDIAL_FOR`].
     pub(super) fn redial_member(&mut self, peer: PeerId) {
         if self.redials.get(&peer).is_some_and(|task| !task.is_finished()) {
             return;
         }
         let net = self.net.clone();
+        let waits = member_redial_waits(|| self.random.jitter());
         let task = self.tasks.spawn(async move {
-            for delay in MEMBER_REDIAL_BACKOFF {
+            for delay in waits {
                 tokio::time::sleep(delay).await;
                 if let Err(e) = net.dial_peer(peer).await {
                     debug!(%peer, error = %e, "cannot redial a member");
@@ -266,7 +285,7 @@ mod tests {
     }
 
     fn info(p: PeerId, at: Multiaddr, member: bool) -> PeerInfo {
-        PeerInfo { peer: p, addrs: vec![at], rtt: None, member, gossip_score: None }
+        PeerInfo { peer: p, addrs: vec![at], rtt: None, silent_for: Duration::ZERO, member, gossip_score: None }
     }
 
     fn members(ps: &[PeerId]) -> BTreeMap<PeerId, StateCode> {
@@ -331,10 +350,18 @@ mod tests {
     }
 
     #[test]
-    fn the_member_backoff_starts_at_once_and_doubles() {
-        assert_eq!(MEMBER_REDIAL_BACKOFF[0], Duration::ZERO);
-        for pair in MEMBER_REDIAL_BACKOFF[1..].windows(2) {
-            assert_eq!(pair[1], pair[0] * 2);
-        }
+    fn a_lost_member_is_redialled_at_once_then_doubling_to_the_cap_for_the_whole_period() {
+        let middle = member_redial_waits(|| 0.5);
+        let ms: Vec<u128> = middle.iter().take(6).map(Duration::as_millis).collect();
+        assert_eq!(ms, vec![0, 500, 1000, 2000, 4000, 4000], "the first retry comes within about 1 s");
+        let total: Duration = middle.iter().sum();
+        assert!(total >= MEMBER_REDIAL_FOR && total < MEMBER_REDIAL_FOR + MEMBER_REDIAL_CAP, "{total:?}");
+        // Jitter spreads each wait over ±25 %, never beyond.
+        let low = member_redial_waits(|| 0.0);
+        let high = member_redial_waits(|| 0.999);
+        assert_eq!(low[1], Duration::from_millis(375));
+        assert!(high[1] < Duration::from_millis(625) && high[1] > Duration::from_millis(620));
+        assert!(high.iter().skip(1).all(|w| *w < MEMBER_REDIAL_CAP.mul_f64(1.25)));
+        assert!(low.iter().skip(1).all(|w| *w >= MEMBER_REDIAL_FIRST.mul_f64(0.75)));
     }
 }

@@ -156,6 +156,7 @@ impl Actor {
                 state: self.members.get(&p.peer).map(|s| s.to_string()),
                 addrs: p.addrs.iter().map(|a| a.to_string()).collect(),
                 rtt_ms: p.rtt.map(|d| d.as_secs_f64() * 1000.0),
+                silent_ms: u64::try_from(p.silent_for.as_millis()).unwrap_or(u64::MAX),
                 member: p.member,
                 gossip_score: p.gossip_score,
             })

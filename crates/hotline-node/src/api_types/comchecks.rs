@@ -110,9 +110,14 @@ pub struct LivenessView {
     pub state: StateCode,
     /// Its peer id.
     pub node: String,
-    /// Whether a connection to it is open now.
+    /// Whether a connection to it is open now and it answered within the
+    /// dead-link bound (12 s by default).
     pub connected: bool,
-    /// When it was last connected, disconnected or answered a ping.
+    /// Since when it has been unreachable: the last time it was heard
+    /// from before its connections died or closed (`null` while connected,
+    /// and for a node never connected since start).
+    pub unreachable_since: Option<Timestamp>,
+    /// When it was last heard from: connected, or answered a ping.
     pub last_seen: Option<Timestamp>,
     /// The last ping round trip, milliseconds.
     pub rtt_ms: Option<f64>,
