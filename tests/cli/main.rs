@@ -7,4 +7,5 @@ mod cli_messaging;
 mod common;
 mod crash;
 mod daemon_cli;
+mod netbed;
 mod readme_ceremony;
