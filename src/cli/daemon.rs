@@ -95,6 +95,15 @@ pub(super) fn status(data_dir: &Path, out: &Out) -> Result<()> {
             "Peers:        {} connected, {} of them members ({} member nodes known)\n",
             status.connected_peers, status.connected_members, status.member_nodes
         );
+        if status.links_closed_dead + status.links_closed_restarted > 0 {
+            s += &format!(
+                "Dead links:   {} closed after 12 s of silence, {} left behind by a restarted peer\n",
+                status.links_closed_dead, status.links_closed_restarted
+            );
+        }
+        if status.outbox > 0 {
+            s += &format!("Outbox:       {} deliveries queued, {} in flight\n", status.outbox, status.outbox_in_flight);
+        }
         s += &format!(
             "Directory:    {} states, {} records, {} live objects, {} pending, digest {}\n",
             status.admitted_states,

@@ -236,6 +236,13 @@ async fn a_silent_peer_shows_unreachable_within_the_bound_and_comes_back_after_t
     })
     .await;
     eprintln!("silent peer noticed after {noticed:?}, its connections closed after {:?}", cut.elapsed());
+    // An operator sees it in the metrics too.
+    let metrics = fra.metrics().await.unwrap();
+    let series = |name: &str| -> f64 {
+        metrics.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok()).unwrap_or(-1.0)
+    };
+    assert!(series("hotline_dead_links_closed_total") >= 1.0, "{metrics}");
+    assert_eq!(series("hotline_member_nodes{state=\"unreachable\"}"), 1.0, "{metrics}");
     // DEU, on the same side as FRA, stays connected to it all along.
     let deu_peer = hotline_net::peer_id_of(&mesh.nodes[1].node).unwrap().to_string();
     let deu = fra.liveness().await.unwrap().into_iter().find(|l| l.node == deu_peer).unwrap();

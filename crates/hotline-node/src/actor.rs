@@ -137,6 +137,8 @@ pub(crate) struct ActorInit {
     pub clock: Clock,
     /// Where the node's randomness comes from.
     pub random: crate::random::Randomness,
+    /// The metrics the actor counts into.
+    pub metrics: Arc<crate::metrics::Metrics>,
     pub gossip: bool,
     pub events: broadcast::Sender<NodeEvent>,
     pub commands: mpsc::Receiver<Command>,
@@ -175,6 +177,7 @@ pub(crate) fn spawn(init: ActorInit) -> tokio::task::JoinHandle<()> {
         net: init.net,
         clock: init.clock,
         random: init.random,
+        metrics: init.metrics,
         started: Instant::now(),
         gossip: init.gossip,
         events: init.events,
@@ -223,6 +226,7 @@ struct Actor {
     clock: Clock,
     /// Ids, seeds and jitter (see `crate::random`).
     random: crate::random::Randomness,
+    metrics: Arc<crate::metrics::Metrics>,
     started: Instant,
     gossip: bool,
     events: broadcast::Sender<NodeEvent>,

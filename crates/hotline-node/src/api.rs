@@ -172,10 +172,63 @@ impl ApiServer {
     }
 }
 
+/// The metrics endpoint on a TCP address (`metrics_listen`): `GET
+/// /metrics` and nothing else, for a Prometheus server that cannot reach
+/// the control socket. It reveals counts, never contents.
+pub(crate) struct MetricsServer {
+    addr: std::net::SocketAddr,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl MetricsServer {
+    /// Serves `GET /metrics` for `node` on `listener` until stopped.
+    pub(crate) fn start(listener: tokio::net::TcpListener, node: NodeHandle) -> io::Result<MetricsServer> {
+        let addr = listener.local_addr()?;
+        let (stop, stop_rx) = watch::channel(false);
+        let app = Router::new()
+            .route("/metrics", get(metrics))
+            .fallback(not_found)
+            .method_not_allowed_fallback(method_not_allowed)
+            .with_state(ApiState { node, stop: stop_rx.clone() });
+        let mut shutdown = stop_rx;
+        let task = tokio::spawn(async move {
+            info!(%addr, "metrics listening");
+            let serving = axum::serve(listener, app).with_graceful_shutdown(async move {
+                let _ = shutdown.wait_for(|s| *s).await;
+            });
+            if let Err(e) = serving.await {
+                warn!(error = %e, "metrics endpoint stopped with an error");
+            }
+        });
+        Ok(MetricsServer { addr, stop, task })
+    }
+
+    /// The address it listens on (port 0 resolved).
+    pub(crate) fn addr(&self) -> std::net::SocketAddr {
+        self.addr
+    }
+
+    /// Asks the server to stop without waiting.
+    pub(crate) fn signal_stop(&self) {
+        let _ = self.stop.send(true);
+    }
+
+    /// Stops taking requests and lets open ones finish.
+    pub(crate) async fn stop(self) {
+        self.signal_stop();
+        let MetricsServer { mut task, .. } = self;
+        if tokio::time::timeout(STOP_GRACE, &mut task).await.is_err() {
+            task.abort();
+        }
+    }
+}
+
 fn router(state: ApiState) -> Router {
     Router::new()
         .route("/v1/status", get(status))
         .route("/health", get(health))
+        .route("/metrics", get(metrics))
         .route("/v1/peers", get(peers))
         .route("/v1/liveness", get(liveness))
         .route("/v1/directory", get(directory))
@@ -291,6 +344,11 @@ async fn health(State(s): State<ApiState>) -> Result<(StatusCode, Json<crate::ap
     let view = s.node.health().await?;
     let status = if view.healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     Ok((status, Json(view)))
+}
+
+async fn metrics(State(s): State<ApiState>) -> Result<Response, ApiError> {
+    let text = s.node.metrics_text().await?;
+    Ok(([(axum::http::header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response())
 }
 
 async fn peers(State(s): State<ApiState>) -> ApiResult<Vec<crate::api_types::PeerView>> {

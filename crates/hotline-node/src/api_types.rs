@@ -92,6 +92,17 @@ pub struct StatusView {
     /// Envelopes waiting for a receipt.
     #[serde(default)]
     pub outbox: usize,
+    /// Of those, the deliveries being attempted now.
+    #[serde(default)]
+    pub outbox_in_flight: usize,
+    /// Connections closed since start because nothing answered for the
+    /// dead-link bound (12 s by default).
+    #[serde(default)]
+    pub links_closed_dead: u64,
+    /// Connections closed since start because their peer came back with a
+    /// new boot id (it restarted; the old connection was dead).
+    #[serde(default)]
+    pub links_closed_restarted: u64,
     /// Durable writes that failed since start (disk full, I/O error). Not
     /// zero means the directory on disk may lag the one in memory.
     pub store_failures: u64,

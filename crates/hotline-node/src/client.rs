@@ -189,6 +189,24 @@ impl Client {
         })
     }
 
+    /// `GET /metrics`: the node's Prometheus metrics, as OpenMetrics text.
+    pub async fn metrics(&self) -> Result<String, ClientError> {
+        let (status, bytes) = self.exchange(Method::GET, "/metrics", None).await?;
+        if status.is_success() {
+            return String::from_utf8(bytes.to_vec()).map_err(|e| ClientError::Protocol(format!("/metrics: {e}")));
+        }
+        Err(match serde_json::from_slice::<ErrorBody>(&bytes) {
+            Ok(body) => {
+                ClientError::Api { status: status.as_u16(), code: body.error.code, message: body.error.message }
+            }
+            Err(_) => ClientError::Api {
+                status: status.as_u16(),
+                code: "http_error".into(),
+                message: format!("HTTP {status} from /metrics"),
+            },
+        })
+    }
+
     fn json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, ClientError> {
         serde_json::to_vec(value).map_err(|e| ClientError::Protocol(format!("cannot encode the request: {e}")))
     }

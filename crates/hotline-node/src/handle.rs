@@ -7,8 +7,10 @@ use crate::api_types::{
 };
 use crate::error::NodeError;
 use crate::mailbox::MailReader;
+use crate::metrics::Metrics;
 use hotline_core::{CaseId, DirectoryObject, MessageId, ObjectHash, RecordDraft, Role, StateCode};
 use hotline_net::{Multiaddr, PeerId};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
@@ -125,6 +127,7 @@ pub struct NodeHandle {
     state: StateCode,
     /// The read side of messaging, which does not go through the actor.
     mail: MailReader,
+    metrics: Arc<Metrics>,
 }
 
 impl NodeHandle {
@@ -134,8 +137,18 @@ impl NodeHandle {
         peer_id: PeerId,
         state: StateCode,
         mail: MailReader,
+        metrics: Arc<Metrics>,
     ) -> NodeHandle {
-        NodeHandle { commands, events, peer_id, state, mail }
+        NodeHandle { commands, events, peer_id, state, mail, metrics }
+    }
+
+    /// The node's metrics in the OpenMetrics text format
+    /// ([`crate::metrics::CONTENT_TYPE`]): the live counters, and the
+    /// status and liveness views taken now.
+    pub async fn metrics_text(&self) -> Result<String, NodeError> {
+        let status = self.status().await?;
+        let liveness = self.liveness().await?;
+        Ok(self.metrics.encode(status, liveness))
     }
 
     pub(crate) async fn ask<T>(&self, command: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, NodeError> {

@@ -44,6 +44,7 @@ mod handle;
 mod liveness;
 mod logging;
 mod mailbox;
+pub mod metrics;
 mod node;
 mod options;
 mod outbox;

@@ -2,7 +2,7 @@
 //! [`run_until_signal`].
 
 use crate::actor::{self, ActorInit, Comchecks, Mail, member_peers};
-use crate::api::{self, ApiServer};
+use crate::api::{self, ApiServer, MetricsServer};
 use crate::error::NodeError;
 use crate::handle::{Command, NodeHandle};
 use crate::mailbox::MailReader;
@@ -79,6 +79,23 @@ impl Node {
         // Refuse to start next to a running daemon before touching the network.
         let socket = options.api_socket.clone().unwrap_or_else(|| data_dir.join(api::SOCKET_FILE));
         let listener = if options.serve_api { Some(api::bind(&socket).await?) } else { None };
+        let metrics_addr =
+            match (options.metrics_listen, &config.metrics_listen) {
+                (Some(addr), _) => Some(addr),
+                (None, Some(text)) => Some(text.parse::<std::net::SocketAddr>().map_err(|e| {
+                    NodeError::Config(format!("metrics_listen: '{text}' is not an address and port: {e}"))
+                })?),
+                (None, None) => None,
+            };
+        let metrics_listener = match metrics_addr {
+            Some(addr) => Some(tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+                if options.serve_api {
+                    let _ = std::fs::remove_file(&socket);
+                }
+                NodeError::Config(format!("metrics_listen: cannot listen on {addr}: {e}"))
+            })?),
+            None => None,
+        };
         let cleanup_socket = |e: NodeError| {
             if options.serve_api {
                 let _ = std::fs::remove_file(&socket);
@@ -108,6 +125,7 @@ impl Node {
         };
         let peer_id = net.local_peer_id();
 
+        let metrics = Arc::new(crate::metrics::Metrics::new());
         let (command_tx, command_rx) = mpsc::channel(COMMAND_CAPACITY);
         let (events, _) = broadcast::channel(EVENT_CAPACITY);
         let (listen_tx, mut listen_rx) = watch::channel(Vec::new());
@@ -133,6 +151,7 @@ impl Node {
             net_events,
             clock: options.clock.clone(),
             random: options.randomness.clone(),
+            metrics: Arc::clone(&metrics),
             gossip: options.gossip,
             events: events.clone(),
             commands: command_rx,
@@ -150,13 +169,14 @@ impl Node {
                 options.liveness_dial_every.max(MIN_TIMER_PERIOD),
             ),
         });
-        let handle = NodeHandle::new(command_tx, events, peer_id, state, reader);
+        let handle = NodeHandle::new(command_tx, events, peer_id, state, reader, metrics);
         let mut running = RunningNode {
             handle: handle.clone(),
             listen: listen_rx.clone(),
             done: done_rx,
             actor: Some(task),
             api: None,
+            metrics: None,
         };
 
         // Each listener reports at least one address; wildcard ones report more.
@@ -165,6 +185,12 @@ impl Node {
         if !up && expected > 0 && listen_rx.borrow().is_empty() {
             let _ = running.shutdown_actor().await;
             return Err(cleanup_socket(NodeError::NoListenAddress { secs: LISTEN_TIMEOUT.as_secs() }));
+        }
+        if let Some(listener) = metrics_listener {
+            match MetricsServer::start(listener, handle.clone()) {
+                Ok(server) => running.metrics = Some(server),
+                Err(e) => warn!(error = %e, "cannot serve metrics over TCP"),
+            }
         }
         if let Some(listener) = listener {
             running.api = Some(ApiServer::start(listener, socket, handle));
@@ -214,6 +240,7 @@ pub struct RunningNode {
     done: watch::Receiver<bool>,
     actor: Option<JoinHandle<()>>,
     api: Option<ApiServer>,
+    metrics: Option<MetricsServer>,
 }
 
 impl RunningNode {
@@ -230,6 +257,12 @@ impl RunningNode {
     /// The addresses the node listens on (port 0 resolved).
     pub fn listen_addrs(&self) -> Vec<Multiaddr> {
         self.listen.borrow().clone()
+    }
+
+    /// The TCP address `GET /metrics` is served on, if any
+    /// (`metrics_listen`).
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.metrics.as_ref().map(MetricsServer::addr)
     }
 
     /// The control socket, if the API is served.
@@ -261,6 +294,9 @@ impl RunningNode {
         if let Some(api) = self.api.take() {
             api.stop().await;
         }
+        if let Some(metrics) = self.metrics.take() {
+            metrics.stop().await;
+        }
         match self.shutdown_actor().await {
             // Already stopped on its own: nothing left to stop.
             Ok(()) | Err(NodeError::Stopped) => {}
@@ -275,6 +311,9 @@ impl Drop for RunningNode {
     fn drop(&mut self) {
         if let Some(api) = &self.api {
             api.signal_stop();
+        }
+        if let Some(metrics) = &self.metrics {
+            metrics.signal_stop();
         }
         if self.actor.is_some() {
             let (reply, _) = oneshot::channel();

@@ -102,6 +102,10 @@ pub struct NodeOptions {
     pub serve_api: bool,
     /// The control socket, instead of `DATA/hotline.sock`.
     pub api_socket: Option<PathBuf>,
+    /// Where to serve `GET /metrics` over TCP, instead of the config's
+    /// `metrics_listen` (port 0 picks a free port; see
+    /// [`crate::RunningNode::metrics_addr`]).
+    pub metrics_listen: Option<std::net::SocketAddr>,
     /// Backoff between delivery attempts of one envelope.
     pub retry: RetryPolicy,
     /// How often prekeys rotate and how long their secrets are kept.
@@ -131,6 +135,7 @@ impl Default for NodeOptions {
             randomness: crate::random::Randomness::os(),
             serve_api: true,
             api_socket: None,
+            metrics_listen: None,
             retry: RetryPolicy::default(),
             prekey_policy: PrekeyPolicy::default(),
             prekey_check: Duration::from_secs(600),

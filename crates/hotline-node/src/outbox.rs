@@ -48,6 +48,8 @@ pub(crate) struct Pending {
     /// recipient has published no prekey bundle).
     pub envelope: Option<Vec<u8>>,
     pub queued_at: Timestamp,
+    /// When this process scheduled it (for the receipt latency metric).
+    pub scheduled: Instant,
     /// Attempts since this node started.
     pub attempts: u32,
     pub last_error: Option<String>,
@@ -126,6 +128,7 @@ impl Schedule {
             Pending {
                 envelope,
                 queued_at,
+                scheduled: now,
                 attempts: 0,
                 last_error: None,
                 next_at: now,

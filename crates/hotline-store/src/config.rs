@@ -71,6 +71,11 @@ pub struct NodeConfig {
     /// it is disconnected. Default: 10.
     #[serde(default = "default_grace")]
     pub grace_secs: u64,
+    /// `metrics_listen`: a TCP address such as `"127.0.0.1:9464"` on which
+    /// the daemon also serves `GET /metrics` (Prometheus), and nothing
+    /// else. Default: none (metrics on the control socket only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics_listen: Option<String>,
 }
 
 fn default_listen() -> Vec<String> {
@@ -107,6 +112,7 @@ impl NodeConfig {
             log_format: LogFormat::default(),
             sync_interval_secs: default_sync_interval(),
             grace_secs: default_grace(),
+            metrics_listen: None,
         }
     }
 
@@ -141,6 +147,11 @@ impl NodeConfig {
         }
         if self.grace_secs == 0 {
             return Err("grace_secs: must be at least 1".into());
+        }
+        if let Some(addr) = &self.metrics_listen
+            && addr.parse::<std::net::SocketAddr>().is_err()
+        {
+            return Err(format!("metrics_listen: '{addr}' is not an address and port (for example 127.0.0.1:9464)"));
         }
         Ok(())
     }
@@ -253,6 +264,11 @@ mod tests {
 
         let msg = load_text("state = \"FRA\"\nlisten = [\"0.0.0.0:4610\"]\n").unwrap_err().to_string();
         assert!(msg.contains("not a multiaddress"), "{msg}");
+
+        let msg = load_text("state = \"FRA\"\nmetrics_listen = \"localhost\"\n").unwrap_err().to_string();
+        assert!(msg.contains("metrics_listen") && msg.contains("localhost"), "{msg}");
+        let ok = load_text("state = \"FRA\"\nmetrics_listen = \"127.0.0.1:9464\"\n").unwrap();
+        assert_eq!(ok.metrics_listen.as_deref(), Some("127.0.0.1:9464"));
 
         let msg = load_text("state = \n").unwrap_err().to_string();
         assert!(msg.contains("line 1"), "{msg}");

@@ -176,9 +176,11 @@ impl Actor {
         }
         let net = self.net.clone();
         let waits = member_redial_waits(|| self.random.jitter());
+        let redials = self.metrics.live.member_redials.clone();
         let task = self.tasks.spawn(async move {
             for delay in waits {
                 tokio::time::sleep(delay).await;
+                redials.inc();
                 if let Err(e) = net.dial_peer(peer).await {
                     debug!(%peer, error = %e, "cannot redial a member");
                 }

@@ -8,4 +8,5 @@ mod freshness;
 mod liveness;
 mod mesh;
 mod messaging;
+mod metrics;
 mod node_api;

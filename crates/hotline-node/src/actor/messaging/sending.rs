@@ -2,6 +2,7 @@
 //! and acknowledgements of what this node sent.
 
 use super::*;
+use crate::metrics::FailureReason;
 
 impl Actor {
     /// Writes, seals and queues a message; answers once it is durable.
@@ -343,10 +344,12 @@ impl Actor {
                     Ok(Some(e)) => e,
                     Ok(None) => {
                         let error = "the recipient node has published no prekey bundle yet".to_string();
+                        self.metrics.live.delivery_failed(FailureReason::not_sealed);
                         self.mail.schedule.failed(&key, error, &self.mail.retry, self.random.jitter(), now);
                         continue;
                     }
                     Err(e) => {
+                        self.metrics.live.delivery_failed(FailureReason::not_sealed);
                         self.mail.schedule.failed(&key, e, &self.mail.retry, self.random.jitter(), now);
                         continue;
                     }
@@ -355,6 +358,7 @@ impl Actor {
             let peer = match peer_id_of(&key.1) {
                 Ok(p) => p,
                 Err(e) => {
+                    self.metrics.live.delivery_failed(FailureReason::not_sealed);
                     self.mail.schedule.failed(&key, e.to_string(), &self.mail.retry, self.random.jitter(), now);
                     continue;
                 }
@@ -438,10 +442,12 @@ impl Actor {
                 return;
             }
             Delivery::BadReceipt(e) => {
+                self.metrics.live.delivery_failed(FailureReason::bad_receipt);
                 warn!(msg = %key.0, node = %key.1, error = %e, "a receipt did not verify");
                 format!("the receipt did not verify: {e}")
             }
             Delivery::Refused { code, detail } => {
+                self.metrics.live.delivery_failed(FailureReason::refused);
                 let bundle_seq = self.dir.prekeys(&key.1, self.now()).map(|b| b.bundle.seq);
                 if let Some(p) = self.mail.schedule.get_mut(&key) {
                     // Seal again to the recipient's current bundle next time:
@@ -461,6 +467,7 @@ impl Actor {
                 format!("refused: {code}: {detail}")
             }
             Delivery::Failed(e) => {
+                self.metrics.live.delivery_failed(FailureReason::transport);
                 debug!(msg = %key.0, node = %key.1, error = %e, "delivery failed");
                 e
             }
@@ -470,7 +477,9 @@ impl Actor {
 
     /// Called once a receipt is durable.
     pub(in crate::actor) fn on_receipted(&mut self, key: DeliveryKey) {
-        self.mail.schedule.remove(&key);
+        if let Some(p) = self.mail.schedule.remove(&key) {
+            self.metrics.live.receipted(p.scheduled.elapsed());
+        }
         info!(msg = %key.0, node = %key.1, "message delivered");
         self.emit(NodeEvent::MessageDelivered { msg_id: key.0, node: key.1.to_string() });
         if !self.mail.schedule.has_message(&key.0) {
