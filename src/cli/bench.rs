@@ -2,6 +2,7 @@
 //! Benchmarks report numbers; the tests assert behaviour.
 
 mod hardening;
+mod partition;
 mod raw;
 mod store;
 
@@ -33,6 +34,10 @@ pub(crate) enum BenchCommand {
     /// A node with many stored messages: its start, memory, an inbox page
     /// and a long thread, against the same node with few.
     Store(store::StoreArgs),
+    /// Silent cuts between two halves of real daemons on the
+    /// network-namespace test bed (root only): dead-link detection, heal
+    /// convergence and drain, against a baseline without a cut.
+    Partition(partition::PartitionArgs),
     /// The attacker of `bench hardening`, in a process of its own so that
     /// its buffers do not count in the nodes' memory: holds stalled deliver
     /// streams open until killed.
@@ -85,6 +90,7 @@ pub(super) fn run(cmd: BenchCommand, out: &Out) -> Result<()> {
         BenchCommand::Messages(args) => messages(args, out),
         BenchCommand::Hardening(args) => hardening::hardening(args, out),
         BenchCommand::Store(args) => store::store(args, out),
+        BenchCommand::Partition(args) => partition::partition(args, out),
         BenchCommand::StallStreams(args) => hardening::stall_streams(args),
     }
 }

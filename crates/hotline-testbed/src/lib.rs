@@ -199,6 +199,23 @@ impl Bed {
         }
     }
 
+    /// Packets the router has received from node `i` so far: everything
+    /// node `i` sent to the others.
+    pub fn router_rx_packets(&self, i: usize) -> Result<u64, BedError> {
+        self.node(i)?;
+        let file = format!("/sys/class/net/n{i}/statistics/rx_packets");
+        let command = format!("ip netns exec {} cat {file}", self.router);
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.router, "cat", &file])
+            .output()
+            .map_err(|e| BedError::Command { command: command.clone(), stderr: e.to_string() })?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        text.trim().parse().map_err(|_| BedError::Command {
+            command,
+            stderr: format!("{} {}", text.trim(), String::from_utf8_lossy(&out.stderr).trim()),
+        })
+    }
+
     /// Drops every packet between nodes `a` and `b`, both ways, silently.
     pub fn cut(&mut self, a: usize, b: usize) -> Result<(), BedError> {
         self.drop_packets(a, b)?;
