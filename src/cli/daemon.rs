@@ -97,7 +97,7 @@ pub(super) fn status(data_dir: &Path, out: &Out) -> Result<()> {
         );
         if status.links_closed_dead + status.links_closed_restarted > 0 {
             s += &format!(
-                "Dead links:   {} closed after 12 s of silence, {} left behind by a restarted peer\n",
+                "Dead links:   {} closed as silent, {} left behind by a restarted peer\n",
                 status.links_closed_dead, status.links_closed_restarted
             );
         }

@@ -51,10 +51,12 @@ impl Drop for NsDaemon {
 
 /// A network of daemons on a bed: node `i` is in namespace `i`.
 struct Mesh {
+    /// First: fields drop in order, and the daemons must stop before their
+    /// namespaces and data directories go.
+    daemons: Vec<Option<NsDaemon>>,
     bed: Bed,
     net: TestNet,
     nodes: Vec<Prepared>,
-    daemons: Vec<Option<NsDaemon>>,
     starts: usize,
 }
 
@@ -90,7 +92,7 @@ impl Mesh {
             config.log_level = "info,hotline_net=debug".into();
             config.save(&node.data.join(CONFIG_FILE)).unwrap();
         }
-        Some(Mesh { bed, net, nodes, daemons: (0..n).map(|_| None).collect(), starts: 0 })
+        Some(Mesh { daemons: (0..n).map(|_| None).collect(), bed, net, nodes, starts: 0 })
     }
 
     fn tcp(bed: &Bed, i: usize) -> Vec<String> {

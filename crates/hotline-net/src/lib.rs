@@ -48,6 +48,13 @@
 //! until it has handled the request. `attack` (feature `attack-tools`)
 //! does what an attacker would, for the tests and the benchmark.
 //!
+//! **Dead links** ([`links`]): every connection is pinged both ways every
+//! 4 s and closed after 12 s without an answer; TCP and QUIC get the same
+//! bound as keep-alive, user and idle timeouts ([`NetConfig::dead_link_after`]).
+//! A peer's connections from before its restart are closed as soon as a
+//! new one shows another boot id. Later connections to a connected peer are
+//! reported ([`NetEvent::ConnectionAdded`]) so the node can try what waits.
+//!
 //! Every protocol name and the topic carry the network id:
 //! `/hotline/<netid>/sync/2`, `/hotline/<netid>/deliver/1`, `/hotline/<netid>/kad/1`,
 //! `/hotline/<netid>/meshsub/1.1.0`, topic `hotline/<netid>/directory/1`,

@@ -83,6 +83,8 @@ impl LinkCounts {
 #[derive(Debug)]
 struct Link {
     peer: PeerId,
+    /// The order connections opened in (to tell older from newer).
+    opened: u64,
     /// When the connection opened or last answered a ping.
     heard_at: Instant,
     boot: Option<BootId>,
@@ -93,17 +95,31 @@ struct Link {
 pub(crate) struct Links {
     links: HashMap<ConnectionId, Link>,
     dead_after: Duration,
+    opened: u64,
+}
+
+/// What a connection's boot id says about the peer's other connections.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Identified {
+    /// Older connections of a previous run: dead, to close.
+    pub stale: Vec<ConnectionId>,
+    /// A newer connection carries another boot id than this older one:
+    /// two processes run with the same node key (a restored snapshot, a
+    /// copied data directory), or an identify arrived very late. Nothing
+    /// is closed for it; worth a warning.
+    pub conflict: bool,
 }
 
 impl Links {
     /// Books for connections declared dead after `dead_after` of silence.
     pub(crate) fn new(dead_after: Duration) -> Links {
-        Links { links: HashMap::new(), dead_after }
+        Links { links: HashMap::new(), dead_after, opened: 0 }
     }
 
     /// A connection opened.
     pub(crate) fn opened(&mut self, id: ConnectionId, peer: PeerId, now: Instant) {
-        self.links.insert(id, Link { peer, heard_at: now, boot: None });
+        self.opened += 1;
+        self.links.insert(id, Link { peer, opened: self.opened, heard_at: now, boot: None });
     }
 
     /// A connection closed (for whatever reason).
@@ -118,24 +134,32 @@ impl Links {
         }
     }
 
-    /// `id` identified its end as run `boot`. Returns the peer's other
-    /// connections that carry another boot id: dead, to close. They are
-    /// forgotten here at once, so they are reported only once.
-    pub(crate) fn identified(&mut self, id: ConnectionId, boot: BootId, counts: &LinkCounts) -> Vec<ConnectionId> {
-        let Some(link) = self.links.get_mut(&id) else { return Vec::new() };
+    /// `id` identified its end as run `boot`. The peer's connections
+    /// opened before `id` that carry another boot id are dead (their
+    /// process is gone): returned to close, and forgotten here at once, so
+    /// they are reported only once. Newer ones are never closed for an
+    /// older one's sake: two live processes with one key would otherwise
+    /// close each other's connections at every identify.
+    pub(crate) fn identified(&mut self, id: ConnectionId, boot: BootId, counts: &LinkCounts) -> Identified {
+        let Some(link) = self.links.get_mut(&id) else { return Identified::default() };
         link.boot = Some(boot.clone());
-        let peer = link.peer;
-        let stale: Vec<ConnectionId> = self
-            .links
-            .iter()
-            .filter(|(other, l)| **other != id && l.peer == peer && l.boot.as_ref().is_some_and(|b| *b != boot))
-            .map(|(other, _)| *other)
-            .collect();
-        for other in &stale {
+        let (peer, opened) = (link.peer, link.opened);
+        let mut result = Identified::default();
+        for (other, l) in &self.links {
+            if *other == id || l.peer != peer || l.boot.as_ref().is_none_or(|b| *b == boot) {
+                continue;
+            }
+            if l.opened < opened {
+                result.stale.push(*other);
+            } else {
+                result.conflict = true;
+            }
+        }
+        for other in &result.stale {
             self.links.remove(other);
         }
-        LinkCounts::bump(&counts.restarts, stale.len());
-        stale
+        LinkCounts::bump(&counts.restarts, result.stale.len());
+        result
     }
 
     /// The connections silent for the bound at `now`: dead, to close. They
@@ -209,15 +233,31 @@ mod tests {
         links.opened(conn(2), peer(1), t0);
         links.opened(conn(3), peer(2), t0);
         links.opened(conn(4), peer(1), t0);
-        assert!(links.identified(conn(1), old.clone(), &counts).is_empty());
-        assert!(links.identified(conn(3), old.clone(), &counts).is_empty(), "another peer");
+        let none = Identified::default();
+        assert_eq!(links.identified(conn(1), old.clone(), &counts), none);
+        assert_eq!(links.identified(conn(3), old.clone(), &counts), none, "another peer");
         // Two connections of one run (a simultaneous dial) live side by side.
-        assert!(links.identified(conn(2), old.clone(), &counts).is_empty());
-        let mut stale = links.identified(conn(4), new, &counts);
-        stale.sort_by_key(|c| format!("{c}"));
-        assert_eq!(stale, vec![conn(1), conn(2)]);
+        assert_eq!(links.identified(conn(2), old.clone(), &counts), none);
+        let mut found = links.identified(conn(4), new.clone(), &counts);
+        found.stale.sort_by_key(|c| format!("{c}"));
+        assert_eq!(found, Identified { stale: vec![conn(1), conn(2)], conflict: false });
         assert_eq!(counts.restarts.load(Ordering::Relaxed), 2);
-        assert!(links.identified(conn(3), old, &counts).is_empty(), "the other peer's link stays");
+        assert_eq!(links.identified(conn(3), old.clone(), &counts), none, "the other peer's link stays");
+    }
+
+    #[test]
+    fn an_older_connection_of_another_run_never_closes_a_newer_one() {
+        // Two live processes with one key: the one whose connection is
+        // newer is not closed when the older connection identifies late.
+        let counts = LinkCounts::default();
+        let t0 = Instant::now();
+        let mut links = Links::new(Duration::from_secs(12));
+        links.opened(conn(1), peer(1), t0);
+        links.opened(conn(2), peer(1), t0);
+        assert_eq!(links.identified(conn(2), BootId("bb".into()), &counts), Identified::default());
+        let late = links.identified(conn(1), BootId("aa".into()), &counts);
+        assert_eq!(late, Identified { stale: vec![], conflict: true });
+        assert_eq!(counts.restarts.load(Ordering::Relaxed), 0);
     }
 
     #[test]

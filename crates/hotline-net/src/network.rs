@@ -633,9 +633,9 @@ struct EventLoop {
 }
 
 /// A delivery waiting for its answer. The request is kept so that it can
-/// move to another connection once, should the one it went out on close or
-/// time out while the peer still has another (a restarted peer's old
-/// connection, a link that died while a new one came up).
+/// move to another connection once, should the one it went out on close
+/// while the peer still has another (a restarted peer's old connection, a
+/// link closed as dead while a new one came up).
 struct PendingDeliver {
     request: DeliverRequest,
     moved: bool,
@@ -1342,14 +1342,13 @@ impl EventLoop {
                     let _ = self.swarm.disconnect_peer_id(peer);
                 }
                 let Some(pending) = self.pending_deliver.remove(&request_id) else { return };
-                let link_failed = matches!(
-                    error,
-                    request_response::OutboundFailure::ConnectionClosed
-                        | request_response::OutboundFailure::Timeout
-                        | request_response::OutboundFailure::Io(_)
-                );
+                // Only a closed connection proves the request never got an
+                // answer there; after a timeout it may still be processed,
+                // and request-response could pick the same stuck connection
+                // again (it chooses by request id).
+                let closed = matches!(error, request_response::OutboundFailure::ConnectionClosed);
                 let others = self.peers.get(&peer).is_some_and(|p| p.conns.keys().any(|c| *c != connection_id));
-                if link_failed && others && !pending.moved {
+                if closed && others && !pending.moved {
                     debug!(%peer, %error, "delivery failed on one connection: moving it to another");
                     let PendingDeliver { request, reply, .. } = pending;
                     let id = self.swarm.behaviour_mut().deliver.inner_mut().send_request(&peer, request.clone());
@@ -1380,9 +1379,13 @@ impl EventLoop {
             return;
         }
         if let Some(boot) = BootId::from_agent_version(&info.agent_version) {
-            for stale in self.links.identified(connection_id, boot, &self.link_counts) {
+            let found = self.links.identified(connection_id, boot, &self.link_counts);
+            for stale in found.stale {
                 info!(peer = %peer_id, connection = %stale, "peer restarted: closing its connection from before");
                 self.swarm.close_connection(stale);
+            }
+            if found.conflict {
+                warn!(peer = %peer_id, "two runs of one node key are connected at once: is this node's data directory copied, or a snapshot restored next to the original?");
             }
         }
         let addrs: Vec<Multiaddr> = info.listen_addrs.into_iter().take(MAX_ADDRS_PER_PEER).collect();

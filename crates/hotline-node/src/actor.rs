@@ -519,7 +519,15 @@ impl Actor {
             Command::Liveness(reply) => {
                 let now = self.now();
                 let bound = self.net.dead_link_after();
-                let _ = reply.send(self.liveness.view(&self.members, self.local_peer, now, bound));
+                // Silence as the network measures it, per connection: ping
+                // reports reach the actor through a queue that sheds them
+                // under load, and a busy node must not show every member
+                // unreachable.
+                let silent: HashMap<PeerId, Duration> = match self.net.connected_peers().await {
+                    Ok(peers) => peers.into_iter().map(|p| (p.peer, p.silent_for)).collect(),
+                    Err(_) => HashMap::new(),
+                };
+                let _ = reply.send(self.liveness.view(&self.members, self.local_peer, now, bound, &silent));
             }
             Command::ComcheckList(reply) => {
                 let _ = reply.send(self.comcheck_list());

@@ -71,7 +71,7 @@ use tracing::{info, warn};
 pub const SOCKET_FILE: &str = "hotline.sock";
 
 /// How long a stop waits for open requests (and event streams) to end.
-const STOP_GRACE: Duration = Duration::from_secs(5);
+pub(crate) const STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// Binds the control socket at `socket`, mode 0600.
 ///
@@ -172,58 +172,6 @@ impl ApiServer {
     }
 }
 
-/// The metrics endpoint on a TCP address (`metrics_listen`): `GET
-/// /metrics` and nothing else, for a Prometheus server that cannot reach
-/// the control socket. It reveals counts, never contents.
-pub(crate) struct MetricsServer {
-    addr: std::net::SocketAddr,
-    stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
-}
-
-impl MetricsServer {
-    /// Serves `GET /metrics` for `node` on `listener` until stopped.
-    pub(crate) fn start(listener: tokio::net::TcpListener, node: NodeHandle) -> io::Result<MetricsServer> {
-        let addr = listener.local_addr()?;
-        let (stop, stop_rx) = watch::channel(false);
-        let app = Router::new()
-            .route("/metrics", get(metrics))
-            .fallback(not_found)
-            .method_not_allowed_fallback(method_not_allowed)
-            .with_state(ApiState { node, stop: stop_rx.clone() });
-        let mut shutdown = stop_rx;
-        let task = tokio::spawn(async move {
-            info!(%addr, "metrics listening");
-            let serving = axum::serve(listener, app).with_graceful_shutdown(async move {
-                let _ = shutdown.wait_for(|s| *s).await;
-            });
-            if let Err(e) = serving.await {
-                warn!(error = %e, "metrics endpoint stopped with an error");
-            }
-        });
-        Ok(MetricsServer { addr, stop, task })
-    }
-
-    /// The address it listens on (port 0 resolved).
-    pub(crate) fn addr(&self) -> std::net::SocketAddr {
-        self.addr
-    }
-
-    /// Asks the server to stop without waiting.
-    pub(crate) fn signal_stop(&self) {
-        let _ = self.stop.send(true);
-    }
-
-    /// Stops taking requests and lets open ones finish.
-    pub(crate) async fn stop(self) {
-        self.signal_stop();
-        let MetricsServer { mut task, .. } = self;
-        if tokio::time::timeout(STOP_GRACE, &mut task).await.is_err() {
-            task.abort();
-        }
-    }
-}
-
 fn router(state: ApiState) -> Router {
     Router::new()
         .route("/v1/status", get(status))
@@ -257,7 +205,7 @@ fn router(state: ApiState) -> Router {
 }
 
 /// An error answer.
-struct ApiError {
+pub(crate) struct ApiError {
     status: StatusCode,
     code: String,
     message: String,
@@ -347,7 +295,12 @@ async fn health(State(s): State<ApiState>) -> Result<(StatusCode, Json<crate::ap
 }
 
 async fn metrics(State(s): State<ApiState>) -> Result<Response, ApiError> {
-    let text = s.node.metrics_text().await?;
+    Ok(metrics_response(&s.node).await?)
+}
+
+/// `GET /metrics`, on the control socket and on `metrics_listen`.
+pub(crate) async fn metrics_response(node: &NodeHandle) -> Result<Response, NodeError> {
+    let text = node.metrics_text().await?;
     Ok(([(axum::http::header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response())
 }
 
@@ -637,11 +590,11 @@ async fn events(State(s): State<ApiState>) -> Sse<impl Stream<Item = Result<Even
     Sse::new(futures::StreamExt::chain(hello, stream)).keep_alive(KeepAlive::default())
 }
 
-async fn not_found(method: Method, uri: Uri) -> ApiError {
+pub(crate) async fn not_found(method: Method, uri: Uri) -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no such endpoint: {method} {}", uri.path()))
 }
 
-async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+pub(crate) async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",

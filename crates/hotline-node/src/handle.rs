@@ -145,10 +145,21 @@ impl NodeHandle {
     /// The node's metrics in the OpenMetrics text format
     /// ([`crate::metrics::CONTENT_TYPE`]): the live counters, and the
     /// status and liveness views taken now.
+    ///
+    /// Scrapes within a second of the last one get its text: one scrape
+    /// at a time reaches the actor, however many clients ask.
     pub async fn metrics_text(&self) -> Result<String, NodeError> {
+        let mut cache = self.metrics.last_scrape.lock().await;
+        if let Some((at, text)) = cache.as_ref()
+            && at.elapsed() < crate::metrics::SCRAPE_REUSE
+        {
+            return Ok(text.clone());
+        }
         let status = self.status().await?;
         let liveness = self.liveness().await?;
-        Ok(self.metrics.encode(status, liveness))
+        let text = self.metrics.encode(status, liveness);
+        *cache = Some((tokio::time::Instant::now(), text.clone()));
+        Ok(text)
     }
 
     pub(crate) async fn ask<T>(&self, command: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, NodeError> {

@@ -45,6 +45,7 @@ mod liveness;
 mod logging;
 mod mailbox;
 pub mod metrics;
+mod metrics_server;
 mod node;
 mod options;
 mod outbox;

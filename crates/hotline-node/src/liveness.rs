@@ -49,9 +49,9 @@ impl Liveness {
         n.unreachable_since = None;
     }
 
-    /// Its last connection closed at `now`. It was last heard from at the
-    /// last answered ping (a dead link closes a bound after that), or now
-    /// when the close was prompt.
+    /// Its last connection closed at `now`: it has been unreachable since it
+    /// was last heard from (a dead link closes a bound after its last
+    /// answer), or since now if nothing was ever heard.
     pub(crate) fn disconnected(&mut self, peer: PeerId, now: Timestamp) {
         let n = self.nodes.entry(peer).or_default();
         if n.connected {
@@ -99,13 +99,17 @@ impl Liveness {
 
     /// One line per member node (`self_peer` excluded), by state, at `now`:
     /// a node not heard from for `bound` shows as unreachable, even while
-    /// its silent connection is still being closed.
+    /// its silent connection is still being closed. `silent` is how long
+    /// each connected peer has been silent as the network measures it (from
+    /// its ping answers); it is what decides, and the last time heard is
+    /// taken from it, so ping reports shed under load change nothing.
     pub(crate) fn view(
         &self,
         members: &BTreeMap<PeerId, StateCode>,
         self_peer: PeerId,
         now: Timestamp,
         bound: Duration,
+        silent: &HashMap<PeerId, Duration>,
     ) -> Vec<LivenessView> {
         let mut out: Vec<LivenessView> = members
             .iter()
@@ -114,10 +118,20 @@ impl Liveness {
                 let n = self.nodes.get(peer);
                 let samples = n.map_or(0, |n| n.samples.len());
                 let up = n.map_or(0, |n| n.samples.iter().filter(|(_, c)| *c).count());
-                let heard_lately = |n: &NodeLiveness| n.last_seen.is_some_and(|t| t.plus(bound.as_secs()) >= now);
-                let connected = n.is_some_and(|n| n.connected && heard_lately(n));
+                // Heard within the bound: by the network's measure when it
+                // has one, else by the last event seen here.
+                let heard = silent.get(peer).map(|s| Timestamp(now.0.saturating_sub(s.as_secs())));
+                let last_seen = match (n.and_then(|n| n.last_seen), heard) {
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                    (a, b) => a.or(b),
+                };
+                let heard_lately = match silent.get(peer) {
+                    Some(s) => *s < bound,
+                    None => last_seen.is_some_and(|t| t.plus(bound.as_secs()) >= now),
+                };
+                let connected = n.is_some_and(|n| n.connected) && heard_lately;
                 let unreachable_since = n.and_then(|n| match n.connected {
-                    true if !connected => n.last_seen,
+                    true if !connected => last_seen,
                     true => None,
                     false => n.unreachable_since,
                 });
@@ -126,7 +140,7 @@ impl Liveness {
                     node: peer.to_string(),
                     connected,
                     unreachable_since,
-                    last_seen: n.and_then(|n| n.last_seen),
+                    last_seen,
                     rtt_ms: n.and_then(|n| n.rtt_ms),
                     reachability_24h: (samples > 0).then(|| up as f64 / samples as f64),
                     samples,
@@ -159,13 +173,32 @@ mod tests {
         l.connected(a, Timestamp(100));
         l.sample(&BTreeMap::new(), me, Timestamp(101), Instant::now(), Duration::from_secs(300));
         l.rtt(a, Duration::from_millis(2), Timestamp(104));
-        let at = |t: u64| l.view(&members, me, Timestamp(t), BOUND).remove(0);
+        let at = |t: u64| l.view(&members, me, Timestamp(t), BOUND, &HashMap::new()).remove(0);
         assert!(at(116).connected, "heard 12 s ago: still within the bound");
         let silent = at(117);
         assert_eq!((silent.connected, silent.unreachable_since), (false, Some(Timestamp(104))));
         l.rtt(a, Duration::from_millis(2), Timestamp(118));
-        let back = l.view(&members, me, Timestamp(118), BOUND).remove(0);
+        let back = l.view(&members, me, Timestamp(118), BOUND, &HashMap::new()).remove(0);
         assert_eq!((back.connected, back.unreachable_since), (true, None));
+    }
+
+    #[test]
+    fn the_networks_measure_of_silence_decides_over_shed_ping_reports() {
+        let (me, a) = (peer(1), peer(2));
+        let members: BTreeMap<PeerId, StateCode> = [(me, "FRA".parse().unwrap()), (a, "DEU".parse().unwrap())].into();
+        let mut l = Liveness::default();
+        l.connected(a, Timestamp(100));
+        // No ping report reached the actor for a minute (shed under load),
+        // but the network heard it 3 s ago: connected.
+        let busy: HashMap<PeerId, Duration> = [(a, Duration::from_secs(3))].into();
+        let v = l.view(&members, me, Timestamp(160), BOUND, &busy).remove(0);
+        assert_eq!((v.connected, v.last_seen), (true, Some(Timestamp(157))));
+        // The network heard nothing for the bound: unreachable since then,
+        // whatever reports came in.
+        l.rtt(a, Duration::from_millis(2), Timestamp(159));
+        let silent: HashMap<PeerId, Duration> = [(a, BOUND)].into();
+        let v = l.view(&members, me, Timestamp(160), BOUND, &silent).remove(0);
+        assert!(!v.connected, "{v:?}");
     }
 
     #[test]
@@ -186,7 +219,7 @@ mod tests {
         l.disconnected(a, Timestamp(200));
         let dial = l.sample(&members, me, Timestamp(220), t0 + Duration::from_secs(301), every);
         assert_eq!(dial.len(), 2);
-        let view = l.view(&members, me, Timestamp(230), BOUND);
+        let view = l.view(&members, me, Timestamp(230), BOUND, &HashMap::new());
         assert_eq!(view.len(), 2, "the node itself is not listed");
         let va = view.iter().find(|v| v.node == a.to_string()).unwrap();
         assert_eq!((va.connected, va.samples, va.last_seen), (false, 3, Some(Timestamp(190))));
@@ -197,7 +230,11 @@ mod tests {
         assert_eq!((vb.connected, vb.unreachable_since), (false, None), "never connected");
         // A day later the old samples are out of the window.
         l.sample(&members, me, Timestamp(220 + WINDOW_SECS + 1), t0 + Duration::from_secs(900), every);
-        let va = l.view(&members, me, Timestamp(230), BOUND).into_iter().find(|v| v.node == a.to_string()).unwrap();
+        let va = l
+            .view(&members, me, Timestamp(230), BOUND, &HashMap::new())
+            .into_iter()
+            .find(|v| v.node == a.to_string())
+            .unwrap();
         assert_eq!(va.samples, 1);
         assert_eq!(va.reachability_24h, Some(0.0));
     }

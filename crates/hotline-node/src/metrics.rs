@@ -21,6 +21,9 @@ use prometheus_client::registry::Registry;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+/// How long a scrape's text is reused for the next ones.
+pub(crate) const SCRAPE_REUSE: Duration = Duration::from_secs(1);
+
 /// The content type of [`Metrics::encode`]'s text.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
@@ -101,6 +104,9 @@ pub struct Metrics {
     registry: Registry,
     snapshot: Arc<SnapshotCollector>,
     pub(crate) live: LiveMetrics,
+    /// The last scrape's text and when it was made (see
+    /// `NodeHandle::metrics_text`); the lock also makes scrapes one at a time.
+    pub(crate) last_scrape: tokio::sync::Mutex<Option<(tokio::time::Instant, String)>>,
 }
 
 impl Metrics {
@@ -126,7 +132,7 @@ impl Metrics {
         );
         let snapshot = Arc::new(SnapshotCollector::default());
         registry.register_collector(Box::new(Arc::clone(&snapshot)));
-        Metrics { registry, snapshot, live }
+        Metrics { registry, snapshot, live, last_scrape: tokio::sync::Mutex::new(None) }
     }
 
     /// The metrics as OpenMetrics text, with `status` and `liveness` as the

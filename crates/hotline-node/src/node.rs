@@ -2,10 +2,11 @@
 //! [`run_until_signal`].
 
 use crate::actor::{self, ActorInit, Comchecks, Mail, member_peers};
-use crate::api::{self, ApiServer, MetricsServer};
+use crate::api::{self, ApiServer};
 use crate::error::NodeError;
 use crate::handle::{Command, NodeHandle};
 use crate::mailbox::MailReader;
+use crate::metrics_server::MetricsServer;
 use crate::options::NodeOptions;
 use hotline_core::StateCode;
 use hotline_net::{Multiaddr, NetConfig, Network, PeerId};

@@ -19,9 +19,12 @@
 //! router. [`Bed::new`] fails with [`BedError::Unavailable`] where
 //! namespaces cannot be made; tests skip on that (see [`Bed::or_skip`]).
 //!
-//! **Cleanup.** Every namespace a bed made is deleted when the bed is
-//! dropped, also when a test panics; namespaces left by a process that was
-//! killed outright are deleted by the next [`Bed::new`] on the machine.
+//! **Cleanup.** Every process still running in a bed's namespaces is
+//! killed and every namespace deleted when the bed is dropped, also when a
+//! test panics. A bed holds a lock file (`/run/hotline-testbed/<id>.lock`)
+//! while it lives; the next [`Bed::new`] on the machine cleans up the
+//! namespaces of every bed whose lock is free (its process was killed
+//! outright), whatever PID namespace that process ran in.
 
 use std::net::Ipv4Addr;
 use std::process::{Command, Output};
@@ -29,6 +32,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 /// The prefix of every namespace a bed makes: `hlb<pid>x<n>…`.
 const PREFIX: &str = "hlb";
+/// Where the beds' lock files are.
+const LOCK_DIR: &str = "/run/hotline-testbed";
 
 /// Why a bed cannot do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +83,8 @@ pub struct BedNode {
 /// A router namespace and `n` node namespaces. See the crate documentation.
 #[derive(Debug)]
 pub struct Bed {
+    /// Held (flock) while the bed lives: a free lock marks an orphan.
+    lock: Option<(std::fs::File, std::path::PathBuf)>,
     router: String,
     nodes: Vec<BedNode>,
     /// Whose packets the router drops: (from, to) node pairs.
@@ -97,7 +104,8 @@ impl Bed {
         Bed::check_available()?;
         remove_orphans();
         let id = format!("{PREFIX}{}x{}", std::process::id(), BEDS.fetch_add(1, Ordering::Relaxed));
-        let mut bed = Bed { router: format!("{id}r"), nodes: Vec::new(), cuts: Default::default() };
+        let lock = take_lock(&id)?;
+        let mut bed = Bed { lock: Some(lock), router: format!("{id}r"), nodes: Vec::new(), cuts: Default::default() };
         ip(&["netns", "add", &bed.router])?;
         run_in(&bed.router, &["sysctl", "-qw", "net.ipv4.ip_forward=1"])?;
         ip(&["-n", &bed.router, "link", "set", "lo", "up"])?;
@@ -300,11 +308,15 @@ impl Bed {
 impl Drop for Bed {
     fn drop(&mut self) {
         // Deleting a namespace deletes its end of every veth pair, and so
-        // the pair.
+        // the pair; a process left in it would keep it alive, unseen.
         for node in &self.nodes {
-            let _ = Command::new("ip").args(["netns", "del", &node.namespace]).output();
+            delete_namespace(&node.namespace);
         }
-        let _ = Command::new("ip").args(["netns", "del", &self.router]).output();
+        delete_namespace(&self.router);
+        if let Some((file, path)) = self.lock.take() {
+            let _ = std::fs::remove_file(&path);
+            drop(file);
+        }
     }
 }
 
@@ -313,13 +325,58 @@ fn remove_orphans() {
     let Ok(out) = Command::new("ip").args(["netns", "list"]).output() else { return };
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         let Some(name) = line.split_whitespace().next() else { continue };
-        let Some(rest) = name.strip_prefix(PREFIX) else { continue };
-        let pid: String = rest.chars().take_while(char::is_ascii_digit).collect();
-        let alive = !pid.is_empty() && std::path::Path::new(&format!("/proc/{pid}")).exists();
-        if !alive {
-            let _ = Command::new("ip").args(["netns", "del", name]).output();
+        let Some(id) = bed_id(name) else { continue };
+        if lock_is_free(&id) {
+            delete_namespace(name);
         }
     }
+}
+
+/// The bed id in a namespace name: `hlb<pid>x<n>` of `hlb<pid>x<n>r` or
+/// `hlb<pid>x<n>n<i>`.
+fn bed_id(namespace: &str) -> Option<String> {
+    let rest = namespace.strip_prefix(PREFIX)?;
+    let pid_len = rest.chars().take_while(char::is_ascii_digit).count();
+    let after = rest[pid_len..].strip_prefix('x')?;
+    let n_len = after.chars().take_while(char::is_ascii_digit).count();
+    (pid_len > 0 && n_len > 0).then(|| format!("{PREFIX}{}x{}", &rest[..pid_len], &after[..n_len]))
+}
+
+fn lock_path(id: &str) -> std::path::PathBuf {
+    std::path::Path::new(LOCK_DIR).join(format!("{id}.lock"))
+}
+
+/// Creates and locks the bed's lock file.
+fn take_lock(id: &str) -> Result<(std::fs::File, std::path::PathBuf), BedError> {
+    let path = lock_path(id);
+    let failed =
+        |e: std::io::Error| BedError::Command { command: format!("lock {}", path.display()), stderr: e.to_string() };
+    std::fs::create_dir_all(LOCK_DIR).map_err(failed)?;
+    let file = std::fs::File::create(&path).map_err(failed)?;
+    rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).map_err(|e| failed(e.into()))?;
+    Ok((file, path))
+}
+
+/// Whether no live bed holds the lock of bed `id` (a missing lock file is
+/// free: its bed is gone).
+fn lock_is_free(id: &str) -> bool {
+    let path = lock_path(id);
+    let Ok(file) = std::fs::OpenOptions::new().write(true).open(&path) else { return true };
+    let free = rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_ok();
+    if free {
+        let _ = std::fs::remove_file(&path);
+    }
+    free
+}
+
+/// Kills every process in `namespace`, then deletes it.
+fn delete_namespace(namespace: &str) {
+    if let Ok(out) = Command::new("ip").args(["netns", "pids", namespace]).output() {
+        for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+            let _ = Command::new("kill").args(["-KILL", pid]).output();
+        }
+    }
+    let _ = Command::new("ip").args(["netns", "del", namespace]).output();
 }
 
 fn ip(args: &[&str]) -> Result<(), BedError> {
@@ -394,6 +451,29 @@ mod tests {
         let left = Command::new("ip").args(["netns", "list"]).output().unwrap();
         let left = String::from_utf8_lossy(&left.stdout);
         assert!(names.iter().all(|n| !left.contains(n.as_str())), "every namespace is deleted: {left}");
+    }
+
+    #[test]
+    fn namespace_names_give_their_bed_and_orphans_are_cleaned_up() {
+        assert_eq!(bed_id("hlb123x4r").as_deref(), Some("hlb123x4"));
+        assert_eq!(bed_id("hlb123x45n7").as_deref(), Some("hlb123x45"));
+        assert_eq!(bed_id("hlb123p0"), None, "a probe");
+        assert_eq!(bed_id("other"), None);
+        let Some(bed) = Bed::or_skip(1, "namespace_names_give_their_bed_and_orphans_are_cleaned_up") else {
+            return;
+        };
+        let id = bed_id(&bed.router).unwrap();
+        assert!(!lock_is_free(&id), "a live bed's lock is held");
+        // A bed whose process died without dropping it: the lock file's
+        // descriptor closed with the process, the namespaces stayed.
+        let orphan = bed.router.clone();
+        let mut bed = bed;
+        drop(bed.lock.take());
+        std::mem::forget(bed);
+        assert!(lock_is_free(&id), "the lock died with its holder's file");
+        remove_orphans();
+        let left = Command::new("ip").args(["netns", "list"]).output().unwrap();
+        assert!(!String::from_utf8_lossy(&left.stdout).contains(&orphan), "the orphan's namespaces are gone");
     }
 
     #[test]

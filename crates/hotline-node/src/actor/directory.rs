@@ -243,7 +243,14 @@ impl Actor {
         debug!(members = set.len(), "member set changed");
         // Redials of peers that are no members any more, or whose tries
         // are over, are not wanted.
-        self.redials.retain(|peer, task| set.contains(peer) && !task.is_finished());
+        // Dropping an abort handle does not stop its task: abort it.
+        self.redials.retain(|peer, task| {
+            let keep = set.contains(peer) && !task.is_finished();
+            if !keep {
+                task.abort();
+            }
+            keep
+        });
         // Peers connected before they became members had only the part of
         // an exchange a stranger gets: give them a full one now.
         let joined: Vec<PeerId> =

@@ -59,6 +59,22 @@ async fn metrics_count_what_happened_on_the_socket_and_over_tcp() {
     let post = http(addr, "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").await;
     assert!(post.starts_with("HTTP/1.1 405"), "{post}");
 
+    // Whoever reaches the TCP port holds at most 16 connections: with 16
+    // idle ones open, the next scrape waits; one closes, it is answered.
+    let mut idle = Vec::new();
+    for _ in 0..16 {
+        idle.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let request = "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    let waiting = tokio::spawn(http(addr, request));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!waiting.is_finished(), "a 17th connection is not served while 16 are held");
+    drop(idle.pop());
+    let answer = tokio::time::timeout(DEADLINE, waiting).await.expect("served once a slot is free").unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    drop(idle);
+
     // DEU goes away: its node shows as unreachable.
     b.shutdown().await.unwrap();
     poll_until("DEU to show as unreachable in the metrics", || async {
