@@ -4,7 +4,7 @@ use super::Out;
 use super::node::{OpenNode, open_node};
 use super::output::say;
 use super::output::table;
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::Args;
 use hotline_node::{Client, ClientError, Node, NodeOptions, init_logging, run_until_signal};
 use hotline_store::NodeConfig;
@@ -185,6 +185,8 @@ pub(super) fn watch(data_dir: &Path, out: &Out) -> Result<()> {
                 say(&format!("{} {}", event.kind(), serde_json::to_string(&event)?))?;
             }
         }
-        Ok(())
+        // The stream ends only when the daemon closes it: a duty officer
+        // watching must not take silence for calm.
+        bail!("the daemon stopped: no more events (start it again, then `hotline watch`)")
     })
 }

@@ -49,8 +49,10 @@ pub(crate) struct SendArgs {
     /// Read the body from this file (`-`: standard input).
     #[arg(long, value_name = "FILE")]
     body_file: Option<PathBuf>,
-    /// The role this state sends as.
-    #[arg(long, value_name = "ROLE", default_value = "technical")]
+    /// The role this state sends as: policy or technical (or another the
+    /// charter declares). Default: $HOTLINE_ROLE, else technical; a
+    /// diplomat's profile sets HOTLINE_ROLE=policy once.
+    #[arg(long, value_name = "ROLE", env = "HOTLINE_ROLE", default_value = "technical")]
     from_role: String,
     /// TLP 2.0 label: CLEAR, GREEN, AMBER, AMBER+STRICT or RED (default: AMBER).
     #[arg(long)]
@@ -146,7 +148,7 @@ pub(super) fn send(args: SendArgs, data_dir: &Path, out: &Out) -> Result<()> {
     let body = read_body(args.body.as_deref(), args.body_file.as_deref())?;
     let draft = draft(&args, body, now())?;
     let client = Client::for_data_dir(data_dir);
-    let (sent, waited) = runtime()?.block_on(async {
+    let (sent, waited, zone) = runtime()?.block_on(async {
         let mut request = draft.request;
         if let Some(parent) = draft.reply_to {
             request.in_reply_to = Some(resolve_message(&client, parent).await?);
@@ -173,15 +175,21 @@ pub(super) fn send(args: SendArgs, data_dir: &Path, out: &Out) -> Result<()> {
         } else {
             None
         };
-        anyhow::Ok((sent, waited))
+        // The sender's own time zone, for the respond-by line.
+        let zone = match &sent.from {
+            Some(from) => client.record(from.state, &from.role).await.ok().map(|r| r.record.timezone),
+            None => None,
+        };
+        anyhow::Ok((sent, waited, zone))
     })?;
     let to = draft.to;
+    let handling = handling_line(&sent, zone.as_deref());
     match waited {
         None => out.emit(&sent, || {
             let nodes =
                 if sent.deliveries.len() == 1 { "1 node".into() } else { format!("{} nodes", sent.deliveries.len()) };
             format!(
-                "Message: {}\nCase:    {}\nState:   {} for {to} ({nodes}); the daemon delivers it in the background",
+                "{handling}Message: {}\nCase:    {}\nState:   {} for {to} ({nodes}); the daemon delivers it in the background",
                 sent.msg_id, sent.case_id, sent.state
             )
         }),
@@ -189,15 +197,21 @@ pub(super) fn send(args: SendArgs, data_dir: &Path, out: &Out) -> Result<()> {
             if view.state != MessageState::Delivered {
                 bail!(not_delivered(&view, timeout));
             }
+            let m = &view.message;
             let response = SendResponse {
-                msg_id: view.message.msg_id,
-                case_id: view.message.case_id,
+                msg_id: m.msg_id,
+                case_id: m.case_id,
                 state: view.state,
                 deliveries: view.deliveries.clone(),
+                from: Some(m.from.clone()),
+                to: Some(m.to.clone()),
+                tlp: Some(m.tlp),
+                is_exercise: m.is_exercise,
+                respond_by: m.respond_by,
             };
             out.emit(&response, || {
                 let mut s = format!(
-                    "Message: {}\nCase:    {}\nState:   {} to {to}\n",
+                    "{handling}Message: {}\nCase:    {}\nState:   {} to {to}\n",
                     response.msg_id, response.case_id, response.state
                 );
                 for d in &response.deliveries {
@@ -207,6 +221,45 @@ pub(super) fn send(args: SendArgs, data_dir: &Path, out: &Out) -> Result<()> {
             })
         }
     }
+}
+
+/// The line that opens `send`'s answer, so that a wrong role or label
+/// shows before anything else: `From FRA/policy → DEU/policy · TLP:AMBER ·
+/// respond by 17:52 UTC (18:52 Europe/Paris)`, with a newline; empty if the
+/// daemon did not say (an older one).
+fn handling_line(sent: &SendResponse, zone: Option<&str>) -> String {
+    let (Some(from), Some(to), Some(tlp)) = (&sent.from, &sent.to, sent.tlp) else { return String::new() };
+    let mut line = format!("From {from} → {to} · {tlp}");
+    if sent.is_exercise {
+        line.push_str(" · EXERCISE");
+    }
+    if let Some(at) = sent.respond_by {
+        line.push_str(&format!(" · respond by {}", when_with_zone(at, zone)));
+    }
+    line.push('\n');
+    line
+}
+
+/// `17:52 UTC (18:52 Europe/Paris)`, or with the date when not today
+/// (UTC); without the zone part when the zone is unknown or UTC.
+fn when_with_zone(at: Timestamp, zone: Option<&str>) -> String {
+    let utc = utc_short(at);
+    let today = utc_short(now()).get(..10).map(str::to_owned);
+    let shown = |full: &str| -> String {
+        match (today.as_deref(), full.get(..10), full.get(11..16)) {
+            (Some(t), Some(d), Some(hm)) if t == d => hm.to_owned(),
+            _ => full.get(..16).unwrap_or(full).to_owned(),
+        }
+    };
+    let mut text = format!("{} UTC", shown(&utc));
+    let tz = zone.and_then(|z| z.parse::<chrono_tz::Tz>().ok()).filter(|tz| *tz != chrono_tz::UTC);
+    if let (Some(tz), Some(secs)) = (tz, i64::try_from(at.0).ok())
+        && let Some(t) = chrono::DateTime::from_timestamp(secs, 0)
+    {
+        let local = t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string();
+        text.push_str(&format!(" ({} {tz})", shown(&local)));
+    }
+    text
 }
 
 /// The one-line error of a `--wait` that timed out.
@@ -633,6 +686,38 @@ async fn resolve_case(client: &Client, id: IdArg) -> Result<CaseId> {
 mod tests {
     use super::*;
     use clap::Parser;
+
+    fn response(respond_by: Option<Timestamp>, is_exercise: bool) -> SendResponse {
+        SendResponse {
+            msg_id: MessageId([1; 16]),
+            case_id: CaseId([2; 16]),
+            state: MessageState::Queued,
+            deliveries: Vec::new(),
+            from: Some(Address { state: "FRA".parse().unwrap(), role: Role::policy() }),
+            to: Some(Address { state: "DEU".parse().unwrap(), role: Role::policy() }),
+            tlp: Some(Tlp::Amber),
+            is_exercise,
+            respond_by,
+        }
+    }
+
+    #[test]
+    fn a_send_opens_with_sender_recipient_label_and_deadline_in_the_senders_zone() {
+        assert_eq!(handling_line(&response(None, false), None), "From FRA/policy → DEU/policy · TLP:AMBER\n");
+        assert!(handling_line(&response(None, true), None).contains(" · EXERCISE"));
+        // 2026-06-01 15:52 UTC is 17:52 in Paris (summer time); not today, so dated.
+        let at = Timestamp::parse_utc("2026-06-01T15:52:00Z").unwrap();
+        let line = handling_line(&response(Some(at), false), Some("Europe/Paris"));
+        assert!(line.ends_with("respond by 2026-06-01 15:52 UTC (2026-06-01 17:52 Europe/Paris)\n"), "{line}");
+        // Today: the time alone (a minute past midnight may add the date);
+        // a UTC or unknown zone adds nothing.
+        let soon = now();
+        let line = handling_line(&response(Some(soon), false), Some("UTC"));
+        assert!(line.contains(&format!("{} UTC\n", &utc_short(soon)[11..16])) && !line.contains('('), "{line}");
+        let line = handling_line(&response(Some(soon), false), Some("Not/AZone"));
+        assert!(!line.contains('('), "{line}");
+        assert_eq!(handling_line(&SendResponse { from: None, ..response(None, false) }, None), "");
+    }
 
     #[derive(Parser)]
     #[command(args_override_self = true)]

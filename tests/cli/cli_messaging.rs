@@ -109,6 +109,8 @@ fn two_daemons_exchange_a_message_through_the_cli() {
         ],
     );
     assert_eq!(sent["state"], "delivered", "{sent}");
+    assert_eq!(sent["from"], serde_json::json!({"state": "FRA", "role": "technical"}), "{sent}");
+    assert_eq!(sent["tlp"], "AMBER", "{sent}");
     assert_eq!(sent["deliveries"].as_array().unwrap().len(), 1, "{sent}");
     assert!(sent["deliveries"][0]["receipt"].is_string(), "{sent}");
     let id = sent["msg_id"].as_str().unwrap().to_string();
@@ -246,6 +248,26 @@ fn two_daemons_exchange_a_message_through_the_cli() {
     assert!(err.contains("'XXX' is not an ISO 3166-1 alpha-3"), "{err}");
     let err = fails(d, &["--data-dir", "fra", "send", "--to", "ITA", "--type", "notification", "--subject", "x"]);
     assert!(err.contains("no contact record of ITA/technical"), "{err}");
+    // Every send opens with who sends to whom, under which label; the role
+    // comes from HOTLINE_ROLE (a diplomat's profile) when --from-role is not
+    // given, and FRA holds no policy record listing its node.
+    let text = ok(d, &["--data-dir", "fra", "send", "--to", "DEU", "--type", "notification", "--subject", "Plain"]);
+    let first = text.lines().next().unwrap_or_default();
+    assert_eq!(first, "From FRA/technical → DEU/technical · TLP:AMBER", "{text}");
+    let out = Command::new(hotline_bin())
+        .args(["--data-dir", "fra", "send", "--to", "DEU/technical", "--type", "notification", "--subject", "x"])
+        .current_dir(d)
+        .env_remove("HOTLINE_DATA_DIR")
+        .env("HOTLINE_ROLE", "policy")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("policy"), "HOTLINE_ROLE sets the sending role: {err}");
+    // To its own state: refused at once, never queued to be retried for ever.
+    let outbox_before = ok(d, &["--data-dir", "fra", "outbox", "--json"]);
+    let err = fails(d, &["--data-dir", "fra", "send", "--to", "FRA", "--type", "notification", "--subject", "x"]);
+    assert!(err.contains("FRA/technical is this node's own state"), "{err}");
+    assert_eq!(ok(d, &["--data-dir", "fra", "outbox", "--json"]), outbox_before, "nothing was queued");
     let unknown = "0".repeat(32);
     let err = fails(d, &["--data-dir", "fra", "show", &unknown]);
     assert!(err.contains(&format!("no message {unknown} is held")), "{err}");
@@ -254,8 +276,14 @@ fn two_daemons_exchange_a_message_through_the_cli() {
     let err = fails(d, &["--data-dir", "fra", "show", "ffffffffff"]);
     assert!(err.contains("no message held has an id starting with ffffffffff"), "{err}");
 
-    // Stopped, the daemons are said to be not running.
+    // Stopped, the daemons are said to be not running; a `watch` running
+    // then says so and fails, rather than falling silent.
+    let mut watching = Watch::start(d, "fra");
+    watching.wait_for("subscription notice", |l| l.starts_with("Watching the events of"));
     fra.stop();
+    watching.wait_for("the end of the events", |l| l.contains("error: the daemon stopped"));
+    let status = watching.child.wait().unwrap();
+    assert!(!status.success(), "watch exits non-zero when the daemon stops");
     deu.stop();
     let err = fails(d, &["--data-dir", "fra", "send", "--to", "DEU", "--type", "notification", "--subject", "x"]);
     assert!(err.contains("daemon is not running"), "{err}");

@@ -100,6 +100,22 @@ pub struct SendResponse {
     pub state: MessageState,
     /// Per recipient node.
     pub deliveries: Vec<DeliveryView>,
+    /// Who it is from, as sent (this state and the role it sent as), so
+    /// that a wrong role shows at once.
+    #[serde(default)]
+    pub from: Option<Address>,
+    /// To whom.
+    #[serde(default)]
+    pub to: Option<Address>,
+    /// Its TLP label.
+    #[serde(default)]
+    pub tlp: Option<Tlp>,
+    /// Whether it is marked as an exercise.
+    #[serde(default)]
+    pub is_exercise: bool,
+    /// When an answer is expected, if said.
+    #[serde(default)]
+    pub respond_by: Option<Timestamp>,
 }
 
 /// `GET /v1/messages/{id}` and the items of `GET /v1/cases/{id}`.

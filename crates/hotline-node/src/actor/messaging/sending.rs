@@ -76,6 +76,14 @@ impl Actor {
     pub(in crate::actor) fn prepare(&self, request: SendRequest) -> Result<(Message, Vec<NodeId>), NodeError> {
         let now = self.now();
         let to = request.to;
+        if to.state == self.state {
+            // Its deliveries would go to this state's own nodes, which
+            // refuse a message from their own state, for ever.
+            return Err(bad(
+                "own_state",
+                format!("{to} is this node's own state: Hotline carries messages between states, not within one"),
+            ));
+        }
         let record = self
             .dir
             .record(to.state, &to.role)
@@ -254,6 +262,11 @@ impl Actor {
             case_id: message.case_id,
             state: MessageState::Queued,
             deliveries: recipients.iter().map(|n| queued_view(n.to_string(), 0, None)).collect(),
+            from: Some(message.from.clone()),
+            to: Some(message.to.clone()),
+            tlp: Some(message.tlp),
+            is_exercise: message.is_exercise,
+            respond_by: message.respond_by,
         }
     }
 
