@@ -8,6 +8,7 @@ mod daemon;
 mod demo;
 mod directory;
 mod files;
+mod location;
 mod mesh;
 mod message;
 mod node;
@@ -28,9 +29,10 @@ pub(crate) use output::Out;
 #[derive(Parser, Debug)]
 #[command(name = "hotline", version, about, propagate_version = true)]
 pub(crate) struct Cli {
-    /// The node's data directory.
-    #[arg(long, global = true, env = "HOTLINE_DATA_DIR", default_value_os_t = default_data_dir())]
-    pub data_dir: PathBuf,
+    /// The node's data directory. Default: $HOTLINE_DATA_DIR, else data_dir
+    /// in /etc/hotline/cli.toml, else ~/.local/share/hotline.
+    #[arg(long, global = true, env = "HOTLINE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
     /// Print one JSON document instead of text.
     #[arg(long, global = true)]
     pub json: bool,
@@ -95,40 +97,32 @@ pub(crate) enum Command {
 /// Runs one command.
 pub(crate) fn run(cli: Cli) -> Result<()> {
     let out = Out { json: cli.json };
-    match cli.command {
+    let dir = location::DataDir::resolve(cli.data_dir)?;
+    let data_dir = dir.path.as_path();
+    let result = match cli.command {
         Command::Keygen(args) => ceremony::keygen(args, &out),
         Command::Key(cmd) => ceremony::key(cmd, &out),
         Command::Charter(cmd) => ceremony::charter(cmd, &out),
-        Command::Admission(cmd) => ceremony::admission(cmd, &cli.data_dir, &out),
-        Command::Init(args) => node::init(args, &cli.data_dir, &out),
-        Command::Record(cmd) => record::run(cmd, &cli.data_dir, &out),
-        Command::Directory(cmd) => directory::run(cmd, &cli.data_dir, &out),
-        Command::Daemon(args) => daemon::daemon(args, &cli.data_dir),
-        Command::Status => daemon::status(&cli.data_dir, &out),
-        Command::Health => daemon::health(&cli.data_dir, &out),
-        Command::Peers => daemon::peers(&cli.data_dir, &out),
-        Command::Watch => daemon::watch(&cli.data_dir, &out),
-        Command::Send(args) => message::send(*args, &cli.data_dir, &out),
-        Command::Inbox(args) => message::inbox(args, &cli.data_dir, &out),
-        Command::Show(args) => message::show(args, &cli.data_dir, &out),
-        Command::Thread(args) => message::thread(args, &cli.data_dir, &out),
-        Command::Ack(args) => message::ack(args, &cli.data_dir, &out),
-        Command::Outbox => message::outbox(&cli.data_dir, &out),
-        Command::Comcheck(cmd) => comcheck::run(cmd, &cli.data_dir, &out),
+        Command::Admission(cmd) => ceremony::admission(cmd, data_dir, &out),
+        Command::Init(args) => node::init(args, data_dir, &out),
+        Command::Record(cmd) => record::run(cmd, data_dir, &out),
+        Command::Directory(cmd) => directory::run(cmd, data_dir, &out),
+        Command::Daemon(args) => daemon::daemon(args, data_dir),
+        Command::Status => daemon::status(data_dir, &out),
+        Command::Health => daemon::health(data_dir, &out),
+        Command::Peers => daemon::peers(data_dir, &out),
+        Command::Watch => daemon::watch(data_dir, &out),
+        Command::Send(args) => message::send(*args, data_dir, &out),
+        Command::Inbox(args) => message::inbox(args, data_dir, &out),
+        Command::Show(args) => message::show(args, data_dir, &out),
+        Command::Thread(args) => message::thread(args, data_dir, &out),
+        Command::Ack(args) => message::ack(args, data_dir, &out),
+        Command::Outbox => message::outbox(data_dir, &out),
+        Command::Comcheck(cmd) => comcheck::run(cmd, data_dir, &out),
         Command::Demo(args) => demo::demo(args, &out),
         Command::Bench(cmd) => bench::run(cmd, &out),
-    }
-}
-
-/// `$XDG_DATA_HOME/hotline`, else `~/.local/share/hotline`, else `./hotline-data`.
-fn default_data_dir() -> PathBuf {
-    if let Some(xdg) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
-        return PathBuf::from(xdg).join("hotline");
-    }
-    match std::env::var_os("HOME").filter(|v| !v.is_empty()) {
-        Some(home) => PathBuf::from(home).join(".local/share/hotline"),
-        None => PathBuf::from("hotline-data"),
-    }
+    };
+    result.map_err(|e| dir.explain(e))
 }
 
 /// Environment variable that shifts this process's clock by a number of

@@ -318,7 +318,7 @@ fn bad_comcheck_input_fails_before_any_daemon_is_asked() {
     assert!(!out.status.success());
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(v["error"]["message"].as_str().unwrap().contains("--deadline 'x'"), "{v}");
-    // Good input with no daemon: says so.
+    // Good input with no node there: says so (not "start the daemon").
     for args in [
         &["start", "--to", "all", "--deadline", "2h"][..],
         &["list"],
@@ -329,6 +329,6 @@ fn bad_comcheck_input_fails_before_any_daemon_is_asked() {
         let mut argv = vec!["--data-dir", "nowhere", "comcheck"];
         argv.extend_from_slice(args);
         let err = fails(d, &argv);
-        assert!(err.contains("the hotline daemon is not running"), "{args:?}: {err}");
+        assert!(err.contains("there is no Hotline node at nowhere"), "{args:?}: {err}");
     }
 }

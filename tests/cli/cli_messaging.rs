@@ -336,9 +336,49 @@ fn bad_input_fails_before_any_daemon_is_asked() {
     assert!(!out.status.success());
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(v["error"]["message"].as_str().unwrap().contains("'XXX'"), "{v}");
-    // Good input with no daemon: says so.
+    // Good input with no node there: says that, not "start the daemon"
+    // (which would have a diplomat report the node down).
     let err = send(&["--body", "text"]);
-    assert!(err.contains("the hotline daemon is not running"), "{err}");
+    assert!(err.contains("there is no Hotline node at nowhere"), "{err}");
     let err = fails(d, &["--data-dir", "nowhere", "outbox"]);
-    assert!(err.contains("the hotline daemon is not running"), "{err}");
+    assert!(err.contains("there is no Hotline node at nowhere") && err.contains("--data-dir"), "{err}");
+}
+
+/// Runs `hotline ARGS` with no --data-dir, HOME in `d`, and the system-wide
+/// CLI file `cli_file`; returns the one-line error.
+fn without_data_dir(d: &Path, cli_file: &Path, args: &[&str]) -> String {
+    let out = Command::new(hotline_bin())
+        .args(args)
+        .current_dir(d)
+        .env_remove("HOTLINE_DATA_DIR")
+        .env_remove("XDG_DATA_HOME")
+        .env("HOME", d)
+        .env("HOTLINE_CLI_CONFIG", cli_file)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    String::from_utf8_lossy(&out.stderr).trim_end().to_string()
+}
+
+#[test]
+fn with_no_data_dir_the_cli_says_where_it_looked_and_how_to_point_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let absent = d.join("no-such-cli.toml");
+    // Neither "start the daemon" nor "run init": there is no node here.
+    for args in [&["inbox"][..], &["directory", "list"], &["status"]] {
+        let err = without_data_dir(d, &absent, args);
+        assert!(err.contains("there is no Hotline node at the default location"), "{args:?}: {err}");
+        assert!(err.contains("--data-dir") && err.contains("/etc/hotline/cli.toml"), "{err}");
+        assert!(!err.contains("hotline daemon") && !err.contains("hotline init"), "{err}");
+    }
+    // The system-wide file points every user at the node.
+    let cli_file = d.join("cli.toml");
+    std::fs::write(&cli_file, format!("data_dir = {:?}\n", d.join("srv").display().to_string())).unwrap();
+    let err = without_data_dir(d, &cli_file, &["inbox"]);
+    assert!(err.contains(&format!("there is no Hotline node at {}", d.join("srv").display())), "{err}");
+    assert!(err.contains("cli.toml"), "{err}");
+    std::fs::write(&cli_file, "datadir = 1\n").unwrap();
+    let err = without_data_dir(d, &cli_file, &["inbox"]);
+    assert!(err.contains("unknown field") && err.contains("cli.toml"), "{err}");
 }
