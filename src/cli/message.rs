@@ -31,17 +31,20 @@ const SUBJECT_WIDTH: usize = 48;
 #[derive(Args, Debug)]
 pub(crate) struct SendArgs {
     /// The recipient point of contact: a state, optionally with a role
-    /// (default role: technical), for example DEU or DEU/policy.
-    #[arg(long, value_name = "STATE[/ROLE]")]
-    to: String,
+    /// (default role: technical), for example DEU or DEU/policy. With
+    /// --reply-to and no --to: the other end of the message answered.
+    #[arg(long, value_name = "STATE[/ROLE]", required_unless_present = "reply_to")]
+    to: Option<String>,
     /// The message type: notification, request_for_information,
     /// request_for_assistance, consultation_request, response,
-    /// status_update, case_close, vulnerability_notice, referral.
-    #[arg(long = "type", value_name = "TYPE")]
-    kind: String,
-    /// The subject line.
-    #[arg(long)]
-    subject: String,
+    /// status_update, case_close, vulnerability_notice, referral
+    /// (with --reply-to and no --to: response).
+    #[arg(long = "type", value_name = "TYPE", required_unless_present = "reply_to")]
+    kind: Option<String>,
+    /// The subject line (with --reply-to and no --to: "Re: " and the
+    /// subject answered).
+    #[arg(long, required_unless_present = "reply_to")]
+    subject: Option<String>,
     /// The body text. Without --body or --body-file, the body is read from
     /// standard input when it is not a terminal (pass --body '' for none).
     #[arg(long)]
@@ -50,17 +53,19 @@ pub(crate) struct SendArgs {
     #[arg(long, value_name = "FILE")]
     body_file: Option<PathBuf>,
     /// The role this state sends as: policy or technical (or another the
-    /// charter declares). Default: $HOTLINE_ROLE, else technical; a
+    /// charter declares). Default: $HOTLINE_ROLE, else technical (with
+    /// --reply-to and no --to: the role the message answered was for); a
     /// diplomat's profile sets HOTLINE_ROLE=policy once.
-    #[arg(long, value_name = "ROLE", env = "HOTLINE_ROLE", default_value = "technical")]
-    from_role: String,
+    #[arg(long, value_name = "ROLE", env = "HOTLINE_ROLE")]
+    from_role: Option<String>,
     /// TLP 2.0 label: CLEAR, GREEN, AMBER, AMBER+STRICT or RED (default: AMBER).
     #[arg(long)]
     tlp: Option<String>,
     /// Severity, 0 (none) to 5 (critical).
     #[arg(long, value_name = "0-5", allow_negative_numbers = true)]
     severity: Option<String>,
-    /// Mark the message as an exercise, not a real incident.
+    /// Mark the message as an exercise, not a real incident (a reply to an
+    /// exercise is one by default).
     #[arg(long)]
     exercise: bool,
     /// When an answer is expected: a duration from now (30m, 2h, 3d), a
@@ -82,7 +87,9 @@ pub(crate) struct SendArgs {
     #[arg(long)]
     wait: bool,
     /// Send even though the recipient's contact record is about to expire
-    /// (the daemon refuses otherwise, naming its alternates and channels).
+    /// (the daemon refuses otherwise, naming its alternates and channels),
+    /// or with a lower TLP than the message answered, or as real when it
+    /// was an exercise.
     #[arg(long)]
     force: bool,
     /// How long --wait waits (at most 1h; default 30s).
@@ -138,8 +145,108 @@ pub(crate) struct AckArgs {
 
 // ----- commands -----
 
+#[derive(Args, Debug)]
+pub(crate) struct ReplyArgs {
+    /// The message answered (or a unique prefix of its id).
+    #[arg(value_name = "MSGID")]
+    id: String,
+    #[command(flatten)]
+    send: ReplyFlags,
+}
+
+/// The flags of `send` that a reply may set; the rest comes from the
+/// message answered.
+#[derive(Args, Debug)]
+pub(crate) struct ReplyFlags {
+    /// The subject line (default: "Re: " and the subject answered).
+    #[arg(long)]
+    subject: Option<String>,
+    /// The message type (default: response).
+    #[arg(long = "type", value_name = "TYPE")]
+    kind: Option<String>,
+    /// The body text; without it or --body-file, read from standard input
+    /// when it is not a terminal.
+    #[arg(long)]
+    body: Option<String>,
+    /// Read the body from this file (`-`: standard input).
+    #[arg(long, value_name = "FILE")]
+    body_file: Option<PathBuf>,
+    /// TLP 2.0 label (default: the label of the message answered; lower
+    /// only with --force).
+    #[arg(long)]
+    tlp: Option<String>,
+    /// Severity, 0 (none) to 5 (critical).
+    #[arg(long, value_name = "0-5", allow_negative_numbers = true)]
+    severity: Option<String>,
+    /// When an answer is expected (30m, 2h, 2026-11-22T18:00Z).
+    #[arg(long, value_name = "WHEN")]
+    respond_by: Option<String>,
+    /// Wait for the signed receipts.
+    #[arg(long)]
+    wait: bool,
+    /// How long --wait waits (at most 1h; default 30s).
+    #[arg(long, value_name = "DURATION")]
+    timeout: Option<String>,
+    /// Lower the TLP, or answer an exercise as real, on purpose.
+    #[arg(long)]
+    force: bool,
+}
+
+/// `hotline reply MSGID`: a `send --reply-to MSGID` whose recipient, role,
+/// case, type, TLP and exercise mark come from the message answered.
+pub(super) fn reply(args: ReplyArgs, data_dir: &Path, out: &Out) -> Result<()> {
+    let f = args.send;
+    let send_args = SendArgs {
+        to: None,
+        kind: f.kind,
+        subject: f.subject,
+        body: f.body,
+        body_file: f.body_file,
+        from_role: None,
+        tlp: f.tlp,
+        severity: f.severity,
+        exercise: false,
+        respond_by: f.respond_by,
+        case: None,
+        reply_to: Some(args.id),
+        lang: None,
+        wait: f.wait,
+        force: f.force,
+        timeout: f.timeout,
+    };
+    send(send_args, data_dir, out)
+}
+
+/// Fills what a reply leaves out from the message it answers: the other
+/// end as recipient, this end's role, `response`, "Re: subject", and the
+/// exercise mark (the daemon keeps the TLP). Only when --to is not given.
+fn fill_from_parent(mut args: SendArgs, data_dir: &Path) -> Result<SendArgs> {
+    let (Some(parent), None) = (args.reply_to.clone(), &args.to) else { return Ok(args) };
+    let client = Client::for_data_dir(data_dir);
+    let id = id_arg("--reply-to message id", &parent)?;
+    let view = runtime()?.block_on(async {
+        let id = resolve_message(&client, id).await?;
+        client.message(id, false).await.context("cannot read the message answered")
+    })?;
+    let m = &view.message;
+    let (other, mine) = match view.direction {
+        Direction::In => (&m.from, &m.to),
+        Direction::Out => (&m.to, &m.from),
+    };
+    args.to = Some(other.to_string());
+    args.from_role = args.from_role.or_else(|| Some(mine.role.to_string()));
+    args.kind = args.kind.or_else(|| Some(MessageType::Response.to_string()));
+    args.subject = args.subject.or_else(|| {
+        let s = m.subject.as_str();
+        Some(if s.starts_with("Re: ") { s.to_string() } else { format!("Re: {s}") })
+    });
+    args.exercise = args.exercise || m.is_exercise;
+    Ok(args)
+}
+
 /// `hotline send`.
 pub(super) fn send(args: SendArgs, data_dir: &Path, out: &Out) -> Result<()> {
+    let args = fill_from_parent(args, data_dir)?;
     let timeout = match (&args.timeout, args.wait) {
         (Some(_), false) => bail!("--timeout applies only with --wait"),
         (Some(t), true) => parse_timeout(t)?,
@@ -499,26 +606,34 @@ struct Draft {
 /// Checks every flag of `send` and builds the request. Ids given in full
 /// go into the request; prefixes are left for the daemon's list.
 fn draft(args: &SendArgs, body: String, now: Timestamp) -> Result<Draft> {
-    let to = parse_address(&args.to)?;
-    let kind: MessageType = args.kind.trim().parse().map_err(|e: String| anyhow!("--type: {e}"))?;
+    let to = parse_address(args.to.as_deref().context("--to is required")?)?;
+    let kind: MessageType = args
+        .kind
+        .as_deref()
+        .context("--type is required")?
+        .trim()
+        .parse()
+        .map_err(|e: String| anyhow!("--type: {e}"))?;
     if kind == MessageType::HumanAck {
         bail!("--type human_ack: acknowledge a message with `hotline ack MSGID` instead");
     }
-    let from_role: Role = args.from_role.parse().map_err(|e| anyhow!("--from-role: {e}"))?;
+    let from_role: Role =
+        args.from_role.as_deref().unwrap_or("technical").parse().map_err(|e| anyhow!("--from-role: {e}"))?;
     let tlp = args.tlp.as_deref().map(|t| t.parse::<Tlp>().map_err(|e| anyhow!("--tlp: {e}"))).transpose()?;
     let severity = args.severity.as_deref().map(parse_severity).transpose()?;
     let respond_by = args.respond_by.as_deref().map(|w| parse_when(w, now)).transpose()?;
     let reply_to = args.reply_to.as_deref().map(|r| id_arg("--reply-to message id", r)).transpose()?;
     let case = args.case.as_deref().map(|c| id_arg("--case id", c)).transpose()?;
     let lang = args.lang.as_ref().map(|l| l.trim().to_string());
-    if args.subject.trim().is_empty() {
+    let subject = args.subject.as_deref().context("--subject is required")?;
+    if subject.trim().is_empty() {
         bail!("--subject must not be empty");
     }
     let request = SendRequest {
         to: to.clone(),
         from_role: Some(from_role.clone()),
         kind,
-        subject: args.subject.trim().to_string(),
+        subject: subject.trim().to_string(),
         body,
         tlp,
         severity,

@@ -74,6 +74,9 @@ pub(crate) enum Command {
     Watch,
     /// Send an end-to-end encrypted message to another state's point of contact.
     Send(Box<message::SendArgs>),
+    /// Answer a message: to its sender, in its case, keeping its TLP and
+    /// exercise mark.
+    Reply(message::ReplyArgs),
     /// List received messages (or sent ones, or both).
     Inbox(message::InboxArgs),
     /// Show one message as a formal note, and mark it read.
@@ -113,6 +116,7 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
         Command::Peers => daemon::peers(data_dir, &out),
         Command::Watch => daemon::watch(data_dir, &out),
         Command::Send(args) => message::send(*args, data_dir, &out),
+        Command::Reply(args) => message::reply(args, data_dir, &out),
         Command::Inbox(args) => message::inbox(args, data_dir, &out),
         Command::Show(args) => message::show(args, data_dir, &out),
         Command::Thread(args) => message::thread(args, data_dir, &out),

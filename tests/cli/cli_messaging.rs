@@ -215,7 +215,7 @@ fn two_daemons_exchange_a_message_through_the_cli() {
             "--reply-to",
             &id[..10],
             "--tlp",
-            "green",
+            "red",
             "--wait",
             "--json",
         ])
@@ -236,12 +236,55 @@ fn two_daemons_exchange_a_message_through_the_cli() {
     let shown = json(d, &["--data-dir", "fra", "show", reply_id, "--json"]);
     assert_eq!(shown["message"]["body"], "Confirmed.\nWe are  blocking it.\n");
     assert_eq!(shown["message"]["in_reply_to"], id.as_str());
-    assert_eq!(shown["message"]["tlp"], "GREEN");
+    assert_eq!(shown["message"]["tlp"], "RED", "a reply may raise the label (lowering takes --force)");
     assert_eq!(json(d, &["--data-dir", "fra", "thread", &id[..8], "--json"]).as_array().unwrap().len(), 3);
     let all = json(d, &["--data-dir", "fra", "inbox", "--all", "--json"]);
     assert_eq!(all.as_array().unwrap().len(), 3, "{all}");
     let sent_box = ok(d, &["--data-dir", "fra", "inbox", "--sent"]);
     assert!(sent_box.lines().any(|l| l.contains(&id) && l.ends_with("delivered acked")), "{sent_box}");
+
+    // A reply keeps the handling marks of what it answers: FRA's TLP:RED
+    // exercise, answered with `hotline reply`, goes back RED and marked as
+    // an exercise, to FRA, in the same case.
+    let red = json(
+        d,
+        &[
+            "--data-dir",
+            "fra",
+            "send",
+            "--to",
+            "DEU",
+            "--type",
+            "request_for_information",
+            "--subject",
+            "Drill: beacon",
+            "--body",
+            "x",
+            "--tlp",
+            "red",
+            "--exercise",
+            "--wait",
+            "--timeout",
+            "60s",
+            "--json",
+        ],
+    );
+    let red_id = red["msg_id"].as_str().unwrap().to_string();
+    let answer = json(d, &["--data-dir", "deu", "reply", &red_id[..12], "--body", "Seen.", "--json"]);
+    assert_eq!(answer["tlp"], "RED", "{answer}");
+    assert_eq!(answer["is_exercise"], true, "{answer}");
+    assert_eq!(answer["to"], serde_json::json!({"state": "FRA", "role": "technical"}), "{answer}");
+    assert_eq!(answer["case_id"], red["case_id"], "{answer}");
+    let shown = json(d, &["--data-dir", "deu", "show", answer["msg_id"].as_str().unwrap(), "--json"]);
+    assert_eq!(shown["message"]["subject"], "Re: Drill: beacon", "{shown}");
+    assert_eq!(shown["message"]["kind"], "response", "{shown}");
+    // Lowering the label or dropping the exercise mark takes --force.
+    let lower = ["--data-dir", "deu", "send", "--reply-to", &red_id, "--to", "FRA", "--type", "response"];
+    let err = fails(d, &[&lower[..], &["--subject", "x", "--tlp", "clear", "--exercise"]].concat());
+    assert!(err.contains("a reply to a TLP:RED message cannot be TLP:CLEAR"), "{err}");
+    let err = fails(d, &[&lower[..], &["--subject", "x", "--tlp", "red"]].concat());
+    assert!(err.contains("a reply to an exercise must be marked as one"), "{err}");
+    ok(d, &[&lower[..], &["--subject", "x", "--tlp", "clear", "--exercise", "--force"]].concat());
 
     // Mistakes: one line each, non-zero exit.
     let err = fails(d, &["--data-dir", "fra", "send", "--to", "XXX", "--type", "notification", "--subject", "x"]);

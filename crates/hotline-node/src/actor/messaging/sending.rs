@@ -135,14 +135,40 @@ impl Actor {
                 ),
             ));
         }
-        let case_id = match (request.case_id, request.in_reply_to) {
-            (Some(case), _) => case,
-            (None, Some(parent)) => match self.store.message(&parent)? {
-                Some(row) => decode_message(&parent, row.message_bytes())?.case_id,
-                None => return Err(NodeError::NotFound(format!("no message {parent} is held to reply to"))),
+        let parent = match request.in_reply_to {
+            Some(id) => match self.store.message(&id)? {
+                Some(row) => Some(decode_message(&id, row.message_bytes())?),
+                None => return Err(NodeError::NotFound(format!("no message {id} is held to reply to"))),
             },
+            None => None,
+        };
+        let case_id = match (request.case_id, &parent) {
+            (Some(case), _) => case,
+            (None, Some(parent)) => parent.case_id,
             (None, None) => CaseId(self.random.bytes()?),
         };
+        // The sender's label, else the one of the message answered (a reply
+        // keeps its handling), else the one the recipient asks for, else AMBER.
+        let tlp = request.tlp.or(parent.as_ref().map(|p| p.tlp)).or(default_tlp).unwrap_or_default();
+        if let Some(parent) = &parent
+            && !request.force
+        {
+            if tlp < parent.tlp {
+                return Err(bad(
+                    "tlp_lowered",
+                    format!(
+                        "a reply to a {} message cannot be {}: keep its label, or set force to lower it on purpose",
+                        parent.tlp, tlp
+                    ),
+                ));
+            }
+            if parent.is_exercise && !request.is_exercise {
+                return Err(bad(
+                    "exercise_dropped",
+                    "a reply to an exercise must be marked as one too (is_exercise), or set force to answer it as real",
+                ));
+            }
+        }
         let kind = request.kind;
         let fields = request.fields.unwrap_or(Fields::None);
         let message = Message {
@@ -154,8 +180,7 @@ impl Actor {
             to,
             created_at: now,
             lang: request.lang,
-            // The sender's label, else the one the recipient asks for, else AMBER.
-            tlp: request.tlp.or(default_tlp).unwrap_or_default(),
+            tlp,
             severity: request.severity,
             is_exercise: request.is_exercise,
             respond_by: request.respond_by,
