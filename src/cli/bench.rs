@@ -538,3 +538,21 @@ async fn wait_for_records(h: &NodeHandle, records: usize, timeout: Duration) -> 
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
+
+/// Polls `check` every 20 ms until it returns a value, for at most `within`.
+async fn wait_until<T, F, Fut>(within: Duration, what: &str, mut check: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let end = Instant::now() + within;
+    loop {
+        if let Some(v) = check().await {
+            return Ok(v);
+        }
+        if Instant::now() > end {
+            bail!("timed out after {} s waiting for {what}", within.as_secs());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

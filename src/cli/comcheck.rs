@@ -132,6 +132,10 @@ pub(crate) struct AnswerArgs {
     /// counterpart check, the state's other role).
     #[arg(long, value_name = "ROLE")]
     role: Option<String>,
+    /// Send an answer that fails the check for sure (a code other than the
+    /// challenge's, the wrong role, a second answer); refused otherwise.
+    #[arg(long)]
+    force: bool,
 }
 
 /// Runs one `hotline comcheck` command.
@@ -347,7 +351,7 @@ fn answer_request(args: &AnswerArgs) -> Result<ComcheckAnswerRequest> {
     };
     let role =
         args.role.as_deref().map(|r| r.trim().parse::<Role>().map_err(|e| anyhow!("--role: {e}"))).transpose()?;
-    Ok(ComcheckAnswerRequest { code, role })
+    Ok(ComcheckAnswerRequest { code, role, force: args.force })
 }
 
 // ----- ids -----
@@ -797,9 +801,12 @@ mod tests {
                 other => panic!("{other:?}"),
             }
         };
-        assert_eq!(answer(&[]).unwrap(), ComcheckAnswerRequest { code: None, role: None });
+        assert_eq!(answer(&[]).unwrap(), ComcheckAnswerRequest { code: None, role: None, force: false });
         let r = answer(&["--code", " 1a2b3c4d ", "--role", "policy"]).unwrap();
-        assert_eq!(r, ComcheckAnswerRequest { code: Some("1a2b3c4d".into()), role: Some(Role::policy()) });
+        assert_eq!(
+            r,
+            ComcheckAnswerRequest { code: Some("1a2b3c4d".into()), role: Some(Role::policy()), force: false }
+        );
         assert!(answer(&["--code", " "]).unwrap_err().to_string().contains("--code must not be empty"));
         assert!(answer(&["--code", &"x".repeat(65)]).unwrap_err().to_string().contains("the limit is 64"));
         assert!(answer(&["--code", "a\u{1b}b"]).unwrap_err().to_string().contains("control characters"));

@@ -422,7 +422,7 @@ async fn comcheck(
             progress(out, &format!("  {} received the challenge and does not answer", member.state));
             continue;
         }
-        h.comcheck_answer(id, ComcheckAnswerRequest { code: nonce, role: None }).await?;
+        h.comcheck_answer(id, ComcheckAnswerRequest { code: nonce, role: None, force: false }).await?;
         progress(out, &format!("  {} answered", member.state));
     }
     // The report follows the deadline.

@@ -110,6 +110,10 @@ fn status(view: &MessageView) -> String {
         match (&view.acknowledged_with, view.message.kind) {
             (Some(ack), _) => s.push_str(&format!(", acknowledged (acknowledgement {ack})")),
             (None, MessageType::HumanAck) => {}
+            // A challenge is answered, not acknowledged: its body says how.
+            (None, MessageType::ComcheckChallenge) => {
+                s.push_str(&format!(", answer it with: hotline comcheck answer {}", view.message.case_id));
+            }
             (None, _) => s.push_str(&format!(", not acknowledged yet (hotline ack {})", view.message.msg_id)),
         }
         s

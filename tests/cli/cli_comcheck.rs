@@ -152,8 +152,23 @@ fn a_comcheck_between_two_daemons_through_the_cli() {
     assert_eq!(fields["comcheck_id"], id.as_str(), "{shown}");
     assert_eq!(fields["task"], "nonce", "{shown}");
     let nonce = fields["nonce"].as_str().unwrap_or_else(|| panic!("no nonce in {shown}")).to_string();
+    // The challenge names who must answer and the exact command; it does
+    // not offer `hotline ack`, which would not answer it.
+    let note = ok(d, &["--data-dir", "deu", "show", &challenge]);
+    assert!(note.contains("The technical point of contact of DEU must answer it"), "{note}");
+    assert!(note.contains(&format!("hotline comcheck answer {id} --code {nonce}")), "{note}");
+    assert!(!note.contains("(hotline ack"), "{note}");
+    // Answers that would fail the check for good are refused before
+    // anything is sent: another code, the wrong role.
+    let err = fails(d, &["--data-dir", "deu", "comcheck", "answer", &id, "--code", "00000000"]);
+    assert!(err.contains("the code is not the one the challenge carries"), "{err}");
+    let err = fails(d, &["--data-dir", "deu", "comcheck", "answer", &id, "--code", &nonce, "--role", "policy"]);
+    assert!(err.contains("must be answered as technical, not policy"), "{err}");
     let answered = json(d, &["--data-dir", "deu", "comcheck", "answer", &id, "--code", &nonce, "--json"]);
     assert_eq!(answered["case_id"], id.as_str(), "{answered}");
+    // And a second answer: only the first counts.
+    let err = fails(d, &["--data-dir", "deu", "comcheck", "answer", &id, "--code", &nonce]);
+    assert!(err.contains("already answered"), "{err}");
     assert!(answered["state"] == "queued" || answered["state"] == "delivered", "{answered}");
     let reply_id = answered["msg_id"].as_str().unwrap().to_string();
     assert_ne!(reply_id, challenge);

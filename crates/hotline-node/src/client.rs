@@ -80,6 +80,19 @@ pub struct Client {
     socket: PathBuf,
 }
 
+/// The error a non-success answer carries: the API's code and message,
+/// or the bare HTTP status when the body is not an API error.
+fn error_answer(status: hyper::StatusCode, bytes: &[u8], path: &str) -> ClientError {
+    match serde_json::from_slice::<ErrorBody>(bytes) {
+        Ok(body) => ClientError::Api { status: status.as_u16(), code: body.error.code, message: body.error.message },
+        Err(_) => ClientError::Api {
+            status: status.as_u16(),
+            code: "http_error".into(),
+            message: format!("HTTP {status} from {path}"),
+        },
+    }
+}
+
 impl Client {
     /// A client of the daemon whose socket is `socket`.
     pub fn new(socket: impl Into<PathBuf>) -> Client {
@@ -162,16 +175,7 @@ impl Client {
         if status.is_success() {
             return serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol(format!("{path}: {e}")));
         }
-        Err(match serde_json::from_slice::<ErrorBody>(&bytes) {
-            Ok(body) => {
-                ClientError::Api { status: status.as_u16(), code: body.error.code, message: body.error.message }
-            }
-            Err(_) => ClientError::Api {
-                status: status.as_u16(),
-                code: "http_error".into(),
-                message: format!("HTTP {status} from {path}"),
-            },
-        })
+        Err(error_answer(status, &bytes, path))
     }
 
     /// `GET /health`: the node's health, whether it answered 200 or 503
@@ -195,16 +199,7 @@ impl Client {
         if status.is_success() {
             return String::from_utf8(bytes.to_vec()).map_err(|e| ClientError::Protocol(format!("/metrics: {e}")));
         }
-        Err(match serde_json::from_slice::<ErrorBody>(&bytes) {
-            Ok(body) => {
-                ClientError::Api { status: status.as_u16(), code: body.error.code, message: body.error.message }
-            }
-            Err(_) => ClientError::Api {
-                status: status.as_u16(),
-                code: "http_error".into(),
-                message: format!("HTTP {status} from /metrics"),
-            },
-        })
+        Err(error_answer(status, &bytes, "/metrics"))
     }
 
     fn json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, ClientError> {

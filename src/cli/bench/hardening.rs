@@ -12,6 +12,7 @@
 //!    without 70 slow sockets trickling handshakes at each node (the review
 //!    measured over 40 s, against 30–360 ms).
 
+use super::wait_until;
 use super::{Percentiles, cpu_secs, percentiles, rss_mb};
 use crate::cli::mesh::{LocalNetwork, LocalNode, example_draft, states};
 use crate::cli::{Out, now};
@@ -145,7 +146,7 @@ pub(super) fn hardening(args: HardeningArgs, out: &Out) -> Result<()> {
         for addr in first.listen_addrs() {
             stranger.dial(addr).await?;
         }
-        wait_until("the stranger to connect", || async {
+        wait_until(WAIT, "the stranger to connect", || async {
             let peers = h0.peers().await.ok()?;
             peers.iter().any(|p| p.peer_id == stranger.local_peer_id().to_string()).then_some(())
         })
@@ -240,7 +241,7 @@ async fn updates(
         draft.position = format!("Duty officer, shift {shift}");
         let t = Instant::now();
         let entry = from.publish_record(draft, None).await?;
-        wait_until("the update to arrive", || async {
+        wait_until(WAIT, "the update to arrive", || async {
             let held = to.record(member.state, Role::technical()).await.ok()?;
             (held.hash == entry.hash).then_some(())
         })
@@ -270,14 +271,14 @@ async fn restart(
         .find(|a| a.to_string().contains("/tcp/"))
         .context("the node has no TCP address")?;
     node.shutdown().await?;
-    wait_until("the restarted node's connection to close", || async {
+    wait_until(WAIT, "the restarted node's connection to close", || async {
         let peers = peer.peers().await.ok()?;
         peers.iter().all(|p| p.peer_id != id).then_some(())
     })
     .await?;
     let t = Instant::now();
     let node = network.start_on(1, listen, bootstrap, true).await?;
-    wait_until("the restarted node to be connected again", || async {
+    wait_until(WAIT, "the restarted node to be connected again", || async {
         let peers = peer.peers().await.ok()?;
         peers.iter().any(|p| p.peer_id == id && p.member).then_some(())
     })
@@ -321,7 +322,7 @@ async fn stalled_memory(
     // at negotiation and leave no trace in the budget: give them time.
     // (a connection carries at most 100 sync streams at once): wait for
     // the budget to refuse one, that is, to be full.
-    let held = wait_until("the stalled streams to be read or refused", || async {
+    let held = wait_until(WAIT, "the stalled streams to be read or refused", || async {
         let b = h.status().await.ok()?.inbound_bytes;
         (protocol == "deliver" || b.reading_sync_refused > before.reading_sync_refused).then_some(b)
     })
@@ -347,27 +348,9 @@ impl Drop for KillOnDrop {
 }
 
 async fn wait_records(h: &NodeHandle, records: usize) -> Result<StatusView> {
-    wait_until("the records to arrive", || async {
+    wait_until(WAIT, "the records to arrive", || async {
         let s = h.status().await.ok()?;
         (s.records >= records).then_some(s)
     })
     .await
-}
-
-/// Polls `check` every 20 ms until it returns a value, for at most [`WAIT`].
-async fn wait_until<T, F, Fut>(what: &str, mut check: F) -> Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let end = Instant::now() + WAIT;
-    loop {
-        if let Some(v) = check().await {
-            return Ok(v);
-        }
-        if Instant::now() > end {
-            bail!("timed out after {} s waiting for {what}", WAIT.as_secs());
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }

@@ -15,7 +15,7 @@
 //! second: pings, keep-alives and gossip heartbeats together, an upper
 //! bound on what dead-link detection costs.
 
-use super::{Percentiles, percentiles};
+use super::{Percentiles, percentiles, wait_until};
 use crate::cli::mesh::{LocalNetwork, example_draft, states};
 use crate::cli::{Out, now};
 use anyhow::{Context, Result, bail};
@@ -137,12 +137,12 @@ pub(super) fn partition(args: PartitionArgs, out: &Out) -> Result<()> {
 
     crate::cli::daemon::runtime()?.block_on(async {
         for (i, c) in clients.iter().enumerate() {
-            wait("a daemon's control socket", || async { c.status().await.ok() }).await?;
+            wait_until(GIVE_UP, "a daemon's control socket", || async { c.status().await.ok() }).await?;
             let m = &network.members[i];
             c.publish_record(&example_draft(m.state, Role::technical(), m.node_id), None).await?;
         }
         for c in &clients {
-            wait("the directories and connections", || async {
+            wait_until(GIVE_UP, "the directories and connections", || async {
                 let status = c.status().await.ok()?;
                 let all = c.liveness().await.ok()?.iter().all(|l| l.connected);
                 (status.live_objects == 3 * n && all).then_some(())
@@ -159,7 +159,7 @@ pub(super) fn partition(args: PartitionArgs, out: &Out) -> Result<()> {
         // The baseline: the same work, no cut.
         let started = Instant::now();
         publish_update(&clients, &network, 0, "baseline").await?;
-        wait("the baseline update everywhere", || converged(&clients)).await?;
+        wait_until(GIVE_UP, "the baseline update everywhere", || converged(&clients)).await?;
         let converge_ms = ms(started.elapsed());
         let started = Instant::now();
         let sent = clients[left[0]].send_message(&message(states[right[0]], "baseline".into())).await?;
@@ -200,9 +200,9 @@ pub(super) fn partition(args: PartitionArgs, out: &Out) -> Result<()> {
             tokio::time::sleep(Duration::from_secs(args.cut_secs).saturating_sub(cut_at.elapsed())).await;
             bed.heal_all()?;
             let healed = Instant::now();
-            wait("every directory to match after the heal", || converged(&clients)).await?;
+            wait_until(GIVE_UP, "every directory to match after the heal", || converged(&clients)).await?;
             heal.push(ms(healed.elapsed()));
-            wait("every queued message to be receipted", || async {
+            wait_until(GIVE_UP, "every queued message to be receipted", || async {
                 for c in &clients {
                     if !c.outbox().await.ok()?.is_empty() {
                         return None;
@@ -214,7 +214,7 @@ pub(super) fn partition(args: PartitionArgs, out: &Out) -> Result<()> {
             drain.push(ms(healed.elapsed()));
             // Let the mesh settle before the next cut.
             for c in &clients {
-                wait("every connection back", || async {
+                wait_until(GIVE_UP, "every connection back", || async {
                     c.liveness().await.ok()?.iter().all(|l| l.connected).then_some(())
                 })
                 .await?;
@@ -304,21 +304,4 @@ async fn counts(clients: &[Client], expected: &HashMap<(usize, String), usize>) 
         }
     }
     Ok(wrong)
-}
-
-async fn wait<T, F, Fut>(what: &str, mut check: F) -> Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + GIVE_UP;
-    loop {
-        if let Some(t) = check().await {
-            return Ok(t);
-        }
-        if Instant::now() > deadline {
-            bail!("gave up waiting for {what} after {} s", GIVE_UP.as_secs());
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }

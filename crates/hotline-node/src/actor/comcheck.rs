@@ -227,19 +227,40 @@ fn latency(check: &Comcheck, t: &Target) -> Option<u64> {
     t.observed.reply.as_ref().map(|r| check.started_at.until(r.at))
 }
 
-fn challenge_text(task: ComcheckTask, nonce: Option<&str>, deadline: Timestamp) -> String {
-    let what = match task {
-        ComcheckTask::None => "Please answer this check.".to_string(),
+/// The challenge's body: what to do, who must answer, and the exact
+/// command, so a tired PoC neither guesses the role nor acknowledges the
+/// challenge instead of answering it.
+fn challenge_text(id: CaseId, to: &Address, task: ComcheckTask, nonce: Option<&str>, deadline: Timestamp) -> String {
+    let (what, command) = match task {
+        ComcheckTask::None => (
+            format!("The {} point of contact of {} must answer it.", to.role, to.state),
+            format!("hotline comcheck answer {id}"),
+        ),
         ComcheckTask::Nonce => {
-            format!("Please answer with the code {}.", nonce.unwrap_or_default())
+            let code = nonce.unwrap_or_default();
+            (
+                format!("The {} point of contact of {} must answer it with the code {code}.", to.role, to.state),
+                format!("hotline comcheck answer {id} --code {code}"),
+            )
         }
-        ComcheckTask::ConfirmRecord => {
-            "Please confirm your contact record (or publish a new version first), then answer.".to_string()
+        ComcheckTask::ConfirmRecord => (
+            format!(
+                "The {} point of contact of {} must confirm their contact record (or publish a new version first), then answer.",
+                to.role, to.state
+            ),
+            format!("hotline comcheck answer {id}"),
+        ),
+        ComcheckTask::Counterpart => {
+            let other = other_role(&to.role);
+            (
+                format!("{}'s other point of contact ({other}, not {}) must answer it.", to.state, to.role),
+                format!("hotline comcheck answer {id} --role {other}"),
+            )
         }
-        ComcheckTask::Counterpart => "Your state's other point of contact must answer this check.".to_string(),
     };
     format!(
-        "Communication check. {what} Answer with `hotline comcheck answer <id>` before {deadline}. \
+        "Communication check. {what} Answer before {deadline} with: {command} \
+         (not `hotline ack`: an acknowledgement does not answer a check). \
          This tests that the point of contact is reachable; nothing changes in the directory."
     )
 }

@@ -101,6 +101,10 @@ pub struct ComcheckAnswerRequest {
     /// `counterpart` check the state's other role).
     #[serde(default)]
     pub role: Option<Role>,
+    /// Send even an answer that fails the check for sure: a code other
+    /// than the challenge's, the wrong role, or a second answer.
+    #[serde(default)]
+    pub force: bool,
 }
 
 /// `GET /v1/liveness`: one member node, as this node sees it.

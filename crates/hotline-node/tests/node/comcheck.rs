@@ -47,7 +47,18 @@ async fn challenge(node: &NodeHandle, id: CaseId, role: &Role) -> Option<String>
 }
 
 async fn answer(node: &NodeHandle, id: CaseId, code: Option<String>, role: Role) {
-    node.comcheck_answer(id, ComcheckAnswerRequest { code, role: Some(role) }).await.unwrap();
+    node.comcheck_answer(id, ComcheckAnswerRequest { code, role: Some(role), force: false }).await.unwrap();
+}
+
+/// An answer that fails the check for sure: refused with `refusal`, then
+/// sent with `force`.
+async fn answer_forced(node: &NodeHandle, id: CaseId, code: Option<String>, role: Role, refusal: &str) {
+    let request = ComcheckAnswerRequest { code, role: Some(role), force: false };
+    match node.comcheck_answer(id, request.clone()).await {
+        Err(e) => assert_eq!(e.code(), refusal, "{e}"),
+        Ok(sent) => panic!("an answer that fails the check was sent without force: {sent:?}"),
+    }
+    node.comcheck_answer(id, ComcheckAnswerRequest { force: true, ..request }).await.unwrap();
 }
 
 async fn wait_outcome(initiator: &NodeHandle, id: CaseId, target: &str, role: &Role, outcome: Outcome) -> ComcheckView {
@@ -103,9 +114,11 @@ async fn every_outcome_and_a_signed_report_each_state_sees_its_own_line_of() {
 
     // DEU technical answers correctly and in time; DEU policy with a wrong code.
     let nonce = challenge(&deu, id, &tech).await;
-    answer(&deu, id, nonce, tech.clone()).await;
+    answer(&deu, id, nonce.clone(), tech.clone()).await;
+    // A second answer, even a right one, is refused: the first one counts.
+    answer_forced(&deu, id, nonce, tech.clone(), "already_answered").await;
     challenge(&deu, id, &policy).await;
-    answer(&deu, id, Some("wrong".into()), policy.clone()).await;
+    answer_forced(&deu, id, Some("wrong".into()), policy.clone(), "code_mismatch").await;
     // EST and FIN receive the challenge (a machine receipt), nobody answers yet.
     challenge(&est, id, &tech).await;
     challenge(&fin, id, &tech).await;
@@ -185,7 +198,7 @@ async fn a_counterpart_check_passes_only_when_the_other_role_answers() {
     answer(&deu, id, None, policy.clone()).await;
     // EST's technical PoC answers itself: that is not national coordination.
     challenge(&est, id, &tech).await;
-    answer(&est, id, None, tech.clone()).await;
+    answer_forced(&est, id, None, tech.clone(), "wrong_role").await;
     wait_outcome(&fra, id, "DEU", &tech, Outcome::Pass).await;
     wait_outcome(&fra, id, "EST", &tech, Outcome::FailKey).await;
     tokio::time::sleep(Duration::from_millis(10)).await;

@@ -164,7 +164,7 @@ impl Actor {
                     from_role: Some(initiator.role.clone()),
                     kind: MessageType::ComcheckChallenge,
                     subject: format!("Communication check {}", &id.to_string()[..8]),
-                    body: challenge_text(request.task, nonce.as_deref(), deadline),
+                    body: challenge_text(id, &address, request.task, nonce.as_deref(), deadline),
                     tlp: Some(Tlp::Green),
                     severity: None,
                     is_exercise: request.exercise,
@@ -507,6 +507,56 @@ impl Actor {
         }
     }
 
+    /// Refuses an answer that would fail the check for certain, and for
+    /// good (the initiator keeps the first reply): a code other than the
+    /// one the challenge carries, a role that cannot satisfy the task, or
+    /// a second answer to the same challenge.
+    fn answer_would_fail(
+        &self,
+        task: ComcheckTask,
+        challenge: &Message,
+        role: &Role,
+        code: Option<&str>,
+    ) -> Result<(), NodeError> {
+        let challenged = &challenge.to.role;
+        if let Fields::ComcheckChallenge { nonce: Some(nonce), .. } = &challenge.fields
+            && task == ComcheckTask::Nonce
+            && !code.is_some_and(|c| c.trim().eq_ignore_ascii_case(nonce.trim()))
+        {
+            return Err(bad(
+                "code_mismatch",
+                format!(
+                    "the code is not the one the challenge carries ({nonce}): check it, or use --force to send it anyway"
+                ),
+            ));
+        }
+        let role_fails = match task {
+            ComcheckTask::Counterpart => role == challenged,
+            _ => role != challenged,
+        };
+        if role_fails {
+            let must = match task {
+                ComcheckTask::Counterpart => format!("a role other than {challenged}"),
+                _ => challenged.to_string(),
+            };
+            return Err(bad(
+                "wrong_role",
+                format!("this check must be answered as {must}, not {role}; use --force to answer anyway (it fails)"),
+            ));
+        }
+        for id in self.store.case(&challenge.case_id)? {
+            let Some(MessageRow::Sent(row)) = self.store.message(&id)? else { continue };
+            let Ok(m) = Message::from_bytes(&row.message) else { continue };
+            if m.kind == MessageType::ComcheckReply && m.in_reply_to == Some(challenge.msg_id) {
+                return Err(bad(
+                    "already_answered",
+                    format!("this challenge was already answered (message {id}); only the first answer counts"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Answers a challenge this node received.
     pub(in crate::actor) fn comcheck_answer(
         &mut self,
@@ -557,6 +607,9 @@ impl Actor {
             };
             if task == ComcheckTask::Nonce && request.code.as_deref().is_none_or(str::is_empty) {
                 return Err(bad("code_required", "this check asks for the code it carries: answer with --code"));
+            }
+            if !request.force {
+                self.answer_would_fail(task, &challenge, &role, request.code.as_deref())?;
             }
             let confirmed_record = (task == ComcheckTask::ConfirmRecord)
                 .then(|| self.dir.entry(&ObjectKey::Record(self.state, role.clone())).map(|e| e.hash))
