@@ -4,7 +4,7 @@
 //! actor: redials, deliveries receipted or failed by reason, receipt
 //! latency. **Snapshot** values (connections, directory size, the outbox,
 //! what the network refused) already live in the status and liveness
-//! views; a scrape takes one of each and [`Metrics::encode`] writes them out
+//! views; a scrape takes one of each and `Metrics::encode` writes them out
 //! through a collector, so there is one home for each number. Label values
 //! come from fixed sets of our own codes, never from what a peer sent, so a
 //! peer cannot grow the series.
@@ -24,7 +24,7 @@ use std::time::Duration;
 /// How long a scrape's text is reused for the next ones.
 pub(crate) const SCRAPE_REUSE: Duration = Duration::from_secs(1);
 
-/// The content type of [`Metrics::encode`]'s text.
+/// The content type of the metrics text (OpenMetrics 1.0).
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// Why a delivery attempt failed, as a metric label.
