@@ -288,8 +288,22 @@ async fn status(State(s): State<ApiState>) -> ApiResult<crate::api_types::Status
 
 /// 200 when healthy, 503 with the reasons otherwise: monitoring reads the
 /// status code alone.
+/// How long `/health` waits for its probe write: a stalled disk must make
+/// the node unhealthy, not hang the monitoring that asks.
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(10);
+
 async fn health(State(s): State<ApiState>) -> Result<(StatusCode, Json<crate::api_types::HealthView>), ApiError> {
-    let view = s.node.health().await?;
+    let Ok(view) = tokio::time::timeout(HEALTH_TIMEOUT, s.node.health()).await else {
+        let view = crate::api_types::HealthView {
+            healthy: false,
+            reasons: vec![format!("the store did not complete a write within {} s", HEALTH_TIMEOUT.as_secs())],
+            store_writable: false,
+            admitted: false,
+            connected_members: 0,
+        };
+        return Ok((StatusCode::SERVICE_UNAVAILABLE, Json(view)));
+    };
+    let view = view?;
     let status = if view.healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     Ok((status, Json(view)))
 }

@@ -33,22 +33,38 @@ pub(crate) const MAX_PAGE: usize = 1000;
 pub(crate) struct MailReader {
     store: Weak<Store>,
     board: DeliveryBoard,
+    /// Reads running at once; more wait their turn (see [`MAX_READS`]).
+    slots: Arc<tokio::sync::Semaphore>,
 }
+
+/// Most reads running at once. Each holds a blocking thread and a read
+/// transaction; clients of the control socket that ask for many large
+/// pages at once wait for one another instead of taking every thread.
+pub(crate) const MAX_READS: usize = 8;
 
 impl MailReader {
     pub(crate) fn new(store: &Arc<Store>, board: DeliveryBoard) -> MailReader {
-        MailReader { store: Arc::downgrade(store), board }
+        MailReader { store: Arc::downgrade(store), board, slots: Arc::new(tokio::sync::Semaphore::new(MAX_READS)) }
     }
 
     /// Runs `read` on a blocking thread: redb reads are synchronous, and a
-    /// long one must not hold a runtime worker.
+    /// long one must not hold a runtime worker. At most [`MAX_READS`] run
+    /// at once.
     pub(crate) async fn run<T: Send + 'static>(
         &self,
         read: impl FnOnce(&MailReads) -> Result<T, NodeError> + Send + 'static,
     ) -> Result<T, NodeError> {
+        // Never closed: acquiring only waits.
+        let slot = Arc::clone(&self.slots).acquire_owned().await.map_err(|_| NodeError::Stopped)?;
         let store = self.store.upgrade().ok_or(NodeError::Stopped)?;
         let reads = MailReads::new(store, self.board.clone());
-        tokio::task::spawn_blocking(move || read(&reads)).await.map_err(|_| NodeError::Stopped)?
+        tokio::task::spawn_blocking(move || {
+            let result = read(&reads);
+            drop(slot);
+            result
+        })
+        .await
+        .map_err(|_| NodeError::Stopped)?
     }
 }
 
