@@ -80,7 +80,14 @@ pub(super) fn health(data_dir: &Path, out: &Out) -> Result<()> {
 
 /// `hotline status`.
 pub(super) fn status(data_dir: &Path, out: &Out) -> Result<()> {
-    let status = runtime()?.block_on(Client::for_data_dir(data_dir).status())?;
+    let client = Client::for_data_dir(data_dir);
+    let (status, desk) = runtime()?.block_on(async {
+        let status = client.status().await?;
+        // The desk line, for text only (the JSON stays the daemon's view;
+        // `hotline desk --json` has these lists).
+        let desk = if out.json { None } else { super::message::desk_counts(&client).await.ok() };
+        anyhow::Ok((status, desk))
+    })?;
     out.emit(&status, || {
         let mut s = format!(
             "State:        {} ({})\nPeer id:      {}\nNetwork:      {} ({})\n",
@@ -99,6 +106,11 @@ pub(super) fn status(data_dir: &Path, out: &Out) -> Result<()> {
             s += &format!(
                 "Dead links:   {} closed as silent, {} left behind by a restarted peer\n",
                 status.links_closed_dead, status.links_closed_restarted
+            );
+        }
+        if let Some((unread, awaiting, overdue)) = desk {
+            s += &format!(
+                "Desk:         {unread} unread, {awaiting} awaiting an answer, {overdue} overdue (hotline desk)\n"
             );
         }
         if status.outbox > 0 {

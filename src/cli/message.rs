@@ -435,6 +435,78 @@ pub(super) fn inbox(args: InboxArgs, data_dir: &Path, out: &Out) -> Result<()> {
     })
 }
 
+/// Whether a received message awaits this PoC: neither acknowledged nor
+/// answered, and of a kind that wants an answer.
+fn awaits_answer(m: &MessageSummary) -> bool {
+    m.direction == Direction::In
+        && !m.acknowledged
+        && !m.answered
+        && !matches!(m.kind, MessageType::HumanAck | MessageType::ComcheckReply)
+}
+
+/// Unread, awaiting an answer, and overdue received messages, among the
+/// newest 1000, for `status`.
+pub(super) async fn desk_counts(client: &Client) -> Result<(usize, usize, usize)> {
+    let query = MessageQuery { r#box: Some("inbox".into()), limit: Some(1000), ..MessageQuery::default() };
+    let list = client.messages(&query).await?;
+    let now = now();
+    let unread = list.iter().filter(|m| !m.read).count();
+    let awaiting: Vec<&MessageSummary> = list.iter().filter(|m| awaits_answer(m)).collect();
+    let overdue = awaiting.iter().filter(|m| m.respond_by.is_some_and(|by| by <= now)).count();
+    Ok((unread, awaiting.len(), overdue))
+}
+
+/// `hotline desk`: what awaits this point of contact, newest first.
+pub(super) fn desk(data_dir: &Path, out: &Out) -> Result<()> {
+    let client = Client::for_data_dir(data_dir);
+    let query = MessageQuery { r#box: Some("inbox".into()), limit: Some(1000), ..MessageQuery::default() };
+    let mut list = runtime()?.block_on(client.messages(&query))?;
+    list.retain(awaits_answer);
+    list.reverse();
+    #[derive(serde::Serialize)]
+    struct Desk {
+        /// Received messages neither acknowledged nor answered, newest first.
+        awaiting: Vec<MessageSummary>,
+        /// Of those, how many are past their respond-by time.
+        overdue: usize,
+    }
+    let now = now();
+    let overdue = list.iter().filter(|m| m.respond_by.is_some_and(|by| by <= now)).count();
+    let view = Desk { awaiting: list, overdue };
+    out.emit(&view, || {
+        if view.awaiting.is_empty() {
+            return "Nothing awaits an answer: every received message is acknowledged or answered.".into();
+        }
+        let rows: Vec<Vec<String>> = view
+            .awaiting
+            .iter()
+            .map(|m| {
+                let respond_by = match m.respond_by {
+                    Some(by) if by <= now => format!("OVERDUE by {}", duration(by.until(now))),
+                    Some(by) => utc_short(by),
+                    None => "-".into(),
+                };
+                vec![
+                    utc_short(m.at),
+                    m.msg_id.to_string()[..8].to_string(),
+                    m.from.to_string(),
+                    m.kind.to_string(),
+                    m.tlp.as_str().to_string(),
+                    truncate(&m.subject, 32),
+                    respond_by,
+                ]
+            })
+            .collect();
+        let mut text = table(&["TIME (UTC)", "ID", "FROM", "TYPE", "TLP", "SUBJECT", "RESPOND BY (UTC)"], &rows);
+        text += &format!(
+            "\n{} awaiting, {} overdue. Answer with hotline reply ID, or acknowledge with hotline ack ID.",
+            view.awaiting.len(),
+            view.overdue
+        );
+        text
+    })
+}
+
 /// The inbox as a table, oldest first.
 fn inbox_table(list: &[MessageSummary]) -> String {
     let rows: Vec<Vec<String>> = list
@@ -979,6 +1051,7 @@ mod tests {
                 at: Timestamp(at),
                 sender_node: None,
                 acknowledged_with: None,
+                answered: false,
                 deliveries: vec![],
                 message: Message {
                     msg_id: MessageId([id; 16]),

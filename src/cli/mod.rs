@@ -74,6 +74,9 @@ pub(crate) enum Command {
     Watch,
     /// Send an end-to-end encrypted message to another state's point of contact.
     Send(Box<message::SendArgs>),
+    /// What awaits this point of contact: received messages neither
+    /// acknowledged nor answered, with their respond-by times.
+    Desk,
     /// Answer a message: to its sender, in its case, keeping its TLP and
     /// exercise mark.
     Reply(message::ReplyArgs),
@@ -117,6 +120,7 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
         Command::Watch => daemon::watch(data_dir, &out),
         Command::Send(args) => message::send(*args, data_dir, &out),
         Command::Reply(args) => message::reply(args, data_dir, &out),
+        Command::Desk => message::desk(data_dir, &out),
         Command::Inbox(args) => message::inbox(args, data_dir, &out),
         Command::Show(args) => message::show(args, data_dir, &out),
         Command::Thread(args) => message::thread(args, data_dir, &out),

@@ -234,7 +234,13 @@ pub(super) fn formal(view: &MessageView, now: Timestamp) -> String {
         header(&mut s, "Severity", sev);
     }
     if let Some(by) = m.respond_by {
-        let when = if by > now { relative(by, now) } else { format!("OVERDUE by {}", duration(by.until(now))) };
+        let when = if view.answered {
+            "answered".to_string()
+        } else if by > now {
+            relative(by, now)
+        } else {
+            format!("OVERDUE by {}", duration(by.until(now)))
+        };
         header(&mut s, "Respond by", format!("{} ({when})", utc(by)));
     }
     if let Some(lang) = &m.lang {
@@ -391,6 +397,7 @@ mod tests {
             at: Timestamp(1_800_000_001),
             sender_node: (direction == "in").then(|| "12D3KooWsender".into()),
             acknowledged_with: None,
+            answered: false,
             deliveries: if direction == "out" {
                 vec![DeliveryView {
                     node: "12D3KooWrecipientnodeid".into(),

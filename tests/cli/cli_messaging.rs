@@ -263,6 +263,8 @@ fn two_daemons_exchange_a_message_through_the_cli() {
             "--tlp",
             "red",
             "--exercise",
+            "--respond-by",
+            "1h",
             "--wait",
             "--timeout",
             "60s",
@@ -270,6 +272,16 @@ fn two_daemons_exchange_a_message_through_the_cli() {
         ],
     );
     let red_id = red["msg_id"].as_str().unwrap().to_string();
+    // It awaits DEU's PoC on the desk; the RFI, acknowledged, does not.
+    let awaiting = |data: &str| -> Vec<String> {
+        let desk = json(d, &["--data-dir", data, "desk", "--json"]);
+        desk["awaiting"].as_array().unwrap().iter().map(|m| m["msg_id"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(awaiting("deu"), vec![red_id.clone()]);
+    let desk_text = ok(d, &["--data-dir", "deu", "desk"]);
+    assert!(desk_text.contains(&red_id[..8]) && desk_text.contains("1 awaiting, 0 overdue"), "{desk_text}");
+    let status = ok(d, &["--data-dir", "deu", "status"]);
+    assert!(status.contains("1 awaiting an answer, 0 overdue"), "{status}");
     let answer = json(d, &["--data-dir", "deu", "reply", &red_id[..12], "--body", "Seen.", "--json"]);
     assert_eq!(answer["tlp"], "RED", "{answer}");
     assert_eq!(answer["is_exercise"], true, "{answer}");
@@ -278,6 +290,13 @@ fn two_daemons_exchange_a_message_through_the_cli() {
     let shown = json(d, &["--data-dir", "deu", "show", answer["msg_id"].as_str().unwrap(), "--json"]);
     assert_eq!(shown["message"]["subject"], "Re: Drill: beacon", "{shown}");
     assert_eq!(shown["message"]["kind"], "response", "{shown}");
+    // The reply closes the respond-by, on both sides.
+    assert!(awaiting("deu").is_empty(), "answered, it leaves the desk");
+    poll("FRA to see its drill answered", &both, || {
+        (json(d, &["--data-dir", "fra", "show", &red_id, "--json"])["answered"] == true).then_some(())
+    });
+    let fra_note = ok(d, &["--data-dir", "fra", "show", &red_id]);
+    assert!(fra_note.contains("(answered)") && !fra_note.contains("OVERDUE"), "{fra_note}");
     // Lowering the label or dropping the exercise mark takes --force.
     let lower = ["--data-dir", "deu", "send", "--reply-to", &red_id, "--to", "FRA", "--type", "response"];
     let err = fails(d, &[&lower[..], &["--subject", "x", "--tlp", "clear", "--exercise"]].concat());

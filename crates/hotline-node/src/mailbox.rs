@@ -235,6 +235,7 @@ impl MailReads {
     /// delivery as the store records it.
     pub(crate) fn view(&self, snap: &Snapshot<'_>, id: MessageId, row: MessageRow) -> Result<MessageView, NodeError> {
         let message = decode_message(&id, row.message_bytes())?;
+        let answered = row_acknowledged(&row) || replied_to(snap, &message)?;
         Ok(match row {
             MessageRow::Received(r) => MessageView {
                 direction: Direction::In,
@@ -243,6 +244,7 @@ impl MailReads {
                 at: r.received_at,
                 sender_node: Some(self.name(&r.sender)),
                 acknowledged_with: r.acknowledged_with,
+                answered,
                 deliveries: Vec::new(),
                 message,
             },
@@ -269,6 +271,7 @@ impl MailReads {
                     at: s.queued_at,
                     sender_node: None,
                     acknowledged_with: s.acknowledged_with,
+                    answered,
                     deliveries,
                     message,
                 }
@@ -320,5 +323,40 @@ fn summary(view: MessageView) -> MessageSummary {
         severity: m.severity,
         is_exercise: m.is_exercise,
         subject: m.subject,
+        respond_by: m.respond_by,
+        answered: view.answered,
     }
+}
+
+/// The largest case searched for a reply. A member chooses how long a
+/// case grows, so a longer one is not searched (its messages count as
+/// answered only once acknowledged); a crisis exchange stays far below.
+const REPLY_SCAN: usize = 256;
+
+fn row_acknowledged(row: &MessageRow) -> bool {
+    match row {
+        MessageRow::Received(r) => r.acknowledged_with.is_some(),
+        MessageRow::Sent(s) => s.acknowledged_with.is_some(),
+    }
+}
+
+/// Whether the other side replied to `message`: a message of its case, in
+/// reply to it, from the state it was sent to. Only for messages that ask
+/// for an answer by a time, the only ones whose answer anyone shows.
+fn replied_to(snap: &Snapshot<'_>, message: &Message) -> Result<bool, NodeError> {
+    if message.respond_by.is_none() {
+        return Ok(false);
+    }
+    let ids = snap.case(&message.case_id)?;
+    if ids.len() > REPLY_SCAN {
+        return Ok(false);
+    }
+    for id in ids.into_iter().filter(|id| *id != message.msg_id) {
+        let Some(row) = snap.message(&id)? else { continue };
+        let Ok(reply) = decode_message(&id, row.message_bytes()) else { continue };
+        if reply.in_reply_to == Some(message.msg_id) && reply.from.state == message.to.state {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }

@@ -303,6 +303,7 @@ mod tests {
             at: Timestamp(1),
             sender_node: None,
             acknowledged_with: None,
+            answered: false,
             deliveries: Vec::new(),
             message: Message {
                 msg_id: MessageId([id; 16]),

@@ -133,6 +133,11 @@ pub struct MessageView {
     pub sender_node: Option<String>,
     /// The `human_ack` that acknowledged it, if any.
     pub acknowledged_with: Option<MessageId>,
+    /// Whether the other side answered it: acknowledged it, or sent a
+    /// message in reply to it (for a received one, this node replied).
+    /// An answered message's `respond_by` is closed, never overdue.
+    #[serde(default)]
+    pub answered: bool,
     /// Delivery per recipient node (sent messages).
     pub deliveries: Vec<DeliveryView>,
     /// The message itself.
@@ -170,6 +175,13 @@ pub struct MessageSummary {
     pub is_exercise: bool,
     /// Subject line.
     pub subject: String,
+    /// When an answer is expected, if said.
+    #[serde(default)]
+    pub respond_by: Option<Timestamp>,
+    /// Whether it was answered (acknowledged, or replied to), which closes
+    /// `respond_by`.
+    #[serde(default)]
+    pub answered: bool,
 }
 
 /// Query of `GET /v1/messages`.
