@@ -226,6 +226,14 @@ fn bad_state_code_and_json_errors() {
     assert!(!out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(v["error"]["message"].as_str().unwrap().contains("nowhere"), "{v}");
+    // A usage mistake fails like any other: exit 1, and JSON with --json.
+    let out = hotline(d, &["--json", "inbox", "--no-such-flag"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["error"]["code"], "usage", "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("--no-such-flag"), "{v}");
+    let out = hotline(d, &["--version"]);
+    assert!(out.status.success(), "--version is not an error");
 }
 
 #[test]

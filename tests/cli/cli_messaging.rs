@@ -329,6 +329,11 @@ fn two_daemons_exchange_a_message_through_the_cli() {
     let outbox_before = ok(d, &["--data-dir", "fra", "outbox", "--json"]);
     let err = fails(d, &["--data-dir", "fra", "send", "--to", "FRA", "--type", "notification", "--subject", "x"]);
     assert!(err.contains("FRA/technical is this node's own state"), "{err}");
+    // With --json the error carries the daemon's stable code.
+    let out =
+        hotline(d, &["--json", "--data-dir", "fra", "send", "--to", "FRA", "--type", "notification", "--subject", "x"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["error"]["code"], "own_state", "{v}");
     assert_eq!(ok(d, &["--data-dir", "fra", "outbox", "--json"]), outbox_before, "nothing was queued");
     let unknown = "0".repeat(32);
     let err = fails(d, &["--data-dir", "fra", "show", &unknown]);
