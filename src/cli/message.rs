@@ -427,9 +427,13 @@ pub(super) fn inbox(args: InboxArgs, data_dir: &Path, out: &Out) -> Result<()> {
                 _ => "No messages.".into(),
             };
         }
-        let mut text = inbox_table(&list);
+        let width = super::output::screen_width();
+        let mut text = match width {
+            Some(w) => inbox_table_narrow(&list, w),
+            None => inbox_table(&list),
+        };
         if let Some(cursor) = more {
-            text += &format!("\nOlder messages may follow: hotline inbox --before {cursor}");
+            text += &format!("\nOlder messages may follow:\nhotline inbox --before {cursor}");
         }
         text
     })
@@ -487,24 +491,44 @@ pub(super) fn desk(data_dir: &Path, out: &Out) -> Result<()> {
                     None => "-".into(),
                 };
                 vec![
-                    utc_short(m.at),
+                    utc_short(m.at).get(5..16).unwrap_or_default().to_string(),
                     m.msg_id.to_string()[..8].to_string(),
                     m.from.to_string(),
-                    m.kind.to_string(),
                     m.tlp.as_str().to_string(),
-                    truncate(&m.subject, 32),
+                    m.subject.clone(),
                     respond_by,
                 ]
             })
             .collect();
-        let mut text = table(&["TIME (UTC)", "ID", "FROM", "TYPE", "TLP", "SUBJECT", "RESPOND BY (UTC)"], &rows);
+        let headers = ["UTC", "ID", "FROM", "TLP", "SUBJECT", "RESPOND BY (UTC)"];
+        let mut text = super::output::table_fitted(&headers, &rows, 4, super::output::screen_width());
         text += &format!(
-            "\n{} awaiting, {} overdue. Answer with hotline reply ID, or acknowledge with hotline ack ID.",
+            "\n{} awaiting, {} overdue.\nAnswer with hotline reply ID, or acknowledge with hotline ack ID.",
             view.awaiting.len(),
             view.overdue
         );
         text
     })
+}
+
+/// The inbox fitted to a screen of `width` columns: short times and ids,
+/// no recipient or type, the subject cut to fit.
+fn inbox_table_narrow(list: &[MessageSummary], width: usize) -> String {
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|m| {
+            vec![
+                utc_short(m.at).get(5..16).unwrap_or_default().to_string(),
+                m.msg_id.to_string()[..8].to_string(),
+                m.from.to_string(),
+                m.tlp.as_str().to_string(),
+                m.severity.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
+                m.subject.clone(),
+                flags(m),
+            ]
+        })
+        .collect();
+    super::output::table_fitted(&["UTC", "ID", "FROM", "TLP", "SEV", "SUBJECT", "FLAGS"], &rows, 5, Some(width))
 }
 
 /// The inbox as a table, oldest first.

@@ -63,6 +63,68 @@ impl Out {
 }
 
 /// Renders rows as a left-aligned table with a header line.
+/// The width tables must fit: `$COLUMNS` when set, else the terminal's
+/// when standard output is one, else none (pipes and files get whole
+/// lines).
+pub(super) fn screen_width() -> Option<usize> {
+    if let Some(n) = std::env::var("COLUMNS").ok().and_then(|c| c.trim().parse::<usize>().ok()).filter(|n| *n >= 20) {
+        return Some(n);
+    }
+    let stdout = std::io::stdout();
+    rustix::termios::tcgetwinsize(&stdout).ok().map(|w| usize::from(w.ws_col)).filter(|n| *n >= 20)
+}
+
+/// Like [`table`], fitted to `width` columns when given: column `flexible`
+/// (a subject, say) gives up characters first, down to 8, then every
+/// other column is cut from the right as a last resort.
+pub(super) fn table_fitted(headers: &[&str], rows: &[Vec<String>], flexible: usize, width: Option<usize>) -> String {
+    let Some(width) = width else { return table(headers, rows) };
+    let natural: Vec<usize> = (0..headers.len())
+        .map(|i| {
+            rows.iter()
+                .map(|r| r.get(i).map_or(0, |c| c.chars().count()))
+                .max()
+                .unwrap_or(0)
+                .max(headers[i].chars().count())
+        })
+        .collect();
+    let total = natural.iter().sum::<usize>() + 2 * natural.len().saturating_sub(1);
+    let mut cap = natural.clone();
+    if total > width {
+        let excess = total - width;
+        let give = natural[flexible].saturating_sub(8).min(excess);
+        cap[flexible] = natural[flexible] - give;
+    }
+    let fit = |i: usize, text: &str| -> String {
+        let max = cap[i];
+        if text.chars().count() <= max {
+            text.to_string()
+        } else if max <= 1 {
+            text.chars().take(max).collect()
+        } else {
+            let mut t: String = text.chars().take(max - 1).collect();
+            t.push('…');
+            t
+        }
+    };
+    let rows: Vec<Vec<String>> = rows.iter().map(|r| r.iter().enumerate().map(|(i, c)| fit(i, c)).collect()).collect();
+    let headers: Vec<String> = headers.iter().enumerate().map(|(i, h)| fit(i, h)).collect();
+    let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
+    // Whatever still does not fit is cut at the edge.
+    table(&headers, &rows)
+        .lines()
+        .map(|l| {
+            if l.chars().count() > width {
+                l.chars().take(width - 1).collect::<String>() + "…"
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
 pub(super) fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for row in rows {

@@ -343,6 +343,24 @@ fn two_daemons_exchange_a_message_through_the_cli() {
     let err = fails(d, &["--data-dir", "fra", "show", "ffffffffff"]);
     assert!(err.contains("no message held has an id starting with ffffffffff"), "{err}");
 
+    // On an 80-column screen the lists fit it.
+    for args in
+        [&["--data-dir", "fra", "inbox", "--all"][..], &["--data-dir", "deu", "inbox"], &["--data-dir", "deu", "desk"]]
+    {
+        let out = Command::new(hotline_bin())
+            .args(args)
+            .current_dir(d)
+            .env_remove("HOTLINE_DATA_DIR")
+            .env("COLUMNS", "80")
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let text = String::from_utf8_lossy(&out.stdout);
+        let wide: Vec<&str> = text.lines().filter(|l| l.chars().count() > 80).collect();
+        assert!(wide.is_empty(), "{args:?} at COLUMNS=80:\n{}", wide.join("\n"));
+        assert!(text.lines().count() > 1, "{text}");
+    }
+
     // Stopped, the daemons are said to be not running; a `watch` running
     // then says so and fails, rather than falling silent.
     let mut watching = Watch::start(d, "fra");
