@@ -179,8 +179,18 @@ pub(super) fn peers(data_dir: &Path, out: &Out) -> Result<()> {
     })
 }
 
-/// `hotline watch`: prints live events until interrupted.
-pub(super) fn watch(data_dir: &Path, out: &Out) -> Result<()> {
+/// `hotline watch` flags.
+#[derive(clap::Args, Debug)]
+pub(crate) struct WatchArgs {
+    /// Ring the terminal bell for a TLP:RED message or one of severity 4
+    /// or 5.
+    #[arg(long)]
+    bell: bool,
+}
+
+/// `hotline watch`: prints live events until interrupted, one line each,
+/// with the time (UTC).
+pub(super) fn watch(args: WatchArgs, data_dir: &Path, out: &Out) -> Result<()> {
     runtime()?.block_on(async {
         let client = Client::for_data_dir(data_dir);
         let mut events = client.events().await?;
@@ -191,10 +201,11 @@ pub(super) fn watch(data_dir: &Path, out: &Out) -> Result<()> {
             let event = event?;
             if out.json {
                 say(&serde_json::to_string(&event)?)?;
-            } else if let Some(line) = super::message::event_line(&event) {
-                say(&line)?;
             } else {
-                say(&format!("{} {}", event.kind(), serde_json::to_string(&event)?))?;
+                let bell = if args.bell && super::message::rings(&event) { "\u{7}" } else { "" };
+                let time = super::now().to_rfc3339();
+                let hms = time.get(11..19).unwrap_or_default();
+                say(&format!("{bell}{hms} {}", super::message::event_line(&event)))?;
             }
         }
         // The stream ends only when the daemon closes it: a duty officer

@@ -668,24 +668,61 @@ fn next_attempt(i: &OutboxItem) -> String {
 }
 
 /// `hotline watch`'s line for a messaging event; `None` for other events.
-pub(super) fn event_line(event: &NodeEvent) -> Option<String> {
-    Some(match event {
-        NodeEvent::MessageReceived { msg_id, case_id, kind, from, tlp } => {
+pub(super) fn event_line(event: &NodeEvent) -> String {
+    let short = |id: &str| id.get(..8).unwrap_or(id).to_string();
+    match event {
+        NodeEvent::MessageReceived { msg_id, kind, from, tlp, subject, severity, is_exercise, .. } => {
+            let mut marks = vec![tlp.to_string()];
+            if *is_exercise {
+                marks.push("EXERCISE".into());
+            }
+            if let Some(sev) = severity {
+                marks.push(format!("sev {sev}"));
+            }
+            let id = short(&msg_id.to_string());
             format!(
-                "message_received {tlp} {kind} from {from}: message {msg_id}, case {case_id} (hotline show {msg_id})"
+                "message_received {} {kind} from {from}: \"{}\" (hotline show {id})",
+                marks.join(" "),
+                truncate(&clean_line(subject), SUBJECT_WIDTH)
             )
         }
         NodeEvent::MessageDelivered { msg_id, node } => {
-            format!("message_delivered message {msg_id}: signed receipt from node {}", clean_line(node))
+            format!("message_delivered {}: signed receipt from node {}", short(&msg_id.to_string()), clean_line(node))
         }
-        NodeEvent::MessageAcknowledged { msg_id, ack_id, by } => {
-            format!("message_acknowledged message {msg_id} was acknowledged by {by} (acknowledgement {ack_id})")
-        }
+        NodeEvent::MessageAcknowledged { msg_id, ack_id, by } => format!(
+            "message_acknowledged {} was acknowledged by {by} (acknowledgement {})",
+            short(&msg_id.to_string()),
+            short(&ack_id.to_string())
+        ),
         NodeEvent::DeliveryRejected { peer, code } => {
             format!("delivery_rejected an envelope from peer {} was refused: {}", clean_line(peer), clean_line(code))
         }
-        _ => return None,
-    })
+        NodeEvent::DirectoryChanged { key, seq, winner, .. } => format!(
+            "directory_changed {} seq {seq}{}",
+            clean_line(key),
+            if *winner { "" } else { " (a competing version; the other one stays current)" }
+        ),
+        NodeEvent::EntryRemoved { key, .. } => format!("entry_removed {}", clean_line(key)),
+        NodeEvent::PeerConnected { peer, member } => {
+            format!("peer_connected {} ({})", clean_line(peer), if *member { "a member node" } else { "not a member" })
+        }
+        NodeEvent::PeerDisconnected { peer } => format!("peer_disconnected {}", clean_line(peer)),
+        NodeEvent::ObjectRejected { peer, code, object } => {
+            format!("object_rejected {} from peer {}: {}", clean_line(object), clean_line(peer), clean_line(code))
+        }
+        NodeEvent::RecordExpiring { key, days_left } => {
+            format!("record_expiring {} expires in {days_left} days: publish a new version", clean_line(key))
+        }
+        NodeEvent::Lagged { missed } => {
+            format!("lagged {missed} events were missed: check hotline status and hotline inbox")
+        }
+    }
+}
+
+/// Whether an event deserves the terminal bell (`watch --bell`): a
+/// TLP:RED message, or one of severity 4 or 5.
+pub(super) fn rings(event: &NodeEvent) -> bool {
+    matches!(event, NodeEvent::MessageReceived { tlp, severity, .. } if *tlp == Tlp::Red || severity.is_some_and(|s| s >= 4))
 }
 
 // ----- input -----
@@ -1115,18 +1152,26 @@ mod tests {
 
     #[test]
     fn watch_lines_for_message_events() {
-        let line = event_line(&NodeEvent::MessageReceived {
+        let received = NodeEvent::MessageReceived {
             msg_id: MessageId([1; 16]),
             case_id: CaseId([2; 16]),
             kind: MessageType::Notification,
             from: Address { state: "FRA".parse().unwrap(), role: Role::technical() },
             tlp: Tlp::Red,
-        })
-        .unwrap();
-        assert!(line.starts_with("message_received TLP:RED notification from FRA/technical: message 0101"), "{line}");
-        assert!(event_line(&NodeEvent::PeerDisconnected { peer: "x".into() }).is_none());
-        let line =
-            event_line(&NodeEvent::DeliveryRejected { peer: "p".into(), code: "forged\u{1b}[0m".into() }).unwrap();
+            subject: "Beacon\u{1b}[0m seen".into(),
+            severity: Some(4),
+            is_exercise: true,
+        };
+        let line = event_line(&received);
+        assert_eq!(
+            line,
+            "message_received TLP:RED EXERCISE sev 4 notification from FRA/technical: \"Beacon\u{FFFD}[0m seen\" (hotline show 01010101)"
+        );
+        assert!(rings(&received));
+        assert!(!rings(&NodeEvent::PeerDisconnected { peer: "x".into() }));
+        // Every event has a line of its own: none prints raw JSON.
+        assert_eq!(event_line(&NodeEvent::PeerDisconnected { peer: "x".into() }), "peer_disconnected x");
+        let line = event_line(&NodeEvent::DeliveryRejected { peer: "p".into(), code: "forged\u{1b}[0m".into() });
         assert_eq!(line, "delivery_rejected an envelope from peer p was refused: forged\u{FFFD}[0m");
     }
 }

@@ -71,7 +71,7 @@ pub(crate) enum Command {
     /// List the peers the daemon is connected to.
     Peers,
     /// Print the daemon's live events until interrupted.
-    Watch,
+    Watch(daemon::WatchArgs),
     /// Send an end-to-end encrypted message to another state's point of contact.
     Send(Box<message::SendArgs>),
     /// What awaits this point of contact: received messages neither
@@ -117,7 +117,7 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
         Command::Status => daemon::status(data_dir, &out),
         Command::Health => daemon::health(data_dir, &out),
         Command::Peers => daemon::peers(data_dir, &out),
-        Command::Watch => daemon::watch(data_dir, &out),
+        Command::Watch(args) => daemon::watch(args, data_dir, &out),
         Command::Send(args) => message::send(*args, data_dir, &out),
         Command::Reply(args) => message::reply(args, data_dir, &out),
         Command::Desk => message::desk(data_dir, &out),

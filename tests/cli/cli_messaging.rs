@@ -163,10 +163,17 @@ fn two_daemons_exchange_a_message_through_the_cli() {
         let view = json(d, &["--data-dir", "fra", "show", &id, "--json"]);
         (view["acknowledged_with"] == ack_id.as_str()).then_some(())
     });
-    let line = watch.wait_for("acknowledgement event", |l| l.starts_with("message_acknowledged"));
+    let line = watch.wait_for("acknowledgement event", |l| l.contains(" message_acknowledged "));
+    // The time (UTC), then the event, with short ids.
+    let (time, event) = line.split_once(' ').unwrap();
+    assert!(time.len() == 8 && time.chars().filter(|c| *c == ':').count() == 2, "{line}");
     assert_eq!(
-        line,
-        format!("message_acknowledged message {id} was acknowledged by DEU/technical (acknowledgement {ack_id})")
+        event,
+        format!(
+            "message_acknowledged {} was acknowledged by DEU/technical (acknowledgement {})",
+            &id[..8],
+            &ack_id[..8]
+        )
     );
     drop(watch);
     let fra_note = ok(d, &["--data-dir", "fra", "show", &id]);

@@ -330,6 +330,15 @@ pub enum NodeEvent {
         from: Address,
         /// Its TLP label.
         tlp: Tlp,
+        /// Its subject line.
+        #[serde(default)]
+        subject: String,
+        /// Its severity, 0 to 5, if given.
+        #[serde(default)]
+        severity: Option<u8>,
+        /// Whether it is marked as an exercise.
+        #[serde(default)]
+        is_exercise: bool,
     },
     /// A recipient node's signed receipt for a message we sent verified and is stored.
     MessageDelivered {

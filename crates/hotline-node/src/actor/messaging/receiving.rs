@@ -194,6 +194,9 @@ impl Actor {
             kind: message.kind,
             from: message.from.clone(),
             tlp: message.tlp,
+            subject: message.subject.clone(),
+            severity: message.severity,
+            is_exercise: message.is_exercise,
         }];
         // An acknowledgement whose predecessor's write is still in flight
         // finds the store unchanged: the map says it is taken.
