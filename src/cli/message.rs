@@ -740,13 +740,19 @@ struct Draft {
 /// go into the request; prefixes are left for the daemon's list.
 fn draft(args: &SendArgs, body: String, now: Timestamp) -> Result<Draft> {
     let to = parse_address(args.to.as_deref().context("--to is required")?)?;
-    let kind: MessageType = args
-        .kind
-        .as_deref()
-        .context("--type is required")?
-        .trim()
-        .parse()
-        .map_err(|e: String| anyhow!("--type: {e}"))?;
+    let typed = args.kind.as_deref().context("--type is required")?.trim();
+    // Only the types a person sends: acknowledgements and comcheck
+    // messages have commands of their own.
+    let sendable = |k: &MessageType| {
+        !matches!(k, MessageType::HumanAck | MessageType::ComcheckChallenge | MessageType::ComcheckReply)
+    };
+    let kind: MessageType = match typed.parse::<MessageType>() {
+        Ok(k) if sendable(&k) || k == MessageType::HumanAck => k,
+        _ => {
+            let names: Vec<&str> = MessageType::ALL.iter().filter(|k| sendable(k)).map(MessageType::as_str).collect();
+            bail!("--type: '{typed}' is not a message type send accepts; use one of: {}", names.join(", "))
+        }
+    };
     if kind == MessageType::HumanAck {
         bail!("--type human_ack: acknowledge a message with `hotline ack MSGID` instead");
     }
@@ -1040,7 +1046,8 @@ mod tests {
             (&["--to", "XXX"], "--to: 'XXX' is not an ISO 3166-1 alpha-3"),
             (&["--to", "DEU/Policy"], "--to: 'Policy' is not a valid role name"),
             (&["--from-role", "a b"], "--from-role: 'a b' is not a valid role name"),
-            (&["--type", "chat"], "--type: 'chat' is not a message type; use one of: notification"),
+            (&["--type", "chat"], "--type: 'chat' is not a message type send accepts; use one of: notification"),
+            (&["--type", "comcheck_reply"], "is not a message type send accepts"),
             (&["--type", "human_ack"], "hotline ack"),
             (&["--severity", "9"], "--severity must be a whole number from 0 (none) to 5"),
             (&["--severity", "-1"], "--severity must be"),

@@ -401,9 +401,10 @@ fn bad_input_fails_before_any_daemon_is_asked() {
     };
     let cases: &[(&[&str], &str)] = &[
         (&["--to", "XXX"], "--to: 'XXX' is not an ISO 3166-1 alpha-3 country code"),
+        (&["--to", "GER"], "--to: 'GER' is not an ISO 3166-1 alpha-3 country code: did you mean DEU (Germany)?"),
         (&["--to", "DEU/Tech nical"], "--to: 'Tech nical' is not a valid role name"),
         (&["--from-role", "POLICY"], "--from-role: 'POLICY' is not a valid role name"),
-        (&["--type", "chat"], "--type: 'chat' is not a message type; use one of:"),
+        (&["--type", "chat"], "--type: 'chat' is not a message type send accepts; use one of:"),
         (&["--severity", "9"], "--severity must be a whole number from 0 (none) to 5 (critical), not '9'"),
         (&["--subject", ""], "--subject must not be empty"),
         (&["--tlp", "purple"], "--tlp: 'purple' is not a TLP 2.0 label"),

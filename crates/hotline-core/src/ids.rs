@@ -10,7 +10,7 @@ use thiserror::Error;
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum IdError {
     /// Not an ISO 3166-1 alpha-3 code.
-    #[error("'{0}' is not an ISO 3166-1 alpha-3 country code (for example FRA, DEU, EST)")]
+    #[error("'{0}' is not an ISO 3166-1 alpha-3 country code{hint}", hint = crate::iso3166::hint(.0))]
     UnknownState(String),
     /// Not a well-formed role name.
     #[error("'{0}' is not a valid role name: use 1 to 32 characters a-z, 0-9 and '-', starting with a letter")]

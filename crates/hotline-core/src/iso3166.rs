@@ -3,6 +3,73 @@
 //! Generated once from Debian's `iso-codes` data (`iso_3166-1.json`); regenerate
 //! when ISO publishes a change. Sorted by code so lookups can binary-search.
 
+/// Codes people type for a country that are not its alpha-3 code (sport
+/// and vehicle codes, alpha-2 codes of the OSCE participating states), with
+/// the alpha-3 code meant.
+const LOOKALIKES: &[(&str, &str)] = &[
+    ("AL", "ALB"),
+    ("AT", "AUT"),
+    ("BA", "BIH"),
+    ("BE", "BEL"),
+    ("BG", "BGR"),
+    ("BUL", "BGR"),
+    ("CH", "CHE"),
+    ("CRO", "HRV"),
+    ("CY", "CYP"),
+    ("CZ", "CZE"),
+    ("DE", "DEU"),
+    ("DEN", "DNK"),
+    ("DK", "DNK"),
+    ("EE", "EST"),
+    ("ENG", "GBR"),
+    ("ES", "ESP"),
+    ("FI", "FIN"),
+    ("FR", "FRA"),
+    ("GB", "GBR"),
+    ("GER", "DEU"),
+    ("GR", "GRC"),
+    ("GRE", "GRC"),
+    ("HR", "HRV"),
+    ("HU", "HUN"),
+    ("IE", "IRL"),
+    ("IT", "ITA"),
+    ("LAT", "LVA"),
+    ("LT", "LTU"),
+    ("LU", "LUX"),
+    ("LV", "LVA"),
+    ("MT", "MLT"),
+    ("NED", "NLD"),
+    ("NL", "NLD"),
+    ("NO", "NOR"),
+    ("PL", "POL"),
+    ("POR", "PRT"),
+    ("PT", "PRT"),
+    ("RO", "ROU"),
+    ("ROM", "ROU"),
+    ("SE", "SWE"),
+    ("SI", "SVN"),
+    ("SK", "SVK"),
+    ("SLO", "SVN"),
+    ("SUI", "CHE"),
+    ("UA", "UKR"),
+    ("UK", "GBR"),
+    ("US", "USA"),
+];
+
+/// What to add to the error for `typed`: `: did you mean DEU (Germany)?`
+/// for a look-alike, else an example.
+pub(crate) fn hint(typed: &str) -> String {
+    let upper = typed.trim().to_ascii_uppercase();
+    LOOKALIKES
+        .iter()
+        .find(|(alias, _)| *alias == upper)
+        .and_then(|(_, code)| COUNTRIES.iter().find(|(c, _)| c == code))
+        .map_or_else(
+            || " (for example FRA, DEU, EST)".to_string(),
+            |(code, name)| format!(": did you mean {code} ({name})?"),
+        )
+}
+
 /// `(alpha-3 code, English short name)`, sorted by code.
 pub(crate) const COUNTRIES: &[(&str, &str)] = &[
     ("ABW", "Aruba"),
@@ -255,3 +322,19 @@ pub(crate) const COUNTRIES: &[(&str, &str)] = &[
     ("ZMB", "Zambia"),
     ("ZWE", "Zimbabwe"),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn look_alikes_suggest_the_code_meant_and_are_not_codes_themselves() {
+        assert_eq!(hint("GER"), ": did you mean DEU (Germany)?");
+        assert_eq!(hint(" uk "), ": did you mean GBR (United Kingdom)?");
+        assert_eq!(hint("XXX"), " (for example FRA, DEU, EST)");
+        for (alias, code) in LOOKALIKES {
+            assert!(COUNTRIES.iter().all(|(c, _)| c != alias), "{alias} is an ISO code itself");
+            assert!(COUNTRIES.iter().any(|(c, _)| c == code), "{code} is not an ISO code");
+        }
+    }
+}
