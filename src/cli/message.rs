@@ -69,8 +69,9 @@ pub(crate) struct SendArgs {
     #[arg(long)]
     exercise: bool,
     /// When an answer is expected: a duration from now (30m, 2h, 3d), a
-    /// UTC time (2026-11-22T18:00Z) or Unix seconds.
-    #[arg(long, value_name = "WHEN")]
+    /// clock time today (16:00, in $HOTLINE_TZ or $TZ, else UTC), a UTC
+    /// time (2026-11-22T18:00Z) or Unix seconds.
+    #[arg(long, value_name = "WHEN", allow_hyphen_values = true)]
     respond_by: Option<String>,
     /// The case to file the message under (default: the case of
     /// --reply-to, else a new case).
@@ -178,8 +179,8 @@ pub(crate) struct ReplyFlags {
     /// Severity, 0 (none) to 5 (critical).
     #[arg(long, value_name = "0-5", allow_negative_numbers = true)]
     severity: Option<String>,
-    /// When an answer is expected (30m, 2h, 2026-11-22T18:00Z).
-    #[arg(long, value_name = "WHEN")]
+    /// When an answer is expected (30m, 2h, 16:00, 2026-11-22T18:00Z).
+    #[arg(long, value_name = "WHEN", allow_hyphen_values = true)]
     respond_by: Option<String>,
     /// Wait for the signed receipts.
     #[arg(long)]
@@ -1105,6 +1106,15 @@ mod tests {
         assert_eq!(Timestamp::parse_utc("2026-02-30T00:00Z").map(|t| t.0), None);
         assert_eq!(Timestamp::parse_utc("2026-11-22T19:45").map(|t| t.0), None);
         assert!(parse_when("0s", NOW).is_err());
+        // A clock time today, in the PoC's zone; NOW is 08:00 UTC in January.
+        let at = |t: &str| Timestamp::parse_utc(t).unwrap();
+        assert_eq!(parse_when_in("16:00", NOW, chrono_tz::UTC).unwrap(), at("2027-01-15T16:00:00Z"));
+        assert_eq!(parse_when_in("16:00", NOW, chrono_tz::Europe::Paris).unwrap(), at("2027-01-15T15:00:00Z"));
+        let err = parse_when_in("07:30", NOW, chrono_tz::UTC).unwrap_err().to_string();
+        assert!(err.contains("has already passed today"), "{err}");
+        let err = parse_when_in("-2h", NOW, chrono_tz::UTC).unwrap_err().to_string();
+        assert!(err.contains("is negative"), "{err}");
+        assert!(parse_when_in("25:00", NOW, chrono_tz::UTC).is_err());
     }
 
     #[test]

@@ -56,8 +56,45 @@ pub(super) fn parse_timeout(text: &str) -> Result<u64> {
 /// `--respond-by`: a duration from `now` (`30m`, `2h`, `3d`), a UTC time
 /// (`2026-11-22T18:00Z`) or Unix seconds. It must be in the future.
 pub(super) fn parse_when(text: &str, now: Timestamp) -> Result<Timestamp> {
+    parse_when_in(text, now, local_zone())
+}
+
+/// The PoC's time zone for clock times: `HOTLINE_TZ`, else `TZ` (IANA
+/// names such as Europe/Paris), else UTC.
+fn local_zone() -> chrono_tz::Tz {
+    ["HOTLINE_TZ", "TZ"]
+        .iter()
+        .filter_map(|v| std::env::var(v).ok())
+        .find_map(|z| z.trim().trim_start_matches(':').parse::<chrono_tz::Tz>().ok())
+        .unwrap_or(chrono_tz::UTC)
+}
+
+/// `HH:MM` today in `zone`, as a timestamp.
+fn clock_today(text: &str, now: Timestamp, zone: chrono_tz::Tz) -> Option<Timestamp> {
+    use chrono::TimeZone;
+    let (h, m) = text.split_once(':')?;
+    if h.is_empty() || h.len() > 2 || m.len() != 2 {
+        return None;
+    }
+    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+    let today = chrono::DateTime::from_timestamp(i64::try_from(now.0).ok()?, 0)?.with_timezone(&zone).date_naive();
+    let local = today.and_hms_opt(h, m, 0)?;
+    let at = zone.from_local_datetime(&local).earliest()?;
+    u64::try_from(at.timestamp()).ok().map(Timestamp)
+}
+
+/// [`parse_when`] with the time zone of clock times given.
+pub(super) fn parse_when_in(text: &str, now: Timestamp, zone: chrono_tz::Tz) -> Result<Timestamp> {
     let t = text.trim();
-    let at = if !t.is_empty() && t.chars().all(|c| c.is_ascii_digit()) {
+    if t.starts_with('-') {
+        bail!("--respond-by {text} is negative: give a time in the future (30m, 2h, 16:00)");
+    }
+    let at = if let Some(at) = clock_today(t, now, zone) {
+        if at <= now {
+            bail!("--respond-by {text} ({zone}) has already passed today; give a later time or a date");
+        }
+        at
+    } else if !t.is_empty() && t.chars().all(|c| c.is_ascii_digit()) {
         Timestamp(t.parse().map_err(|_| anyhow!("--respond-by '{text}' is too large"))?)
     } else if let Some(at) = Timestamp::parse_utc(t) {
         at
@@ -67,7 +104,10 @@ pub(super) fn parse_when(text: &str, now: Timestamp) -> Result<Timestamp> {
         }
         now.plus(secs)
     } else {
-        bail!("--respond-by '{text}' is not a duration (30m, 2h, 3d), a UTC time (2026-11-22T18:00Z) or Unix seconds");
+        bail!(
+            "--respond-by '{text}' is not a duration (30m, 2h, 3d), a clock time today (16:00, in $HOTLINE_TZ or \
+             $TZ, else UTC), a UTC time (2026-11-22T18:00Z) or Unix seconds"
+        );
     };
     if at <= now {
         bail!("--respond-by {text} ({}) is in the past", note::utc(at));
