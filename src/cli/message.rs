@@ -576,11 +576,18 @@ fn flags(m: &MessageSummary) -> String {
 pub(super) fn show(args: ShowArgs, data_dir: &Path, out: &Out) -> Result<()> {
     let id = id_arg("message id", &args.id)?;
     let client = Client::for_data_dir(data_dir);
-    let view = runtime()?.block_on(async {
+    let (view, sender) = runtime()?.block_on(async {
         let id = resolve_message(&client, id).await?;
-        anyhow::Ok(client.message(id, true).await?)
+        let view = client.message(id, true).await?;
+        // Who the sender is, from its record: "CERT-FR, Duty officer".
+        let from = &view.message.from;
+        let sender = client.record(from.state, &from.role).await.ok().map(|r| {
+            let r = r.record;
+            if r.position.is_empty() { r.organization } else { format!("{}, {}", r.organization, r.position) }
+        });
+        anyhow::Ok((view, sender))
     })?;
-    out.emit(&view, || note::formal(&view, now()))
+    out.emit(&view, || note::formal_from(&view, now(), sender.as_deref()))
 }
 
 /// `hotline thread`: every message of a case, oldest first.

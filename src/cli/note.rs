@@ -208,7 +208,14 @@ fn body(text: &str) -> String {
 
 /// A message as a formal note: TLP banner, exercise banner, header lines,
 /// subject, body, typed fields, delivery and acknowledgement, banners again.
+#[cfg(test)]
 pub(super) fn formal(view: &MessageView, now: Timestamp) -> String {
+    formal_from(view, now, None)
+}
+
+/// [`formal`], with the sender's organisation and position from its
+/// contact record beside its address: a diplomat reads who, not a slot.
+pub(super) fn formal_from(view: &MessageView, now: Timestamp, sender: Option<&str>) -> String {
     let m = &view.message;
     let mut s = String::new();
     s.push_str(&banner(m.tlp));
@@ -221,9 +228,13 @@ pub(super) fn formal(view: &MessageView, now: Timestamp) -> String {
     header(&mut s, "Message", m.msg_id.to_string());
     header(&mut s, "Case", m.case_id.to_string());
     header(&mut s, "Type", m.kind.as_str());
+    let from = match sender {
+        Some(who) => format!("{}, {}", m.from, clean_line(who)),
+        None => m.from.to_string(),
+    };
     match &view.sender_node {
-        Some(node) => header(&mut s, "From", format!("{} (node {node})", m.from)),
-        None => header(&mut s, "From", m.from.to_string()),
+        Some(node) => header(&mut s, "From", format!("{from} (node {node})")),
+        None => header(&mut s, "From", from),
     }
     header(&mut s, "To", m.to.to_string());
     header(&mut s, "Sent", utc(m.created_at));

@@ -140,7 +140,7 @@ fn two_daemons_exchange_a_message_through_the_cli() {
         format!("Message:      {id}"),
         format!("Case:         {case}"),
         "Type:         request_for_information".into(),
-        "From:         FRA/technical (node 12D3KooW".into(),
+        "From:         FRA/technical, CERT-FR, Duty officer (node 12D3KooW".into(),
         "To:           DEU/technical".into(),
         "Severity:     3 of 5".into(),
         "Respond by:   ".into(),
