@@ -213,7 +213,7 @@ pub(super) fn formal(view: &MessageView, now: Timestamp) -> String {
     formal_from(view, now, None)
 }
 
-/// [`formal`], with the sender's organisation and position from its
+/// The message as a formal note, with the sender's organisation and position from its
 /// contact record beside its address: a diplomat reads who, not a slot.
 pub(super) fn formal_from(view: &MessageView, now: Timestamp, sender: Option<&str>) -> String {
     let m = &view.message;
