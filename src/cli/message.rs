@@ -577,8 +577,14 @@ pub(super) fn show(args: ShowArgs, data_dir: &Path, out: &Out) -> Result<()> {
     let id = id_arg("message id", &args.id)?;
     let client = Client::for_data_dir(data_dir);
     let (view, sender) = runtime()?.block_on(async {
-        let id = resolve_message(&client, id).await?;
-        let view = client.message(id, true).await?;
+        let msg = match resolve_message(&client, id.clone()).await {
+            Ok(msg) => msg,
+            Err(e) => return Err(case_instead(&client, id).await.unwrap_or(e)),
+        };
+        let view = match client.message(msg, true).await {
+            Ok(view) => view,
+            Err(e) => return Err(case_instead(&client, id).await.unwrap_or_else(|| e.into())),
+        };
         // Who the sender is, from its record: "CERT-FR, Duty officer".
         let from = &view.message.from;
         let sender = client.record(from.state, &from.role).await.ok().map(|r| {
@@ -918,6 +924,19 @@ async fn resolve_message(client: &Client, id: IdArg) -> Result<MessageId> {
         [] => bail!("no message held has an id starting with {prefix}"),
         _ => bail!("several messages have an id starting with {prefix}: give more digits"),
     }
+}
+
+/// When the id given to `show` is no message's but a case's, the error
+/// that says so and names the command to use.
+async fn case_instead(client: &Client, id: IdArg) -> Option<anyhow::Error> {
+    let (text, is_case) = match &id {
+        IdArg::Full(b) => {
+            let case = CaseId(*b);
+            (case.to_string(), client.thread(case).await.is_ok_and(|t| !t.is_empty()))
+        }
+        IdArg::Prefix(p) => (p.clone(), ids_with_prefix(client, p).await.ok()?.cases.len() == 1),
+    };
+    is_case.then(|| anyhow!("{text} is a case, not a message: show the case with hotline thread {text}"))
 }
 
 /// A case id, or the case of a message whose id has the prefix given.

@@ -347,6 +347,14 @@ fn two_daemons_exchange_a_message_through_the_cli() {
     assert!(err.contains(&format!("no message {unknown} is held")), "{err}");
     let err = fails(d, &["--data-dir", "fra", "ack", &id]);
     assert!(err.contains("cannot acknowledge") && err.contains("no received message"), "{err}");
+    // A case id given to `show` points to `thread`, whole or as a prefix.
+    for given in [&case[..], &case[..10]] {
+        let err = fails(d, &["--data-dir", "fra", "show", given]);
+        assert!(
+            err.contains(&format!("{given} is a case, not a message: show the case with hotline thread {given}")),
+            "{err}"
+        );
+    }
     let err = fails(d, &["--data-dir", "fra", "show", "ffffffffff"]);
     assert!(err.contains("no message held has an id starting with ffffffffff"), "{err}");
 
