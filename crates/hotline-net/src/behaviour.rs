@@ -5,7 +5,7 @@ use crate::config::NetConfig;
 use crate::deliver::{DeliverCodec, deliver_protocol};
 use crate::error::NetError;
 use crate::gate::Gate;
-use crate::members_only::MembersOnly;
+use crate::offered_only::OfferedOnly;
 use crate::sync::{SyncCodec, sync_protocol};
 use crate::transport;
 use hotline_core::NetworkId;
@@ -24,6 +24,24 @@ pub const MAX_GOSSIP_BYTES: usize = 64 * 1024;
 /// Most deliver streams, inbound and outbound together, on one connection.
 pub(crate) const MAX_DELIVER_STREAMS: usize = 512;
 
+/// Most sync streams, inbound and outbound together, on one connection
+/// with a member (request-response's default).
+const MAX_SYNC_STREAMS: usize = 100;
+
+/// Most sync streams on one connection with a stranger: it has only its
+/// own state's few objects to present.
+const MAX_STRANGER_SYNC_STREAMS: usize = 8;
+
+/// The byte budgets request frames are read within.
+pub(crate) struct ReadBudgets {
+    /// Deliver frames (members only).
+    pub deliver: Arc<ByteBudget>,
+    /// Sync frames from members.
+    pub sync: Arc<ByteBudget>,
+    /// Sync frames from strangers.
+    pub stranger_sync: Arc<ByteBudget>,
+}
+
 /// Application score given to connected peers that are not members. It
 /// puts them far below gossipsub's graylist threshold, so we neither
 /// publish nor forward to them and ignore what they send.
@@ -41,9 +59,13 @@ pub(crate) struct Behaviour {
     pub ping: ping::Behaviour,
     pub gossipsub: Toggle<gossipsub::Behaviour>,
     pub kad: kad::Behaviour<kad::store::MemoryStore>,
-    pub sync: request_response::Behaviour<SyncCodec>,
-    /// Offered only on connections with members (see [`MembersOnly`]).
-    pub deliver: MembersOnly<request_response::Behaviour<DeliverCodec>>,
+    /// Sync on connections with members, within the members' byte budget.
+    pub sync: OfferedOnly<request_response::Behaviour<SyncCodec>>,
+    /// The same protocol on connections with strangers, within a smaller
+    /// budget of its own (see [`OfferedOnly`]).
+    pub stranger_sync: OfferedOnly<request_response::Behaviour<SyncCodec>>,
+    /// Offered only on connections with members (see [`OfferedOnly`]).
+    pub deliver: OfferedOnly<request_response::Behaviour<DeliverCodec>>,
 }
 
 /// `/hotline/<netid>/1`, the identify protocol version. A peer announcing
@@ -150,12 +172,7 @@ fn score_params(topic: &gossipsub::IdentTopic) -> (gossipsub::PeerScoreParams, g
     (params, gossipsub::PeerScoreThresholds::default())
 }
 
-fn build_behaviour(
-    keypair: &Keypair,
-    config: &NetConfig,
-    read_budget: &Arc<ByteBudget>,
-    sync_budget: &Arc<ByteBudget>,
-) -> Result<Behaviour, NetError> {
+fn build_behaviour(keypair: &Keypair, config: &NetConfig, budgets: &ReadBudgets) -> Result<Behaviour, NetError> {
     let network = &config.network;
     let local = keypair.public().to_peer_id();
 
@@ -184,16 +201,20 @@ fn build_behaviour(
     // refuses inbound queries; members must answer each other.
     kad.set_mode(Some(kad::Mode::Server));
 
-    let sync = request_response::Behaviour::with_codec(
-        SyncCodec::with_budget(Arc::clone(sync_budget)),
-        [(sync_protocol(network), request_response::ProtocolSupport::Full)],
-        request_response::Config::default().with_request_timeout(config.sync_timeout),
-    );
+    let sync = |budget: &Arc<ByteBudget>, streams: usize| {
+        request_response::Behaviour::with_codec(
+            SyncCodec::with_budget(Arc::clone(budget)),
+            [(sync_protocol(network), request_response::ProtocolSupport::Full)],
+            request_response::Config::default()
+                .with_request_timeout(config.sync_timeout)
+                .with_max_concurrent_streams(streams),
+        )
+    };
 
     // Envelopes are independent of each other, so many may be in flight to
     // one peer at once (the default of 100 streams would fail the rest).
     let deliver = request_response::Behaviour::with_codec(
-        DeliverCodec::with_budget(Arc::clone(read_budget)),
+        DeliverCodec::with_budget(Arc::clone(&budgets.deliver)),
         [(deliver_protocol(network), request_response::ProtocolSupport::Full)],
         request_response::Config::default()
             .with_request_timeout(config.deliver_timeout)
@@ -214,8 +235,9 @@ fn build_behaviour(
         ),
         gossipsub: Toggle::from(gossipsub),
         kad,
-        sync,
-        deliver: MembersOnly::new(deliver),
+        sync: OfferedOnly::to_members(sync(&budgets.sync, MAX_SYNC_STREAMS)),
+        stranger_sync: OfferedOnly::to_strangers(sync(&budgets.stranger_sync, MAX_STRANGER_SYNC_STREAMS)),
+        deliver: OfferedOnly::to_members(deliver),
     })
 }
 
@@ -224,8 +246,7 @@ fn build_behaviour(
 pub(crate) fn build_swarm(
     keypair: Keypair,
     config: &NetConfig,
-    read_budget: &Arc<ByteBudget>,
-    sync_budget: &Arc<ByteBudget>,
+    budgets: &ReadBudgets,
 ) -> Result<Swarm<Behaviour>, NetError> {
     let setup = |e: &dyn std::fmt::Display| NetError::Setup(e.to_string());
     let mut behaviour_error = None;
@@ -234,7 +255,7 @@ pub(crate) fn build_swarm(
         .with_quic_config(|quic| transport::quic_config(quic, config))
         .with_other_transport(|key| transport::tcp_transport(key, config))
         .map_err(|e| setup(&e))?
-        .with_behaviour(|key| match build_behaviour(key, config, read_budget, sync_budget) {
+        .with_behaviour(|key| match build_behaviour(key, config, budgets) {
             Ok(b) => Ok(b),
             Err(e) => {
                 let text = e.to_string();

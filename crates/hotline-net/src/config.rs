@@ -61,9 +61,13 @@ pub struct NetConfig {
     /// bound frees the slots of peers that trickle bytes sooner.
     pub handshake_timeout: Duration,
     /// Most bytes of inbound request frames being read at once, from all
-    /// peers together: one budget of this size for deliver frames (members
-    /// only) and one for sync frames.
+    /// members together: one budget of this size for deliver frames
+    /// (members only) and one for members' sync frames.
     pub inbound_read_bytes: usize,
+    /// Most bytes of sync request frames from strangers being read at once,
+    /// from all strangers together: a budget of their own, so what they
+    /// hold never delays members' sync exchanges.
+    pub inbound_stranger_sync_bytes: usize,
     /// Most bytes of inbound requests read and waiting for, or being
     /// handled by, the node (the backlog, the event channel, envelopes
     /// being opened), from all peers together.
@@ -109,6 +113,7 @@ impl NetConfig {
             limits: GateLimits::default(),
             handshake_timeout: Duration::from_secs(5),
             inbound_read_bytes: 32 * 1024 * 1024,
+            inbound_stranger_sync_bytes: 8 * 1024 * 1024,
             inbound_queued_bytes: 64 * 1024 * 1024,
             channel_capacity: 256,
             ping_interval: Duration::from_secs(4),
@@ -143,6 +148,7 @@ impl fmt::Debug for NetConfig {
             .field("limits", &self.limits)
             .field("handshake_timeout", &self.handshake_timeout)
             .field("inbound_read_bytes", &self.inbound_read_bytes)
+            .field("inbound_stranger_sync_bytes", &self.inbound_stranger_sync_bytes)
             .field("inbound_queued_bytes", &self.inbound_queued_bytes)
             .field("channel_capacity", &self.channel_capacity)
             .field("ping_interval", &self.ping_interval)

@@ -112,8 +112,8 @@ mod error;
 pub mod frame;
 pub mod gate;
 pub mod links;
-mod members_only;
 mod network;
+mod offered_only;
 pub mod sync;
 mod transport;
 

@@ -1,12 +1,15 @@
 //! The network actor: one task owns the `Swarm`; a cloneable
 //! [`NetworkHandle`] sends it commands; it sends [`NetEvent`]s to the node.
 
-use crate::behaviour::{Behaviour, BehaviourEvent, STRANGER_SCORE, build_swarm, directory_topic, identify_version};
+use crate::behaviour::{
+    Behaviour, BehaviourEvent, ReadBudgets, STRANGER_SCORE, build_swarm, directory_topic, identify_version,
+};
 use crate::budget::{ByteBudget, BytePermit};
 use crate::config::NetConfig;
 use crate::deliver::{DeliverRequest, DeliverResponse, NOT_A_MEMBER};
 use crate::error::NetError;
 use crate::links::{BootId, LinkCounts, Links};
+use crate::offered_only::Audience;
 use crate::sync::{SyncRequest, SyncResponse};
 use futures::StreamExt;
 use hotline_core::NetworkId;
@@ -296,9 +299,12 @@ impl Network {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| NetError::NoRuntime)?;
         let keypair = config.keypair()?;
         let local_peer_id = keypair.public().to_peer_id();
-        let read_budget = ByteBudget::new(config.inbound_read_bytes);
-        let sync_budget = ByteBudget::new(config.inbound_read_bytes);
-        let mut swarm = build_swarm(keypair, &config, &read_budget, &sync_budget)?;
+        let read = ReadBudgets {
+            deliver: ByteBudget::new(config.inbound_read_bytes),
+            sync: ByteBudget::new(config.inbound_read_bytes),
+            stranger_sync: ByteBudget::new(config.inbound_stranger_sync_bytes),
+        };
+        let mut swarm = build_swarm(keypair, &config, &read)?;
         for addr in &config.listen {
             swarm
                 .listen_on(addr.clone())
@@ -345,8 +351,9 @@ impl Network {
         info!(peer = %local_peer_id, network = %config.network, gossip = config.gossip, "network starting");
         // The caller's span (the node's, in a multi-node process) follows the loop.
         let budgets = InboundBudgets {
-            reading: read_budget,
-            reading_sync: sync_budget,
+            reading: read.deliver,
+            reading_sync: read.sync,
+            reading_stranger_sync: read.stranger_sync,
             queued: Arc::clone(&event_loop.queued),
             strangers: Arc::clone(&event_loop.strangers),
         };
@@ -362,6 +369,9 @@ impl Network {
         Ok((handle, event_rx))
     }
 }
+
+/// Where the answer to one of our sync requests goes.
+type SyncAnswer = oneshot::Sender<Result<SyncResponse, NetError>>;
 
 /// A cheap, cloneable handle on the network task.
 #[derive(Clone, Debug)]
@@ -382,9 +392,11 @@ pub struct InboundBudgets {
     /// Deliver request frames being read (members only: strangers'
     /// connections do not offer the protocol).
     pub reading: Arc<ByteBudget>,
-    /// Sync request frames being read (members, and strangers in their
-    /// grace window).
+    /// Sync request frames from members being read.
     pub reading_sync: Arc<ByteBudget>,
+    /// Sync request frames from strangers (in their grace window) being
+    /// read: a budget apart from the members'.
+    pub reading_stranger_sync: Arc<ByteBudget>,
     /// Requests read and queued for, or being handled by, the node.
     pub queued: Arc<ByteBudget>,
     /// What was refused to peers that are not members.
@@ -617,7 +629,9 @@ struct EventLoop {
     grace: HashMap<PeerId, Instant>,
     /// Strangers refused until the given time.
     cooling: HashMap<PeerId, Instant>,
-    pending_sync: HashMap<OutboundRequestId, (PeerId, oneshot::Sender<Result<SyncResponse, NetError>>)>,
+    /// Sync requests in flight, by the behaviour that sent them (each
+    /// numbers its requests on its own).
+    pending_sync: HashMap<(Audience, OutboundRequestId), (PeerId, SyncAnswer)>,
     pending_deliver: HashMap<OutboundRequestId, PendingDeliver>,
     /// Peers `dial_peer` is looking up through Kademlia.
     wanted: HashSet<PeerId>,
@@ -738,6 +752,20 @@ impl EventLoop {
 
     /// Whether `peer` may use sync now: a member, or a stranger inside its
     /// grace window.
+    /// Which sync behaviour a request to `peer` goes through: the one that
+    /// has a connection with it, preferring the members'; with no
+    /// connection, the one a new connection will offer.
+    fn sync_side(&self, peer: &PeerId) -> Audience {
+        let behaviour = self.swarm.behaviour();
+        if behaviour.sync.reaches(peer) {
+            Audience::Members
+        } else if behaviour.stranger_sync.reaches(peer) || !self.is_member(peer) {
+            Audience::Strangers
+        } else {
+            Audience::Members
+        }
+    }
+
     fn may_sync(&self, peer: &PeerId) -> bool {
         self.is_member(peer) || self.grace.get(peer).is_some_and(|end| *end > Instant::now())
     }
@@ -754,6 +782,10 @@ impl EventLoop {
         self.replacing.retain(|peer, _| members.contains(peer));
         self.replace_dial_at.retain(|peer, _| members.contains(peer));
         let mut without = BTreeSet::new();
+        // Strangers' sync stays on the connections that have it until they
+        // close: nothing to open for it.
+        let _ = self.swarm.behaviour_mut().stranger_sync.set_members(&self.members);
+        let _ = self.swarm.behaviour_mut().sync.set_members(&self.members);
         for (peer, id) in self.swarm.behaviour_mut().deliver.set_members(&self.members) {
             let old = self.replacing.entry(peer).or_default();
             if !self.retiring.contains_key(&id) && !old.contains(&id) {
@@ -948,12 +980,19 @@ impl EventLoop {
                     let _ = reply.send(Err(NetError::Blocked(peer)));
                     return;
                 }
-                let id = self.swarm.behaviour_mut().sync.send_request(&peer, request);
-                self.pending_sync.insert(id, (peer, reply));
+                let side = self.sync_side(&peer);
+                let behaviour = self.swarm.behaviour_mut();
+                let id = match side {
+                    Audience::Members => behaviour.sync.inner_mut().send_request(&peer, request),
+                    Audience::Strangers => behaviour.stranger_sync.inner_mut().send_request(&peer, request),
+                };
+                self.pending_sync.insert((side, id), (peer, reply));
             }
             Command::RespondSync { reply, response } => {
                 let peer = reply.peer;
-                if self.swarm.behaviour_mut().sync.send_response(reply.channel, response).is_err() {
+                // The channel answers on the stream it came from, whichever
+                // of the two sync behaviours read it.
+                if self.swarm.behaviour_mut().sync.inner_mut().send_response(reply.channel, response).is_err() {
                     debug!(%peer, "sync response not sent: the request timed out or the connection closed");
                 }
             }
@@ -1194,7 +1233,8 @@ impl EventLoop {
     fn on_behaviour_event(&mut self, event: BehaviourEvent) {
         match event {
             BehaviourEvent::Gossipsub(event) => self.on_gossip(event),
-            BehaviourEvent::Sync(event) => self.on_sync(event),
+            BehaviourEvent::Sync(event) => self.on_sync(Audience::Members, event),
+            BehaviourEvent::StrangerSync(event) => self.on_sync(Audience::Strangers, event),
             BehaviourEvent::Deliver(event) => self.on_deliver(event),
             BehaviourEvent::Identify(event) => self.on_identify(event),
             BehaviourEvent::Ping(ping::Event { peer, connection, result }) => match result {
@@ -1248,7 +1288,7 @@ impl EventLoop {
         }
     }
 
-    fn on_sync(&mut self, event: request_response::Event<SyncRequest, SyncResponse>) {
+    fn on_sync(&mut self, side: Audience, event: request_response::Event<SyncRequest, SyncResponse>) {
         match event {
             request_response::Event::Message { peer, message, .. } => match message {
                 request_response::Message::Request { request, channel, .. } => {
@@ -1267,14 +1307,14 @@ impl EventLoop {
                     }
                 }
                 request_response::Message::Response { request_id, response } => {
-                    if let Some((_, reply)) = self.pending_sync.remove(&request_id) {
+                    if let Some((_, reply)) = self.pending_sync.remove(&(side, request_id)) {
                         let _ = reply.send(Ok(response));
                     }
                 }
             },
             request_response::Event::OutboundFailure { peer, request_id, error, .. } => {
                 debug!(%peer, %error, "sync request failed");
-                if let Some((_, reply)) = self.pending_sync.remove(&request_id) {
+                if let Some((_, reply)) = self.pending_sync.remove(&(side, request_id)) {
                     let _ = reply.send(Err(NetError::Sync { peer, reason: error.to_string() }));
                 }
             }

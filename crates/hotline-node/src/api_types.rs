@@ -454,13 +454,24 @@ pub struct InboundBytesView {
     pub reading_limit: usize,
     /// Deliver requests refused because reading them would exceed the limit.
     pub reading_refused: usize,
-    /// Bytes of sync request frames being read now.
+    /// Bytes of members' sync request frames being read now.
     #[serde(default)]
     pub reading_sync: usize,
-    /// Sync requests refused because reading them would exceed the limit
-    /// (the same as `reading_limit`).
+    /// Members' sync requests refused because reading them would exceed
+    /// the limit (the same as `reading_limit`).
     #[serde(default)]
     pub reading_sync_refused: usize,
+    /// Bytes of strangers' sync request frames being read now: a budget
+    /// apart from the members'.
+    #[serde(default)]
+    pub reading_stranger_sync: usize,
+    /// Its limit.
+    #[serde(default)]
+    pub reading_stranger_sync_limit: usize,
+    /// Strangers' sync requests refused because reading them would exceed
+    /// that limit.
+    #[serde(default)]
+    pub reading_stranger_sync_refused: usize,
     /// Bytes of requests read and queued for, or being handled by, the node.
     pub queued: usize,
     /// Their limit.

@@ -283,8 +283,27 @@ impl Collector for SnapshotCollector {
             "Inbound request bytes held now, by budget",
             MetricType::Gauge,
             "budget",
-            [("reading", b.reading), ("reading_sync", b.reading_sync), ("queued", b.queued)]
-                .map(|(k, v)| (k.to_string(), gauge(v))),
+            [
+                ("reading", b.reading),
+                ("reading_sync", b.reading_sync),
+                ("reading_stranger_sync", b.reading_stranger_sync),
+                ("queued", b.queued),
+            ]
+            .map(|(k, v)| (k.to_string(), gauge(v))),
+        )?;
+        labelled(
+            &mut e,
+            "inbound_refused",
+            "Inbound requests refused because their budget was spent, by budget",
+            MetricType::Counter,
+            "budget",
+            [
+                ("reading", b.reading_refused),
+                ("reading_sync", b.reading_sync_refused),
+                ("reading_stranger_sync", b.reading_stranger_sync_refused),
+                ("queued", b.queued_refused),
+            ]
+            .map(|(k, v)| (k.to_string(), counter(u64::try_from(v).unwrap_or(u64::MAX)))),
         )?;
         single(&mut e, "store_failures", "Writes to the store that failed", counter(s.store_failures))?;
         single(&mut e, "messages", "Messages in the store", gauge(s.messages))?;

@@ -291,10 +291,14 @@ async fn restart(
 struct StalledMemory {
     rss_mb_before: f64,
     rss_mb_during: f64,
-    /// Frame bytes the target held for the stranger, and the streams its
-    /// budget refused (streams refused at negotiation are in neither).
+    /// Frame bytes the target held for the strangers, and the streams
+    /// their budget refused (streams refused at negotiation are in
+    /// neither).
     bytes_held: usize,
     streams_refused: usize,
+    /// Bytes held meanwhile in the members' sync budget (strangers never
+    /// draw on it).
+    members_sync_bytes_held: usize,
 }
 
 /// Runs the attacker's process against `target` with stalled streams of
@@ -308,33 +312,40 @@ async fn stalled_memory(
     tokio::time::sleep(Duration::from_secs(1)).await;
     let rss_mb_before = rss_mb();
     let before = h.status().await?.inbound_bytes;
-    // The attacker runs in a process of its own: this one's memory is the
-    // two nodes' alone.
-    let attacker = std::process::Command::new(std::env::current_exe()?)
-        .args(["bench", "stall-streams", "--protocol", protocol])
-        .args(["--network", &hex::encode(network.charter.network_id().0)])
-        .args(["--peer", &h.peer_id().to_string(), "--addr", &target.to_string()])
-        .stdin(std::process::Stdio::null())
-        .spawn()
-        .map(KillOnDrop)
-        .context("cannot start the attacker's process")?;
-    // Sync frames are refused by the budget or read; deliver streams fail
-    // at negotiation and leave no trace in the budget: give them time.
-    // (a connection carries at most 100 sync streams at once): wait for
-    // the budget to refuse one, that is, to be full.
+    // The attackers run in processes of their own: this one's memory is
+    // the two nodes' alone. A connection with a stranger carries at most 8
+    // sync streams at once, so spending the strangers' sync budget takes
+    // two identities.
+    let identities = if protocol == "sync" { 2 } else { 1 };
+    let mut attackers = Vec::new();
+    for _ in 0..identities {
+        let attacker = std::process::Command::new(std::env::current_exe()?)
+            .args(["bench", "stall-streams", "--protocol", protocol])
+            .args(["--network", &hex::encode(network.charter.network_id().0)])
+            .args(["--peer", &h.peer_id().to_string(), "--addr", &target.to_string()])
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .map(KillOnDrop)
+            .context("cannot start the attacker's process")?;
+        attackers.push(attacker);
+    }
+    // Sync frames are refused by the budget or read: wait for the budget
+    // to refuse one, that is, to be full. Deliver streams fail at
+    // negotiation and leave no trace in the budget: give them time.
     let held = wait_until(WAIT, "the stalled streams to be read or refused", || async {
         let b = h.status().await.ok()?.inbound_bytes;
-        (protocol == "deliver" || b.reading_sync_refused > before.reading_sync_refused).then_some(b)
+        (protocol == "deliver" || b.reading_stranger_sync_refused > before.reading_stranger_sync_refused).then_some(b)
     })
     .await?;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let rss_mb_during = rss_mb();
-    drop(attacker);
+    drop(attackers);
     let (bytes_held, streams_refused) = match protocol {
         "deliver" => (held.reading, held.reading_refused - before.reading_refused),
-        _ => (held.reading_sync, held.reading_sync_refused - before.reading_sync_refused),
+        _ => (held.reading_stranger_sync, held.reading_stranger_sync_refused - before.reading_stranger_sync_refused),
     };
-    Ok(StalledMemory { rss_mb_before, rss_mb_during, bytes_held, streams_refused })
+    let members_sync_bytes_held = held.reading_sync;
+    Ok(StalledMemory { rss_mb_before, rss_mb_during, bytes_held, streams_refused, members_sync_bytes_held })
 }
 
 /// A child process killed (and reaped) when this is dropped, on every path.

@@ -1,18 +1,26 @@
-//! A protocol for members only: connections with peers that are not members
-//! do not offer it at all.
+//! A protocol offered only to one side of the member set: on connections
+//! with members, or on connections with strangers.
 //!
 //! The deliver protocol's codec reads a request frame (up to about 1 MiB)
 //! before the network layer learns who sent it, so a stranger's envelopes,
 //! refused anyway, still cost reading, and drew on the byte budget that
-//! members' envelopes need. Wrapped in [`MembersOnly`], a connection
-//! established with a non-member gets no handler for the protocol: its
-//! streams fail at protocol negotiation, before a byte of a frame is read.
+//! members' envelopes need. Wrapped in [`OfferedOnly::to_members`], a
+//! connection established with a non-member gets no handler for the
+//! protocol: its streams fail at protocol negotiation, before a byte of a
+//! frame is read.
+//!
+//! The sync protocol is spoken with strangers too (a newly admitted node
+//! presents itself that way), so it runs as two behaviours under one
+//! protocol name: one [`OfferedOnly::to_members`] with the members' byte
+//! budget, one [`OfferedOnly::to_strangers`] with a smaller budget of its
+//! own. Each connection offers exactly one of them, so what strangers hold
+//! never comes out of what members need.
 //!
 //! Whether a peer is a member is decided when its connection is
-//! established. When a peer becomes a member, [`MembersOnly::set_members`]
-//! returns the connections it holds without the protocol; the network then
-//! opens another connection to it (at once, or when identify brings its
-//! address, or the member dials us), which offers the protocol, and closes
+//! established. When a peer becomes a member, [`OfferedOnly::set_members`]
+//! returns the connections it holds without the members' protocol; the
+//! network then opens another connection to it (at once, or when identify
+//! brings its address, or the member dials us), which offers it, and closes
 //! the old ones a few seconds after that one is up (a sync exchange may be
 //! running on them; until then a request routed to one fails and is
 //! retried).
@@ -30,9 +38,19 @@ use libp2p::swarm::{
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::task::{Context, Poll};
 
-/// `inner`, offered only on connections with members.
-pub(crate) struct MembersOnly<B> {
+/// Which connections offer the wrapped protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Audience {
+    /// Connections established while the peer was a member.
+    Members,
+    /// Connections established while the peer was not a member.
+    Strangers,
+}
+
+/// `inner`, offered only on connections with one [`Audience`].
+pub(crate) struct OfferedOnly<B> {
     inner: B,
+    audience: Audience,
     members: HashSet<PeerId>,
     /// Connections established without the protocol, by peer.
     without: HashMap<ConnectionId, PeerId>,
@@ -52,10 +70,31 @@ impl std::fmt::Display for NotOffered {
 
 impl std::error::Error for NotOffered {}
 
-impl<B> MembersOnly<B> {
-    /// Wraps `inner`; nobody is a member yet.
-    pub(crate) fn new(inner: B) -> MembersOnly<B> {
-        MembersOnly { inner, members: HashSet::new(), without: HashMap::new(), full: HashMap::new() }
+impl<B> OfferedOnly<B> {
+    /// Wraps `inner`, offered on connections with members; nobody is a
+    /// member yet.
+    pub(crate) fn to_members(inner: B) -> OfferedOnly<B> {
+        OfferedOnly::new(inner, Audience::Members)
+    }
+
+    /// Wraps `inner`, offered on connections with peers that are not
+    /// members.
+    pub(crate) fn to_strangers(inner: B) -> OfferedOnly<B> {
+        OfferedOnly::new(inner, Audience::Strangers)
+    }
+
+    fn new(inner: B, audience: Audience) -> OfferedOnly<B> {
+        OfferedOnly { inner, audience, members: HashSet::new(), without: HashMap::new(), full: HashMap::new() }
+    }
+
+    /// Whether a connection established with `peer` now offers the protocol.
+    fn offers(&self, peer: &PeerId) -> bool {
+        self.members.contains(peer) == (self.audience == Audience::Members)
+    }
+
+    /// Whether some open connection with `peer` offers the protocol.
+    pub(crate) fn reaches(&self, peer: &PeerId) -> bool {
+        self.full.get(peer).is_some_and(|n| *n > 0)
     }
 
     /// The wrapped behaviour.
@@ -63,11 +102,11 @@ impl<B> MembersOnly<B> {
         &mut self.inner
     }
 
-    /// Replaces the member set. Returns the connections of new members
-    /// that were established without the protocol.
+    /// Replaces the member set. Returns the connections established
+    /// without the protocol with peers whose new connections would offer it.
     pub(crate) fn set_members(&mut self, members: &BTreeSet<PeerId>) -> Vec<(PeerId, ConnectionId)> {
         self.members = members.iter().copied().collect();
-        self.without.iter().filter(|(_, peer)| self.members.contains(peer)).map(|(id, peer)| (*peer, *id)).collect()
+        self.without.iter().filter(|(_, peer)| self.offers(peer)).map(|(id, peer)| (*peer, *id)).collect()
     }
 
     /// Whether `id` was established without the protocol.
@@ -95,7 +134,7 @@ impl<B> MembersOnly<B> {
     }
 }
 
-impl<B: NetworkBehaviour> NetworkBehaviour for MembersOnly<B> {
+impl<B: NetworkBehaviour> NetworkBehaviour for OfferedOnly<B> {
     type ConnectionHandler = Either<THandler<B>, dummy::ConnectionHandler>;
     type ToSwarm = B::ToSwarm;
 
@@ -115,7 +154,7 @@ impl<B: NetworkBehaviour> NetworkBehaviour for MembersOnly<B> {
         local: &Multiaddr,
         remote: &Multiaddr,
     ) -> Result<THandler<Self>, ConnectionDenied> {
-        if !self.members.contains(&peer) {
+        if !self.offers(&peer) {
             self.without.insert(id, peer);
             return Ok(Either::Right(dummy::ConnectionHandler));
         }
@@ -140,7 +179,7 @@ impl<B: NetworkBehaviour> NetworkBehaviour for MembersOnly<B> {
         role: Endpoint,
         port_use: PortUse,
     ) -> Result<THandler<Self>, ConnectionDenied> {
-        if !self.members.contains(&peer) {
+        if !self.offers(&peer) {
             self.without.insert(id, peer);
             return Ok(Either::Right(dummy::ConnectionHandler));
         }
