@@ -95,6 +95,10 @@ pub struct StatusView {
     /// Of those, the deliveries being attempted now.
     #[serde(default)]
     pub outbox_in_flight: usize,
+    /// Received envelopes being written now, and retries of them waiting
+    /// for that write: no receipt leaves before it is durable.
+    #[serde(default)]
+    pub receipts_waiting: usize,
     /// Connections closed since start because nothing answered for the
     /// dead-link bound (12 s by default).
     #[serde(default)]

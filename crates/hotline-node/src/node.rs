@@ -44,6 +44,10 @@ impl Node {
     pub async fn start(data_dir: &Path, options: NodeOptions) -> Result<RunningNode, NodeError> {
         check_private_dir(data_dir)?;
         let store = Arc::new(Store::open(data_dir)?);
+        #[cfg(feature = "testkit")]
+        if let Some(faults) = &options.write_faults {
+            store.inject_faults(Arc::clone(faults));
+        }
         let config = resolve_config(data_dir, &options, store.state())?;
         let keys = NodeKeys::load(data_dir)?;
         let dir = store.load_directory()?;

@@ -116,6 +116,10 @@ pub struct NodeOptions {
     pub liveness_interval: Duration,
     /// How often, at most, a member node that is not connected is dialled.
     pub liveness_dial_every: Duration,
+    /// Write faults to inject into the node's store (tests of what the
+    /// node does when its disk fails).
+    #[cfg(feature = "testkit")]
+    pub write_faults: Option<Arc<hotline_store::faults::WriteFaults>>,
 }
 
 impl Default for NodeOptions {
@@ -141,6 +145,8 @@ impl Default for NodeOptions {
             prekey_check: Duration::from_secs(600),
             liveness_interval: Duration::from_secs(60),
             liveness_dial_every: Duration::from_secs(300),
+            #[cfg(feature = "testkit")]
+            write_faults: None,
         }
     }
 }

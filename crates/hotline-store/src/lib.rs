@@ -37,6 +37,8 @@ mod batch;
 mod commit;
 pub mod config;
 mod error;
+#[cfg(feature = "fault-injection")]
+pub mod faults;
 mod fsutil;
 pub mod keyfile;
 mod mailbox;

@@ -52,6 +52,9 @@ pub struct Store {
     network: NetworkId,
     state: StateCode,
     transactions: AtomicU64,
+    /// Faults a test injected into this store's writes.
+    #[cfg(feature = "fault-injection")]
+    faults: std::sync::OnceLock<std::sync::Arc<crate::faults::WriteFaults>>,
 }
 
 impl fmt::Debug for Store {
@@ -124,6 +127,8 @@ impl Store {
             charter: facts.charter,
             network: facts.network,
             state: facts.state,
+            #[cfg(feature = "fault-injection")]
+            faults: std::sync::OnceLock::new(),
             transactions: AtomicU64::new(0),
         })
     }
@@ -207,11 +212,23 @@ impl Store {
         self.write_group(std::slice::from_ref(&batch))
     }
 
+    /// Injects `faults` into this store's writes, from now on (once per
+    /// store; later calls change nothing).
+    #[cfg(feature = "fault-injection")]
+    pub fn inject_faults(&self, faults: std::sync::Arc<crate::faults::WriteFaults>) {
+        let _ = self.faults.set(faults);
+    }
+
     /// Writes several batches in one transaction, in order, with one fsync.
     /// Either all of them are durable or none is.
     pub(crate) fn write_group(&self, batches: &[WriteBatch]) -> Result<(), StoreError> {
         if batches.iter().all(WriteBatch::is_empty) {
             return Ok(());
+        }
+        #[cfg(feature = "fault-injection")]
+        if self.faults.get().is_some_and(|f| f.before_write(batches)) {
+            let injected = std::io::Error::other("write fault injected by a test");
+            return Err(StoreError::io("write a batch to", &self.path, injected));
         }
         const ACTION: &str = "writing a batch";
         let mut txn = self.db.begin_write().map_err(|e| self.db_error(ACTION, e))?;

@@ -69,6 +69,7 @@ impl Actor {
             messages: self.store.message_count().unwrap_or(0) as usize,
             outbox: self.mail.schedule.len(),
             outbox_in_flight: self.mail.schedule.in_flight(),
+            receipts_waiting: self.mail.received.len() + self.mail.duplicates.values().map(Vec::len).sum::<usize>(),
             links_closed_dead: self.net.link_counts().dead_links.load(std::sync::atomic::Ordering::Relaxed),
             links_closed_restarted: self.net.link_counts().restarts.load(std::sync::atomic::Ordering::Relaxed),
             now,

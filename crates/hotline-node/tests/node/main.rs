@@ -4,6 +4,7 @@
 mod adversary;
 mod comcheck;
 mod delivery_adversary;
+mod durability;
 mod freshness;
 mod liveness;
 mod mesh;
