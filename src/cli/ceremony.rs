@@ -11,6 +11,7 @@ use hotline_core::time::DAY;
 use hotline_core::{
     Admission, Charter, DirectoryObject, NetworkId, PublicKey, SignedAdmission, SignedCharter, StateCode,
 };
+use hotline_node::endpoints::{GetStatus, SubmitObject};
 use hotline_store::keyfile;
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -255,9 +256,9 @@ pub(super) fn admission(cmd: AdmissionCommand, data_dir: &Path, out: &Out) -> Re
             match source(data_dir)? {
                 Source::Daemon(client) => {
                     let rt = runtime()?;
-                    let status = rt.block_on(client.status())?;
+                    let status = rt.block_on(client.call(GetStatus))?;
                     check_network(status.network_id.parse()?)?;
-                    let answer = rt.block_on(client.submit_object(&file.object))?;
+                    let answer = rt.block_on(client.call(SubmitObject(file.object.clone())))?;
                     out.emit(&answer, || format!("Imported {description} ({:?}).", answer.outcome))
                 }
                 Source::Offline(node) => {

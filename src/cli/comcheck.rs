@@ -25,6 +25,10 @@ use hotline_node::api_types::MessageState;
 use hotline_node::api_types::{
     ComcheckAnswerRequest, ComcheckReportView, ComcheckStartRequest, ComcheckView, MessageQuery, RecordEntry,
 };
+use hotline_node::endpoints::{
+    AddSchedule, AnswerComcheck, GetComcheck, GetMessage, GetRecord, GetStatus, ListComchecks, ListMessages,
+    ListSchedules, MakeReport, RemoveSchedule, StartComcheck,
+};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
@@ -163,7 +167,7 @@ fn schedule(args: ScheduleArgs, data_dir: &Path, out: &Out) -> Result<()> {
     }
     let request = hotline_node::api_types::ComcheckScheduleRequest { every_secs, check };
     let client = Client::for_data_dir(data_dir);
-    let view = runtime()?.block_on(client.comcheck_schedule(&request)).context("cannot schedule the check")?;
+    let view = runtime()?.block_on(client.call(AddSchedule(request.clone()))).context("cannot schedule the check")?;
     out.emit(&view, || {
         format!(
             "Scheduled {}: an unannounced check every {} s, at a random time in each period.\nNext check: {}.",
@@ -175,7 +179,7 @@ fn schedule(args: ScheduleArgs, data_dir: &Path, out: &Out) -> Result<()> {
 /// `hotline comcheck schedules`.
 fn schedules(data_dir: &Path, out: &Out) -> Result<()> {
     let client = Client::for_data_dir(data_dir);
-    let list = runtime()?.block_on(client.comcheck_schedules())?;
+    let list = runtime()?.block_on(client.call(ListSchedules))?;
     out.emit(&list, || {
         if list.is_empty() {
             return "No periodic check. Add one with `hotline comcheck schedule --every 30d …`.".to_string();
@@ -200,7 +204,7 @@ fn schedules(data_dir: &Path, out: &Out) -> Result<()> {
 fn unschedule(args: UnscheduleArgs, data_dir: &Path, out: &Out) -> Result<()> {
     let id: CaseId = args.id.trim().parse().map_err(|_| anyhow!("the schedule id must be 32 hex digits"))?;
     let client = Client::for_data_dir(data_dir);
-    runtime()?.block_on(client.comcheck_unschedule(id))?;
+    runtime()?.block_on(client.call(RemoveSchedule { id }))?;
     out.emit(&serde_json::json!({ "removed": id }), || format!("Removed schedule {id}."))
 }
 
@@ -210,7 +214,9 @@ fn unschedule(args: UnscheduleArgs, data_dir: &Path, out: &Out) -> Result<()> {
 fn start(args: StartArgs, data_dir: &Path, out: &Out) -> Result<()> {
     let request = start_request(&args)?;
     let client = Client::for_data_dir(data_dir);
-    let view = runtime()?.block_on(client.comcheck_start(&request)).context("cannot start the communication check")?;
+    let view = runtime()?
+        .block_on(client.call(StartComcheck(request.clone())))
+        .context("cannot start the communication check")?;
     if view.targets.iter().all(|t| t.challenge.is_none()) {
         let why = view.targets.iter().find_map(|t| t.note.as_deref()).unwrap_or("no reason given");
         eprintln!("warning: no challenge could be sent, so every target will be undeliverable: {}", clean_line(why));
@@ -231,7 +237,7 @@ fn status(args: CheckArgs, data_dir: &Path, out: &Out) -> Result<()> {
 
 /// `hotline comcheck list`.
 fn list(data_dir: &Path, out: &Out) -> Result<()> {
-    let list = runtime()?.block_on(Client::for_data_dir(data_dir).comcheck_list())?;
+    let list = runtime()?.block_on(Client::for_data_dir(data_dir).call(ListComchecks))?;
     out.emit(&list, || {
         if list.is_empty() {
             return "No communication check was started from this node. (Checks received from other states are in \
@@ -254,16 +260,17 @@ fn report(args: CheckArgs, data_dir: &Path, out: &Out) -> Result<()> {
         if !before.finished {
             bail!(not_finished(&before, now()));
         }
-        let view = match client.comcheck_report(id).await {
+        let view = match client.call(MakeReport { id }).await {
             Err(e) if e.code() == Some("not_finished") => bail!(not_finished(&before, now())),
             r => r.with_context(|| format!("cannot make the report of comcheck {id}"))?,
         };
-        let status = client.status().await.context("cannot read the network id to check the report's signature")?;
+        let status =
+            client.call(GetStatus).await.context("cannot read the network id to check the report's signature")?;
         let network: NetworkId =
             status.network_id.parse().map_err(|e| anyhow!("the daemon's network id {}: {e}", status.network_id))?;
         let initiator = &view.report.initiator;
         // Only to tell whether the signing node speaks for the initiator.
-        let record = client.record(initiator.state, &initiator.role).await.ok();
+        let record = client.call(GetRecord { state: initiator.state, role: initiator.role.clone() }).await.ok();
         let signature = verify(&view, &network, record.as_ref())?;
         anyhow::Ok((view, before, signature))
     })?;
@@ -278,7 +285,7 @@ fn answer(args: AnswerArgs, data_dir: &Path, out: &Out) -> Result<()> {
     let sent = runtime()?.block_on(async {
         let id = resolve_challenge(&client, id).await?;
         let sent = client
-            .comcheck_answer(id, &request)
+            .call(AnswerComcheck { id, request: request.clone() })
             .await
             .with_context(|| format!("cannot answer communication check {id}"))?;
         anyhow::Ok(sent)
@@ -295,7 +302,7 @@ fn answer(args: AnswerArgs, data_dir: &Path, out: &Out) -> Result<()> {
 
 /// A check this node started; a clear line when it holds none by that id.
 async fn check(client: &Client, id: CaseId) -> Result<ComcheckView> {
-    match client.comcheck_status(id).await {
+    match client.call(GetComcheck { id }).await {
         Err(e) if e.code() == Some("not_found") => bail!(
             "{e} (hotline comcheck list shows the checks this node started; a check received from another state \
              is answered with hotline comcheck answer)"
@@ -362,7 +369,7 @@ async fn resolve_check(client: &Client, id: IdArg) -> Result<CaseId> {
         IdArg::Full(b) => return Ok(CaseId(b)),
         IdArg::Prefix(p) => p,
     };
-    let list = client.comcheck_list().await.context("cannot list the checks to look up an id prefix")?;
+    let list = client.call(ListComchecks).await.context("cannot list the checks to look up an id prefix")?;
     let ids: BTreeSet<CaseId> =
         list.iter().map(|c| c.comcheck_id).filter(|id| id.to_string().starts_with(&prefix)).collect();
     unique(ids, &prefix, "check this node started")
@@ -378,13 +385,17 @@ async fn resolve_challenge(client: &Client, id: IdArg) -> Result<CaseId> {
     let found = super::message::ids_with_prefix(client, &prefix).await?;
     let mut candidates: BTreeSet<CaseId> = found.cases.into_iter().collect();
     for id in found.messages {
-        let view = client.message(id, false).await.context("cannot read a message to look up an id prefix")?;
+        let view = client
+            .call(GetMessage { id, mark_read: false })
+            .await
+            .context("cannot read a message to look up an id prefix")?;
         candidates.insert(view.message.case_id);
     }
     let mut ids = BTreeSet::new();
     for case in candidates {
         let query = MessageQuery { r#box: Some("inbox".into()), case: Some(case), ..Default::default() };
-        let inbox = client.messages(&query).await.context("cannot list messages to look up an id prefix")?;
+        let inbox =
+            client.call(ListMessages(query.clone())).await.context("cannot list messages to look up an id prefix")?;
         if inbox.iter().any(|m| m.kind == MessageType::ComcheckChallenge) {
             ids.insert(case);
         }

@@ -6,6 +6,7 @@ use super::output::say;
 use super::output::table;
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use hotline_node::endpoints::{GetLiveness, GetPeers, GetStatus};
 use hotline_node::{Client, ClientError, Node, NodeOptions, init_logging, run_until_signal};
 use hotline_store::NodeConfig;
 use hotline_store::config::CONFIG_FILE;
@@ -31,7 +32,7 @@ pub(super) enum Source {
 pub(super) fn source(data_dir: &Path) -> Result<Source> {
     let client = Client::for_data_dir(data_dir);
     if client.socket().exists() {
-        match runtime()?.block_on(client.status()) {
+        match runtime()?.block_on(client.call(GetStatus)) {
             Ok(_) => return Ok(Source::Daemon(client)),
             Err(ClientError::DaemonNotRunning { .. }) => {}
             Err(e) => return Err(e.into()),
@@ -82,7 +83,7 @@ pub(super) fn health(data_dir: &Path, out: &Out) -> Result<()> {
 pub(super) fn status(data_dir: &Path, out: &Out) -> Result<()> {
     let client = Client::for_data_dir(data_dir);
     let (status, desk) = runtime()?.block_on(async {
-        let status = client.status().await?;
+        let status = client.call(GetStatus).await?;
         // The desk line, for text only (the JSON stays the daemon's view;
         // `hotline desk --json` has these lists).
         let desk = if out.json { None } else { super::message::desk_counts(&client).await.ok() };
@@ -136,8 +137,8 @@ pub(super) fn status(data_dir: &Path, out: &Out) -> Result<()> {
 /// `hotline peers`.
 pub(super) fn peers(data_dir: &Path, out: &Out) -> Result<()> {
     let client = Client::for_data_dir(data_dir);
-    let (members, connections) =
-        runtime()?.block_on(async { Ok::<_, anyhow::Error>((client.liveness().await?, client.peers().await?)) })?;
+    let (members, connections) = runtime()?
+        .block_on(async { Ok::<_, anyhow::Error>((client.call(GetLiveness).await?, client.call(GetPeers).await?)) })?;
     #[derive(serde::Serialize)]
     struct Peers {
         /// Every member node: connected or not, last seen, round trip, reachability over 24 h.

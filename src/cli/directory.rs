@@ -11,6 +11,7 @@ use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use hotline_core::{DirectoryObject, ObjectKey};
 use hotline_node::api_types::RecordEntry;
+use hotline_node::endpoints::{GetDirectory, GetHistory, GetState};
 use hotline_node::views;
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -54,7 +55,7 @@ pub(super) fn run(cmd: DirectoryCommand, data_dir: &Path, out: &Out) -> Result<(
 
 fn list(data_dir: &Path, out: &Out) -> Result<()> {
     let view = match source(data_dir)? {
-        Source::Daemon(client) => runtime()?.block_on(client.directory())?,
+        Source::Daemon(client) => runtime()?.block_on(client.call(GetDirectory))?,
         Source::Offline(node) => views::directory(&node.directory, now()),
     };
     out.emit(&view, || {
@@ -84,7 +85,7 @@ fn list(data_dir: &Path, out: &Out) -> Result<()> {
 fn show(data_dir: &Path, target: &str, out: &Out) -> Result<()> {
     let (state, role) = parse_target(target)?;
     let view = match source(data_dir)? {
-        Source::Daemon(client) => match runtime()?.block_on(client.state(state)) {
+        Source::Daemon(client) => match runtime()?.block_on(client.call(GetState { state })) {
             Err(e) if e.code() == Some("not_found") => None,
             other => Some(other?),
         },
@@ -153,7 +154,7 @@ fn history(data_dir: &Path, target: &str, out: &Out) -> Result<()> {
     let (state, role) = parse_target(target)?;
     let Some(role) = role else { bail!("history needs STATE/ROLE, for example {state}/policy") };
     let items = match source(data_dir)? {
-        Source::Daemon(client) => match runtime()?.block_on(client.history(state, &role)) {
+        Source::Daemon(client) => match runtime()?.block_on(client.call(GetHistory { state, role: role.clone() })) {
             Err(e) if e.code() == Some("not_found") => Vec::new(),
             other => other?,
         },

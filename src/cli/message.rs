@@ -20,6 +20,9 @@ use hotline_node::api_types::{
     AckRequest, MessageQuery, MessageSummary, MessageView, NodeEvent, OutboxItem, SendRequest, SendResponse,
 };
 use hotline_node::api_types::{DeliveryState, Direction, MessageState};
+use hotline_node::endpoints::{
+    AckMessage, FindIds, GetMessage, GetOutbox, GetRecord, GetThread, ListMessages, SendMessage, WaitDelivered,
+};
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 
@@ -227,7 +230,7 @@ fn fill_from_parent(mut args: SendArgs, data_dir: &Path) -> Result<SendArgs> {
     let id = id_arg("--reply-to message id", &parent)?;
     let view = runtime()?.block_on(async {
         let id = resolve_message(&client, id).await?;
-        client.message(id, false).await.context("cannot read the message answered")
+        client.call(GetMessage { id, mark_read: false }).await.context("cannot read the message answered")
     })?;
     let m = &view.message;
     let (other, mine) = match view.direction {
@@ -264,10 +267,11 @@ pub(super) fn send(args: SendArgs, data_dir: &Path, out: &Out) -> Result<()> {
         if let Some(case) = draft.case {
             request.case_id = Some(resolve_case(&client, case).await?);
         }
-        let sent = client.send_message(&request).await.context("cannot send the message")?;
+        let sent = client.call(SendMessage(request.clone())).await.context("cannot send the message")?;
         let waited = if args.wait {
             let failed = || format!("message {} is queued, but waiting for its delivery failed", sent.msg_id);
-            let mut view = client.wait_delivered(sent.msg_id, timeout).await.with_context(failed)?;
+            let mut view =
+                client.call(WaitDelivered { id: sent.msg_id, timeout_secs: timeout }).await.with_context(failed)?;
             // The daemon can call a delivery done a moment before its receipt
             // is on disk (and shown); ask again briefly rather than print a
             // delivery without its receipt.
@@ -277,7 +281,7 @@ pub(super) fn send(args: SendArgs, data_dir: &Path, out: &Out) -> Result<()> {
                 && std::time::Instant::now() < settle
             {
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                view = client.message(sent.msg_id, false).await.with_context(failed)?;
+                view = client.call(GetMessage { id: sent.msg_id, mark_read: false }).await.with_context(failed)?;
             }
             Some(view)
         } else {
@@ -285,7 +289,11 @@ pub(super) fn send(args: SendArgs, data_dir: &Path, out: &Out) -> Result<()> {
         };
         // The sender's own time zone, for the respond-by line.
         let zone = match &sent.from {
-            Some(from) => client.record(from.state, &from.role).await.ok().map(|r| r.record.timezone),
+            Some(from) => client
+                .call(GetRecord { state: from.state, role: from.role.clone() })
+                .await
+                .ok()
+                .map(|r| r.record.timezone),
             None => None,
         };
         anyhow::Ok((sent, waited, zone))
@@ -411,7 +419,7 @@ pub(super) fn inbox(args: InboxArgs, data_dir: &Path, out: &Out) -> Result<()> {
             limit: Some(usize::from(args.limit)),
             before: args.before.clone(),
         };
-        anyhow::Ok(client.messages(&query).await?)
+        anyhow::Ok(client.call(ListMessages(query.clone())).await?)
     })?;
     // A full page may have older messages behind it: the oldest of the
     // page is where the next one starts.
@@ -453,7 +461,7 @@ fn awaits_answer(m: &MessageSummary) -> bool {
 /// newest 1000, for `status`.
 pub(super) async fn desk_counts(client: &Client) -> Result<(usize, usize, usize)> {
     let query = MessageQuery { r#box: Some("inbox".into()), limit: Some(1000), ..MessageQuery::default() };
-    let list = client.messages(&query).await?;
+    let list = client.call(ListMessages(query.clone())).await?;
     let now = now();
     let unread = list.iter().filter(|m| !m.read).count();
     let awaiting: Vec<&MessageSummary> = list.iter().filter(|m| awaits_answer(m)).collect();
@@ -465,7 +473,7 @@ pub(super) async fn desk_counts(client: &Client) -> Result<(usize, usize, usize)
 pub(super) fn desk(data_dir: &Path, out: &Out) -> Result<()> {
     let client = Client::for_data_dir(data_dir);
     let query = MessageQuery { r#box: Some("inbox".into()), limit: Some(1000), ..MessageQuery::default() };
-    let mut list = runtime()?.block_on(client.messages(&query))?;
+    let mut list = runtime()?.block_on(client.call(ListMessages(query.clone())))?;
     list.retain(awaits_answer);
     list.reverse();
     #[derive(serde::Serialize)]
@@ -581,13 +589,13 @@ pub(super) fn show(args: ShowArgs, data_dir: &Path, out: &Out) -> Result<()> {
             Ok(msg) => msg,
             Err(e) => return Err(case_instead(&client, id).await.unwrap_or(e)),
         };
-        let view = match client.message(msg, true).await {
+        let view = match client.call(GetMessage { id: msg, mark_read: true }).await {
             Ok(view) => view,
             Err(e) => return Err(case_instead(&client, id).await.unwrap_or_else(|| e.into())),
         };
         // Who the sender is, from its record: "CERT-FR, Duty officer".
         let from = &view.message.from;
-        let sender = client.record(from.state, &from.role).await.ok().map(|r| {
+        let sender = client.call(GetRecord { state: from.state, role: from.role.clone() }).await.ok().map(|r| {
             let r = r.record;
             if r.position.is_empty() { r.organization } else { format!("{}, {}", r.organization, r.position) }
         });
@@ -602,13 +610,15 @@ pub(super) fn thread(args: ThreadArgs, data_dir: &Path, out: &Out) -> Result<()>
     let client = Client::for_data_dir(data_dir);
     let views = runtime()?.block_on(async {
         let case = resolve_case(&client, id).await?;
-        match client.thread(case).await {
+        match client.call(GetThread { case }).await {
             Ok(views) => anyhow::Ok(views),
             // A full message id given for the case: the case of that message.
-            Err(e) if e.code() == Some("not_found") => match client.message(MessageId(case.0), false).await {
-                Ok(view) => Ok(client.thread(view.message.case_id).await?),
-                Err(_) => Err(e.into()),
-            },
+            Err(e) if e.code() == Some("not_found") => {
+                match client.call(GetMessage { id: MessageId(case.0), mark_read: false }).await {
+                    Ok(view) => Ok(client.call(GetThread { case: view.message.case_id }).await?),
+                    Err(_) => Err(e.into()),
+                }
+            }
             Err(e) => Err(e.into()),
         }
     })?;
@@ -634,8 +644,10 @@ pub(super) fn ack(args: AckArgs, data_dir: &Path, out: &Out) -> Result<()> {
     let client = Client::for_data_dir(data_dir);
     let (id, sent) = runtime()?.block_on(async {
         let id = resolve_message(&client, id).await?;
-        let sent =
-            client.ack(id, &AckRequest { note }).await.with_context(|| format!("cannot acknowledge message {id}"))?;
+        let sent = client
+            .call(AckMessage { id, request: AckRequest { note } })
+            .await
+            .with_context(|| format!("cannot acknowledge message {id}"))?;
         anyhow::Ok((id, sent))
     })?;
     out.emit(&sent, || {
@@ -648,7 +660,7 @@ pub(super) fn ack(args: AckArgs, data_dir: &Path, out: &Out) -> Result<()> {
 
 /// `hotline outbox`: the deliveries still waiting for a receipt.
 pub(super) fn outbox(data_dir: &Path, out: &Out) -> Result<()> {
-    let items = runtime()?.block_on(Client::for_data_dir(data_dir).outbox())?;
+    let items = runtime()?.block_on(Client::for_data_dir(data_dir).call(GetOutbox))?;
     out.emit(&items, || {
         if items.is_empty() {
             return "The outbox is empty: every message sent has a signed receipt.".into();
@@ -910,7 +922,7 @@ fn normalize_body(text: &str) -> String {
 /// The messages and cases whose id starts with `prefix`, as the node finds
 /// them in its indexes (up to two of each).
 pub(super) async fn ids_with_prefix(client: &Client, prefix: &str) -> Result<hotline_node::api_types::IdMatches> {
-    client.ids_with_prefix(prefix).await.context("cannot look up an id prefix")
+    client.call(FindIds { prefix: prefix.to_string() }).await.context("cannot look up an id prefix")
 }
 
 async fn resolve_message(client: &Client, id: IdArg) -> Result<MessageId> {
@@ -932,7 +944,7 @@ async fn case_instead(client: &Client, id: IdArg) -> Option<anyhow::Error> {
     let (text, is_case) = match &id {
         IdArg::Full(b) => {
             let case = CaseId(*b);
-            (case.to_string(), client.thread(case).await.is_ok_and(|t| !t.is_empty()))
+            (case.to_string(), client.call(GetThread { case }).await.is_ok_and(|t| !t.is_empty()))
         }
         IdArg::Prefix(p) => (p.clone(), ids_with_prefix(client, p).await.ok()?.cases.len() == 1),
     };
@@ -949,7 +961,7 @@ async fn resolve_case(client: &Client, id: IdArg) -> Result<CaseId> {
     let cases: Vec<CaseId> = if found.cases.is_empty() {
         let mut cases = Vec::new();
         for id in &found.messages {
-            cases.push(client.message(*id, false).await?.message.case_id);
+            cases.push(client.call(GetMessage { id: *id, mark_read: false }).await?.message.case_id);
         }
         cases.dedup();
         cases

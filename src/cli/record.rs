@@ -9,6 +9,8 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use hotline_core::time::DAY;
 use hotline_core::{Availability, DirectoryObject, MessageType, NodeId, RecordDraft, Role, StateCode, Tlp};
+use hotline_node::api_types::PublishRequest;
+use hotline_node::endpoints::{GetRecord, GetStatus, PublishRecord};
 use hotline_node::views;
 use std::path::Path;
 
@@ -96,16 +98,20 @@ fn set(args: RecordSetArgs, data_dir: &Path, out: &Out) -> Result<()> {
     let validity_days = args.valid_days;
     let entry = match source(data_dir)? {
         Source::Daemon(client) => runtime()?.block_on(async {
-            let status = client.status().await?;
+            let status = client.call(GetStatus).await?;
             let state: StateCode = status.state.parse()?;
             let own_node = NodeId::from_peer_id(&status.peer_id)?;
-            let current = match client.record(state, &args.role).await {
+            let current = match client.call(GetRecord { state, role: args.role.clone() }).await {
                 Ok(entry) => Some(RecordDraft::from_record(&entry.record)),
                 Err(e) if e.code() == Some("not_found") => None,
                 Err(e) => return Err(e.into()),
             };
             let draft = build_draft(args, current, own_node)?;
-            anyhow::Ok(client.publish_record(&draft, Some(validity_days)).await?)
+            anyhow::Ok(
+                client
+                    .call(PublishRecord(PublishRequest { draft: draft.clone(), validity_days: Some(validity_days) }))
+                    .await?,
+            )
         })?,
         Source::Offline(node) => {
             let keys = node.keys()?;

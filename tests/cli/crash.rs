@@ -6,7 +6,9 @@
 use crate::common::hotline_bin;
 use hotline_core::{Address, MessageType, Role, Tlp};
 use hotline_node::Client;
+use hotline_node::api_types::PublishRequest;
 use hotline_node::api_types::SendRequest;
+use hotline_node::endpoints::{GetOutbox, GetStatus, ListMessages, PublishRecord, SendMessage};
 use hotline_node::testkit::{DEADLINE, TestNet, draft};
 use hotline_store::config::CONFIG_FILE;
 use hotline_store::{MessageRow, NodeConfig, Store};
@@ -104,45 +106,55 @@ async fn a_recipient_killed_mid_stream_loses_nothing_and_shows_nothing_twice() {
 
     let a = Daemon::start(&fra.data, "fra.log");
     let ca = a.client();
-    let a_addr = wait_for("FRA's daemon", || async { ca.status().await.ok()?.listen_addrs.first().cloned() }).await;
+    let a_addr =
+        wait_for("FRA's daemon", || async { ca.call(GetStatus).await.ok()?.listen_addrs.first().cloned() }).await;
     let mut config = NodeConfig::load(&deu.data.join(CONFIG_FILE)).unwrap();
-    config.bootstrap = vec![format!("{a_addr}/p2p/{}", ca.status().await.unwrap().peer_id)];
+    config.bootstrap = vec![format!("{a_addr}/p2p/{}", ca.call(GetStatus).await.unwrap().peer_id)];
     config.save(&deu.data.join(CONFIG_FILE)).unwrap();
     let b = Daemon::start(&deu.data, "deu.log");
     let cb = b.client();
-    wait_for("DEU's daemon", || async { cb.status().await.ok() }).await;
+    wait_for("DEU's daemon", || async { cb.call(GetStatus).await.ok() }).await;
 
-    ca.publish_record(&draft("technical", fra.node, "CERT-FR"), None).await.unwrap();
-    cb.publish_record(&draft("technical", deu.node, "CERT-Bund"), None).await.unwrap();
+    ca.call(PublishRecord(PublishRequest { draft: draft("technical", fra.node, "CERT-FR"), validity_days: None }))
+        .await
+        .unwrap();
+    cb.call(PublishRecord(PublishRequest { draft: draft("technical", deu.node, "CERT-Bund"), validity_days: None }))
+        .await
+        .unwrap();
     for c in [&ca, &cb] {
         // Two admissions, two records, two prekey bundles.
-        wait_for("the directory to converge", || async { (c.status().await.ok()?.live_objects == 6).then_some(()) })
-            .await;
+        wait_for("the directory to converge", || async {
+            (c.call(GetStatus).await.ok()?.live_objects == 6).then_some(())
+        })
+        .await;
     }
 
     // Stream the messages; kill DEU's daemon part-way through.
     let mut sent = Vec::with_capacity(MESSAGES);
     let mut b = Some(b);
     for i in 0..MESSAGES {
-        let response = ca.send_message(&message(i)).await.unwrap();
+        let response = ca.call(SendMessage(message(i))).await.unwrap();
         assert_eq!(response.deliveries.len(), 1);
         sent.push(response.msg_id);
         if i + 1 == KILL_AFTER
             && let Some(b) = b.take()
         {
             // Kill it while it is taking messages in: some are receipted, others in flight.
-            wait_for("the first receipts", || async { (ca.outbox().await.ok()?.len() < KILL_AFTER).then_some(()) })
-                .await;
+            wait_for("the first receipts", || async {
+                (ca.call(GetOutbox).await.ok()?.len() < KILL_AFTER).then_some(())
+            })
+            .await;
             b.sigkill();
         }
     }
-    assert!(!ca.outbox().await.unwrap().is_empty(), "messages wait in the outbox while DEU is down");
+    assert!(!ca.call(GetOutbox).await.unwrap().is_empty(), "messages wait in the outbox while DEU is down");
     drop(Store::open(&deu.data).expect("the killed daemon's store opens cleanly"));
 
     let b = Daemon::start(&deu.data, "deu-restarted.log");
     let cb = b.client();
-    wait_for("every message to be receipted", || async { ca.outbox().await.ok()?.is_empty().then_some(()) }).await;
-    let inbox = cb.messages(&Default::default()).await.unwrap();
+    wait_for("every message to be receipted", || async { ca.call(GetOutbox).await.ok()?.is_empty().then_some(()) })
+        .await;
+    let inbox = cb.call(ListMessages(Default::default())).await.unwrap();
     b.sigterm();
     a.sigterm();
 

@@ -13,7 +13,9 @@
 use crate::common::hotline_bin;
 use hotline_core::{Address, MessageType, Role, Tlp};
 use hotline_node::Client;
+use hotline_node::api_types::PublishRequest;
 use hotline_node::api_types::{MessageQuery, SendRequest};
+use hotline_node::endpoints::{GetLiveness, GetOutbox, GetPeers, GetStatus, ListMessages, PublishRecord, SendMessage};
 use hotline_node::testkit::{Prepared, TestNet, draft};
 use hotline_store::NodeConfig;
 use hotline_store::config::CONFIG_FILE;
@@ -161,17 +163,22 @@ impl Mesh {
         }
         for (i, (_, organization)) in STATES.iter().enumerate().take(n) {
             let c = self.client(i);
-            self.wait("the daemon's control socket", GENEROUS, || async { c.status().await.ok() }).await;
-            c.publish_record(&draft("technical", self.nodes[i].node, organization), None).await.unwrap();
+            self.wait("the daemon's control socket", GENEROUS, || async { c.call(GetStatus).await.ok() }).await;
+            c.call(PublishRecord(PublishRequest {
+                draft: draft("technical", self.nodes[i].node, organization),
+                validity_days: None,
+            }))
+            .await
+            .unwrap();
         }
         for i in 0..n {
             let c = self.client(i);
             self.wait("the directories to converge", GENEROUS, || async {
-                (c.status().await.ok()?.live_objects == 3 * n).then_some(())
+                (c.call(GetStatus).await.ok()?.live_objects == 3 * n).then_some(())
             })
             .await;
             self.wait("a connection to every other member", GENEROUS, || async {
-                c.liveness().await.ok()?.iter().all(|l| l.connected).then_some(())
+                c.call(GetLiveness).await.ok()?.iter().all(|l| l.connected).then_some(())
             })
             .await;
         }
@@ -181,7 +188,7 @@ impl Mesh {
     async fn converged(&self, among: &[usize]) -> bool {
         let mut digests = Vec::new();
         for &i in among {
-            match self.client(i).status().await {
+            match self.client(i).call(GetStatus).await {
                 Ok(s) => digests.push((s.digest_hash, s.pending)),
                 Err(_) => return false,
             }
@@ -191,7 +198,7 @@ impl Mesh {
 
     /// The subjects of the messages node `i` received from `state`.
     async fn received_from(&self, i: usize, state: &str) -> Option<Vec<String>> {
-        let inbox = self.client(i).messages(&MessageQuery::default()).await.ok()?;
+        let inbox = self.client(i).call(ListMessages(MessageQuery::default())).await.ok()?;
         Some(inbox.into_iter().filter(|m| m.from.state.to_string() == state).map(|m| m.subject).collect())
     }
 }
@@ -226,7 +233,7 @@ async fn a_silent_peer_shows_unreachable_within_the_bound_and_comes_back_after_t
     let cut = Instant::now();
     let seen = mesh
         .wait("FRA to see EST unreachable", GENEROUS, || async {
-            let est = fra.liveness().await.ok()?.into_iter().find(|l| l.node == est_peer)?;
+            let est = fra.call(GetLiveness).await.ok()?.into_iter().find(|l| l.node == est_peer)?;
             (!est.connected).then_some(est)
         })
         .await;
@@ -237,7 +244,7 @@ async fn a_silent_peer_shows_unreachable_within_the_bound_and_comes_back_after_t
     assert!(noticed < Duration::from_secs(20), "noticed only after {noticed:?}");
     // The dead connections themselves are closed soon after.
     mesh.wait("FRA to close its connections to EST", GENEROUS, || async {
-        (!fra.peers().await.ok()?.iter().any(|p| p.peer_id == est_peer)).then_some(())
+        (!fra.call(GetPeers).await.ok()?.iter().any(|p| p.peer_id == est_peer)).then_some(())
     })
     .await;
     eprintln!("silent peer noticed after {noticed:?}, its connections closed after {:?}", cut.elapsed());
@@ -250,12 +257,12 @@ async fn a_silent_peer_shows_unreachable_within_the_bound_and_comes_back_after_t
     assert_eq!(series("hotline_member_nodes{state=\"unreachable\"}"), 1.0, "{metrics}");
     // DEU, on the same side as FRA, stays connected to it all along.
     let deu_peer = hotline_net::peer_id_of(&mesh.nodes[1].node).unwrap().to_string();
-    let deu = fra.liveness().await.unwrap().into_iter().find(|l| l.node == deu_peer).unwrap();
+    let deu = fra.call(GetLiveness).await.unwrap().into_iter().find(|l| l.node == deu_peer).unwrap();
     assert!(deu.connected, "{deu:?}");
 
     mesh.bed.heal_all().unwrap();
     mesh.wait("FRA to reach EST again", GENEROUS, || async {
-        fra.liveness().await.ok()?.iter().all(|l| l.connected).then_some(())
+        fra.call(GetLiveness).await.ok()?.iter().all(|l| l.connected).then_some(())
     })
     .await;
 }
@@ -275,7 +282,7 @@ async fn a_recipient_killed_and_restarted_gets_its_queued_messages_at_once() {
     let fra = mesh.client(0);
     let deu_peer = hotline_net::peer_id_of(&mesh.nodes[1].node).unwrap().to_string();
     let holds_both = || async {
-        let peers = fra.peers().await.ok()?;
+        let peers = fra.call(GetPeers).await.ok()?;
         let deu = peers.iter().find(|p| p.peer_id == deu_peer)?;
         let quic = deu.addrs.iter().any(|a| a.contains("/quic-v1"));
         let tcp = deu.addrs.iter().any(|a| a.contains("/tcp/"));
@@ -303,7 +310,7 @@ async fn a_recipient_killed_and_restarted_gets_its_queued_messages_at_once() {
     let killed = Instant::now();
     let subjects: Vec<String> = (0..5).map(|i| format!("While DEU restarts {i}")).collect();
     for s in &subjects {
-        fra.send_message(&message("DEU", s.clone())).await.unwrap();
+        fra.call(SendMessage(message("DEU", s.clone()))).await.unwrap();
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
     mesh.start(1);
@@ -313,7 +320,7 @@ async fn a_recipient_killed_and_restarted_gets_its_queued_messages_at_once() {
     // timeout and the delivery timeout (10 s and more); the restarted node's
     // new connection carries them at once.
     mesh.wait("every queued message to be receipted", Duration::from_secs(6), || async {
-        fra.outbox().await.ok()?.is_empty().then_some(())
+        fra.call(GetOutbox).await.ok()?.is_empty().then_some(())
     })
     .await;
     eprintln!("queued messages receipted {:?} after the restart", restarted.elapsed());
@@ -332,20 +339,26 @@ async fn after_a_silent_cut_between_two_halves_everything_converges_and_arrives_
     // Each side changes the directory: FRA and ITA publish new versions.
     for i in [0, 3] {
         let organization = format!("{} (during the cut)", STATES[i].1);
-        mesh.client(i).publish_record(&draft("technical", mesh.nodes[i].node, &organization), None).await.unwrap();
+        mesh.client(i)
+            .call(PublishRecord(PublishRequest {
+                draft: draft("technical", mesh.nodes[i].node, &organization),
+                validity_days: None,
+            }))
+            .await
+            .unwrap();
     }
     // Messages across the cut both ways, and within a side.
     let across_right: Vec<String> = (0..3).map(|i| format!("DEU to ESP {i}")).collect();
     let across_left: Vec<String> = (0..3).map(|i| format!("POL to EST {i}")).collect();
     let within: Vec<String> = (0..2).map(|i| format!("DEU to EST {i}")).collect();
     for s in &across_right {
-        mesh.client(1).send_message(&message("ESP", s.clone())).await.unwrap();
+        mesh.client(1).call(SendMessage(message("ESP", s.clone()))).await.unwrap();
     }
     for s in &across_left {
-        mesh.client(5).send_message(&message("EST", s.clone())).await.unwrap();
+        mesh.client(5).call(SendMessage(message("EST", s.clone()))).await.unwrap();
     }
     for s in &within {
-        mesh.client(1).send_message(&message("EST", s.clone())).await.unwrap();
+        mesh.client(1).call(SendMessage(message("EST", s.clone()))).await.unwrap();
     }
     mesh.wait("messages within a side to arrive during the cut", GENEROUS, || async {
         let got = mesh.received_from(2, "DEU").await?;
@@ -357,7 +370,7 @@ async fn after_a_silent_cut_between_two_halves_everything_converges_and_arrives_
     })
     .await;
     assert!(!mesh.converged(&[0, 3]).await, "the two halves differ during the cut");
-    assert!(!mesh.client(1).outbox().await.unwrap().is_empty(), "DEU's messages to ESP wait");
+    assert!(!mesh.client(1).call(GetOutbox).await.unwrap().is_empty(), "DEU's messages to ESP wait");
 
     let rest = Duration::from_secs(30).saturating_sub(cut.elapsed());
     tokio::time::sleep(rest).await;
@@ -371,7 +384,7 @@ async fn after_a_silent_cut_between_two_halves_everything_converges_and_arrives_
     let converge = healed.elapsed();
     mesh.wait("every queued message to be receipted", GENEROUS, || async {
         for i in [1, 5] {
-            if !mesh.client(i).outbox().await.ok()?.is_empty() {
+            if !mesh.client(i).call(GetOutbox).await.ok()?.is_empty() {
                 return None;
             }
         }

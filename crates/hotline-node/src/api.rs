@@ -2,37 +2,14 @@
 //!
 //! The socket (`DATA/hotline.sock`) is made owner-only (mode 0600) right
 //! after it is bound, and the data directory itself is 0700, so only the
-//! daemon's user can talk to it. Paths are versioned (`/v1/…`):
+//! daemon's user can talk to it. Paths are versioned (`/v1/…`).
 //!
-//! | method | path                                      | answer |
-//! |--------|-------------------------------------------|--------|
-//! | GET    | `/v1/status`                              | [`StatusView`](crate::api_types::StatusView) |
-//! | GET    | `/health`                                 | [`HealthView`](crate::api_types::HealthView): 200 healthy, 503 not |
-//! | GET    | `/v1/peers`                               | `[PeerView]` |
-//! | GET    | `/v1/liveness`                            | `[LivenessView]`, one per member node |
-//! | GET    | `/v1/directory`                           | [`crate::api_types::DirectoryView`] |
-//! | GET    | `/v1/directory/{state}`                   | [`crate::api_types::StateView`] |
-//! | GET    | `/v1/directory/{state}/{role}`            | [`RecordEntry`](crate::api_types::RecordEntry) |
-//! | GET    | `/v1/directory/{state}/{role}/history`    | `[HistoryItem]` |
-//! | POST   | `/v1/records`                             | [`PublishRequest`] → 201 [`RecordEntry`](crate::api_types::RecordEntry) |
-//! | POST   | `/v1/objects`                             | [`SubmitRequest`] → [`crate::api_types::SubmitResponse`] |
-//! | POST   | `/v1/messages`                            | [`SendRequest`] → 201 [`crate::api_types::SendResponse`] |
-//! | GET    | `/v1/messages?box=inbox\|sent\|all&unread=true&case=ID&limit=N&before=CURSOR` | `[MessageSummary]`, one page |
-//! | GET    | `/v1/ids?prefix=HEX`                      | [`crate::api_types::IdMatches`] |
-//! | GET    | `/v1/messages/{id}?mark_read=true`        | [`crate::api_types::MessageView`] |
-//! | GET    | `/v1/messages/{id}/wait?timeout_secs=N`   | the view once delivered, or at the timeout |
-//! | POST   | `/v1/messages/{id}/ack`                   | [`AckRequest`] → 201 [`crate::api_types::SendResponse`] |
-//! | GET    | `/v1/cases/{id}`                          | `[MessageView]`, oldest first |
-//! | GET    | `/v1/outbox`                              | `[OutboxItem]` |
-//! | POST   | `/v1/comchecks`                           | [`ComcheckStartRequest`] → 201 [`crate::api_types::ComcheckView`] |
-//! | GET    | `/v1/comchecks`                           | `[ComcheckView]` |
-//! | GET    | `/v1/comchecks/{id}`                      | [`crate::api_types::ComcheckView`] |
-//! | POST   | `/v1/comchecks/schedules`                 | [`crate::api_types::ComcheckScheduleRequest`] → 201 [`crate::api_types::ComcheckScheduleView`] |
-//! | GET    | `/v1/comchecks/schedules`                 | `[ComcheckScheduleView]` |
-//! | DELETE | `/v1/comchecks/schedules/{id}`            | `{"removed": "<id>"}` |
-//! | POST   | `/v1/comchecks/{id}/report`               | [`crate::api_types::ComcheckReportView`] (after the deadline) |
-//! | POST   | `/v1/comchecks/{id}/answer`               | [`ComcheckAnswerRequest`] → 201 [`crate::api_types::SendResponse`] |
-//! | GET    | `/v1/events`                              | server-sent [`crate::api_types::NodeEvent`]s |
+//! Every endpoint that answers one JSON value is defined once in
+//! [`crate::endpoints`] and served here by one generic handler
+//! ([`serve`]); `docs/api.md` lists them all. Three routes are served by
+//! hand: `GET /health` (200 healthy, 503 not, the same [`HealthView`](crate::api_types::HealthView)
+//! either way), `GET /metrics` (OpenMetrics text) and `GET /v1/events`
+//! (server-sent [`NodeEvent`](crate::api_types::NodeEvent)s).
 //!
 //! Every error is `{"error": {"code": "...", "message": "..."}}` with a
 //! stable code and a one-line message: 400 for bad input (the code is the
@@ -41,21 +18,19 @@
 //! `not_admitted`, 415 `unsupported_media_type`, 503 `store_failed` or
 //! `shutting_down`.
 
-use crate::api_types::{
-    AckRequest, ComcheckAnswerRequest, ComcheckStartRequest, ErrorBody, ErrorDetail, MessageQuery, PublishRequest,
-    SendRequest, SubmitRequest,
-};
+use crate::api_types::{ErrorBody, ErrorDetail};
+use crate::endpoints::{self, BadRequest, Endpoint, Parts, Verb};
 use crate::error::NodeError;
 use crate::handle::NodeHandle;
-use axum::extract::rejection::{JsonRejection, PathRejection};
-use axum::extract::{Path as UrlPath, RawQuery, State};
-use axum::http::{Method, StatusCode, Uri};
+use axum::body::Bytes;
+use axum::extract::rejection::RawPathParamsRejection;
+use axum::extract::{RawPathParams, RawQuery, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, delete, get, post};
 use axum::{Json, Router};
 use futures::Stream;
-use hotline_core::{CaseId, DirectoryObject, MessageId, Role, StateCode};
 use std::convert::Infallible;
 use std::fs;
 use std::io;
@@ -173,35 +148,75 @@ impl ApiServer {
 }
 
 fn router(state: ApiState) -> Router {
+    use endpoints::*;
     Router::new()
-        .route("/v1/status", get(status))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
-        .route("/v1/peers", get(peers))
-        .route("/v1/liveness", get(liveness))
-        .route("/v1/directory", get(directory))
-        .route("/v1/directory/{state}", get(state_view))
-        .route("/v1/directory/{state}/{role}", get(record))
-        .route("/v1/directory/{state}/{role}/history", get(history))
-        .route("/v1/records", post(publish))
-        .route("/v1/objects", post(submit))
-        .route("/v1/messages", post(send).get(messages))
-        .route("/v1/messages/{id}", get(message))
-        .route("/v1/ids", get(ids))
-        .route("/v1/messages/{id}/wait", get(wait))
-        .route("/v1/messages/{id}/ack", post(ack))
-        .route("/v1/cases/{id}", get(thread))
-        .route("/v1/outbox", get(outbox))
-        .route("/v1/comchecks", post(comcheck_start).get(comcheck_list))
-        .route("/v1/comchecks/schedules", post(schedule_add).get(schedule_list))
-        .route("/v1/comchecks/schedules/{id}", axum::routing::delete(schedule_remove))
-        .route("/v1/comchecks/{id}", get(comcheck_status))
-        .route("/v1/comchecks/{id}/report", post(comcheck_report))
-        .route("/v1/comchecks/{id}/answer", post(comcheck_answer))
         .route("/v1/events", get(events))
+        .route(GetStatus::ROUTE, on::<GetStatus>())
+        .route(GetPeers::ROUTE, on::<GetPeers>())
+        .route(GetLiveness::ROUTE, on::<GetLiveness>())
+        .route(GetDirectory::ROUTE, on::<GetDirectory>())
+        .route(GetState::ROUTE, on::<GetState>())
+        .route(GetRecord::ROUTE, on::<GetRecord>())
+        .route(GetHistory::ROUTE, on::<GetHistory>())
+        .route(PublishRecord::ROUTE, on::<PublishRecord>())
+        .route(SubmitObject::ROUTE, on::<SubmitObject>())
+        .route(SendMessage::ROUTE, on::<SendMessage>().merge(on::<ListMessages>()))
+        .route(GetMessage::ROUTE, on::<GetMessage>())
+        .route(FindIds::ROUTE, on::<FindIds>())
+        .route(WaitDelivered::ROUTE, on::<WaitDelivered>())
+        .route(AckMessage::ROUTE, on::<AckMessage>())
+        .route(GetThread::ROUTE, on::<GetThread>())
+        .route(GetOutbox::ROUTE, on::<GetOutbox>())
+        .route(StartComcheck::ROUTE, on::<StartComcheck>().merge(on::<ListComchecks>()))
+        .route(AddSchedule::ROUTE, on::<AddSchedule>().merge(on::<ListSchedules>()))
+        .route(RemoveSchedule::ROUTE, on::<RemoveSchedule>())
+        .route(GetComcheck::ROUTE, on::<GetComcheck>())
+        .route(MakeReport::ROUTE, on::<MakeReport>())
+        .route(AnswerComcheck::ROUTE, on::<AnswerComcheck>())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
+}
+
+/// The method router serving endpoint `E`.
+fn on<E: Endpoint>() -> MethodRouter<ApiState> {
+    match E::VERB {
+        Verb::Get => get(serve::<E>),
+        Verb::Post => post(serve::<E>),
+        Verb::Delete => delete(serve::<E>),
+    }
+}
+
+/// Serves any endpoint: reads the request as `E` defines it, asks the
+/// node, answers 200 or 201 with the JSON value, or the error.
+async fn serve<E: Endpoint>(
+    State(s): State<ApiState>,
+    params: Result<RawPathParams, RawPathParamsRejection>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let params = match params {
+        Ok(params) => params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        // A route without parameters.
+        Err(RawPathParamsRejection::MissingPathParams(_)) => Vec::new(),
+        Err(e) => return Err(ApiError::new(StatusCode::BAD_REQUEST, "bad_path", e.body_text())),
+    };
+    let is_json = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(is_json_type);
+    let body = (!body.is_empty() || headers.contains_key(header::CONTENT_TYPE)).then(|| (is_json, body.to_vec()));
+    let request = Parts::new(params, query.as_deref(), body).and_then(|parts| E::parse(&parts))?;
+    let answer = request.answer(&s.node).await?;
+    let status = if E::CREATES { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(answer)).into_response())
+}
+
+/// Whether a Content-Type names JSON: `application/json`, or an
+/// `application/…+json` type, parameters (`; charset=utf-8`) aside.
+fn is_json_type(value: &str) -> bool {
+    let essence = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 /// An error answer.
@@ -251,39 +266,11 @@ impl From<NodeError> for ApiError {
     }
 }
 
-impl From<JsonRejection> for ApiError {
-    fn from(r: JsonRejection) -> ApiError {
-        match r {
-            JsonRejection::MissingJsonContentType(_) => ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "send the body as JSON with the header Content-Type: application/json",
-            ),
-            other => ApiError::new(StatusCode::BAD_REQUEST, "bad_json", other.body_text()),
-        }
+impl From<BadRequest> for ApiError {
+    fn from(e: BadRequest) -> ApiError {
+        let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
+        ApiError::new(status, e.code, e.message)
     }
-}
-
-impl From<PathRejection> for ApiError {
-    fn from(r: PathRejection) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, "bad_path", r.body_text())
-    }
-}
-
-type ApiResult<T> = Result<Json<T>, ApiError>;
-
-fn parse_state(text: &str) -> Result<StateCode, ApiError> {
-    text.parse()
-        .map_err(|e: hotline_core::ids::IdError| ApiError::new(StatusCode::BAD_REQUEST, "bad_state", e.to_string()))
-}
-
-fn parse_role(text: &str) -> Result<Role, ApiError> {
-    text.parse()
-        .map_err(|e: hotline_core::ids::IdError| ApiError::new(StatusCode::BAD_REQUEST, "bad_role", e.to_string()))
-}
-
-async fn status(State(s): State<ApiState>) -> ApiResult<crate::api_types::StatusView> {
-    Ok(Json(s.node.status().await?))
 }
 
 /// 200 when healthy, 503 with the reasons otherwise: monitoring reads the
@@ -316,264 +303,6 @@ async fn metrics(State(s): State<ApiState>) -> Result<Response, ApiError> {
 pub(crate) async fn metrics_response(node: &NodeHandle) -> Result<Response, NodeError> {
     let text = node.metrics_text().await?;
     Ok(([(axum::http::header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response())
-}
-
-async fn peers(State(s): State<ApiState>) -> ApiResult<Vec<crate::api_types::PeerView>> {
-    Ok(Json(s.node.peers().await?))
-}
-
-async fn liveness(State(s): State<ApiState>) -> ApiResult<Vec<crate::api_types::LivenessView>> {
-    Ok(Json(s.node.liveness().await?))
-}
-
-async fn directory(State(s): State<ApiState>) -> ApiResult<crate::api_types::DirectoryView> {
-    Ok(Json(s.node.directory().await?))
-}
-
-async fn state_view(
-    State(s): State<ApiState>,
-    path: Result<UrlPath<String>, PathRejection>,
-) -> ApiResult<crate::api_types::StateView> {
-    let UrlPath(state) = path?;
-    Ok(Json(s.node.state_view(parse_state(&state)?).await?))
-}
-
-async fn record(
-    State(s): State<ApiState>,
-    path: Result<UrlPath<(String, String)>, PathRejection>,
-) -> ApiResult<crate::api_types::RecordEntry> {
-    let UrlPath((state, role)) = path?;
-    Ok(Json(s.node.record(parse_state(&state)?, parse_role(&role)?).await?))
-}
-
-async fn history(
-    State(s): State<ApiState>,
-    path: Result<UrlPath<(String, String)>, PathRejection>,
-) -> ApiResult<Vec<crate::api_types::HistoryItem>> {
-    let UrlPath((state, role)) = path?;
-    Ok(Json(s.node.history(parse_state(&state)?, parse_role(&role)?).await?))
-}
-
-async fn publish(
-    State(s): State<ApiState>,
-    body: Result<Json<PublishRequest>, JsonRejection>,
-) -> Result<(StatusCode, Json<crate::api_types::RecordEntry>), ApiError> {
-    let Json(request) = body?;
-    let entry = s.node.publish_record(request.draft, request.validity_days).await?;
-    Ok((StatusCode::CREATED, Json(entry)))
-}
-
-async fn submit(
-    State(s): State<ApiState>,
-    body: Result<Json<SubmitRequest>, JsonRejection>,
-) -> ApiResult<crate::api_types::SubmitResponse> {
-    let Json(request) = body?;
-    let bytes = hex::decode(request.object_hex.trim())
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_object", format!("object_hex: {e}")))?;
-    let object = DirectoryObject::from_bytes(&bytes)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_object", format!("object_hex: {e}")))?;
-    Ok(Json(s.node.submit_object(object).await?))
-}
-
-/// Longest `wait` a client may ask for.
-const MAX_WAIT_SECS: u64 = 3600;
-
-/// The `key=value` pairs of a query string. Values here are ids, numbers
-/// and words, so no percent-decoding is needed; a value that needs it is
-/// refused by the parser of that parameter.
-fn query_pairs(raw: &Option<String>) -> Result<Vec<(&str, &str)>, ApiError> {
-    let Some(raw) = raw.as_deref() else { return Ok(Vec::new()) };
-    raw.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            p.split_once('=')
-                .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "bad_query", format!("{p:?} has no value")))
-        })
-        .collect()
-}
-
-fn query_error(message: String) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "bad_query", message)
-}
-
-fn parse_bool(key: &str, value: &str) -> Result<bool, ApiError> {
-    match value {
-        "true" | "1" => Ok(true),
-        "false" | "0" => Ok(false),
-        _ => Err(query_error(format!("{key} must be true or false"))),
-    }
-}
-
-fn parse_id<T: std::str::FromStr>(what: &str, text: &str) -> Result<T, ApiError> {
-    text.parse().map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "bad_id", format!("{what} must be 32 hex digits")))
-}
-
-async fn send(
-    State(s): State<ApiState>,
-    body: Result<Json<SendRequest>, JsonRejection>,
-) -> Result<(StatusCode, Json<crate::api_types::SendResponse>), ApiError> {
-    let Json(request) = body?;
-    Ok((StatusCode::CREATED, Json(s.node.send(request).await?)))
-}
-
-async fn messages(
-    State(s): State<ApiState>,
-    RawQuery(raw): RawQuery,
-) -> ApiResult<Vec<crate::api_types::MessageSummary>> {
-    let mut query = MessageQuery::default();
-    for (key, value) in query_pairs(&raw)? {
-        match key {
-            "box" => query.r#box = Some(value.to_string()),
-            "unread" => query.unread = parse_bool(key, value)?,
-            "case" => query.case = Some(parse_id::<CaseId>("case", value)?),
-            "limit" => {
-                query.limit = Some(value.parse::<usize>().map_err(|_| query_error("limit must be a number".into()))?);
-            }
-            "before" => query.before = Some(value.to_string()),
-            other => return Err(query_error(format!("unknown parameter {other:?}"))),
-        }
-    }
-    Ok(Json(s.node.messages(query).await?))
-}
-
-async fn ids(State(s): State<ApiState>, RawQuery(raw): RawQuery) -> ApiResult<crate::api_types::IdMatches> {
-    let mut prefix = None;
-    for (key, value) in query_pairs(&raw)? {
-        match key {
-            "prefix" => prefix = Some(value.to_string()),
-            other => return Err(query_error(format!("unknown parameter {other:?}"))),
-        }
-    }
-    let prefix = prefix.ok_or_else(|| query_error("prefix is required".into()))?;
-    if prefix.is_empty() || prefix.len() > 32 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(query_error("prefix must be 1 to 32 hex digits".into()));
-    }
-    Ok(Json(s.node.ids_with_prefix(prefix).await?))
-}
-
-async fn message(
-    State(s): State<ApiState>,
-    path: Result<UrlPath<String>, PathRejection>,
-    RawQuery(raw): RawQuery,
-) -> ApiResult<crate::api_types::MessageView> {
-    let UrlPath(id) = path?;
-    let id: MessageId = parse_id("message id", &id)?;
-    let mut mark_read = false;
-    for (key, value) in query_pairs(&raw)? {
-        match key {
-            "mark_read" => mark_read = parse_bool(key, value)?,
-            other => return Err(query_error(format!("unknown parameter {other:?}"))),
-        }
-    }
-    Ok(Json(s.node.message(id, mark_read).await?))
-}
-
-async fn wait(
-    State(s): State<ApiState>,
-    path: Result<UrlPath<String>, PathRejection>,
-    RawQuery(raw): RawQuery,
-) -> ApiResult<crate::api_types::MessageView> {
-    let UrlPath(id) = path?;
-    let id: MessageId = parse_id("message id", &id)?;
-    let mut secs = 30;
-    for (key, value) in query_pairs(&raw)? {
-        match key {
-            "timeout_secs" => {
-                secs = value
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|s| *s <= MAX_WAIT_SECS)
-                    .ok_or_else(|| query_error(format!("timeout_secs must be 0 to {MAX_WAIT_SECS}")))?;
-            }
-            other => return Err(query_error(format!("unknown parameter {other:?}"))),
-        }
-    }
-    // Make sure the message exists before waiting on it.
-    s.node.message(id, false).await?;
-    Ok(Json(s.node.wait_delivered(id, Duration::from_secs(secs)).await?))
-}
-
-async fn ack(
-    State(s): State<ApiState>,
-    path: Result<UrlPath<String>, PathRejection>,
-    body: Result<Json<AckRequest>, JsonRejection>,
-) -> Result<(StatusCode, Json<crate::api_types::SendResponse>), ApiError> {
-    let UrlPath(id) = path?;
-    let id: MessageId = parse_id("message id", &id)?;
-    let Json(request) = body?;
-    Ok((StatusCode::CREATED, Json(s.node.ack(id, request).await?)))
-}
-
-async fn thread(
-    State(s): State<ApiState>,
-    path: Result<UrlPath<String>, PathRejection>,
-) -> ApiResult<Vec<crate::api_types::MessageView>> {
-    let UrlPath(id) = path?;
-    Ok(Json(s.node.thread(parse_id("case id", &id)?).await?))
-}
-
-async fn outbox(State(s): State<ApiState>) -> ApiResult<Vec<crate::api_types::OutboxItem>> {
-    Ok(Json(s.node.outbox().await?))
-}
-
-async fn comcheck_start(
-    State(s): State<ApiState>,
-    body: Result<Json<ComcheckStartRequest>, JsonRejection>,
-) -> Result<(StatusCode, Json<crate::api_types::ComcheckView>), ApiError> {
-    let Json(request) = body?;
-    Ok((StatusCode::CREATED, Json(s.node.comcheck_start(request).await?)))
-}
-
-async fn schedule_add(
-    State(s): State<ApiState>,
-    body: Result<Json<crate::api_types::ComcheckScheduleRequest>, JsonRejection>,
-) -> Result<(StatusCode, Json<crate::api_types::ComcheckScheduleView>), ApiError> {
-    let Json(request) = body?;
-    Ok((StatusCode::CREATED, Json(s.node.comcheck_schedule(request).await?)))
-}
-
-async fn schedule_list(State(s): State<ApiState>) -> ApiResult<Vec<crate::api_types::ComcheckScheduleView>> {
-    Ok(Json(s.node.comcheck_schedules().await?))
-}
-
-async fn schedule_remove(
-    State(s): State<ApiState>,
-    path: Result<UrlPath<String>, PathRejection>,
-) -> ApiResult<serde_json::Value> {
-    let UrlPath(id) = path?;
-    let id: CaseId = parse_id("schedule id", &id)?;
-    s.node.comcheck_unschedule(id).await?;
-    Ok(Json(serde_json::json!({ "removed": id })))
-}
-
-async fn comcheck_list(State(s): State<ApiState>) -> ApiResult<Vec<crate::api_types::ComcheckView>> {
-    Ok(Json(s.node.comcheck_list().await?))
-}
-
-async fn comcheck_status(
-    State(s): State<ApiState>,
-    path: Result<UrlPath<String>, PathRejection>,
-) -> ApiResult<crate::api_types::ComcheckView> {
-    let UrlPath(id) = path?;
-    Ok(Json(s.node.comcheck_status(parse_id("comcheck id", &id)?).await?))
-}
-
-async fn comcheck_report(
-    State(s): State<ApiState>,
-    path: Result<UrlPath<String>, PathRejection>,
-) -> ApiResult<crate::api_types::ComcheckReportView> {
-    let UrlPath(id) = path?;
-    Ok(Json(s.node.comcheck_report(parse_id("comcheck id", &id)?).await?))
-}
-
-async fn comcheck_answer(
-    State(s): State<ApiState>,
-    path: Result<UrlPath<String>, PathRejection>,
-    body: Result<Json<ComcheckAnswerRequest>, JsonRejection>,
-) -> Result<(StatusCode, Json<crate::api_types::SendResponse>), ApiError> {
-    let UrlPath(id) = path?;
-    let Json(request) = body?;
-    Ok((StatusCode::CREATED, Json(s.node.comcheck_answer(parse_id("comcheck id", &id)?, request).await?)))
 }
 
 /// Server-sent events: one SSE event per [`crate::api_types::NodeEvent`],

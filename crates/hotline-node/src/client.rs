@@ -1,21 +1,20 @@
 //! A small async client of the control API, over the Unix socket. The CLI
-//! uses it; every method is one HTTP request on a fresh connection.
+//! uses it; every call is one HTTP request on a fresh connection.
+//!
+//! [`Client::call`] calls any endpoint of [`crate::endpoints`], as the
+//! endpoint defines it: `client.call(GetRecord { state, role })`. Only the
+//! three routes that do not answer one JSON value have methods of their
+//! own: [`Client::health`], [`Client::metrics`] and [`Client::events`].
 
 use crate::api::SOCKET_FILE;
-use crate::api_types::SendRequest as MessageRequest;
-use crate::api_types::{
-    AckRequest, DirectoryView, ErrorBody, HistoryItem, MessageQuery, MessageSummary, MessageView, NodeEvent,
-    OutboxItem, PeerView, PublishRequest, RecordEntry, SendResponse, StateView, StatusView, SubmitRequest,
-    SubmitResponse,
-};
-use hotline_core::{CaseId, DirectoryObject, MessageId, RecordDraft, Role, StateCode};
+use crate::api_types::{ErrorBody, NodeEvent};
+use crate::endpoints::{Endpoint, Verb};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper::header::{CONTENT_TYPE, HOST};
 use hyper::{Method, Request, Response};
 use hyper_util::rt::TokioIo;
-use serde::de::DeserializeOwned;
 use std::io;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
@@ -165,17 +164,21 @@ impl Client {
         Ok((status, bytes))
     }
 
-    async fn call<T: DeserializeOwned>(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<Vec<u8>>,
-    ) -> Result<T, ClientError> {
-        let (status, bytes) = self.exchange(method, path, body).await?;
+    /// Calls endpoint `request` and reads its answer.
+    pub async fn call<E: Endpoint>(&self, request: E) -> Result<E::Answer, ClientError> {
+        let method = match E::VERB {
+            Verb::Get => Method::GET,
+            Verb::Post => Method::POST,
+            Verb::Delete => Method::DELETE,
+        };
+        let body =
+            request.body().transpose().map_err(|e| ClientError::Protocol(format!("cannot encode the request: {e}")))?;
+        let uri = request.uri();
+        let (status, bytes) = self.exchange(method, &uri, body).await?;
         if status.is_success() {
-            return serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol(format!("{path}: {e}")));
+            return serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol(format!("{}: {e}", E::ROUTE)));
         }
-        Err(error_answer(status, &bytes, path))
+        Err(error_answer(status, &bytes, &uri))
     }
 
     /// `GET /health`: the node's health, whether it answered 200 or 503
@@ -200,170 +203,6 @@ impl Client {
             return String::from_utf8(bytes.to_vec()).map_err(|e| ClientError::Protocol(format!("/metrics: {e}")));
         }
         Err(error_answer(status, &bytes, "/metrics"))
-    }
-
-    fn json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, ClientError> {
-        serde_json::to_vec(value).map_err(|e| ClientError::Protocol(format!("cannot encode the request: {e}")))
-    }
-
-    /// `GET /v1/status`.
-    pub async fn status(&self) -> Result<StatusView, ClientError> {
-        self.call(Method::GET, "/v1/status", None).await
-    }
-
-    /// `GET /v1/peers`.
-    pub async fn peers(&self) -> Result<Vec<PeerView>, ClientError> {
-        self.call(Method::GET, "/v1/peers", None).await
-    }
-
-    /// `GET /v1/liveness`: every member node's liveness.
-    pub async fn liveness(&self) -> Result<Vec<crate::api_types::LivenessView>, ClientError> {
-        self.call(Method::GET, "/v1/liveness", None).await
-    }
-
-    /// `GET /v1/directory`.
-    pub async fn directory(&self) -> Result<DirectoryView, ClientError> {
-        self.call(Method::GET, "/v1/directory", None).await
-    }
-
-    /// `GET /v1/directory/{state}`.
-    pub async fn state(&self, state: StateCode) -> Result<StateView, ClientError> {
-        self.call(Method::GET, &format!("/v1/directory/{state}"), None).await
-    }
-
-    /// `GET /v1/directory/{state}/{role}`.
-    pub async fn record(&self, state: StateCode, role: &Role) -> Result<RecordEntry, ClientError> {
-        self.call(Method::GET, &format!("/v1/directory/{state}/{role}"), None).await
-    }
-
-    /// `GET /v1/directory/{state}/{role}/history`.
-    pub async fn history(&self, state: StateCode, role: &Role) -> Result<Vec<HistoryItem>, ClientError> {
-        self.call(Method::GET, &format!("/v1/directory/{state}/{role}/history"), None).await
-    }
-
-    /// `POST /v1/records`: sign, store and publish the next version of this
-    /// node's state's record for `draft.role`. `validity_days: None` takes
-    /// the longest validity the charter allows.
-    pub async fn publish_record(
-        &self,
-        draft: &RecordDraft,
-        validity_days: Option<u64>,
-    ) -> Result<RecordEntry, ClientError> {
-        let body = Self::json(&PublishRequest { draft: draft.clone(), validity_days })?;
-        self.call(Method::POST, "/v1/records", Some(body)).await
-    }
-
-    /// `POST /v1/objects`: hand the daemon a signed object (an admission, a
-    /// revocation) made elsewhere.
-    pub async fn submit_object(&self, object: &DirectoryObject) -> Result<SubmitResponse, ClientError> {
-        let object_hex = hex::encode(object.to_bytes());
-        let body = Self::json(&SubmitRequest { object_hex })?;
-        self.call(Method::POST, "/v1/objects", Some(body)).await
-    }
-
-    /// `POST /v1/messages`: writes and queues a message.
-    pub async fn send_message(&self, request: &MessageRequest) -> Result<SendResponse, ClientError> {
-        self.call(Method::POST, "/v1/messages", Some(Self::json(request)?)).await
-    }
-
-    /// `GET /v1/messages`.
-    pub async fn messages(&self, query: &MessageQuery) -> Result<Vec<MessageSummary>, ClientError> {
-        let mut path = format!("/v1/messages?box={}", query.r#box.as_deref().unwrap_or("inbox"));
-        if query.unread {
-            path.push_str("&unread=true");
-        }
-        if let Some(case) = query.case {
-            path.push_str(&format!("&case={case}"));
-        }
-        if let Some(limit) = query.limit {
-            path.push_str(&format!("&limit={limit}"));
-        }
-        if let Some(before) = &query.before {
-            path.push_str(&format!("&before={before}"));
-        }
-        self.call(Method::GET, &path, None).await
-    }
-
-    /// `GET /v1/ids?prefix=HEX`. `prefix` must be hex digits.
-    pub async fn ids_with_prefix(&self, prefix: &str) -> Result<crate::api_types::IdMatches, ClientError> {
-        self.call(Method::GET, &format!("/v1/ids?prefix={prefix}"), None).await
-    }
-
-    /// `GET /v1/messages/{id}`; `mark_read` marks a received message read.
-    pub async fn message(&self, id: MessageId, mark_read: bool) -> Result<MessageView, ClientError> {
-        self.call(Method::GET, &format!("/v1/messages/{id}?mark_read={mark_read}"), None).await
-    }
-
-    /// `GET /v1/messages/{id}/wait`: the message once every recipient node
-    /// receipted it, or as it stands after `timeout_secs`.
-    pub async fn wait_delivered(&self, id: MessageId, timeout_secs: u64) -> Result<MessageView, ClientError> {
-        self.call(Method::GET, &format!("/v1/messages/{id}/wait?timeout_secs={timeout_secs}"), None).await
-    }
-
-    /// `POST /v1/messages/{id}/ack`.
-    pub async fn ack(&self, id: MessageId, request: &AckRequest) -> Result<SendResponse, ClientError> {
-        self.call(Method::POST, &format!("/v1/messages/{id}/ack"), Some(Self::json(request)?)).await
-    }
-
-    /// `GET /v1/cases/{id}`.
-    pub async fn thread(&self, case: CaseId) -> Result<Vec<MessageView>, ClientError> {
-        self.call(Method::GET, &format!("/v1/cases/{case}"), None).await
-    }
-
-    /// `POST /v1/comchecks`: starts a communication check.
-    pub async fn comcheck_start(
-        &self,
-        request: &crate::api_types::ComcheckStartRequest,
-    ) -> Result<crate::api_types::ComcheckView, ClientError> {
-        self.call(Method::POST, "/v1/comchecks", Some(Self::json(request)?)).await
-    }
-
-    /// `POST /v1/comchecks/schedules`: a periodic, unannounced check.
-    pub async fn comcheck_schedule(
-        &self,
-        request: &crate::api_types::ComcheckScheduleRequest,
-    ) -> Result<crate::api_types::ComcheckScheduleView, ClientError> {
-        self.call(Method::POST, "/v1/comchecks/schedules", Some(Self::json(request)?)).await
-    }
-
-    /// `GET /v1/comchecks/schedules`.
-    pub async fn comcheck_schedules(&self) -> Result<Vec<crate::api_types::ComcheckScheduleView>, ClientError> {
-        self.call(Method::GET, "/v1/comchecks/schedules", None).await
-    }
-
-    /// `DELETE /v1/comchecks/schedules/{id}`.
-    pub async fn comcheck_unschedule(&self, id: CaseId) -> Result<(), ClientError> {
-        let _: serde_json::Value = self.call(Method::DELETE, &format!("/v1/comchecks/schedules/{id}"), None).await?;
-        Ok(())
-    }
-
-    /// `GET /v1/comchecks`.
-    pub async fn comcheck_list(&self) -> Result<Vec<crate::api_types::ComcheckView>, ClientError> {
-        self.call(Method::GET, "/v1/comchecks", None).await
-    }
-
-    /// `GET /v1/comchecks/{id}`.
-    pub async fn comcheck_status(&self, id: CaseId) -> Result<crate::api_types::ComcheckView, ClientError> {
-        self.call(Method::GET, &format!("/v1/comchecks/{id}"), None).await
-    }
-
-    /// `POST /v1/comchecks/{id}/report`: the signed report (after the deadline).
-    pub async fn comcheck_report(&self, id: CaseId) -> Result<crate::api_types::ComcheckReportView, ClientError> {
-        self.call(Method::POST, &format!("/v1/comchecks/{id}/report"), Some(b"{}".to_vec())).await
-    }
-
-    /// `POST /v1/comchecks/{id}/answer`: answers a challenge received.
-    pub async fn comcheck_answer(
-        &self,
-        id: CaseId,
-        request: &crate::api_types::ComcheckAnswerRequest,
-    ) -> Result<SendResponse, ClientError> {
-        self.call(Method::POST, &format!("/v1/comchecks/{id}/answer"), Some(Self::json(request)?)).await
-    }
-
-    /// `GET /v1/outbox`.
-    pub async fn outbox(&self) -> Result<Vec<OutboxItem>, ClientError> {
-        self.call(Method::GET, "/v1/outbox", None).await
     }
 
     /// `GET /v1/events`: the live event stream. Events are delivered from

@@ -14,7 +14,9 @@
 //!   (answering the user, acknowledging a peer, forwarding gossip, updating
 //!   the gating) only once the batch is on disk.
 //! - It speaks libp2p only through `hotline_net::NetworkHandle`.
-//! - The CLI talks to it only through the control API ([`api`], [`Client`]).
+//! - The CLI talks to it only through the control API ([`api`], [`Client`]),
+//!   whose endpoints are each defined once, in [`endpoints`]: the server
+//!   serves and the client calls every one of them the same generic way.
 //!
 //! **Shape.** [`Node::start`] opens the store and keys, starts the network,
 //! spawns one actor task that owns the `Directory` (see the `actor` module's
@@ -39,6 +41,7 @@ mod actor;
 pub mod api;
 pub mod api_types;
 mod client;
+pub mod endpoints;
 mod error;
 mod handle;
 mod liveness;

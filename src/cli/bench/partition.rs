@@ -22,7 +22,11 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use hotline_core::{Role, StateCode};
 use hotline_node::Client;
+use hotline_node::api_types::PublishRequest;
 use hotline_node::api_types::{MessageQuery, SendRequest};
+use hotline_node::endpoints::{
+    GetLiveness, GetOutbox, GetPeers, GetStatus, ListMessages, PublishRecord, SendMessage, WaitDelivered,
+};
 use hotline_store::NodeConfig;
 use hotline_testbed::Bed;
 use serde::Serialize;
@@ -137,14 +141,18 @@ pub(super) fn partition(args: PartitionArgs, out: &Out) -> Result<()> {
 
     crate::cli::daemon::runtime()?.block_on(async {
         for (i, c) in clients.iter().enumerate() {
-            wait_until(GIVE_UP, "a daemon's control socket", || async { c.status().await.ok() }).await?;
+            wait_until(GIVE_UP, "a daemon's control socket", || async { c.call(GetStatus).await.ok() }).await?;
             let m = &network.members[i];
-            c.publish_record(&example_draft(m.state, Role::technical(), m.node_id), None).await?;
+            c.call(PublishRecord(PublishRequest {
+                draft: example_draft(m.state, Role::technical(), m.node_id),
+                validity_days: None,
+            }))
+            .await?;
         }
         for c in &clients {
             wait_until(GIVE_UP, "the directories and connections", || async {
-                let status = c.status().await.ok()?;
-                let all = c.liveness().await.ok()?.iter().all(|l| l.connected);
+                let status = c.call(GetStatus).await.ok()?;
+                let all = c.call(GetLiveness).await.ok()?.iter().all(|l| l.connected);
                 (status.live_objects == 3 * n && all).then_some(())
             })
             .await?;
@@ -162,8 +170,8 @@ pub(super) fn partition(args: PartitionArgs, out: &Out) -> Result<()> {
         wait_until(GIVE_UP, "the baseline update everywhere", || converged(&clients)).await?;
         let converge_ms = ms(started.elapsed());
         let started = Instant::now();
-        let sent = clients[left[0]].send_message(&message(states[right[0]], "baseline".into())).await?;
-        clients[left[0]].wait_delivered(sent.msg_id, 60).await?;
+        let sent = clients[left[0]].call(SendMessage(message(states[right[0]], "baseline".into()))).await?;
+        clients[left[0]].call(WaitDelivered { id: sent.msg_id, timeout_secs: 60 }).await?;
         let baseline = Baseline { converge_ms, delivery_ms: ms(started.elapsed()) };
 
         let (mut detect, mut heal, mut drain) = (Vec::new(), Vec::new(), Vec::new());
@@ -176,7 +184,7 @@ pub(super) fn partition(args: PartitionArgs, out: &Out) -> Result<()> {
             for k in 0..args.messages {
                 for (from, to) in [(left[0], right[right.len() - 1]), (right[0], left[left.len() - 1])] {
                     let subject = format!("cut {cut} from {} message {k}", states[from]);
-                    clients[from].send_message(&message(states[to], subject.clone())).await?;
+                    clients[from].call(SendMessage(message(states[to], subject.clone()))).await?;
                     *expected.entry((to, subject)).or_default() += 1;
                 }
             }
@@ -184,7 +192,7 @@ pub(super) fn partition(args: PartitionArgs, out: &Out) -> Result<()> {
             let watching = &clients[left[0]];
             let mut unseen = other_half.clone();
             while !unseen.is_empty() && cut_at.elapsed() < Duration::from_secs(args.cut_secs) {
-                let views = watching.liveness().await?;
+                let views = watching.call(GetLiveness).await?;
                 unseen.retain(|peer| {
                     let gone = views.iter().any(|v| v.node == *peer && !v.connected);
                     if gone {
@@ -204,7 +212,7 @@ pub(super) fn partition(args: PartitionArgs, out: &Out) -> Result<()> {
             heal.push(ms(healed.elapsed()));
             wait_until(GIVE_UP, "every queued message to be receipted", || async {
                 for c in &clients {
-                    if !c.outbox().await.ok()?.is_empty() {
+                    if !c.call(GetOutbox).await.ok()?.is_empty() {
                         return None;
                     }
                 }
@@ -215,7 +223,7 @@ pub(super) fn partition(args: PartitionArgs, out: &Out) -> Result<()> {
             // Let the mesh settle before the next cut.
             for c in &clients {
                 wait_until(GIVE_UP, "every connection back", || async {
-                    c.liveness().await.ok()?.iter().all(|l| l.connected).then_some(())
+                    c.call(GetLiveness).await.ok()?.iter().all(|l| l.connected).then_some(())
                 })
                 .await?;
             }
@@ -256,14 +264,14 @@ async fn publish_update(clients: &[Client], network: &LocalNetwork, i: usize, no
     let m = &network.members[i];
     let mut draft = example_draft(m.state, Role::technical(), m.node_id);
     draft.organization = format!("{} ({note})", draft.organization);
-    clients[i].publish_record(&draft, None).await?;
+    clients[i].call(PublishRecord(PublishRequest { draft: draft.clone(), validity_days: None })).await?;
     Ok(())
 }
 
 async fn converged(clients: &[Client]) -> Option<()> {
     let mut digests = Vec::with_capacity(clients.len());
     for c in clients {
-        let s = c.status().await.ok()?;
+        let s = c.call(GetStatus).await.ok()?;
         digests.push((s.digest_hash, s.pending));
     }
     (digests.windows(2).all(|w| w[0] == w[1]) && digests[0].1 == 0).then_some(())
@@ -273,7 +281,7 @@ async fn converged(clients: &[Client]) -> Option<()> {
 async fn connections(clients: &[Client]) -> Result<usize> {
     let mut ends = 0;
     for c in clients {
-        ends += c.peers().await?.iter().map(|p| p.addrs.len()).sum::<usize>();
+        ends += c.call(GetPeers).await?.iter().map(|p| p.addrs.len()).sum::<usize>();
     }
     Ok(ends / 2)
 }
@@ -292,7 +300,7 @@ async fn counts(clients: &[Client], expected: &HashMap<(usize, String), usize>) 
     let mut wrong: HashMap<usize, usize> = HashMap::new();
     let recipients: std::collections::BTreeSet<usize> = expected.keys().map(|(to, _)| *to).collect();
     for to in recipients {
-        let inbox = clients[to].messages(&MessageQuery { limit: Some(1000), ..Default::default() }).await?;
+        let inbox = clients[to].call(ListMessages(MessageQuery { limit: Some(1000), ..Default::default() })).await?;
         let mut seen: HashMap<&str, usize> = HashMap::new();
         for m in &inbox {
             *seen.entry(m.subject.as_str()).or_default() += 1;

@@ -19,6 +19,7 @@ use hotline_core::{Address, CaseId, Fields, Message, MessageId, MessageType, Rol
 use hotline_node::Client;
 use hotline_node::api_types::MessageQuery;
 use hotline_node::api_types::MessageState;
+use hotline_node::endpoints::{GetStatus, GetThread, ListMessages};
 use hotline_store::{MessageRow, NodeConfig, ReceivedRow, SentRow, Store, WriteBatch};
 use serde::Serialize;
 use std::path::Path;
@@ -144,7 +145,7 @@ fn measure(dir: &Path, thread: Option<CaseId>) -> Result<(Reads, Option<Percenti
     let client = Client::for_data_dir(dir);
     let result = crate::cli::daemon::runtime()?.block_on(async {
         let deadline = started + Duration::from_secs(600);
-        while client.status().await.is_err() {
+        while client.call(GetStatus).await.is_err() {
             if Instant::now() > deadline {
                 bail!("the daemon did not answer within 600 s");
             }
@@ -158,7 +159,7 @@ fn measure(dir: &Path, thread: Option<CaseId>) -> Result<(Reads, Option<Percenti
         let mut page = Vec::new();
         for _ in 0..20 {
             let t = Instant::now();
-            let list = client.messages(&MessageQuery { limit: Some(50), ..Default::default() }).await?;
+            let list = client.call(ListMessages(MessageQuery { limit: Some(50), ..Default::default() })).await?;
             page.push(t.elapsed().as_secs_f64() * 1000.0);
             if list.is_empty() {
                 bail!("the inbox is empty");
@@ -170,7 +171,7 @@ fn measure(dir: &Path, thread: Option<CaseId>) -> Result<(Reads, Option<Percenti
                 let mut times = Vec::new();
                 for _ in 0..5 {
                     let t = Instant::now();
-                    let views = client.thread(case).await?;
+                    let views = client.call(GetThread { case }).await?;
                     times.push(t.elapsed().as_secs_f64() * 1000.0);
                     if views.len() != THREAD {
                         bail!("the long thread has {} messages, not {THREAD}", views.len());

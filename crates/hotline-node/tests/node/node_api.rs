@@ -3,6 +3,10 @@
 
 use hotline_core::{DirectoryObject, Role};
 use hotline_node::api_types::NodeEvent;
+use hotline_node::api_types::PublishRequest;
+use hotline_node::endpoints::{
+    GetDirectory, GetHistory, GetPeers, GetRecord, GetState, GetStatus, PublishRecord, SubmitObject,
+};
 use hotline_node::testkit::*;
 use hotline_node::{Client, ClientError, Node, NodeError, NodeOptions, SOCKET_FILE, run_until_signal};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
@@ -67,7 +71,7 @@ async fn control_api_over_the_unix_socket() {
     }
 
     let client = Client::for_data_dir(&p.data);
-    let status = client.status().await.unwrap_or_else(|e| panic!("status: {e}"));
+    let status = client.call(GetStatus).await.unwrap_or_else(|e| panic!("status: {e}"));
     assert_eq!(status.state, "FRA");
     assert!(status.admitted);
     assert_eq!(status.peer_id, node.peer_id().to_string());
@@ -79,7 +83,10 @@ async fn control_api_over_the_unix_socket() {
 
     // Publish through the API: signed with the state key, stored, announced.
     let draft = draft("policy", node_of(node.peer_id()), "ANSSI");
-    let entry = client.publish_record(&draft, Some(200)).await.unwrap_or_else(|e| panic!("publish: {e}"));
+    let entry = client
+        .call(PublishRecord(PublishRequest { draft: draft.clone(), validity_days: Some(200) }))
+        .await
+        .unwrap_or_else(|e| panic!("publish: {e}"));
     assert_eq!((entry.key.as_str(), entry.seq, entry.status.as_str()), ("rec/FRA/policy", 1, "current"));
     assert_eq!(entry.record.organization, "ANSSI");
     loop {
@@ -93,34 +100,57 @@ async fn control_api_over_the_unix_socket() {
         }
     }
 
-    let directory = client.directory().await.unwrap_or_else(|e| panic!("{e}"));
+    let directory = client.call(GetDirectory).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(directory.admissions.len(), 1);
     assert_eq!(directory.records, vec![entry.clone()]);
     let fra = "FRA".parse().unwrap_or_else(|e| panic!("{e}"));
-    let state = client.state(fra).await.unwrap_or_else(|e| panic!("{e}"));
+    let state = client.call(GetState { state: fra }).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(state.admission.map(|a| a.in_force), Some(true));
-    assert_eq!(client.record(fra, &Role::policy()).await.unwrap_or_else(|e| panic!("{e}")), entry);
-    let second = client.publish_record(&draft, None).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        client.call(GetRecord { state: fra, role: Role::policy() }).await.unwrap_or_else(|e| panic!("{e}")),
+        entry
+    );
+    let second = client
+        .call(PublishRecord(PublishRequest { draft: draft.clone(), validity_days: None }))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(second.seq, 2);
-    let history = client.history(fra, &Role::policy()).await.unwrap_or_else(|e| panic!("{e}"));
+    let history = client.call(GetHistory { state: fra, role: Role::policy() }).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(history.iter().map(|h| h.seq).collect::<Vec<_>>(), [1, 2]);
-    assert!(client.peers().await.unwrap_or_else(|e| panic!("{e}")).is_empty());
+    assert!(client.call(GetPeers).await.unwrap_or_else(|e| panic!("{e}")).is_empty());
 
     // Submitting a known object is a duplicate, not an error.
     let held = node.handle().directory().await.unwrap_or_else(|e| panic!("{e}"));
     let admission = net.admission(fra, &p.state_key);
-    let outcome = client.submit_object(&DirectoryObject::Admission(admission)).await.unwrap_or_else(|e| panic!("{e}"));
+    let outcome =
+        client.call(SubmitObject(DirectoryObject::Admission(admission))).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(outcome.outcome, hotline_node::api_types::SubmitOutcome::Duplicate);
     assert_eq!(held.admissions.len(), 1);
 
     // Errors: a stable code and one line, as JSON.
     let mut bad = draft.clone();
     bad.emails.clear();
-    assert_api_error(client.publish_record(&bad, None).await, 400, "invalid_field");
-    assert_api_error(client.publish_record(&draft, Some(0)).await, 400, "bad_validity");
-    assert_api_error(client.publish_record(&draft, Some(400)).await, 400, "validity_too_long");
-    assert_api_error(client.record(fra, &Role::technical()).await, 404, "not_found");
-    assert_api_error(client.state("DEU".parse().unwrap_or_else(|e| panic!("{e}"))).await, 404, "not_found");
+    assert_api_error(
+        client.call(PublishRecord(PublishRequest { draft: bad.clone(), validity_days: None })).await,
+        400,
+        "invalid_field",
+    );
+    assert_api_error(
+        client.call(PublishRecord(PublishRequest { draft: draft.clone(), validity_days: Some(0) })).await,
+        400,
+        "bad_validity",
+    );
+    assert_api_error(
+        client.call(PublishRecord(PublishRequest { draft: draft.clone(), validity_days: Some(400) })).await,
+        400,
+        "validity_too_long",
+    );
+    assert_api_error(client.call(GetRecord { state: fra, role: Role::technical() }).await, 404, "not_found");
+    assert_api_error(
+        client.call(GetState { state: "DEU".parse().unwrap_or_else(|e| panic!("{e}")) }).await,
+        404,
+        "not_found",
+    );
     let (status, body) = raw(&socket, &get("/v1/directory/XYZ")).await;
     assert_eq!((status, body["error"]["code"].as_str()), (400, Some("bad_state")));
     let (status, body) = raw(&socket, &get("/v1/nowhere")).await;
@@ -161,7 +191,7 @@ async fn control_api_over_the_unix_socket() {
         }
     }
     assert!(!socket.exists(), "the socket is removed on shutdown");
-    match client.status().await {
+    match client.call(GetStatus).await {
         Err(e @ ClientError::DaemonNotRunning { .. }) => assert!(e.to_string().contains("not running"), "{e}"),
         other => panic!("expected DaemonNotRunning, got {other:?}"),
     }
