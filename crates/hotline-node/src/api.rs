@@ -6,7 +6,7 @@
 //!
 //! Every endpoint that answers one JSON value is defined once in
 //! [`crate::endpoints`] and served here by one generic handler
-//! ([`serve`]); `docs/api.md` lists them all. Three routes are served by
+//! (`serve`); `docs/api.md` lists them all. Three routes are served by
 //! hand: `GET /health` (200 healthy, 503 not, the same [`HealthView`](crate::api_types::HealthView)
 //! either way), `GET /metrics` (OpenMetrics text) and `GET /v1/events`
 //! (server-sent [`NodeEvent`](crate::api_types::NodeEvent)s).
