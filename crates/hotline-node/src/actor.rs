@@ -64,7 +64,9 @@ use commits::{After, Committed, InFlight};
 mod directory;
 mod messaging;
 mod peers;
+mod responder;
 mod status;
+pub(crate) use responder::Responder;
 mod tasks;
 
 pub(crate) use comcheck::Comchecks;
@@ -405,7 +407,7 @@ impl Actor {
             Completion::GroupSealFailed { group, error } => self.group_seal_failed(group, error),
             Completion::SealFailed { msg_id, error, reply } => {
                 self.mail.acks_in_flight.retain(|_, ack| *ack != msg_id);
-                let _ = reply.send(Err(NodeError::Internal { code: "seal_failed", message: error }));
+                reply.send(Err(NodeError::Internal { code: "seal_failed", message: error }));
             }
             Completion::Sealed { message, bytes, sealed, extra, reply } => {
                 self.queue(*message, bytes, sealed, extra, reply)

@@ -20,7 +20,7 @@
 
 use crate::api_types::{ErrorBody, ErrorDetail};
 use crate::endpoints::{self, BadRequest, Endpoint, Parts, Verb};
-use crate::error::NodeError;
+use crate::error::{ApiFailure, NodeError};
 use crate::handle::NodeHandle;
 use axum::body::Bytes;
 use axum::extract::rejection::RawPathParamsRejection;
@@ -207,7 +207,7 @@ async fn serve<E: Endpoint>(
     let is_json = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(is_json_type);
     let body = (!body.is_empty() || headers.contains_key(header::CONTENT_TYPE)).then(|| (is_json, body.to_vec()));
     let request = Parts::new(params, query.as_deref(), body).and_then(|parts| E::parse(&parts))?;
-    let answer = request.answer(&s.node).await?;
+    let answer = request.answer(&s.node).await.map_err(|e| ApiError::failure(&e))?;
     let status = if E::CREATES { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(answer)).into_response())
 }
@@ -241,28 +241,18 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl ApiError {
+    /// The answer to an operation's error: its code, and the status its
+    /// kind calls for.
+    fn failure(e: &impl ApiFailure) -> ApiError {
+        let status = StatusCode::from_u16(e.kind().http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        ApiError::new(status, e.code(), e.to_string())
+    }
+}
+
 impl From<NodeError> for ApiError {
     fn from(e: NodeError) -> ApiError {
-        let status = match &e {
-            NodeError::Rejected(_) | NodeError::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            NodeError::NotFound(_) => StatusCode::NOT_FOUND,
-            NodeError::NotAdmitted { .. } => StatusCode::CONFLICT,
-            NodeError::StoreFailed(_) | NodeError::Stopped | NodeError::Terminated(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
-            // Every variant named: a new one must choose its status.
-            NodeError::Internal { .. }
-            | NodeError::Store(_)
-            | NodeError::Net(_)
-            | NodeError::Config(_)
-            | NodeError::StateMismatch { .. }
-            | NodeError::AlreadyRunning { .. }
-            | NodeError::Io { .. }
-            | NodeError::DataDirPermissions { .. }
-            | NodeError::NoListenAddress { .. }
-            | NodeError::Logging(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        ApiError::new(status, e.code(), e.to_string())
+        ApiError::failure(&e)
     }
 }
 
@@ -353,17 +343,21 @@ mod tests {
     /// 5xx, whatever its code, and bad input a 4xx.
     #[test]
     fn server_faults_are_5xx_and_bad_input_4xx() {
-        let status = |e: NodeError| ApiError::from(e).status;
-        let internal = NodeError::Internal { code: "random_failed", message: "no entropy".into() };
-        assert_eq!(status(internal), StatusCode::INTERNAL_SERVER_ERROR);
-        let seal = NodeError::Internal { code: "seal_failed", message: "x".into() };
-        assert_eq!(status(seal), StatusCode::INTERNAL_SERVER_ERROR);
-        assert_eq!(status(NodeError::BadRequest { code: "bad_limit", message: "x".into() }), StatusCode::BAD_REQUEST);
-        assert_eq!(status(NodeError::NotAdmitted { state: "FRA".into() }), StatusCode::CONFLICT);
-        assert_eq!(status(NodeError::StoreFailed("disk".into())), StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(
-            ApiError::from(NodeError::Internal { code: "seal_failed", message: "x".into() }).code,
-            "seal_failed"
-        );
+        use crate::error::{PublishError, QueryError, SendError};
+        let status = |e: &dyn Fn() -> ApiError| e().status;
+        let internal = || ApiError::from(NodeError::Internal { code: "random_failed", message: "no entropy".into() });
+        assert_eq!(status(&internal), StatusCode::INTERNAL_SERVER_ERROR);
+        let seal =
+            || ApiError::failure(&SendError::Node(NodeError::Internal { code: "seal_failed", message: "x".into() }));
+        assert_eq!((seal().status, seal().code.as_str()), (StatusCode::INTERNAL_SERVER_ERROR, "seal_failed"));
+        let limit = || ApiError::failure(&QueryError::BadLimit { limit: 0, max: 1000 });
+        assert_eq!((limit().status, limit().code.as_str()), (StatusCode::BAD_REQUEST, "bad_limit"));
+        let admitted =
+            || ApiError::failure(&PublishError::NotAdmitted("FRA".parse().unwrap_or_else(|e| panic!("{e}"))));
+        assert_eq!(status(&admitted), StatusCode::CONFLICT);
+        let disk = || ApiError::failure(&SendError::Node(NodeError::StoreFailed("disk".into())));
+        assert_eq!(status(&disk), StatusCode::SERVICE_UNAVAILABLE);
+        let unknown = || ApiError::failure(&SendError::NoParent(hotline_core::MessageId([1; 16])));
+        assert_eq!((unknown().status, unknown().code.as_str()), (StatusCode::NOT_FOUND, "not_found"));
     }
 }

@@ -20,7 +20,10 @@ use crate::api_types::{
     MessageSummary, MessageView, OutboxItem, PeerView, PublishRequest, RecordEntry, SendRequest, SendResponse,
     StateView, StatusView, SubmitRequest, SubmitResponse,
 };
-use crate::error::NodeError;
+use crate::error::{
+    AckError, AnswerError, ApiFailure, NodeError, PublishError, QueryError, ReportError, ScheduleError, SendError,
+    StartError, SubmitError,
+};
 use crate::handle::NodeHandle;
 use hotline_core::{CaseId, DirectoryObject, MessageId, Role, StateCode};
 use serde::de::DeserializeOwned;
@@ -62,6 +65,9 @@ pub trait Endpoint: Sized + Send + 'static {
     const CREATES: bool = false;
     /// What a successful call answers.
     type Answer: Serialize + DeserializeOwned + Send + 'static;
+    /// Why a call fails: the operation's own error, with its codes and
+    /// the HTTP status each of them calls for.
+    type Error: ApiFailure;
 
     /// The path, with this request's parameters and query string.
     fn uri(&self) -> String;
@@ -75,7 +81,7 @@ pub trait Endpoint: Sized + Send + 'static {
     fn parse(parts: &Parts) -> Result<Self, BadRequest>;
 
     /// The node's answer.
-    fn answer(self, node: &NodeHandle) -> impl Future<Output = Result<Self::Answer, NodeError>> + Send;
+    fn answer(self, node: &NodeHandle) -> impl Future<Output = Result<Self::Answer, Self::Error>> + Send;
 }
 
 /// A request the server could not read: its HTTP status, stable code and
@@ -201,6 +207,7 @@ macro_rules! plain_get {
             const VERB: Verb = Verb::Get;
             const ROUTE: &'static str = $route;
             type Answer = $answer;
+            type Error = NodeError;
 
             fn uri(&self) -> String {
                 $route.to_string()
@@ -258,6 +265,7 @@ impl Endpoint for GetState {
     const VERB: Verb = Verb::Get;
     const ROUTE: &'static str = "/v1/directory/{state}";
     type Answer = StateView;
+    type Error = NodeError;
 
     fn uri(&self) -> String {
         format!("/v1/directory/{}", self.state)
@@ -287,6 +295,7 @@ impl Endpoint for GetRecord {
     const VERB: Verb = Verb::Get;
     const ROUTE: &'static str = "/v1/directory/{state}/{role}";
     type Answer = RecordEntry;
+    type Error = NodeError;
 
     fn uri(&self) -> String {
         format!("/v1/directory/{}/{}", self.state, self.role)
@@ -316,6 +325,7 @@ impl Endpoint for GetHistory {
     const VERB: Verb = Verb::Get;
     const ROUTE: &'static str = "/v1/directory/{state}/{role}/history";
     type Answer = Vec<HistoryItem>;
+    type Error = NodeError;
 
     fn uri(&self) -> String {
         format!("/v1/directory/{}/{}/history", self.state, self.role)
@@ -341,6 +351,7 @@ impl Endpoint for PublishRecord {
     const ROUTE: &'static str = "/v1/records";
     const CREATES: bool = true;
     type Answer = RecordEntry;
+    type Error = PublishError;
 
     fn uri(&self) -> String {
         Self::ROUTE.to_string()
@@ -355,7 +366,7 @@ impl Endpoint for PublishRecord {
         Ok(PublishRecord(parts.json()?))
     }
 
-    async fn answer(self, node: &NodeHandle) -> Result<RecordEntry, NodeError> {
+    async fn answer(self, node: &NodeHandle) -> Result<RecordEntry, PublishError> {
         node.publish_record(self.0.draft, self.0.validity_days).await
     }
 }
@@ -369,6 +380,7 @@ impl Endpoint for SubmitObject {
     const VERB: Verb = Verb::Post;
     const ROUTE: &'static str = "/v1/objects";
     type Answer = SubmitResponse;
+    type Error = SubmitError;
 
     fn uri(&self) -> String {
         Self::ROUTE.to_string()
@@ -386,7 +398,7 @@ impl Endpoint for SubmitObject {
         Ok(SubmitObject(DirectoryObject::from_bytes(&bytes).map_err(|e| bad(&e))?))
     }
 
-    async fn answer(self, node: &NodeHandle) -> Result<SubmitResponse, NodeError> {
+    async fn answer(self, node: &NodeHandle) -> Result<SubmitResponse, SubmitError> {
         node.submit_object(self.0).await
     }
 }
@@ -400,6 +412,7 @@ impl Endpoint for SendMessage {
     const ROUTE: &'static str = "/v1/messages";
     const CREATES: bool = true;
     type Answer = SendResponse;
+    type Error = SendError;
 
     fn uri(&self) -> String {
         Self::ROUTE.to_string()
@@ -414,7 +427,7 @@ impl Endpoint for SendMessage {
         Ok(SendMessage(parts.json()?))
     }
 
-    async fn answer(self, node: &NodeHandle) -> Result<SendResponse, NodeError> {
+    async fn answer(self, node: &NodeHandle) -> Result<SendResponse, SendError> {
         node.send(self.0).await
     }
 }
@@ -428,6 +441,7 @@ impl Endpoint for ListMessages {
     const VERB: Verb = Verb::Get;
     const ROUTE: &'static str = "/v1/messages";
     type Answer = Vec<MessageSummary>;
+    type Error = QueryError;
 
     fn uri(&self) -> String {
         let q = &self.0;
@@ -464,7 +478,7 @@ impl Endpoint for ListMessages {
         Ok(ListMessages(query))
     }
 
-    async fn answer(self, node: &NodeHandle) -> Result<Vec<MessageSummary>, NodeError> {
+    async fn answer(self, node: &NodeHandle) -> Result<Vec<MessageSummary>, QueryError> {
         node.messages(self.0).await
     }
 }
@@ -480,6 +494,7 @@ impl Endpoint for FindIds {
     const VERB: Verb = Verb::Get;
     const ROUTE: &'static str = "/v1/ids";
     type Answer = IdMatches;
+    type Error = NodeError;
 
     fn uri(&self) -> String {
         format!("/v1/ids?prefix={}", self.prefix)
@@ -513,6 +528,7 @@ impl Endpoint for GetMessage {
     const VERB: Verb = Verb::Get;
     const ROUTE: &'static str = "/v1/messages/{id}";
     type Answer = MessageView;
+    type Error = NodeError;
 
     fn uri(&self) -> String {
         format!("/v1/messages/{}?mark_read={}", self.id, self.mark_read)
@@ -549,6 +565,7 @@ impl Endpoint for WaitDelivered {
     const VERB: Verb = Verb::Get;
     const ROUTE: &'static str = "/v1/messages/{id}/wait";
     type Answer = MessageView;
+    type Error = NodeError;
 
     fn uri(&self) -> String {
         format!("/v1/messages/{}/wait?timeout_secs={}", self.id, self.timeout_secs)
@@ -588,6 +605,7 @@ impl Endpoint for AckMessage {
     const ROUTE: &'static str = "/v1/messages/{id}/ack";
     const CREATES: bool = true;
     type Answer = SendResponse;
+    type Error = AckError;
 
     fn uri(&self) -> String {
         format!("/v1/messages/{}/ack", self.id)
@@ -602,7 +620,7 @@ impl Endpoint for AckMessage {
         Ok(AckMessage { id: parts.id("message id")?, request: parts.json()? })
     }
 
-    async fn answer(self, node: &NodeHandle) -> Result<SendResponse, NodeError> {
+    async fn answer(self, node: &NodeHandle) -> Result<SendResponse, AckError> {
         node.ack(self.id, self.request).await
     }
 }
@@ -618,6 +636,7 @@ impl Endpoint for GetThread {
     const VERB: Verb = Verb::Get;
     const ROUTE: &'static str = "/v1/cases/{id}";
     type Answer = Vec<MessageView>;
+    type Error = NodeError;
 
     fn uri(&self) -> String {
         format!("/v1/cases/{}", self.case)
@@ -642,6 +661,7 @@ impl Endpoint for StartComcheck {
     const ROUTE: &'static str = "/v1/comchecks";
     const CREATES: bool = true;
     type Answer = ComcheckView;
+    type Error = StartError;
 
     fn uri(&self) -> String {
         Self::ROUTE.to_string()
@@ -656,7 +676,7 @@ impl Endpoint for StartComcheck {
         Ok(StartComcheck(parts.json()?))
     }
 
-    async fn answer(self, node: &NodeHandle) -> Result<ComcheckView, NodeError> {
+    async fn answer(self, node: &NodeHandle) -> Result<ComcheckView, StartError> {
         node.comcheck_start(self.0).await
     }
 }
@@ -672,6 +692,7 @@ impl Endpoint for GetComcheck {
     const VERB: Verb = Verb::Get;
     const ROUTE: &'static str = "/v1/comchecks/{id}";
     type Answer = ComcheckView;
+    type Error = NodeError;
 
     fn uri(&self) -> String {
         format!("/v1/comchecks/{}", self.id)
@@ -698,6 +719,7 @@ impl Endpoint for MakeReport {
     const VERB: Verb = Verb::Post;
     const ROUTE: &'static str = "/v1/comchecks/{id}/report";
     type Answer = ComcheckReportView;
+    type Error = ReportError;
 
     fn uri(&self) -> String {
         format!("/v1/comchecks/{}/report", self.id)
@@ -713,7 +735,7 @@ impl Endpoint for MakeReport {
         Ok(MakeReport { id: parts.id("comcheck id")? })
     }
 
-    async fn answer(self, node: &NodeHandle) -> Result<ComcheckReportView, NodeError> {
+    async fn answer(self, node: &NodeHandle) -> Result<ComcheckReportView, ReportError> {
         node.comcheck_report(self.id).await
     }
 }
@@ -732,6 +754,7 @@ impl Endpoint for AnswerComcheck {
     const ROUTE: &'static str = "/v1/comchecks/{id}/answer";
     const CREATES: bool = true;
     type Answer = SendResponse;
+    type Error = AnswerError;
 
     fn uri(&self) -> String {
         format!("/v1/comchecks/{}/answer", self.id)
@@ -746,7 +769,7 @@ impl Endpoint for AnswerComcheck {
         Ok(AnswerComcheck { id: parts.id("comcheck id")?, request: parts.json()? })
     }
 
-    async fn answer(self, node: &NodeHandle) -> Result<SendResponse, NodeError> {
+    async fn answer(self, node: &NodeHandle) -> Result<SendResponse, AnswerError> {
         node.comcheck_answer(self.id, self.request).await
     }
 }
@@ -760,6 +783,7 @@ impl Endpoint for AddSchedule {
     const ROUTE: &'static str = "/v1/comchecks/schedules";
     const CREATES: bool = true;
     type Answer = ComcheckScheduleView;
+    type Error = ScheduleError;
 
     fn uri(&self) -> String {
         Self::ROUTE.to_string()
@@ -774,7 +798,7 @@ impl Endpoint for AddSchedule {
         Ok(AddSchedule(parts.json()?))
     }
 
-    async fn answer(self, node: &NodeHandle) -> Result<ComcheckScheduleView, NodeError> {
+    async fn answer(self, node: &NodeHandle) -> Result<ComcheckScheduleView, ScheduleError> {
         node.comcheck_schedule(self.0).await
     }
 }
@@ -797,6 +821,7 @@ impl Endpoint for RemoveSchedule {
     const VERB: Verb = Verb::Delete;
     const ROUTE: &'static str = "/v1/comchecks/schedules/{id}";
     type Answer = Removed;
+    type Error = ScheduleError;
 
     fn uri(&self) -> String {
         format!("/v1/comchecks/schedules/{}", self.id)
@@ -807,7 +832,7 @@ impl Endpoint for RemoveSchedule {
         Ok(RemoveSchedule { id: parts.id("schedule id")? })
     }
 
-    async fn answer(self, node: &NodeHandle) -> Result<Removed, NodeError> {
+    async fn answer(self, node: &NodeHandle) -> Result<Removed, ScheduleError> {
         node.comcheck_unschedule(self.id).await?;
         Ok(Removed { removed: self.id })
     }

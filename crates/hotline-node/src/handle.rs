@@ -5,7 +5,10 @@ use crate::api_types::{
     AckRequest, DirectoryView, HistoryItem, MessageQuery, MessageSummary, MessageView, NodeEvent, OutboxItem, PeerView,
     RecordEntry, SendRequest, SendResponse, StateView, StatusView, SubmitResponse,
 };
-use crate::error::NodeError;
+use crate::error::{
+    AckError, AnswerError, NodeError, PublishError, QueryError, ReportError, ScheduleError, SendError, StartError,
+    SubmitError,
+};
 use crate::mailbox::MailReader;
 use crate::metrics::Metrics;
 use hotline_core::{CaseId, DirectoryObject, MessageId, ObjectHash, RecordDraft, Role, StateCode};
@@ -27,7 +30,7 @@ pub(crate) struct SealedGroup {
     /// The check.
     pub comcheck: CaseId,
     /// Whom to answer, with `view`, once durable.
-    pub reply: Option<oneshot::Sender<Result<crate::api_types::ComcheckView, NodeError>>>,
+    pub reply: Option<crate::actor::Responder<crate::api_types::ComcheckView>>,
     pub view: Box<crate::api_types::ComcheckView>,
 }
 
@@ -53,11 +56,11 @@ pub(crate) enum Command {
     Publish {
         draft: Box<RecordDraft>,
         validity_days: Option<u64>,
-        reply: oneshot::Sender<Result<RecordEntry, NodeError>>,
+        reply: oneshot::Sender<Result<RecordEntry, PublishError>>,
     },
     Submit {
         object: Box<DirectoryObject>,
-        reply: oneshot::Sender<Result<SubmitResponse, NodeError>>,
+        reply: oneshot::Sender<Result<SubmitResponse, SubmitError>>,
     },
     Block {
         peer: PeerId,
@@ -71,12 +74,12 @@ pub(crate) enum Command {
     DigestHash(oneshot::Sender<ObjectHash>),
     Send {
         request: Box<SendRequest>,
-        reply: oneshot::Sender<Result<SendResponse, NodeError>>,
+        reply: oneshot::Sender<Result<SendResponse, SendError>>,
     },
     Ack {
         id: MessageId,
         request: AckRequest,
-        reply: oneshot::Sender<Result<SendResponse, NodeError>>,
+        reply: oneshot::Sender<Result<SendResponse, AckError>>,
     },
     /// Marks a received message read, durably, and answers with its view.
     MarkRead {
@@ -85,17 +88,17 @@ pub(crate) enum Command {
     },
     ComcheckStart {
         request: Box<crate::api_types::ComcheckStartRequest>,
-        reply: oneshot::Sender<Result<crate::api_types::ComcheckView, NodeError>>,
+        reply: oneshot::Sender<Result<crate::api_types::ComcheckView, StartError>>,
     },
     ComcheckList(oneshot::Sender<Vec<crate::api_types::ComcheckView>>),
     Liveness(oneshot::Sender<Vec<crate::api_types::LivenessView>>),
     ScheduleAdd {
         request: Box<crate::api_types::ComcheckScheduleRequest>,
-        reply: oneshot::Sender<Result<crate::api_types::ComcheckScheduleView, NodeError>>,
+        reply: oneshot::Sender<Result<crate::api_types::ComcheckScheduleView, ScheduleError>>,
     },
     ScheduleRemove {
         id: CaseId,
-        reply: oneshot::Sender<Result<(), NodeError>>,
+        reply: oneshot::Sender<Result<(), ScheduleError>>,
     },
     Schedules(oneshot::Sender<Vec<crate::api_types::ComcheckScheduleView>>),
     ComcheckStatus {
@@ -104,12 +107,12 @@ pub(crate) enum Command {
     },
     ComcheckReport {
         id: CaseId,
-        reply: oneshot::Sender<Result<crate::api_types::ComcheckReportView, NodeError>>,
+        reply: oneshot::Sender<Result<crate::api_types::ComcheckReportView, ReportError>>,
     },
     ComcheckAnswer {
         id: CaseId,
         request: crate::api_types::ComcheckAnswerRequest,
-        reply: oneshot::Sender<Result<SendResponse, NodeError>>,
+        reply: oneshot::Sender<Result<SendResponse, AnswerError>>,
     },
     WaitDelivered {
         id: MessageId,
@@ -233,14 +236,14 @@ impl NodeHandle {
         &self,
         draft: RecordDraft,
         validity_days: Option<u64>,
-    ) -> Result<RecordEntry, NodeError> {
+    ) -> Result<RecordEntry, PublishError> {
         self.ask(|reply| Command::Publish { draft: Box::new(draft), validity_days, reply }).await?
     }
 
     /// Hands the node a signed object made elsewhere (an admission signed by
     /// the stewards, a revocation). If it changes the directory it is
     /// written durably and published before this returns.
-    pub async fn submit_object(&self, object: DirectoryObject) -> Result<SubmitResponse, NodeError> {
+    pub async fn submit_object(&self, object: DirectoryObject) -> Result<SubmitResponse, SubmitError> {
         self.ask(|reply| Command::Submit { object: Box::new(object), reply }).await?
     }
 
@@ -265,18 +268,18 @@ impl NodeHandle {
     /// contact record, and stores it durably in the outbox; returns then
     /// (`queued`) and delivers in the background, retrying until each node
     /// returns a signed receipt that verifies.
-    pub async fn send(&self, request: SendRequest) -> Result<SendResponse, NodeError> {
+    pub async fn send(&self, request: SendRequest) -> Result<SendResponse, SendError> {
         self.ask(|reply| Command::Send { request: Box::new(request), reply }).await?
     }
 
     /// Sends a signed `human_ack` for the received message `id` to its sender.
-    pub async fn ack(&self, id: MessageId, request: AckRequest) -> Result<SendResponse, NodeError> {
+    pub async fn ack(&self, id: MessageId, request: AckRequest) -> Result<SendResponse, AckError> {
         self.ask(|reply| Command::Ack { id, request, reply }).await?
     }
 
     /// One page of messages (see [`MessageQuery`]), newest last. Read from
     /// the store, not through the actor.
-    pub async fn messages(&self, query: MessageQuery) -> Result<Vec<MessageSummary>, NodeError> {
+    pub async fn messages(&self, query: MessageQuery) -> Result<Vec<MessageSummary>, QueryError> {
         self.mail.run(move |r| r.messages(&query)).await
     }
 
@@ -327,7 +330,7 @@ impl NodeHandle {
     pub async fn comcheck_start(
         &self,
         request: crate::api_types::ComcheckStartRequest,
-    ) -> Result<crate::api_types::ComcheckView, NodeError> {
+    ) -> Result<crate::api_types::ComcheckView, StartError> {
         self.ask(|reply| Command::ComcheckStart { request: Box::new(request), reply }).await?
     }
 
@@ -342,12 +345,12 @@ impl NodeHandle {
     pub async fn comcheck_schedule(
         &self,
         request: crate::api_types::ComcheckScheduleRequest,
-    ) -> Result<crate::api_types::ComcheckScheduleView, NodeError> {
+    ) -> Result<crate::api_types::ComcheckScheduleView, ScheduleError> {
         self.ask(|reply| Command::ScheduleAdd { request: Box::new(request), reply }).await?
     }
 
     /// Removes a schedule (checks it already started are kept).
-    pub async fn comcheck_unschedule(&self, id: CaseId) -> Result<(), NodeError> {
+    pub async fn comcheck_unschedule(&self, id: CaseId) -> Result<(), ScheduleError> {
         self.ask(|reply| Command::ScheduleRemove { id, reply }).await?
     }
 
@@ -367,7 +370,7 @@ impl NodeHandle {
     }
 
     /// The signed report of a finished check (sent to the targets the first time).
-    pub async fn comcheck_report(&self, id: CaseId) -> Result<crate::api_types::ComcheckReportView, NodeError> {
+    pub async fn comcheck_report(&self, id: CaseId) -> Result<crate::api_types::ComcheckReportView, ReportError> {
         self.ask(|reply| Command::ComcheckReport { id, reply }).await?
     }
 
@@ -376,7 +379,7 @@ impl NodeHandle {
         &self,
         id: CaseId,
         request: crate::api_types::ComcheckAnswerRequest,
-    ) -> Result<SendResponse, NodeError> {
+    ) -> Result<SendResponse, AnswerError> {
         self.ask(|reply| Command::ComcheckAnswer { id, request, reply }).await?
     }
 }

@@ -42,7 +42,7 @@ pub mod api;
 pub mod api_types;
 mod client;
 pub mod endpoints;
-mod error;
+pub mod error;
 mod handle;
 mod liveness;
 mod logging;

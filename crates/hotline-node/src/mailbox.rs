@@ -13,7 +13,7 @@
 use crate::api_types::{
     DeliveryState, DeliveryView, Direction, MessageQuery, MessageState, MessageSummary, MessageView, OutboxItem,
 };
-use crate::error::NodeError;
+use crate::error::{NodeError, QueryError};
 use crate::outbox::DeliveryBoard;
 use hotline_core::{CaseId, Message, MessageId, NodeId};
 use hotline_crypto::DeliveryReceipt;
@@ -50,10 +50,10 @@ impl MailReader {
     /// Runs `read` on a blocking thread: redb reads are synchronous, and a
     /// long one must not hold a runtime worker. At most [`MAX_READS`] run
     /// at once.
-    pub(crate) async fn run<T: Send + 'static>(
+    pub(crate) async fn run<T: Send + 'static, E: From<NodeError> + Send + 'static>(
         &self,
-        read: impl FnOnce(&MailReads) -> Result<T, NodeError> + Send + 'static,
-    ) -> Result<T, NodeError> {
+        read: impl FnOnce(&MailReads) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E> {
         // Never closed: acquiring only waits.
         let slot = Arc::clone(&self.slots).acquire_owned().await.map_err(|_| NodeError::Stopped)?;
         let store = self.store.upgrade().ok_or(NodeError::Stopped)?;
@@ -94,21 +94,21 @@ impl MailReads {
 
     /// One page of a mailbox, oldest first within the page: the newest
     /// `limit` messages older than `before`.
-    pub(crate) fn messages(&self, query: &MessageQuery) -> Result<Vec<MessageSummary>, NodeError> {
+    pub(crate) fn messages(&self, query: &MessageQuery) -> Result<Vec<MessageSummary>, QueryError> {
         let wanted = match query.r#box.as_deref().unwrap_or("inbox") {
             "inbox" => Mailbox::Inbox,
             "sent" => Mailbox::Sent,
             "all" => Mailbox::All,
-            other => return Err(bad("bad_box", format!("box must be inbox, sent or all, not {other:?}"))),
+            other => return Err(QueryError::BadBox(other.to_string())),
         };
         let limit = match query.limit {
             None => MAX_PAGE,
             Some(n) if (1..=MAX_PAGE).contains(&n) => n,
-            Some(n) => return Err(bad("bad_limit", format!("limit must be 1 to {MAX_PAGE}, not {n}"))),
+            Some(n) => return Err(QueryError::BadLimit { limit: n, max: MAX_PAGE }),
         };
         let before = match query.before.as_deref() {
             None => None,
-            Some(text) => Some(text.parse::<Cursor>().map_err(|e| bad("bad_cursor", e.to_string()))?),
+            Some(text) => Some(text.parse::<Cursor>().map_err(|e| QueryError::BadCursor(e.to_string()))?),
         };
         // With only unread messages asked for, the box is the inbox.
         let unread = query.unread && wanted != Mailbox::Sent;
@@ -278,10 +278,6 @@ impl MailReads {
             }
         })
     }
-}
-
-fn bad(code: &'static str, message: impl Into<String>) -> NodeError {
-    NodeError::BadRequest { code, message: message.into() }
 }
 
 /// Decodes a stored message; one that does not decode is a damaged store.

@@ -11,12 +11,12 @@
 
 mod running;
 
-use super::{Actor, After};
+use super::{Actor, After, Responder};
 use crate::api_types::{
     ComcheckAnswerRequest, ComcheckReportView, ComcheckScheduleRequest, ComcheckScheduleView, ComcheckStartRequest,
     ComcheckTargetView, ComcheckView, SendRequest, SendResponse,
 };
-use crate::error::NodeError;
+use crate::error::{AnswerError, NodeError, ReportError, ScheduleError, SendError, StartError};
 use crate::handle::{SealedFor, SealedGroup};
 use hotline_core::comcheck::{
     Aggregates, ComcheckReport, MAX_TARGETS, Observed, Reply, ReportLine, SignedComcheckReport, evaluate,
@@ -169,10 +169,6 @@ impl Comchecks {
             }
         }
     }
-}
-
-fn bad(code: &'static str, message: impl Into<String>) -> NodeError {
-    NodeError::BadRequest { code, message: message.into() }
 }
 
 /// The state's other standard role, for `counterpart` checks.

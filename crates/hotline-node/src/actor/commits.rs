@@ -12,14 +12,14 @@ pub(super) enum After {
     /// Let the sync task ask for its next batch.
     Fetched(oneshot::Sender<()>),
     /// Answer a record publish from the control API.
-    Publish { reply: oneshot::Sender<Result<RecordEntry, NodeError>>, entry: Box<RecordEntry> },
+    Publish { reply: Responder<RecordEntry>, entry: Box<RecordEntry> },
     /// Answer an object submitted through the control API.
-    Submit { reply: oneshot::Sender<Result<SubmitResponse, NodeError>>, response: SubmitResponse },
+    Submit { reply: Responder<SubmitResponse>, response: SubmitResponse },
     /// Nothing waits (prekey ring, read marks, resealed envelopes).
     Nothing,
     /// A message and its envelopes are durable: answer and deliver.
     Queued {
-        reply: oneshot::Sender<Result<SendResponse, NodeError>>,
+        reply: Responder<SendResponse>,
         response: SendResponse,
         envelopes: Vec<(NodeId, Option<Vec<u8>>)>,
         queued_at: Timestamp,
@@ -32,7 +32,7 @@ pub(super) enum After {
         comcheck: hotline_core::CaseId,
         queued: Vec<(hotline_core::MessageId, Vec<crate::handle::SealedFor>)>,
         queued_at: Timestamp,
-        reply: Option<oneshot::Sender<Result<crate::api_types::ComcheckView, NodeError>>>,
+        reply: Option<Responder<crate::api_types::ComcheckView>>,
         view: Box<crate::api_types::ComcheckView>,
     },
     /// Version `version` of the prekey ring is durable: a bundle naming
@@ -214,10 +214,10 @@ impl Actor {
                 let _ = reply.send(());
             }
             After::Publish { reply, entry } => {
-                let _ = reply.send(result.map(|()| *entry).map_err(NodeError::StoreFailed));
+                reply.send(result.map(|()| *entry).map_err(NodeError::StoreFailed));
             }
             After::Submit { reply, response } => {
-                let _ = reply.send(result.map(|()| response).map_err(NodeError::StoreFailed));
+                reply.send(result.map(|()| response).map_err(NodeError::StoreFailed));
             }
             After::Nothing => {}
             After::Health { reply, admitted, connected_members } => {
@@ -258,11 +258,11 @@ impl Actor {
                         self.mail.sent.remove(&id);
                         let nodes: Vec<NodeId> = envelopes.iter().map(|(n, _)| *n).collect();
                         self.on_queued(envelopes, id, queued_at);
-                        let _ = reply.send(Ok(self.sent_response(response, &nodes)));
+                        reply.send(Ok(self.sent_response(response, &nodes)));
                     }
                     Err(e) => {
                         self.mail.sent.remove(&response.msg_id);
-                        let _ = reply.send(Err(NodeError::StoreFailed(e)));
+                        reply.send(Err(NodeError::StoreFailed(e)));
                     }
                 }
             }

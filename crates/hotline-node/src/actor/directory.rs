@@ -3,6 +3,7 @@
 //! peers, and the member set.
 
 use super::*;
+use crate::error::{PublishError, SubmitError};
 
 impl Actor {
     /// The live directory's digest, shared and cached: every exchange and
@@ -44,23 +45,21 @@ impl Actor {
         &mut self,
         draft: RecordDraft,
         validity_days: Option<u64>,
-        reply: oneshot::Sender<Result<RecordEntry, NodeError>>,
+        reply: oneshot::Sender<Result<RecordEntry, PublishError>>,
     ) {
         let now = self.now();
-        let not_admitted = || NodeError::NotAdmitted { state: self.state.to_string() };
         // The key on disk must be the one the admission in force names;
         // otherwise the directory would refuse whatever we sign.
         if !self.dir.is_admitted(self.state, now)
             || self.dir.admission_of_key(&self.state_key.public()) != Some(self.state)
         {
-            let _ = reply.send(Err(not_admitted()));
+            let _ = reply.send(Err(PublishError::NotAdmitted(self.state)));
             return;
         }
         let validity_secs = match validity_days {
             None => self.dir.charter().charter.policy.max_record_validity_secs,
             Some(0) => {
-                let message = "validity_days: must be at least 1".to_string();
-                let _ = reply.send(Err(NodeError::BadRequest { code: "bad_validity", message }));
+                let _ = reply.send(Err(PublishError::BadValidity));
                 return;
             }
             Some(days) => days.saturating_mul(DAY),
@@ -68,7 +67,7 @@ impl Actor {
         let signed = match self.dir.sign_next_record(draft, &self.state_key, now, validity_secs) {
             Ok(s) => s,
             Err(r) => {
-                let _ = reply.send(Err(NodeError::Rejected(r)));
+                let _ = reply.send(Err(PublishError::Rejected(r)));
                 return;
             }
         };
@@ -77,20 +76,21 @@ impl Actor {
         match self.dir.apply(object.clone(), now) {
             Ok(Outcome::Applied(applied)) => {
                 let Some(entry) = views::record_entry(&self.dir, &key, now) else {
-                    let _ = reply.send(Err(NodeError::StoreFailed(format!("{key} vanished after it was applied"))));
+                    let _ =
+                        reply.send(Err(NodeError::StoreFailed(format!("{key} vanished after it was applied")).into()));
                     return;
                 };
                 info!(record = %object.describe(), "publishing our record");
+                let reply = Responder::to(reply);
                 self.persist(vec![applied], After::Publish { reply, entry: Box::new(entry) }, Vec::new());
             }
             Ok(other) => {
                 // A freshly signed, higher seq cannot be a duplicate or wait
                 // for a parent we checked above; say so rather than hang.
-                let message = format!("the directory did not take the new record: {other:?}");
-                let _ = reply.send(Err(NodeError::BadRequest { code: "not_applied", message }));
+                let _ = reply.send(Err(PublishError::NotApplied(format!("{other:?}"))));
             }
             Err(r) => {
-                let _ = reply.send(Err(NodeError::Rejected(r)));
+                let _ = reply.send(Err(PublishError::Rejected(r)));
             }
         }
     }
@@ -98,7 +98,7 @@ impl Actor {
     pub(super) fn submit_object(
         &mut self,
         object: DirectoryObject,
-        reply: oneshot::Sender<Result<SubmitResponse, NodeError>>,
+        reply: oneshot::Sender<Result<SubmitResponse, SubmitError>>,
     ) {
         let now = self.now();
         let network = self.dir.network_id();
@@ -111,7 +111,7 @@ impl Actor {
         match self.dir.apply(object.clone(), now) {
             Ok(Outcome::Applied(applied)) => {
                 info!(object = %object.describe(), "object submitted through the control API");
-                self.persist(vec![applied], After::Submit { reply, response }, Vec::new());
+                self.persist(vec![applied], After::Submit { reply: Responder::to(reply), response }, Vec::new());
             }
             Ok(Outcome::Duplicate) => {
                 response.outcome = SubmitOutcome::Duplicate;
@@ -123,7 +123,7 @@ impl Actor {
                 let _ = reply.send(Ok(response));
             }
             Err(r) => {
-                let _ = reply.send(Err(NodeError::Rejected(r)));
+                let _ = reply.send(Err(SubmitError::Rejected(r)));
             }
         }
     }

@@ -29,9 +29,9 @@ mod reading;
 mod receiving;
 mod sending;
 
-use super::{Actor, After, Completion};
+use super::{Actor, After, Completion, Responder};
 use crate::api_types::{AckRequest, MessageState, MessageView, NodeEvent, SendRequest, SendResponse};
-use crate::error::NodeError;
+use crate::error::{AckError, NodeError, SendError};
 use crate::mailbox::{decode_message, queued_view};
 use crate::outbox::{DeliveryKey, RetryPolicy, Schedule};
 use hotline_core::{
@@ -155,10 +155,6 @@ impl Mail {
             opening: Arc::new(Semaphore::new(MAX_OPENING)),
         })
     }
-}
-
-fn bad(code: &'static str, message: impl Into<String>) -> NodeError {
-    NodeError::BadRequest { code, message: message.into() }
 }
 
 /// A recipient's prekey to seal to: its id and X-Wing public key.

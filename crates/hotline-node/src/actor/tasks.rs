@@ -13,7 +13,6 @@
 //! or a reply to a peer open).
 
 use crate::api_types::SendResponse;
-use crate::error::NodeError;
 use crate::handle::{SealedFor, SealedGroup};
 use crate::outbox::DeliveryKey;
 use crate::sync::Report;
@@ -38,7 +37,7 @@ pub(crate) enum Completion {
         bytes: Vec<u8>,
         sealed: Vec<SealedFor>,
         extra: hotline_store::WriteBatch,
-        reply: oneshot::Sender<Result<SendResponse, NodeError>>,
+        reply: super::Responder<SendResponse>,
     },
     /// A group of messages sealed together (a communication check's
     /// challenges), to be written with the group's batch.
@@ -46,7 +45,7 @@ pub(crate) enum Completion {
     /// Sealing a group failed: nothing is written.
     GroupSealFailed { group: SealedGroup, error: String },
     /// Sealing a message failed.
-    SealFailed { msg_id: MessageId, error: String, reply: oneshot::Sender<Result<SendResponse, NodeError>> },
+    SealFailed { msg_id: MessageId, error: String, reply: super::Responder<SendResponse> },
     /// A delivery attempt ended.
     DeliveryDone { key: DeliveryKey, result: super::Delivery },
     /// An envelope was opened and checked (or refused), off the actor.

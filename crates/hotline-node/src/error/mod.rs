@@ -1,6 +1,21 @@
-//! The node's error type.
+//! The node's errors.
+//!
+//! [`NodeError`] is what can go wrong with the node itself: starting it, its
+//! store, its network, a fault of its own, or a name that holds nothing.
+//! Each operation of the control API that can refuse a request for reasons
+//! of its own has an enum of its own, one file per feature (messaging,
+//! comchecks, directory): every variant has its
+//! stable code, and the HTTP status follows from the variant's [`Kind`],
+//! never chosen call by call. Each also has a `Node` variant for the
+//! failures every operation shares.
 
-use hotline_core::Rejection;
+mod comchecks;
+mod directory;
+mod messaging;
+pub use comchecks::{AnswerError, ReportError, ScheduleError, StartError};
+pub use directory::{PublishError, SubmitError};
+pub use messaging::{AckError, QueryError, SendError};
+
 use hotline_net::NetError;
 use hotline_store::StoreError;
 use std::io;
@@ -68,17 +83,6 @@ pub enum NodeError {
     /// Logging could not be set up.
     #[error("cannot set up logging: {0}")]
     Logging(String),
-    /// The directory refused an object this request made or carried.
-    #[error("{0}")]
-    Rejected(Rejection),
-    /// The request itself is malformed.
-    #[error("{message}")]
-    BadRequest {
-        /// A stable code (`bad_state`, `bad_role`, `bad_object`, …).
-        code: &'static str,
-        /// What is wrong.
-        message: String,
-    },
     /// The node failed at something that does not depend on the request
     /// (the random generator, sealing): a server fault, answered with 500.
     #[error("{message}")]
@@ -91,12 +95,6 @@ pub enum NodeError {
     /// Nothing is held under that name.
     #[error("{0}")]
     NotFound(String),
-    /// This node's state has no admission in force, so it cannot sign records.
-    #[error("state {state} has no admission in force in this node's directory: import its admission first")]
-    NotAdmitted {
-        /// The node's state.
-        state: String,
-    },
     /// A durable write failed, so the change was not confirmed.
     #[error("the change could not be written durably: {0}")]
     StoreFailed(String),
@@ -121,13 +119,30 @@ impl NodeError {
             NodeError::DataDirPermissions { .. } => "data_dir_permissions",
             NodeError::NoListenAddress { .. } => "no_listen_address",
             NodeError::Logging(_) => "logging",
-            NodeError::Rejected(r) => r.code(),
-            NodeError::BadRequest { code, .. } | NodeError::Internal { code, .. } => code,
+            NodeError::Internal { code, .. } => code,
             NodeError::NotFound(_) => "not_found",
-            NodeError::NotAdmitted { .. } => "not_admitted",
             NodeError::StoreFailed(_) => "store_failed",
             NodeError::Stopped => "shutting_down",
             NodeError::Terminated(_) => "terminated",
+        }
+    }
+
+    /// The kind of failure, which decides the control API's status.
+    pub fn kind(&self) -> Kind {
+        match self {
+            NodeError::NotFound(_) => Kind::NotFound,
+            NodeError::StoreFailed(_) | NodeError::Stopped | NodeError::Terminated(_) => Kind::Unavailable,
+            // Every variant named: a new one must choose its kind.
+            NodeError::Internal { .. }
+            | NodeError::Store(_)
+            | NodeError::Net(_)
+            | NodeError::Config(_)
+            | NodeError::StateMismatch { .. }
+            | NodeError::AlreadyRunning { .. }
+            | NodeError::Io { .. }
+            | NodeError::DataDirPermissions { .. }
+            | NodeError::NoListenAddress { .. }
+            | NodeError::Logging(_) => Kind::Fault,
         }
     }
 
@@ -135,3 +150,67 @@ impl NodeError {
         NodeError::Io { action, path: path.to_path_buf(), error }
     }
 }
+
+/// What kind of failure an error of the control API is. The HTTP status
+/// follows from it, so a server fault is never answered as bad input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// The request cannot be done as asked (400).
+    BadInput,
+    /// It names something the node does not hold (404).
+    NotFound,
+    /// The node's state does not allow it now (409).
+    Conflict,
+    /// The node cannot do it now: stopping, or its store failing (503).
+    Unavailable,
+    /// The node failed at something that does not depend on the request (500).
+    Fault,
+}
+
+impl Kind {
+    /// The HTTP status of this kind of failure.
+    pub fn http_status(self) -> u16 {
+        match self {
+            Kind::BadInput => 400,
+            Kind::NotFound => 404,
+            Kind::Conflict => 409,
+            Kind::Unavailable => 503,
+            Kind::Fault => 500,
+        }
+    }
+}
+
+/// An error the control API answers with: its stable code and its kind.
+pub trait ApiFailure: std::error::Error + Send + 'static {
+    /// The stable, machine-readable code.
+    fn code(&self) -> &'static str;
+    /// The kind, which gives the HTTP status.
+    fn kind(&self) -> Kind;
+}
+
+impl ApiFailure for NodeError {
+    fn code(&self) -> &'static str {
+        NodeError::code(self)
+    }
+
+    fn kind(&self) -> Kind {
+        NodeError::kind(self)
+    }
+}
+
+/// Implements [`ApiFailure`] for an operation's error through its inherent
+/// `code` and `kind`.
+macro_rules! api_failure {
+    ($($name:ty),*) => {
+        $(impl $crate::error::ApiFailure for $name {
+            fn code(&self) -> &'static str {
+                <$name>::code(self)
+            }
+
+            fn kind(&self) -> $crate::error::Kind {
+                <$name>::kind(self)
+            }
+        })*
+    };
+}
+pub(crate) use api_failure;

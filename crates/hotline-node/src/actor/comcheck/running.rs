@@ -10,10 +10,10 @@ impl Actor {
     pub(in crate::actor) fn start_comcheck(
         &mut self,
         request: ComcheckStartRequest,
-        reply: oneshot::Sender<Result<ComcheckView, NodeError>>,
+        reply: oneshot::Sender<Result<ComcheckView, StartError>>,
     ) {
         match self.prepare_comcheck(request) {
-            Ok((check, messages)) => self.launch(check, messages, WriteBatch::new(), Some(reply)),
+            Ok((check, messages)) => self.launch(check, messages, WriteBatch::new(), Some(Responder::to(reply))),
             Err(e) => {
                 let _ = reply.send(Err(e));
             }
@@ -30,7 +30,7 @@ impl Actor {
         check: Comcheck,
         messages: Vec<(Message, Vec<hotline_core::NodeId>)>,
         mut batch: WriteBatch,
-        reply: Option<oneshot::Sender<Result<ComcheckView, NodeError>>>,
+        reply: Option<Responder<ComcheckView>>,
     ) {
         let now = self.now();
         batch.put_comcheck(check.id, &check);
@@ -66,7 +66,7 @@ impl Actor {
         warn!(comcheck = %group.comcheck, %error, "a communication check's challenges could not be sealed");
         self.comchecks.forget(group.comcheck);
         if let Some(reply) = group.reply {
-            let _ = reply.send(Err(NodeError::Internal { code: "seal_failed", message: error }));
+            reply.send(Err(NodeError::Internal { code: "seal_failed", message: error }));
         }
     }
 
@@ -77,7 +77,7 @@ impl Actor {
         comcheck: CaseId,
         queued: Vec<(MessageId, Vec<SealedFor>)>,
         queued_at: hotline_core::Timestamp,
-        reply: Option<oneshot::Sender<Result<ComcheckView, NodeError>>>,
+        reply: Option<Responder<ComcheckView>>,
         view: ComcheckView,
     ) {
         match result {
@@ -87,7 +87,7 @@ impl Actor {
                     self.on_queued(envelopes, id, queued_at);
                 }
                 if let Some(reply) = reply {
-                    let _ = reply.send(Ok(view));
+                    reply.send(Ok(view));
                 }
             }
             Err(e) => {
@@ -96,7 +96,7 @@ impl Actor {
                 }
                 self.comchecks.forget(comcheck);
                 if let Some(reply) = reply {
-                    let _ = reply.send(Err(NodeError::StoreFailed(e)));
+                    reply.send(Err(NodeError::StoreFailed(e)));
                 }
             }
         }
@@ -106,10 +106,10 @@ impl Actor {
     pub(in crate::actor) fn prepare_comcheck(
         &self,
         request: ComcheckStartRequest,
-    ) -> Result<(Comcheck, Vec<(Message, Vec<hotline_core::NodeId>)>), NodeError> {
+    ) -> Result<(Comcheck, Vec<(Message, Vec<hotline_core::NodeId>)>), StartError> {
         let now = self.now();
         if request.deadline_secs == 0 || request.deadline_secs > MAX_DEADLINE_SECS {
-            return Err(bad("bad_deadline", format!("the deadline must be 1 s to {MAX_DEADLINE_SECS} s away")));
+            return Err(StartError::BadDeadline { max_secs: MAX_DEADLINE_SECS });
         }
         let deadline = now.plus(request.deadline_secs);
         let roles = match &request.role {
@@ -117,7 +117,7 @@ impl Actor {
             None => vec![Role::policy(), Role::technical()],
         };
         let states: BTreeSet<StateCode> = match &request.to {
-            Some(list) if list.is_empty() => return Err(bad("no_target", "name at least one state")),
+            Some(list) if list.is_empty() => return Err(StartError::NoTarget("name at least one state")),
             Some(list) => list.iter().copied().collect(),
             None => self
                 .dir
@@ -134,13 +134,10 @@ impl Actor {
             self.dir.record_status(r, now).is_in_force() && r.record.nodes.contains(&self.mail.node_id)
         });
         if !listed {
-            return Err(bad(
-                "not_listed",
-                format!("this node is not listed in a contact record in force of {initiator}: publish it first"),
-            ));
+            return Err(StartError::NotListed(initiator));
         }
         if request.to.as_ref().is_some_and(|l| l.contains(&self.state)) {
-            return Err(bad("own_state", format!("{} cannot check itself", self.state)));
+            return Err(StartError::OwnState(self.state));
         }
         let mut targets = Vec::new();
         let mut messages = Vec::new();
@@ -148,7 +145,7 @@ impl Actor {
             if !self.dir.is_admitted(state, now) {
                 // 400, not this node's own `not_admitted` (409): the request
                 // names a state that cannot be checked.
-                return Err(bad("target_not_admitted", format!("{state} has no admission in force")));
+                return Err(StartError::TargetNotAdmitted(state));
             }
             for role in &roles {
                 if request.to.is_none() && self.dir.record(state, role).is_none() {
@@ -187,20 +184,20 @@ impl Actor {
                         messages.push((message, recipients));
                         (Some(id), None)
                     }
+                    Err(SendError::Node(e)) => return Err(e.into()),
                     // The target still counts: it is undeliverable, and why is noted.
-                    Err(e) if matches!(e, NodeError::NotFound(_) | NodeError::BadRequest { .. }) => {
-                        (None, Some(e.to_string()))
-                    }
-                    Err(e) => return Err(e),
+                    Err(refused) => (None, Some(refused.to_string())),
                 };
                 targets.push(Target { address, challenge, nonce, observed: Observed::default(), note });
             }
         }
         if targets.is_empty() {
-            return Err(bad("no_target", "no point of contact matches: no record of those states and roles is held"));
+            return Err(StartError::NoTarget(
+                "no point of contact matches: no record of those states and roles is held",
+            ));
         }
         if targets.len() > MAX_TARGETS {
-            return Err(bad("too_many_targets", format!("at most {MAX_TARGETS} targets")));
+            return Err(StartError::TooManyTargets(MAX_TARGETS));
         }
         let check = Comcheck {
             id,
@@ -284,13 +281,13 @@ impl Actor {
     pub(in crate::actor) fn add_schedule(
         &mut self,
         request: ComcheckScheduleRequest,
-    ) -> Result<ComcheckScheduleView, NodeError> {
+    ) -> Result<ComcheckScheduleView, ScheduleError> {
         let every = request.every_secs;
         if every < MIN_PERIOD_SECS {
-            return Err(bad("bad_period", format!("the period must be at least {MIN_PERIOD_SECS} s")));
+            return Err(ScheduleError::BadPeriod(format!("the period must be at least {MIN_PERIOD_SECS} s")));
         }
         if request.check.deadline_secs >= every {
-            return Err(bad("bad_period", "the period must be longer than the check's deadline"));
+            return Err(ScheduleError::BadPeriod("the period must be longer than the check's deadline".into()));
         }
         let mut check = request.check;
         check.announced = false;
@@ -308,9 +305,9 @@ impl Actor {
         Ok(view)
     }
 
-    pub(in crate::actor) fn remove_schedule(&mut self, id: CaseId) -> Result<(), NodeError> {
+    pub(in crate::actor) fn remove_schedule(&mut self, id: CaseId) -> Result<(), ScheduleError> {
         if self.comchecks.schedules.remove(&id).is_none() {
-            return Err(NodeError::NotFound(format!("no comcheck schedule {id} is held")));
+            return Err(ScheduleError::NoSchedule(id));
         }
         let mut batch = WriteBatch::new();
         batch.delete_schedule(id);
@@ -395,17 +392,15 @@ impl Actor {
     pub(in crate::actor) fn comcheck_report(
         &mut self,
         id: CaseId,
-        reply: oneshot::Sender<Result<ComcheckReportView, NodeError>>,
+        reply: oneshot::Sender<Result<ComcheckReportView, ReportError>>,
     ) {
         let now = self.now();
         let Some(check) = self.comchecks.checks.get(&id).cloned() else {
-            let _ = reply.send(Err(NodeError::NotFound(format!("no comcheck {id} is held"))));
+            let _ = reply.send(Err(ReportError::NoComcheck(id)));
             return;
         };
         if now <= check.deadline {
-            let left = now.until(check.deadline) + 1;
-            let _ =
-                reply.send(Err(bad("not_finished", format!("the deadline is {left} s away; the report follows it"))));
+            let _ = reply.send(Err(ReportError::NotFinished(now.until(check.deadline) + 1)));
             return;
         }
         let lines: Vec<ReportLine> = check
@@ -496,8 +491,7 @@ impl Actor {
                     media_type: REPORT_MEDIA_TYPE.into(),
                     data: copy.to_bytes(),
                 }];
-                let (tx, _rx) = oneshot::channel();
-                self.seal_and_queue(message, recipients, WriteBatch::new(), tx);
+                self.seal_and_queue(message, recipients, WriteBatch::new(), Responder::nobody());
                 true
             }
             Err(e) => {
@@ -517,18 +511,13 @@ impl Actor {
         challenge: &Message,
         role: &Role,
         code: Option<&str>,
-    ) -> Result<(), NodeError> {
+    ) -> Result<(), AnswerError> {
         let challenged = &challenge.to.role;
         if let Fields::ComcheckChallenge { nonce: Some(nonce), .. } = &challenge.fields
             && task == ComcheckTask::Nonce
             && !code.is_some_and(|c| c.trim().eq_ignore_ascii_case(nonce.trim()))
         {
-            return Err(bad(
-                "code_mismatch",
-                format!(
-                    "the code is not the one the challenge carries ({nonce}): check it, or use --force to send it anyway"
-                ),
-            ));
+            return Err(AnswerError::CodeMismatch(nonce.clone()));
         }
         let role_fails = match task {
             ComcheckTask::Counterpart => role == challenged,
@@ -539,19 +528,13 @@ impl Actor {
                 ComcheckTask::Counterpart => format!("a role other than {challenged}"),
                 _ => challenged.to_string(),
             };
-            return Err(bad(
-                "wrong_role",
-                format!("this check must be answered as {must}, not {role}; use --force to answer anyway (it fails)"),
-            ));
+            return Err(AnswerError::WrongRole { must, role: role.to_string() });
         }
         for id in self.store.case(&challenge.case_id)? {
             let Some(MessageRow::Sent(row)) = self.store.message(&id)? else { continue };
             let Ok(m) = Message::from_bytes(&row.message) else { continue };
             if m.kind == MessageType::ComcheckReply && m.in_reply_to == Some(challenge.msg_id) {
-                return Err(bad(
-                    "already_answered",
-                    format!("this challenge was already answered (message {id}); only the first answer counts"),
-                ));
+                return Err(AnswerError::AlreadyAnswered(id));
             }
         }
         Ok(())
@@ -562,7 +545,7 @@ impl Actor {
         &mut self,
         id: CaseId,
         request: ComcheckAnswerRequest,
-        reply: oneshot::Sender<Result<SendResponse, NodeError>>,
+        reply: oneshot::Sender<Result<SendResponse, AnswerError>>,
     ) {
         let result = (|| {
             let mut found = Vec::new();
@@ -599,14 +582,14 @@ impl Actor {
                 None => found.first(),
             };
             let Some(chosen) = chosen else {
-                return Err(NodeError::NotFound(format!("no comcheck challenge {id} was received")));
+                return Err(AnswerError::NoChallenge(id));
             };
             let (task, challenge, role) = pick(chosen);
             let Fields::ComcheckChallenge { comcheck_id, .. } = challenge.fields else {
-                return Err(NodeError::NotFound(format!("no comcheck challenge {id} was received")));
+                return Err(AnswerError::NoChallenge(id));
             };
             if task == ComcheckTask::Nonce && request.code.as_deref().is_none_or(str::is_empty) {
-                return Err(bad("code_required", "this check asks for the code it carries: answer with --code"));
+                return Err(AnswerError::CodeRequired);
             }
             if !request.force {
                 self.answer_would_fail(task, &challenge, &role, request.code.as_deref())?;
@@ -630,10 +613,12 @@ impl Actor {
                 fields: Some(Fields::ComcheckReply { comcheck_id, code: request.code.clone(), confirmed_record }),
                 force: false,
             };
-            self.prepare(send)
+            Ok(self.prepare(send)?)
         })();
         match result {
-            Ok((message, recipients)) => self.seal_and_queue(message, recipients, WriteBatch::new(), reply),
+            Ok((message, recipients)) => {
+                self.seal_and_queue(message, recipients, WriteBatch::new(), Responder::to(reply))
+            }
             Err(e) => {
                 let _ = reply.send(Err(e));
             }

@@ -9,10 +9,12 @@ impl Actor {
     pub(in crate::actor) fn send(
         &mut self,
         request: SendRequest,
-        reply: oneshot::Sender<Result<SendResponse, NodeError>>,
+        reply: oneshot::Sender<Result<SendResponse, SendError>>,
     ) {
         match self.prepare(request) {
-            Ok((message, recipients)) => self.seal_and_queue(message, recipients, WriteBatch::new(), reply),
+            Ok((message, recipients)) => {
+                self.seal_and_queue(message, recipients, WriteBatch::new(), Responder::to(reply))
+            }
             Err(e) => {
                 let _ = reply.send(Err(e));
             }
@@ -24,21 +26,21 @@ impl Actor {
         &mut self,
         id: MessageId,
         request: AckRequest,
-        reply: oneshot::Sender<Result<SendResponse, NodeError>>,
+        reply: oneshot::Sender<Result<SendResponse, AckError>>,
     ) {
         let result = (|| {
             let Some(MessageRow::Received(mut row)) = self.store.message(&id)? else {
-                return Err(NodeError::NotFound(format!("no received message {id} is held")));
+                return Err(AckError::NotReceived(id));
             };
             let original = decode_message(&id, &row.message)?;
             if original.kind == MessageType::HumanAck {
-                return Err(bad("bad_ack", "an acknowledgement is not itself acknowledged"));
+                return Err(AckError::AckOfAck);
             }
             // Two `hotline ack` calls in quick succession send one
             // acknowledgement: the second finds the first in the store, or
             // still being sealed and written.
             if let Some(done) = row.acknowledged_with.or_else(|| self.mail.acks_in_flight.get(&id).copied()) {
-                return Err(bad("already_acknowledged", format!("message {id} was already acknowledged by {done}")));
+                return Err(AckError::AlreadyAcknowledged { id, by: done });
             }
             let request = SendRequest {
                 to: original.from.clone(),
@@ -65,7 +67,7 @@ impl Actor {
             Ok((message, recipients, extra))
         })();
         match result {
-            Ok((message, recipients, extra)) => self.seal_and_queue(message, recipients, extra, reply),
+            Ok((message, recipients, extra)) => self.seal_and_queue(message, recipients, extra, Responder::to(reply)),
             Err(e) => {
                 let _ = reply.send(Err(e));
             }
@@ -73,40 +75,34 @@ impl Actor {
     }
 
     /// Checks a send request and builds the message and its recipient nodes.
-    pub(in crate::actor) fn prepare(&self, request: SendRequest) -> Result<(Message, Vec<NodeId>), NodeError> {
+    pub(in crate::actor) fn prepare(&self, request: SendRequest) -> Result<(Message, Vec<NodeId>), SendError> {
         let now = self.now();
         let to = request.to;
         if to.state == self.state {
             // Its deliveries would go to this state's own nodes, which
             // refuse a message from their own state, for ever.
-            return Err(bad(
-                "own_state",
-                format!("{to} is this node's own state: Hotline carries messages between states, not within one"),
-            ));
+            return Err(SendError::OwnState(to));
         }
-        let record = self
-            .dir
-            .record(to.state, &to.role)
-            .ok_or_else(|| NodeError::NotFound(format!("no contact record of {to} is held")))?;
+        let Some(record) = self.dir.record(to.state, &to.role) else { return Err(SendError::NoRecord(to)) };
         let status = self.dir.record_status(record, now);
         if status == RecordStatus::Revoked {
-            return Err(bad("record_not_in_force", format!("the contact record of {to} is revoked")));
+            return Err(SendError::RecordRevoked(to));
         }
         let expired = status == RecordStatus::Expired;
         if expired && !request.force {
             // Forced, the message waits in the outbox until the state
             // renews the record and its nodes are members again.
             let why = format!("expired on {} and its nodes are not members now", record.record.expires);
-            return Err(bad("record_expired", stale_warning(&to, &why, &record.record)));
+            return Err(SendError::RecordExpired(stale_warning(&to, &why, &record.record)));
         }
         if !request.force {
             if status == RecordStatus::Expiring {
                 let why = format!("expires on {} and may be out of date", record.record.expires);
-                return Err(bad("record_expiring", stale_warning(&to, &why, &record.record)));
+                return Err(SendError::RecordExpiring(stale_warning(&to, &why, &record.record)));
             }
             if self.unconfirmed(now).contains(&to) {
                 let why = "failed its last two communication checks";
-                return Err(bad("record_unconfirmed", stale_warning(&to, why, &record.record)));
+                return Err(SendError::RecordUnconfirmed(stale_warning(&to, why, &record.record)));
             }
         }
         // An expired record's nodes are not members; a forced message to
@@ -119,7 +115,7 @@ impl Actor {
             .copied()
             .collect();
         if recipients.is_empty() {
-            return Err(bad("no_member_node", format!("the contact record of {to} lists no member node")));
+            return Err(SendError::NoMemberNode(to));
         }
         let default_tlp = record.record.default_tlp;
         let from_role = request.from_role.unwrap_or_else(Role::technical);
@@ -127,18 +123,12 @@ impl Actor {
             self.dir.record_status(r, now).is_in_force() && r.record.nodes.contains(&self.mail.node_id)
         });
         if !listed {
-            return Err(bad(
-                "not_listed",
-                format!(
-                    "this node is not listed in a contact record in force of {}/{from_role}: publish that record, with this node, first",
-                    self.state
-                ),
-            ));
+            return Err(SendError::NotListed(hotline_core::Address { state: self.state, role: from_role }));
         }
         let parent = match request.in_reply_to {
             Some(id) => match self.store.message(&id)? {
                 Some(row) => Some(decode_message(&id, row.message_bytes())?),
-                None => return Err(NodeError::NotFound(format!("no message {id} is held to reply to"))),
+                None => return Err(SendError::NoParent(id)),
             },
             None => None,
         };
@@ -154,19 +144,10 @@ impl Actor {
             && !request.force
         {
             if tlp < parent.tlp {
-                return Err(bad(
-                    "tlp_lowered",
-                    format!(
-                        "a reply to a {} message cannot be {}: keep its label, or set force to lower it on purpose",
-                        parent.tlp, tlp
-                    ),
-                ));
+                return Err(SendError::TlpLowered { parent: parent.tlp, tlp });
             }
             if parent.is_exercise && !request.is_exercise {
-                return Err(bad(
-                    "exercise_dropped",
-                    "a reply to an exercise must be marked as one too (is_exercise), or set force to answer it as real",
-                ));
+                return Err(SendError::ExerciseDropped);
             }
         }
         let kind = request.kind;
@@ -189,7 +170,7 @@ impl Actor {
             fields,
             attachments: Vec::new(),
         };
-        message.validate().map_err(|e| bad("invalid_field", e.to_string()))?;
+        message.validate().map_err(|e| SendError::InvalidField(e.to_string()))?;
         Ok((message, recipients))
     }
 
@@ -200,7 +181,7 @@ impl Actor {
         message: Message,
         recipients: Vec<NodeId>,
         extra: WriteBatch,
-        reply: oneshot::Sender<Result<SendResponse, NodeError>>,
+        reply: Responder<SendResponse>,
     ) {
         let now = self.now();
         let targets: Vec<(NodeId, Option<SealTo>)> =
@@ -245,7 +226,7 @@ impl Actor {
         bytes: Vec<u8>,
         sealed: Vec<(NodeId, Option<Vec<u8>>)>,
         mut batch: WriteBatch,
-        reply: oneshot::Sender<Result<SendResponse, NodeError>>,
+        reply: Responder<SendResponse>,
     ) {
         let now = self.now();
         let response = self.stage_sent(&message, bytes, &sealed, now, &mut batch);

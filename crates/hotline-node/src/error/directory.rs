@@ -1,0 +1,82 @@
+//! Why a record could not be published, or an object taken in.
+
+use super::{Kind, NodeError, api_failure};
+use hotline_core::{Rejection, StateCode};
+use thiserror::Error;
+
+/// Why `POST /v1/records` was refused.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum PublishError {
+    /// This node's state has no admission in force naming the key on disk,
+    /// so whatever it signs would be refused.
+    #[error("state {0} has no admission in force in this node's directory: import its admission first")]
+    NotAdmitted(StateCode),
+    /// `validity_days` is 0.
+    #[error("validity_days: must be at least 1")]
+    BadValidity,
+    /// The directory refused the record (a field, a rule of the charter).
+    #[error("{0}")]
+    Rejected(Rejection),
+    /// The directory did not take a record it should have.
+    #[error("the directory did not take the new record: {0}")]
+    NotApplied(String),
+    /// The node failed.
+    #[error(transparent)]
+    Node(#[from] NodeError),
+}
+
+impl PublishError {
+    /// The stable code: the directory's rejection code when it refused.
+    pub fn code(&self) -> &'static str {
+        match self {
+            PublishError::NotAdmitted(_) => "not_admitted",
+            PublishError::BadValidity => "bad_validity",
+            PublishError::Rejected(r) => r.code(),
+            PublishError::NotApplied(_) => "not_applied",
+            PublishError::Node(e) => e.code(),
+        }
+    }
+
+    /// The kind, which gives the HTTP status.
+    pub fn kind(&self) -> Kind {
+        match self {
+            PublishError::NotAdmitted(_) => Kind::Conflict,
+            PublishError::BadValidity | PublishError::Rejected(_) => Kind::BadInput,
+            PublishError::NotApplied(_) => Kind::Fault,
+            PublishError::Node(e) => e.kind(),
+        }
+    }
+}
+
+/// Why `POST /v1/objects` was refused.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum SubmitError {
+    /// The directory refused the object.
+    #[error("{0}")]
+    Rejected(Rejection),
+    /// The node failed.
+    #[error(transparent)]
+    Node(#[from] NodeError),
+}
+
+impl SubmitError {
+    /// The stable code: the directory's rejection code when it refused.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SubmitError::Rejected(r) => r.code(),
+            SubmitError::Node(e) => e.code(),
+        }
+    }
+
+    /// The kind, which gives the HTTP status.
+    pub fn kind(&self) -> Kind {
+        match self {
+            SubmitError::Rejected(_) => Kind::BadInput,
+            SubmitError::Node(e) => e.kind(),
+        }
+    }
+}
+
+api_failure!(PublishError, SubmitError);
