@@ -114,6 +114,7 @@ pub mod gate;
 pub mod links;
 mod network;
 mod offered_only;
+mod strangers;
 pub mod sync;
 mod transport;
 

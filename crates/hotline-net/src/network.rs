@@ -10,6 +10,7 @@ use crate::deliver::{DeliverRequest, DeliverResponse, NOT_A_MEMBER};
 use crate::error::NetError;
 use crate::links::{BootId, LinkCounts, Links};
 use crate::offered_only::Audience;
+use crate::strangers::Strangers;
 use crate::sync::{SyncRequest, SyncResponse};
 use futures::StreamExt;
 use hotline_core::NetworkId;
@@ -328,14 +329,11 @@ impl Network {
             identify_version: identify_version(&config.network),
             members: BTreeSet::new(),
             peers: HashMap::new(),
-            grace: HashMap::new(),
-            cooling: HashMap::new(),
+            stranger_time: Strangers::new(config.grace, config.stranger_cooldown),
             pending_sync: HashMap::new(),
             pending_deliver: HashMap::new(),
             wanted: HashSet::new(),
             looked_up: HashMap::new(),
-            grace_window: config.grace,
-            cooldown: config.stranger_cooldown,
             links: Links::new(config.dead_link_after),
             link_counts: Arc::default(),
             dead_link_after: config.dead_link_after,
@@ -624,11 +622,8 @@ struct EventLoop {
     identify_version: String,
     members: BTreeSet<PeerId>,
     peers: HashMap<PeerId, PeerState>,
-    /// Strangers and when their grace window ends. Kept after a disconnect,
-    /// so reconnecting does not restart the window.
-    grace: HashMap<PeerId, Instant>,
-    /// Strangers refused until the given time.
-    cooling: HashMap<PeerId, Instant>,
+    /// Strangers' grace windows and cool-downs.
+    stranger_time: Strangers,
     /// Sync requests in flight, by the behaviour that sent them (each
     /// numbers its requests on its own).
     pending_sync: HashMap<(Audience, OutboundRequestId), (PeerId, SyncAnswer)>,
@@ -638,8 +633,6 @@ struct EventLoop {
     /// When `dial_peer` last started a lookup of a peer (pruned after
     /// [`LOOKUP_INTERVAL`], so bounded by the lookups of that interval).
     looked_up: HashMap<PeerId, Instant>,
-    grace_window: Duration,
-    cooldown: Duration,
     /// When each connection was last heard from (dead-link detection).
     links: Links,
     link_counts: Arc<LinkCounts>,
@@ -750,8 +743,6 @@ impl EventLoop {
         self.members.contains(peer)
     }
 
-    /// Whether `peer` may use sync now: a member, or a stranger inside its
-    /// grace window.
     /// Which sync behaviour a request to `peer` goes through: the one that
     /// has a connection with it, preferring the members'; with no
     /// connection, the one a new connection will offer.
@@ -766,8 +757,10 @@ impl EventLoop {
         }
     }
 
+    /// Whether `peer` may use sync now: a member, or a stranger inside its
+    /// grace window.
     fn may_sync(&self, peer: &PeerId) -> bool {
-        self.is_member(peer) || self.grace.get(peer).is_some_and(|end| *end > Instant::now())
+        self.is_member(peer) || self.stranger_time.in_grace(peer, Instant::now())
     }
 
     fn set_members(&mut self, members: BTreeSet<PeerId>) {
@@ -798,12 +791,11 @@ impl EventLoop {
             if self.peers.contains_key(&peer) {
                 debug!(%peer, "connected peer is no longer a member; grace window starts");
                 self.set_gossip_score(&peer, STRANGER_SCORE);
-                self.grace.insert(peer, now + self.grace_window);
+                self.stranger_time.left_members(peer, now);
             }
         }
         for peer in self.members.difference(&old).copied().collect::<Vec<_>>() {
-            self.grace.remove(&peer);
-            if self.cooling.remove(&peer).is_some() {
+            if self.stranger_time.joined_members(&peer) {
                 self.swarm.behaviour_mut().cooling.unblock_peer(peer);
             }
             // Also clears a retained stranger score of a disconnected peer.
@@ -873,12 +865,11 @@ impl EventLoop {
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        self.grace
+        self.retiring
             .values()
-            .chain(self.cooling.values())
-            .chain(self.retiring.values())
             .chain(self.replace_dial_at.values())
             .copied()
+            .chain(self.stranger_time.next_deadline())
             .chain(self.links.next_deadline())
             .min()
     }
@@ -891,12 +882,8 @@ impl EventLoop {
             info!(%peer, connection = %id, after = ?self.dead_link_after, "no answer on a connection: closing it as dead");
             self.swarm.close_connection(id);
         }
-        let expired: Vec<PeerId> = self.grace.iter().filter(|(_, end)| **end <= now).map(|(p, _)| *p).collect();
-        for peer in expired {
-            self.grace.remove(&peer);
-            if self.is_member(&peer) {
-                continue;
-            }
+        let members = &self.members;
+        for peer in self.stranger_time.expire(now, |p| members.contains(p)) {
             if self.peers.contains_key(&peer) {
                 debug!(%peer, "grace window over and not a member: disconnecting");
                 StrangerCounts::bump(&self.strangers.disconnected);
@@ -905,7 +892,6 @@ impl EventLoop {
             // directions until the cool-down ends.
             self.swarm.behaviour_mut().cooling.block_peer(peer);
             let _ = self.swarm.disconnect_peer_id(peer);
-            self.cooling.insert(peer, now + self.cooldown);
         }
         let fallback: Vec<PeerId> =
             self.replace_dial_at.iter().filter(|(_, at)| **at <= now).map(|(p, _)| *p).collect();
@@ -939,15 +925,13 @@ impl EventLoop {
             debug!(connection = %id, "closing a member's connection made before it was a member");
             self.swarm.close_connection(id);
         }
-        let cooled: Vec<PeerId> = self.cooling.iter().filter(|(_, end)| **end <= now).map(|(p, _)| *p).collect();
-        for peer in cooled {
-            self.cooling.remove(&peer);
+        for peer in self.stranger_time.cooled(now) {
             self.swarm.behaviour_mut().cooling.unblock_peer(peer);
         }
     }
 
     fn is_refused(&self, peer: &PeerId) -> bool {
-        self.swarm.behaviour().blocked.blocked_peers().contains(peer) || self.cooling.contains_key(peer)
+        self.swarm.behaviour().blocked.blocked_peers().contains(peer) || self.stranger_time.is_cooling(peer)
     }
 
     // ----- commands -----
@@ -1192,8 +1176,7 @@ impl EventLoop {
                 } else {
                     debug!(peer = %peer_id, %addr, "stranger connected; grace window");
                     self.set_gossip_score(&peer_id, STRANGER_SCORE);
-                    let end = Instant::now() + self.grace_window;
-                    self.grace.entry(peer_id).or_insert(end);
+                    self.stranger_time.connected(peer_id, Instant::now());
                 }
                 self.emit(NetEvent::PeerConnected { peer: peer_id, addr });
             }
