@@ -1,0 +1,163 @@
+//! The directory's endpoints: reading it, publishing a record, taking an
+//! object in.
+
+use super::*;
+use crate::api_types::{
+    DirectoryView, HistoryItem, PublishRequest, RecordEntry, StateView, SubmitRequest, SubmitResponse,
+};
+use crate::error::{PublishError, SubmitError};
+use hotline_core::{DirectoryObject, Role, StateCode};
+
+plain_get!(
+    /// `GET /v1/directory`: the admitted states and their records.
+    GetDirectory, "/v1/directory", DirectoryView, directory
+);
+
+/// `GET /v1/directory/{state}`: one state's admission and records.
+#[derive(Clone, Copy, Debug)]
+pub struct GetState {
+    /// The state.
+    pub state: StateCode,
+}
+
+impl Endpoint for GetState {
+    const VERB: Verb = Verb::Get;
+    const ROUTE: &'static str = "/v1/directory/{state}";
+    type Answer = StateView;
+    type Error = NodeError;
+
+    fn uri(&self) -> String {
+        format!("/v1/directory/{}", self.state)
+    }
+
+    fn parse(parts: &Parts) -> Result<Self, BadRequest> {
+        parts.query(&[])?;
+        Ok(GetState { state: parts.state()? })
+    }
+
+    async fn answer(self, node: &NodeHandle) -> Result<StateView, NodeError> {
+        node.state_view(self.state).await
+    }
+}
+
+/// `GET /v1/directory/{state}/{role}`: the record in force for a point of
+/// contact.
+#[derive(Clone, Debug)]
+pub struct GetRecord {
+    /// The state.
+    pub state: StateCode,
+    /// The role.
+    pub role: Role,
+}
+
+impl Endpoint for GetRecord {
+    const VERB: Verb = Verb::Get;
+    const ROUTE: &'static str = "/v1/directory/{state}/{role}";
+    type Answer = RecordEntry;
+    type Error = NodeError;
+
+    fn uri(&self) -> String {
+        format!("/v1/directory/{}/{}", self.state, self.role)
+    }
+
+    fn parse(parts: &Parts) -> Result<Self, BadRequest> {
+        parts.query(&[])?;
+        Ok(GetRecord { state: parts.state()?, role: parts.role()? })
+    }
+
+    async fn answer(self, node: &NodeHandle) -> Result<RecordEntry, NodeError> {
+        node.record(self.state, self.role).await
+    }
+}
+
+/// `GET /v1/directory/{state}/{role}/history`: every version of a record
+/// this node accepted.
+#[derive(Clone, Debug)]
+pub struct GetHistory {
+    /// The state.
+    pub state: StateCode,
+    /// The role.
+    pub role: Role,
+}
+
+impl Endpoint for GetHistory {
+    const VERB: Verb = Verb::Get;
+    const ROUTE: &'static str = "/v1/directory/{state}/{role}/history";
+    type Answer = Vec<HistoryItem>;
+    type Error = NodeError;
+
+    fn uri(&self) -> String {
+        format!("/v1/directory/{}/{}/history", self.state, self.role)
+    }
+
+    fn parse(parts: &Parts) -> Result<Self, BadRequest> {
+        parts.query(&[])?;
+        Ok(GetHistory { state: parts.state()?, role: parts.role()? })
+    }
+
+    async fn answer(self, node: &NodeHandle) -> Result<Vec<HistoryItem>, NodeError> {
+        node.history(self.state, self.role).await
+    }
+}
+
+/// `POST /v1/records`: sign, store and publish the next version of this
+/// node's state's record for a role (201).
+#[derive(Clone, Debug)]
+pub struct PublishRecord(pub PublishRequest);
+
+impl Endpoint for PublishRecord {
+    const VERB: Verb = Verb::Post;
+    const ROUTE: &'static str = "/v1/records";
+    const CREATES: bool = true;
+    type Answer = RecordEntry;
+    type Error = PublishError;
+
+    fn uri(&self) -> String {
+        Self::ROUTE.to_string()
+    }
+
+    fn body(&self) -> Option<Result<Vec<u8>, serde_json::Error>> {
+        json(&self.0)
+    }
+
+    fn parse(parts: &Parts) -> Result<Self, BadRequest> {
+        parts.query(&[])?;
+        Ok(PublishRecord(parts.json()?))
+    }
+
+    async fn answer(self, node: &NodeHandle) -> Result<RecordEntry, PublishError> {
+        node.publish_record(self.0.draft, self.0.validity_days).await
+    }
+}
+
+/// `POST /v1/objects`: a signed object made elsewhere (an admission, a
+/// revocation), for the directory to apply.
+#[derive(Clone, Debug)]
+pub struct SubmitObject(pub DirectoryObject);
+
+impl Endpoint for SubmitObject {
+    const VERB: Verb = Verb::Post;
+    const ROUTE: &'static str = "/v1/objects";
+    type Answer = SubmitResponse;
+    type Error = SubmitError;
+
+    fn uri(&self) -> String {
+        Self::ROUTE.to_string()
+    }
+
+    fn body(&self) -> Option<Result<Vec<u8>, serde_json::Error>> {
+        json(&SubmitRequest { object_hex: hex::encode(self.0.to_bytes()) })
+    }
+
+    fn parse(parts: &Parts) -> Result<Self, BadRequest> {
+        parts.query(&[])?;
+        let request: SubmitRequest = parts.json()?;
+        let bad = |e: &dyn std::fmt::Display| BadRequest::new("bad_object", format!("object_hex: {e}"));
+        let bytes = hex::decode(request.object_hex.trim()).map_err(|e| bad(&e))?;
+        Ok(SubmitObject(DirectoryObject::from_bytes(&bytes).map_err(|e| bad(&e))?))
+    }
+
+    async fn answer(self, node: &NodeHandle) -> Result<SubmitResponse, SubmitError> {
+        node.submit_object(self.0).await
+    }
+}
