@@ -29,6 +29,8 @@ pub enum FaultTable {
     Messages,
     /// Communication checks.
     Comchecks,
+    /// The health probe (`GET /health` writes one row).
+    Health,
 }
 
 impl FaultTable {
@@ -36,6 +38,7 @@ impl FaultTable {
         match self {
             FaultTable::Messages => Table::Messages,
             FaultTable::Comchecks => Table::Comchecks,
+            FaultTable::Health => Table::Health,
         }
     }
 }

@@ -118,3 +118,28 @@ async fn a_comcheck_never_loses_a_receipt_its_node_stored() {
     na.shutdown().await.unwrap();
     nb.shutdown().await.unwrap();
 }
+
+/// A disk that stalls must make the node unhealthy, not hang the
+/// monitoring that asks: `GET /health` answers 503 once its probe write
+/// has not completed within 10 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_answers_503_when_the_store_does_not_complete_its_probe_write() {
+    let net = TestNet::new("durability health");
+    let faults = Arc::new(WriteFaults::new());
+    let prepared = net.prepare("fra", "FRA", true);
+    let node = start(&prepared, NodeOptions { write_faults: Some(Arc::clone(&faults)), ..options(&[]) }).await;
+    let client = hotline_node::Client::for_data_dir(&prepared.data);
+
+    faults.hold_write_to(FaultTable::Health, 0);
+    let asked = tokio::time::timeout(DEADLINE, client.health()).await;
+    let view = asked.unwrap_or_else(|_| panic!("/health hung on a stalled disk")).unwrap();
+    assert!(!view.healthy && !view.store_writable, "{view:?}");
+    assert!(view.reasons.iter().any(|r| r.contains("did not complete a write within 10 s")), "{view:?}");
+    let held = Arc::clone(&faults);
+    assert!(tokio::task::spawn_blocking(move || held.wait_held(DEADLINE)).await.unwrap(), "the probe was held");
+    faults.release(false);
+    // The disk is back: the next probe is written.
+    let view = client.health().await.unwrap();
+    assert!(view.store_writable, "{view:?}");
+    node.shutdown().await.unwrap();
+}
