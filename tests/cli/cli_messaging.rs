@@ -304,6 +304,10 @@ fn two_daemons_exchange_a_message_through_the_cli() {
     });
     let fra_note = ok(d, &["--data-dir", "fra", "show", &red_id]);
     assert!(fra_note.contains("(answered)") && !fra_note.contains("OVERDUE"), "{fra_note}");
+    // The thread says so too (worked out from the case in hand).
+    let thread = json(d, &["--data-dir", "fra", "thread", red["case_id"].as_str().unwrap(), "--json"]);
+    let drill = thread.as_array().unwrap().iter().find(|m| m["message"]["msg_id"] == red_id.as_str()).cloned();
+    assert_eq!(drill.map(|m| m["answered"].clone()), Some(serde_json::json!(true)), "{thread}");
     // Lowering the label or dropping the exercise mark takes --force.
     let lower = ["--data-dir", "deu", "send", "--reply-to", &red_id, "--to", "FRA", "--type", "response"];
     let err = fails(d, &[&lower[..], &["--subject", "x", "--tlp", "clear", "--exercise"]].concat());

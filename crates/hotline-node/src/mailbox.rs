@@ -18,7 +18,7 @@ use crate::outbox::DeliveryBoard;
 use hotline_core::{CaseId, Message, MessageId, NodeId};
 use hotline_crypto::DeliveryReceipt;
 use hotline_store::{Cursor, Mailbox, MessageRow, Snapshot, Store};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use tokio::time::Instant;
 
@@ -174,14 +174,28 @@ impl MailReads {
     /// Every message of a case, oldest first, no reply before its parent.
     pub(crate) fn thread(&self, case: CaseId) -> Result<Vec<MessageView>, NodeError> {
         let snap = self.store.snapshot()?;
-        let mut out = Vec::new();
+        let mut held = Vec::new();
         for id in snap.case(&case)? {
             if let Some(row) = snap.message(&id)? {
-                out.push(self.view(&snap, id, row)?);
+                let message = decode_message(&id, row.message_bytes())?;
+                held.push((id, row, message));
             }
         }
-        if out.is_empty() {
+        if held.is_empty() {
             return Err(NodeError::NotFound(format!("no message of case {case} is held")));
+        }
+        // Whether each message was answered, from the case in hand: asking
+        // the store per message would read the whole case once for each.
+        let addressed_to: HashMap<MessageId, hotline_core::StateCode> =
+            held.iter().map(|(id, _, m)| (*id, m.to.state)).collect();
+        let replied: HashSet<MessageId> = held
+            .iter()
+            .filter_map(|(_, _, m)| m.in_reply_to.filter(|p| addressed_to.get(p) == Some(&m.from.state)))
+            .collect();
+        let mut out = Vec::with_capacity(held.len());
+        for (id, row, message) in held {
+            let answered = row_acknowledged(&row) || (message.respond_by.is_some() && replied.contains(&id));
+            out.push(self.view_of(&snap, id, row, message, answered)?);
         }
         out.sort_by_key(|v| (v.message.created_at, v.at));
         Ok(hotline_core::thread::causal_order(out, |v| v.message.msg_id, |v| v.message.in_reply_to))
@@ -236,6 +250,18 @@ impl MailReads {
     pub(crate) fn view(&self, snap: &Snapshot<'_>, id: MessageId, row: MessageRow) -> Result<MessageView, NodeError> {
         let message = decode_message(&id, row.message_bytes())?;
         let answered = row_acknowledged(&row) || replied_to(snap, &message)?;
+        self.view_of(snap, id, row, message, answered)
+    }
+
+    /// The view of a stored message already decoded, whose `answered` is known.
+    fn view_of(
+        &self,
+        snap: &Snapshot<'_>,
+        id: MessageId,
+        row: MessageRow,
+        message: Message,
+        answered: bool,
+    ) -> Result<MessageView, NodeError> {
         Ok(match row {
             MessageRow::Received(r) => MessageView {
                 direction: Direction::In,
