@@ -350,11 +350,7 @@ fn summary(view: MessageView) -> MessageSummary {
     }
 }
 
-/// The largest case searched for a reply. A member chooses how long a
-/// case grows, so a longer one is not searched (its messages count as
-/// answered only once acknowledged); a crisis exchange stays far below.
-const REPLY_SCAN: usize = 256;
-
+/// Whether the message was acknowledged (by the other side, or here).
 fn row_acknowledged(row: &MessageRow) -> bool {
     match row {
         MessageRow::Received(r) => r.acknowledged_with.is_some(),
@@ -362,23 +358,13 @@ fn row_acknowledged(row: &MessageRow) -> bool {
     }
 }
 
-/// Whether the other side replied to `message`: a message of its case, in
-/// reply to it, from the state it was sent to. Only for messages that ask
-/// for an answer by a time, the only ones whose answer anyone shows.
+/// Whether the other side replied to `message`: a stored message in reply
+/// to it from the state it was sent to (one lookup in the store's replies
+/// index). Only for messages that ask for an answer by a time, the only
+/// ones whose answer anyone shows.
 fn replied_to(snap: &Snapshot<'_>, message: &Message) -> Result<bool, NodeError> {
     if message.respond_by.is_none() {
         return Ok(false);
     }
-    let ids = snap.case(&message.case_id)?;
-    if ids.len() > REPLY_SCAN {
-        return Ok(false);
-    }
-    for id in ids.into_iter().filter(|id| *id != message.msg_id) {
-        let Some(row) = snap.message(&id)? else { continue };
-        let Ok(reply) = decode_message(&id, row.message_bytes()) else { continue };
-        if reply.in_reply_to == Some(message.msg_id) && reply.from.state == message.to.state {
-            return Ok(true);
-        }
-    }
-    Ok(false)
+    Ok(snap.replied(&message.msg_id, message.to.state)?)
 }

@@ -16,7 +16,7 @@ use crate::error::StoreError;
 use crate::messages::MessageRow;
 use crate::schema::Table;
 use crate::store::{Snapshot, Store};
-use hotline_core::{CaseId, MessageId, Timestamp};
+use hotline_core::{CaseId, Message, MessageId, StateCode, Timestamp};
 use redb::ReadableTableMetadata;
 use std::fmt;
 use std::str::FromStr;
@@ -121,10 +121,43 @@ impl WriteBatch {
             }
             _ => self.ops.push(Op::Delete { table: Table::Unread, key: unread }),
         }
+        // Which state answered which message: whether a message was
+        // answered is then one lookup, however long its case. A row whose
+        // message does not decode has nothing to index.
+        if let Ok(message) = Message::from_bytes(row.message_bytes())
+            && let Some(parent) = message.in_reply_to
+        {
+            self.ops.push(Op::Put {
+                table: Table::Replies,
+                key: reply_key(&parent, message.from.state, &id),
+                value: Vec::new(),
+            });
+        }
     }
 }
 
+fn reply_key(parent: &MessageId, by: StateCode, id: &MessageId) -> Vec<u8> {
+    let mut key = Vec::with_capacity(35);
+    key.extend_from_slice(&parent.0);
+    key.extend_from_slice(by.as_str().as_bytes());
+    key.extend_from_slice(&id.0);
+    key
+}
+
 impl Snapshot<'_> {
+    /// Whether a stored message of state `by` answers message `parent`.
+    pub fn replied(&self, parent: &MessageId, by: StateCode) -> Result<bool, StoreError> {
+        const ACTION: &str = "reading the replies index";
+        let Some(table) = self.table(Table::Replies, ACTION)? else { return Ok(false) };
+        let mut prefix = parent.0.to_vec();
+        prefix.extend_from_slice(by.as_str().as_bytes());
+        let mut rows = table.range::<&[u8]>(prefix.as_slice()..).map_err(|e| self.store.db_error(ACTION, e))?;
+        Ok(match rows.next() {
+            Some(row) => row.map_err(|e| self.store.db_error(ACTION, e))?.0.value().starts_with(&prefix),
+            None => false,
+        })
+    }
+
     /// At most `limit` messages of `mailbox` older than `before` (all if
     /// `None`), newest first; with `unread`, only received messages no
     /// person displayed. Reads the index and the rows on the page only.
@@ -407,6 +440,79 @@ mod tests {
             ids(&store.snapshot().expect("snapshot").mailbox_page(Mailbox::Inbox, true, None, 50).expect("page")),
             vec![5, 3, 1]
         );
+    }
+
+    /// A message from `from` to `to`, answering `parent`, as stored bytes.
+    fn message(n: u8, from: &str, to: &str, parent: Option<u8>) -> Vec<u8> {
+        let address =
+            |s: &str| hotline_core::Address { state: s.parse().expect("state"), role: hotline_core::Role::technical() };
+        hotline_core::Message {
+            msg_id: MessageId([n; 16]),
+            case_id: CaseId([0xca; 16]),
+            in_reply_to: parent.map(|p| MessageId([p; 16])),
+            kind: hotline_core::MessageType::Notification,
+            from: address(from),
+            to: address(to),
+            created_at: Timestamp(100),
+            lang: None,
+            tlp: hotline_core::Tlp::Amber,
+            severity: None,
+            is_exercise: false,
+            respond_by: None,
+            subject: format!("message {n}"),
+            body: String::new(),
+            fields: hotline_core::Fields::None,
+            attachments: Vec::new(),
+        }
+        .to_bytes()
+    }
+
+    /// FRA's question 1 to DEU, answered by DEU (2), and FRA's own
+    /// follow-up to it (3), which is no answer from DEU.
+    fn conversation() -> (tempfile::TempDir, Store) {
+        let (dir, store) = store();
+        let mut batch = WriteBatch::new();
+        for (n, from, to, parent) in [(1, "FRA", "DEU", None), (2, "DEU", "FRA", Some(1)), (3, "FRA", "DEU", Some(2))] {
+            let mut row = sent(100 + u64::from(n));
+            if let MessageRow::Sent(s) = &mut row {
+                s.message = message(n, from, to, parent);
+            }
+            batch.put_message(MessageId([n; 16]), &row);
+        }
+        store.write(batch).expect("write");
+        (dir, store)
+    }
+
+    fn replied(store: &Store, parent: u8, by: &str) -> bool {
+        store.snapshot().expect("snapshot").replied(&MessageId([parent; 16]), by.parse().expect("state")).expect("read")
+    }
+
+    #[test]
+    fn whether_a_state_answered_a_message_is_one_lookup() {
+        let (_dir, store) = conversation();
+        assert!(replied(&store, 1, "DEU"));
+        assert!(!replied(&store, 1, "FRA"), "FRA answering its own message is no answer from DEU");
+        assert!(replied(&store, 2, "FRA"));
+        assert!(!replied(&store, 3, "DEU"), "nothing answers 3");
+    }
+
+    /// A version 3 store has no replies index: opening it builds it.
+    #[test]
+    fn a_version_3_store_gets_its_replies_index_on_open() {
+        let (dir, store) = conversation();
+        drop(store);
+        {
+            let db = redb::Database::open(dir.path().join(crate::DB_FILE)).expect("open");
+            let txn = db.begin_write().expect("write");
+            txn.delete_table(Table::Replies.definition()).expect("drop replies");
+            txn.open_table(crate::schema::META)
+                .expect("meta")
+                .insert(crate::schema::meta::SCHEMA, 3u32.to_be_bytes().as_slice())
+                .expect("schema");
+            txn.commit().expect("commit");
+        }
+        let store = Store::open(dir.path()).expect("reopen");
+        assert!(replied(&store, 1, "DEU") && replied(&store, 2, "FRA") && !replied(&store, 3, "DEU"));
     }
 
     #[test]

@@ -73,8 +73,10 @@ pub(crate) fn upgrade(db: &Database, path: &Path, found: u32, network: &NetworkI
             history.insert(key.as_slice(), value.as_slice()).map_err(|e| err(e.into()))?;
         }
     }
-    if found < 3 {
-        // Version 2 → 3: the mailbox indexes, from every stored message.
+    if found < 4 {
+        // The message indexes, from every stored message: version 2 → 3
+        // adds the mailbox's (`mailbox`, `unread`), version 3 → 4 the
+        // replies index.
         let messages = txn.open_table(Table::Messages.definition()).map_err(|e| err(e.into()))?;
         let mut batch = WriteBatch::new();
         for row in messages.iter().map_err(|e| err(e.into()))? {
@@ -86,20 +88,21 @@ pub(crate) fn upgrade(db: &Database, path: &Path, found: u32, network: &NetworkI
             batch.index_message(id, &row);
         }
         drop(messages);
-        let mut mailbox = txn.open_table(Table::Mailbox.definition()).map_err(|e| err(e.into()))?;
-        let mut unread = txn.open_table(Table::Unread.definition()).map_err(|e| err(e.into()))?;
-        for op in &batch.ops {
-            let done = match op {
-                Op::Put { table: Table::Mailbox, key, value } => {
-                    mailbox.insert(key.as_slice(), value.as_slice()).map(drop)
+        let mut wanted = vec![Table::Replies];
+        if found < 3 {
+            wanted.extend([Table::Mailbox, Table::Unread]);
+        }
+        for table in wanted {
+            let mut open = txn.open_table(table.definition()).map_err(|e| err(e.into()))?;
+            for op in &batch.ops {
+                // Only puts: a message read before the upgrade has no
+                // unread row to remove.
+                if let Op::Put { table: t, key, value } = op
+                    && *t == table
+                {
+                    open.insert(key.as_slice(), value.as_slice()).map_err(|e| err(e.into()))?;
                 }
-                Op::Put { table: Table::Unread, key, value } => {
-                    unread.insert(key.as_slice(), value.as_slice()).map(drop)
-                }
-                // A message read before the upgrade has no unread row to remove.
-                _ => Ok(()),
-            };
-            done.map_err(|e| err(e.into()))?;
+            }
         }
     }
     {

@@ -1,6 +1,6 @@
 //! The database schema: table names, meta keys and row encodings.
 //!
-//! The schema (version 3; see [`SCHEMA_VERSION`]) has three tables:
+//! The schema (version 4; see [`SCHEMA_VERSION`]) has three tables:
 //!
 //! | table     | key                                      | value                              |
 //! |-----------|------------------------------------------|------------------------------------|
@@ -23,6 +23,7 @@
 //! | `mailbox`  | direction ‖ at (u64 BE) ‖ msg_id | empty: messages newest first (`crate::mailbox`) |
 //! | `unread`   | at (u64 BE) ‖ msg_id         | empty: received messages no person displayed |
 //! | `health`   | `probe`                      | the time of the last health probe (u64 BE): `GET /health` writes it |
+//! | `replies`  | parent msg_id ‖ replying state (3 bytes) ‖ msg_id | empty: which state answered a message (`crate::mailbox`) |
 //!
 //! Rows are encoded with `hotline_core::encoding` behind a one-byte row
 //! format, so a row can change shape without a new schema version, and every
@@ -46,8 +47,9 @@ use serde::{Deserialize, Serialize};
 /// Version 2 keys node revocation slots by state and node
 /// (`rev-node/STATE/NODE`); `crate::migrate` upgrades a version 1 store
 /// when it is opened. Version 3 adds the mailbox indexes (`mailbox`,
-/// `unread`), built from the messages by the upgrade.
-pub const SCHEMA_VERSION: u32 = 3;
+/// `unread`), built from the messages by the upgrade; version 4 the
+/// replies index (`replies`), likewise.
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// Identifies a Hotline store among redb files.
 pub(crate) const MAGIC: &[u8] = b"hotline-store";
@@ -90,11 +92,12 @@ pub(crate) enum Table {
     Mailbox,
     Unread,
     Health,
+    Replies,
 }
 
 impl Table {
     /// How many messaging tables there are.
-    pub(crate) const COUNT: usize = 10;
+    pub(crate) const COUNT: usize = 11;
 
     pub(crate) fn definition(self) -> TableDefinition<'static, &'static [u8], &'static [u8]> {
         TableDefinition::new(self.name())
@@ -113,6 +116,7 @@ impl Table {
             Table::Mailbox => "mailbox",
             Table::Unread => "unread",
             Table::Health => "health",
+            Table::Replies => "replies",
         }
     }
 }
