@@ -48,7 +48,7 @@ use hotline_core::{
 use hotline_net::sync::digest_entries;
 use hotline_net::{
     DeliverReply, DeliverResponse, DigestSummary, MessageId, Multiaddr, NetEvent, NetworkHandle, PeerId, SyncReply,
-    SyncRequest, SyncResponse, Verdict, node_id_of, peer_id_of,
+    SyncRequest, SyncResponse, Verdict, peer_id_of,
 };
 use hotline_store::{GroupCommitter, Store, StoreError, WriteBatch};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -62,6 +62,7 @@ mod comcheck;
 mod commits;
 use commits::{After, Committed, InFlight};
 mod directory;
+use directory::DirectoryFeature;
 mod messaging;
 mod peers;
 mod responder;
@@ -169,12 +170,11 @@ pub(crate) fn spawn(init: ActorInit) -> tokio::task::JoinHandle<()> {
     let (tasks, completions) = Tasks::new();
     let actor = Actor {
         mail_reader: crate::mailbox::MailReads::new(Arc::clone(&init.store), init.mail.schedule.board()),
-        members: init.members,
         state: init.store.state(),
         local_peer: init.net.local_peer_id(),
         store: init.store,
         committer: init.committer,
-        dir: init.dir,
+        directory: DirectoryFeature::new(init.dir, init.members, init.peer_ids),
         state_key: init.state_key,
         net: init.net,
         clock: init.clock,
@@ -190,12 +190,7 @@ pub(crate) fn spawn(init: ActorInit) -> tokio::task::JoinHandle<()> {
         connected: HashMap::new(),
         listen: init.listen,
         syncing: HashMap::new(),
-        peer_ids: init.peer_ids,
-        digest_cache: None,
-        unsaved_own: HashMap::new(),
         redials: HashMap::new(),
-        stranger_objects: HashMap::new(),
-        rejections: BTreeMap::new(),
         sync_exchanges: BTreeMap::new(),
         store_failures: 0,
         bootstrap: init.bootstrap,
@@ -219,7 +214,8 @@ pub(crate) fn spawn(init: ActorInit) -> tokio::task::JoinHandle<()> {
 struct Actor {
     store: Arc<Store>,
     committer: GroupCommitter,
-    dir: Directory,
+    /// The directory and what the node keeps about it (its own state).
+    directory: DirectoryFeature,
     state: StateCode,
     /// Signs this state's records. Never logged (`SecretKey` does not print).
     state_key: SecretKey,
@@ -238,27 +234,13 @@ struct Actor {
     commit_tx: mpsc::UnboundedSender<Committed>,
     in_flight: VecDeque<InFlight>,
     next_commit: u64,
-    /// The member set last given to the network.
-    members: BTreeMap<PeerId, StateCode>,
     /// Connected peers and the address of their first connection.
     connected: HashMap<PeerId, Multiaddr>,
     listen: watch::Sender<Vec<Multiaddr>>,
     /// Peers with an exchange running; `true` if another one is wanted after it.
     syncing: HashMap<PeerId, bool>,
-    /// Peer ids of member nodes, converted once (see [`member_peers`]).
-    peer_ids: HashMap<NodeId, PeerId>,
-    /// See [`Actor::digest`]: directory generation, clock reading, the live
-    /// digest and its summary.
-    digest_cache: Option<(u64, Timestamp, Arc<Digest>, DigestSummary)>,
-    /// Slots of our own state with a change applied in memory whose write
-    /// is not yet durable, with how many such writes are in flight. Sync
-    /// leaves them out of what it serves until they are durable.
-    unsaved_own: HashMap<ObjectKey, usize>,
     /// Redial tasks of members whose last connection closed.
     redials: HashMap<PeerId, tokio::task::AbortHandle>,
-    /// Objects each connected stranger has sent (see [`MAX_STRANGER_OBJECTS`]).
-    stranger_objects: HashMap<PeerId, usize>,
-    rejections: BTreeMap<String, u64>,
     /// Exchanges this node started, by outcome (see `StatusView::sync_exchanges`).
     sync_exchanges: BTreeMap<&'static str, u64>,
     store_failures: u64,
@@ -459,12 +441,12 @@ impl Actor {
                 let _ = reply.send(peers);
             }
             Command::Directory(reply) => {
-                let mut view = views::directory(&self.dir, now);
+                let mut view = views::directory(&self.directory.dir, now);
                 self.mark_unconfirmed(&mut view.records, now);
                 let _ = reply.send(view);
             }
             Command::State { state, reply } => {
-                let mut view = views::state(&self.dir, state, now)
+                let mut view = views::state(&self.directory.dir, state, now)
                     .ok_or_else(|| NodeError::NotFound(format!("no admission or record of {state} is held")));
                 if let Ok(v) = &mut view {
                     self.mark_unconfirmed(&mut v.records, now);
@@ -473,7 +455,7 @@ impl Actor {
             }
             Command::Record { state, role, reply } => {
                 let key = ObjectKey::Record(state, role);
-                let mut entry = views::record_entry(&self.dir, &key, now)
+                let mut entry = views::record_entry(&self.directory.dir, &key, now)
                     .ok_or_else(|| NodeError::NotFound(format!("no record {key} is held")));
                 if let Ok(e) = &mut entry {
                     self.mark_unconfirmed(std::slice::from_mut(e), now);
@@ -529,7 +511,7 @@ impl Actor {
                     Ok(peers) => peers.into_iter().map(|p| (p.peer, p.silent_for)).collect(),
                     Err(_) => HashMap::new(),
                 };
-                let _ = reply.send(self.liveness.view(&self.members, self.local_peer, now, bound, &silent));
+                let _ = reply.send(self.liveness.view(&self.directory.members, self.local_peer, now, bound, &silent));
             }
             Command::ComcheckList(reply) => {
                 let _ = reply.send(self.comcheck_list());
@@ -554,7 +536,7 @@ impl Actor {
                 });
             }
             NetEvent::PeerConnected { peer, addr } => {
-                let member = self.members.contains_key(&peer);
+                let member = self.directory.members.contains_key(&peer);
                 info!(%peer, %addr, member, "peer connected");
                 self.connected.insert(peer, addr);
                 self.emit(NodeEvent::PeerConnected { peer: peer.to_string(), member });
@@ -574,7 +556,7 @@ impl Actor {
                 // Perhaps it restarted or a link was cut: the new connection
                 // is the one known to work, so sync over it and try what
                 // waits for the peer now rather than at its next retry.
-                if self.members.contains_key(&peer) {
+                if self.directory.members.contains_key(&peer) {
                     self.start_sync(peer);
                     self.wake_deliveries(&peer);
                 }
@@ -582,11 +564,11 @@ impl Actor {
             NetEvent::PeerDisconnected { peer } => {
                 info!(%peer, "peer disconnected");
                 self.connected.remove(&peer);
-                self.stranger_objects.remove(&peer);
+                self.directory.stranger_objects.remove(&peer);
                 self.emit(NodeEvent::PeerDisconnected { peer: peer.to_string() });
                 let now = self.now();
                 self.liveness.disconnected(peer, now);
-                if self.members.contains_key(&peer) && !self.stopping {
+                if self.directory.members.contains_key(&peer) && !self.stopping {
                     self.redial_member(peer);
                 }
             }

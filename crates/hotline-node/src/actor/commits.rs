@@ -87,7 +87,7 @@ impl Actor {
         let mut events = Vec::new();
         let (mut own_change, mut roster_change) = (false, false);
         for a in &applied {
-            batch.record_applied(a, &self.dir, now);
+            batch.record_applied(a, &self.directory.dir, now);
             for change in &a.changes {
                 events.push(views::change_event(change));
                 roster_change |= !matches!(change.key(), ObjectKey::Prekeys(_));
@@ -98,7 +98,7 @@ impl Actor {
         }
         if matches!(after, After::Publish { .. } | After::Submit { .. }) && self.gossip {
             // Our own objects (and those handed to us by an operator) are news.
-            publish.extend(self.live_winners(&applied, now));
+            publish.extend(self.directory.live_winners(&applied, now));
         }
         batch.extend(extra);
         let id = self.next_commit;
@@ -113,7 +113,7 @@ impl Actor {
             .map(|c| c.key().clone())
             .collect();
         for key in &own_keys {
-            *self.unsaved_own.entry(key.clone()).or_default() += 1;
+            *self.directory.unsaved_own.entry(key.clone()).or_default() += 1;
         }
         self.in_flight.push_back(InFlight { id, after, events, publish, own_change, roster_change, own_keys });
         let tx = self.commit_tx.clone();
@@ -139,17 +139,17 @@ impl Actor {
         // equivocation).
         if committed.result.is_ok() {
             for key in &job.own_keys {
-                if let Some(n) = self.unsaved_own.get_mut(key) {
+                if let Some(n) = self.directory.unsaved_own.get_mut(key) {
                     *n -= 1;
                     if *n == 0 {
-                        self.unsaved_own.remove(key);
+                        self.directory.unsaved_own.remove(key);
                     }
                 }
             }
         }
         let result = match committed.result {
             Ok(()) => {
-                let was_member = self.members.contains_key(&self.local_peer);
+                let was_member = self.directory.members.contains_key(&self.local_peer);
                 if !job.events.is_empty() {
                     // Recomputing membership walks every record: skip it for
                     // prekey bundles, the most frequent change.
@@ -180,10 +180,14 @@ impl Actor {
                     // carries the change to members, and a full exchange with
                     // each of them on every update would cost two whole
                     // digests per connection.
-                    let newly_member = !was_member && self.members.contains_key(&self.local_peer);
+                    let newly_member = !was_member && self.directory.members.contains_key(&self.local_peer);
                     let everyone = !self.gossip || newly_member;
-                    let peers: Vec<PeerId> =
-                        self.connected.keys().filter(|p| everyone || !self.members.contains_key(p)).copied().collect();
+                    let peers: Vec<PeerId> = self
+                        .connected
+                        .keys()
+                        .filter(|p| everyone || !self.directory.members.contains_key(p))
+                        .copied()
+                        .collect();
                     for peer in peers {
                         self.start_sync(peer);
                     }

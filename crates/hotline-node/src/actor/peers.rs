@@ -197,7 +197,7 @@ impl Actor {
         let mut candidates: Vec<PeerId> = self
             .connected
             .keys()
-            .filter(|p| self.members.contains_key(p) && !self.syncing.contains_key(p))
+            .filter(|p| self.directory.members.contains_key(p) && !self.syncing.contains_key(p))
             .copied()
             .collect();
         self.random.shuffle(&mut candidates);
@@ -212,7 +212,7 @@ impl Actor {
     pub(super) async fn on_liveness_tick(&mut self) {
         let now = self.now();
         let dial = self.liveness.sample(
-            &self.members,
+            &self.directory.members,
             self.local_peer,
             now,
             tokio::time::Instant::now(),
@@ -240,7 +240,7 @@ impl Actor {
             local: self.local_peer,
             listening: &listening,
             bootstrap: &self.bootstrap,
-            members: &self.members,
+            members: &self.directory.members,
             target: self.target_peers,
         }
         .plan(&peers, |members| self.random.shuffle(members));

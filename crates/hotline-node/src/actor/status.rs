@@ -11,7 +11,7 @@ impl Actor {
         let now = self.now();
         let peers = self.net.connected_peers().await.unwrap_or_default();
         let connected_members = peers.iter().filter(|p| p.member && p.peer != self.local_peer).count();
-        let admitted = self.dir.is_admitted(self.state, now);
+        let admitted = self.directory.dir.is_admitted(self.state, now);
         let mut batch = WriteBatch::new();
         batch.probe_health(now);
         self.persist_with(Vec::new(), batch, After::Health { reply, admitted, connected_members }, Vec::new());
@@ -23,21 +23,21 @@ impl Actor {
         let (digest, summary) = self.digest_and_summary();
         StatusView {
             state: self.state.to_string(),
-            admitted: self.dir.is_admitted(self.state, now),
+            admitted: self.directory.dir.is_admitted(self.state, now),
             peer_id: self.local_peer.to_string(),
-            network_id: self.dir.network_id().to_string(),
-            charter_name: self.dir.charter().charter.name.clone(),
+            network_id: self.directory.dir.network_id().to_string(),
+            charter_name: self.directory.dir.charter().charter.name.clone(),
             listen_addrs: self.listen.borrow().iter().map(|a| a.to_string()).collect(),
             gossip: self.gossip,
             connected_peers: peers.len(),
             connected_members: peers.iter().filter(|p| p.member).count(),
-            member_nodes: self.dir.member_nodes(now).len(),
-            admitted_states: views::admitted_states(&self.dir, now),
+            member_nodes: self.directory.dir.member_nodes(now).len(),
+            admitted_states: views::admitted_states(&self.directory.dir, now),
             digest_hash: summary.hash,
             live_objects: digest.len(),
-            records: self.dir.entries().filter(|(k, _)| matches!(k, ObjectKey::Record(..))).count(),
-            pending: self.dir.pending_len(),
-            signature_checks: self.dir.signature_checks(),
+            records: self.directory.dir.entries().filter(|(k, _)| matches!(k, ObjectKey::Record(..))).count(),
+            pending: self.directory.dir.pending_len(),
+            signature_checks: self.directory.dir.signature_checks(),
             inbound_bytes: {
                 let b = self.net.budgets();
                 crate::api_types::InboundBytesView {
@@ -60,7 +60,7 @@ impl Actor {
                     strangers_disconnected: b.strangers.disconnected.load(std::sync::atomic::Ordering::Relaxed),
                 }
             },
-            rejections: self.rejections.clone(),
+            rejections: self.directory.rejections.clone(),
             store_failures: self.store_failures,
             own_records: self.own_records(now),
             warnings: self.warnings(now),
@@ -95,7 +95,8 @@ impl Actor {
 
     /// This state's own records held, with their expiry.
     pub(super) fn own_records(&self, now: Timestamp) -> Vec<crate::api_types::OwnRecordView> {
-        self.dir
+        self.directory
+            .dir
             .records(now)
             .into_iter()
             .filter(|v| v.record.record.state == self.state)
@@ -160,7 +161,7 @@ impl Actor {
             .into_iter()
             .map(|p| PeerView {
                 peer_id: p.peer.to_string(),
-                state: self.members.get(&p.peer).map(|s| s.to_string()),
+                state: self.directory.members.get(&p.peer).map(|s| s.to_string()),
                 addrs: p.addrs.iter().map(|a| a.to_string()).collect(),
                 rtt_ms: p.rtt.map(|d| d.as_secs_f64() * 1000.0),
                 silent_ms: u64::try_from(p.silent_for.as_millis()).unwrap_or(u64::MAX),

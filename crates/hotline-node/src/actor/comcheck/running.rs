@@ -120,18 +120,19 @@ impl Actor {
             Some(list) if list.is_empty() => return Err(StartError::NoTarget("name at least one state")),
             Some(list) => list.iter().copied().collect(),
             None => self
+                .directory
                 .dir
                 .records(now)
                 .iter()
                 .map(|v| v.record.record.state)
-                .filter(|s| *s != self.state && self.dir.is_admitted(*s, now))
+                .filter(|s| *s != self.state && self.directory.dir.is_admitted(*s, now))
                 .collect(),
         };
         let id = CaseId(self.random.bytes()?);
         let initiator = Address { state: self.state, role: request.from_role.unwrap_or_else(Role::technical) };
         // The challenges are signed as this PoC: its record must list this node.
-        let listed = self.dir.record(self.state, &initiator.role).is_some_and(|r| {
-            self.dir.record_status(r, now).is_in_force() && r.record.nodes.contains(&self.mail.node_id)
+        let listed = self.directory.dir.record(self.state, &initiator.role).is_some_and(|r| {
+            self.directory.dir.record_status(r, now).is_in_force() && r.record.nodes.contains(&self.mail.node_id)
         });
         if !listed {
             return Err(StartError::NotListed(initiator));
@@ -142,13 +143,13 @@ impl Actor {
         let mut targets = Vec::new();
         let mut messages = Vec::new();
         for state in states {
-            if !self.dir.is_admitted(state, now) {
+            if !self.directory.dir.is_admitted(state, now) {
                 // 400, not this node's own `not_admitted` (409): the request
                 // names a state that cannot be checked.
                 return Err(StartError::TargetNotAdmitted(state));
             }
             for role in &roles {
-                if request.to.is_none() && self.dir.record(state, role).is_none() {
+                if request.to.is_none() && self.directory.dir.record(state, role).is_none() {
                     continue;
                 }
                 let address = Address { state, role: role.clone() };
@@ -256,8 +257,11 @@ impl Actor {
             return;
         };
         let target = &check.targets[i];
-        let current =
-            self.dir.entry(&ObjectKey::Record(target.address.state, target.address.role.clone())).map(|e| e.hash);
+        let current = self
+            .directory
+            .dir
+            .entry(&ObjectKey::Record(target.address.state, target.address.role.clone()))
+            .map(|e| e.hash);
         let ok = task_satisfied(
             check.task,
             &target.address,
@@ -424,7 +428,7 @@ impl Actor {
             lines,
             only_state: None,
         };
-        let network = self.dir.network_id();
+        let network = self.directory.dir.network_id();
         let signed = SignedComcheckReport::sign(report.clone(), &self.mail.node_key, &network);
         let mut sent_to = Vec::new();
         if !check.report_sent {
@@ -595,7 +599,7 @@ impl Actor {
                 self.answer_would_fail(task, &challenge, &role, request.code.as_deref())?;
             }
             let confirmed_record = (task == ComcheckTask::ConfirmRecord)
-                .then(|| self.dir.entry(&ObjectKey::Record(self.state, role.clone())).map(|e| e.hash))
+                .then(|| self.directory.dir.entry(&ObjectKey::Record(self.state, role.clone())).map(|e| e.hash))
                 .flatten();
             let send = SendRequest {
                 to: challenge.from.clone(),

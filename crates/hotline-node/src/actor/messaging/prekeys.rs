@@ -30,7 +30,7 @@ impl Actor {
             info!(prekey = deleted.id, "deleted an old prekey secret");
         }
         let node = self.mail.node_id;
-        let current = match self.dir.entry(&ObjectKey::Prekeys(node)).map(|e| &e.object) {
+        let current = match self.directory.dir.entry(&ObjectKey::Prekeys(node)).map(|e| &e.object) {
             Some(DirectoryObject::Prekeys(p)) => Some(p.clone()),
             _ => None,
         };
@@ -72,7 +72,7 @@ impl Actor {
         }
         // Publish only as a member: anyone else's bundle would wait, unsaved.
         let stale = published.as_ref() != Some(&wanted);
-        if !stale || !self.dir.is_member_of(self.state, &node, now) {
+        if !stale || !self.directory.dir.is_member_of(self.state, &node, now) {
             return;
         }
         let seq = current.map_or(1, |p| p.bundle.seq + 1).max(now.0);
@@ -83,13 +83,16 @@ impl Actor {
                 return;
             }
         };
-        let signed = SignedPrekeyBundle::sign(bundle, &self.mail.node_key, &self.dir.network_id());
+        let signed = SignedPrekeyBundle::sign(bundle, &self.mail.node_key, &self.directory.dir.network_id());
         drop(ring);
-        match self.dir.apply(DirectoryObject::Prekeys(signed.clone()), now) {
+        match self.directory.dir.apply(DirectoryObject::Prekeys(signed.clone()), now) {
             Ok(Outcome::Applied(applied)) => {
                 info!(seq, prekeys = wanted.len(), "publishing our prekey bundle");
-                let publish =
-                    if self.gossip { self.live_winners(std::slice::from_ref(&applied), now) } else { Vec::new() };
+                let publish = if self.gossip {
+                    self.directory.live_winners(std::slice::from_ref(&applied), now)
+                } else {
+                    Vec::new()
+                };
                 self.persist_with(vec![applied], WriteBatch::new(), After::Nothing, publish);
             }
             Ok(other) => debug!(outcome = ?other, "our prekey bundle was not applied"),

@@ -92,7 +92,7 @@ impl Actor {
         permit: BytePermit,
     ) {
         let now = self.now();
-        let network = self.dir.network_id();
+        let network = self.directory.dir.network_id();
         let envelope = match Envelope::from_bytes(&request.envelope) {
             Ok(e) => e,
             Err(e) => return self.refuse(peer, reply, e.code(), e.to_string()),
@@ -101,7 +101,7 @@ impl Actor {
             let detail = "the envelope's sender is not the peer that delivered it".to_string();
             return self.refuse(peer, reply, "sender_not_peer", detail);
         }
-        if !self.dir.is_member(&envelope.sender(), now) {
+        if !self.directory.dir.is_member(&envelope.sender(), now) {
             return self.refuse(peer, reply, "not_a_member", "the sending node is not a member".into());
         }
         let id = MessageId(envelope.msg_id());
@@ -153,18 +153,20 @@ impl Actor {
             Err((code, detail)) => return self.refuse(peer, reply, code, detail),
         };
         let from = &message.from;
-        let listed = self
-            .dir
-            .record(from.state, &from.role)
-            .is_some_and(|r| self.dir.record_status(r, now).is_in_force() && r.record.nodes.contains(&sender))
-            && self.dir.is_member_of(from.state, &sender, now);
+        let listed = self.directory.dir.record(from.state, &from.role).is_some_and(|r| {
+            self.directory.dir.record_status(r, now).is_in_force() && r.record.nodes.contains(&sender)
+        }) && self.directory.dir.is_member_of(from.state, &sender, now);
         if !listed {
             let detail = format!("the sending node is not listed in the contact record of {from}");
             return self.refuse(peer, reply, "forged_sender", detail);
         }
         let to = &message.to;
         let ours = to.state == self.state
-            && self.dir.record(to.state, &to.role).is_some_and(|r| r.record.nodes.contains(&self.mail.node_id));
+            && self
+                .directory
+                .dir
+                .record(to.state, &to.role)
+                .is_some_and(|r| r.record.nodes.contains(&self.mail.node_id));
         if !ours {
             let detail = format!("the message is for {to}, whose contact record does not list this node");
             return self.refuse(peer, reply, "not_for_me", detail);

@@ -83,8 +83,8 @@ impl Actor {
             // refuse a message from their own state, for ever.
             return Err(SendError::OwnState(to));
         }
-        let Some(record) = self.dir.record(to.state, &to.role) else { return Err(SendError::NoRecord(to)) };
-        let status = self.dir.record_status(record, now);
+        let Some(record) = self.directory.dir.record(to.state, &to.role) else { return Err(SendError::NoRecord(to)) };
+        let status = self.directory.dir.record_status(record, now);
         if status == RecordStatus::Revoked {
             return Err(SendError::RecordRevoked(to));
         }
@@ -111,7 +111,7 @@ impl Actor {
             .record
             .nodes
             .iter()
-            .filter(|n| expired || self.dir.is_member_of(to.state, n, now))
+            .filter(|n| expired || self.directory.dir.is_member_of(to.state, n, now))
             .copied()
             .collect();
         if recipients.is_empty() {
@@ -119,8 +119,8 @@ impl Actor {
         }
         let default_tlp = record.record.default_tlp;
         let from_role = request.from_role.unwrap_or_else(Role::technical);
-        let listed = self.dir.record(self.state, &from_role).is_some_and(|r| {
-            self.dir.record_status(r, now).is_in_force() && r.record.nodes.contains(&self.mail.node_id)
+        let listed = self.directory.dir.record(self.state, &from_role).is_some_and(|r| {
+            self.directory.dir.record_status(r, now).is_in_force() && r.record.nodes.contains(&self.mail.node_id)
         });
         if !listed {
             return Err(SendError::NotListed(hotline_core::Address { state: self.state, role: from_role }));
@@ -189,7 +189,7 @@ impl Actor {
         let actor = self.tasks.completions();
         let key = Arc::clone(&self.mail.node_key);
         let random = self.random.clone();
-        let (sender, network) = (self.mail.node_id, self.dir.network_id());
+        let (sender, network) = (self.mail.node_id, self.directory.dir.network_id());
         // A plain task: the work is a fraction of a millisecond, and a
         // blocking-pool thread costs more to wake than that.
         self.tasks.spawn(async move {
@@ -295,7 +295,7 @@ impl Actor {
         let actor = self.tasks.completions();
         let key = Arc::clone(&self.mail.node_key);
         let random = self.random.clone();
-        let (sender, network) = (self.mail.node_id, self.dir.network_id());
+        let (sender, network) = (self.mail.node_id, self.directory.dir.network_id());
         self.tasks.spawn(async move {
             let mut out = Vec::with_capacity(targets.len());
             for (message, to) in targets {
@@ -323,7 +323,7 @@ impl Actor {
     /// The prekey to seal to for `node`: (id, X-Wing public key) from its
     /// bundle; `None` if it has published no usable one.
     pub(in crate::actor) fn prekey_for(&self, node: &NodeId, now: Timestamp) -> Option<SealTo> {
-        let bundle = self.dir.prekeys(node, now)?;
+        let bundle = self.directory.dir.prekeys(node, now)?;
         select_prekey(&bundle.bundle, now).map(|p| (p.id, p.public.clone()))
     }
 
@@ -337,7 +337,7 @@ impl Actor {
         let now = Instant::now();
         let at = self.now();
         for (node, envelope) in envelopes {
-            let sealed_to = envelope.as_ref().and_then(|_| self.dir.prekeys(&node, at)).map(|b| b.bundle.seq);
+            let sealed_to = envelope.as_ref().and_then(|_| self.directory.dir.prekeys(&node, at)).map(|b| b.bundle.seq);
             self.mail.schedule.insert((id, node), envelope, queued_at, now);
             if let Some(p) = self.mail.schedule.get_mut(&(id, node)) {
                 p.sealed_to_bundle = sealed_to;
@@ -384,7 +384,7 @@ impl Actor {
             };
             let actor = self.tasks.completions();
             let net = self.net.clone();
-            let (me, network) = (self.mail.node_id, self.dir.network_id());
+            let (me, network) = (self.mail.node_id, self.directory.dir.network_id());
             self.tasks.spawn(async move {
                 let result = match net.deliver(peer, DeliverRequest { envelope }).await {
                     // Verified here, off the actor.
@@ -410,12 +410,12 @@ impl Actor {
             Err(e) => return Err(e.to_string()),
         };
         let now = self.now();
-        let current = self.dir.prekeys(node, now).map(|b| b.bundle.seq);
+        let current = self.directory.dir.prekeys(node, now).map(|b| b.bundle.seq);
         if current.is_some() && self.mail.schedule.get(key).and_then(|p| p.decrypt_failed_at_bundle) == current {
             return Err("the recipient could not decrypt it; waiting for its new prekey bundle".into());
         }
         let Some(prekey) = self.prekey_for(node, now) else { return Ok(None) };
-        let network = self.dir.network_id();
+        let network = self.directory.dir.network_id();
         let envelope = seal(
             &row.message,
             &self.mail.node_key,
@@ -467,7 +467,7 @@ impl Actor {
             }
             Delivery::Refused { code, detail } => {
                 self.metrics.live.delivery_failed(FailureReason::refused);
-                let bundle_seq = self.dir.prekeys(&key.1, self.now()).map(|b| b.bundle.seq);
+                let bundle_seq = self.directory.dir.prekeys(&key.1, self.now()).map(|b| b.bundle.seq);
                 if let Some(p) = self.mail.schedule.get_mut(&key) {
                     // Seal again to the recipient's current bundle next time:
                     // when the prekey is gone, and when the recipient could

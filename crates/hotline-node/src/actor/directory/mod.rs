@@ -3,42 +3,22 @@
 //! peers, and the member set.
 
 use super::*;
+
+mod feature;
 use crate::error::{PublishError, SubmitError};
+pub(super) use feature::DirectoryFeature;
 
 impl Actor {
-    /// The live directory's digest, shared and cached: every exchange and
-    /// every digest request needs it, and in a quiet network it changes
-    /// rarely. Recomputed when a slot changes, and when the node's clock
-    /// (whole seconds) moves on, since expiry changes the live set without
-    /// a slot changing.
-    pub(super) fn digest(&mut self) -> Arc<Digest> {
-        self.digest_and_summary().0
-    }
-
+    /// The summary of the live digest (see
+    /// [`DirectoryFeature::digest_and_summary`]).
     pub(super) fn summary(&mut self) -> DigestSummary {
         self.digest_and_summary().1
     }
 
+    /// The live digest and its summary, now.
     pub(super) fn digest_and_summary(&mut self) -> (Arc<Digest>, DigestSummary) {
-        let (generation, now) = (self.dir.generation(), self.now());
-        if !self.unsaved_own.is_empty() {
-            // Rare (our own record or bundle is being written) and brief:
-            // not cached, since the commit changes it without a new generation.
-            let mut digest = self.dir.digest(now);
-            digest.retain(|key, _| !self.unsaved_own.contains_key(key));
-            let summary = DigestSummary::of(&digest);
-            return (Arc::new(digest), summary);
-        }
-        if let Some((g, at, digest, summary)) = &self.digest_cache
-            && *g == generation
-            && *at == now
-        {
-            return (Arc::clone(digest), *summary);
-        }
-        let digest = Arc::new(self.dir.digest(now));
-        let summary = DigestSummary::of(&digest);
-        self.digest_cache = Some((generation, now, Arc::clone(&digest), summary));
-        (digest, summary)
+        let now = self.now();
+        self.directory.digest_and_summary(now)
     }
 
     pub(super) fn publish_record(
@@ -50,21 +30,21 @@ impl Actor {
         let now = self.now();
         // The key on disk must be the one the admission in force names;
         // otherwise the directory would refuse whatever we sign.
-        if !self.dir.is_admitted(self.state, now)
-            || self.dir.admission_of_key(&self.state_key.public()) != Some(self.state)
+        if !self.directory.dir.is_admitted(self.state, now)
+            || self.directory.dir.admission_of_key(&self.state_key.public()) != Some(self.state)
         {
             let _ = reply.send(Err(PublishError::NotAdmitted(self.state)));
             return;
         }
         let validity_secs = match validity_days {
-            None => self.dir.charter().charter.policy.max_record_validity_secs,
+            None => self.directory.dir.charter().charter.policy.max_record_validity_secs,
             Some(0) => {
                 let _ = reply.send(Err(PublishError::BadValidity));
                 return;
             }
             Some(days) => days.saturating_mul(DAY),
         };
-        let signed = match self.dir.sign_next_record(draft, &self.state_key, now, validity_secs) {
+        let signed = match self.directory.dir.sign_next_record(draft, &self.state_key, now, validity_secs) {
             Ok(s) => s,
             Err(r) => {
                 let _ = reply.send(Err(PublishError::Rejected(r)));
@@ -73,9 +53,9 @@ impl Actor {
         };
         let object = DirectoryObject::Record(Box::new(signed));
         let key = object.key();
-        match self.dir.apply(object.clone(), now) {
+        match self.directory.dir.apply(object.clone(), now) {
             Ok(Outcome::Applied(applied)) => {
-                let Some(entry) = views::record_entry(&self.dir, &key, now) else {
+                let Some(entry) = views::record_entry(&self.directory.dir, &key, now) else {
                     let _ =
                         reply.send(Err(NodeError::StoreFailed(format!("{key} vanished after it was applied")).into()));
                     return;
@@ -101,14 +81,14 @@ impl Actor {
         reply: oneshot::Sender<Result<SubmitResponse, SubmitError>>,
     ) {
         let now = self.now();
-        let network = self.dir.network_id();
+        let network = self.directory.dir.network_id();
         let mut response = SubmitResponse {
             key: object.key().to_string(),
             seq: object.seq(),
             hash: object.hash(&network),
             outcome: SubmitOutcome::Applied,
         };
-        match self.dir.apply(object.clone(), now) {
+        match self.directory.dir.apply(object.clone(), now) {
             Ok(Outcome::Applied(applied)) => {
                 info!(object = %object.describe(), "object submitted through the control API");
                 self.persist(vec![applied], After::Submit { reply: Responder::to(reply), response }, Vec::new());
@@ -155,18 +135,12 @@ impl Actor {
                     continue;
                 }
             };
-            if let Source::Stranger(_) = source {
-                // Work per stranger is bounded: a few objects present a
-                // node; a stranger sending more is refused the rest
-                // without a look (each costs at most one signature check).
-                let used = self.stranger_objects.entry(peer).or_default();
-                if *used >= MAX_STRANGER_OBJECTS {
-                    *self.rejections.entry("stranger_quota".to_string()).or_default() += 1;
-                    continue;
-                }
-                *used += 1;
+            if let Source::Stranger(_) = source
+                && !self.directory.take_stranger_quota(peer)
+            {
+                continue;
             }
-            match self.dir.apply_from(object.clone(), source, now) {
+            match self.directory.dir.apply_from(object.clone(), source, now) {
                 Ok(Outcome::Applied(a)) => applied.push(a),
                 Ok(Outcome::Duplicate) => {}
                 Ok(Outcome::Pending(why)) => {
@@ -181,65 +155,35 @@ impl Actor {
         if invalid > LOUD_REJECTIONS_PER_BATCH {
             warn!(%peer, invalid, "refused invalid objects in one sync batch (only the first were logged)");
         }
-        let publish = if republish && self.gossip { self.live_winners(&applied, now) } else { Vec::new() };
+        let publish = if republish && self.gossip { self.directory.live_winners(&applied, now) } else { Vec::new() };
         // Even with nothing new, go through the committer: it answers in
         // order, so an ack never overtakes the commit of an earlier batch.
         self.persist(applied, after, publish);
     }
 
-    /// What the directory is told about a peer's objects: a member's may
-    /// wait for their parents; anyone else may present only itself.
+    /// What the directory is told about a peer's objects.
     pub(super) fn source_of(&self, peer: &PeerId) -> Option<Source> {
-        let node = node_id_of(peer)?;
-        Some(match self.members.get(peer) {
-            Some(state) => Source::Member(node, *state),
-            None => Source::Stranger(node),
-        })
+        self.directory.source_of(peer)
     }
 
-    /// The part of our digest a peer may see: all of it for a member; for
-    /// anyone else only the part of the states that list it (its own state,
-    /// if it is a member whose record lapsed), usually nothing.
+    /// The part of our digest a peer may see.
     pub(super) fn digest_for(&mut self, peer: &PeerId) -> Arc<Digest> {
-        if self.members.contains_key(peer) {
-            return self.digest();
-        }
-        let states = node_id_of(peer).map(|n| self.dir.states_listing(&n)).unwrap_or_default();
-        self.durable_part(&states)
+        let now = self.now();
+        self.directory.digest_for(peer, now)
     }
 
     /// The digest of `states`' live objects, without our own that are not
     /// durable yet.
     pub(super) fn durable_part(&self, states: &BTreeSet<StateCode>) -> Arc<Digest> {
-        let mut digest = self.dir.digest_of(states, self.now());
-        digest.retain(|key, _| !self.unsaved_own.contains_key(key));
-        Arc::new(digest)
-    }
-
-    /// The wire bytes of the winners `applied` accepted that are live now.
-    pub(super) fn live_winners(&self, applied: &[Applied], now: Timestamp) -> Vec<Vec<u8>> {
-        applied
-            .iter()
-            .flat_map(|a| &a.changes)
-            .filter_map(|c| match c {
-                Change::Accepted { key, hash, object, winner: true }
-                    if self.dir.live_entry(key, now).is_some_and(|e| e.hash == *hash) =>
-                {
-                    Some(object.to_bytes())
-                }
-                _ => None,
-            })
-            .collect()
+        self.directory.durable_part(states, self.now())
     }
 
     /// Gives the network the member set, if it changed: the node ids listed
     /// in records in force of admitted states.
     pub(super) async fn refresh_members(&mut self) {
-        let members = member_peers(&self.dir, self.now(), &mut self.peer_ids);
-        if members == self.members {
-            return;
-        }
-        let set: BTreeSet<PeerId> = members.keys().copied().collect();
+        let now = self.now();
+        let Some(joined) = self.directory.refresh_members(now) else { return };
+        let set: BTreeSet<PeerId> = self.directory.members.keys().copied().collect();
         debug!(members = set.len(), "member set changed");
         // Redials of peers that are no members any more, or whose tries
         // are over, are not wanted.
@@ -253,9 +197,7 @@ impl Actor {
         });
         // Peers connected before they became members had only the part of
         // an exchange a stranger gets: give them a full one now.
-        let joined: Vec<PeerId> =
-            set.iter().filter(|p| !self.members.contains_key(p) && self.connected.contains_key(p)).copied().collect();
-        self.members = members;
+        let joined: Vec<PeerId> = joined.into_iter().filter(|p| self.connected.contains_key(p)).collect();
         if let Err(e) = self.net.set_members(set).await {
             warn!(error = %e, "cannot update the network's member set");
         }
@@ -268,7 +210,7 @@ impl Actor {
     /// provable misbehaviour when `loud`) and announces it.
     pub(super) fn note_rejection(&mut self, peer: PeerId, object: &DirectoryObject, rejection: &Rejection, loud: bool) {
         let code = rejection.code();
-        *self.rejections.entry(code.to_string()).or_default() += 1;
+        *self.directory.rejections.entry(code.to_string()).or_default() += 1;
         if rejection.is_misbehaviour() && loud {
             warn!(%peer, object = %object.describe(), code, reason = %rejection, "refused an invalid object");
         } else {
@@ -283,7 +225,7 @@ impl Actor {
 
     pub(super) fn note_undecodable(&mut self, peer: PeerId, detail: &str, loud: bool) {
         const CODE: &str = "undecodable";
-        *self.rejections.entry(CODE.to_string()).or_default() += 1;
+        *self.directory.rejections.entry(CODE.to_string()).or_default() += 1;
         if loud {
             warn!(%peer, code = CODE, reason = %detail, "refused bytes that are not a directory object");
         } else {
@@ -314,14 +256,14 @@ impl Actor {
             // Gossip reaches the actor only from members (the net layer
             // drops a non-member's); should membership have changed in
             // between, the directory treats the sender as what it is now.
-            Ok(object) => match self.dir.apply_from(object.clone(), from, now) {
+            Ok(object) => match self.directory.dir.apply_from(object.clone(), from, now) {
                 Ok(Outcome::Applied(applied)) => {
                     // Forward only what is part of the live directory now: an
                     // accepted but already revoked or expired object is news
                     // to nobody.
                     let key = object.key();
-                    let hash = object.hash(&self.dir.network_id());
-                    let live = self.dir.live_entry(&key, now).is_some_and(|e| e.hash == hash);
+                    let hash = object.hash(&self.directory.dir.network_id());
+                    let live = self.directory.dir.live_entry(&key, now).is_some_and(|e| e.hash == hash);
                     let verdict = if live { Verdict::Accept } else { Verdict::Ignore };
                     debug!(peer = %source, object = %object.describe(), live, "gossip applied");
                     // Objects this one released from the pending set were
@@ -329,7 +271,8 @@ impl Actor {
                     // verdict forwards only this message, so publish them.
                     let own = object.to_bytes();
                     let released: Vec<Vec<u8>> = if self.gossip {
-                        self.live_winners(std::slice::from_ref(&applied), now)
+                        self.directory
+                            .live_winners(std::slice::from_ref(&applied), now)
                             .into_iter()
                             .filter(|b| *b != own)
                             .collect()
@@ -369,7 +312,7 @@ impl Actor {
             SyncRequest::Digest(_) => SyncResponse::Digest(digest_entries(&self.digest_for(&peer))),
             SyncRequest::Summary(_) => {
                 // A stranger's summary covers what it may see, like its digest.
-                let summary = if self.members.contains_key(&peer) {
+                let summary = if self.directory.members.contains_key(&peer) {
                     self.summary()
                 } else {
                     DigestSummary::of(&self.digest_for(&peer))
@@ -377,11 +320,11 @@ impl Actor {
                 SyncResponse::Summary(summary)
             }
             SyncRequest::Fetch(keys) => {
-                if self.members.contains_key(&peer) {
+                if self.directory.members.contains_key(&peer) {
                     let objects = keys
                         .iter()
-                        .filter(|k| !self.unsaved_own.contains_key(k))
-                        .filter_map(|k| self.dir.live_entry(k, now))
+                        .filter(|k| !self.directory.unsaved_own.contains_key(k))
+                        .filter_map(|k| self.directory.dir.live_entry(k, now))
                         .map(|e| e.object.to_bytes())
                         .collect();
                     SyncResponse::Objects(objects)
@@ -410,8 +353,8 @@ impl Actor {
     pub(super) fn objects_for(&self, keys: &[ObjectKey]) -> Vec<Vec<u8>> {
         let now = self.now();
         keys.iter()
-            .filter(|k| !self.unsaved_own.contains_key(k))
-            .filter_map(|k| self.dir.live_entry(k, now))
+            .filter(|k| !self.directory.unsaved_own.contains_key(k))
+            .filter_map(|k| self.directory.dir.live_entry(k, now))
             .filter(|e| e.object.state() == self.state)
             .map(|e| e.object.to_bytes())
             .collect()
@@ -429,7 +372,7 @@ impl Actor {
         }
         let actor = self.tasks.completions();
         self.syncing.insert(peer, false);
-        let member = self.members.contains_key(&peer);
+        let member = self.directory.members.contains_key(&peer);
         let (digest, summary) = if member {
             self.digest_and_summary()
         } else {
@@ -438,7 +381,7 @@ impl Actor {
         };
         // Summaries first only between members: for a newcomer, or a peer
         // not yet known as a member, the digests surely differ.
-        let probe = (member && self.members.contains_key(&self.local_peer)).then_some(summary);
+        let probe = (member && self.directory.members.contains_key(&self.local_peer)).then_some(summary);
         // A peer that is not a member here is shown only our own state's
         // part of our digest (what we push it, so that it can admit us),
         // and nothing is fetched from it: it presents itself by pushing to
