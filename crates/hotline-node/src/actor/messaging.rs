@@ -24,6 +24,7 @@
 //! (sealing, opening, checking receipts); the actor's handlers are in
 //! `sending`, `receiving`, `prekeys` and `reading` (marking read).
 
+mod policy;
 mod prekeys;
 mod reading;
 mod receiving;
@@ -35,8 +36,8 @@ use crate::error::{AckError, NodeError, SendError};
 use crate::mailbox::{decode_message, queued_view};
 use crate::outbox::{DeliveryKey, RetryPolicy, Schedule};
 use hotline_core::{
-    CaseId, DirectoryObject, Fields, Message, MessageId, MessageType, NodeId, ObjectKey, Outcome, RecordStatus, Role,
-    SecretKey, SignedPrekeyBundle, Timestamp,
+    CaseId, DirectoryObject, Fields, Message, MessageId, MessageType, NodeId, ObjectKey, Outcome, SecretKey,
+    SignedPrekeyBundle, Timestamp,
 };
 use hotline_crypto::{DeliveryReceipt, Envelope, PrekeyPolicy, PrekeyRing, select_prekey};
 use hotline_net::budget::BytePermit;
@@ -288,7 +289,7 @@ fn ack_subject(subject: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hotline_core::{Address, CaseId, Tlp};
+    use hotline_core::{Address, CaseId, Role, Tlp};
 
     fn view(id: u8, parent: Option<u8>) -> MessageView {
         let address = Address { state: "FRA".parse().unwrap(), role: Role::technical() };

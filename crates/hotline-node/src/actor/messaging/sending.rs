@@ -1,6 +1,7 @@
 //! Sending: writing and sealing messages, the delivery schedule, receipts
 //! and acknowledgements of what this node sent.
 
+use super::policy::{Decision, Parent, SendContext, check_send};
 use super::*;
 use crate::metrics::FailureReason;
 
@@ -74,82 +75,33 @@ impl Actor {
         }
     }
 
-    /// Checks a send request and builds the message and its recipient nodes.
+    /// Checks a send request (see [`policy::check_send`]) and builds the
+    /// message and its recipient nodes.
     pub(in crate::actor) fn prepare(&self, request: SendRequest) -> Result<(Message, Vec<NodeId>), SendError> {
         let now = self.now();
-        let to = request.to;
-        if to.state == self.state {
-            // Its deliveries would go to this state's own nodes, which
-            // refuse a message from their own state, for ever.
-            return Err(SendError::OwnState(to));
-        }
-        let Some(record) = self.directory.dir.record(to.state, &to.role) else { return Err(SendError::NoRecord(to)) };
-        let status = self.directory.dir.record_status(record, now);
-        if status == RecordStatus::Revoked {
-            return Err(SendError::RecordRevoked(to));
-        }
-        let expired = status == RecordStatus::Expired;
-        if expired && !request.force {
-            // Forced, the message waits in the outbox until the state
-            // renews the record and its nodes are members again.
-            let why = format!("expired on {} and its nodes are not members now", record.record.expires);
-            return Err(SendError::RecordExpired(stale_warning(&to, &why, &record.record)));
-        }
-        if !request.force {
-            if status == RecordStatus::Expiring {
-                let why = format!("expires on {} and may be out of date", record.record.expires);
-                return Err(SendError::RecordExpiring(stale_warning(&to, &why, &record.record)));
-            }
-            if self.unconfirmed(now).contains(&to) {
-                let why = "failed its last two communication checks";
-                return Err(SendError::RecordUnconfirmed(stale_warning(&to, why, &record.record)));
-            }
-        }
-        // An expired record's nodes are not members; a forced message to
-        // them is kept for the record's renewal.
-        let recipients: Vec<NodeId> = record
-            .record
-            .nodes
-            .iter()
-            .filter(|n| expired || self.directory.dir.is_member_of(to.state, n, now))
-            .copied()
-            .collect();
-        if recipients.is_empty() {
-            return Err(SendError::NoMemberNode(to));
-        }
-        let default_tlp = record.record.default_tlp;
-        let from_role = request.from_role.unwrap_or_else(Role::technical);
-        let listed = self.directory.dir.record(self.state, &from_role).is_some_and(|r| {
-            self.directory.dir.record_status(r, now).is_in_force() && r.record.nodes.contains(&self.mail.node_id)
-        });
-        if !listed {
-            return Err(SendError::NotListed(hotline_core::Address { state: self.state, role: from_role }));
-        }
         let parent = match request.in_reply_to {
+            None => Parent::None,
             Some(id) => match self.store.message(&id)? {
-                Some(row) => Some(decode_message(&id, row.message_bytes())?),
-                None => return Err(SendError::NoParent(id)),
+                Some(row) => Parent::Found(Box::new(decode_message(&id, row.message_bytes())?)),
+                None => Parent::Missing(id),
             },
-            None => None,
         };
+        // Worked out only if a check asks (most sends stop before).
+        let unconfirmed = |to: &hotline_core::Address| self.unconfirmed(now).contains(to);
+        let ctx = SendContext {
+            dir: &self.directory.dir,
+            state: self.state,
+            node: self.mail.node_id,
+            now,
+            unconfirmed: &unconfirmed,
+        };
+        let Decision { recipients, from_role, tlp } = check_send(&ctx, &request, &parent)?;
         let case_id = match (request.case_id, &parent) {
             (Some(case), _) => case,
-            (None, Some(parent)) => parent.case_id,
-            (None, None) => CaseId(self.random.bytes()?),
+            (None, Parent::Found(parent)) => parent.case_id,
+            (None, _) => CaseId(self.random.bytes()?),
         };
-        // The sender's label, else the one of the message answered (a reply
-        // keeps its handling), else the one the recipient asks for, else AMBER.
-        let tlp = request.tlp.or(parent.as_ref().map(|p| p.tlp)).or(default_tlp).unwrap_or_default();
-        if let Some(parent) = &parent
-            && !request.force
-        {
-            if tlp < parent.tlp {
-                return Err(SendError::TlpLowered { parent: parent.tlp, tlp });
-            }
-            if parent.is_exercise && !request.is_exercise {
-                return Err(SendError::ExerciseDropped);
-            }
-        }
+        let to = request.to;
         let kind = request.kind;
         let fields = request.fields.unwrap_or(Fields::None);
         let message = Message {

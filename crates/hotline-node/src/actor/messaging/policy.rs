@@ -1,0 +1,216 @@
+//! The send policy: whether a message may go to a point of contact, to
+//! which nodes, from which role and under which label. Pure: it reads the
+//! directory and what the caller looked up, and decides; the actor does the
+//! lookups, the randomness and the writing. Unit-tested below.
+
+use crate::api_types::SendRequest;
+use crate::error::SendError;
+use hotline_core::{Address, Directory, Message, MessageId, NodeId, RecordStatus, Role, StateCode, Timestamp, Tlp};
+
+/// What a send request is checked against.
+pub(crate) struct SendContext<'a> {
+    /// The node's directory.
+    pub dir: &'a Directory,
+    /// The state this node speaks for.
+    pub state: StateCode,
+    /// This node.
+    pub node: NodeId,
+    /// The time now.
+    pub now: Timestamp,
+    /// Whether a point of contact failed its last two communication checks.
+    pub unconfirmed: &'a dyn Fn(&Address) -> bool,
+}
+
+/// The message a request answers, as the caller found it.
+pub(crate) enum Parent {
+    /// The request answers nothing.
+    None,
+    /// It answers a message this node does not hold.
+    Missing(MessageId),
+    /// It answers this message.
+    Found(Box<Message>),
+}
+
+/// What the checks decided.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Decision {
+    /// The recipient's nodes to seal for: the member nodes of its record
+    /// (every listed node when a forced message waits for an expired
+    /// record's renewal).
+    pub recipients: Vec<NodeId>,
+    /// The sending role.
+    pub from_role: Role,
+    /// The label: the sender's, else the answered message's, else the one
+    /// the recipient asks for, else AMBER.
+    pub tlp: Tlp,
+}
+
+/// Checks `request` (answering `parent`) in `ctx`.
+pub(crate) fn check_send(ctx: &SendContext<'_>, request: &SendRequest, parent: &Parent) -> Result<Decision, SendError> {
+    let to = &request.to;
+    if to.state == ctx.state {
+        // Its deliveries would go to this state's own nodes, which refuse
+        // a message from their own state, for ever.
+        return Err(SendError::OwnState(to.clone()));
+    }
+    let Some(record) = ctx.dir.record(to.state, &to.role) else { return Err(SendError::NoRecord(to.clone())) };
+    let status = ctx.dir.record_status(record, ctx.now);
+    if status == RecordStatus::Revoked {
+        return Err(SendError::RecordRevoked(to.clone()));
+    }
+    let expired = status == RecordStatus::Expired;
+    if expired && !request.force {
+        // Forced, the message waits in the outbox until the state renews
+        // the record and its nodes are members again.
+        let why = format!("expired on {} and its nodes are not members now", record.record.expires);
+        return Err(SendError::RecordExpired(super::stale_warning(to, &why, &record.record)));
+    }
+    if !request.force {
+        if status == RecordStatus::Expiring {
+            let why = format!("expires on {} and may be out of date", record.record.expires);
+            return Err(SendError::RecordExpiring(super::stale_warning(to, &why, &record.record)));
+        }
+        if (ctx.unconfirmed)(to) {
+            let why = "failed its last two communication checks";
+            return Err(SendError::RecordUnconfirmed(super::stale_warning(to, why, &record.record)));
+        }
+    }
+    // An expired record's nodes are not members; a forced message to them
+    // is kept for the record's renewal.
+    let recipients: Vec<NodeId> =
+        record.record.nodes.iter().filter(|n| expired || ctx.dir.is_member_of(to.state, n, ctx.now)).copied().collect();
+    if recipients.is_empty() {
+        return Err(SendError::NoMemberNode(to.clone()));
+    }
+    let from_role = request.from_role.clone().unwrap_or_else(Role::technical);
+    let listed = ctx
+        .dir
+        .record(ctx.state, &from_role)
+        .is_some_and(|r| ctx.dir.record_status(r, ctx.now).is_in_force() && r.record.nodes.contains(&ctx.node));
+    if !listed {
+        return Err(SendError::NotListed(Address { state: ctx.state, role: from_role }));
+    }
+    let parent = match parent {
+        Parent::None => None,
+        Parent::Missing(id) => return Err(SendError::NoParent(*id)),
+        Parent::Found(m) => Some(m),
+    };
+    let tlp = request.tlp.or(parent.map(|p| p.tlp)).or(record.record.default_tlp).unwrap_or_default();
+    if let Some(parent) = parent
+        && !request.force
+    {
+        if tlp < parent.tlp {
+            return Err(SendError::TlpLowered { parent: parent.tlp, tlp });
+        }
+        if parent.is_exercise && !request.is_exercise {
+            return Err(SendError::ExerciseDropped);
+        }
+    }
+    Ok(Decision { recipients, from_role, tlp })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hotline_core::testkit::{IntoObject, T0, World};
+    use hotline_core::{MessageType, Outcome};
+
+    /// FRA and DEU admitted, each with a technical record listing its node 0.
+    fn directory(w: &World) -> Directory {
+        let mut dir = Directory::new(w.charter.clone()).unwrap_or_else(|e| panic!("{e}"));
+        for s in ["FRA", "DEU"] {
+            for object in [w.admission(s, 1).obj(), w.record(s, "technical", 1, 1).obj()] {
+                assert!(matches!(dir.apply(object, T0), Ok(Outcome::Applied(_))));
+            }
+        }
+        dir
+    }
+
+    fn to(state: &str) -> SendRequest {
+        let to = Address { state: state.parse().unwrap_or_else(|e| panic!("{e}")), role: Role::technical() };
+        SendRequest::new(to, MessageType::Notification, "subject")
+    }
+
+    fn check(w: &World, request: &SendRequest, parent: &Parent, unconfirmed: bool) -> Result<Decision, SendError> {
+        let dir = directory(w);
+        let flag = move |_: &Address| unconfirmed;
+        let ctx = SendContext {
+            dir: &dir,
+            state: "FRA".parse().unwrap_or_else(|e| panic!("{e}")),
+            node: w.node_id("FRA", 0),
+            now: T0,
+            unconfirmed: &flag,
+        };
+        check_send(&ctx, request, parent)
+    }
+
+    fn code(result: Result<Decision, SendError>) -> &'static str {
+        result.err().map_or("sent", |e| e.code())
+    }
+
+    /// DEU's question to FRA, labelled `tlp`.
+    fn parent(tlp: Tlp, is_exercise: bool) -> Parent {
+        Parent::Found(Box::new(Message {
+            msg_id: MessageId([1; 16]),
+            case_id: hotline_core::CaseId([2; 16]),
+            in_reply_to: None,
+            kind: MessageType::RequestForInformation,
+            from: to("DEU").to,
+            to: to("FRA").to,
+            created_at: T0,
+            lang: None,
+            tlp,
+            severity: None,
+            is_exercise,
+            respond_by: None,
+            subject: "question".into(),
+            body: String::new(),
+            fields: hotline_core::Fields::None,
+            attachments: Vec::new(),
+        }))
+    }
+
+    #[test]
+    fn a_message_goes_to_the_member_nodes_of_the_record_under_its_label() {
+        let w = World::default();
+        let decision = check(&w, &to("DEU"), &Parent::None, false).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(decision.recipients, vec![w.node_id("DEU", 0)]);
+        assert_eq!((decision.from_role, decision.tlp), (Role::technical(), Tlp::Amber));
+    }
+
+    #[test]
+    fn each_refusal_has_its_code() {
+        let w = World::default();
+        assert_eq!(code(check(&w, &to("FRA"), &Parent::None, false)), "own_state");
+        assert_eq!(code(check(&w, &to("EST"), &Parent::None, false)), "not_found");
+        let mut policy = to("DEU");
+        policy.from_role = Some(Role::policy());
+        assert_eq!(code(check(&w, &policy, &Parent::None, false)), "not_listed", "FRA has no policy record");
+        assert_eq!(code(check(&w, &to("DEU"), &Parent::Missing(MessageId([9; 16])), false)), "not_found");
+    }
+
+    #[test]
+    fn an_unconfirmed_contact_takes_force() {
+        let w = World::default();
+        assert_eq!(code(check(&w, &to("DEU"), &Parent::None, true)), "record_unconfirmed");
+        let mut forced = to("DEU");
+        forced.force = true;
+        assert_eq!(code(check(&w, &forced, &Parent::None, true)), "sent");
+    }
+
+    #[test]
+    fn a_reply_keeps_its_parents_label_and_exercise_mark_unless_forced() {
+        let w = World::default();
+        let decision = check(&w, &to("DEU"), &parent(Tlp::Red, false), false).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(decision.tlp, Tlp::Red, "the answered message's label by default");
+        let mut lower = to("DEU");
+        lower.tlp = Some(Tlp::Green);
+        assert_eq!(code(check(&w, &lower, &parent(Tlp::Red, false), false)), "tlp_lowered");
+        lower.force = true;
+        assert_eq!(check(&w, &lower, &parent(Tlp::Red, false), false).map(|d| d.tlp).ok(), Some(Tlp::Green));
+        assert_eq!(code(check(&w, &to("DEU"), &parent(Tlp::Amber, true), false)), "exercise_dropped");
+        let mut drill = to("DEU");
+        drill.is_exercise = true;
+        assert_eq!(code(check(&w, &drill, &parent(Tlp::Amber, true), false)), "sent");
+    }
+}
