@@ -21,7 +21,8 @@ use hotline_node::api_types::{
 };
 use hotline_node::api_types::{DeliveryState, Direction, MessageState};
 use hotline_node::endpoints::{
-    AckMessage, FindIds, GetMessage, GetOutbox, GetRecord, GetThread, ListMessages, SendMessage, WaitDelivered,
+    AckMessage, CancelMessage, FindIds, GetMessage, GetOutbox, GetRecord, GetThread, ListMessages, SendMessage,
+    WaitDelivered,
 };
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
@@ -145,6 +146,23 @@ pub(crate) struct AckArgs {
     /// A note for the sender.
     #[arg(long)]
     note: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct OutboxArgs {
+    #[command(subcommand)]
+    action: Option<OutboxAction>,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub(crate) enum OutboxAction {
+    /// Withdraw the deliveries of a sent message that are still waiting
+    /// (the message stays in the sent box, marked cancelled).
+    Cancel {
+        /// The sent message (or a unique prefix of its id).
+        #[arg(value_name = "MSGID")]
+        id: String,
+    },
 }
 
 // ----- commands -----
@@ -658,8 +676,12 @@ pub(super) fn ack(args: AckArgs, data_dir: &Path, out: &Out) -> Result<()> {
     })
 }
 
-/// `hotline outbox`: the deliveries still waiting for a receipt.
-pub(super) fn outbox(data_dir: &Path, out: &Out) -> Result<()> {
+/// `hotline outbox`: the deliveries still waiting for a receipt; `hotline
+/// outbox cancel MSGID` withdraws those of one message.
+pub(super) fn outbox(args: OutboxArgs, data_dir: &Path, out: &Out) -> Result<()> {
+    if let Some(OutboxAction::Cancel { id }) = args.action {
+        return cancel(&id, data_dir, out);
+    }
     let items = runtime()?.block_on(Client::for_data_dir(data_dir).call(GetOutbox))?;
     out.emit(&items, || {
         if items.is_empty() {
@@ -680,6 +702,28 @@ pub(super) fn outbox(data_dir: &Path, out: &Out) -> Result<()> {
             })
             .collect();
         table(&["MESSAGE", "TO", "NODE", "QUEUED (UTC)", "ATTEMPTS", "NEXT ATTEMPT", "LAST ERROR"], &rows)
+    })
+}
+
+/// `hotline outbox cancel MSGID`.
+fn cancel(id: &str, data_dir: &Path, out: &Out) -> Result<()> {
+    let id = id_arg("message id", id)?;
+    let client = Client::for_data_dir(data_dir);
+    let view = runtime()?.block_on(async {
+        let id = resolve_message(&client, id).await?;
+        anyhow::Ok(client.call(CancelMessage { id }).await.with_context(|| format!("cannot cancel message {id}"))?)
+    })?;
+    out.emit(&view, || {
+        let withdrawn = view.deliveries.iter().filter(|d| d.state == DeliveryState::Cancelled).count();
+        let receipted = view.deliveries.iter().filter(|d| d.state == DeliveryState::Delivered).count();
+        let mut text = format!(
+            "Cancelled message {} to {}: {withdrawn} delivery withdrawn{}.\nIt stays in the sent box, marked cancelled.",
+            view.message.msg_id,
+            view.message.to,
+            if receipted > 0 { format!(", {receipted} already receipted") } else { String::new() },
+        );
+        text.push_str("\nA delivery that was under way at this moment may still arrive.");
+        text
     })
 }
 

@@ -88,8 +88,9 @@ pub(crate) enum Command {
     Thread(message::ThreadArgs),
     /// Acknowledge a received message: a signed acknowledgement to its sender.
     Ack(message::AckArgs),
-    /// List the deliveries still waiting for a signed receipt.
-    Outbox,
+    /// List the deliveries still waiting for a signed receipt, or cancel
+    /// those of one message.
+    Outbox(message::OutboxArgs),
     /// Communication checks: test that other states' points of contact answer.
     #[command(subcommand)]
     Comcheck(comcheck::ComcheckCommand),
@@ -125,7 +126,7 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
         Command::Show(args) => message::show(args, data_dir, &out),
         Command::Thread(args) => message::thread(args, data_dir, &out),
         Command::Ack(args) => message::ack(args, data_dir, &out),
-        Command::Outbox => message::outbox(data_dir, &out),
+        Command::Outbox(args) => message::outbox(args, data_dir, &out),
         Command::Comcheck(cmd) => comcheck::run(cmd, data_dir, &out),
         Command::Demo(args) => demo::demo(args, &out),
         Command::Bench(cmd) => bench::run(cmd, &out),

@@ -190,6 +190,8 @@ pub(super) fn delivery_line(d: &DeliveryView) -> String {
         let at = d.received_at.map(|t| format!(", stored by the recipient at {}", utc(t))).unwrap_or_default();
         let receipt = if d.receipt.is_some() { "signed receipt held" } else { "NO RECEIPT HELD" };
         format!("node {}: delivered{at}, {receipt}", d.node)
+    } else if d.state == DeliveryState::Cancelled {
+        format!("node {}: cancelled by the sender before a receipt came", d.node)
     } else {
         let attempts = match d.attempts {
             0 => "no attempt yet".to_string(),

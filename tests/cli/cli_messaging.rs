@@ -487,3 +487,67 @@ fn with_no_data_dir_the_cli_says_where_it_looked_and_how_to_point_it() {
     let err = without_data_dir(d, &cli_file, &["inbox"]);
     assert!(err.contains("unknown field") && err.contains("cli.toml"), "{err}");
 }
+
+/// A message queued for a node that is down can be withdrawn: `hotline
+/// outbox cancel` empties the outbox of it, the sent box shows it
+/// cancelled, and it does not arrive once the node is back (a later
+/// message does). Cancelling again, or cancelling a received message, is
+/// refused with its code.
+#[test]
+fn a_queued_message_is_cancelled_and_never_arrives() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ceremony(d, "Cancel net");
+    let fra = Daemon::start(d, "fra");
+    let fra_addr = listen_addr(d, "fra", &fra);
+    configure(d, "deu", "DEU", &[fra_addr]);
+    let deu = Daemon::start(d, "deu");
+    for data in ["fra", "deu"] {
+        poll(&format!("{data} to hold the whole directory"), &[&fra, &deu], || {
+            (json(d, &["--data-dir", data, "status", "--json"])["live_objects"] == 6).then_some(())
+        });
+    }
+    deu.stop();
+
+    let send = |subject: &str| {
+        let args =
+            ["--data-dir", "fra", "send", "--to", "DEU", "--type", "notification", "--subject", subject, "--json"];
+        json(d, &args)["msg_id"].as_str().unwrap().to_string()
+    };
+    let mistake = send("Sent by mistake");
+    let outbox = json(d, &["--data-dir", "fra", "outbox", "--json"]);
+    assert_eq!(outbox.as_array().map(Vec::len), Some(1), "{outbox}");
+
+    let text = ok(d, &["--data-dir", "fra", "outbox", "cancel", &mistake[..10]]);
+    assert!(text.contains("1 delivery withdrawn") && text.contains("marked cancelled"), "{text}");
+    assert_eq!(json(d, &["--data-dir", "fra", "outbox", "--json"]), serde_json::json!([]));
+    let shown = json(d, &["--data-dir", "fra", "show", &mistake, "--json"]);
+    assert_eq!(
+        (shown["state"].as_str(), shown["deliveries"][0]["state"].as_str()),
+        (Some("cancelled"), Some("cancelled"))
+    );
+    let refusal = |args: &[&str]| {
+        let out = hotline(d, args);
+        assert!(!out.status.success(), "{args:?} should fail");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["error"]["code"].as_str().unwrap_or_default().to_string()
+    };
+    assert_eq!(refusal(&["--json", "--data-dir", "fra", "outbox", "cancel", &mistake]), "nothing_queued");
+
+    // DEU comes back: the next message arrives, the cancelled one never.
+    let deu = Daemon::start(d, "deu");
+    let after = send("After the mistake");
+    poll("the next message to arrive", &[&fra, &deu], || {
+        let inbox = json(d, &["--data-dir", "deu", "inbox", "--json"]);
+        inbox.as_array()?.iter().any(|m| m["msg_id"] == after.as_str()).then_some(inbox)
+    });
+    let inbox = json(d, &["--data-dir", "deu", "inbox", "--json"]);
+    assert!(!inbox.as_array().unwrap().iter().any(|m| m["msg_id"] == mistake.as_str()), "{inbox}");
+    assert_eq!(
+        refusal(&["--json", "--data-dir", "deu", "outbox", "cancel", &after]),
+        "not_found",
+        "a received message"
+    );
+    fra.stop();
+    deu.stop();
+}

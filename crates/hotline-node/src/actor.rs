@@ -490,6 +490,7 @@ impl Actor {
             Command::Send { request, reply } => self.send(*request, reply),
             Command::Ack { id, request, reply } => self.ack(id, request, reply),
             Command::MarkRead { id, reply } => self.mark_read(id, reply),
+            Command::Cancel { id, reply } => self.cancel(id, reply),
             Command::ComcheckStart { request, reply } => self.start_comcheck(*request, reply),
             Command::ScheduleAdd { request, reply } => {
                 let _ = reply.send(self.add_schedule(*request));

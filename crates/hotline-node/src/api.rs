@@ -167,6 +167,7 @@ fn router(state: ApiState) -> Router {
         .route(FindIds::ROUTE, on::<FindIds>())
         .route(WaitDelivered::ROUTE, on::<WaitDelivered>())
         .route(AckMessage::ROUTE, on::<AckMessage>())
+        .route(CancelMessage::ROUTE, on::<CancelMessage>())
         .route(GetThread::ROUTE, on::<GetThread>())
         .route(GetOutbox::ROUTE, on::<GetOutbox>())
         .route(StartComcheck::ROUTE, on::<StartComcheck>().merge(on::<ListComchecks>()))

@@ -6,8 +6,8 @@ use crate::api_types::{
     RecordEntry, SendRequest, SendResponse, StateView, StatusView, SubmitResponse,
 };
 use crate::error::{
-    AckError, AnswerError, NodeError, PublishError, QueryError, ReportError, ScheduleError, SendError, StartError,
-    SubmitError,
+    AckError, AnswerError, CancelError, NodeError, PublishError, QueryError, ReportError, ScheduleError, SendError,
+    StartError, SubmitError,
 };
 use crate::mailbox::MailReader;
 use crate::metrics::Metrics;
@@ -80,6 +80,11 @@ pub(crate) enum Command {
         id: MessageId,
         request: AckRequest,
         reply: oneshot::Sender<Result<SendResponse, AckError>>,
+    },
+    /// Withdraws the queued deliveries of a sent message, durably.
+    Cancel {
+        id: MessageId,
+        reply: oneshot::Sender<Result<(), CancelError>>,
     },
     /// Marks a received message read, durably, and answers with its view.
     MarkRead {
@@ -275,6 +280,14 @@ impl NodeHandle {
     /// Sends a signed `human_ack` for the received message `id` to its sender.
     pub async fn ack(&self, id: MessageId, request: AckRequest) -> Result<SendResponse, AckError> {
         self.ask(|reply| Command::Ack { id, request, reply }).await?
+    }
+
+    /// Withdraws the deliveries of sent message `id` that are still queued
+    /// (a delivery already under way may still arrive); the message stays
+    /// in the sent box, marked cancelled. Returns it as it stands then.
+    pub async fn cancel(&self, id: MessageId) -> Result<MessageView, CancelError> {
+        self.ask(|reply| Command::Cancel { id, reply }).await??;
+        Ok(self.message(id, false).await?)
     }
 
     /// One page of messages (see [`MessageQuery`]), newest last. Read from

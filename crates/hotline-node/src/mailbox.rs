@@ -278,6 +278,7 @@ impl MailReads {
                 let receipts: HashMap<NodeId, Vec<u8>> = snap.receipts(&id)?.into_iter().collect();
                 let waiting: HashMap<NodeId, hotline_store::OutboxRow> =
                     snap.outbox_of(&id)?.into_iter().map(|e| (e.recipient, e.row)).collect();
+                let cancelled = snap.cancelled_at(&id)?.is_some();
                 let deliveries: Vec<DeliveryView> = s
                     .recipients
                     .iter()
@@ -286,13 +287,20 @@ impl MailReads {
                             Some(p) => queued_view(self.name(node), p.attempts, p.last_error),
                             None => queued_view(self.name(node), row.attempts, row.last_error.clone()),
                         },
+                        // Withdrawn before its receipt came.
+                        None if cancelled && !receipts.contains_key(node) => cancelled_view(self.name(node)),
                         None => delivered_view(self.name(node), receipts.get(node)),
                     })
                     .collect();
                 let all = deliveries.iter().all(|d| d.state == DeliveryState::Delivered);
+                let state = match (all, cancelled) {
+                    (true, _) => MessageState::Delivered,
+                    (false, true) => MessageState::Cancelled,
+                    (false, false) => MessageState::Queued,
+                };
                 MessageView {
                     direction: Direction::Out,
-                    state: if all { MessageState::Delivered } else { MessageState::Queued },
+                    state,
                     read: true,
                     at: s.queued_at,
                     sender_node: None,
@@ -314,6 +322,18 @@ pub(crate) fn decode_message(id: &MessageId, bytes: &[u8]) -> Result<Message, No
 /// A delivery still waiting for its receipt.
 pub(crate) fn queued_view(node: String, attempts: u32, last_error: Option<String>) -> DeliveryView {
     DeliveryView { node, state: DeliveryState::Queued, attempts, last_error, received_at: None, receipt: None }
+}
+
+/// A delivery the sender withdrew before its receipt came.
+fn cancelled_view(node: String) -> DeliveryView {
+    DeliveryView {
+        node,
+        state: DeliveryState::Cancelled,
+        attempts: 0,
+        last_error: None,
+        received_at: None,
+        receipt: None,
+    }
 }
 
 fn delivered_view(node: String, receipt: Option<&Vec<u8>>) -> DeliveryView {

@@ -175,6 +175,11 @@ impl Schedule {
         self.pending.range((*msg, NodeId([0; 32]))..=(*msg, NodeId([0xff; 32]))).next().is_some()
     }
 
+    /// The deliveries of `msg` still waiting.
+    pub(crate) fn keys_of(&self, msg: &MessageId) -> Vec<DeliveryKey> {
+        self.pending.range((*msg, NodeId([0; 32]))..=(*msg, NodeId([0xff; 32]))).map(|(k, _)| *k).collect()
+    }
+
     fn landed(&mut self, node: &NodeId) {
         self.in_flight -= 1;
         if let Some(n) = self.in_flight_by_node.get_mut(node) {

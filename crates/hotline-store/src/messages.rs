@@ -158,6 +158,16 @@ impl Snapshot<'_> {
         }
     }
 
+    /// When the sender cancelled message `id`'s queued deliveries, if it did.
+    pub fn cancelled_at(&self, id: &MessageId) -> Result<Option<Timestamp>, StoreError> {
+        const ACTION: &str = "reading a cancellation";
+        let Some(table) = self.table(Table::Cancelled, ACTION)? else { return Ok(None) };
+        let Some(v) = table.get(id.0.as_slice()).map_err(|e| self.store.db_error(ACTION, e))? else { return Ok(None) };
+        let bytes: [u8; 8] =
+            v.value().try_into().map_err(|_| self.store.corrupt(format!("the cancellation of {id} is malformed")))?;
+        Ok(Some(Timestamp(u64::from_be_bytes(bytes))))
+    }
+
     /// The ids of the messages of case `case`, in id order.
     pub fn case(&self, case: &CaseId) -> Result<Vec<MessageId>, StoreError> {
         const ACTION: &str = "reading a thread";
@@ -237,6 +247,12 @@ impl WriteBatch {
     /// Removes the outbox row of `msg` for `recipient`.
     pub fn delete_outbox(&mut self, msg: MessageId, recipient: &NodeId) {
         self.ops.push(Op::Delete { table: Table::Outbox, key: pair_key(&msg.0, recipient) });
+    }
+
+    /// Marks sent message `msg` cancelled at `at`: its deliveries still
+    /// queued were withdrawn (delete their outbox rows in the same batch).
+    pub fn cancel_message(&mut self, msg: MessageId, at: Timestamp) {
+        self.ops.push(Op::Put { table: Table::Cancelled, key: msg.0.to_vec(), value: at.0.to_be_bytes().to_vec() });
     }
 
     /// Records the receipt `recipient` signed for `msg`.

@@ -24,6 +24,7 @@
 //! | `unread`   | at (u64 BE) ‖ msg_id         | empty: received messages no person displayed |
 //! | `health`   | `probe`                      | the time of the last health probe (u64 BE): `GET /health` writes it |
 //! | `replies`  | parent msg_id ‖ replying state (3 bytes) ‖ msg_id | empty: which state answered a message (`crate::mailbox`) |
+//! | `cancelled`| msg_id (16 bytes)            | when the sender cancelled the message's queued deliveries (u64 BE) |
 //!
 //! Rows are encoded with `hotline_core::encoding` behind a one-byte row
 //! format, so a row can change shape without a new schema version, and every
@@ -93,11 +94,12 @@ pub(crate) enum Table {
     Unread,
     Health,
     Replies,
+    Cancelled,
 }
 
 impl Table {
     /// How many messaging tables there are.
-    pub(crate) const COUNT: usize = 11;
+    pub(crate) const COUNT: usize = 12;
 
     pub(crate) fn definition(self) -> TableDefinition<'static, &'static [u8], &'static [u8]> {
         TableDefinition::new(self.name())
@@ -117,6 +119,7 @@ impl Table {
             Table::Unread => "unread",
             Table::Health => "health",
             Table::Replies => "replies",
+            Table::Cancelled => "cancelled",
         }
     }
 }

@@ -24,6 +24,9 @@ pub(super) enum After {
         envelopes: Vec<(NodeId, Option<Vec<u8>>)>,
         queued_at: Timestamp,
     },
+    /// A message's queued deliveries are withdrawn for good: take them off
+    /// the schedule, and answer.
+    Cancelled { keys: Vec<crate::outbox::DeliveryKey>, reply: oneshot::Sender<Result<(), crate::error::CancelError>> },
     /// A receipt is durable and the envelope left the outbox.
     Receipted { key: crate::outbox::DeliveryKey },
     /// A communication check and its challenges are durable: schedule the
@@ -284,6 +287,17 @@ impl Actor {
                     if self.mail.ring_writing == version {
                         self.mail.ring_writing = self.mail.ring_saved;
                     }
+                }
+            },
+            After::Cancelled { keys, reply } => match result {
+                Ok(()) => {
+                    for key in &keys {
+                        self.mail.schedule.remove(key);
+                    }
+                    let _ = reply.send(Ok(()));
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(NodeError::StoreFailed(e).into()));
                 }
             },
             After::Receipted { key } => match result {

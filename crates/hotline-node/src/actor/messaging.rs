@@ -32,7 +32,7 @@ mod sending;
 
 use super::{Actor, After, Completion, Responder};
 use crate::api_types::{AckRequest, MessageState, MessageView, NodeEvent, SendRequest, SendResponse};
-use crate::error::{AckError, NodeError, SendError};
+use crate::error::{AckError, CancelError, NodeError, SendError};
 use crate::mailbox::{decode_message, queued_view};
 use crate::outbox::{DeliveryKey, RetryPolicy, Schedule};
 use hotline_core::{

@@ -63,6 +63,9 @@ words! {
         Queued => "queued",
         /// Sent; every recipient node has receipted.
         Delivered => "delivered",
+        /// Sent; the sender cancelled the deliveries still queued (some
+        /// recipient node may have receipted before).
+        Cancelled => "cancelled",
     }
 }
 
@@ -73,6 +76,8 @@ words! {
         Queued => "queued",
         /// A signed receipt verified.
         Delivered => "delivered",
+        /// Withdrawn by the sender before a receipt came.
+        Cancelled => "cancelled",
     }
 }
 

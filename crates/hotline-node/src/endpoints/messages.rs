@@ -5,7 +5,7 @@ use super::*;
 use crate::api_types::{
     AckRequest, IdMatches, MessageQuery, MessageSummary, MessageView, OutboxItem, SendRequest, SendResponse,
 };
-use crate::error::{AckError, QueryError, SendError};
+use crate::error::{AckError, CancelError, QueryError, SendError};
 use hotline_core::{CaseId, MessageId};
 use std::time::Duration;
 
@@ -260,5 +260,35 @@ impl Endpoint for GetThread {
 
     async fn answer(self, node: &NodeHandle) -> Result<Vec<MessageView>, NodeError> {
         node.thread(self.case).await
+    }
+}
+
+/// `POST /v1/messages/{id}/cancel`: withdraws the deliveries of a sent
+/// message that are still queued; the message stays in the sent box,
+/// marked cancelled, and is answered as it stands then.
+#[derive(Clone, Copy, Debug)]
+pub struct CancelMessage {
+    /// The sent message.
+    pub id: MessageId,
+}
+
+impl Endpoint for CancelMessage {
+    const VERB: Verb = Verb::Post;
+    const ROUTE: &'static str = "/v1/messages/{id}/cancel";
+    type Answer = MessageView;
+    type Error = CancelError;
+
+    fn uri(&self) -> String {
+        format!("/v1/messages/{}/cancel", self.id)
+    }
+
+    fn parse(parts: &Parts) -> Result<Self, BadRequest> {
+        // The body, if any, carries nothing.
+        parts.query(&[])?;
+        Ok(CancelMessage { id: parts.id("message id")? })
+    }
+
+    async fn answer(self, node: &NodeHandle) -> Result<MessageView, CancelError> {
+        node.cancel(self.id).await
     }
 }

@@ -295,6 +295,7 @@ mod tests {
         let ack = round_trip(&AckMessage { id, request: AckRequest { note: Some("seen".into()) } });
         assert_eq!((ack.id, ack.request.note.as_deref()), (id, Some("seen")));
         assert_eq!(round_trip(&GetThread { case }).case, case);
+        assert_eq!(round_trip(&CancelMessage { id }).id, id);
         assert_eq!(round_trip(&GetComcheck { id: case }).id, case);
         assert_eq!(round_trip(&MakeReport { id: case }).id, case);
         assert_eq!(round_trip(&RemoveSchedule { id: case }).id, case);

@@ -143,6 +143,47 @@ impl AckError {
     }
 }
 
+/// Why `POST /v1/messages/{id}/cancel` was refused.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum CancelError {
+    /// No message this node sent has that id.
+    #[error("no sent message {0} is held")]
+    NotSent(MessageId),
+    /// Every delivery of the message was receipted (or cancelled) already.
+    #[error("message {0} has no delivery waiting: every recipient node receipted it, or it was cancelled before")]
+    NothingQueued(MessageId),
+    /// The node failed.
+    #[error(transparent)]
+    Node(#[from] NodeError),
+}
+
+impl CancelError {
+    /// The stable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CancelError::NotSent(_) => "not_found",
+            CancelError::NothingQueued(_) => "nothing_queued",
+            CancelError::Node(e) => e.code(),
+        }
+    }
+
+    /// The kind, which gives the HTTP status.
+    pub fn kind(&self) -> Kind {
+        match self {
+            CancelError::NotSent(_) => Kind::NotFound,
+            CancelError::NothingQueued(_) => Kind::BadInput,
+            CancelError::Node(e) => e.kind(),
+        }
+    }
+}
+
+impl From<hotline_store::StoreError> for CancelError {
+    fn from(e: hotline_store::StoreError) -> CancelError {
+        CancelError::Node(e.into())
+    }
+}
+
 /// Why `GET /v1/messages` was refused.
 #[derive(Debug, Error)]
 #[non_exhaustive]
@@ -186,7 +227,7 @@ impl QueryError {
     }
 }
 
-api_failure!(SendError, AckError, QueryError);
+api_failure!(SendError, AckError, QueryError, CancelError);
 
 impl From<hotline_store::StoreError> for SendError {
     fn from(e: hotline_store::StoreError) -> SendError {

@@ -14,7 +14,7 @@ mod directory;
 mod messaging;
 pub use comchecks::{AnswerError, ReportError, ScheduleError, StartError};
 pub use directory::{PublishError, SubmitError};
-pub use messaging::{AckError, QueryError, SendError};
+pub use messaging::{AckError, CancelError, QueryError, SendError};
 
 use hotline_net::NetError;
 use hotline_store::StoreError;

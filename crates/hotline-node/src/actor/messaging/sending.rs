@@ -394,6 +394,35 @@ impl Actor {
         Ok(Some(envelope))
     }
 
+    /// Withdraws the deliveries of sent message `id` still queued: their
+    /// outbox rows go, the message is marked cancelled, in one batch; the
+    /// schedule lets them go once that is durable.
+    pub(in crate::actor) fn cancel(&mut self, id: MessageId, reply: oneshot::Sender<Result<(), CancelError>>) {
+        let sent = match self.store.message(&id) {
+            Ok(row) => matches!(row, Some(MessageRow::Sent(_))),
+            Err(e) => {
+                let _ = reply.send(Err(e.into()));
+                return;
+            }
+        };
+        if !sent {
+            let _ = reply.send(Err(CancelError::NotSent(id)));
+            return;
+        }
+        let keys = self.mail.schedule.keys_of(&id);
+        if keys.is_empty() {
+            let _ = reply.send(Err(CancelError::NothingQueued(id)));
+            return;
+        }
+        let mut batch = WriteBatch::new();
+        for (msg, node) in &keys {
+            batch.delete_outbox(*msg, node);
+        }
+        batch.cancel_message(id, self.now());
+        info!(msg = %id, deliveries = keys.len(), "queued deliveries cancelled by the sender");
+        self.persist_with(Vec::new(), batch, After::Cancelled { keys, reply }, Vec::new());
+    }
+
     /// A delivery attempt ended.
     pub(in crate::actor) fn on_delivery_done(&mut self, key: DeliveryKey, result: Delivery) {
         let now = Instant::now();
