@@ -641,7 +641,40 @@ pub(super) fn thread(args: ThreadArgs, data_dir: &Path, out: &Out) -> Result<()>
         }
     })?;
     let views = causal_order(views);
-    out.emit(&views, || note::thread(&views))
+    // What a thread shows is read, as with `show`: mark the received
+    // messages no one displayed yet (each durably, by the daemon).
+    runtime()?.block_on(async {
+        for v in views.iter().filter(|v| v.direction == Direction::In && !v.read) {
+            client
+                .call(GetMessage { id: v.message.msg_id, mark_read: true })
+                .await
+                .with_context(|| format!("cannot mark message {} read", v.message.msg_id))?;
+        }
+        anyhow::Ok(())
+    })?;
+    if out.json {
+        return out.emit(&views, String::new);
+    }
+    // The organisation and position of each sender, from its record (one
+    // lookup per point of contact; one that cannot be read shows none).
+    let names = runtime()?.block_on(async {
+        let mut names = note::Names::new();
+        let senders: std::collections::BTreeSet<hotline_core::Address> =
+            views.iter().map(|v| v.message.from.clone()).collect();
+        for from in senders {
+            if let Ok(r) = client.call(GetRecord { state: from.state, role: from.role.clone() }).await {
+                let r = r.record;
+                let mut name =
+                    if r.position.is_empty() { r.organization } else { format!("{}, {}", r.organization, r.position) };
+                if let Some(person) = r.person_name.filter(|p| !p.trim().is_empty()) {
+                    name = format!("{person} ({name})");
+                }
+                names.insert(from, name);
+            }
+        }
+        names
+    });
+    out.emit(&views, || note::thread(&views, &names))
 }
 
 /// Oldest first, and a reply always after the message it answers: times

@@ -310,9 +310,12 @@ pub(super) fn strictest(views: &[MessageView]) -> Tlp {
 }
 
 /// One message of a thread, numbered, indented under its header line.
-pub(super) fn compact(view: &MessageView, number: usize) -> String {
+pub(super) fn compact(view: &MessageView, number: usize, names: &Names) -> String {
     let m = &view.message;
     let mut s = format!("[{number}] {}  {} → {}  {}\n", utc(m.created_at), m.from, m.to, m.tlp);
+    if let Some(name) = names.get(&m.from) {
+        s.push_str(&format!("    From {name}\n"));
+    }
     let mut facts = vec![m.kind.as_str().to_string()];
     if let Some(sev) = m.severity {
         facts.push(format!("severity {sev}"));
@@ -353,7 +356,11 @@ pub(super) fn compact(view: &MessageView, number: usize) -> String {
 }
 
 /// A whole case, oldest first, between banners of its strictest label.
-pub(super) fn thread(views: &[MessageView]) -> String {
+/// Who holds each point of contact, as its record says ("organisation,
+/// position"): the names a thread shows beside the addresses.
+pub(super) type Names = std::collections::BTreeMap<hotline_core::Address, String>;
+
+pub(super) fn thread(views: &[MessageView], names: &Names) -> String {
     let Some(first) = views.first() else { return "No messages.\n".into() };
     let label = strictest(views);
     let exercise = views.iter().all(|v| v.message.is_exercise);
@@ -367,7 +374,7 @@ pub(super) fn thread(views: &[MessageView]) -> String {
     s.push_str(&format!("\nCase {}: {count}, oldest first\n", first.message.case_id));
     for (i, view) in views.iter().enumerate() {
         s.push('\n');
-        s.push_str(&compact(view, i + 1));
+        s.push_str(&compact(view, i + 1, names));
     }
     s.push('\n');
     if exercise {
@@ -480,8 +487,11 @@ mod tests {
     fn thread_uses_the_strictest_label() {
         let mut second = view("out", Tlp::Red, false);
         second.message.created_at = Timestamp(1_800_000_500);
-        let text = thread(&[view("in", Tlp::Green, false), second]);
+        let mut names = Names::new();
+        names.insert(second.message.from.clone(), "CERT-FR, Head of incident response".into());
+        let text = thread(&[view("in", Tlp::Green, false), second], &names);
         assert!(text.starts_with("==== TLP:RED ====\n\nCase cdcd"), "{text}");
+        assert!(text.contains("\n    From CERT-FR, Head of incident response\n"), "{text}");
         assert!(text.ends_with("==== TLP:RED ====\n"), "{text}");
         assert!(text.contains("[1] 2027-01-15 08:00:00 UTC  FRA/technical → DEU/technical  TLP:GREEN"), "{text}");
         assert!(text.contains("[2] "), "{text}");

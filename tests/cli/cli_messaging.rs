@@ -186,6 +186,12 @@ fn two_daemons_exchange_a_message_through_the_cli() {
     let err = fails(d, &["--data-dir", "deu", "ack", &id]);
     assert!(err.contains("already acknowledged"), "{err}");
 
+    // FRA has not displayed the acknowledgement yet; reading the thread
+    // does, as `show` would.
+    let unread = |data: &str| json(d, &["--data-dir", data, "inbox", "--unread", "--json"]);
+    poll("the acknowledgement to reach FRA", &both, || {
+        unread("fra").as_array()?.iter().any(|m| m["msg_id"] == ack_id.as_str()).then_some(())
+    });
     // Both sides hold the case: the request and its acknowledgement.
     for data in ["fra", "deu"] {
         let thread = json(d, &["--data-dir", data, "thread", &case, "--json"]);
@@ -195,10 +201,12 @@ fn two_daemons_exchange_a_message_through_the_cli() {
         assert_eq!(views[1]["message"]["msg_id"], ack_id.as_str());
         assert_eq!(views[1]["message"]["kind"], "human_ack");
     }
+    assert_eq!(unread("fra"), serde_json::json!([]), "the thread marked what it showed as read");
     let text = ok(d, &["--data-dir", "fra", "thread", &case]);
     assert!(text.starts_with("==== TLP:AMBER ====\n"), "{text}");
     assert!(text.contains(&format!("Case {case}: 2 messages, oldest first")), "{text}");
     assert!(text.contains("Note:          Looking into it"), "{text}");
+    assert!(text.contains("\n    From CERT-Bund, Duty officer\n"), "each sender's organisation and position: {text}");
 
     // Nothing waits for a receipt on either side.
     assert_eq!(json(d, &["--data-dir", "fra", "outbox", "--json"]), serde_json::json!([]));
