@@ -1,5 +1,5 @@
 //! `hotline record set`: sign and publish the next version of one of this
-//! state's contact records.
+//! state's contact records; `hotline record withdraw`: withdraw one.
 
 use super::daemon::{Source, runtime, source};
 use super::node::commit_objects;
@@ -9,8 +9,9 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use hotline_core::time::DAY;
 use hotline_core::{Availability, DirectoryObject, MessageType, NodeId, RecordDraft, Role, StateCode, Tlp};
-use hotline_node::api_types::PublishRequest;
-use hotline_node::endpoints::{GetRecord, GetStatus, PublishRecord};
+use hotline_core::{Revocation, RevocationTarget, SignedRevocation};
+use hotline_node::api_types::{PublishRequest, WithdrawRequest};
+use hotline_node::endpoints::{GetRecord, GetStatus, PublishRecord, WithdrawRecord};
 use hotline_node::views;
 use std::path::Path;
 
@@ -19,6 +20,20 @@ pub(crate) enum RecordCommand {
     /// Sign the next version of this state's record for a role. Fields not
     /// given keep their value from the current version.
     Set(Box<RecordSetArgs>),
+    /// Withdraw this state's record for a role: a revocation signed with
+    /// the state key. Other states then refuse to send to that role and
+    /// name this state's other points of contact.
+    Withdraw(RecordWithdrawArgs),
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct RecordWithdrawArgs {
+    /// The role whose record is withdrawn.
+    #[arg(long)]
+    role: Role,
+    /// Why (kept in the signed revocation, for the audit trail).
+    #[arg(long)]
+    reason: String,
 }
 
 #[derive(Args, Debug)]
@@ -91,7 +106,52 @@ pub(crate) struct RecordSetArgs {
 pub(super) fn run(cmd: RecordCommand, data_dir: &Path, out: &Out) -> Result<()> {
     match cmd {
         RecordCommand::Set(args) => set(*args, data_dir, out),
+        RecordCommand::Withdraw(args) => withdraw(args, data_dir, out),
     }
+}
+
+fn withdraw(args: RecordWithdrawArgs, data_dir: &Path, out: &Out) -> Result<()> {
+    let reason = args.reason.trim().to_string();
+    if reason.is_empty() {
+        bail!("--reason must say why the record is withdrawn (it is kept in the signed revocation)");
+    }
+    let entry = match source(data_dir)? {
+        Source::Daemon(client) => runtime()?.block_on(async {
+            let request = WithdrawRequest { reason };
+            anyhow::Ok(client.call(WithdrawRecord { role: args.role.clone(), request }).await?)
+        })?,
+        Source::Offline(node) => {
+            let keys = node.keys()?;
+            let state = node.store.state();
+            let now = now();
+            let Some(record) = node.directory.record(state, &args.role) else {
+                bail!("no contact record of {state}/{} is held", args.role);
+            };
+            if node.directory.record_status(record, now) == hotline_core::RecordStatus::Revoked {
+                bail!("the contact record of {state}/{} is withdrawn already", args.role);
+            }
+            let target = RevocationTarget::Record {
+                state,
+                role: args.role.clone(),
+                admission_seq: record.record.admission_seq,
+                up_to_seq: record.record.seq,
+            };
+            let revocation = Revocation { target, issued_at: now, reason };
+            let network = node.directory.network_id();
+            let signed = SignedRevocation::sign_by_state(revocation, &keys.state, &network);
+            commit_objects(&node, vec![DirectoryObject::Revocation(signed)])?.require_all_accepted()?;
+            let directory = node.store.load_directory()?;
+            let key = hotline_core::ObjectKey::Record(state, args.role.clone());
+            views::record_entry(&directory, &key, now).context("the record just withdrawn is missing")?
+        }
+    };
+    let r = &entry.record;
+    out.emit(&entry, || {
+        format!(
+            "Withdrew {}/{} (versions up to {}). Other states refuse to send to it from now on and are told to write to {}'s other points of contact.",
+            r.state, r.role, r.seq, r.state
+        )
+    })
 }
 
 fn set(args: RecordSetArgs, data_dir: &Path, out: &Out) -> Result<()> {

@@ -559,3 +559,45 @@ fn a_queued_message_is_cancelled_and_never_arrives() {
     fra.stop();
     deu.stop();
 }
+
+/// A state withdraws its policy record: the revocation reaches the other
+/// state, whose sends to that role are refused with the state's other
+/// point of contact named; withdrawing it again is refused.
+#[test]
+fn a_withdrawn_record_is_refused_with_the_other_contact_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ceremony(d, "Withdraw net");
+    let fra = Daemon::start(d, "fra");
+    let fra_addr = listen_addr(d, "fra", &fra);
+    configure(d, "deu", "DEU", &[fra_addr]);
+    let deu = Daemon::start(d, "deu");
+    let both = [&fra, &deu];
+    let policy: Vec<&str> = crate::common::record_args("deu", "Federal Foreign Office", "Europe/Berlin", "en")
+        .into_iter()
+        .map(|a| if a == "technical" { "policy" } else { a })
+        .collect();
+    ok(d, &policy);
+    for data in ["fra", "deu"] {
+        poll(&format!("{data} to hold DEU's policy record"), &both, || {
+            (json(d, &["--data-dir", data, "status", "--json"])["live_objects"] == 7).then_some(())
+        });
+    }
+
+    let text = ok(d, &["--data-dir", "deu", "record", "withdraw", "--role", "policy", "--reason", "Staff change"]);
+    assert!(text.starts_with("Withdrew DEU/policy"), "{text}");
+    let send =
+        ["--json", "--data-dir", "fra", "send", "--to", "DEU/policy", "--type", "notification", "--subject", "x"];
+    let refused = poll("FRA to refuse sends to the withdrawn record", &both, || {
+        let out = hotline(d, &send);
+        let v: Value = serde_json::from_slice(&out.stdout).ok()?;
+        (!out.status.success() && v["error"]["code"] == "record_not_in_force").then_some(v)
+    });
+    let message = refused["error"]["message"].as_str().unwrap();
+    assert!(message.contains("write to DEU/technical instead"), "{message}");
+    let again = hotline(d, &["--json", "--data-dir", "deu", "record", "withdraw", "--role", "policy", "--reason", "x"]);
+    let v: Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(v["error"]["code"], "already_withdrawn", "{v}");
+    fra.stop();
+    deu.stop();
+}

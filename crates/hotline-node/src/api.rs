@@ -161,6 +161,7 @@ fn router(state: ApiState) -> Router {
         .route(GetRecord::ROUTE, on::<GetRecord>())
         .route(GetHistory::ROUTE, on::<GetHistory>())
         .route(PublishRecord::ROUTE, on::<PublishRecord>())
+        .route(WithdrawRecord::ROUTE, on::<WithdrawRecord>())
         .route(SubmitObject::ROUTE, on::<SubmitObject>())
         .route(SendMessage::ROUTE, on::<SendMessage>().merge(on::<ListMessages>()))
         .route(GetMessage::ROUTE, on::<GetMessage>())

@@ -243,6 +243,14 @@ pub struct PublishRequest {
     pub validity_days: Option<u64>,
 }
 
+/// `POST /v1/records/{role}/withdraw`: why this state withdraws its record
+/// for a role (kept in the signed revocation, for the audit trail).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WithdrawRequest {
+    /// Why, in a line (1 to 256 bytes).
+    pub reason: String,
+}
+
 /// `POST /v1/objects`: hand the node a signed directory object made
 /// elsewhere (an admission from the stewards, a revocation).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -7,7 +7,7 @@ use crate::api_types::{
 };
 use crate::error::{
     AckError, AnswerError, CancelError, NodeError, PublishError, QueryError, ReportError, ScheduleError, SendError,
-    StartError, SubmitError,
+    StartError, SubmitError, WithdrawError,
 };
 use crate::mailbox::MailReader;
 use crate::metrics::Metrics;
@@ -57,6 +57,11 @@ pub(crate) enum Command {
         draft: Box<RecordDraft>,
         validity_days: Option<u64>,
         reply: oneshot::Sender<Result<RecordEntry, PublishError>>,
+    },
+    Withdraw {
+        role: Role,
+        reason: String,
+        reply: oneshot::Sender<Result<RecordEntry, WithdrawError>>,
     },
     Submit {
         object: Box<DirectoryObject>,
@@ -243,6 +248,13 @@ impl NodeHandle {
         validity_days: Option<u64>,
     ) -> Result<RecordEntry, PublishError> {
         self.ask(|reply| Command::Publish { draft: Box::new(draft), validity_days, reply }).await?
+    }
+
+    /// Withdraws this state's record for `role`: a revocation signed with
+    /// the state key, applied, written durably and published before this
+    /// returns. Returns the record as now held (status `revoked`).
+    pub async fn withdraw_record(&self, role: Role, reason: String) -> Result<RecordEntry, WithdrawError> {
+        self.ask(|reply| Command::Withdraw { role, reason, reply }).await?
     }
 
     /// Hands the node a signed object made elsewhere (an admission signed by

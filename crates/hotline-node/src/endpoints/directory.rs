@@ -3,9 +3,9 @@
 
 use super::*;
 use crate::api_types::{
-    DirectoryView, HistoryItem, PublishRequest, RecordEntry, StateView, SubmitRequest, SubmitResponse,
+    DirectoryView, HistoryItem, PublishRequest, RecordEntry, StateView, SubmitRequest, SubmitResponse, WithdrawRequest,
 };
-use crate::error::{PublishError, SubmitError};
+use crate::error::{PublishError, SubmitError, WithdrawError};
 use hotline_core::{DirectoryObject, Role, StateCode};
 
 plain_get!(
@@ -159,5 +159,39 @@ impl Endpoint for SubmitObject {
 
     async fn answer(self, node: &NodeHandle) -> Result<SubmitResponse, SubmitError> {
         node.submit_object(self.0).await
+    }
+}
+
+/// `POST /v1/records/{role}/withdraw`: this state withdraws its record for
+/// a role (a revocation signed with the state key, published).
+#[derive(Clone, Debug)]
+pub struct WithdrawRecord {
+    /// The role withdrawn.
+    pub role: Role,
+    /// Why.
+    pub request: WithdrawRequest,
+}
+
+impl Endpoint for WithdrawRecord {
+    const VERB: Verb = Verb::Post;
+    const ROUTE: &'static str = "/v1/records/{role}/withdraw";
+    type Answer = RecordEntry;
+    type Error = WithdrawError;
+
+    fn uri(&self) -> String {
+        format!("/v1/records/{}/withdraw", self.role)
+    }
+
+    fn body(&self) -> Option<Result<Vec<u8>, serde_json::Error>> {
+        json(&self.request)
+    }
+
+    fn parse(parts: &Parts) -> Result<Self, BadRequest> {
+        parts.query(&[])?;
+        Ok(WithdrawRecord { role: parts.role()?, request: parts.json()? })
+    }
+
+    async fn answer(self, node: &NodeHandle) -> Result<RecordEntry, WithdrawError> {
+        node.withdraw_record(self.role, self.request.reason).await
     }
 }

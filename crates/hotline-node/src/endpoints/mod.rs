@@ -296,6 +296,12 @@ mod tests {
         assert_eq!((ack.id, ack.request.note.as_deref()), (id, Some("seen")));
         assert_eq!(round_trip(&GetThread { case }).case, case);
         assert_eq!(round_trip(&CancelMessage { id }).id, id);
+        let withdraw = WithdrawRecord {
+            role: Role::policy(),
+            request: crate::api_types::WithdrawRequest { reason: "staff change".into() },
+        };
+        let back = round_trip(&withdraw);
+        assert_eq!((back.role, back.request.reason.as_str()), (Role::policy(), "staff change"));
         assert_eq!(round_trip(&GetComcheck { id: case }).id, case);
         assert_eq!(round_trip(&MakeReport { id: case }).id, case);
         assert_eq!(round_trip(&RemoveSchedule { id: case }).id, case);

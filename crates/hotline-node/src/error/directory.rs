@@ -1,7 +1,7 @@
 //! Why a record could not be published, or an object taken in.
 
 use super::{Kind, NodeError, api_failure};
-use hotline_core::{Rejection, StateCode};
+use hotline_core::{Address, Rejection, StateCode};
 use thiserror::Error;
 
 /// Why `POST /v1/records` was refused.
@@ -79,4 +79,48 @@ impl SubmitError {
     }
 }
 
-api_failure!(PublishError, SubmitError);
+/// Why `POST /v1/records/{role}/withdraw` was refused.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum WithdrawError {
+    /// This node's state has no admission in force naming the key on disk.
+    #[error("state {0} has no admission in force in this node's directory: import its admission first")]
+    NotAdmitted(StateCode),
+    /// This state holds no record for that role.
+    #[error("no contact record of {0} is held")]
+    NoRecord(Address),
+    /// The record is withdrawn (or revoked) already.
+    #[error("the contact record of {0} is withdrawn already")]
+    AlreadyWithdrawn(Address),
+    /// The directory refused the revocation (a reason too long, …).
+    #[error("{0}")]
+    Rejected(Rejection),
+    /// The node failed.
+    #[error(transparent)]
+    Node(#[from] NodeError),
+}
+
+impl WithdrawError {
+    /// The stable code: the directory's rejection code when it refused.
+    pub fn code(&self) -> &'static str {
+        match self {
+            WithdrawError::NotAdmitted(_) => "not_admitted",
+            WithdrawError::NoRecord(_) => "not_found",
+            WithdrawError::AlreadyWithdrawn(_) => "already_withdrawn",
+            WithdrawError::Rejected(r) => r.code(),
+            WithdrawError::Node(e) => e.code(),
+        }
+    }
+
+    /// The kind, which gives the HTTP status.
+    pub fn kind(&self) -> Kind {
+        match self {
+            WithdrawError::NotAdmitted(_) => Kind::Conflict,
+            WithdrawError::NoRecord(_) => Kind::NotFound,
+            WithdrawError::AlreadyWithdrawn(_) | WithdrawError::Rejected(_) => Kind::BadInput,
+            WithdrawError::Node(e) => e.kind(),
+        }
+    }
+}
+
+api_failure!(PublishError, SubmitError, WithdrawError);

@@ -15,9 +15,16 @@ pub enum SendError {
     /// No contact record of the recipient is held.
     #[error("no contact record of {0} is held")]
     NoRecord(Address),
-    /// The recipient's record is revoked.
-    #[error("the contact record of {0} is revoked")]
-    RecordRevoked(Address),
+    /// The recipient's record is withdrawn (revoked by its state) or
+    /// revoked with its state's admission; `others` are the state's points
+    /// of contact whose records are in force.
+    #[error("the contact record of {to} is withdrawn or revoked{}", others_of(&to.state, others))]
+    RecordRevoked {
+        /// The recipient.
+        to: Address,
+        /// Its state's other roles with a record in force.
+        others: Vec<hotline_core::Role>,
+    },
     /// The recipient's record expired (send with `force` to queue anyway).
     #[error("{0}")]
     RecordExpired(String),
@@ -62,7 +69,7 @@ impl SendError {
         match self {
             SendError::OwnState(_) => "own_state",
             SendError::NoRecord(_) | SendError::NoParent(_) => "not_found",
-            SendError::RecordRevoked(_) => "record_not_in_force",
+            SendError::RecordRevoked { .. } => "record_not_in_force",
             SendError::RecordExpired(_) => "record_expired",
             SendError::RecordExpiring(_) => "record_expiring",
             SendError::RecordUnconfirmed(_) => "record_unconfirmed",
@@ -81,7 +88,7 @@ impl SendError {
             SendError::NoRecord(_) | SendError::NoParent(_) => Kind::NotFound,
             SendError::Node(e) => e.kind(),
             SendError::OwnState(_)
-            | SendError::RecordRevoked(_)
+            | SendError::RecordRevoked { .. }
             | SendError::RecordExpired(_)
             | SendError::RecordExpiring(_)
             | SendError::RecordUnconfirmed(_)
@@ -92,6 +99,15 @@ impl SendError {
             | SendError::InvalidField(_) => Kind::BadInput,
         }
     }
+}
+
+/// "; write to DEU/technical instead", or nothing when there is none.
+fn others_of(state: &hotline_core::StateCode, others: &[hotline_core::Role]) -> String {
+    if others.is_empty() {
+        return format!("; {state} has no other point of contact in force");
+    }
+    let list: Vec<String> = others.iter().map(|r| format!("{state}/{r}")).collect();
+    format!("; write to {} instead", list.join(" or "))
 }
 
 /// Why `POST /v1/messages/{id}/ack` was refused.

@@ -5,8 +5,9 @@
 use super::*;
 
 mod feature;
-use crate::error::{PublishError, SubmitError};
+use crate::error::{PublishError, SubmitError, WithdrawError};
 pub(super) use feature::DirectoryFeature;
+use hotline_core::{RecordStatus, Revocation, RevocationTarget, Role, SignedRevocation};
 
 impl Actor {
     /// The summary of the live digest (see
@@ -71,6 +72,60 @@ impl Actor {
             }
             Err(r) => {
                 let _ = reply.send(Err(PublishError::Rejected(r)));
+            }
+        }
+    }
+
+    /// Withdraws this state's record for `role`: a revocation of every
+    /// version up to the one held, signed with the state key.
+    pub(super) fn withdraw_record(
+        &mut self,
+        role: Role,
+        reason: String,
+        reply: oneshot::Sender<Result<RecordEntry, WithdrawError>>,
+    ) {
+        let now = self.now();
+        let address = hotline_core::Address { state: self.state, role: role.clone() };
+        let dir = &self.directory.dir;
+        if !dir.is_admitted(self.state, now) || dir.admission_of_key(&self.state_key.public()) != Some(self.state) {
+            let _ = reply.send(Err(WithdrawError::NotAdmitted(self.state)));
+            return;
+        }
+        let Some(record) = dir.record(self.state, &role) else {
+            let _ = reply.send(Err(WithdrawError::NoRecord(address)));
+            return;
+        };
+        if dir.record_status(record, now) == RecordStatus::Revoked {
+            let _ = reply.send(Err(WithdrawError::AlreadyWithdrawn(address)));
+            return;
+        }
+        let target = RevocationTarget::Record {
+            state: self.state,
+            role: role.clone(),
+            admission_seq: record.record.admission_seq,
+            up_to_seq: record.record.seq,
+        };
+        let revocation = Revocation { target, issued_at: now, reason };
+        let signed = SignedRevocation::sign_by_state(revocation, &self.state_key, &dir.network_id());
+        let object = DirectoryObject::Revocation(signed);
+        let key = ObjectKey::Record(self.state, role);
+        match self.directory.dir.apply(object.clone(), now) {
+            Ok(Outcome::Applied(applied)) => {
+                let Some(entry) = views::record_entry(&self.directory.dir, &key, now) else {
+                    let _ = reply
+                        .send(Err(NodeError::StoreFailed(format!("{key} vanished after it was withdrawn")).into()));
+                    return;
+                };
+                info!(object = %object.describe(), "withdrawing our record");
+                let reply = Responder::to(reply);
+                self.persist(vec![applied], After::Publish { reply, entry: Box::new(entry) }, Vec::new());
+            }
+            Ok(other) => {
+                let detail = format!("the directory did not take the revocation: {other:?}");
+                let _ = reply.send(Err(NodeError::Internal { code: "not_applied", message: detail }.into()));
+            }
+            Err(r) => {
+                let _ = reply.send(Err(WithdrawError::Rejected(r)));
             }
         }
     }

@@ -56,7 +56,14 @@ pub(crate) fn check_send(ctx: &SendContext<'_>, request: &SendRequest, parent: &
     let Some(record) = ctx.dir.record(to.state, &to.role) else { return Err(SendError::NoRecord(to.clone())) };
     let status = ctx.dir.record_status(record, ctx.now);
     if status == RecordStatus::Revoked {
-        return Err(SendError::RecordRevoked(to.clone()));
+        let others = ctx
+            .dir
+            .records(ctx.now)
+            .into_iter()
+            .filter(|r| r.record.record.state == to.state && r.record.record.role != to.role && r.status.is_in_force())
+            .map(|r| r.record.record.role.clone())
+            .collect();
+        return Err(SendError::RecordRevoked { to: to.clone(), others });
     }
     let expired = status == RecordStatus::Expired;
     if expired && !request.force {
