@@ -19,34 +19,10 @@ plain_get!(
     ListSchedules, "/v1/comchecks/schedules", Vec<ComcheckScheduleView>, comcheck_schedules
 );
 
-/// `POST /v1/comchecks`: starts a communication check (201).
-#[derive(Clone, Debug)]
-pub struct StartComcheck(pub ComcheckStartRequest);
-
-impl Endpoint for StartComcheck {
-    const VERB: Verb = Verb::Post;
-    const ROUTE: &'static str = "/v1/comchecks";
-    const CREATES: bool = true;
-    type Answer = ComcheckView;
-    type Error = StartError;
-
-    fn uri(&self) -> String {
-        Self::ROUTE.to_string()
-    }
-
-    fn body(&self) -> Option<Result<Vec<u8>, serde_json::Error>> {
-        json(&self.0)
-    }
-
-    fn parse(parts: &Parts) -> Result<Self, BadRequest> {
-        parts.query(&[])?;
-        Ok(StartComcheck(parts.json()?))
-    }
-
-    async fn answer(self, node: &NodeHandle) -> Result<ComcheckView, StartError> {
-        node.comcheck_start(self.0).await
-    }
-}
+create_from_body!(
+    /// `POST /v1/comchecks`: starts a communication check (201).
+    StartComcheck(ComcheckStartRequest), "/v1/comchecks", ComcheckView, StartError, comcheck_start
+);
 
 /// `GET /v1/comchecks/{id}`: a check and where each target stands.
 #[derive(Clone, Copy, Debug)]
@@ -141,34 +117,10 @@ impl Endpoint for AnswerComcheck {
     }
 }
 
-/// `POST /v1/comchecks/schedules`: a periodic, unannounced check (201).
-#[derive(Clone, Debug)]
-pub struct AddSchedule(pub ComcheckScheduleRequest);
-
-impl Endpoint for AddSchedule {
-    const VERB: Verb = Verb::Post;
-    const ROUTE: &'static str = "/v1/comchecks/schedules";
-    const CREATES: bool = true;
-    type Answer = ComcheckScheduleView;
-    type Error = ScheduleError;
-
-    fn uri(&self) -> String {
-        Self::ROUTE.to_string()
-    }
-
-    fn body(&self) -> Option<Result<Vec<u8>, serde_json::Error>> {
-        json(&self.0)
-    }
-
-    fn parse(parts: &Parts) -> Result<Self, BadRequest> {
-        parts.query(&[])?;
-        Ok(AddSchedule(parts.json()?))
-    }
-
-    async fn answer(self, node: &NodeHandle) -> Result<ComcheckScheduleView, ScheduleError> {
-        node.comcheck_schedule(self.0).await
-    }
-}
+create_from_body!(
+    /// `POST /v1/comchecks/schedules`: a periodic, unannounced check (201).
+    AddSchedule(ComcheckScheduleRequest), "/v1/comchecks/schedules", ComcheckScheduleView, ScheduleError, comcheck_schedule
+);
 
 /// What [`RemoveSchedule`] answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -14,34 +14,10 @@ plain_get!(
     GetOutbox, "/v1/outbox", Vec<OutboxItem>, outbox
 );
 
-/// `POST /v1/messages`: writes and queues a message (201).
-#[derive(Clone, Debug)]
-pub struct SendMessage(pub SendRequest);
-
-impl Endpoint for SendMessage {
-    const VERB: Verb = Verb::Post;
-    const ROUTE: &'static str = "/v1/messages";
-    const CREATES: bool = true;
-    type Answer = SendResponse;
-    type Error = SendError;
-
-    fn uri(&self) -> String {
-        Self::ROUTE.to_string()
-    }
-
-    fn body(&self) -> Option<Result<Vec<u8>, serde_json::Error>> {
-        json(&self.0)
-    }
-
-    fn parse(parts: &Parts) -> Result<Self, BadRequest> {
-        parts.query(&[])?;
-        Ok(SendMessage(parts.json()?))
-    }
-
-    async fn answer(self, node: &NodeHandle) -> Result<SendResponse, SendError> {
-        node.send(self.0).await
-    }
-}
+create_from_body!(
+    /// `POST /v1/messages`: writes and queues a message (201).
+    SendMessage(SendRequest), "/v1/messages", SendResponse, SendError, send
+);
 
 /// `GET /v1/messages?box=inbox|sent|all&unread=true&case=ID&limit=N&before=CURSOR`:
 /// one page of messages.

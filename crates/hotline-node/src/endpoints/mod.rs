@@ -216,6 +216,41 @@ macro_rules! plain_get {
     };
 }
 
+/// An endpoint that creates something from a JSON body at a fixed route:
+/// its type wraps the body, and the node answers through `$call` (201).
+macro_rules! create_from_body {
+    ($(#[$doc:meta])* $name:ident($body:ty), $route:literal, $answer:ty, $error:ty, $call:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug)]
+        pub struct $name(pub $body);
+
+        impl Endpoint for $name {
+            const VERB: Verb = Verb::Post;
+            const ROUTE: &'static str = $route;
+            const CREATES: bool = true;
+            type Answer = $answer;
+            type Error = $error;
+
+            fn uri(&self) -> String {
+                $route.to_string()
+            }
+
+            fn body(&self) -> Option<Result<Vec<u8>, serde_json::Error>> {
+                json(&self.0)
+            }
+
+            fn parse(parts: &Parts) -> Result<Self, BadRequest> {
+                parts.query(&[])?;
+                Ok($name(parts.json()?))
+            }
+
+            async fn answer(self, node: &NodeHandle) -> Result<$answer, $error> {
+                node.$call(self.0).await
+            }
+        }
+    };
+}
+
 plain_get!(
     /// `GET /v1/status`: the node's state, peers, directory and messaging counts.
     GetStatus, "/v1/status", StatusView, status
