@@ -122,6 +122,10 @@ pub(crate) struct InboxArgs {
     /// List the messages older than this cursor, as a page ends with.
     #[arg(long, value_name = "CURSOR")]
     before: Option<String>,
+    /// Only this point of contact's messages: received ones written to the
+    /// role, sent ones written from it (a node shared by a state's PoCs).
+    #[arg(long)]
+    role: Option<Role>,
 }
 
 #[derive(Args, Debug)]
@@ -436,6 +440,7 @@ pub(super) fn inbox(args: InboxArgs, data_dir: &Path, out: &Out) -> Result<()> {
             case,
             limit: Some(usize::from(args.limit)),
             before: args.before.clone(),
+            role: args.role.clone(),
         };
         anyhow::Ok(client.call(ListMessages(query.clone())).await?)
     })?;

@@ -560,11 +560,12 @@ fn a_queued_message_is_cancelled_and_never_arrives() {
     deu.stop();
 }
 
-/// A state withdraws its policy record: the revocation reaches the other
-/// state, whose sends to that role are refused with the state's other
-/// point of contact named; withdrawing it again is refused.
+/// A node shared by DEU's policy and technical PoCs: `inbox --role` lists
+/// each one's messages. Then DEU withdraws its policy record: the
+/// revocation reaches FRA, whose sends to that role are refused with DEU's
+/// other point of contact named; withdrawing it again is refused.
 #[test]
-fn a_withdrawn_record_is_refused_with_the_other_contact_named() {
+fn a_shared_node_lists_each_role_and_a_withdrawn_record_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     ceremony(d, "Withdraw net");
@@ -583,6 +584,20 @@ fn a_withdrawn_record_is_refused_with_the_other_contact_named() {
             (json(d, &["--data-dir", data, "status", "--json"])["live_objects"] == 7).then_some(())
         });
     }
+
+    // One node, two points of contact: each lists its own messages.
+    for (to, subject) in [("DEU/policy", "For the ministry"), ("DEU/technical", "For the CERT")] {
+        ok(d, &["--data-dir", "fra", "send", "--to", to, "--type", "notification", "--subject", subject]);
+    }
+    let subjects = |role: &str| {
+        let inbox = json(d, &["--data-dir", "deu", "inbox", "--role", role, "--json"]);
+        inbox.as_array()?.iter().map(|m| m["subject"].as_str().map(str::to_string)).collect::<Option<Vec<_>>>()
+    };
+    poll("both messages to arrive", &both, || {
+        (subjects("policy")?.len() + subjects("technical")?.len() == 2).then_some(())
+    });
+    assert_eq!(subjects("policy"), Some(vec!["For the ministry".to_string()]));
+    assert_eq!(subjects("technical"), Some(vec!["For the CERT".to_string()]));
 
     let text = ok(d, &["--data-dir", "deu", "record", "withdraw", "--role", "policy", "--reason", "Staff change"]);
     assert!(text.starts_with("Withdrew DEU/policy"), "{text}");

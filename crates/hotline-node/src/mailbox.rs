@@ -114,11 +114,12 @@ impl MailReads {
         let unread = query.unread && wanted != Mailbox::Sent;
         let snap = self.store.snapshot()?;
         let rows = match query.case {
-            Some(case) => case_page(&snap, case, wanted, unread, before, limit)?,
+            Some(case) => case_page(&snap, case, wanted, unread, query.role.as_ref(), before, limit)?,
             // Each row becomes its summary as it is read: a page of large
             // messages never holds more than one body at a time.
             None => {
-                let (mut out, _) = snap.mailbox_page_with(wanted, unread, before, limit, |id, row| {
+                let role = query.role.as_ref();
+                let (mut out, _) = snap.mailbox_page_with(wanted, unread, role, before, limit, |id, row| {
                     Ok::<_, NodeError>(summary(self.view(&snap, id, row)?))
                 })?;
                 out.reverse();
@@ -141,16 +142,24 @@ fn case_page(
     case: CaseId,
     wanted: Mailbox,
     unread: bool,
+    role: Option<&hotline_core::Role>,
     before: Option<Cursor>,
     limit: usize,
 ) -> Result<Vec<(MessageId, MessageRow)>, NodeError> {
     let mut rows = Vec::new();
     for id in snap.case(&case)? {
         let Some(row) = snap.message(&id)? else { continue };
-        let keep = match &row {
+        let mut keep = match &row {
             MessageRow::Received(r) => wanted != Mailbox::Sent && (!unread || !r.read),
             MessageRow::Sent(_) => wanted != Mailbox::Inbox && !unread,
         };
+        if let Some(role) = role
+            && keep
+        {
+            let m = decode_message(&id, row.message_bytes())?;
+            let own = if matches!(row, MessageRow::Received(_)) { &m.to.role } else { &m.from.role };
+            keep = own == role;
+        }
         let at = Cursor { at: row.at(), id };
         if keep && before.is_none_or(|b| at < b) {
             rows.push((at, id, row));

@@ -10,13 +10,18 @@
 //! |-----------|---------------------------------------|-------|
 //! | `mailbox` | direction (0 in, 1 out) ‖ at (u64 BE) ‖ msg_id | empty |
 //! | `unread`  | at (u64 BE) ‖ msg_id                  | empty: a received message no person displayed |
+//!
+//! and the same two again by the point of contact's role (`mailbox_role`,
+//! `unread_role`, keys prefixed with the role and a 0 byte), so that a
+//! node shared by a state's policy and technical PoCs pages each one's
+//! messages as cheaply.
 
 use crate::batch::{Op, WriteBatch};
 use crate::error::StoreError;
 use crate::messages::MessageRow;
 use crate::schema::Table;
 use crate::store::{Snapshot, Store};
-use hotline_core::{CaseId, Message, MessageId, StateCode, Timestamp};
+use hotline_core::{CaseId, Message, MessageId, Role, StateCode, Timestamp};
 use redb::ReadableTableMetadata;
 use std::fmt;
 use std::str::FromStr;
@@ -112,21 +117,34 @@ impl WriteBatch {
     /// The index rows that go with writing message `id` as `row`.
     pub(crate) fn index_message(&mut self, id: MessageId, row: &MessageRow) {
         let at = row.at();
-        let direction = if matches!(row, MessageRow::Received(_)) { INBOX } else { SENT };
+        let received = matches!(row, MessageRow::Received(_));
+        let direction = if received { INBOX } else { SENT };
+        let unread_now = matches!(row, MessageRow::Received(r) if !r.read);
         self.ops.push(Op::Put { table: Table::Mailbox, key: mailbox_key(direction, at, &id), value: Vec::new() });
         let unread = cursor_bytes(at, &id).to_vec();
-        match row {
-            MessageRow::Received(r) if !r.read => {
-                self.ops.push(Op::Put { table: Table::Unread, key: unread, value: Vec::new() });
-            }
-            _ => self.ops.push(Op::Delete { table: Table::Unread, key: unread }),
+        if unread_now {
+            self.ops.push(Op::Put { table: Table::Unread, key: unread, value: Vec::new() });
+        } else {
+            self.ops.push(Op::Delete { table: Table::Unread, key: unread });
+        }
+        // The indexes that need the message itself. A row whose message
+        // does not decode has nothing more to index.
+        let Ok(message) = Message::from_bytes(row.message_bytes()) else { return };
+        // By role: the role written to (received) or from (sent).
+        let role = if received { &message.to.role } else { &message.from.role };
+        let mut key = role_prefix(role);
+        key.extend_from_slice(&mailbox_key(direction, at, &id));
+        self.ops.push(Op::Put { table: Table::MailboxRole, key, value: Vec::new() });
+        let mut key = role_prefix(role);
+        key.extend_from_slice(&cursor_bytes(at, &id));
+        if unread_now {
+            self.ops.push(Op::Put { table: Table::UnreadRole, key, value: Vec::new() });
+        } else {
+            self.ops.push(Op::Delete { table: Table::UnreadRole, key });
         }
         // Which state answered which message: whether a message was
-        // answered is then one lookup, however long its case. A row whose
-        // message does not decode has nothing to index.
-        if let Ok(message) = Message::from_bytes(row.message_bytes())
-            && let Some(parent) = message.in_reply_to
-        {
+        // answered is then one lookup, however long its case.
+        if let Some(parent) = message.in_reply_to {
             self.ops.push(Op::Put {
                 table: Table::Replies,
                 key: reply_key(&parent, message.from.state, &id),
@@ -134,6 +152,14 @@ impl WriteBatch {
             });
         }
     }
+}
+
+/// A role's key prefix in the by-role indexes: its name and a 0 byte (no
+/// role name holds one), so that no role's keys run into another's.
+fn role_prefix(role: &Role) -> Vec<u8> {
+    let mut prefix = role.as_str().as_bytes().to_vec();
+    prefix.push(0);
+    prefix
 }
 
 fn reply_key(parent: &MessageId, by: StateCode, id: &MessageId) -> Vec<u8> {
@@ -168,7 +194,7 @@ impl Snapshot<'_> {
         before: Option<Cursor>,
         limit: usize,
     ) -> Result<Page, StoreError> {
-        let (messages, next) = self.mailbox_page_with(mailbox, unread, before, limit, |id, row| Ok((id, row)))?;
+        let (messages, next) = self.mailbox_page_with(mailbox, unread, None, before, limit, |id, row| Ok((id, row)))?;
         Ok(Page { messages, next })
     }
 
@@ -179,6 +205,7 @@ impl Snapshot<'_> {
         &self,
         mailbox: Mailbox,
         unread: bool,
+        role: Option<&Role>,
         before: Option<Cursor>,
         limit: usize,
         mut each: impl FnMut(MessageId, MessageRow) -> Result<T, E>,
@@ -209,13 +236,20 @@ impl Snapshot<'_> {
             }
             Ok(())
         };
+        // Keys of the by-role tables are those of the others behind the
+        // role's prefix.
+        let (mailbox_table, unread_table, base) = match role {
+            Some(role) => (Table::MailboxRole, Table::UnreadRole, role_prefix(role)),
+            None => (Table::Mailbox, Table::Unread, Vec::new()),
+        };
+        let with = |direction: u8| [base.as_slice(), &[direction]].concat();
         match (unread, mailbox) {
-            (true, _) => scan(Table::Unread, &[])?,
-            (false, Mailbox::Inbox) => scan(Table::Mailbox, &[INBOX])?,
-            (false, Mailbox::Sent) => scan(Table::Mailbox, &[SENT])?,
+            (true, _) => scan(unread_table, &base)?,
+            (false, Mailbox::Inbox) => scan(mailbox_table, &with(INBOX))?,
+            (false, Mailbox::Sent) => scan(mailbox_table, &with(SENT))?,
             (false, Mailbox::All) => {
-                scan(Table::Mailbox, &[INBOX])?;
-                scan(Table::Mailbox, &[SENT])?;
+                scan(mailbox_table, &with(INBOX))?;
+                scan(mailbox_table, &with(SENT))?;
             }
         }
         positions.sort_unstable_by_key(|c| std::cmp::Reverse(*c));
@@ -513,6 +547,81 @@ mod tests {
         }
         let store = Store::open(dir.path()).expect("reopen");
         assert!(replied(&store, 1, "DEU") && replied(&store, 2, "FRA") && !replied(&store, 3, "DEU"));
+    }
+
+    /// Received messages 1 (policy, unread), 2 (technical, unread) and 3
+    /// (policy, read), and sent message 4 from policy.
+    fn by_roles() -> (tempfile::TempDir, Store) {
+        let (dir, store) = store();
+        let mut batch = WriteBatch::new();
+        let with = |role: &str, mut row: MessageRow, n: u8| {
+            let mut bytes = message(n, "FRA", "DEU", None);
+            let mut m = hotline_core::Message::from_bytes(&bytes).expect("decode");
+            let role: hotline_core::Role = role.parse().expect("role");
+            match &mut row {
+                MessageRow::Received(_) => m.to.role = role,
+                MessageRow::Sent(_) => m.from.role = role,
+            }
+            bytes = m.to_bytes();
+            match &mut row {
+                MessageRow::Received(r) => r.message = bytes,
+                MessageRow::Sent(s) => s.message = bytes,
+            }
+            row
+        };
+        batch.put_message(MessageId([1; 16]), &with("policy", received(101, false), 1));
+        batch.put_message(MessageId([2; 16]), &with("technical", received(102, false), 2));
+        batch.put_message(MessageId([3; 16]), &with("policy", received(103, true), 3));
+        batch.put_message(MessageId([4; 16]), &with("policy", sent(104), 4));
+        store.write(batch).expect("write");
+        (dir, store)
+    }
+
+    fn role_page(store: &Store, mailbox: Mailbox, unread: bool, role: &str) -> Vec<u8> {
+        let role: hotline_core::Role = role.parse().expect("role");
+        let snap = store.snapshot().expect("snapshot");
+        let (ids, _) = snap
+            .mailbox_page_with(mailbox, unread, Some(&role), None, 50, |id, _| Ok::<_, StoreError>(id.0[0]))
+            .expect("page");
+        ids
+    }
+
+    #[test]
+    fn each_role_pages_its_own_messages() {
+        let (_dir, store) = by_roles();
+        assert_eq!(role_page(&store, Mailbox::Inbox, false, "policy"), vec![3, 1]);
+        assert_eq!(role_page(&store, Mailbox::Inbox, false, "technical"), vec![2]);
+        assert_eq!(role_page(&store, Mailbox::Inbox, true, "policy"), vec![1], "3 was read");
+        assert_eq!(role_page(&store, Mailbox::All, false, "policy"), vec![4, 3, 1]);
+        assert_eq!(role_page(&store, Mailbox::Sent, false, "technical"), Vec::<u8>::new());
+        // Reading 1 takes it off the policy's unread list.
+        let mut batch = WriteBatch::new();
+        let Some(MessageRow::Received(mut r)) = store.message(&MessageId([1; 16])).expect("read") else { panic!() };
+        r.read = true;
+        batch.put_message(MessageId([1; 16]), &MessageRow::Received(r));
+        store.write(batch).expect("write");
+        assert_eq!(role_page(&store, Mailbox::Inbox, true, "policy"), Vec::<u8>::new());
+    }
+
+    /// A version 4 store has no by-role indexes: opening it builds them.
+    #[test]
+    fn a_version_4_store_gets_its_role_indexes_on_open() {
+        let (dir, store) = by_roles();
+        drop(store);
+        {
+            let db = redb::Database::open(dir.path().join(crate::DB_FILE)).expect("open");
+            let txn = db.begin_write().expect("write");
+            txn.delete_table(Table::MailboxRole.definition()).expect("drop");
+            txn.delete_table(Table::UnreadRole.definition()).expect("drop");
+            txn.open_table(crate::schema::META)
+                .expect("meta")
+                .insert(crate::schema::meta::SCHEMA, 4u32.to_be_bytes().as_slice())
+                .expect("schema");
+            txn.commit().expect("commit");
+        }
+        let store = Store::open(dir.path()).expect("reopen");
+        assert_eq!(role_page(&store, Mailbox::All, false, "policy"), vec![4, 3, 1]);
+        assert_eq!(role_page(&store, Mailbox::Inbox, true, "technical"), vec![2]);
     }
 
     #[test]

@@ -73,10 +73,10 @@ pub(crate) fn upgrade(db: &Database, path: &Path, found: u32, network: &NetworkI
             history.insert(key.as_slice(), value.as_slice()).map_err(|e| err(e.into()))?;
         }
     }
-    if found < 4 {
+    if found < 5 {
         // The message indexes, from every stored message: version 2 → 3
         // adds the mailbox's (`mailbox`, `unread`), version 3 → 4 the
-        // replies index.
+        // replies index, version 4 → 5 the mailbox's by role.
         let messages = txn.open_table(Table::Messages.definition()).map_err(|e| err(e.into()))?;
         let mut batch = WriteBatch::new();
         for row in messages.iter().map_err(|e| err(e.into()))? {
@@ -88,7 +88,10 @@ pub(crate) fn upgrade(db: &Database, path: &Path, found: u32, network: &NetworkI
             batch.index_message(id, &row);
         }
         drop(messages);
-        let mut wanted = vec![Table::Replies];
+        let mut wanted = vec![Table::MailboxRole, Table::UnreadRole];
+        if found < 4 {
+            wanted.push(Table::Replies);
+        }
         if found < 3 {
             wanted.extend([Table::Mailbox, Table::Unread]);
         }

@@ -1,6 +1,6 @@
 //! The database schema: table names, meta keys and row encodings.
 //!
-//! The schema (version 4; see [`SCHEMA_VERSION`]) has three tables:
+//! The schema (version 5; see [`SCHEMA_VERSION`]) has three tables:
 //!
 //! | table     | key                                      | value                              |
 //! |-----------|------------------------------------------|------------------------------------|
@@ -25,6 +25,8 @@
 //! | `health`   | `probe`                      | the time of the last health probe (u64 BE): `GET /health` writes it |
 //! | `replies`  | parent msg_id ‖ replying state (3 bytes) ‖ msg_id | empty: which state answered a message (`crate::mailbox`) |
 //! | `cancelled`| msg_id (16 bytes)            | when the sender cancelled the message's queued deliveries (u64 BE) |
+//! | `mailbox_role` | role ‖ 0 ‖ direction ‖ at (u64 BE) ‖ msg_id | empty: `mailbox` by the point of contact's role (received: the role written to; sent: the role written from) |
+//! | `unread_role`  | role ‖ 0 ‖ at (u64 BE) ‖ msg_id | empty: `unread` by the role written to |
 //!
 //! Rows are encoded with `hotline_core::encoding` behind a one-byte row
 //! format, so a row can change shape without a new schema version, and every
@@ -49,8 +51,9 @@ use serde::{Deserialize, Serialize};
 /// (`rev-node/STATE/NODE`); `crate::migrate` upgrades a version 1 store
 /// when it is opened. Version 3 adds the mailbox indexes (`mailbox`,
 /// `unread`), built from the messages by the upgrade; version 4 the
-/// replies index (`replies`), likewise.
-pub const SCHEMA_VERSION: u32 = 4;
+/// replies index (`replies`), likewise; version 5 the mailbox indexes by
+/// role (`mailbox_role`, `unread_role`), likewise.
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// Identifies a Hotline store among redb files.
 pub(crate) const MAGIC: &[u8] = b"hotline-store";
@@ -95,11 +98,13 @@ pub(crate) enum Table {
     Health,
     Replies,
     Cancelled,
+    MailboxRole,
+    UnreadRole,
 }
 
 impl Table {
     /// How many messaging tables there are.
-    pub(crate) const COUNT: usize = 12;
+    pub(crate) const COUNT: usize = 14;
 
     pub(crate) fn definition(self) -> TableDefinition<'static, &'static [u8], &'static [u8]> {
         TableDefinition::new(self.name())
@@ -120,6 +125,8 @@ impl Table {
             Table::Health => "health",
             Table::Replies => "replies",
             Table::Cancelled => "cancelled",
+            Table::MailboxRole => "mailbox_role",
+            Table::UnreadRole => "unread_role",
         }
     }
 }

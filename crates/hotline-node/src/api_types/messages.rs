@@ -205,6 +205,11 @@ pub struct MessageQuery {
     /// its `msg_id`.
     #[serde(default)]
     pub before: Option<String>,
+    /// Only the messages of this point of contact's role: received ones
+    /// written to it, sent ones written from it (a node shared by a state's
+    /// policy and technical PoCs).
+    #[serde(default)]
+    pub role: Option<hotline_core::Role>,
 }
 
 /// `GET /v1/ids?prefix=HEX`: the messages and cases held whose id starts

@@ -19,7 +19,7 @@ create_from_body!(
     SendMessage(SendRequest), "/v1/messages", SendResponse, SendError, send
 );
 
-/// `GET /v1/messages?box=inbox|sent|all&unread=true&case=ID&limit=N&before=CURSOR`:
+/// `GET /v1/messages?box=inbox|sent|all&unread=true&case=ID&limit=N&before=CURSOR&role=ROLE`:
 /// one page of messages.
 #[derive(Clone, Debug, Default)]
 pub struct ListMessages(pub MessageQuery);
@@ -45,12 +45,15 @@ impl Endpoint for ListMessages {
         if let Some(before) = &q.before {
             uri.push_str(&format!("&before={before}"));
         }
+        if let Some(role) = &q.role {
+            uri.push_str(&format!("&role={role}"));
+        }
         uri
     }
 
     fn parse(parts: &Parts) -> Result<Self, BadRequest> {
         let mut query = MessageQuery::default();
-        for (key, value) in parts.query(&["box", "unread", "case", "limit", "before"])? {
+        for (key, value) in parts.query(&["box", "unread", "case", "limit", "before", "role"])? {
             match key.as_str() {
                 "box" => query.r#box = Some(value.clone()),
                 "unread" => query.unread = parse_bool(key, value)?,
@@ -59,6 +62,13 @@ impl Endpoint for ListMessages {
                         Some(value.parse().map_err(|_| BadRequest::new("bad_id", "case must be 32 hex digits"))?)
                 }
                 "limit" => query.limit = Some(value.parse().map_err(|_| bad_query("limit must be a number"))?),
+                "role" => {
+                    query.role = Some(
+                        value
+                            .parse()
+                            .map_err(|e: hotline_core::ids::IdError| BadRequest::new("bad_role", e.to_string()))?,
+                    )
+                }
                 _ => query.before = Some(value.clone()),
             }
         }

@@ -317,11 +317,12 @@ mod tests {
             case: Some(case),
             limit: Some(50),
             before: Some("100-abc".into()),
+            role: Some(Role::policy()),
         };
         let back = round_trip(&ListMessages(query.clone())).0;
         assert_eq!(
-            (back.r#box, back.unread, back.case, back.limit, back.before),
-            (query.r#box, true, Some(case), Some(50), query.before)
+            (back.r#box, back.unread, back.case, back.limit, back.before, back.role),
+            (query.r#box, true, Some(case), Some(50), query.before, Some(Role::policy()))
         );
         assert_eq!(round_trip(&FindIds { prefix: "abc1".into() }).prefix, "abc1");
         let m = round_trip(&GetMessage { id, mark_read: true });
