@@ -3,7 +3,7 @@
 //! processes, FRA and DEU, set up with the README ceremony; and the input
 //! checks that fail before any daemon is asked.
 
-use crate::common::daemons::{Daemon, ceremony, configure, json, listen_addr, logs, poll};
+use crate::common::daemons::{Daemon, fra_and_deu, json, logs, poll};
 
 use crate::common::{fails, hotline, ok};
 use hotline_core::NetworkId;
@@ -45,20 +45,8 @@ fn final_outcome(d: &Path, id: &str, daemons: &[&Daemon]) -> String {
 fn a_comcheck_between_two_daemons_through_the_cli() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    ceremony(d, "Comcheck net");
-
-    let fra = Daemon::start(d, "fra");
-    let fra_addr = listen_addr(d, "fra", &fra);
-    configure(d, "deu", "DEU", &[fra_addr]);
-    let deu = Daemon::start(d, "deu");
+    let (fra, deu) = fra_and_deu(d, "Comcheck net");
     let both = [&fra, &deu];
-    // Two admissions, two records, two prekey bundles on each side.
-    for data in ["fra", "deu"] {
-        poll(&format!("{data} to hold the whole directory"), &both, || {
-            let status = json(d, &["--data-dir", data, "status", "--json"]);
-            (status["live_objects"] == 6).then_some(())
-        });
-    }
     // A message each way first, so the short check below measures a
     // working path, not the first connection.
     for (from, to) in [("fra", "DEU"), ("deu", "FRA")] {

@@ -3,7 +3,7 @@
 //! FRA and DEU, set up with the README ceremony; and the input checks that
 //! fail before any daemon is asked.
 
-use crate::common::daemons::{DEADLINE, Daemon, ceremony, configure, json, listen_addr, poll};
+use crate::common::daemons::{DEADLINE, Daemon, fra_and_deu, json, poll};
 
 use crate::common::{fails, hotline, hotline_bin, ok};
 use serde_json::Value;
@@ -68,20 +68,8 @@ impl Watch {
 fn two_daemons_exchange_a_message_through_the_cli() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    ceremony(d, "Messaging net");
-
-    let fra = Daemon::start(d, "fra");
-    let fra_addr = listen_addr(d, "fra", &fra);
-    configure(d, "deu", "DEU", &[fra_addr]);
-    let deu = Daemon::start(d, "deu");
+    let (fra, deu) = fra_and_deu(d, "Messaging net");
     let both = [&fra, &deu];
-    // Two admissions, two records, two prekey bundles on each side.
-    for data in ["fra", "deu"] {
-        poll(&format!("{data} to hold the whole directory"), &both, || {
-            let status = json(d, &["--data-dir", data, "status", "--json"]);
-            (status["live_objects"] == 6).then_some(())
-        });
-    }
 
     // FRA sends, and waits for DEU's signed receipt.
     let sent = json(
@@ -505,16 +493,7 @@ fn with_no_data_dir_the_cli_says_where_it_looked_and_how_to_point_it() {
 fn a_queued_message_is_cancelled_and_never_arrives() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    ceremony(d, "Cancel net");
-    let fra = Daemon::start(d, "fra");
-    let fra_addr = listen_addr(d, "fra", &fra);
-    configure(d, "deu", "DEU", &[fra_addr]);
-    let deu = Daemon::start(d, "deu");
-    for data in ["fra", "deu"] {
-        poll(&format!("{data} to hold the whole directory"), &[&fra, &deu], || {
-            (json(d, &["--data-dir", data, "status", "--json"])["live_objects"] == 6).then_some(())
-        });
-    }
+    let (fra, deu) = fra_and_deu(d, "Cancel net");
     deu.stop();
 
     let send = |subject: &str| {
@@ -568,11 +547,7 @@ fn a_queued_message_is_cancelled_and_never_arrives() {
 fn a_shared_node_lists_each_role_and_a_withdrawn_record_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    ceremony(d, "Withdraw net");
-    let fra = Daemon::start(d, "fra");
-    let fra_addr = listen_addr(d, "fra", &fra);
-    configure(d, "deu", "DEU", &[fra_addr]);
-    let deu = Daemon::start(d, "deu");
+    let (fra, deu) = fra_and_deu(d, "Withdraw net");
     let both = [&fra, &deu];
     let policy: Vec<&str> = crate::common::record_args("deu", "Federal Foreign Office", "Europe/Berlin", "en")
         .into_iter()

@@ -135,6 +135,23 @@ pub(crate) fn poll<T>(what: &str, daemons: &[&Daemon], mut f: impl FnMut() -> Op
     }
 }
 
+/// The ceremony of `network`, then FRA's and DEU's daemons started (DEU
+/// bootstrapping from FRA) and converged: two admissions, two records and
+/// two prekey bundles on each side.
+pub(crate) fn fra_and_deu(d: &Path, network: &str) -> (Daemon, Daemon) {
+    ceremony(d, network);
+    let fra = Daemon::start(d, "fra");
+    let fra_addr = listen_addr(d, "fra", &fra);
+    configure(d, "deu", "DEU", &[fra_addr]);
+    let deu = Daemon::start(d, "deu");
+    for data in ["fra", "deu"] {
+        poll(&format!("{data} to hold the whole directory"), &[&fra, &deu], || {
+            (json(d, &["--data-dir", data, "status", "--json"])["live_objects"] == 6).then_some(())
+        });
+    }
+    (fra, deu)
+}
+
 /// The node's TCP listen address, with its peer id.
 pub(crate) fn listen_addr(d: &Path, data: &str, daemon: &Daemon) -> String {
     poll("a listen address", &[daemon], || {
