@@ -9,7 +9,10 @@
 //! observed, the deadline and the time ([`hotline_core::comcheck::evaluate`]).
 //! Nothing here changes a contact record.
 
+mod answering;
+mod reports;
 mod running;
+mod schedules;
 
 use super::{Actor, After, Responder};
 use crate::api_types::{
