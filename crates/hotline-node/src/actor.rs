@@ -60,7 +60,7 @@ use tracing::{Instrument, debug, error, info, info_span, trace, warn};
 
 mod comcheck;
 mod commits;
-use commits::{After, Committed, InFlight};
+use commits::{After, CommitQueue, Committed};
 mod directory;
 use directory::DirectoryFeature;
 mod messaging;
@@ -184,9 +184,7 @@ pub(crate) fn spawn(init: ActorInit) -> tokio::task::JoinHandle<()> {
         gossip: init.gossip,
         events: init.events,
         tasks,
-        commit_tx,
-        in_flight: VecDeque::new(),
-        next_commit: 0,
+        commits: CommitQueue::new(commit_tx),
         connected: HashMap::new(),
         listen: init.listen,
         syncing: HashMap::new(),
@@ -231,9 +229,8 @@ struct Actor {
     /// For sync tasks. Weak, so that the actor stops once every handle is gone.
     /// The tasks the actor spawned, and the inbox where they report.
     tasks: Tasks,
-    commit_tx: mpsc::UnboundedSender<Committed>,
-    in_flight: VecDeque<InFlight>,
-    next_commit: u64,
+    /// Writes handed to the committer, and what follows each.
+    commits: CommitQueue,
     /// Connected peers and the address of their first connection.
     connected: HashMap<PeerId, Multiaddr>,
     listen: watch::Sender<Vec<Multiaddr>>,
@@ -346,7 +343,7 @@ impl Actor {
         for (_, task) in self.redials.drain() {
             task.abort();
         }
-        while !self.in_flight.is_empty() {
+        while !self.commits.is_empty() {
             match commits.recv().await {
                 Some(committed) => self.on_committed(committed).await,
                 None => break,

@@ -50,7 +50,6 @@ pub(super) enum After {
 
 /// A write batch queued on the group committer.
 pub(super) struct InFlight {
-    id: u64,
     after: After,
     /// Announced once durable.
     events: Vec<NodeEvent>,
@@ -65,9 +64,64 @@ pub(super) struct InFlight {
     own_keys: Vec<ObjectKey>,
 }
 
+/// The committer's word that write `id` is durable, or failed.
 pub(super) struct Committed {
     id: u64,
     result: Result<(), StoreError>,
+}
+
+/// The commit queue's own state: the writes handed to the group committer,
+/// oldest first, each with what to do once it is durable. The committer
+/// answers in submission order, so a completion is always the oldest write.
+pub(super) struct CommitQueue {
+    /// Where the committer's thread reports completions.
+    tx: mpsc::UnboundedSender<Committed>,
+    in_flight: VecDeque<(u64, InFlight)>,
+    next_id: u64,
+}
+
+impl CommitQueue {
+    pub(super) fn new(tx: mpsc::UnboundedSender<Committed>) -> CommitQueue {
+        CommitQueue { tx, in_flight: VecDeque::new(), next_id: 0 }
+    }
+
+    /// Remembers `job` and hands `batch` to `committer`; its completion
+    /// comes back on the queue's channel.
+    pub(super) fn submit(&mut self, committer: &GroupCommitter, batch: WriteBatch, job: InFlight) {
+        let id = self.enqueue(job);
+        let tx = self.tx.clone();
+        committer.submit_with(batch, move |result| {
+            // The actor may be gone at shutdown; nothing waits then.
+            let _ = tx.send(Committed { id, result });
+        });
+    }
+
+    fn enqueue(&mut self, job: InFlight) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.in_flight.push_back((id, job));
+        id
+    }
+
+    /// The write `committed` completes, with its result; `None` for a
+    /// completion of nothing queued.
+    pub(super) fn complete(&mut self, committed: Committed) -> Option<(InFlight, Result<(), StoreError>)> {
+        let Some((id, job)) = self.in_flight.pop_front() else {
+            error!(id = committed.id, "a commit completed that was never queued");
+            return None;
+        };
+        if id != committed.id {
+            // Were that order ever broken, the follow-ups would be attached
+            // to the wrong write.
+            error!(expected = id, got = committed.id, "commits completed out of order");
+        }
+        Some((job, committed.result))
+    }
+
+    /// Whether a write is still waiting for the committer.
+    pub(super) fn is_empty(&self) -> bool {
+        self.in_flight.is_empty()
+    }
 }
 
 impl Actor {
@@ -104,8 +158,6 @@ impl Actor {
             publish.extend(self.directory.live_winners(&applied, now));
         }
         batch.extend(extra);
-        let id = self.next_commit;
-        self.next_commit += 1;
         // Our own objects are served to peers only once durable: a record
         // or bundle a peer took, then lost here in a crash, would come back
         // as an equivocation or a prekey this node cannot open.
@@ -118,29 +170,17 @@ impl Actor {
         for key in &own_keys {
             *self.directory.unsaved_own.entry(key.clone()).or_default() += 1;
         }
-        self.in_flight.push_back(InFlight { id, after, events, publish, own_change, roster_change, own_keys });
-        let tx = self.commit_tx.clone();
-        self.committer.submit_with(batch, move |result| {
-            // The actor may be gone at shutdown; nothing waits then.
-            let _ = tx.send(Committed { id, result });
-        });
+        let job = InFlight { after, events, publish, own_change, roster_change, own_keys };
+        self.commits.submit(&self.committer, batch, job);
     }
 
     pub(super) async fn on_committed(&mut self, committed: Committed) {
-        let Some(job) = self.in_flight.pop_front() else {
-            error!(id = committed.id, "a commit completed that was never queued");
-            return;
-        };
-        if job.id != committed.id {
-            // The committer answers in submission order; if that ever broke,
-            // the follow-ups below would be attached to the wrong write.
-            error!(expected = job.id, got = committed.id, "commits completed out of order");
-        }
+        let Some((job, result)) = self.commits.complete(committed) else { return };
         // Only a durable write makes our own objects servable: after a
         // failed one they stay unserved until a restart reloads the store
         // (what a peer took and we then lost would come back as an
         // equivocation).
-        if committed.result.is_ok() {
+        if result.is_ok() {
             for key in &job.own_keys {
                 if let Some(n) = self.directory.unsaved_own.get_mut(key) {
                     *n -= 1;
@@ -150,7 +190,7 @@ impl Actor {
                 }
             }
         }
-        let result = match committed.result {
+        let result = match result {
             Ok(()) => {
                 let was_member = self.directory.members.contains_key(&self.local_peer);
                 if !job.events.is_empty() {
@@ -329,5 +369,38 @@ impl Actor {
                 self.on_received_written(id, result.is_ok()).await;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(own_change: bool) -> InFlight {
+        let after = After::Nothing;
+        InFlight {
+            after,
+            events: Vec::new(),
+            publish: Vec::new(),
+            own_change,
+            roster_change: false,
+            own_keys: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn each_completion_is_matched_with_the_oldest_write() {
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let mut queue = CommitQueue::new(tx);
+        let first = queue.enqueue(job(true));
+        let second = queue.enqueue(job(false));
+        assert_ne!(first, second);
+        let failed = StoreError::Corrupt { path: "db".into(), detail: "test".into() };
+        let (job, result) = queue.complete(Committed { id: first, result: Err(failed) }).unwrap();
+        assert!(job.own_change && result.is_err(), "the first write's follow-ups, with its failure");
+        let (job, result) = queue.complete(Committed { id: second, result: Ok(()) }).unwrap();
+        assert!(!job.own_change && result.is_ok());
+        assert!(queue.is_empty());
+        assert!(queue.complete(Committed { id: second + 1, result: Ok(()) }).is_none(), "nothing was queued");
     }
 }
