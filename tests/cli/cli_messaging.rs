@@ -317,6 +317,13 @@ fn two_daemons_exchange_a_message_through_the_cli() {
     assert!(err.contains("'XXX' is not an ISO 3166-1 alpha-3"), "{err}");
     let err = fails(d, &["--data-dir", "fra", "send", "--to", "ITA", "--type", "notification", "--subject", "x"]);
     assert!(err.contains("no contact record of ITA/technical"), "{err}");
+    // A role the charter does not declare is named as such, with the roles
+    // it does; a role without a record, with where to write instead.
+    let err = fails(d, &["--data-dir", "fra", "send", "--to", "DEU/legal", "--type", "notification", "--subject", "x"]);
+    assert!(err.contains("legal is not a role of this network: its charter declares policy and technical"), "{err}");
+    let err =
+        fails(d, &["--data-dir", "fra", "send", "--to", "DEU/policy", "--type", "notification", "--subject", "x"]);
+    assert!(err.contains("no contact record of DEU/policy is held; write to DEU/technical instead"), "{err}");
     // Every send opens with who sends to whom, under which label; the role
     // comes from HOTLINE_ROLE (a diplomat's profile) when --from-role is not
     // given, and FRA holds no policy record listing its node.

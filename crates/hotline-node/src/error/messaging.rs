@@ -12,9 +12,23 @@ pub enum SendError {
     /// from their own state, for ever.
     #[error("{0} is this node's own state: Hotline carries messages between states, not within one")]
     OwnState(Address),
-    /// No contact record of the recipient is held.
-    #[error("no contact record of {0} is held")]
-    NoRecord(Address),
+    /// The recipient's role is not one the network's charter declares.
+    #[error("{} is not a role of this network: its charter declares {}", to.role, list(roles))]
+    UnknownRole {
+        /// The recipient.
+        to: Address,
+        /// The roles the charter declares.
+        roles: Vec<hotline_core::Role>,
+    },
+    /// No contact record of the recipient is held; `others` are its
+    /// state's points of contact whose records are in force.
+    #[error("no contact record of {to} is held{}", others_of(&to.state, others))]
+    NoRecord {
+        /// The recipient.
+        to: Address,
+        /// Its state's roles with a record in force.
+        others: Vec<hotline_core::Role>,
+    },
     /// The recipient's record is withdrawn (revoked by its state) or
     /// revoked with its state's admission; `others` are the state's points
     /// of contact whose records are in force.
@@ -68,7 +82,8 @@ impl SendError {
     pub fn code(&self) -> &'static str {
         match self {
             SendError::OwnState(_) => "own_state",
-            SendError::NoRecord(_) | SendError::NoParent(_) => "not_found",
+            SendError::UnknownRole { .. } => "unknown_role",
+            SendError::NoRecord { .. } | SendError::NoParent(_) => "not_found",
             SendError::RecordRevoked { .. } => "record_not_in_force",
             SendError::RecordExpired(_) => "record_expired",
             SendError::RecordExpiring(_) => "record_expiring",
@@ -85,9 +100,10 @@ impl SendError {
     /// The kind, which gives the HTTP status.
     pub fn kind(&self) -> Kind {
         match self {
-            SendError::NoRecord(_) | SendError::NoParent(_) => Kind::NotFound,
+            SendError::NoRecord { .. } | SendError::NoParent(_) => Kind::NotFound,
             SendError::Node(e) => e.kind(),
             SendError::OwnState(_)
+            | SendError::UnknownRole { .. }
             | SendError::RecordRevoked { .. }
             | SendError::RecordExpired(_)
             | SendError::RecordExpiring(_)
@@ -102,6 +118,16 @@ impl SendError {
 }
 
 /// "; write to DEU/technical instead", or nothing when there is none.
+/// `a`, `a and b`, `a, b and c`.
+fn list(roles: &[hotline_core::Role]) -> String {
+    let names: Vec<String> = roles.iter().map(ToString::to_string).collect();
+    match names.split_last() {
+        None => "no role".into(),
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
 fn others_of(state: &hotline_core::StateCode, others: &[hotline_core::Role]) -> String {
     if others.is_empty() {
         return format!("; {state} has no other point of contact in force");

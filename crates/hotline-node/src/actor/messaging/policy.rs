@@ -53,17 +53,25 @@ pub(crate) fn check_send(ctx: &SendContext<'_>, request: &SendRequest, parent: &
         // a message from their own state, for ever.
         return Err(SendError::OwnState(to.clone()));
     }
-    let Some(record) = ctx.dir.record(to.state, &to.role) else { return Err(SendError::NoRecord(to.clone())) };
-    let status = ctx.dir.record_status(record, ctx.now);
-    if status == RecordStatus::Revoked {
-        let others = ctx
-            .dir
+    let charter = &ctx.dir.charter().charter;
+    if !charter.has_role(&to.role) {
+        return Err(SendError::UnknownRole { to: to.clone(), roles: charter.roles.clone() });
+    }
+    // Where to write instead, when this record cannot be written to.
+    let others = || {
+        ctx.dir
             .records(ctx.now)
             .into_iter()
             .filter(|r| r.record.record.state == to.state && r.record.record.role != to.role && r.status.is_in_force())
             .map(|r| r.record.record.role.clone())
-            .collect();
-        return Err(SendError::RecordRevoked { to: to.clone(), others });
+            .collect()
+    };
+    let Some(record) = ctx.dir.record(to.state, &to.role) else {
+        return Err(SendError::NoRecord { to: to.clone(), others: others() });
+    };
+    let status = ctx.dir.record_status(record, ctx.now);
+    if status == RecordStatus::Revoked {
+        return Err(SendError::RecordRevoked { to: to.clone(), others: others() });
     }
     let expired = status == RecordStatus::Expired;
     if expired && !request.force {
@@ -190,10 +198,29 @@ mod tests {
         let w = World::default();
         assert_eq!(code(check(&w, &to("FRA"), &Parent::None, false)), "own_state");
         assert_eq!(code(check(&w, &to("EST"), &Parent::None, false)), "not_found");
+        let mut legal = to("DEU");
+        legal.to.role = "legal".parse().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(code(check(&w, &legal, &Parent::None, false)), "unknown_role");
         let mut policy = to("DEU");
         policy.from_role = Some(Role::policy());
         assert_eq!(code(check(&w, &policy, &Parent::None, false)), "not_listed", "FRA has no policy record");
         assert_eq!(code(check(&w, &to("DEU"), &Parent::Missing(MessageId([9; 16])), false)), "not_found");
+    }
+
+    #[test]
+    fn a_refusal_says_where_to_write_instead() {
+        let w = World::default();
+        let mut legal = to("DEU");
+        legal.to.role = "legal".parse().unwrap_or_else(|e| panic!("{e}"));
+        let refused = check(&w, &legal, &Parent::None, false).err().map(|e| e.to_string());
+        assert_eq!(
+            refused.as_deref(),
+            Some("legal is not a role of this network: its charter declares policy and technical")
+        );
+        let mut policy = to("DEU");
+        policy.to.role = Role::policy();
+        let refused = check(&w, &policy, &Parent::None, false).err().map(|e| e.to_string());
+        assert_eq!(refused.as_deref(), Some("no contact record of DEU/policy is held; write to DEU/technical instead"));
     }
 
     #[test]
