@@ -607,7 +607,7 @@ fn flags(m: &MessageSummary) -> String {
 pub(super) fn show(args: ShowArgs, data_dir: &Path, out: &Out) -> Result<()> {
     let id = id_arg("message id", &args.id)?;
     let client = Client::for_data_dir(data_dir);
-    let (view, sender) = runtime()?.block_on(async {
+    let (view, sender, ack) = runtime()?.block_on(async {
         let msg = match resolve_message(&client, id.clone()).await {
             Ok(msg) => msg,
             Err(e) => return Err(case_instead(&client, id).await.unwrap_or(e)),
@@ -622,9 +622,23 @@ pub(super) fn show(args: ShowArgs, data_dir: &Path, out: &Out) -> Result<()> {
             let r = r.record;
             if r.position.is_empty() { r.organization } else { format!("{}, {}", r.organization, r.position) }
         });
-        anyhow::Ok((view, sender))
+        // The recipient's acknowledgement of a sent message: when, and its
+        // note. (Only `show` of the acknowledgement itself marks it read.)
+        let ack = match (view.direction, view.acknowledged_with) {
+            (Direction::Out, Some(ack)) => {
+                client.call(GetMessage { id: ack, mark_read: false }).await.ok().map(|a| note::AckSeen {
+                    at: a.at,
+                    note: match a.message.fields {
+                        hotline_core::Fields::HumanAck { note, .. } => note,
+                        _ => None,
+                    },
+                })
+            }
+            _ => None,
+        };
+        anyhow::Ok((view, sender, ack))
     })?;
-    out.emit(&view, || note::formal_from(&view, now(), sender.as_deref()))
+    out.emit(&view, || note::formal_from(&view, now(), sender.as_deref(), ack.as_ref()))
 }
 
 /// `hotline thread`: every message of a case, oldest first.

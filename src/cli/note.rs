@@ -212,12 +212,21 @@ fn body(text: &str) -> String {
 /// subject, body, typed fields, delivery and acknowledgement, banners again.
 #[cfg(test)]
 pub(super) fn formal(view: &MessageView, now: Timestamp) -> String {
-    formal_from(view, now, None)
+    formal_from(view, now, None, None)
+}
+
+/// The recipient's acknowledgement of a sent message, as its sender holds it.
+pub(super) struct AckSeen {
+    /// When the acknowledgement reached this node.
+    pub at: Timestamp,
+    /// The note it carries, if any.
+    pub note: Option<String>,
 }
 
 /// The message as a formal note, with the sender's organisation and position from its
-/// contact record beside its address: a diplomat reads who, not a slot.
-pub(super) fn formal_from(view: &MessageView, now: Timestamp, sender: Option<&str>) -> String {
+/// contact record beside its address (a diplomat reads who, not a slot), and for a sent
+/// message the recipient's acknowledgement when it is held.
+pub(super) fn formal_from(view: &MessageView, now: Timestamp, sender: Option<&str>, ack: Option<&AckSeen>) -> String {
     let m = &view.message;
     let mut s = String::new();
     s.push_str(&banner(m.tlp));
@@ -289,7 +298,19 @@ pub(super) fn formal_from(view: &MessageView, now: Timestamp, sender: Option<&st
             s.push_str(&format!("  {}\n", delivery_line(d)));
         }
         match &view.acknowledged_with {
-            Some(ack) => s.push_str(&format!("Acknowledged:  yes, by {} (acknowledgement {ack})\n", m.to)),
+            Some(id) => {
+                match ack {
+                    Some(seen) => s.push_str(&format!(
+                        "Acknowledged:  yes, by {} at {} (acknowledgement {id})\n",
+                        m.to,
+                        utc(seen.at)
+                    )),
+                    None => s.push_str(&format!("Acknowledged:  yes, by {} (acknowledgement {id})\n", m.to)),
+                }
+                if let Some(note) = ack.and_then(|a| a.note.as_deref()).filter(|n| !n.trim().is_empty()) {
+                    s.push_str(&format!("Their note:    {}\n", clean_line(note)));
+                }
+            }
             None if m.kind == MessageType::HumanAck => {}
             None => s.push_str("Acknowledged:  not yet\n"),
         }

@@ -166,10 +166,10 @@ fn two_daemons_exchange_a_message_through_the_cli() {
     drop(watch);
     let fra_note = ok(d, &["--data-dir", "fra", "show", &id]);
     assert!(fra_note.contains("Delivery (delivered):") && fra_note.contains("signed receipt held"), "{fra_note}");
-    assert!(
-        fra_note.contains(&format!("Acknowledged:  yes, by DEU/technical (acknowledgement {ack_id})")),
-        "{fra_note}"
-    );
+    // When, and with what note, the recipient acknowledged it.
+    let acknowledged = "Acknowledged:  yes, by DEU/technical at 20";
+    assert!(fra_note.contains(acknowledged) && fra_note.contains(&format!("(acknowledgement {ack_id})")), "{fra_note}");
+    assert!(fra_note.contains("Their note:    Looking into it"), "{fra_note}");
     // A second acknowledgement is refused.
     let err = fails(d, &["--data-dir", "deu", "ack", &id]);
     assert!(err.contains("already acknowledged"), "{err}");
