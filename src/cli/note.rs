@@ -7,7 +7,7 @@
 //! module also drops bidirectional-override characters, so that no message
 //! can rewrite or reorder what the reader sees.
 
-use hotline_core::{Fields, MessageType, Timestamp, Tlp};
+use hotline_core::{Fields, MessageId, MessageType, Timestamp, Tlp};
 use hotline_node::api_types::{DeliveryState, Direction, MessageState};
 use hotline_node::api_types::{DeliveryView, MessageView};
 
@@ -330,10 +330,34 @@ pub(super) fn strictest(views: &[MessageView]) -> Tlp {
     views.iter().map(|v| v.message.tlp).max().unwrap_or(Tlp::Clear)
 }
 
-/// One message of a thread, numbered, indented under its header line.
-pub(super) fn compact(view: &MessageView, number: usize, names: &Names) -> String {
+/// What a reply dropped of the handling marks of the message it answers
+/// (`parent`): a lower label, or the exercise mark. Sending either takes
+/// `--force`; the thread shows it, so no reader takes the answer for more
+/// shareable, or more real, than its question.
+fn dropped_marks(m: &hotline_core::Message, parent: &hotline_core::Message) -> Vec<String> {
+    let mut marks = Vec::new();
+    if m.tlp < parent.tlp {
+        marks.push(format!("! Label lowered by its sender: {} answers a {} message", m.tlp, parent.tlp));
+    }
+    if parent.is_exercise && !m.is_exercise {
+        marks.push("! Marked as real by its sender: it answers an EXERCISE".to_string());
+    }
+    marks
+}
+
+/// One message of a thread, numbered, indented under its header line;
+/// `parent` is the message it answers, when the thread holds it.
+pub(super) fn compact(
+    view: &MessageView,
+    number: usize,
+    names: &Names,
+    parent: Option<&hotline_core::Message>,
+) -> String {
     let m = &view.message;
     let mut s = format!("[{number}] {}  {} → {}  {}\n", utc(m.created_at), m.from, m.to, m.tlp);
+    for mark in parent.map(|p| dropped_marks(m, p)).unwrap_or_default() {
+        s.push_str(&format!("    {mark}\n"));
+    }
     if let Some(name) = names.get(&m.from) {
         s.push_str(&format!("    From {name}\n"));
     }
@@ -393,9 +417,12 @@ pub(super) fn thread(views: &[MessageView], names: &Names) -> String {
     }
     let count = if views.len() == 1 { "1 message".to_string() } else { format!("{} messages", views.len()) };
     s.push_str(&format!("\nCase {}: {count}, oldest first\n", first.message.case_id));
+    let by_id: std::collections::HashMap<MessageId, &hotline_core::Message> =
+        views.iter().map(|v| (v.message.msg_id, &v.message)).collect();
     for (i, view) in views.iter().enumerate() {
         s.push('\n');
-        s.push_str(&compact(view, i + 1, names));
+        let parent = view.message.in_reply_to.and_then(|p| by_id.get(&p).copied());
+        s.push_str(&compact(view, i + 1, names, parent));
     }
     s.push('\n');
     if exercise {
@@ -502,6 +529,27 @@ mod tests {
     fn overdue_answers_are_flagged() {
         let note = formal(&view("in", Tlp::Green, false), Timestamp(1_800_010_800));
         assert!(note.contains("(OVERDUE by 1h)"), "{note}");
+    }
+
+    #[test]
+    fn a_thread_shows_a_reply_that_dropped_its_questions_marks() {
+        let question = view("in", Tlp::Red, true);
+        let mut forced = view("out", Tlp::Clear, false);
+        forced.message.msg_id = MessageId([0xef; 16]);
+        forced.message.in_reply_to = Some(question.message.msg_id);
+        let mut kept = view("out", Tlp::Red, true);
+        kept.message.msg_id = MessageId([0x12; 16]);
+        kept.message.in_reply_to = Some(question.message.msg_id);
+        let text = thread(&[question, forced, kept], &Names::new());
+        let marks: Vec<&str> = text.lines().filter(|l| l.trim_start().starts_with('!')).collect();
+        assert_eq!(
+            marks,
+            [
+                "    ! Label lowered by its sender: TLP:CLEAR answers a TLP:RED message",
+                "    ! Marked as real by its sender: it answers an EXERCISE"
+            ],
+            "only the forced reply is marked:\n{text}"
+        );
     }
 
     #[test]

@@ -311,6 +311,9 @@ fn two_daemons_exchange_a_message_through_the_cli() {
     let err = fails(d, &[&lower[..], &["--subject", "x", "--tlp", "red"]].concat());
     assert!(err.contains("a reply to an exercise must be marked as one"), "{err}");
     ok(d, &[&lower[..], &["--subject", "x", "--tlp", "clear", "--exercise", "--force"]].concat());
+    // The thread shows that the sender lowered the label on purpose.
+    let text = ok(d, &["--data-dir", "deu", "thread", red["case_id"].as_str().unwrap()]);
+    assert!(text.contains("! Label lowered by its sender: TLP:CLEAR answers a TLP:RED message"), "{text}");
 
     // Mistakes: one line each, non-zero exit.
     let err = fails(d, &["--data-dir", "fra", "send", "--to", "XXX", "--type", "notification", "--subject", "x"]);
