@@ -503,7 +503,7 @@ fn started_text(view: &ComcheckView, now: Timestamp) -> String {
             ]
         })
         .collect();
-    s += &table(&["TARGET", "CHALLENGE", "NOTE"], &rows);
+    s += &fitted(&["TARGET", "CHALLENGE", "NOTE"], &rows, 2);
     s += &format!(
         "\nFollow it with hotline comcheck status {id}; after the deadline, hotline comcheck report {id} signs the \
          report and sends each targeted state its copy."
@@ -536,6 +536,11 @@ fn status_text(view: &ComcheckView, now: Timestamp) -> String {
     s
 }
 
+/// A table fitted to the screen, column `flexible` giving way first.
+fn fitted(headers: &[&str], rows: &[Vec<String>], flexible: usize) -> String {
+    super::output::table_fitted(headers, rows, flexible, super::output::screen_width())
+}
+
 fn targets_table(view: &ComcheckView) -> String {
     let rows: Vec<Vec<String>> = view
         .targets
@@ -551,7 +556,7 @@ fn targets_table(view: &ComcheckView) -> String {
             ]
         })
         .collect();
-    table(&["TARGET", "OUTCOME", "RECEIPTED (UTC)", "REPLIED (UTC)", "LATENCY", "NOTE"], &rows)
+    fitted(&["TARGET", "OUTCOME", "RECEIPTED (UTC)", "REPLIED (UTC)", "LATENCY", "NOTE"], &rows, 5)
 }
 
 /// What `list` prints: one line per check, oldest first.
@@ -575,7 +580,7 @@ fn list_text(list: &[ComcheckView]) -> String {
             ]
         })
         .collect();
-    table(&["ID", "STARTED (UTC)", "DEADLINE (UTC)", "TASK", "STATE", "TARGETS", "OUTCOMES"], &rows)
+    fitted(&["ID", "STARTED (UTC)", "DEADLINE (UTC)", "TASK", "STATE", "TARGETS", "OUTCOMES"], &rows, 6)
 }
 
 /// What `report` prints. `before` is the check as it stood before this

@@ -3,7 +3,6 @@
 use super::Out;
 use super::node::{OpenNode, open_node};
 use super::output::say;
-use super::output::table;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use hotline_node::endpoints::{GetLiveness, GetPeers, GetStatus};
@@ -158,13 +157,13 @@ pub(super) fn peers(data_dir: &Path, out: &Out) -> Result<()> {
                 .map(|m| {
                     vec![
                         m.state.to_string(),
-                        m.node.clone(),
+                        super::note::short_peer(&m.node),
                         match (m.connected, m.unreachable_since) {
                             (true, _) => "connected".into(),
-                            (false, Some(since)) => format!("unreachable since {since}"),
+                            (false, Some(since)) => format!("unreachable since {}", super::note::utc_short(since)),
                             (false, None) => "not connected".into(),
                         },
-                        m.last_seen.map(|t| t.to_string()).unwrap_or_else(|| "never".into()),
+                        m.last_seen.map(super::note::utc_short).unwrap_or_else(|| "never".into()),
                         m.rtt_ms.map(|r| format!("{r:.1} ms")).unwrap_or_else(|| "-".into()),
                         m.reachability_24h
                             .map(|r| format!("{:.0}% of {}", r * 100.0, m.samples))
@@ -172,7 +171,8 @@ pub(super) fn peers(data_dir: &Path, out: &Out) -> Result<()> {
                     ]
                 })
                 .collect();
-            text.push_str(&table(&["STATE", "NODE", "NOW", "LAST SEEN", "RTT", "REACHABLE (24 H)"], &rows));
+            let headers = ["STATE", "NODE", "NOW", "LAST SEEN (UTC)", "RTT", "REACHABLE (24 H)"];
+            text.push_str(&super::output::table_fitted(&headers, &rows, 2, super::output::screen_width()));
         }
         let strangers = view.connections.iter().filter(|p| !p.member).count();
         text.push_str(&format!("{} open connection(s), {strangers} of them to non-members.", view.connections.len()));

@@ -78,7 +78,8 @@ fn list(data_dir: &Path, out: &Out) -> Result<()> {
                 ]
             })
             .collect();
-        table(&["STATE", "ROLE", "SEQ", "STATUS", "ORGANIZATION", "E-MAIL", "EXPIRES"], &rows)
+        let headers = ["STATE", "ROLE", "SEQ", "STATUS", "ORGANIZATION", "E-MAIL", "EXPIRES"];
+        super::output::table_fitted(&headers, &rows, 4, super::output::screen_width())
     })
 }
 

@@ -743,7 +743,7 @@ pub(super) fn outbox(args: OutboxArgs, data_dir: &Path, out: &Out) -> Result<()>
             .iter()
             .map(|i| {
                 vec![
-                    i.msg_id.to_string(),
+                    i.msg_id.to_string()[..8].to_string(),
                     i.to.to_string(),
                     short_peer(&i.node),
                     utc_short(i.queued_at),
@@ -753,7 +753,8 @@ pub(super) fn outbox(args: OutboxArgs, data_dir: &Path, out: &Out) -> Result<()>
                 ]
             })
             .collect();
-        table(&["MESSAGE", "TO", "NODE", "QUEUED (UTC)", "ATTEMPTS", "NEXT ATTEMPT", "LAST ERROR"], &rows)
+        let headers = ["MESSAGE", "TO", "NODE", "QUEUED (UTC)", "ATTEMPTS", "NEXT ATTEMPT", "LAST ERROR"];
+        super::output::table_fitted(&headers, &rows, 6, super::output::screen_width())
     })
 }
 

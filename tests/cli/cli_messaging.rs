@@ -369,9 +369,13 @@ fn two_daemons_exchange_a_message_through_the_cli() {
     assert!(err.contains("no message held has an id starting with ffffffffff"), "{err}");
 
     // On an 80-column screen the lists fit it.
-    for args in
-        [&["--data-dir", "fra", "inbox", "--all"][..], &["--data-dir", "deu", "inbox"], &["--data-dir", "deu", "desk"]]
-    {
+    for args in [
+        &["--data-dir", "fra", "inbox", "--all"][..],
+        &["--data-dir", "deu", "inbox"],
+        &["--data-dir", "deu", "desk"],
+        &["--data-dir", "fra", "peers"],
+        &["--data-dir", "fra", "directory", "list"],
+    ] {
         let out = Command::new(hotline_bin())
             .args(args)
             .current_dir(d)
