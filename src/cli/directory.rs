@@ -9,9 +9,10 @@ use super::parse::*;
 use super::{Out, now};
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
+use hotline_core::Timestamp;
 use hotline_core::{DirectoryObject, ObjectKey};
-use hotline_node::api_types::RecordEntry;
-use hotline_node::endpoints::{GetDirectory, GetHistory, GetState};
+use hotline_node::api_types::{ComcheckView, LivenessView, RecordEntry};
+use hotline_node::endpoints::{GetDirectory, GetHistory, GetLiveness, GetState, GetStatus, ListComchecks};
 use hotline_node::views;
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -85,12 +86,20 @@ fn list(data_dir: &Path, out: &Out) -> Result<()> {
 
 fn show(data_dir: &Path, target: &str, out: &Out) -> Result<()> {
     let (state, role) = parse_target(target)?;
-    let view = match source(data_dir)? {
-        Source::Daemon(client) => match runtime()?.block_on(client.call(GetState { state })) {
-            Err(e) if e.code() == Some("not_found") => None,
-            other => Some(other?),
-        },
-        Source::Offline(node) => views::state(&node.directory, state, now()),
+    let (view, reach) = match source(data_dir)? {
+        Source::Daemon(client) => runtime()?.block_on(async {
+            let view = match client.call(GetState { state }).await {
+                Err(e) if e.code() == Some("not_found") => None,
+                other => Some(other?),
+            };
+            // How reachable the nodes are, as the running node sees them;
+            // a node that cannot say shows the records alone.
+            let nodes = client.call(GetLiveness).await.ok();
+            let checks = client.call(ListComchecks).await.ok().unwrap_or_default();
+            let this_node = client.call(GetStatus).await.map(|s| s.peer_id).unwrap_or_default();
+            anyhow::Ok((view, nodes.map(|nodes| Reachability { nodes, checks, this_node })))
+        })?,
+        Source::Offline(node) => (views::state(&node.directory, state, now()), None),
     };
     let records: Vec<RecordEntry> = view
         .map(|v| v.records)
@@ -101,11 +110,90 @@ fn show(data_dir: &Path, target: &str, out: &Out) -> Result<()> {
     if records.is_empty() {
         bail!("the directory holds no record for {target}");
     }
-    out.emit(&json!({ "records": records }), || records.iter().map(describe_record).collect::<Vec<_>>().join("\n"))
+    let at = now();
+    let reachability: Vec<serde_json::Value> = match &reach {
+        Some(reach) => records.iter().map(|e| reach.of(e, at)).collect(),
+        None => Vec::new(),
+    };
+    let value = if reach.is_some() {
+        json!({ "records": records, "reachability": reachability })
+    } else {
+        json!({ "records": records })
+    };
+    out.emit(&value, || records.iter().map(|e| describe_record(e, reach.as_ref(), at)).collect::<Vec<_>>().join("\n"))
 }
 
-/// A record, written out like an entry of the printed directory.
-fn describe_record(entry: &RecordEntry) -> String {
+/// What the running node knows of how reachable a point of contact is:
+/// its nodes' connections, and the checks this node ran.
+struct Reachability {
+    nodes: Vec<LivenessView>,
+    checks: Vec<ComcheckView>,
+    /// The running node's peer id.
+    this_node: String,
+}
+
+impl Reachability {
+    /// Each node of the record, as this node sees it now.
+    fn node_line(&self, node: &hotline_core::NodeId) -> String {
+        let peer = node.to_peer_id().to_string();
+        let short = super::note::short_peer(&peer);
+        if peer == self.this_node {
+            return format!("{short}: this node");
+        }
+        match self.nodes.iter().find(|l| l.node == peer) {
+            Some(l) if l.connected => format!("{short}: connected"),
+            Some(l) => match (l.unreachable_since, l.last_seen) {
+                (Some(since), _) => format!("{short}: unreachable since {}", super::note::utc(since)),
+                (None, Some(seen)) => format!("{short}: not connected, last seen {}", super::note::utc(seen)),
+                (None, None) => format!("{short}: not connected, never seen since this node started"),
+            },
+            None => format!("{short}: not a member node now"),
+        }
+    }
+
+    /// When a check this node ran last passed for `address`.
+    fn last_passed(&self, address: &hotline_core::Address) -> Option<Timestamp> {
+        self.checks
+            .iter()
+            .flat_map(|c| c.targets.iter())
+            .filter(|t| t.target == *address && t.outcome == hotline_core::comcheck::Outcome::Pass)
+            .filter_map(|t| t.replied_at)
+            .max()
+    }
+
+    /// The JSON of one record's reachability.
+    fn of(&self, entry: &RecordEntry, now: Timestamp) -> serde_json::Value {
+        let r = &entry.record;
+        let address = hotline_core::Address { state: r.state, role: r.role.clone() };
+        let nodes: Vec<&LivenessView> = r
+            .nodes
+            .iter()
+            .filter_map(|n| {
+                let peer = n.to_peer_id().to_string();
+                self.nodes.iter().find(|l| l.node == peer)
+            })
+            .collect();
+        json!({
+            "state": r.state,
+            "role": r.role,
+            "local_time": local_time(&r.timezone, now),
+            "nodes": nodes,
+            "last_passed_check": self.last_passed(&address),
+        })
+    }
+}
+
+/// The time now where the point of contact is (`16:05 Europe/Berlin`), or
+/// `None` for a zone this CLI does not know.
+fn local_time(zone: &str, now: Timestamp) -> Option<String> {
+    let tz: chrono_tz::Tz = zone.trim().parse().ok()?;
+    let at = chrono::DateTime::from_timestamp(i64::try_from(now.0).ok()?, 0)?.with_timezone(&tz);
+    Some(format!("{} {tz}", at.format("%H:%M")))
+}
+
+/// A record, written out like an entry of the printed directory, with how
+/// reachable it is when the running node could say.
+fn describe_record(entry: &RecordEntry, reach: Option<&Reachability>, now: Timestamp) -> String {
     let r = &entry.record;
     let status = &entry.status;
     let mut s = format!("{} ({}) — {} point of contact\n", r.state, r.state.country_name(), r.role);
@@ -115,6 +203,20 @@ fn describe_record(entry: &RecordEntry) -> String {
         }
     };
     field("Status", format!("{status} (version {}, expires {})", r.seq, r.expires));
+    field("Issued", super::note::utc(r.issued_at));
+    if let Some(reach) = reach {
+        let lines: Vec<String> = r.nodes.iter().map(|n| reach.node_line(n)).collect();
+        field("Reachable", lines.join("; "));
+        let address = hotline_core::Address { state: r.state, role: r.role.clone() };
+        field(
+            "Last check",
+            reach.last_passed(&address).map_or_else(
+                || "no check run from here has passed".to_string(),
+                |at| format!("passed, answered {}", super::note::utc(at)),
+            ),
+        );
+    }
+    field("Local time", local_time(&r.timezone, now).unwrap_or_default());
     field("Organization", r.organization.clone());
     field("Position", r.position.clone());
     field("Name", r.person_name.clone().unwrap_or_default());

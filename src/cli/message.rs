@@ -19,10 +19,10 @@ use hotline_node::Client;
 use hotline_node::api_types::{
     AckRequest, MessageQuery, MessageSummary, MessageView, NodeEvent, OutboxItem, SendRequest, SendResponse,
 };
-use hotline_node::api_types::{DeliveryState, Direction, MessageState};
+use hotline_node::api_types::{DeliveryState, DeliveryView, Direction, MessageState};
 use hotline_node::endpoints::{
-    AckMessage, CancelMessage, FindIds, GetMessage, GetOutbox, GetRecord, GetThread, ListMessages, SendMessage,
-    WaitDelivered,
+    AckMessage, CancelMessage, FindIds, GetLiveness, GetMessage, GetOutbox, GetRecord, GetThread, ListMessages,
+    SendMessage, WaitDelivered,
 };
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
@@ -281,7 +281,7 @@ pub(super) fn send(args: SendArgs, data_dir: &Path, out: &Out) -> Result<()> {
     let body = read_body(args.body.as_deref(), args.body_file.as_deref())?;
     let draft = draft(&args, body, now())?;
     let client = Client::for_data_dir(data_dir);
-    let (sent, waited, zone) = runtime()?.block_on(async {
+    let (sent, waited, zone, down) = runtime()?.block_on(async {
         let mut request = draft.request;
         if let Some(parent) = draft.reply_to {
             request.in_reply_to = Some(resolve_message(&client, parent).await?);
@@ -318,7 +318,12 @@ pub(super) fn send(args: SendArgs, data_dir: &Path, out: &Out) -> Result<()> {
                 .map(|r| r.record.timezone),
             None => None,
         };
-        anyhow::Ok((sent, waited, zone))
+        let down = match (&waited, &sent.to) {
+            (Some(view), _) if view.state == MessageState::Delivered => None,
+            (_, Some(to)) => unreachable_note(&client, to, &sent.deliveries).await,
+            (_, None) => None,
+        };
+        anyhow::Ok((sent, waited, zone, down))
     })?;
     let to = draft.to;
     let handling = handling_line(&sent, zone.as_deref());
@@ -326,14 +331,21 @@ pub(super) fn send(args: SendArgs, data_dir: &Path, out: &Out) -> Result<()> {
         None => out.emit(&sent, || {
             let nodes =
                 if sent.deliveries.len() == 1 { "1 node".into() } else { format!("{} nodes", sent.deliveries.len()) };
-            format!(
+            let mut text = format!(
                 "{handling}Message: {}\nCase:    {}\nState:   {} for {to} ({nodes}); the daemon delivers it in the background",
                 sent.msg_id, sent.case_id, sent.state
-            )
+            );
+            if let Some(down) = &down {
+                text.push_str(&format!("\n{down}"));
+            }
+            text
         }),
         Some(view) => {
             if view.state != MessageState::Delivered {
-                bail!(not_delivered(&view, timeout));
+                match &down {
+                    Some(down) => bail!("{}; {down}", not_delivered(&view, timeout)),
+                    None => bail!(not_delivered(&view, timeout)),
+                }
             }
             let m = &view.message;
             let response = SendResponse {
@@ -398,6 +410,46 @@ fn when_with_zone(at: Timestamp, zone: Option<&str>) -> String {
         text.push_str(&format!(" ({} {tz})", shown(&local)));
     }
     text
+}
+
+/// When none of the recipient's nodes is reachable now: since when, and how
+/// else to reach the point of contact (its record's phones and alternates).
+/// `None` while one is connected, or when the node cannot say.
+async fn unreachable_note(client: &Client, to: &Address, deliveries: &[DeliveryView]) -> Option<String> {
+    let liveness = client.call(GetLiveness).await.ok()?;
+    let mut since = Vec::new();
+    for d in deliveries {
+        let seen = liveness.iter().find(|l| l.node == d.node)?;
+        if seen.connected {
+            return None;
+        }
+        since.push(match seen.unreachable_since.or(seen.last_seen) {
+            Some(at) => format!("node {} unreachable since {}", note::short_peer(&d.node), note::utc(at)),
+            None => format!("node {} not reached since this node started", note::short_peer(&d.node)),
+        });
+    }
+    if since.is_empty() {
+        return None;
+    }
+    let mut text = format!("{to} cannot be reached now ({}); the message waits in the outbox", since.join(", "));
+    if let Ok(entry) = client.call(GetRecord { state: to.state, role: to.role.clone() }).await {
+        let r = entry.record;
+        let mut other: Vec<String> = Vec::new();
+        if let Some(phone) = r.phone_24x7.filter(|p| !p.is_empty()) {
+            other.push(format!("24/7 phone {phone}"));
+        }
+        if !r.phones.is_empty() {
+            other.push(format!("phone {}", r.phones.join(", ")));
+        }
+        for a in &r.alternates {
+            let how: Vec<&str> = [a.phone.as_deref(), a.email.as_deref()].into_iter().flatten().collect();
+            other.push(format!("alternate {} {}", clean_line(&a.name), how.join(" ")).trim_end().to_string());
+        }
+        if !other.is_empty() {
+            text.push_str(&format!(". Reach {to} otherwise: {}", clean_line(&other.join("; "))));
+        }
+    }
+    Some(text)
 }
 
 /// The one-line error of a `--wait` that timed out.

@@ -390,6 +390,14 @@ fn two_daemons_exchange_a_message_through_the_cli() {
         assert!(text.lines().count() > 1, "{text}");
     }
 
+    // Whether DEU's point of contact can be reached now, and its local time.
+    let text = ok(d, &["--data-dir", "fra", "directory", "show", "DEU/technical"]);
+    for want in ["  Issued ", ": connected", "  Last check     no check run from here has passed", "  Local time "] {
+        assert!(text.contains(want), "{want:?} missing:\n{text}");
+    }
+    let shown = json(d, &["--data-dir", "fra", "directory", "show", "DEU/technical", "--json"]);
+    assert_eq!(shown["reachability"][0]["nodes"][0]["connected"], true, "{shown}");
+
     // Stopped, the daemons are said to be not running; a `watch` running
     // then says so and fails, rather than falling silent.
     let mut watching = Watch::start(d, "fra");
@@ -509,13 +517,28 @@ fn a_queued_message_is_cancelled_and_never_arrives() {
     let d = dir.path();
     let (fra, deu) = fra_and_deu(d, "Cancel net");
     deu.stop();
+    poll("FRA to see DEU's node gone", &[&fra], || {
+        let peers = json(d, &["--data-dir", "fra", "peers", "--json"]);
+        peers["members"].as_array()?.iter().all(|m| m["connected"] == false).then_some(())
+    });
 
     let send = |subject: &str| {
         let args =
             ["--data-dir", "fra", "send", "--to", "DEU", "--type", "notification", "--subject", subject, "--json"];
         json(d, &args)["msg_id"].as_str().unwrap().to_string()
     };
-    let mistake = send("Sent by mistake");
+    // Sent to a node that is down, the message waits, and the sender is
+    // told since when, and how else to reach the point of contact.
+    let text =
+        ok(d, &["--data-dir", "fra", "send", "--to", "DEU", "--type", "notification", "--subject", "Sent by mistake"]);
+    let mistake = text.lines().find_map(|l| l.strip_prefix("Message: ")).unwrap_or_default().trim().to_string();
+    assert_eq!(mistake.len(), 32, "{text}");
+    assert!(text.contains("DEU/technical cannot be reached now (node 12D3KooW"), "{text}");
+    assert!(text.contains("unreachable since 20"), "{text}");
+    assert!(
+        text.contains("Reach DEU/technical otherwise: 24/7 phone +33 6 00 00 00 00; phone +33 1 00 00 00 00"),
+        "{text}"
+    );
     let outbox = json(d, &["--data-dir", "fra", "outbox", "--json"]);
     assert_eq!(outbox.as_array().map(Vec::len), Some(1), "{outbox}");
 
