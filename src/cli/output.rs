@@ -50,9 +50,16 @@ pub(crate) struct Out {
 }
 
 impl Out {
-    /// Prints `value` as JSON, or the text `human` builds.
+    /// Prints `value` as JSON, or the text `human` builds (its TLP banners
+    /// in colour on a terminal, see [`paint_banners`]).
     pub(crate) fn emit<T: Serialize>(&self, value: &T, human: impl FnOnce() -> String) -> anyhow::Result<()> {
-        if self.json { say(&serde_json::to_string_pretty(value)?) } else { say(&human()) }
+        if self.json {
+            say(&serde_json::to_string_pretty(value)?)
+        } else if colour_wanted() {
+            say(&paint_banners(&human()))
+        } else {
+            say(&human())
+        }
     }
 
     /// Prints a benchmark's report: one line of JSON with `--json`, else
@@ -60,6 +67,42 @@ impl Out {
     pub(crate) fn report<T: Serialize>(&self, value: &T) -> anyhow::Result<()> {
         if self.json { say(&serde_json::to_string(value)?) } else { say(&serde_json::to_string_pretty(value)?) }
     }
+}
+
+/// Whether text may be coloured: standard output is a terminal and
+/// `NO_COLOR` is not set (<https://no-color.org>).
+fn colour_wanted() -> bool {
+    use std::io::IsTerminal;
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && io::stdout().is_terminal()
+}
+
+/// Colours the TLP banners that open and close a note or a thread, as TLP
+/// 2.0 shows its labels: the label's colour on black. Only the first and
+/// the last line are looked at: those are the banners this program wrote,
+/// where a line of a message's body that looks like one is not.
+pub(crate) fn paint_banners(text: &str) -> String {
+    let paint = |line: &str| -> String {
+        let colour = match line {
+            l if !l.starts_with("==== TLP:") => return line.to_string(),
+            l if l.contains("TLP:RED") => "1;38;2;255;43;43",
+            l if l.contains("TLP:AMBER") => "1;38;2;255;192;0",
+            l if l.contains("TLP:GREEN") => "1;38;2;51;255;0",
+            _ => "1;38;2;255;255;255",
+        };
+        format!("\x1b[{colour};48;2;0;0;0m{line}\x1b[0m")
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    let last = lines.len().saturating_sub(1);
+    let mut out: String = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| if i == 0 || i == last { paint(l) } else { (*l).to_string() })
+        .collect::<Vec<_>>()
+        .join("\n");
+    if text.ends_with('\n') {
+        out.push('\n');
+    }
+    out
 }
 
 /// Renders rows as a left-aligned table with a header line.
@@ -156,6 +199,18 @@ pub(super) fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn only_the_opening_and_closing_banners_are_painted() {
+        let text = "==== TLP:RED ====\n\nSubject: x\n==== TLP:CLEAR ====\nbody\n==== TLP:RED ====\n";
+        let painted = super::paint_banners(text);
+        let lines: Vec<&str> = painted.lines().collect();
+        assert_eq!(lines[0], "\x1b[1;38;2;255;43;43;48;2;0;0;0m==== TLP:RED ====\x1b[0m");
+        assert_eq!(lines[3], "==== TLP:CLEAR ====", "a banner-like line inside is left alone");
+        assert_eq!(lines[5], lines[0]);
+        assert!(painted.ends_with('\n'));
+        assert_eq!(super::paint_banners("no banner\n"), "no banner\n");
+    }
+
     #[test]
     fn table_aligns_columns() {
         let t = super::table(&["A", "LONG"], &[vec!["xyz".into(), "1".into()]]);

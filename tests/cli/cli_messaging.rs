@@ -124,6 +124,28 @@ fn two_daemons_exchange_a_message_through_the_cli() {
     assert_eq!(lines.first(), Some(&"==== TLP:AMBER ===="), "{note}");
     assert_eq!(lines.last(), Some(&"==== TLP:AMBER ===="), "{note}");
     assert!(!note.contains("EXERCISE"), "{note}");
+    // On a terminal (here a pseudo-terminal made by script(1)) the banners
+    // take the label's colour, unless NO_COLOR is set.
+    let on_terminal = |no_color: bool| {
+        let command = format!("{} --data-dir deu show {id}", hotline_bin().display());
+        let mut script = Command::new("script");
+        script.args(["-qec", &command, "/dev/null"]).current_dir(d).env_remove("HOTLINE_DATA_DIR");
+        if no_color {
+            script.env("NO_COLOR", "1");
+        } else {
+            script.env_remove("NO_COLOR");
+        }
+        // util-linux's script(1) is on every Linux this runs on; without
+        // it there is no terminal to try, and this part is skipped.
+        let out = script.output().ok()?;
+        assert!(out.status.success(), "{out:?}");
+        Some(String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let amber = "\x1b[1;38;2;255;192;0;48;2;0;0;0m==== TLP:AMBER ====\x1b[0m";
+    if let (Some(coloured), Some(plain)) = (on_terminal(false), on_terminal(true)) {
+        assert!(coloured.starts_with(amber), "{coloured:?}");
+        assert!(plain.starts_with("==== TLP:AMBER ===="), "{plain:?}");
+    }
     for want in [
         format!("Message:      {id}"),
         format!("Case:         {case}"),
