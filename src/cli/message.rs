@@ -545,7 +545,7 @@ pub(super) async fn desk_counts(client: &Client) -> Result<(usize, usize, usize)
 }
 
 /// `hotline desk`: what awaits this point of contact, newest first.
-pub(super) fn desk(data_dir: &Path, out: &Out) -> Result<()> {
+pub(super) fn desk(args: DeskArgs, data_dir: &Path, out: &Out) -> Result<()> {
     let client = Client::for_data_dir(data_dir);
     let query = MessageQuery { r#box: Some("inbox".into()), limit: Some(1000), ..MessageQuery::default() };
     let mut list = runtime()?.block_on(client.call(ListMessages(query.clone())))?;
@@ -553,17 +553,38 @@ pub(super) fn desk(data_dir: &Path, out: &Out) -> Result<()> {
     list.reverse();
     #[derive(serde::Serialize)]
     struct Desk {
+        /// The point of contact whose desk this is; `null` for every role.
+        role: Option<Role>,
         /// Received messages neither acknowledged nor answered, newest first.
         awaiting: Vec<MessageSummary>,
         /// Of those, how many are past their respond-by time.
         overdue: usize,
+        /// Messages awaiting the node's other points of contact.
+        other_roles_awaiting: usize,
     }
+    let (mine, others): (Vec<MessageSummary>, Vec<MessageSummary>) =
+        list.into_iter().partition(|m| args.role.as_ref().is_none_or(|r| *r == m.to.role));
     let now = now();
-    let overdue = list.iter().filter(|m| m.respond_by.is_some_and(|by| by <= now)).count();
-    let view = Desk { awaiting: list, overdue };
+    let overdue = mine.iter().filter(|m| m.respond_by.is_some_and(|by| by <= now)).count();
+    let view = Desk { role: args.role, awaiting: mine, overdue, other_roles_awaiting: others.len() };
+    // Never hidden: what awaits the node's other points of contact.
+    let other_roles: std::collections::BTreeSet<String> = others.iter().map(|m| m.to.role.to_string()).collect();
+    let elsewhere = match other_roles.len() {
+        0 => String::new(),
+        _ => format!(
+            "\n{} more await{} {} (hotline desk --role {}).",
+            others.len(),
+            if others.len() == 1 { "s" } else { "" },
+            other_roles.iter().cloned().collect::<Vec<_>>().join(", "),
+            other_roles.iter().next().map(String::as_str).unwrap_or_default()
+        ),
+    };
     out.emit(&view, || {
         if view.awaiting.is_empty() {
-            return "Nothing awaits an answer: every received message is acknowledged or answered.".into();
+            let whose = view.role.as_ref().map(|r| format!(" of the {r} point of contact")).unwrap_or_default();
+            return format!(
+                "Nothing awaits an answer: every received message{whose} is acknowledged or answered.{elsewhere}"
+            );
         }
         let rows: Vec<Vec<String>> = view
             .awaiting
@@ -587,12 +608,21 @@ pub(super) fn desk(data_dir: &Path, out: &Out) -> Result<()> {
         let headers = ["UTC", "ID", "FROM", "TLP", "SUBJECT", "RESPOND BY (UTC)"];
         let mut text = super::output::table_fitted(&headers, &rows, 4, super::output::screen_width());
         text += &format!(
-            "\n{} awaiting, {} overdue.\nAnswer with hotline reply ID, or acknowledge with hotline ack ID.",
+            "\n{} awaiting, {} overdue.\nAnswer with hotline reply ID, or acknowledge with hotline ack ID.{elsewhere}",
             view.awaiting.len(),
             view.overdue
         );
         text
     })
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct DeskArgs {
+    /// Only what awaits this point of contact (a node shared by a state's
+    /// PoCs); the others' count is still shown. Default: $HOTLINE_ROLE,
+    /// else every role.
+    #[arg(long, value_name = "ROLE", env = "HOTLINE_ROLE")]
+    role: Option<Role>,
 }
 
 /// The inbox fitted to a screen of `width` columns: short times and ids,

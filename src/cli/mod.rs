@@ -76,7 +76,7 @@ pub(crate) enum Command {
     Send(Box<message::SendArgs>),
     /// What awaits this point of contact: received messages neither
     /// acknowledged nor answered, with their respond-by times.
-    Desk,
+    Desk(message::DeskArgs),
     /// Answer a message: to its sender, in its case, keeping its TLP and
     /// exercise mark.
     Reply(message::ReplyArgs),
@@ -121,7 +121,7 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
         Command::Watch(args) => daemon::watch(args, data_dir, &out),
         Command::Send(args) => message::send(*args, data_dir, &out),
         Command::Reply(args) => message::reply(args, data_dir, &out),
-        Command::Desk => message::desk(data_dir, &out),
+        Command::Desk(args) => message::desk(args, data_dir, &out),
         Command::Inbox(args) => message::inbox(args, data_dir, &out),
         Command::Show(args) => message::show(args, data_dir, &out),
         Command::Thread(args) => message::thread(args, data_dir, &out),

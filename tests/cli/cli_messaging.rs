@@ -632,6 +632,22 @@ fn a_shared_node_lists_each_role_and_a_withdrawn_record_is_refused() {
     });
     assert_eq!(subjects("policy"), Some(vec!["For the ministry".to_string()]));
     assert_eq!(subjects("technical"), Some(vec!["For the CERT".to_string()]));
+    // Each PoC's desk (the role from --role, or a profile's HOTLINE_ROLE)
+    // holds its own message, and counts the other's.
+    let desk = json(d, &["--data-dir", "deu", "desk", "--role", "policy", "--json"]);
+    let awaiting: Vec<&str> =
+        desk["awaiting"].as_array().unwrap().iter().filter_map(|m| m["subject"].as_str()).collect();
+    assert_eq!((awaiting, &desk["other_roles_awaiting"]), (vec!["For the ministry"], &serde_json::json!(1)), "{desk}");
+    let out = Command::new(hotline_bin())
+        .args(["--data-dir", "deu", "desk"])
+        .current_dir(d)
+        .env_remove("HOTLINE_DATA_DIR")
+        .env("HOTLINE_ROLE", "technical")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("For the CERT") && !text.contains("For the ministry"), "{text}");
+    assert!(text.contains("1 more awaits policy (hotline desk --role policy)."), "{text}");
 
     let text = ok(d, &["--data-dir", "deu", "record", "withdraw", "--role", "policy", "--reason", "Staff change"]);
     assert!(text.starts_with("Withdrew DEU/policy"), "{text}");
