@@ -187,6 +187,10 @@ pub(crate) struct WatchArgs {
     /// or 5.
     #[arg(long)]
     bell: bool,
+    /// When the daemon stops (or is not running yet), say so and wait for
+    /// it, then go on watching, instead of exiting.
+    #[arg(long)]
+    follow: bool,
 }
 
 /// `hotline watch`: prints live events until interrupted, one line each,
@@ -194,23 +198,62 @@ pub(crate) struct WatchArgs {
 pub(super) fn watch(args: WatchArgs, data_dir: &Path, out: &Out) -> Result<()> {
     runtime()?.block_on(async {
         let client = Client::for_data_dir(data_dir);
-        let mut events = client.events().await?;
-        // On stderr, so scripts reading stdout see only events; it also
-        // tells a reader that the subscription is in place.
-        eprintln!("Watching the events of {} (interrupt to stop).", client.socket().display());
-        while let Some(event) = events.next().await {
-            let event = event?;
-            if out.json {
-                say(&serde_json::to_string(&event)?)?;
-            } else {
-                let bell = if args.bell && super::message::rings(&event) { "\u{7}" } else { "" };
-                let time = super::now().to_rfc3339();
-                let hms = time.get(11..19).unwrap_or_default();
-                say(&format!("{bell}{hms} {}", super::message::event_line(&event)))?;
+        // Notices go to stderr, so scripts reading stdout see only events.
+        let mut lost: Option<String> = None;
+        loop {
+            let mut events = match (client.events().await, args.follow) {
+                (Ok(events), _) => events,
+                (Err(e), false) => return Err(e.into()),
+                (Err(_), true) => {
+                    if lost.is_none() {
+                        let at = super::now().to_rfc3339();
+                        eprintln!("{} The daemon is not running; waiting for it (interrupt to stop).", hms(&at));
+                        lost = Some(at);
+                    }
+                    tokio::time::sleep(FOLLOW_RETRY).await;
+                    continue;
+                }
+            };
+            match lost.take() {
+                // It also tells a reader that the subscription is in place.
+                None => eprintln!("Watching the events of {} (interrupt to stop).", client.socket().display()),
+                Some(since) => eprintln!(
+                    "{} The daemon is back; events since {} UTC were not seen here: look at hotline desk and \
+                     hotline inbox --unread.",
+                    hms(&super::now().to_rfc3339()),
+                    hms(&since)
+                ),
             }
+            loop {
+                let event = match events.next().await {
+                    Some(Ok(event)) => event,
+                    Some(Err(e)) if !args.follow => return Err(e.into()),
+                    // The daemon went away, mid-event or between events.
+                    _ => break,
+                };
+                if out.json {
+                    say(&serde_json::to_string(&event)?)?;
+                } else {
+                    let bell = if args.bell && super::message::rings(&event) { "\u{7}" } else { "" };
+                    say(&format!("{bell}{} {}", hms(&super::now().to_rfc3339()), super::message::event_line(&event)))?;
+                }
+            }
+            // The stream ends only when the daemon closes it: a duty officer
+            // watching must not take silence for calm.
+            if !args.follow {
+                bail!("the daemon stopped: no more events (start it again, then `hotline watch`, or use --follow)")
+            }
+            let at = super::now().to_rfc3339();
+            eprintln!("{} The daemon stopped; waiting for it to come back (interrupt to stop).", hms(&at));
+            lost = Some(at);
         }
-        // The stream ends only when the daemon closes it: a duty officer
-        // watching must not take silence for calm.
-        bail!("the daemon stopped: no more events (start it again, then `hotline watch`)")
     })
+}
+
+/// How often `watch --follow` looks for the daemon while it is away.
+const FOLLOW_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// `HH:MM:SS` of an RFC 3339 time.
+fn hms(rfc3339: &str) -> &str {
+    rfc3339.get(11..19).unwrap_or_default()
 }

@@ -31,8 +31,13 @@ impl Drop for Watch {
 
 impl Watch {
     fn start(d: &Path, data: &str) -> Watch {
+        Watch::start_with(d, data, &[])
+    }
+
+    fn start_with(d: &Path, data: &str, flags: &[&str]) -> Watch {
         let mut child = Command::new(hotline_bin())
             .args(["--data-dir", data, "watch"])
+            .args(flags)
             .current_dir(d)
             .env_remove("HOTLINE_DATA_DIR")
             .stdin(Stdio::null())
@@ -422,12 +427,26 @@ fn two_daemons_exchange_a_message_through_the_cli() {
 
     // Stopped, the daemons are said to be not running; a `watch` running
     // then says so and fails, rather than falling silent.
+    // With --follow, it waits for the daemon instead, says when it is back
+    // and what it may have missed, and goes on.
     let mut watching = Watch::start(d, "fra");
+    let following = Watch::start_with(d, "fra", &["--follow"]);
     watching.wait_for("subscription notice", |l| l.starts_with("Watching the events of"));
+    following.wait_for("subscription notice", |l| l.starts_with("Watching the events of"));
     fra.stop();
     watching.wait_for("the end of the events", |l| l.contains("error: the daemon stopped"));
     let status = watching.child.wait().unwrap();
     assert!(!status.success(), "watch exits non-zero when the daemon stops");
+    following.wait_for("the daemon's stop", |l| {
+        l.ends_with("The daemon stopped; waiting for it to come back (interrupt to stop).")
+    });
+    let fra = Daemon::start(d, "fra");
+    following.wait_for("the daemon's return", |l| l.contains("The daemon is back; events since "));
+    // (A change made on FRA itself: the restarted FRA has no address of DEU.)
+    ok(d, &crate::common::record_args("fra", "CERT-FR after the restart", "Europe/Paris", "fr,en"));
+    following.wait_for("an event after the return", |l| l.contains("directory_changed rec/FRA/technical seq 2"));
+    drop(following);
+    fra.stop();
     deu.stop();
     let err = fails(d, &["--data-dir", "fra", "send", "--to", "DEU", "--type", "notification", "--subject", "x"]);
     assert!(err.contains("daemon is not running"), "{err}");
