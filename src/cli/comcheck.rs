@@ -180,7 +180,7 @@ fn schedule(args: ScheduleArgs, data_dir: &Path, out: &Out) -> Result<()> {
 fn schedules(data_dir: &Path, out: &Out) -> Result<()> {
     let client = Client::for_data_dir(data_dir);
     let list = runtime()?.block_on(client.call(ListSchedules))?;
-    out.emit(&list, || {
+    out.emit_list("schedules", &list, || {
         if list.is_empty() {
             return "No periodic check. Add one with `hotline comcheck schedule --every 30d …`.".to_string();
         }
@@ -238,7 +238,7 @@ fn status(args: CheckArgs, data_dir: &Path, out: &Out) -> Result<()> {
 /// `hotline comcheck list`.
 fn list(data_dir: &Path, out: &Out) -> Result<()> {
     let list = runtime()?.block_on(Client::for_data_dir(data_dir).call(ListComchecks))?;
-    out.emit(&list, || {
+    out.emit_list("comchecks", &list, || {
         if list.is_empty() {
             return "No communication check was started from this node. (Checks received from other states are in \
                     hotline inbox; answer them with hotline comcheck answer.)"

@@ -501,7 +501,9 @@ pub(super) fn inbox(args: InboxArgs, data_dir: &Path, out: &Out) -> Result<()> {
     let more = (list.len() == usize::from(args.limit))
         .then(|| list.first().map(|m| hotline_store::Cursor { at: m.at, id: m.msg_id }))
         .flatten();
-    out.emit(&list, || {
+    let mut next = serde_json::Map::new();
+    next.insert("next_before".into(), more.map_or(serde_json::Value::Null, |c| c.to_string().into()));
+    out.emit_list_with("messages", &list, next, || {
         if list.is_empty() {
             return match (r#box, args.unread, args.case.is_some()) {
                 (_, _, true) => "No messages of that case.".into(),
@@ -754,7 +756,7 @@ pub(super) fn thread(args: ThreadArgs, data_dir: &Path, out: &Out) -> Result<()>
         anyhow::Ok(())
     })?;
     if out.json {
-        return out.emit(&views, String::new);
+        return out.emit_list("messages", &views, String::new);
     }
     // The organisation and position of each sender, from its record (one
     // lookup per point of contact; one that cannot be read shows none).
@@ -817,7 +819,7 @@ pub(super) fn outbox(args: OutboxArgs, data_dir: &Path, out: &Out) -> Result<()>
         return cancel(&id, data_dir, out);
     }
     let items = runtime()?.block_on(Client::for_data_dir(data_dir).call(GetOutbox))?;
-    out.emit(&items, || {
+    out.emit_list("outbox", &items, || {
         if items.is_empty() {
             return "The outbox is empty: every message sent has a signed receipt.".into();
         }

@@ -62,6 +62,34 @@ impl Out {
         }
     }
 
+    /// Prints a list: as JSON, an object holding the list under `name`
+    /// (`{"messages": [...]}`), or the bare array of earlier releases when
+    /// `HOTLINE_JSON_LISTS=array` (kept for one release; see
+    /// `docs/api.md`); else the text `human` builds.
+    pub(crate) fn emit_list<T: Serialize>(
+        &self,
+        name: &str,
+        items: &[T],
+        human: impl FnOnce() -> String,
+    ) -> anyhow::Result<()> {
+        self.emit_list_with(name, items, serde_json::Map::new(), human)
+    }
+
+    /// [`Out::emit_list`], with more members in the object (`extra`).
+    pub(crate) fn emit_list_with<T: Serialize>(
+        &self,
+        name: &str,
+        items: &[T],
+        mut extra: serde_json::Map<String, serde_json::Value>,
+        human: impl FnOnce() -> String,
+    ) -> anyhow::Result<()> {
+        if self.json && std::env::var("HOTLINE_JSON_LISTS").is_ok_and(|v| v == "array") {
+            return say(&serde_json::to_string_pretty(items)?);
+        }
+        extra.insert(name.to_string(), serde_json::to_value(items)?);
+        self.emit(&extra, human)
+    }
+
     /// Prints a benchmark's report: one line of JSON with `--json`, else
     /// indented JSON.
     pub(crate) fn report<T: Serialize>(&self, value: &T) -> anyhow::Result<()> {

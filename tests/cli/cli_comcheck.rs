@@ -17,7 +17,7 @@ const REPORT_MEDIA_TYPE: &str = "application/vnd.hotline.comcheck-report";
 /// The first message in `data`'s inbox of `kind` in the case `case`.
 fn received(d: &Path, data: &str, kind: &str, case: &str) -> Option<String> {
     let inbox = json(d, &["--data-dir", data, "inbox", "--json"]);
-    inbox
+    inbox["messages"]
         .as_array()?
         .iter()
         .find(|m| m["kind"] == kind && m["case_id"] == case)
@@ -75,7 +75,7 @@ fn a_comcheck_between_two_daemons_through_the_cli() {
 
     // Before any check: nothing to list, unknown ids refused.
     assert!(ok(d, &["--data-dir", "fra", "comcheck", "list"]).contains("No communication check was started"));
-    assert_eq!(json(d, &["--data-dir", "fra", "comcheck", "list", "--json"]), json!([]));
+    assert_eq!(json(d, &["--data-dir", "fra", "comcheck", "list", "--json"]), json!({"comchecks": []}));
     let unknown = "0".repeat(32);
     let err = fails(d, &["--data-dir", "fra", "comcheck", "status", &unknown]);
     assert!(err.contains(&format!("no comcheck {unknown} is held")), "{err}");
@@ -246,7 +246,8 @@ fn a_comcheck_between_two_daemons_through_the_cli() {
     // The list: both checks (in the order they started, but both may have
     // started within the same second, so the order is not checked).
     let list = json(d, &["--data-dir", "fra", "comcheck", "list", "--json"]);
-    let mut ids: Vec<&str> = list.as_array().unwrap().iter().filter_map(|c| c["comcheck_id"].as_str()).collect();
+    let mut ids: Vec<&str> =
+        list["comchecks"].as_array().unwrap().iter().filter_map(|c| c["comcheck_id"].as_str()).collect();
     ids.sort_unstable();
     let mut want = [long_id.as_str(), id.as_str()];
     want.sort_unstable();

@@ -112,7 +112,7 @@ fn two_daemons_exchange_a_message_through_the_cli() {
 
     // DEU's inbox lists it, unread.
     let inbox = json(d, &["--data-dir", "deu", "inbox", "--json"]);
-    let items = inbox.as_array().unwrap();
+    let items = inbox["messages"].as_array().unwrap();
     assert_eq!(items.len(), 1, "{inbox}");
     assert_eq!(items[0]["msg_id"], id.as_str());
     assert_eq!(items[0]["read"], false);
@@ -121,7 +121,7 @@ fn two_daemons_exchange_a_message_through_the_cli() {
     let row = text.lines().find(|l| l.contains(&id)).unwrap_or_else(|| panic!("{text}"));
     assert!(row.contains("FRA/technical") && row.contains("AMBER") && row.contains(SUBJECT), "{text}");
     assert!(row.ends_with("unread"), "{text}");
-    assert_eq!(json(d, &["--data-dir", "deu", "inbox", "--unread", "--json"]).as_array().unwrap().len(), 1);
+    assert_eq!(json(d, &["--data-dir", "deu", "inbox", "--unread", "--json"])["messages"].as_array().unwrap().len(), 1);
 
     // `show` prints the formal note and marks the message read.
     let note = ok(d, &["--data-dir", "deu", "show", &id]);
@@ -164,7 +164,7 @@ fn two_daemons_exchange_a_message_through_the_cli() {
     ] {
         assert!(note.contains(&want), "{want:?} missing from:\n{note}");
     }
-    assert!(json(d, &["--data-dir", "deu", "inbox", "--unread", "--json"]).as_array().unwrap().is_empty());
+    assert!(json(d, &["--data-dir", "deu", "inbox", "--unread", "--json"])["messages"].as_array().unwrap().is_empty());
     assert!(ok(d, &["--data-dir", "deu", "inbox", "--unread"]).contains("No unread messages."));
 
     // DEU acknowledges; FRA's `watch` and `show` see it.
@@ -205,18 +205,18 @@ fn two_daemons_exchange_a_message_through_the_cli() {
     // does, as `show` would.
     let unread = |data: &str| json(d, &["--data-dir", data, "inbox", "--unread", "--json"]);
     poll("the acknowledgement to reach FRA", &both, || {
-        unread("fra").as_array()?.iter().any(|m| m["msg_id"] == ack_id.as_str()).then_some(())
+        unread("fra")["messages"].as_array()?.iter().any(|m| m["msg_id"] == ack_id.as_str()).then_some(())
     });
     // Both sides hold the case: the request and its acknowledgement.
     for data in ["fra", "deu"] {
         let thread = json(d, &["--data-dir", data, "thread", &case, "--json"]);
-        let views = thread.as_array().unwrap();
+        let views = thread["messages"].as_array().unwrap();
         assert_eq!(views.len(), 2, "{data}: {thread}");
         assert_eq!(views[0]["message"]["msg_id"], id.as_str());
         assert_eq!(views[1]["message"]["msg_id"], ack_id.as_str());
         assert_eq!(views[1]["message"]["kind"], "human_ack");
     }
-    assert_eq!(unread("fra"), serde_json::json!([]), "the thread marked what it showed as read");
+    assert_eq!(unread("fra")["messages"], serde_json::json!([]), "the thread marked what it showed as read");
     let text = ok(d, &["--data-dir", "fra", "thread", &case]);
     assert!(text.starts_with("==== TLP:AMBER ====\n"), "{text}");
     assert!(text.contains(&format!("Case {case}: 2 messages, oldest first")), "{text}");
@@ -224,9 +224,9 @@ fn two_daemons_exchange_a_message_through_the_cli() {
     assert!(text.contains("\n    From CERT-Bund, Duty officer\n"), "each sender's organisation and position: {text}");
 
     // Nothing waits for a receipt on either side.
-    assert_eq!(json(d, &["--data-dir", "fra", "outbox", "--json"]), serde_json::json!([]));
+    assert_eq!(json(d, &["--data-dir", "fra", "outbox", "--json"]), serde_json::json!({"outbox": []}));
     poll("DEU's outbox to empty", &both, || {
-        (json(d, &["--data-dir", "deu", "outbox", "--json"]) == serde_json::json!([])).then_some(())
+        (json(d, &["--data-dir", "deu", "outbox", "--json"]) == serde_json::json!({"outbox": []})).then_some(())
     });
     assert!(ok(d, &["--data-dir", "deu", "outbox"]).contains("The outbox is empty"));
 
@@ -267,9 +267,20 @@ fn two_daemons_exchange_a_message_through_the_cli() {
     assert_eq!(shown["message"]["body"], "Confirmed.\nWe are  blocking it.\n");
     assert_eq!(shown["message"]["in_reply_to"], id.as_str());
     assert_eq!(shown["message"]["tlp"], "RED", "a reply may raise the label (lowering takes --force)");
-    assert_eq!(json(d, &["--data-dir", "fra", "thread", &id[..8], "--json"]).as_array().unwrap().len(), 3);
+    assert_eq!(json(d, &["--data-dir", "fra", "thread", &id[..8], "--json"])["messages"].as_array().unwrap().len(), 3);
     let all = json(d, &["--data-dir", "fra", "inbox", "--all", "--json"]);
-    assert_eq!(all.as_array().unwrap().len(), 3, "{all}");
+    assert_eq!(all["messages"].as_array().unwrap().len(), 3, "{all}");
+    assert_eq!(all["next_before"], Value::Null, "one page holds them all: {all}");
+    // The bare array of earlier releases, for one more release.
+    let out = Command::new(hotline_bin())
+        .args(["--data-dir", "fra", "inbox", "--all", "--json"])
+        .current_dir(d)
+        .env_remove("HOTLINE_DATA_DIR")
+        .env("HOTLINE_JSON_LISTS", "array")
+        .output()
+        .unwrap();
+    let old: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(old, all["messages"], "the same messages, as a bare array");
     let sent_box = ok(d, &["--data-dir", "fra", "inbox", "--sent"]);
     assert!(sent_box.lines().any(|l| l.contains(&id) && l.ends_with("delivered acked")), "{sent_box}");
 
@@ -329,7 +340,8 @@ fn two_daemons_exchange_a_message_through_the_cli() {
     assert!(fra_note.contains("(answered)") && !fra_note.contains("OVERDUE"), "{fra_note}");
     // The thread says so too (worked out from the case in hand).
     let thread = json(d, &["--data-dir", "fra", "thread", red["case_id"].as_str().unwrap(), "--json"]);
-    let drill = thread.as_array().unwrap().iter().find(|m| m["message"]["msg_id"] == red_id.as_str()).cloned();
+    let drill =
+        thread["messages"].as_array().unwrap().iter().find(|m| m["message"]["msg_id"] == red_id.as_str()).cloned();
     assert_eq!(drill.map(|m| m["answered"].clone()), Some(serde_json::json!(true)), "{thread}");
     // Lowering the label or dropping the exercise mark takes --force.
     let lower = ["--data-dir", "deu", "send", "--reply-to", &red_id, "--to", "FRA", "--type", "response"];
@@ -581,11 +593,11 @@ fn a_queued_message_is_cancelled_and_never_arrives() {
         "{text}"
     );
     let outbox = json(d, &["--data-dir", "fra", "outbox", "--json"]);
-    assert_eq!(outbox.as_array().map(Vec::len), Some(1), "{outbox}");
+    assert_eq!(outbox["outbox"].as_array().map(Vec::len), Some(1), "{outbox}");
 
     let text = ok(d, &["--data-dir", "fra", "outbox", "cancel", &mistake[..10]]);
     assert!(text.contains("1 delivery withdrawn") && text.contains("marked cancelled"), "{text}");
-    assert_eq!(json(d, &["--data-dir", "fra", "outbox", "--json"]), serde_json::json!([]));
+    assert_eq!(json(d, &["--data-dir", "fra", "outbox", "--json"]), serde_json::json!({"outbox": []}));
     let shown = json(d, &["--data-dir", "fra", "show", &mistake, "--json"]);
     assert_eq!(
         (shown["state"].as_str(), shown["deliveries"][0]["state"].as_str()),
@@ -604,10 +616,10 @@ fn a_queued_message_is_cancelled_and_never_arrives() {
     let after = send("After the mistake");
     poll("the next message to arrive", &[&fra, &deu], || {
         let inbox = json(d, &["--data-dir", "deu", "inbox", "--json"]);
-        inbox.as_array()?.iter().any(|m| m["msg_id"] == after.as_str()).then_some(inbox)
+        inbox["messages"].as_array()?.iter().any(|m| m["msg_id"] == after.as_str()).then_some(inbox)
     });
     let inbox = json(d, &["--data-dir", "deu", "inbox", "--json"]);
-    assert!(!inbox.as_array().unwrap().iter().any(|m| m["msg_id"] == mistake.as_str()), "{inbox}");
+    assert!(!inbox["messages"].as_array().unwrap().iter().any(|m| m["msg_id"] == mistake.as_str()), "{inbox}");
     assert_eq!(
         refusal(&["--json", "--data-dir", "deu", "outbox", "cancel", &after]),
         "not_found",
@@ -644,7 +656,11 @@ fn a_shared_node_lists_each_role_and_a_withdrawn_record_is_refused() {
     }
     let subjects = |role: &str| {
         let inbox = json(d, &["--data-dir", "deu", "inbox", "--role", role, "--json"]);
-        inbox.as_array()?.iter().map(|m| m["subject"].as_str().map(str::to_string)).collect::<Option<Vec<_>>>()
+        inbox["messages"]
+            .as_array()?
+            .iter()
+            .map(|m| m["subject"].as_str().map(str::to_string))
+            .collect::<Option<Vec<_>>>()
     };
     poll("both messages to arrive", &both, || {
         (subjects("policy")?.len() + subjects("technical")?.len() == 2).then_some(())
