@@ -55,6 +55,11 @@ pub(crate) struct Pending {
     pub last_error: Option<String>,
     pub next_at: Instant,
     pub in_flight: bool,
+    /// The recipient made a new connection while this attempt was in
+    /// flight (it restarted, or a cut link was made anew): should the
+    /// attempt fail, the next one goes over that connection at once, not
+    /// after the back-off.
+    pub woken_in_flight: bool,
     /// The `seq` of the recipient's prekey bundle when it last said it
     /// could not decrypt this envelope (it lost the prekey's secret, say in
     /// a crash). The envelope is sealed again only to a newer bundle, so a
@@ -133,6 +138,7 @@ impl Schedule {
                 last_error: None,
                 next_at: now,
                 in_flight: false,
+                woken_in_flight: false,
                 decrypt_failed_at_bundle: None,
                 sealed_to_bundle: None,
             },
@@ -203,6 +209,7 @@ impl Schedule {
             let busy = self.in_flight_by_node.get(&key.1).copied().unwrap_or(0);
             if !p.in_flight && p.next_at <= now && busy < per_node {
                 p.in_flight = true;
+                p.woken_in_flight = false;
                 p.attempts = p.attempts.saturating_add(1);
                 out.push(*key);
                 self.in_flight += 1;
@@ -218,17 +225,24 @@ impl Schedule {
         let Some(p) = self.pending.get_mut(key) else { return };
         let was_in_flight = std::mem::replace(&mut p.in_flight, false);
         p.last_error = Some(error);
-        p.next_at = now + policy.delay(p.attempts, jitter);
+        p.next_at = if std::mem::take(&mut p.woken_in_flight) { now } else { now + policy.delay(p.attempts, jitter) };
         self.board.set(*key, Some(p));
         if was_in_flight {
             self.landed(&key.1);
         }
     }
 
-    /// Makes every delivery to `node` due now (it just connected).
+    /// Makes every delivery to `node` due now (it just connected); one in
+    /// flight, perhaps over a connection now dead, is retried at once if it
+    /// fails.
     pub(crate) fn wake(&mut self, node: &NodeId, now: Instant) {
         for ((msg, n), p) in self.pending.iter_mut() {
-            if n == node && !p.in_flight {
+            if n != node {
+                continue;
+            }
+            if p.in_flight {
+                p.woken_in_flight = true;
+            } else {
                 p.next_at = now;
                 self.board.set((*msg, *n), Some(p));
             }
@@ -303,6 +317,26 @@ mod tests {
         assert_eq!(s.in_flight(), 1);
         assert!(!s.has_message(&a.0));
         assert_eq!(s.len(), 1);
+    }
+
+    /// A recipient that makes a new connection while an attempt is in
+    /// flight (it restarted; the attempt is on its dead connection) gets
+    /// the retry at once when that attempt fails, not after the back-off;
+    /// the next failure backs off as usual.
+    #[test]
+    fn a_failure_after_a_new_connection_is_retried_at_once() {
+        let t0 = Instant::now();
+        let policy = RetryPolicy { base: Duration::from_secs(10), max: Duration::from_secs(60) };
+        let mut s = Schedule::default();
+        let a = (MessageId([1; 16]), NodeId([1; 32]));
+        s.insert(a, Some(vec![1]), Timestamp(0), t0);
+        assert_eq!(s.take_due(t0, 10, 10), vec![a]);
+        s.wake(&a.1, t0);
+        assert!(s.take_due(t0, 10, 10).is_empty(), "still in flight");
+        s.failed(&a, "connection closed".into(), &policy, 0.5, t0);
+        assert_eq!(s.take_due(t0, 10, 10), vec![a], "due at once");
+        s.failed(&a, "offline".into(), &policy, 0.5, t0);
+        assert!(s.take_due(t0 + Duration::from_secs(9), 10, 10).is_empty(), "backs off again");
     }
 
     /// Under paused time, as the node's clock runs: a failed delivery is
