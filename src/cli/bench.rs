@@ -419,7 +419,7 @@ fn messages(args: MessagesArgs, out: &Out) -> Result<()> {
             let t = Instant::now();
             let sent = ha.send(bench_message(to, size, i)).await?;
             let view = ha.wait_delivered(sent.msg_id, timeout).await?;
-            if view.state != MessageState::Delivered {
+            if view.status != MessageState::Delivered {
                 bail!("message {} was not delivered within {} s", sent.msg_id, timeout.as_secs());
             }
             if i >= 10 {

@@ -292,10 +292,10 @@ fn answer(args: AnswerArgs, data_dir: &Path, out: &Out) -> Result<()> {
     })?;
     out.emit(&sent, || {
         let background =
-            if sent.state == MessageState::Delivered { "" } else { "; the daemon delivers it in the background" };
+            if sent.status == MessageState::Delivered { "" } else { "; the daemon delivers it in the background" };
         format!(
             "Answered communication check {}.\nReply:  {}\nState:  {}{background}",
-            sent.case_id, sent.msg_id, sent.state
+            sent.case_id, sent.msg_id, sent.status
         )
     })
 }
@@ -337,7 +337,7 @@ fn start_request(args: &StartArgs) -> Result<ComcheckStartRequest> {
         deadline_secs,
         task,
         announced: args.announced,
-        exercise: args.exercise,
+        is_exercise: args.exercise,
         share_full: args.share_full,
         from_role: Some(from_role),
     })
@@ -476,7 +476,7 @@ fn time(t: Option<Timestamp>) -> String {
 fn task_line(view: &ComcheckView) -> String {
     let mut parts = vec![task_name(view.task).to_string()];
     parts.push(if view.announced { "announced" } else { "unannounced" }.into());
-    if view.exercise {
+    if view.is_exercise {
         parts.push("EXERCISE".into());
     }
     if view.share_full {
@@ -698,7 +698,7 @@ mod tests {
         assert_eq!(r.role, None);
         assert_eq!(r.deadline_secs, 7200);
         assert_eq!(r.task, ComcheckTask::None);
-        assert!(!r.announced && !r.exercise && !r.share_full);
+        assert!(!r.announced && !r.is_exercise && !r.share_full);
         assert_eq!(r.from_role, Some(Role::technical()));
         let r = start_request(&start_args(&[
             "--to",
@@ -720,7 +720,7 @@ mod tests {
         assert_eq!(r.role, Some(Role::policy()));
         assert_eq!(r.deadline_secs, 5400);
         assert_eq!(r.task, ComcheckTask::ConfirmRecord);
-        assert!(r.announced && r.exercise && r.share_full);
+        assert!(r.announced && r.is_exercise && r.share_full);
         assert_eq!(r.from_role, Some(Role::policy()));
         // The JSON the daemon reads: kebab-case tasks, `to: null` for all.
         let r = start_request(&start_args(&["--to", "ALL", "--task", "Nonce"])).unwrap();
@@ -861,7 +861,8 @@ mod tests {
             deadline: T0.plus(7200),
             task: ComcheckTask::Nonce,
             announced: false,
-            exercise: true,
+            is_exercise: true,
+            old_exercise: None,
             share_full: false,
             finished: false,
             counts: [(Outcome::Pass, 1), (Outcome::Pending, 1)].into_iter().collect(),

@@ -208,7 +208,7 @@ fn request(to: Address, kind: MessageType, subject: &str, body: &str) -> SendReq
 async fn deliver(from: &NodeHandle, request: SendRequest) -> Result<MessageView> {
     let sent = from.send(request).await?;
     let view = from.wait_delivered(sent.msg_id, MESSAGE_TIMEOUT).await?;
-    if view.state != MessageState::Delivered {
+    if view.status != MessageState::Delivered {
         bail!("message {} was not delivered within {} s", sent.msg_id, MESSAGE_TIMEOUT.as_secs());
     }
     Ok(view)
@@ -333,13 +333,13 @@ async fn dialogue(
         out,
         &format!(
             "{fra_state} sent {last_state} a notification while it is down: {}, {attempts} attempt(s) so far",
-            queued.state
+            queued.status
         ),
     );
     let t = Instant::now();
     nodes.push(network.start(last, bootstrap, true).await?);
     let view = fra.wait_delivered(queued.msg_id, MESSAGE_TIMEOUT).await?;
-    let redelivered = view.state == MessageState::Delivered;
+    let redelivered = view.status == MessageState::Delivered;
     if !redelivered {
         bail!("the message to {last_state} was not delivered after its restart");
     }
@@ -385,7 +385,7 @@ async fn comcheck(
             deadline_secs: COMCHECK_DEADLINE_SECS,
             task: ComcheckTask::Nonce,
             announced: false,
-            exercise: true,
+            is_exercise: true,
             share_full: false,
             from_role: Some(Role::technical()),
         })

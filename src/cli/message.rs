@@ -298,7 +298,7 @@ pub(super) fn send(args: SendArgs, data_dir: &Path, out: &Out) -> Result<()> {
             // is on disk (and shown); ask again briefly rather than print a
             // delivery without its receipt.
             let settle = std::time::Instant::now() + std::time::Duration::from_secs(5);
-            while view.state == MessageState::Delivered
+            while view.status == MessageState::Delivered
                 && view.deliveries.iter().any(|d| d.receipt.is_none())
                 && std::time::Instant::now() < settle
             {
@@ -319,7 +319,7 @@ pub(super) fn send(args: SendArgs, data_dir: &Path, out: &Out) -> Result<()> {
             None => None,
         };
         let down = match (&waited, &sent.to) {
-            (Some(view), _) if view.state == MessageState::Delivered => None,
+            (Some(view), _) if view.status == MessageState::Delivered => None,
             (_, Some(to)) => unreachable_note(&client, to, &sent.deliveries).await,
             (_, None) => None,
         };
@@ -333,7 +333,7 @@ pub(super) fn send(args: SendArgs, data_dir: &Path, out: &Out) -> Result<()> {
                 if sent.deliveries.len() == 1 { "1 node".into() } else { format!("{} nodes", sent.deliveries.len()) };
             let mut text = format!(
                 "{handling}Message: {}\nCase:    {}\nState:   {} for {to} ({nodes}); the daemon delivers it in the background",
-                sent.msg_id, sent.case_id, sent.state
+                sent.msg_id, sent.case_id, sent.status
             );
             if let Some(down) = &down {
                 text.push_str(&format!("\n{down}"));
@@ -341,7 +341,7 @@ pub(super) fn send(args: SendArgs, data_dir: &Path, out: &Out) -> Result<()> {
             text
         }),
         Some(view) => {
-            if view.state != MessageState::Delivered {
+            if view.status != MessageState::Delivered {
                 match &down {
                     Some(down) => bail!("{}; {down}", not_delivered(&view, timeout)),
                     None => bail!(not_delivered(&view, timeout)),
@@ -351,7 +351,7 @@ pub(super) fn send(args: SendArgs, data_dir: &Path, out: &Out) -> Result<()> {
             let response = SendResponse {
                 msg_id: m.msg_id,
                 case_id: m.case_id,
-                state: view.state,
+                status: view.status, old_state: hotline_node::api_types::old_name(view.status),
                 deliveries: view.deliveries.clone(),
                 from: Some(m.from.clone()),
                 to: Some(m.to.clone()),
@@ -362,7 +362,7 @@ pub(super) fn send(args: SendArgs, data_dir: &Path, out: &Out) -> Result<()> {
             out.emit(&response, || {
                 let mut s = format!(
                     "{handling}Message: {}\nCase:    {}\nState:   {} to {to}\n",
-                    response.msg_id, response.case_id, response.state
+                    response.msg_id, response.case_id, response.status
                 );
                 for d in &response.deliveries {
                     s.push_str(&format!("  {}\n", note::delivery_line(d)));
@@ -455,7 +455,7 @@ async fn unreachable_note(client: &Client, to: &Address, deliveries: &[DeliveryV
 /// The one-line error of a `--wait` that timed out.
 fn not_delivered(view: &MessageView, timeout: u64) -> String {
     let pending: Vec<String> =
-        view.deliveries.iter().filter(|d| d.state != DeliveryState::Delivered).map(note::delivery_line).collect();
+        view.deliveries.iter().filter(|d| d.status != DeliveryState::Delivered).map(note::delivery_line).collect();
     format!(
         "message {} was not delivered within {}: {}; it stays queued and the daemon keeps trying (see hotline outbox)",
         view.message.msg_id,
@@ -676,7 +676,7 @@ fn flags(m: &MessageSummary) -> String {
             f.push("unread");
         }
     } else {
-        f.push(m.state.as_str());
+        f.push(m.status.as_str());
     }
     if m.acknowledged {
         f.push("acked");
@@ -807,7 +807,7 @@ pub(super) fn ack(args: AckArgs, data_dir: &Path, out: &Out) -> Result<()> {
     out.emit(&sent, || {
         format!(
             "Acknowledged message {id}.\nAcknowledgement: {}\nCase:            {}\nState:           {}",
-            sent.msg_id, sent.case_id, sent.state
+            sent.msg_id, sent.case_id, sent.status
         )
     })
 }
@@ -851,8 +851,8 @@ fn cancel(id: &str, data_dir: &Path, out: &Out) -> Result<()> {
         anyhow::Ok(client.call(CancelMessage { id }).await.with_context(|| format!("cannot cancel message {id}"))?)
     })?;
     out.emit(&view, || {
-        let withdrawn = view.deliveries.iter().filter(|d| d.state == DeliveryState::Cancelled).count();
-        let receipted = view.deliveries.iter().filter(|d| d.state == DeliveryState::Delivered).count();
+        let withdrawn = view.deliveries.iter().filter(|d| d.status == DeliveryState::Cancelled).count();
+        let receipted = view.deliveries.iter().filter(|d| d.status == DeliveryState::Delivered).count();
         let mut text = format!(
             "Cancelled message {} to {}: {withdrawn} delivery withdrawn{}.\nIt stays in the sent box, marked cancelled.",
             view.message.msg_id,
@@ -1165,7 +1165,8 @@ mod tests {
         SendResponse {
             msg_id: MessageId([1; 16]),
             case_id: CaseId([2; 16]),
-            state: MessageState::Queued,
+            status: MessageState::Queued,
+            old_state: hotline_node::api_types::old_name(MessageState::Queued),
             deliveries: Vec::new(),
             from: Some(Address { state: "FRA".parse().unwrap(), role: Role::policy() }),
             to: Some(Address { state: "DEU".parse().unwrap(), role: Role::policy() }),
@@ -1343,7 +1344,8 @@ mod tests {
             m.in_reply_to = parent.map(|p| MessageId([p; 16]));
             MessageView {
                 direction: Direction::In,
-                state: MessageState::Received,
+                status: MessageState::Received,
+                old_state: hotline_node::api_types::old_name(MessageState::Received),
                 read: false,
                 at: Timestamp(at),
                 sender_node: None,

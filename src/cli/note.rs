@@ -118,7 +118,7 @@ fn status(view: &MessageView) -> String {
         }
         s
     } else {
-        let mut s = format!("sent, {}", view.state);
+        let mut s = format!("sent, {}", view.status);
         if let Some(ack) = &view.acknowledged_with {
             s.push_str(&format!(", acknowledged by the recipient (acknowledgement {ack})"));
         } else if view.message.kind != MessageType::HumanAck {
@@ -186,11 +186,11 @@ fn field_lines(fields: &Fields) -> Vec<String> {
 
 /// One delivery, in words.
 pub(super) fn delivery_line(d: &DeliveryView) -> String {
-    if d.state == DeliveryState::Delivered {
+    if d.status == DeliveryState::Delivered {
         let at = d.received_at.map(|t| format!(", stored by the recipient at {}", utc(t))).unwrap_or_default();
         let receipt = if d.receipt.is_some() { "signed receipt held" } else { "NO RECEIPT HELD" };
         format!("node {}: delivered{at}, {receipt}", d.node)
-    } else if d.state == DeliveryState::Cancelled {
+    } else if d.status == DeliveryState::Cancelled {
         format!("node {}: cancelled by the sender before a receipt came", d.node)
     } else {
         let attempts = match d.attempts {
@@ -199,7 +199,7 @@ pub(super) fn delivery_line(d: &DeliveryView) -> String {
             n => format!("{n} attempts"),
         };
         let error = d.last_error.as_deref().map(|e| format!(", last error: {}", clean_line(e))).unwrap_or_default();
-        format!("node {}: {} ({attempts}{error})", d.node, d.state)
+        format!("node {}: {} ({attempts}{error})", d.node, d.status)
     }
 }
 
@@ -293,7 +293,7 @@ pub(super) fn formal_from(view: &MessageView, now: Timestamp, sender: Option<&st
     }
     if view.direction == Direction::Out {
         s.push('\n');
-        s.push_str(&format!("Delivery ({}):\n", view.state));
+        s.push_str(&format!("Delivery ({}):\n", view.status));
         for d in &view.deliveries {
             s.push_str(&format!("  {}\n", delivery_line(d)));
         }
@@ -392,7 +392,7 @@ pub(super) fn compact(
             s.push_str(&format!("    {line}\n"));
         }
     }
-    if view.direction == Direction::Out && view.state != MessageState::Delivered {
+    if view.direction == Direction::Out && view.status != MessageState::Delivered {
         for d in &view.deliveries {
             s.push_str(&format!("    {}\n", delivery_line(d)));
         }
@@ -460,7 +460,8 @@ mod tests {
         };
         MessageView {
             direction: if direction == "in" { Direction::In } else { Direction::Out },
-            state: if direction == "in" { MessageState::Received } else { MessageState::Delivered },
+            status: if direction == "in" { MessageState::Received } else { MessageState::Delivered },
+            old_state: None,
             read: direction == "out",
             at: Timestamp(1_800_000_001),
             sender_node: (direction == "in").then(|| "12D3KooWsender".into()),
@@ -469,7 +470,8 @@ mod tests {
             deliveries: if direction == "out" {
                 vec![DeliveryView {
                     node: "12D3KooWrecipientnodeid".into(),
-                    state: DeliveryState::Delivered,
+                    status: DeliveryState::Delivered,
+                    old_state: hotline_node::api_types::old_name(DeliveryState::Delivered),
                     attempts: 0,
                     last_error: None,
                     received_at: Some(Timestamp(1_800_000_002)),

@@ -70,7 +70,7 @@ fn a_comcheck_between_two_daemons_through_the_cli() {
                 "--json",
             ],
         );
-        assert_eq!(sent["state"], "delivered", "{sent}");
+        assert_eq!(sent["status"], "delivered", "{sent}");
     }
 
     // Before any check: nothing to list, unknown ids refused.
@@ -157,7 +157,7 @@ fn a_comcheck_between_two_daemons_through_the_cli() {
     // And a second answer: only the first counts.
     let err = fails(d, &["--data-dir", "deu", "comcheck", "answer", &id, "--code", &nonce]);
     assert!(err.contains("already answered"), "{err}");
-    assert!(answered["state"] == "queued" || answered["state"] == "delivered", "{answered}");
+    assert!(answered["status"] == "queued" || answered["status"] == "delivered", "{answered}");
     let reply_id = answered["msg_id"].as_str().unwrap().to_string();
     assert_ne!(reply_id, challenge);
 

@@ -101,7 +101,10 @@ fn two_daemons_exchange_a_message_through_the_cli() {
             "--json",
         ],
     );
-    assert_eq!(sent["state"], "delivered", "{sent}");
+    assert_eq!(sent["status"], "delivered", "{sent}");
+    // Under its old name too, for one release.
+    assert_eq!(sent["state"], sent["status"], "{sent}");
+    assert_eq!(sent["deliveries"][0]["state"], sent["deliveries"][0]["status"], "{sent}");
     assert_eq!(sent["from"], serde_json::json!({"state": "FRA", "role": "technical"}), "{sent}");
     assert_eq!(sent["tlp"], "AMBER", "{sent}");
     assert_eq!(sent["deliveries"].as_array().unwrap().len(), 1, "{sent}");
@@ -173,7 +176,7 @@ fn two_daemons_exchange_a_message_through_the_cli() {
     let ack = json(d, &["--data-dir", "deu", "ack", &id, "--note", "Looking into it", "--json"]);
     let ack_id = ack["msg_id"].as_str().unwrap().to_string();
     assert_eq!(ack["case_id"], case.as_str());
-    assert!(ack["state"] == "queued" || ack["state"] == "delivered", "{ack}");
+    assert!(ack["status"] == "queued" || ack["status"] == "delivered", "{ack}");
     poll("FRA to record the acknowledgement", &both, || {
         let view = json(d, &["--data-dir", "fra", "show", &id, "--json"]);
         (view["acknowledged_with"] == ack_id.as_str()).then_some(())
@@ -260,7 +263,7 @@ fn two_daemons_exchange_a_message_through_the_cli() {
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let reply: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(reply["state"], "delivered", "{reply}");
+    assert_eq!(reply["status"], "delivered", "{reply}");
     assert_eq!(reply["case_id"], case.as_str(), "a reply stays in its case");
     let reply_id = reply["msg_id"].as_str().unwrap();
     let shown = json(d, &["--data-dir", "fra", "show", reply_id, "--json"]);
@@ -600,7 +603,7 @@ fn a_queued_message_is_cancelled_and_never_arrives() {
     assert_eq!(json(d, &["--data-dir", "fra", "outbox", "--json"]), serde_json::json!({"outbox": []}));
     let shown = json(d, &["--data-dir", "fra", "show", &mistake, "--json"]);
     assert_eq!(
-        (shown["state"].as_str(), shown["deliveries"][0]["state"].as_str()),
+        (shown["status"].as_str(), shown["deliveries"][0]["status"].as_str()),
         (Some("cancelled"), Some("cancelled"))
     );
     let refusal = |args: &[&str]| {

@@ -274,7 +274,8 @@ impl MailReads {
         Ok(match row {
             MessageRow::Received(r) => MessageView {
                 direction: Direction::In,
-                state: MessageState::Received,
+                status: MessageState::Received,
+                old_state: crate::api_types::old_name(MessageState::Received),
                 read: r.read,
                 at: r.received_at,
                 sender_node: Some(self.name(&r.sender)),
@@ -301,7 +302,7 @@ impl MailReads {
                         None => delivered_view(self.name(node), receipts.get(node)),
                     })
                     .collect();
-                let all = deliveries.iter().all(|d| d.state == DeliveryState::Delivered);
+                let all = deliveries.iter().all(|d| d.status == DeliveryState::Delivered);
                 let state = match (all, cancelled) {
                     (true, _) => MessageState::Delivered,
                     (false, true) => MessageState::Cancelled,
@@ -309,7 +310,8 @@ impl MailReads {
                 };
                 MessageView {
                     direction: Direction::Out,
-                    state,
+                    status: state,
+                    old_state: crate::api_types::old_name(state),
                     read: true,
                     at: s.queued_at,
                     sender_node: None,
@@ -330,14 +332,23 @@ pub(crate) fn decode_message(id: &MessageId, bytes: &[u8]) -> Result<Message, No
 
 /// A delivery still waiting for its receipt.
 pub(crate) fn queued_view(node: String, attempts: u32, last_error: Option<String>) -> DeliveryView {
-    DeliveryView { node, state: DeliveryState::Queued, attempts, last_error, received_at: None, receipt: None }
+    DeliveryView {
+        node,
+        status: DeliveryState::Queued,
+        old_state: crate::api_types::old_name(DeliveryState::Queued),
+        attempts,
+        last_error,
+        received_at: None,
+        receipt: None,
+    }
 }
 
 /// A delivery the sender withdrew before its receipt came.
 fn cancelled_view(node: String) -> DeliveryView {
     DeliveryView {
         node,
-        state: DeliveryState::Cancelled,
+        status: DeliveryState::Cancelled,
+        old_state: crate::api_types::old_name(DeliveryState::Cancelled),
         attempts: 0,
         last_error: None,
         received_at: None,
@@ -349,7 +360,8 @@ fn delivered_view(node: String, receipt: Option<&Vec<u8>>) -> DeliveryView {
     let received_at = receipt.and_then(|r| DeliveryReceipt::from_bytes(r).ok()).map(|r| r.received_at());
     DeliveryView {
         node,
-        state: DeliveryState::Delivered,
+        status: DeliveryState::Delivered,
+        old_state: crate::api_types::old_name(DeliveryState::Delivered),
         attempts: 0,
         last_error: None,
         received_at,
@@ -363,7 +375,8 @@ fn summary(view: MessageView) -> MessageSummary {
         msg_id: m.msg_id,
         case_id: m.case_id,
         direction: view.direction,
-        state: view.state,
+        status: view.status,
+        old_state: crate::api_types::old_name(view.status),
         read: view.read,
         acknowledged: view.acknowledged_with.is_some(),
         at: view.at,

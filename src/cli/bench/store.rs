@@ -86,7 +86,7 @@ pub(super) fn store(args: StoreArgs, out: &Out) -> Result<()> {
             let (from, to) = if i % 10 == 9 { (&hb, pair[0]) } else { (&ha, pair[1]) };
             let sent = from.send(super::bench_message(to, 300, i)).await?;
             let view = from.wait_delivered(sent.msg_id, Duration::from_secs(30)).await?;
-            if view.state != MessageState::Delivered {
+            if view.status != MessageState::Delivered {
                 bail!("sealed message {} was not delivered", sent.msg_id);
             }
         }

@@ -205,7 +205,8 @@ fn view(check: &Comcheck, now: Timestamp) -> ComcheckView {
         deadline: check.deadline,
         task: check.task,
         announced: check.announced,
-        exercise: check.exercise,
+        is_exercise: check.exercise,
+        old_exercise: crate::api_types::old_name(check.exercise),
         share_full: check.share_full,
         finished: now > check.deadline,
         counts,
@@ -275,7 +276,7 @@ mod tests {
             deadline_secs,
             task: ComcheckTask::None,
             announced: false,
-            exercise: true,
+            is_exercise: true,
             share_full: false,
             from_role: None,
         }

@@ -295,7 +295,8 @@ mod tests {
         let address = Address { state: "FRA".parse().unwrap(), role: Role::technical() };
         MessageView {
             direction: crate::api_types::Direction::In,
-            state: MessageState::Received,
+            status: MessageState::Received,
+            old_state: crate::api_types::old_name(MessageState::Received),
             read: false,
             at: Timestamp(1),
             sender_node: None,

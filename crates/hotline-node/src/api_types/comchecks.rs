@@ -19,9 +19,10 @@ pub struct ComcheckStartRequest {
     /// Whether the check was announced beforehand.
     #[serde(default)]
     pub announced: bool,
-    /// Mark the challenges as an exercise.
-    #[serde(default)]
-    pub exercise: bool,
+    /// Mark the challenges as an exercise (`exercise`, its name in earlier
+    /// releases, is accepted until the next one).
+    #[serde(default, alias = "exercise")]
+    pub is_exercise: bool,
     /// Send every target the full report instead of its own lines.
     #[serde(default)]
     pub share_full: bool,
@@ -65,7 +66,11 @@ pub struct ComcheckView {
     /// Announced beforehand.
     pub announced: bool,
     /// An exercise.
-    pub exercise: bool,
+    pub is_exercise: bool,
+    /// `is_exercise` under its name of earlier releases; see
+    /// [`super::OldName`].
+    #[serde(rename = "exercise", default, skip_serializing_if = "Option::is_none")]
+    pub old_exercise: super::OldName<bool>,
     /// Every target gets the full report.
     pub share_full: bool,
     /// Whether the deadline has passed.

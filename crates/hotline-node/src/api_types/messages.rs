@@ -72,13 +72,28 @@ impl SendRequest {
     }
 }
 
+/// A field also written under its name of earlier releases, for one
+/// release: a message's or a delivery's `status` was called `state`, a name
+/// that also means a country. What the node writes always holds
+/// `Some(status)` ([`old_name`]); to be removed in the next release.
+pub type OldName<T> = Option<T>;
+
+/// The old name's value for `status`.
+pub fn old_name<T: Copy>(status: T) -> OldName<T> {
+    Some(status)
+}
+
 /// Where a message stands with one recipient node.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeliveryView {
     /// The recipient node's peer id.
     pub node: String,
-    /// `queued` (no receipt yet) or `delivered` (a signed receipt verified).
-    pub state: DeliveryState,
+    /// `queued` (no receipt yet), `delivered` (a signed receipt verified)
+    /// or `cancelled`.
+    pub status: DeliveryState,
+    /// `status` under its name of earlier releases; see [`OldName`].
+    #[serde(rename = "state", default, skip_serializing_if = "Option::is_none")]
+    pub old_state: OldName<DeliveryState>,
     /// Attempts since the node started (queued only).
     pub attempts: u32,
     /// Why the last attempt failed (queued only).
@@ -97,7 +112,10 @@ pub struct SendResponse {
     /// Its case.
     pub case_id: CaseId,
     /// `queued` until every recipient node has receipted, then `delivered`.
-    pub state: MessageState,
+    pub status: MessageState,
+    /// `status` under its name of earlier releases; see [`OldName`].
+    #[serde(rename = "state", default, skip_serializing_if = "Option::is_none")]
+    pub old_state: OldName<MessageState>,
     /// Per recipient node.
     pub deliveries: Vec<DeliveryView>,
     /// Who it is from, as sent (this state and the role it sent as), so
@@ -123,8 +141,12 @@ pub struct SendResponse {
 pub struct MessageView {
     /// `in` (received) or `out` (sent by this node).
     pub direction: Direction,
-    /// `received`, or for sent messages `queued` / `delivered`.
-    pub state: MessageState,
+    /// `received`, or for sent messages `queued`, `delivered` or
+    /// `cancelled`.
+    pub status: MessageState,
+    /// `status` under its name of earlier releases; see [`OldName`].
+    #[serde(rename = "state", default, skip_serializing_if = "Option::is_none")]
+    pub old_state: OldName<MessageState>,
     /// Whether a person has displayed it (received messages).
     pub read: bool,
     /// When it was received, or queued for sending.
@@ -153,8 +175,11 @@ pub struct MessageSummary {
     pub case_id: CaseId,
     /// `in` or `out`.
     pub direction: Direction,
-    /// `received`, `queued` or `delivered`.
-    pub state: MessageState,
+    /// `received`, `queued`, `delivered` or `cancelled`.
+    pub status: MessageState,
+    /// `status` under its name of earlier releases; see [`OldName`].
+    #[serde(rename = "state", default, skip_serializing_if = "Option::is_none")]
+    pub old_state: OldName<MessageState>,
     /// Read by a person (received messages).
     pub read: bool,
     /// Acknowledged by a person.

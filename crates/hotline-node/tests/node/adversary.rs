@@ -413,7 +413,7 @@ async fn a_strangers_flood_of_objects_costs_no_signature_check_and_members_go_on
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let view = handles[0].wait_delivered(sent.msg_id, Duration::from_secs(30)).await.unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(view.state, "delivered", "{view:?}");
+    assert_eq!(view.status, "delivered", "{view:?}");
 
     stranger.stop().await;
     stop_all(nodes).await;
@@ -492,7 +492,7 @@ async fn a_strangers_unfinished_streams_hold_a_bounded_number_of_bytes() {
     request.body = "x".repeat(200_000);
     let sent = handles[0].send(request).await.unwrap_or_else(|e| panic!("{e}"));
     let view = handles[0].wait_delivered(sent.msg_id, Duration::from_secs(30)).await.unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(view.state, "delivered", "{view:?}");
+    assert_eq!(view.status, "delivered", "{view:?}");
 
     deliver_attack.abort();
     for (_, attack) in attackers {

@@ -102,7 +102,7 @@ async fn every_outcome_and_a_signed_report_each_state_sees_its_own_line_of() {
             deadline_secs: 4,
             task: ComcheckTask::Nonce,
             announced: false,
-            exercise: true,
+            is_exercise: true,
             share_full: false,
             from_role: None,
         })
@@ -186,7 +186,7 @@ async fn a_counterpart_check_passes_only_when_the_other_role_answers() {
             deadline_secs: 30,
             task: ComcheckTask::Counterpart,
             announced: true,
-            exercise: true,
+            is_exercise: true,
             share_full: false,
             from_role: None,
         })
@@ -236,7 +236,7 @@ async fn a_schedule_survives_a_restart_of_the_initiator_and_runs_unannounced() {
         deadline_secs: 3600,
         task: ComcheckTask::None,
         announced: true,
-        exercise: true,
+        is_exercise: true,
         share_full: false,
         from_role: None,
     };
@@ -303,7 +303,7 @@ async fn a_poc_that_failed_its_last_two_checks_shows_as_unconfirmed_and_sending_
                 deadline_secs: 60,
                 task: ComcheckTask::None,
                 announced: false,
-                exercise: true,
+                is_exercise: true,
                 share_full: false,
                 from_role: None,
             })
@@ -329,7 +329,7 @@ async fn a_poc_that_failed_its_last_two_checks_shows_as_unconfirmed_and_sending_
     let refused = fra.send(message(false)).await.unwrap_err().to_string();
     assert!(refused.contains("last two communication checks") && refused.contains("--force"), "{refused}");
     let sent = fra.send(message(true)).await.unwrap();
-    assert_eq!(fra.wait_delivered(sent.msg_id, DEADLINE).await.unwrap().state, "delivered");
+    assert_eq!(fra.wait_delivered(sent.msg_id, DEADLINE).await.unwrap().status, "delivered");
     fra_node.shutdown().await.unwrap();
     deu_node.shutdown().await.unwrap();
 }

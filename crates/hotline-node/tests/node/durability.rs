@@ -47,7 +47,7 @@ async fn no_receipt_for_a_message_whose_write_failed_even_to_a_retry_that_waited
 
     // A later attempt is taken in as new, written, and receipted.
     let view = a.wait_delivered(sent.msg_id, Duration::from_secs(60)).await.unwrap();
-    assert_eq!(view.state, "delivered", "{view:?}");
+    assert_eq!(view.status, "delivered", "{view:?}");
     // FRA holds a receipt: DEU must hold the message, once.
     let stored = b.message(sent.msg_id, false).await;
     assert!(stored.is_ok(), "FRA holds a receipt for a message DEU does not store: {stored:?}");
@@ -88,7 +88,7 @@ async fn a_comcheck_never_loses_a_receipt_its_node_stored() {
             deadline_secs: 600,
             task: ComcheckTask::None,
             announced: true,
-            exercise: true,
+            is_exercise: true,
             share_full: false,
             from_role: None,
         })

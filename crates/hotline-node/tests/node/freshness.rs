@@ -61,7 +61,7 @@ async fn own_records_warn_at_60_and_30_days_and_sending_to_an_expiring_record_ne
     let text = refused.to_string();
     assert!(text.contains("--force") && text.contains("Duty officer") && text.contains("fax"), "{text}");
     let sent = fra.send(rfi("DEU", true)).await.unwrap();
-    assert_eq!(fra.wait_delivered(sent.msg_id, DEADLINE).await.unwrap().state, "delivered");
+    assert_eq!(fra.wait_delivered(sent.msg_id, DEADLINE).await.unwrap().status, "delivered");
 
     // 35 days on: under 60 days left for FRA; DEU's record has expired.
     offset.store(35 * DAY, Ordering::SeqCst);
@@ -79,9 +79,9 @@ async fn own_records_warn_at_60_and_30_days_and_sending_to_an_expiring_record_ne
     let refused = fra.send(rfi("DEU", false)).await.unwrap_err().to_string();
     assert!(refused.contains("expired") && refused.contains("Duty officer"), "{refused}");
     let waiting = fra.send(rfi("DEU", true)).await.unwrap();
-    assert_eq!(waiting.state, "queued");
+    assert_eq!(waiting.status, "queued");
     deu.publish_record(draft("technical", node_of(deu.peer_id()), "CERT-Bund"), Some(365)).await.unwrap();
-    assert_eq!(fra.wait_delivered(waiting.msg_id, DEADLINE).await.unwrap().state, "delivered");
+    assert_eq!(fra.wait_delivered(waiting.msg_id, DEADLINE).await.unwrap().status, "delivered");
 
     // 65 days on: under 30 days left, announced again.
     offset.store(65 * DAY, Ordering::SeqCst);

@@ -56,7 +56,7 @@ async fn a_message_is_delivered_receipted_and_acknowledged() {
     let sent = a.send(rfi("DEU")).await.unwrap();
     assert_eq!(sent.deliveries.len(), 1);
     let view = a.wait_delivered(sent.msg_id, DEADLINE).await.unwrap();
-    assert_eq!(view.state, "delivered", "{view:?}");
+    assert_eq!(view.status, "delivered", "{view:?}");
     assert!(view.deliveries[0].receipt.is_some());
 
     let inbox_b = inbox(&b).await;
@@ -91,7 +91,7 @@ async fn an_offline_recipient_gets_the_message_exactly_once_when_it_starts() {
     nb.shutdown().await.unwrap();
 
     let sent = a.send(rfi("DEU")).await.unwrap();
-    assert_eq!(sent.state, "queued");
+    assert_eq!(sent.status, "queued");
     tokio::time::sleep(Duration::from_secs(2)).await;
     let outbox = a.outbox().await.unwrap();
     assert_eq!(outbox.len(), 1);
@@ -101,7 +101,7 @@ async fn an_offline_recipient_gets_the_message_exactly_once_when_it_starts() {
     let prepared = existing(b_data, "DEU");
     let nb = start(&prepared, options(&[first_addr(&na)])).await;
     let view = a.wait_delivered(sent.msg_id, DEADLINE).await.unwrap();
-    assert_eq!(view.state, "delivered");
+    assert_eq!(view.status, "delivered");
     assert!(a.outbox().await.unwrap().is_empty());
     let got = inbox(&nb.handle()).await;
     assert_eq!(got.iter().filter(|m| m.msg_id == sent.msg_id).count(), 1);
@@ -117,7 +117,7 @@ async fn a_sender_restarted_with_a_full_outbox_still_delivers() {
     nb.shutdown().await.unwrap();
 
     let sent = na.handle().send(rfi("DEU")).await.unwrap();
-    assert_eq!(sent.state, "queued");
+    assert_eq!(sent.status, "queued");
     na.shutdown().await.unwrap();
 
     // The message survives the sender's restart in its outbox...
@@ -132,7 +132,7 @@ async fn a_sender_restarted_with_a_full_outbox_still_delivers() {
     // ...and is delivered once the recipient is back.
     let deu = existing(net.root.path().join("deu"), "DEU");
     let nb = start(&deu, options(&[first_addr(&na)])).await;
-    assert_eq!(a.wait_delivered(sent.msg_id, DEADLINE).await.unwrap().state, "delivered");
+    assert_eq!(a.wait_delivered(sent.msg_id, DEADLINE).await.unwrap().status, "delivered");
     assert_eq!(inbox(&nb.handle()).await.len(), 1);
     na.shutdown().await.unwrap();
     nb.shutdown().await.unwrap();
@@ -189,7 +189,7 @@ async fn an_envelope_the_recipient_cannot_decrypt_is_sealed_again_to_its_new_bun
 
     // Sealed now, to the prekey the recipient is about to lose.
     let sent = a.send(rfi("DEU")).await.unwrap();
-    assert_eq!(sent.state, "queued");
+    assert_eq!(sent.status, "queued");
     {
         let store = hotline_store::Store::open(&b_data).unwrap();
         let mut batch = hotline_store::WriteBatch::new();
@@ -199,7 +199,7 @@ async fn an_envelope_the_recipient_cannot_decrypt_is_sealed_again_to_its_new_bun
     let prepared = existing(b_data, "DEU");
     let nb = start(&prepared, options(&[first_addr(&na)])).await;
     let view = a.wait_delivered(sent.msg_id, DEADLINE).await.unwrap();
-    assert_eq!(view.state, "delivered");
+    assert_eq!(view.status, "delivered");
     let got = inbox(&nb.handle()).await;
     assert_eq!(got.iter().filter(|m| m.msg_id == sent.msg_id).count(), 1);
     // It did go through the refusal this test is about.

@@ -218,7 +218,8 @@ impl Actor {
         SendResponse {
             msg_id: id,
             case_id: message.case_id,
-            state: MessageState::Queued,
+            status: MessageState::Queued,
+            old_state: crate::api_types::old_name(MessageState::Queued),
             deliveries: recipients.iter().map(|n| queued_view(n.to_string(), 0, None)).collect(),
             from: Some(message.from.clone()),
             to: Some(message.to.clone()),
