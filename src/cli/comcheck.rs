@@ -161,6 +161,9 @@ fn schedule(args: ScheduleArgs, data_dir: &Path, out: &Out) -> Result<()> {
     let every_secs = parse_duration(args.every.trim())
         .filter(|s| *s >= 60)
         .ok_or_else(|| anyhow!("--every: give a period of at least 1m, such as 1h, 7d or 30d"))?;
+    if args.check.announced {
+        bail!("--announced does not apply to a schedule: scheduled checks are unannounced, to test readiness as it is");
+    }
     let check = start_request(&args.check)?;
     if check.deadline_secs >= every_secs {
         bail!("--every must be longer than --deadline");

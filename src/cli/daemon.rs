@@ -128,6 +128,9 @@ pub(super) fn status(data_dir: &Path, out: &Out) -> Result<()> {
             let list: Vec<String> = status.rejections.iter().map(|(k, v)| format!("{k}={v}")).collect();
             s += &format!("Rejected:     {}\n", list.join(", "));
         }
+        for warning in &status.warnings {
+            s += &format!("Warning:      {}\n", super::note::clean_line(warning));
+        }
         s += &format!("Uptime:       {} s, version {}", status.uptime_secs, status.version);
         s
     })

@@ -88,6 +88,23 @@ fn a_comcheck_between_two_daemons_through_the_cli() {
     let err =
         fails(d, &["--data-dir", "fra", "comcheck", "start", "--to", "DEU", "--deadline", "4s", "--task", "bogus"]);
     assert!(err.contains("--task: 'bogus' is not a comcheck task; use one of: none, nonce"), "{err}");
+    let err = fails(
+        d,
+        &[
+            "--data-dir",
+            "fra",
+            "comcheck",
+            "schedule",
+            "--every",
+            "7d",
+            "--deadline",
+            "1h",
+            "--to",
+            "deu",
+            "--announced",
+        ],
+    );
+    assert!(err.contains("--announced does not apply to a schedule"), "{err}");
 
     // A long check: its report is refused before the deadline.
     let long = json(
