@@ -524,3 +524,21 @@ fn a_node_revocation_counts_only_while_live() {
     assert!(!d.digest(now()).contains_key(&ObjectKey::NodeRevocation(state("DEU"), node)));
     assert!(!d.is_member(&node, now()));
 }
+
+#[test]
+fn a_state_signs_the_revocation_of_its_own_node_and_only_of_its_own() {
+    let (w, mut d) = two_states();
+    let node = w.node_id("DEU", 0);
+    assert!(d.is_member(&node, now()));
+    let signed = d.sign_node_revocation(&w.state_key("DEU", 1), node, "stolen laptop".into(), now()).unwrap();
+    applied(d.apply(DirectoryObject::Revocation(signed), now()));
+    assert_eq!(d.revoked_nodes(now()), vec![(state("DEU"), node)]);
+    assert!(!d.is_member(&node, now()), "a revoked node is a member of nothing");
+    // FRA's key signs a revocation of a node FRA never listed: refused.
+    let fra_node = w.node_id("FRA", 0);
+    let forged = d.sign_node_revocation(&w.state_key("FRA", 1), node, "not ours".into(), now()).unwrap();
+    assert!(d.apply(DirectoryObject::Revocation(forged), now()).is_err());
+    assert!(d.is_member(&fra_node, now()));
+    // A key of no admitted state signs nothing.
+    assert!(d.sign_node_revocation(&w.state_key("ITA", 1), node, "x".into(), now()).is_err());
+}

@@ -473,6 +473,7 @@ impl Actor {
             Command::Publish { draft, validity_days, reply } => self.publish_record(*draft, validity_days, reply),
             Command::Submit { object, reply } => self.submit_object(*object, reply),
             Command::Withdraw { role, reason, reply } => self.withdraw_record(role, reason, reply),
+            Command::RevokeNode { node, reason, reply } => self.revoke_node(node, reason, reply),
             Command::Block { peer, blocked, reply } => {
                 let result = if blocked { self.net.block(peer).await } else { self.net.unblock(peer).await };
                 info!(%peer, blocked, "peer block list changed");

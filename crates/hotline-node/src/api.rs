@@ -162,6 +162,7 @@ fn router(state: ApiState) -> Router {
         .route(GetHistory::ROUTE, on::<GetHistory>())
         .route(PublishRecord::ROUTE, on::<PublishRecord>())
         .route(WithdrawRecord::ROUTE, on::<WithdrawRecord>())
+        .route(RevokeNode::ROUTE, on::<RevokeNode>())
         .route(SubmitObject::ROUTE, on::<SubmitObject>())
         .route(SendMessage::ROUTE, on::<SendMessage>().merge(on::<ListMessages>()))
         .route(GetMessage::ROUTE, on::<GetMessage>())

@@ -251,6 +251,31 @@ pub struct WithdrawRequest {
     pub reason: String,
 }
 
+/// `POST /v1/nodes/{peer}/revoke`: this state revokes one of its nodes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevokeNodeRequest {
+    /// Why, in a line (1 to 256 bytes): kept in the signed revocation.
+    pub reason: String,
+}
+
+/// The answer to `POST /v1/nodes/{peer}/revoke`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevokedNode {
+    /// The revoked node, as a peer id.
+    pub node: String,
+    /// The state that revoked it (this node's).
+    pub state: StateCode,
+    /// When the revocation was signed.
+    pub issued_at: Timestamp,
+    /// Why.
+    pub reason: String,
+    /// The roles whose records of this state still list it: publish them
+    /// anew without it (`hotline record set --role R --node …`).
+    pub still_listed_by: Vec<Role>,
+    /// The signed revocation's hash.
+    pub hash: ObjectHash,
+}
+
 /// `POST /v1/objects`: hand the node a signed directory object made
 /// elsewhere (an admission from the stewards, a revocation).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -63,6 +63,11 @@ pub(crate) enum Command {
         reason: String,
         reply: oneshot::Sender<Result<RecordEntry, WithdrawError>>,
     },
+    RevokeNode {
+        node: hotline_core::NodeId,
+        reason: String,
+        reply: oneshot::Sender<Result<crate::api_types::RevokedNode, crate::error::RevokeError>>,
+    },
     Submit {
         object: Box<DirectoryObject>,
         reply: oneshot::Sender<Result<SubmitResponse, SubmitError>>,
@@ -255,6 +260,17 @@ impl NodeHandle {
     /// returns. Returns the record as now held (status `revoked`).
     pub async fn withdraw_record(&self, role: Role, reason: String) -> Result<RecordEntry, WithdrawError> {
         self.ask(|reply| Command::Withdraw { role, reason, reply }).await?
+    }
+
+    /// Revokes `node`, a node of this state: a revocation signed with the
+    /// state key, applied, written durably and published before this
+    /// returns. Every member stops counting it as a member.
+    pub async fn revoke_node(
+        &self,
+        node: hotline_core::NodeId,
+        reason: String,
+    ) -> Result<crate::api_types::RevokedNode, crate::error::RevokeError> {
+        self.ask(|reply| Command::RevokeNode { node, reason, reply }).await?
     }
 
     /// Hands the node a signed object made elsewhere (an admission signed by

@@ -690,6 +690,37 @@ impl Directory {
         Ok(SignedRecord::sign(record, state_key, &self.network))
     }
 
+    /// Signs `state_key`'s state's revocation of its node `node`, issued at
+    /// `now`, under the admission held for that state. The caller still
+    /// applies it (which refuses a node no record of the state ever listed).
+    pub fn sign_node_revocation(
+        &self,
+        state_key: &crate::keys::SecretKey,
+        node: NodeId,
+        reason: String,
+        now: Timestamp,
+    ) -> Result<SignedRevocation, Rejection> {
+        let state = self.admission_of_key(&state_key.public()).ok_or_else(|| {
+            validate::field_error("state_key", "is not the key of any admitted state in this directory")
+        })?;
+        let admission_seq = self.admission(state).map(|a| a.admission.seq).unwrap_or_default();
+        let target = RevocationTarget::Node { state, admission_seq, node };
+        let revocation = crate::revocation::Revocation { target, issued_at: now, reason };
+        Ok(SignedRevocation::sign_by_state(revocation, state_key, &self.network))
+    }
+
+    /// The nodes whose own state has revoked them, by a live revocation:
+    /// they are members of nothing, whatever a record says.
+    pub fn revoked_nodes(&self, now: Timestamp) -> Vec<(StateCode, NodeId)> {
+        self.entries
+            .iter()
+            .filter_map(|(key, entry)| match key {
+                ObjectKey::NodeRevocation(state, node) if self.is_live(entry, now) => Some((*state, *node)),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The state whose admission held here names `key` as its state key.
     pub fn admission_of_key(&self, key: &PublicKey) -> Option<StateCode> {
         self.entries.values().find_map(|e| match &e.object {

@@ -13,6 +13,8 @@ pub(super) enum After {
     Fetched(oneshot::Sender<()>),
     /// Answer a record publish from the control API.
     Publish { reply: Responder<RecordEntry>, entry: Box<RecordEntry> },
+    /// Answer a node revocation from the control API.
+    Revoked { reply: Responder<crate::api_types::RevokedNode>, view: Box<crate::api_types::RevokedNode> },
     /// Answer an object submitted through the control API.
     Submit { reply: Responder<SubmitResponse>, response: SubmitResponse },
     /// Nothing waits (prekey ring, read marks, resealed envelopes).
@@ -153,7 +155,7 @@ impl Actor {
                 }
             }
         }
-        if matches!(after, After::Publish { .. } | After::Submit { .. }) && self.gossip {
+        if matches!(after, After::Publish { .. } | After::Submit { .. } | After::Revoked { .. }) && self.gossip {
             // Our own objects (and those handed to us by an operator) are news.
             publish.extend(self.directory.live_winners(&applied, now));
         }
@@ -265,6 +267,9 @@ impl Actor {
             }
             After::Submit { reply, response } => {
                 reply.send(result.map(|()| response).map_err(NodeError::StoreFailed));
+            }
+            After::Revoked { reply, view } => {
+                reply.send(result.map(|()| *view).map_err(NodeError::StoreFailed));
             }
             After::Nothing => {}
             After::Health { reply, admitted, connected_members } => {

@@ -3,9 +3,10 @@
 
 use super::*;
 use crate::api_types::{
-    DirectoryView, HistoryItem, PublishRequest, RecordEntry, StateView, SubmitRequest, SubmitResponse, WithdrawRequest,
+    DirectoryView, HistoryItem, PublishRequest, RecordEntry, RevokeNodeRequest, RevokedNode, StateView, SubmitRequest,
+    SubmitResponse, WithdrawRequest,
 };
-use crate::error::{PublishError, SubmitError, WithdrawError};
+use crate::error::{PublishError, RevokeError, SubmitError, WithdrawError};
 use hotline_core::{DirectoryObject, Role, StateCode};
 
 plain_get!(
@@ -193,5 +194,39 @@ impl Endpoint for WithdrawRecord {
 
     async fn answer(self, node: &NodeHandle) -> Result<RecordEntry, WithdrawError> {
         node.withdraw_record(self.role, self.request.reason).await
+    }
+}
+
+/// `POST /v1/nodes/{peer}/revoke`: this state revokes one of its nodes (a
+/// revocation signed with the state key, published).
+#[derive(Clone, Debug)]
+pub struct RevokeNode {
+    /// The node revoked.
+    pub node: hotline_core::NodeId,
+    /// Why.
+    pub request: RevokeNodeRequest,
+}
+
+impl Endpoint for RevokeNode {
+    const VERB: Verb = Verb::Post;
+    const ROUTE: &'static str = "/v1/nodes/{peer}/revoke";
+    type Answer = RevokedNode;
+    type Error = RevokeError;
+
+    fn uri(&self) -> String {
+        format!("/v1/nodes/{}/revoke", self.node.to_peer_id())
+    }
+
+    fn body(&self) -> Option<Result<Vec<u8>, serde_json::Error>> {
+        json(&self.request)
+    }
+
+    fn parse(parts: &Parts) -> Result<Self, BadRequest> {
+        parts.query(&[])?;
+        Ok(RevokeNode { node: parts.node("peer")?, request: parts.json()? })
+    }
+
+    async fn answer(self, node: &NodeHandle) -> Result<RevokedNode, RevokeError> {
+        node.revoke_node(self.node, self.request.reason).await
     }
 }

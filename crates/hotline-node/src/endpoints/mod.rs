@@ -144,6 +144,12 @@ impl Parts {
         self.param("role")?.parse().map_err(|e: hotline_core::ids::IdError| BadRequest::new("bad_role", e.to_string()))
     }
 
+    /// The `{name}` parameter, a node's peer id.
+    fn node(&self, name: &str) -> Result<hotline_core::NodeId, BadRequest> {
+        hotline_core::NodeId::from_peer_id(self.param(name)?)
+            .map_err(|e| BadRequest::new("bad_node", format!("{name} is not a node's peer id: {e}")))
+    }
+
     /// The `{id}` parameter, a 32-hex-digit id; `what` names it in errors.
     fn id<T: FromStr>(&self, what: &str) -> Result<T, BadRequest> {
         self.param("id")?.parse().map_err(|_| BadRequest::new("bad_id", format!("{what} must be 32 hex digits")))

@@ -123,4 +123,48 @@ impl WithdrawError {
     }
 }
 
-api_failure!(PublishError, SubmitError, WithdrawError);
+/// Why `POST /v1/nodes/{peer}/revoke` was refused.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum RevokeError {
+    /// This node's state has no admission in force naming the key on disk.
+    #[error("state {0} has no admission in force in this node's directory: import its admission first")]
+    NotAdmitted(StateCode),
+    /// The node named is the one answering: it would cut itself off.
+    #[error("{0} is this node: revoke it from another node of this state (or run hotline node revoke offline there)")]
+    OwnNode(String),
+    /// The node is revoked already.
+    #[error("node {0} is revoked already")]
+    AlreadyRevoked(String),
+    /// The directory refused the revocation: the node was never listed by
+    /// this state, the reason is too long, ….
+    #[error("{0}")]
+    Rejected(Rejection),
+    /// The node failed.
+    #[error(transparent)]
+    Node(#[from] NodeError),
+}
+
+impl RevokeError {
+    /// The stable code: the directory's rejection code when it refused.
+    pub fn code(&self) -> &'static str {
+        match self {
+            RevokeError::NotAdmitted(_) => "not_admitted",
+            RevokeError::OwnNode(_) => "own_node",
+            RevokeError::AlreadyRevoked(_) => "already_revoked",
+            RevokeError::Rejected(r) => r.code(),
+            RevokeError::Node(e) => e.code(),
+        }
+    }
+
+    /// The kind, which gives the HTTP status.
+    pub fn kind(&self) -> Kind {
+        match self {
+            RevokeError::NotAdmitted(_) => Kind::Conflict,
+            RevokeError::OwnNode(_) | RevokeError::AlreadyRevoked(_) | RevokeError::Rejected(_) => Kind::BadInput,
+            RevokeError::Node(e) => e.kind(),
+        }
+    }
+}
+
+api_failure!(PublishError, SubmitError, WithdrawError, RevokeError);

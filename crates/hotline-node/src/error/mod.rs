@@ -13,7 +13,7 @@ mod comchecks;
 mod directory;
 mod messaging;
 pub use comchecks::{AnswerError, ReportError, ScheduleError, StartError};
-pub use directory::{PublishError, SubmitError, WithdrawError};
+pub use directory::{PublishError, RevokeError, SubmitError, WithdrawError};
 pub use messaging::{AckError, CancelError, QueryError, SendError};
 
 use hotline_net::NetError;

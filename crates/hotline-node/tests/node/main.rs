@@ -11,3 +11,4 @@ mod mesh;
 mod messaging;
 mod metrics;
 mod node_api;
+mod revocation;

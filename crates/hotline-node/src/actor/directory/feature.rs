@@ -30,6 +30,8 @@ pub(crate) struct DirectoryFeature {
     pub stranger_objects: HashMap<PeerId, usize>,
     /// Objects refused since start, by rejection code.
     pub rejections: BTreeMap<String, u64>,
+    /// Nodes their state revoked that the network was told to block.
+    pub blocked_revoked: std::collections::HashSet<PeerId>,
 }
 
 impl DirectoryFeature {
@@ -48,7 +50,19 @@ impl DirectoryFeature {
             unsaved_own: HashMap::new(),
             stranger_objects: HashMap::new(),
             rejections: BTreeMap::new(),
+            blocked_revoked: std::collections::HashSet::new(),
         }
+    }
+
+    /// Nodes revoked by their state (live revocations) that are not blocked
+    /// yet: the network is to block them now. Marks them blocked.
+    pub(crate) fn newly_revoked(&mut self, now: Timestamp) -> Vec<PeerId> {
+        let revoked = self.dir.revoked_nodes(now);
+        revoked
+            .into_iter()
+            .filter_map(|(_, node)| hotline_net::peer_id_of(&node).ok())
+            .filter(|peer| self.blocked_revoked.insert(*peer))
+            .collect()
     }
 
     /// The live directory's digest and its summary, shared and cached:

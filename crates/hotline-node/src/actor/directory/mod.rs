@@ -5,7 +5,7 @@
 use super::*;
 
 mod feature;
-use crate::error::{PublishError, SubmitError, WithdrawError};
+use crate::error::{PublishError, RevokeError, SubmitError, WithdrawError};
 pub(super) use feature::DirectoryFeature;
 use hotline_core::{RecordStatus, Revocation, RevocationTarget, Role, SignedRevocation};
 
@@ -130,6 +130,71 @@ impl Actor {
         }
     }
 
+    /// Revokes `node`, a node of this state: a revocation signed with the
+    /// state key. Membership follows from the directory, so every node that
+    /// takes the revocation stops counting `node` as a member, and blocks it.
+    pub(super) fn revoke_node(
+        &mut self,
+        node: NodeId,
+        reason: String,
+        reply: oneshot::Sender<Result<crate::api_types::RevokedNode, RevokeError>>,
+    ) {
+        let now = self.now();
+        let peer = node.to_peer_id().to_string();
+        let dir = &self.directory.dir;
+        if !dir.is_admitted(self.state, now) || dir.admission_of_key(&self.state_key.public()) != Some(self.state) {
+            let _ = reply.send(Err(RevokeError::NotAdmitted(self.state)));
+            return;
+        }
+        if hotline_net::node_id_of(&self.local_peer) == Some(node) {
+            let _ = reply.send(Err(RevokeError::OwnNode(peer)));
+            return;
+        }
+        if dir.revoked_nodes(now).contains(&(self.state, node)) {
+            let _ = reply.send(Err(RevokeError::AlreadyRevoked(peer)));
+            return;
+        }
+        let signed = match dir.sign_node_revocation(&self.state_key, node, reason.clone(), now) {
+            Ok(signed) => signed,
+            Err(r) => {
+                let _ = reply.send(Err(RevokeError::Rejected(r)));
+                return;
+            }
+        };
+        let object = DirectoryObject::Revocation(signed);
+        let hash = object.hash(&self.directory.dir.network_id());
+        match self.directory.dir.apply(object.clone(), now) {
+            Ok(Outcome::Applied(applied)) => {
+                let still_listed_by = self
+                    .directory
+                    .dir
+                    .records(now)
+                    .into_iter()
+                    .filter(|r| r.record.record.state == self.state && r.record.record.nodes.contains(&node))
+                    .map(|r| r.record.record.role.clone())
+                    .collect();
+                let view = crate::api_types::RevokedNode {
+                    node: peer,
+                    state: self.state,
+                    issued_at: now,
+                    reason,
+                    still_listed_by,
+                    hash,
+                };
+                info!(object = %object.describe(), "revoking a node of ours");
+                let reply = Responder::to(reply);
+                self.persist(vec![applied], After::Revoked { reply, view: Box::new(view) }, Vec::new());
+            }
+            Ok(other) => {
+                let detail = format!("the directory did not take the revocation: {other:?}");
+                let _ = reply.send(Err(NodeError::Internal { code: "not_applied", message: detail }.into()));
+            }
+            Err(r) => {
+                let _ = reply.send(Err(RevokeError::Rejected(r)));
+            }
+        }
+    }
+
     pub(super) fn submit_object(
         &mut self,
         object: DirectoryObject,
@@ -237,6 +302,15 @@ impl Actor {
     /// in records in force of admitted states.
     pub(super) async fn refresh_members(&mut self) {
         let now = self.now();
+        // A node its state revoked is cut off at once and refused from then
+        // on: not a stranger with a grace window, as a node that merely
+        // stopped being a member is.
+        for peer in self.directory.newly_revoked(now) {
+            warn!(%peer, "a node revoked by its state: disconnecting and blocking it");
+            if let Err(e) = self.net.block(peer).await {
+                warn!(%peer, error = %e, "cannot block a revoked node");
+            }
+        }
         let Some(joined) = self.directory.refresh_members(now) else { return };
         let set: BTreeSet<PeerId> = self.directory.members.keys().copied().collect();
         debug!(members = set.len(), "member set changed");
