@@ -25,7 +25,8 @@ pub(crate) struct KeygenArgs {
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum KeyCommand {
-    /// Print the public key (hex) of a secret key file, and nothing else.
+    /// Print the public key (hex) of a secret key file, and nothing else
+    /// (with --json, also the peer id it has as a node key).
     Public {
         /// The secret key file.
         file: PathBuf,
@@ -120,8 +121,11 @@ pub(super) fn keygen(args: KeygenArgs, out: &Out) -> Result<()> {
 pub(super) fn key(cmd: KeyCommand, out: &Out) -> Result<()> {
     match cmd {
         KeyCommand::Public { file } => {
-            let public = keyfile::read(&file)?.public();
-            out.emit(&json!({ "public_key": public }), || public.to_string())
+            let key = keyfile::read(&file)?;
+            let public = key.public();
+            // A node key names its node by this peer id (`record set --node`).
+            let peer_id = key.node_id().to_peer_id();
+            out.emit(&json!({ "public_key": public, "peer_id": peer_id }), || public.to_string())
         }
     }
 }

@@ -12,6 +12,7 @@ mod location;
 mod mesh;
 mod message;
 mod node;
+mod nodes;
 mod note;
 mod output;
 mod parse;
@@ -55,6 +56,9 @@ pub(crate) enum Command {
     Admission(ceremony::AdmissionCommand),
     /// Create a node: its state key, node key, configuration and store.
     Init(node::InitArgs),
+    /// The nodes of this state: revoke one.
+    #[command(subcommand)]
+    Node(nodes::NodeCommand),
     /// Publish this state's contact records.
     #[command(subcommand)]
     Record(record::RecordCommand),
@@ -112,6 +116,7 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
         Command::Charter(cmd) => ceremony::charter(cmd, &out),
         Command::Admission(cmd) => ceremony::admission(cmd, data_dir, &out),
         Command::Init(args) => node::init(args, data_dir, &out),
+        Command::Node(cmd) => nodes::run(cmd, data_dir, &out),
         Command::Record(cmd) => record::run(cmd, data_dir, &out),
         Command::Directory(cmd) => directory::run(cmd, data_dir, &out),
         Command::Daemon(args) => daemon::daemon(args, data_dir),

@@ -4,6 +4,7 @@
 mod cli_comcheck;
 mod cli_errors;
 mod cli_messaging;
+mod cli_nodes;
 mod common;
 mod crash;
 mod daemon_cli;

@@ -709,6 +709,16 @@ impl Directory {
         Ok(SignedRevocation::sign_by_state(revocation, state_key, &self.network))
     }
 
+    /// The roles of `state` whose record (not withdrawn) lists `node`.
+    pub fn roles_listing(&self, state: StateCode, node: &NodeId, now: Timestamp) -> Vec<Role> {
+        self.records(now)
+            .into_iter()
+            .filter(|r| r.record.record.state == state && r.record.record.nodes.contains(node))
+            .filter(|r| r.status != RecordStatus::Revoked)
+            .map(|r| r.record.record.role.clone())
+            .collect()
+    }
+
     /// The nodes whose own state has revoked them, by a live revocation:
     /// they are members of nothing, whatever a record says.
     pub fn revoked_nodes(&self, now: Timestamp) -> Vec<(StateCode, NodeId)> {

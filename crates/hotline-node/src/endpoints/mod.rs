@@ -344,6 +344,10 @@ mod tests {
         };
         let back = round_trip(&withdraw);
         assert_eq!((back.role, back.request.reason.as_str()), (Role::policy(), "staff change"));
+        let node = hotline_core::SecretKey::from_seed(&[7; 32]).node_id();
+        let revoke = RevokeNode { node, request: crate::api_types::RevokeNodeRequest { reason: "stolen".into() } };
+        let back = round_trip(&revoke);
+        assert_eq!((back.node, back.request.reason.as_str()), (node, "stolen"));
         assert_eq!(round_trip(&GetComcheck { id: case }).id, case);
         assert_eq!(round_trip(&MakeReport { id: case }).id, case);
         assert_eq!(round_trip(&RemoveSchedule { id: case }).id, case);

@@ -165,14 +165,7 @@ impl Actor {
         let hash = object.hash(&self.directory.dir.network_id());
         match self.directory.dir.apply(object.clone(), now) {
             Ok(Outcome::Applied(applied)) => {
-                let still_listed_by = self
-                    .directory
-                    .dir
-                    .records(now)
-                    .into_iter()
-                    .filter(|r| r.record.record.state == self.state && r.record.record.nodes.contains(&node))
-                    .map(|r| r.record.record.role.clone())
-                    .collect();
+                let still_listed_by = self.directory.dir.roles_listing(self.state, &node, now);
                 let view = crate::api_types::RevokedNode {
                     node: peer,
                     state: self.state,

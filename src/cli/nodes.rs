@@ -1,0 +1,82 @@
+//! `hotline node`: the nodes of this state over their life. Revoking one
+//! (a stolen laptop, a compromised server) is here; adding, replacing and
+//! re-keying nodes are to come (issue 16).
+
+use super::daemon::{Source, runtime, source};
+use super::node::commit_objects;
+use super::{Out, now};
+use anyhow::{Result, bail};
+use clap::{Args, Subcommand};
+use hotline_core::{DirectoryObject, NodeId};
+use hotline_node::api_types::{RevokeNodeRequest, RevokedNode};
+use hotline_node::endpoints::RevokeNode;
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum NodeCommand {
+    /// Revoke a node of this state, signed with the state key: every
+    /// member disconnects it at once and refuses it from then on.
+    Revoke(RevokeArgs),
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct RevokeArgs {
+    /// The node's peer id (12D3KooW…), as `hotline peers` or `hotline
+    /// directory show` print it.
+    #[arg(value_name = "PEER_ID")]
+    node: String,
+    /// Why (kept in the signed revocation, for the audit trail).
+    #[arg(long)]
+    reason: String,
+}
+
+pub(super) fn run(cmd: NodeCommand, data_dir: &std::path::Path, out: &Out) -> Result<()> {
+    match cmd {
+        NodeCommand::Revoke(args) => revoke(args, data_dir, out),
+    }
+}
+
+fn revoke(args: RevokeArgs, data_dir: &std::path::Path, out: &Out) -> Result<()> {
+    let node = NodeId::from_peer_id(args.node.trim())
+        .map_err(|e| anyhow::anyhow!("'{}' is not a node's peer id: {e}", args.node.trim()))?;
+    let reason = args.reason.trim().to_string();
+    if reason.is_empty() {
+        bail!("--reason must say why the node is revoked (it is kept in the signed revocation)");
+    }
+    let view = match source(data_dir)? {
+        Source::Daemon(client) => runtime()?.block_on(async {
+            let request = RevokeNodeRequest { reason };
+            anyhow::Ok(client.call(RevokeNode { node, request }).await?)
+        })?,
+        Source::Offline(open) => {
+            let keys = open.keys()?;
+            let state = open.store.state();
+            if keys.node.node_id() == node {
+                bail!("{} is this node: revoke it from another node of {state}", args.node.trim());
+            }
+            let at = now();
+            let signed = open.directory.sign_node_revocation(&keys.state, node, reason.clone(), at)?;
+            let hash = DirectoryObject::Revocation(signed.clone()).hash(&open.directory.network_id());
+            commit_objects(&open, vec![DirectoryObject::Revocation(signed)])?.require_all_accepted()?;
+            let directory = open.store.load_directory()?;
+            let still_listed_by = directory.roles_listing(state, &node, at);
+            RevokedNode { node: node.to_peer_id(), state, issued_at: at, reason, still_listed_by, hash }
+        }
+    };
+    out.emit(&view, || {
+        let mut text = format!(
+            "Revoked node {} of {} ({}).\nEvery member that takes the revocation disconnects it and refuses it from \
+             then on.\nRevocation {} (compare it out of band with the other states' operators).",
+            view.node,
+            view.state,
+            super::note::clean_line(&view.reason),
+            view.hash
+        );
+        for role in &view.still_listed_by {
+            text.push_str(&format!(
+                "\n{}/{role} still lists it: publish it anew without it (hotline record set --role {role} --node …).",
+                view.state
+            ));
+        }
+        text
+    })
+}
