@@ -135,8 +135,10 @@ fn a_comcheck_between_two_daemons_through_the_cli() {
             "DEU",
             "--role",
             "technical",
+            // Room for the steps below on a loaded machine: the answer must
+            // be in before it, or the check fails as late.
             "--deadline",
-            "4s",
+            "20s",
             "--task",
             "nonce",
             "--json",
@@ -183,7 +185,7 @@ fn a_comcheck_between_two_daemons_through_the_cli() {
     let view = json(d, &["--data-dir", "fra", "comcheck", "status", &id, "--json"]);
     let target = &view["targets"][0];
     assert!(target["receipted_at"].is_u64() && target["replied_at"].is_u64(), "{view}");
-    assert!(target["latency_secs"].as_u64().is_some_and(|l| l <= 4), "{view}");
+    assert!(target["latency_secs"].as_u64().is_some_and(|l| l <= 20), "{view}");
     // By a prefix of its id, as text.
     let text = ok(d, &["--data-dir", "fra", "comcheck", "status", &id[..8]]);
     assert!(text.starts_with(&format!("Comcheck:   {id}\n")), "{text}");

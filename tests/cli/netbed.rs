@@ -301,6 +301,12 @@ async fn a_recipient_killed_and_restarted_gets_its_queued_messages_at_once() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         if holds_both().await.is_some() {
+            // Let both connections identify (milliseconds): only then does
+            // FRA know them as DEU's first run's, to be closed when a
+            // second run connects. One that never identified is left to
+            // the dead-link timer, as it should be (it may be a second
+            // live process with the same key).
+            tokio::time::sleep(Duration::from_secs(1)).await;
             break;
         }
         assert!(tries < 5, "FRA never held TCP and QUIC connections to DEU\n{}", mesh.logs());
@@ -315,7 +321,9 @@ async fn a_recipient_killed_and_restarted_gets_its_queued_messages_at_once() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     mesh.start(1);
     let restarted = Instant::now();
-    assert!(restarted - killed < Duration::from_secs(3), "restarted within 3 s of the kill");
+    // Well before the old connection's timeouts (10 s and more), or the
+    // test would prove nothing.
+    assert!(restarted - killed < Duration::from_secs(6), "restarted within 6 s of the kill");
     // The old QUIC connection would have held the deliveries until its idle
     // timeout and the delivery timeout (10 s and more); the restarted node's
     // new connection carries them at once (about 0.1 s after the restart;

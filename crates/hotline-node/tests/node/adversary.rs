@@ -307,10 +307,12 @@ async fn forged_replayed_and_unadmitted_objects_are_rejected_everywhere() {
 async fn a_stranger_is_cut_off_after_its_grace_window_and_nothing_of_it_is_stored() {
     let net = TestNet::new("adversary stranger");
     let network = net.world.net;
-    // Honest nodes take a few round trips to admit each other: 4 s is ample
-    // on a loaded machine, and short enough to watch a stranger's end.
+    // Honest nodes take a few round trips to admit each other, and the
+    // stranger's steps below must fit in its window: 8 s leaves room on a
+    // loaded machine. The cool-down only has to outlast the check that the
+    // stranger cannot come back at once.
     let (prepared, nodes, handles) =
-        honest_pair(&net, "policy", Duration::from_secs(4), Some(Duration::from_secs(60))).await;
+        honest_pair(&net, "policy", Duration::from_secs(8), Some(Duration::from_secs(15))).await;
 
     // Valid keys, never admitted: it presents a self-made admission and record.
     let stranger_key = SecretKey::from_seed(&[0x5e; 32]);

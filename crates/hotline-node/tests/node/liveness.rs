@@ -33,19 +33,23 @@ async fn a_stopped_node_shows_as_unreachable_and_reconnects_when_back() {
     converged(&handles, 9).await;
     let fra = handles[0].clone();
 
-    // Both others are listed, connected, and sampled as reachable.
+    // Both others are listed, connected, and sampled. (A sample taken in
+    // the moment between a record's arrival and its node's connection may
+    // have counted it unreachable: what follows compares with the share
+    // just before EST stops, not with 100 %.)
     poll_until("FRA to see DEU and EST connected", || async {
         let all = fra.liveness().await.ok()?;
-        (all.len() == 2 && all.iter().all(|v| v.connected && v.reachability_24h == Some(1.0))).then_some(())
+        (all.len() == 2 && all.iter().all(|v| v.connected && v.reachability_24h.is_some_and(|r| r > 0.0))).then_some(())
     })
     .await;
+    let before = seen_by(&fra, "EST").await.reachability_24h.unwrap_or(0.0);
 
     // EST stops: FRA sees it go, and its reachability drop.
     let est = nodes.remove(2);
     est.shutdown().await.unwrap();
     poll_until("EST to show as unreachable", || async {
         let v = seen_by(&fra, "EST").await;
-        (!v.connected && v.reachability_24h.is_some_and(|r| r < 1.0) && v.last_seen.is_some()).then_some(())
+        (!v.connected && v.reachability_24h.is_some_and(|r| r < before) && v.last_seen.is_some()).then_some(())
     })
     .await;
     assert!(seen_by(&fra, "DEU").await.connected);

@@ -5,7 +5,6 @@ use hotline_core::{Address, MessageType, Role, Tlp};
 use hotline_node::api_types::{AckRequest, MessageQuery, NodeEvent, SendRequest};
 use hotline_node::testkit::*;
 use hotline_node::{NodeHandle, RunningNode};
-use std::time::Duration;
 
 fn rfi(to: &str) -> SendRequest {
     let to = Address { state: to.parse().unwrap(), role: Role::technical() };
@@ -92,11 +91,12 @@ async fn an_offline_recipient_gets_the_message_exactly_once_when_it_starts() {
 
     let sent = a.send(rfi("DEU")).await.unwrap();
     assert_eq!(sent.status, "queued");
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let outbox = a.outbox().await.unwrap();
-    assert_eq!(outbox.len(), 1);
-    assert!(outbox[0].attempts >= 1, "{outbox:?}");
-    assert!(outbox[0].last_error.is_some());
+    let outbox = poll_until("a first attempt to fail", || async {
+        let outbox = a.outbox().await.ok()?;
+        outbox.first().is_some_and(|o| o.attempts >= 1 && o.last_error.is_some()).then_some(outbox)
+    })
+    .await;
+    assert_eq!(outbox.len(), 1, "{outbox:?}");
 
     let prepared = existing(b_data, "DEU");
     let nb = start(&prepared, options(&[first_addr(&na)])).await;
