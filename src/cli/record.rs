@@ -9,7 +9,6 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use hotline_core::time::DAY;
 use hotline_core::{Availability, DirectoryObject, MessageType, NodeId, RecordDraft, Role, StateCode, Tlp};
-use hotline_core::{Revocation, RevocationTarget, SignedRevocation};
 use hotline_node::api_types::{PublishRequest, WithdrawRequest};
 use hotline_node::endpoints::{GetRecord, GetStatus, PublishRecord, WithdrawRecord};
 use hotline_node::views;
@@ -130,15 +129,7 @@ fn withdraw(args: RecordWithdrawArgs, data_dir: &Path, out: &Out) -> Result<()> 
             if node.directory.record_status(record, now) == hotline_core::RecordStatus::Revoked {
                 bail!("the contact record of {state}/{} is withdrawn already", args.role);
             }
-            let target = RevocationTarget::Record {
-                state,
-                role: args.role.clone(),
-                admission_seq: record.record.admission_seq,
-                up_to_seq: record.record.seq,
-            };
-            let revocation = Revocation { target, issued_at: now, reason };
-            let network = node.directory.network_id();
-            let signed = SignedRevocation::sign_by_state(revocation, &keys.state, &network);
+            let signed = node.directory.sign_record_withdrawal(&keys.state, &args.role, reason, now)?;
             commit_objects(&node, vec![DirectoryObject::Revocation(signed)])?.require_all_accepted()?;
             let directory = node.store.load_directory()?;
             let key = hotline_core::ObjectKey::Record(state, args.role.clone());

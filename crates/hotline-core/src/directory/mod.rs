@@ -678,10 +678,7 @@ impl Directory {
         now: Timestamp,
         validity_secs: u64,
     ) -> Result<SignedRecord, Rejection> {
-        let state = self.admission_of_key(&state_key.public()).ok_or_else(|| {
-            validate::field_error("state_key", "is not the key of any admitted state in this directory")
-        })?;
-        let admission_seq = self.admission(state).map(|a| a.admission.seq).unwrap_or_default();
+        let (state, admission_seq) = self.admission_signed_by(state_key)?;
         let seq = match self.record(state, &draft.role) {
             Some(r) if r.record.admission_seq == admission_seq => r.record.seq + 1,
             _ => 1,
@@ -700,10 +697,7 @@ impl Directory {
         reason: String,
         now: Timestamp,
     ) -> Result<SignedRevocation, Rejection> {
-        let state = self.admission_of_key(&state_key.public()).ok_or_else(|| {
-            validate::field_error("state_key", "is not the key of any admitted state in this directory")
-        })?;
-        let admission_seq = self.admission(state).map(|a| a.admission.seq).unwrap_or_default();
+        let (state, admission_seq) = self.admission_signed_by(state_key)?;
         let target = RevocationTarget::Node { state, admission_seq, node };
         let revocation = crate::revocation::Revocation { target, issued_at: now, reason };
         Ok(SignedRevocation::sign_by_state(revocation, state_key, &self.network))
@@ -719,6 +713,30 @@ impl Directory {
             .collect()
     }
 
+    /// Signs `state_key`'s state's withdrawal of its record for `role`: a
+    /// revocation of every version up to the one held, issued at `now`. The
+    /// caller still applies it.
+    pub fn sign_record_withdrawal(
+        &self,
+        state_key: &crate::keys::SecretKey,
+        role: &Role,
+        reason: String,
+        now: Timestamp,
+    ) -> Result<SignedRevocation, Rejection> {
+        let (state, _) = self.admission_signed_by(state_key)?;
+        let record = self
+            .record(state, role)
+            .ok_or_else(|| validate::field_error("role", format!("{state} holds no record for {role}")))?;
+        let target = RevocationTarget::Record {
+            state,
+            role: role.clone(),
+            admission_seq: record.record.admission_seq,
+            up_to_seq: record.record.seq,
+        };
+        let revocation = crate::revocation::Revocation { target, issued_at: now, reason };
+        Ok(SignedRevocation::sign_by_state(revocation, state_key, &self.network))
+    }
+
     /// The nodes whose own state has revoked them, by a live revocation:
     /// they are members of nothing, whatever a record says.
     pub fn revoked_nodes(&self, now: Timestamp) -> Vec<(StateCode, NodeId)> {
@@ -729,6 +747,15 @@ impl Directory {
                 _ => None,
             })
             .collect()
+    }
+
+    /// The state whose admission held here names `state_key`'s public key,
+    /// and that admission's `seq`: what an object this key signs is under.
+    fn admission_signed_by(&self, state_key: &crate::keys::SecretKey) -> Result<(StateCode, u64), Rejection> {
+        let state = self.admission_of_key(&state_key.public()).ok_or_else(|| {
+            validate::field_error("state_key", "is not the key of any admitted state in this directory")
+        })?;
+        Ok((state, self.admission(state).map(|a| a.admission.seq).unwrap_or_default()))
     }
 
     /// The state whose admission held here names `key` as its state key.

@@ -7,7 +7,7 @@ use super::*;
 mod feature;
 use crate::error::{PublishError, RevokeError, SubmitError, WithdrawError};
 pub(super) use feature::DirectoryFeature;
-use hotline_core::{RecordStatus, Revocation, RevocationTarget, Role, SignedRevocation};
+use hotline_core::{RecordStatus, Role};
 
 impl Actor {
     /// The summary of the live digest (see
@@ -99,14 +99,13 @@ impl Actor {
             let _ = reply.send(Err(WithdrawError::AlreadyWithdrawn(address)));
             return;
         }
-        let target = RevocationTarget::Record {
-            state: self.state,
-            role: role.clone(),
-            admission_seq: record.record.admission_seq,
-            up_to_seq: record.record.seq,
+        let signed = match dir.sign_record_withdrawal(&self.state_key, &role, reason, now) {
+            Ok(signed) => signed,
+            Err(r) => {
+                let _ = reply.send(Err(WithdrawError::Rejected(r)));
+                return;
+            }
         };
-        let revocation = Revocation { target, issued_at: now, reason };
-        let signed = SignedRevocation::sign_by_state(revocation, &self.state_key, &dir.network_id());
         let object = DirectoryObject::Revocation(signed);
         let key = ObjectKey::Record(self.state, role);
         match self.directory.dir.apply(object.clone(), now) {
