@@ -54,15 +54,21 @@ impl DirectoryFeature {
         }
     }
 
-    /// Nodes revoked by their state (live revocations) that are not blocked
-    /// yet: the network is to block them now. Marks them blocked.
-    pub(crate) fn newly_revoked(&mut self, now: Timestamp) -> Vec<PeerId> {
-        let revoked = self.dir.revoked_nodes(now);
-        revoked
+    /// How the nodes revoked by their state (live revocations) changed
+    /// since last asked: those to block now, and those whose revocation is
+    /// no longer live (their state's admission was revoked, say) to let in
+    /// again. Remembers the blocked set.
+    pub(crate) fn revoked_changes(&mut self, now: Timestamp) -> (Vec<PeerId>, Vec<PeerId>) {
+        let revoked: std::collections::HashSet<PeerId> = self
+            .dir
+            .revoked_nodes(now)
             .into_iter()
             .filter_map(|(_, node)| hotline_net::peer_id_of(&node).ok())
-            .filter(|peer| self.blocked_revoked.insert(*peer))
-            .collect()
+            .collect();
+        let block: Vec<PeerId> = revoked.difference(&self.blocked_revoked).copied().collect();
+        let unblock: Vec<PeerId> = self.blocked_revoked.difference(&revoked).copied().collect();
+        self.blocked_revoked = revoked;
+        (block, unblock)
     }
 
     /// The live directory's digest and its summary, shared and cached:
@@ -194,6 +200,20 @@ mod tests {
 
     fn peer(w: &World, state: &str, n: u8) -> PeerId {
         peer_id_of(&w.node_id(state, n)).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn a_revoked_node_is_blocked_once_and_let_in_again_when_its_revocation_ends() {
+        let (w, mut d, _) = feature();
+        assert_eq!(d.revoked_changes(T0), (vec![], vec![]));
+        assert!(matches!(d.dir.apply(w.revoke_node("DEU", 1, 0).obj(), T0), Ok(Outcome::Applied(_))));
+        assert_eq!(d.revoked_changes(T0), (vec![peer(&w, "DEU", 0)], vec![]));
+        assert_eq!(d.revoked_changes(T0), (vec![], vec![]), "blocked once");
+        // The stewards revoke DEU's admission: its own revocations stop
+        // being live, and the node is no longer blocked for them (it is no
+        // member either way).
+        assert!(matches!(d.dir.apply(w.revoke_admission("DEU", 1).obj(), T0), Ok(Outcome::Applied(_))));
+        assert_eq!(d.revoked_changes(T0), (vec![], vec![peer(&w, "DEU", 0)]));
     }
 
     #[test]

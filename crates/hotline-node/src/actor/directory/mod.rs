@@ -297,10 +297,17 @@ impl Actor {
         // A node its state revoked is cut off at once and refused from then
         // on: not a stranger with a grace window, as a node that merely
         // stopped being a member is.
-        for peer in self.directory.newly_revoked(now) {
+        let (block, unblock) = self.directory.revoked_changes(now);
+        for peer in block {
             warn!(%peer, "a node revoked by its state: disconnecting and blocking it");
             if let Err(e) = self.net.block(peer).await {
                 warn!(%peer, error = %e, "cannot block a revoked node");
+            }
+        }
+        for peer in unblock {
+            info!(%peer, "a node's revocation is no longer live: no longer blocked");
+            if let Err(e) = self.net.unblock(peer).await {
+                warn!(%peer, error = %e, "cannot unblock a node");
             }
         }
         let Some(joined) = self.directory.refresh_members(now) else { return };
