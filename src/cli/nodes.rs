@@ -42,18 +42,25 @@ fn revoke(args: RevokeArgs, data_dir: &std::path::Path, out: &Out) -> Result<()>
     if reason.is_empty() {
         bail!("--reason must say why the node is revoked (it is kept in the signed revocation)");
     }
+    let mut offline = false;
     let view = match source(data_dir)? {
         Source::Daemon(client) => runtime()?.block_on(async {
             let request = RevokeNodeRequest { reason };
             anyhow::Ok(client.call(RevokeNode { node, request }).await?)
         })?,
         Source::Offline(open) => {
+            offline = true;
             let keys = open.keys()?;
             let state = open.store.state();
             if keys.node.node_id() == node {
                 bail!("{} is this node: revoke it from another node of {state}", args.node.trim());
             }
             let at = now();
+            // As the daemon does: a second revocation of the same node
+            // would only compete with the first (same slot, another hash).
+            if open.directory.revoked_nodes(at).contains(&(state, node)) {
+                bail!("node {} is revoked already", args.node.trim());
+            }
             let signed = open.directory.sign_node_revocation(&keys.state, node, reason.clone(), at)?;
             let hash = DirectoryObject::Revocation(signed.clone()).hash(&open.directory.network_id());
             commit_objects(&open, vec![DirectoryObject::Revocation(signed)])?.require_all_accepted()?;
@@ -71,6 +78,9 @@ fn revoke(args: RevokeArgs, data_dir: &std::path::Path, out: &Out) -> Result<()>
             super::note::clean_line(&view.reason),
             view.hash
         );
+        if offline {
+            text.push_str("\nThe daemon is not running: it publishes the revocation when it starts.");
+        }
         for role in &view.still_listed_by {
             text.push_str(&format!(
                 "\n{}/{role} still lists it: publish it anew without it (hotline record set --role {role} --node …).",

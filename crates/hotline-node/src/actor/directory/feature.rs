@@ -30,7 +30,8 @@ pub(crate) struct DirectoryFeature {
     pub stranger_objects: HashMap<PeerId, usize>,
     /// Objects refused since start, by rejection code.
     pub rejections: BTreeMap<String, u64>,
-    /// Nodes their state revoked that the network was told to block.
+    /// Nodes their state revoked that the network was told to block (see
+    /// [`DirectoryFeature::revoked_changes`]).
     pub blocked_revoked: std::collections::HashSet<PeerId>,
 }
 
@@ -58,11 +59,16 @@ impl DirectoryFeature {
     /// since last asked: those to block now, and those whose revocation is
     /// no longer live (their state's admission was revoked, say) to let in
     /// again. Remembers the blocked set.
+    ///
+    /// A node still a member for some state is never blocked: a state may
+    /// list any node id in its records, so another state could otherwise
+    /// list a node of yours, revoke it, and have every member cut it off.
     pub(crate) fn revoked_changes(&mut self, now: Timestamp) -> (Vec<PeerId>, Vec<PeerId>) {
         let revoked: std::collections::HashSet<PeerId> = self
             .dir
             .revoked_nodes(now)
             .into_iter()
+            .filter(|(_, node)| !self.dir.is_member(node, now))
             .filter_map(|(_, node)| hotline_net::peer_id_of(&node).ok())
             .collect();
         let block: Vec<PeerId> = revoked.difference(&self.blocked_revoked).copied().collect();
@@ -214,6 +220,22 @@ mod tests {
         // member either way).
         assert!(matches!(d.dir.apply(w.revoke_admission("DEU", 1).obj(), T0), Ok(Outcome::Applied(_))));
         assert_eq!(d.revoked_changes(T0), (vec![], vec![peer(&w, "DEU", 0)]));
+    }
+
+    /// The attack a review found: DEU lists FRA's node in its own record,
+    /// then revokes it. The revocation is DEU's to make, but FRA's node is
+    /// still FRA's member, so nobody blocks it.
+    #[test]
+    fn a_node_another_state_listed_and_revoked_is_not_blocked_while_its_own_state_lists_it() {
+        let (w, mut d, _) = feature();
+        let mut body = w.record_body("DEU", "technical", 1, 2);
+        body.nodes.push(w.node_id("FRA", 0));
+        let record = hotline_core::SignedRecord::sign(body, &w.state_key("DEU", 1), &w.net);
+        assert!(matches!(d.dir.apply(record.obj(), T0), Ok(Outcome::Applied(_))));
+        let revocation = w.revoke_node_id("DEU", 1, w.node_id("FRA", 0), "not ours");
+        assert!(matches!(d.dir.apply(revocation.obj(), T0), Ok(Outcome::Applied(_))));
+        assert_eq!(d.dir.revoked_nodes(T0).len(), 1, "DEU's revocation is live");
+        assert_eq!(d.revoked_changes(T0), (vec![], vec![]), "FRA's node stays in");
     }
 
     #[test]

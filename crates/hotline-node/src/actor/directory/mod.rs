@@ -301,7 +301,8 @@ impl Actor {
         for peer in block {
             warn!(%peer, "a node revoked by its state: disconnecting and blocking it");
             if let Err(e) = self.net.block(peer).await {
-                warn!(%peer, error = %e, "cannot block a revoked node");
+                warn!(%peer, error = %e, "cannot block a revoked node; trying again at the next tick");
+                self.directory.blocked_revoked.remove(&peer);
             }
         }
         for peer in unblock {
