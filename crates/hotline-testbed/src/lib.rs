@@ -470,6 +470,12 @@ mod tests {
         let mut bed = bed;
         drop(bed.lock.take());
         std::mem::forget(bed);
+        // A child another test thread is forking at this moment holds a copy
+        // of the descriptor until its exec closes it: wait that out.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !lock_is_free(&id) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
         assert!(lock_is_free(&id), "the lock died with its holder's file");
         remove_orphans();
         let left = Command::new("ip").args(["netns", "list"]).output().unwrap();
