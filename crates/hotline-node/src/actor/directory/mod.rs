@@ -87,7 +87,7 @@ impl Actor {
         let now = self.now();
         let address = hotline_core::Address { state: self.state, role: role.clone() };
         let dir = &self.directory.dir;
-        if !dir.is_admitted(self.state, now) || dir.admission_of_key(&self.state_key.public()) != Some(self.state) {
+        if !self.own_key_admitted(now) {
             let _ = reply.send(Err(WithdrawError::NotAdmitted(self.state)));
             return;
         }
@@ -108,25 +108,20 @@ impl Actor {
         };
         let object = DirectoryObject::Revocation(signed);
         let key = ObjectKey::Record(self.state, role);
-        match self.directory.dir.apply(object.clone(), now) {
-            Ok(Outcome::Applied(applied)) => {
-                let Some(entry) = views::record_entry(&self.directory.dir, &key, now) else {
-                    let _ = reply
-                        .send(Err(NodeError::StoreFailed(format!("{key} vanished after it was withdrawn")).into()));
-                    return;
-                };
-                info!(object = %object.describe(), "withdrawing our record");
-                let reply = Responder::to(reply);
-                self.persist(vec![applied], After::Publish { reply, entry: Box::new(entry) }, Vec::new());
+        let applied = match self.apply_own(&object, now, WithdrawError::Rejected) {
+            Ok(applied) => applied,
+            Err(e) => {
+                let _ = reply.send(Err(e));
+                return;
             }
-            Ok(other) => {
-                let detail = format!("the directory did not take the revocation: {other:?}");
-                let _ = reply.send(Err(NodeError::Internal { code: "not_applied", message: detail }.into()));
-            }
-            Err(r) => {
-                let _ = reply.send(Err(WithdrawError::Rejected(r)));
-            }
-        }
+        };
+        let Some(entry) = views::record_entry(&self.directory.dir, &key, now) else {
+            let _ = reply.send(Err(NodeError::StoreFailed(format!("{key} vanished after it was withdrawn")).into()));
+            return;
+        };
+        info!(object = %object.describe(), "withdrawing our record");
+        let reply = Responder::to(reply);
+        self.persist(vec![applied], After::Publish { reply, entry: Box::new(entry) }, Vec::new());
     }
 
     /// Revokes `node`, a node of this state: a revocation signed with the
@@ -141,7 +136,7 @@ impl Actor {
         let now = self.now();
         let peer = node.to_peer_id().to_string();
         let dir = &self.directory.dir;
-        if !dir.is_admitted(self.state, now) || dir.admission_of_key(&self.state_key.public()) != Some(self.state) {
+        if !self.own_key_admitted(now) {
             let _ = reply.send(Err(RevokeError::NotAdmitted(self.state)));
             return;
         }
@@ -162,28 +157,50 @@ impl Actor {
         };
         let object = DirectoryObject::Revocation(signed);
         let hash = object.hash(&self.directory.dir.network_id());
+        let applied = match self.apply_own(&object, now, RevokeError::Rejected) {
+            Ok(applied) => applied,
+            Err(e) => {
+                let _ = reply.send(Err(e));
+                return;
+            }
+        };
+        let still_listed_by = self.directory.dir.roles_listing(self.state, &node, now);
+        let view = crate::api_types::RevokedNode {
+            node: peer,
+            state: self.state,
+            issued_at: now,
+            reason,
+            still_listed_by,
+            hash,
+        };
+        info!(object = %object.describe(), "revoking a node of ours");
+        let reply = Responder::to(reply);
+        self.persist(vec![applied], After::Revoked { reply, view: Box::new(view) }, Vec::new());
+    }
+
+    /// Whether this node's state has an admission in force naming the state
+    /// key on disk: only then can it sign for its state.
+    fn own_key_admitted(&self, now: Timestamp) -> bool {
+        let dir = &self.directory.dir;
+        dir.is_admitted(self.state, now) && dir.admission_of_key(&self.state_key.public()) == Some(self.state)
+    }
+
+    /// Applies an object this node's state key just signed. The rules may
+    /// refuse it (`rejected` makes the operation's error of that); any
+    /// outcome but applied is a fault of this node, `not_applied`.
+    fn apply_own<E: From<NodeError>>(
+        &mut self,
+        object: &DirectoryObject,
+        now: Timestamp,
+        rejected: impl FnOnce(hotline_core::Rejection) -> E,
+    ) -> Result<Applied, E> {
         match self.directory.dir.apply(object.clone(), now) {
-            Ok(Outcome::Applied(applied)) => {
-                let still_listed_by = self.directory.dir.roles_listing(self.state, &node, now);
-                let view = crate::api_types::RevokedNode {
-                    node: peer,
-                    state: self.state,
-                    issued_at: now,
-                    reason,
-                    still_listed_by,
-                    hash,
-                };
-                info!(object = %object.describe(), "revoking a node of ours");
-                let reply = Responder::to(reply);
-                self.persist(vec![applied], After::Revoked { reply, view: Box::new(view) }, Vec::new());
-            }
+            Ok(Outcome::Applied(applied)) => Ok(applied),
             Ok(other) => {
-                let detail = format!("the directory did not take the revocation: {other:?}");
-                let _ = reply.send(Err(NodeError::Internal { code: "not_applied", message: detail }.into()));
+                let message = format!("the directory did not take the object: {other:?}");
+                Err(NodeError::Internal { code: "not_applied", message }.into())
             }
-            Err(r) => {
-                let _ = reply.send(Err(RevokeError::Rejected(r)));
-            }
+            Err(r) => Err(rejected(r)),
         }
     }
 
