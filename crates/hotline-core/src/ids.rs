@@ -26,6 +26,44 @@ pub enum IdError {
     BadShortHex(String),
 }
 
+/// `bytes` as lower-case hex, written into `buf` (twice as long) rather
+/// than a new `String`: ids are written thousands of times per answer.
+pub(crate) fn hex_in<'b>(bytes: &[u8], buf: &'b mut [u8]) -> Result<&'b str, fmt::Error> {
+    hex::encode_to_slice(bytes, buf).map_err(|_| fmt::Error)?;
+    std::str::from_utf8(buf).map_err(|_| fmt::Error)
+}
+
+/// `bytes` as lower-case hex: what `hex::encode` gives, without its
+/// character-at-a-time iterator (a thread's answer writes megabytes of it).
+pub fn to_hex(bytes: &[u8]) -> String {
+    let mut buf = vec![0u8; bytes.len() * 2];
+    match hex_in(bytes, &mut buf) {
+        Ok(_) => String::from_utf8(buf).unwrap_or_default(),
+        // The buffer is always twice as long: never taken.
+        Err(_) => String::new(),
+    }
+}
+
+/// Reads a string and gives it to `parse` without copying it when the
+/// format can lend it (serde's `Cow<str>` always copies).
+pub(crate) fn parse_str<'de, D, T, E>(d: D, parse: impl FnOnce(&str) -> Result<T, E>) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    E: fmt::Display,
+{
+    struct Text<F>(F);
+    impl<'de, T, E: fmt::Display, F: FnOnce(&str) -> Result<T, E>> serde::de::Visitor<'de> for Text<F> {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a string")
+        }
+        fn visit_str<X: serde::de::Error>(self, v: &str) -> Result<T, X> {
+            (self.0)(v).map_err(X::custom)
+        }
+    }
+    d.deserialize_str(Text(parse))
+}
+
 /// Writes `bytes` as lower-case hex for human-readable formats (JSON) and as
 /// raw bytes for the binary encoding.
 macro_rules! bytes_newtype_serde {
@@ -33,7 +71,8 @@ macro_rules! bytes_newtype_serde {
         impl Serialize for $name {
             fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 if s.is_human_readable() {
-                    s.serialize_str(&hex::encode(self.0))
+                    let mut buf = [0u8; 2 * $len];
+                    s.serialize_str(crate::ids::hex_in(&self.0, &mut buf).map_err(serde::ser::Error::custom)?)
                 } else {
                     serde::Serialize::serialize(&crate::ids::FixedBytes::<$len>(self.0), s)
                 }
@@ -42,10 +81,10 @@ macro_rules! bytes_newtype_serde {
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 if d.is_human_readable() {
-                    let s = String::deserialize(d)?;
-                    let mut out = [0u8; $len];
-                    hex::decode_to_slice(&s, &mut out).map_err(serde::de::Error::custom)?;
-                    Ok($name(out))
+                    crate::ids::parse_str(d, |s| {
+                        let mut out = [0u8; $len];
+                        hex::decode_to_slice(s, &mut out).map(|()| $name(out))
+                    })
                 } else {
                     Ok($name(crate::ids::FixedBytes::<$len>::deserialize(d)?.0))
                 }
@@ -372,6 +411,26 @@ mod base58 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_is_written_as_the_hex_crate_writes_it_and_read_back_borrowed_or_escaped() {
+        let bytes: Vec<u8> = (0..=255).collect();
+        assert_eq!(to_hex(&bytes), hex::encode(&bytes));
+        assert_eq!(to_hex(&[]), "");
+        let hash = ObjectHash([0xa5; 32]);
+        let json = serde_json::to_string(&hash).unwrap();
+        assert_eq!(json, format!("\"{}\"", "a5".repeat(32)));
+        assert_eq!(serde_json::from_str::<ObjectHash>(&json).unwrap(), hash);
+        // An escaped string cannot be lent; it is read all the same.
+        let escaped = format!("\"\\u0061{}\"", "5a".repeat(31) + "5");
+        assert_eq!(serde_json::from_str::<ObjectHash>(&escaped).unwrap(), ObjectHash([0xa5; 32]));
+        assert!(serde_json::from_str::<ObjectHash>("\"zz\"").is_err());
+        let id = crate::MessageId([7; 16]);
+        let json = serde_json::to_string(&id).unwrap();
+        assert_eq!(json, format!("\"{}\"", "07".repeat(16)));
+        assert_eq!(serde_json::from_str::<crate::MessageId>(&json).unwrap(), id);
+        assert_eq!(id.to_string(), "07".repeat(16));
+    }
 
     #[test]
     fn state_codes_are_checked_against_iso_3166() {

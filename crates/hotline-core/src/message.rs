@@ -36,7 +36,7 @@ macro_rules! id16 {
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&hex::encode(self.0))
+                f.write_str(crate::ids::hex_in(&self.0, &mut [0u8; 32])?)
             }
         }
 
@@ -58,14 +58,18 @@ macro_rules! id16 {
 
         impl Serialize for $name {
             fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                if s.is_human_readable() { s.serialize_str(&self.to_string()) } else { self.0.serialize(s) }
+                if s.is_human_readable() {
+                    s.serialize_str(crate::ids::hex_in(&self.0, &mut [0u8; 32]).map_err(serde::ser::Error::custom)?)
+                } else {
+                    self.0.serialize(s)
+                }
             }
         }
 
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 if d.is_human_readable() {
-                    String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+                    crate::ids::parse_str(d, str::parse)
                 } else {
                     Ok($name(<[u8; 16]>::deserialize(d)?))
                 }

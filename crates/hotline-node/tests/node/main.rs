@@ -12,3 +12,4 @@ mod messaging;
 mod metrics;
 mod node_api;
 mod revocation;
+mod threads;
