@@ -138,7 +138,7 @@ impl LocalNetwork {
         Store::create(&data_dir, &self.charter, state)?;
         let keys = NodeKeys::generate_into(&data_dir)?;
         NodeConfig::new(state).save(&data_dir.join(hotline_store::config::CONFIG_FILE))?;
-        let admission = self.admission(state, &keys.state, now)?;
+        let admission = self.admission(state, keys.state_key(&data_dir)?, now)?;
         let node = open_node(&data_dir)?;
         commit_objects(&node, vec![admission])?.require_all_accepted()?;
         self.members.push(Member { state, data_dir, node_id: keys.node.node_id() });

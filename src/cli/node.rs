@@ -30,9 +30,33 @@ pub(crate) struct InitArgs {
 }
 
 pub(super) fn init(args: InitArgs, data_dir: &Path, out: &Out) -> Result<()> {
+    create(args, data_dir, out, Keys::StateAndNode)
+}
+
+/// `hotline node add`: a node for a state that already runs one, on a new
+/// machine. It gets a node key only; the state key stays where it is.
+pub(super) fn add(args: InitArgs, data_dir: &Path, out: &Out) -> Result<()> {
+    create(args, data_dir, out, Keys::NodeOnly)
+}
+
+/// Which keys a new node is given.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Keys {
+    /// A new state's first node: its state key and its node key.
+    StateAndNode,
+    /// Another node of a state: its node key only.
+    NodeOnly,
+}
+
+fn create(args: InitArgs, data_dir: &Path, out: &Out, keys: Keys) -> Result<()> {
     let charter = files::read_charter(&args.charter)?;
     let network = charter.verify().context("the charter is not valid")?;
-    let existing = [data_dir.join(DB_FILE), NodeKeys::state_key_path(data_dir), data_dir.join(CONFIG_FILE)];
+    let existing = [
+        data_dir.join(DB_FILE),
+        NodeKeys::state_key_path(data_dir),
+        NodeKeys::node_key_path(data_dir),
+        data_dir.join(CONFIG_FILE),
+    ];
     if let Some(found) = existing.iter().find(|p| p.exists()) {
         bail!("{} is already a node's data directory ({} exists)", data_dir.display(), found.display());
     }
@@ -43,17 +67,27 @@ pub(super) fn init(args: InitArgs, data_dir: &Path, out: &Out) -> Result<()> {
     }
     config.bootstrap = args.bootstrap.iter().map(|a| a.trim().to_string()).collect();
     config.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
+    if keys == Keys::NodeOnly && config.bootstrap.is_empty() && charter.charter.bootstrap.is_empty() {
+        bail!(
+            "--bootstrap is needed: an added node learns the directory from the nodes of its network, and the charter names none"
+        );
+    }
     let store = Store::create(data_dir, &charter, args.state)?;
-    let keys = NodeKeys::generate_into(data_dir)?;
+    let created = match keys {
+        Keys::StateAndNode => NodeKeys::generate_into(data_dir)?,
+        Keys::NodeOnly => NodeKeys::generate_node_into(data_dir)?,
+    };
     config.save(&data_dir.join(CONFIG_FILE))?;
     drop(store);
-    let state_key = keys.state.public();
-    let node_id = keys.node.node_id();
-    let advertise: Vec<String> = config.listen.iter().map(|a| dialable(a, &node_id.to_peer_id())).collect();
+    let state_key = created.state.as_ref().map(|k| k.public());
+    let node_id = created.node.node_id();
+    let peer_id = node_id.to_peer_id();
+    let advertise: Vec<String> = config.listen.iter().map(|a| dialable(a, &peer_id)).collect();
     let value = json!({
         "state": args.state,
         "state_public_key": state_key,
-        "peer_id": node_id.to_peer_id(),
+        "holds_state_key": state_key.is_some(),
+        "peer_id": peer_id,
         "network_id": network,
         "data_dir": data_dir,
         "listen": config.listen,
@@ -63,11 +97,24 @@ pub(super) fn init(args: InitArgs, data_dir: &Path, out: &Out) -> Result<()> {
     out.emit(&value, || {
         let bootstrap =
             if config.bootstrap.is_empty() { "none (the charter's list only)".to_string() } else { config.bootstrap.join(", ") };
+        let head = match &state_key {
+            Some(key) => format!("Node created in {}\nState:            {} ({})\nState public key: {key}", data_dir.display(), args.state, args.state.country_name()),
+            None => format!(
+                "Node added in {}\nState:            {} ({}); this node holds no state key",
+                data_dir.display(),
+                args.state,
+                args.state.country_name()
+            ),
+        };
+        let next = match state_key {
+            Some(_) => "Next: send the state public key to the stewards for an admission, then\n  hotline admission import ADMISSION_FILE\n  hotline record set --role technical ...".to_string(),
+            None => format!(
+                "Next, on the node (or machine) that holds {state}'s state key, list this node in each\nrecord it is to serve, with the nodes already listed:\n  hotline record set --role technical --node <the nodes listed now> --node {peer_id} ...\nthen start this node (hotline daemon). Compare the peer id above out of band\nwith what the record lists.",
+                state = args.state
+            ),
+        };
         format!(
-            "Node created in {}\nState:            {} ({})\nState public key: {state_key}\nNode peer id:     {node_id}\nNetwork:          {} ({network})\nListening on:     {}\nBootstrap:        {bootstrap}\n\nFor the other nodes' bootstrap lists, this node's address (a wildcard\naddress such as 0.0.0.0 stands for this host's public address):\n  {}\n\nNext: send the state public key to the stewards for an admission, then\n  hotline admission import ADMISSION_FILE\n  hotline record set --role technical ...",
-            data_dir.display(),
-            args.state,
-            args.state.country_name(),
+            "{head}\nNode peer id:     {node_id}\nNetwork:          {} ({network})\nListening on:     {}\nBootstrap:        {bootstrap}\n\nFor the other nodes' bootstrap lists, this node's address (a wildcard\naddress such as 0.0.0.0 stands for this host's public address):\n  {}\n\n{next}",
             charter.charter.name,
             config.listen.join(", "),
             advertise.join("\n  "),

@@ -1,6 +1,7 @@
-//! `hotline node`: the nodes of this state over their life. Revoking one
-//! (a stolen laptop, a compromised server) is here; adding, replacing and
-//! re-keying nodes are to come (issue 16).
+//! `hotline node`: the nodes of this state over their life. Adding one (a
+//! standby on a new machine, without the state key) and revoking one (a
+//! stolen laptop, a compromised server) are here; replacing and re-keying
+//! nodes are to come (issue 16).
 
 use super::daemon::{Source, runtime, source};
 use super::node::commit_objects;
@@ -13,6 +14,10 @@ use hotline_node::endpoints::RevokeNode;
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum NodeCommand {
+    /// Create a node for a state that already runs one, on a new machine:
+    /// a node key only (the state key stays where it is). Then list its
+    /// peer id with `hotline record set --node` where the state key is.
+    Add(super::node::InitArgs),
     /// Revoke a node of this state, signed with the state key: every
     /// member disconnects it at once and refuses it from then on.
     Revoke(RevokeArgs),
@@ -31,6 +36,7 @@ pub(crate) struct RevokeArgs {
 
 pub(super) fn run(cmd: NodeCommand, data_dir: &std::path::Path, out: &Out) -> Result<()> {
     match cmd {
+        NodeCommand::Add(args) => super::node::add(args, data_dir, out),
         NodeCommand::Revoke(args) => revoke(args, data_dir, out),
     }
 }
@@ -61,7 +67,8 @@ fn revoke(args: RevokeArgs, data_dir: &std::path::Path, out: &Out) -> Result<()>
             if open.directory.revoked_nodes(at).contains(&(state, node)) {
                 bail!("node {} is revoked already", args.node.trim());
             }
-            let signed = open.directory.sign_node_revocation(&keys.state, node, reason.clone(), at)?;
+            let signed =
+                open.directory.sign_node_revocation(keys.state_key(&open.data_dir)?, node, reason.clone(), at)?;
             let hash = DirectoryObject::Revocation(signed.clone()).hash(&open.directory.network_id());
             commit_objects(&open, vec![DirectoryObject::Revocation(signed)])?.require_all_accepted()?;
             let directory = open.store.load_directory()?;

@@ -129,7 +129,8 @@ fn withdraw(args: RecordWithdrawArgs, data_dir: &Path, out: &Out) -> Result<()> 
             if node.directory.record_status(record, now) == hotline_core::RecordStatus::Revoked {
                 bail!("the contact record of {state}/{} is withdrawn already", args.role);
             }
-            let signed = node.directory.sign_record_withdrawal(&keys.state, &args.role, reason, now)?;
+            let signed =
+                node.directory.sign_record_withdrawal(keys.state_key(&node.data_dir)?, &args.role, reason, now)?;
             commit_objects(&node, vec![DirectoryObject::Revocation(signed)])?.require_all_accepted()?;
             let directory = node.store.load_directory()?;
             let key = hotline_core::ObjectKey::Record(state, args.role.clone());
@@ -172,12 +173,13 @@ fn set(args: RecordSetArgs, data_dir: &Path, out: &Out) -> Result<()> {
                     "{state} is not admitted in this node's directory yet: import its admission first (hotline admission import FILE)"
                 );
             }
+            let state_key = keys.state_key(&node.data_dir)?;
             let own_node = keys.node.node_id();
             let current = node.directory.record(state, &args.role).map(|r| RecordDraft::from_record(&r.record));
             let draft = build_draft(args, current, own_node)?;
             let record = node
                 .directory
-                .sign_next_record(draft, &keys.state, now(), validity_days.saturating_mul(DAY))
+                .sign_next_record(draft, state_key, now(), validity_days.saturating_mul(DAY))
                 .context("cannot sign the record")?;
             let key = DirectoryObject::Record(Box::new(record.clone())).key();
             commit_objects(&node, vec![DirectoryObject::Record(Box::new(record))])?.require_all_accepted()?;

@@ -133,8 +133,9 @@ pub(crate) struct ActorInit {
     pub store: Arc<Store>,
     pub committer: GroupCommitter,
     pub dir: Directory,
-    /// Signs this state's records. Never logged (`SecretKey` does not print).
-    pub state_key: SecretKey,
+    /// Signs this state's records, if this node holds it (a node added
+    /// with `hotline node add` does not). Never logged.
+    pub state_key: Option<SecretKey>,
     pub net: NetworkHandle,
     pub net_events: mpsc::Receiver<NetEvent>,
     pub clock: Clock,
@@ -215,8 +216,9 @@ struct Actor {
     /// The directory and what the node keeps about it (its own state).
     directory: DirectoryFeature,
     state: StateCode,
-    /// Signs this state's records. Never logged (`SecretKey` does not print).
-    state_key: SecretKey,
+    /// Signs this state's records, if this node holds it. Never logged
+    /// (`SecretKey` does not print).
+    state_key: Option<SecretKey>,
     net: NetworkHandle,
     local_peer: PeerId,
     clock: Clock,

@@ -66,7 +66,7 @@ impl TestNet {
         let store = Store::create(&data, &self.world.charter, state).unwrap_or_else(|e| panic!("create: {e}"));
         let keys = NodeKeys::generate_into(&data).unwrap_or_else(|e| panic!("keys: {e}"));
         if admitted {
-            let admission = self.admission(state, &keys.state);
+            let admission = self.admission(state, keys.state.as_ref().unwrap_or_else(|| panic!("no state key")));
             let mut dir = store.load_directory().unwrap_or_else(|e| panic!("{e}"));
             let now = clock().now();
             let applied = match dir.apply(DirectoryObject::Admission(admission), now) {
@@ -80,7 +80,8 @@ impl TestNet {
         let mut config = NodeConfig::new(state);
         config.listen = vec!["/ip4/127.0.0.1/tcp/0".into()];
         config.save(&data.join(CONFIG_FILE)).unwrap_or_else(|e| panic!("{e}"));
-        Prepared { data, state, state_key: keys.state, node: keys.node.node_id() }
+        let state_key = keys.state.unwrap_or_else(|| panic!("generate_into gives a state key"));
+        Prepared { data, state, state_key, node: keys.node.node_id() }
     }
 
     /// An admission of `state` with `key`, signed by stewards 0 and 1.

@@ -50,6 +50,15 @@ pub enum StoreError {
         /// The newest version this build reads.
         supported: u32,
     },
+    /// The node holds no state key: it was added with `hotline node add`.
+    #[error(
+        "this node holds no state key ({} is absent: it was added with `hotline node add`); sign for the state on the node or machine that holds the state key",
+        .path.display()
+    )]
+    NoStateKey {
+        /// Where the state key would be.
+        path: PathBuf,
+    },
     /// Another process holds the database open.
     #[error("{} is in use by another process (is a hotline daemon already running?)", .path.display())]
     Locked {

@@ -146,13 +146,15 @@ pub fn generate() -> Result<SecretKey, StoreError> {
     Ok(SecretKey::from_seed(&seed))
 }
 
-/// The two secret keys of a node: the state key, which signs the state's
-/// contact records, and the node key, which is the node's libp2p identity
-/// and signs its prekeys and envelopes. `Debug` shows only public keys.
+/// The secret keys of a node: the node key, which is the node's libp2p
+/// identity and signs its prekeys and envelopes, and the state key, which
+/// signs the state's contact records. A node added to a state with
+/// `hotline node add` has no state key: another node of its state (or an
+/// offline machine) signs for the state. `Debug` shows only public keys.
 #[derive(Debug)]
 pub struct NodeKeys {
-    /// The state key (`DATA/keys/state.key`).
-    pub state: SecretKey,
+    /// The state key (`DATA/keys/state.key`), if this node holds it.
+    pub state: Option<SecretKey>,
     /// The node key (`DATA/keys/node.key`).
     pub node: SecretKey,
 }
@@ -177,20 +179,46 @@ impl NodeKeys {
                 return Err(StoreError::KeyFileExists { path: path.clone() });
             }
         }
-        let keys = NodeKeys { state: generate()?, node: generate()? };
-        write_new(&state_path, &keys.state)?;
-        if let Err(e) = write_new(&node_path, &keys.node) {
+        let (state, node) = (generate()?, generate()?);
+        write_new(&state_path, &state)?;
+        if let Err(e) = write_new(&node_path, &node) {
             // Half a key set would make the next attempt refuse; this key is
             // brand new and nobody knows it yet, so removing it loses nothing.
             let _ = fs::remove_file(&state_path);
             return Err(e);
         }
-        Ok(keys)
+        Ok(NodeKeys { state: Some(state), node })
     }
 
-    /// Reads both keys of the node in `data_dir`.
+    /// Generates a node key only, for a node added to a state whose state
+    /// key is kept elsewhere. Refuses if either key file already exists.
+    pub fn generate_node_into(data_dir: &Path) -> Result<NodeKeys, StoreError> {
+        let (state_path, node_path) = (Self::state_key_path(data_dir), Self::node_key_path(data_dir));
+        for path in [&state_path, &node_path] {
+            if path.symlink_metadata().is_ok() {
+                return Err(StoreError::KeyFileExists { path: path.clone() });
+            }
+        }
+        let node = generate()?;
+        write_new(&node_path, &node)?;
+        Ok(NodeKeys { state: None, node })
+    }
+
+    /// Reads the keys of the node in `data_dir`. A missing state key file
+    /// is a node without one; any other trouble with it is an error, never
+    /// taken for its absence.
     pub fn load(data_dir: &Path) -> Result<NodeKeys, StoreError> {
-        Ok(NodeKeys { state: read(&Self::state_key_path(data_dir))?, node: read(&Self::node_key_path(data_dir))? })
+        let state_path = Self::state_key_path(data_dir);
+        let state = match state_path.symlink_metadata() {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            _ => Some(read(&state_path)?),
+        };
+        Ok(NodeKeys { state, node: read(&Self::node_key_path(data_dir))? })
+    }
+
+    /// The state key, or why this node cannot sign for its state.
+    pub fn state_key(&self, data_dir: &Path) -> Result<&SecretKey, StoreError> {
+        self.state.as_ref().ok_or_else(|| StoreError::NoStateKey { path: Self::state_key_path(data_dir) })
     }
 }
 
@@ -218,6 +246,28 @@ mod tests {
         assert_eq!(lines[1], hex::encode([5u8; 32]));
         assert_eq!(lines[2], format!("# public {}", key.public()));
         assert_eq!(read(&path).unwrap().public(), key.public());
+    }
+
+    #[test]
+    fn an_added_node_has_a_node_key_only_and_a_damaged_state_key_is_no_absent_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = NodeKeys::generate_node_into(dir.path()).unwrap();
+        assert!(keys.state.is_none());
+        let loaded = NodeKeys::load(dir.path()).unwrap();
+        assert_eq!(loaded.node.public(), keys.node.public());
+        assert!(loaded.state.is_none());
+        let err = loaded.state_key(dir.path()).unwrap_err();
+        assert!(matches!(err, StoreError::NoStateKey { .. }), "{err}");
+        assert!(err.to_string().contains("hotline node add"), "{err}");
+        // A second key set is refused, whichever kind.
+        assert!(matches!(NodeKeys::generate_node_into(dir.path()), Err(StoreError::KeyFileExists { .. })));
+        assert!(matches!(NodeKeys::generate_into(dir.path()), Err(StoreError::KeyFileExists { .. })));
+        // A state key file that is there but unreadable is an error, never
+        // taken for a node without one.
+        let state_path = NodeKeys::state_key_path(dir.path());
+        fs::write(&state_path, "not a key").unwrap();
+        fs::set_permissions(&state_path, fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(NodeKeys::load(dir.path()).is_err());
     }
 
     #[test]
@@ -294,12 +344,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         let keys = NodeKeys::generate_into(&data).unwrap();
-        assert_ne!(keys.state.public(), keys.node.public());
+        assert_ne!(keys.state.as_ref().unwrap().public(), keys.node.public());
         for path in [NodeKeys::state_key_path(&data), NodeKeys::node_key_path(&data)] {
             assert_eq!(fs::metadata(&path).unwrap().mode() & 0o777, 0o600);
         }
         let loaded = NodeKeys::load(&data).unwrap();
-        assert_eq!(loaded.state.public(), keys.state.public());
+        assert_eq!(loaded.state.as_ref().unwrap().public(), keys.state.as_ref().unwrap().public());
         assert_eq!(loaded.node.public(), keys.node.public());
         let shown = format!("{loaded:?}");
         assert!(!shown.contains(&hex::encode(*keys.node.to_seed())), "{shown}");

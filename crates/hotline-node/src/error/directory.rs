@@ -12,6 +12,12 @@ pub enum PublishError {
     /// so whatever it signs would be refused.
     #[error("state {0} has no admission in force in this node's directory: import its admission first")]
     NotAdmitted(StateCode),
+    /// This node holds no state key (it was added with `hotline node
+    /// add`): the node that holds it signs for the state.
+    #[error(
+        "this node holds no state key of {0} (it was added with `hotline node add`): sign on the node that holds it"
+    )]
+    NoStateKey(StateCode),
     /// `validity_days` is 0.
     #[error("validity_days: must be at least 1")]
     BadValidity,
@@ -30,6 +36,7 @@ impl PublishError {
     /// The stable code: the directory's rejection code when it refused.
     pub fn code(&self) -> &'static str {
         match self {
+            PublishError::NoStateKey(_) => "no_state_key",
             PublishError::NotAdmitted(_) => "not_admitted",
             PublishError::BadValidity => "bad_validity",
             PublishError::Rejected(r) => r.code(),
@@ -41,6 +48,7 @@ impl PublishError {
     /// The kind, which gives the HTTP status.
     pub fn kind(&self) -> Kind {
         match self {
+            PublishError::NoStateKey(_) => Kind::Conflict,
             PublishError::NotAdmitted(_) => Kind::Conflict,
             PublishError::BadValidity | PublishError::Rejected(_) => Kind::BadInput,
             PublishError::NotApplied(_) => Kind::Fault,
@@ -86,6 +94,12 @@ pub enum WithdrawError {
     /// This node's state has no admission in force naming the key on disk.
     #[error("state {0} has no admission in force in this node's directory: import its admission first")]
     NotAdmitted(StateCode),
+    /// This node holds no state key (it was added with `hotline node
+    /// add`): the node that holds it signs for the state.
+    #[error(
+        "this node holds no state key of {0} (it was added with `hotline node add`): sign on the node that holds it"
+    )]
+    NoStateKey(StateCode),
     /// This state holds no record for that role.
     #[error("no contact record of {0} is held")]
     NoRecord(Address),
@@ -104,6 +118,7 @@ impl WithdrawError {
     /// The stable code: the directory's rejection code when it refused.
     pub fn code(&self) -> &'static str {
         match self {
+            WithdrawError::NoStateKey(_) => "no_state_key",
             WithdrawError::NotAdmitted(_) => "not_admitted",
             WithdrawError::NoRecord(_) => "not_found",
             WithdrawError::AlreadyWithdrawn(_) => "already_withdrawn",
@@ -115,6 +130,7 @@ impl WithdrawError {
     /// The kind, which gives the HTTP status.
     pub fn kind(&self) -> Kind {
         match self {
+            WithdrawError::NoStateKey(_) => Kind::Conflict,
             WithdrawError::NotAdmitted(_) => Kind::Conflict,
             WithdrawError::NoRecord(_) => Kind::NotFound,
             WithdrawError::AlreadyWithdrawn(_) | WithdrawError::Rejected(_) => Kind::BadInput,
@@ -130,6 +146,12 @@ pub enum RevokeError {
     /// This node's state has no admission in force naming the key on disk.
     #[error("state {0} has no admission in force in this node's directory: import its admission first")]
     NotAdmitted(StateCode),
+    /// This node holds no state key (it was added with `hotline node
+    /// add`): the node that holds it signs for the state.
+    #[error(
+        "this node holds no state key of {0} (it was added with `hotline node add`): sign on the node that holds it"
+    )]
+    NoStateKey(StateCode),
     /// The node named is the one answering: it would cut itself off.
     #[error("{0} is this node: revoke it from another node of this state (or run hotline node revoke offline there)")]
     OwnNode(String),
@@ -149,6 +171,7 @@ impl RevokeError {
     /// The stable code: the directory's rejection code when it refused.
     pub fn code(&self) -> &'static str {
         match self {
+            RevokeError::NoStateKey(_) => "no_state_key",
             RevokeError::NotAdmitted(_) => "not_admitted",
             RevokeError::OwnNode(_) => "own_node",
             RevokeError::AlreadyRevoked(_) => "already_revoked",
@@ -160,6 +183,7 @@ impl RevokeError {
     /// The kind, which gives the HTTP status.
     pub fn kind(&self) -> Kind {
         match self {
+            RevokeError::NoStateKey(_) => Kind::Conflict,
             RevokeError::NotAdmitted(_) => Kind::Conflict,
             RevokeError::OwnNode(_) | RevokeError::AlreadyRevoked(_) | RevokeError::Rejected(_) => Kind::BadInput,
             RevokeError::Node(e) => e.kind(),

@@ -7,7 +7,15 @@ use super::*;
 mod feature;
 use crate::error::{PublishError, RevokeError, SubmitError, WithdrawError};
 pub(super) use feature::DirectoryFeature;
-use hotline_core::{RecordStatus, Role};
+use hotline_core::{RecordStatus, Role, SecretKey};
+
+/// Why this node cannot sign for its state.
+enum OwnKey {
+    /// It holds no state key (added with `hotline node add`).
+    Absent,
+    /// Its state has no admission in force naming the key it holds.
+    NotAdmitted,
+}
 
 impl Actor {
     /// The summary of the live digest (see
@@ -29,14 +37,17 @@ impl Actor {
         reply: oneshot::Sender<Result<RecordEntry, PublishError>>,
     ) {
         let now = self.now();
-        // The key on disk must be the one the admission in force names;
-        // otherwise the directory would refuse whatever we sign.
-        if !self.directory.dir.is_admitted(self.state, now)
-            || self.directory.dir.admission_of_key(&self.state_key.public()) != Some(self.state)
-        {
-            let _ = reply.send(Err(PublishError::NotAdmitted(self.state)));
-            return;
-        }
+        let state_key = match self.own_state_key(now) {
+            Ok(key) => key,
+            Err(OwnKey::Absent) => {
+                let _ = reply.send(Err(PublishError::NoStateKey(self.state)));
+                return;
+            }
+            Err(OwnKey::NotAdmitted) => {
+                let _ = reply.send(Err(PublishError::NotAdmitted(self.state)));
+                return;
+            }
+        };
         let validity_secs = match validity_days {
             None => self.directory.dir.charter().charter.policy.max_record_validity_secs,
             Some(0) => {
@@ -45,7 +56,7 @@ impl Actor {
             }
             Some(days) => days.saturating_mul(DAY),
         };
-        let signed = match self.directory.dir.sign_next_record(draft, &self.state_key, now, validity_secs) {
+        let signed = match self.directory.dir.sign_next_record(draft, state_key, now, validity_secs) {
             Ok(s) => s,
             Err(r) => {
                 let _ = reply.send(Err(PublishError::Rejected(r)));
@@ -86,11 +97,18 @@ impl Actor {
     ) {
         let now = self.now();
         let address = hotline_core::Address { state: self.state, role: role.clone() };
+        let state_key = match self.own_state_key(now) {
+            Ok(key) => key,
+            Err(OwnKey::Absent) => {
+                let _ = reply.send(Err(WithdrawError::NoStateKey(self.state)));
+                return;
+            }
+            Err(OwnKey::NotAdmitted) => {
+                let _ = reply.send(Err(WithdrawError::NotAdmitted(self.state)));
+                return;
+            }
+        };
         let dir = &self.directory.dir;
-        if !self.own_key_admitted(now) {
-            let _ = reply.send(Err(WithdrawError::NotAdmitted(self.state)));
-            return;
-        }
         let Some(record) = dir.record(self.state, &role) else {
             let _ = reply.send(Err(WithdrawError::NoRecord(address)));
             return;
@@ -99,7 +117,7 @@ impl Actor {
             let _ = reply.send(Err(WithdrawError::AlreadyWithdrawn(address)));
             return;
         }
-        let signed = match dir.sign_record_withdrawal(&self.state_key, &role, reason, now) {
+        let signed = match dir.sign_record_withdrawal(state_key, &role, reason, now) {
             Ok(signed) => signed,
             Err(r) => {
                 let _ = reply.send(Err(WithdrawError::Rejected(r)));
@@ -135,11 +153,18 @@ impl Actor {
     ) {
         let now = self.now();
         let peer = node.to_peer_id().to_string();
+        let state_key = match self.own_state_key(now) {
+            Ok(key) => key,
+            Err(OwnKey::Absent) => {
+                let _ = reply.send(Err(RevokeError::NoStateKey(self.state)));
+                return;
+            }
+            Err(OwnKey::NotAdmitted) => {
+                let _ = reply.send(Err(RevokeError::NotAdmitted(self.state)));
+                return;
+            }
+        };
         let dir = &self.directory.dir;
-        if !self.own_key_admitted(now) {
-            let _ = reply.send(Err(RevokeError::NotAdmitted(self.state)));
-            return;
-        }
         if hotline_net::node_id_of(&self.local_peer) == Some(node) {
             let _ = reply.send(Err(RevokeError::OwnNode(peer)));
             return;
@@ -148,7 +173,7 @@ impl Actor {
             let _ = reply.send(Err(RevokeError::AlreadyRevoked(peer)));
             return;
         }
-        let signed = match dir.sign_node_revocation(&self.state_key, node, reason.clone(), now) {
+        let signed = match dir.sign_node_revocation(state_key, node, reason.clone(), now) {
             Ok(signed) => signed,
             Err(r) => {
                 let _ = reply.send(Err(RevokeError::Rejected(r)));
@@ -178,11 +203,17 @@ impl Actor {
         self.persist(vec![applied], After::Revoked { reply, view: Box::new(view) }, Vec::new());
     }
 
-    /// Whether this node's state has an admission in force naming the state
-    /// key on disk: only then can it sign for its state.
-    fn own_key_admitted(&self, now: Timestamp) -> bool {
+    /// The state key on disk, if this node's state has an admission in
+    /// force naming it: only then can it sign for its state (the directory
+    /// would refuse whatever another key signs).
+    fn own_state_key(&self, now: Timestamp) -> Result<&SecretKey, OwnKey> {
+        let key = self.state_key.as_ref().ok_or(OwnKey::Absent)?;
         let dir = &self.directory.dir;
-        dir.is_admitted(self.state, now) && dir.admission_of_key(&self.state_key.public()) == Some(self.state)
+        if dir.is_admitted(self.state, now) && dir.admission_of_key(&key.public()) == Some(self.state) {
+            Ok(key)
+        } else {
+            Err(OwnKey::NotAdmitted)
+        }
     }
 
     /// Applies an object this node's state key just signed. The rules may
