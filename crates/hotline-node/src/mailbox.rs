@@ -15,7 +15,7 @@ use crate::api_types::{
 };
 use crate::error::{NodeError, QueryError};
 use crate::outbox::DeliveryBoard;
-use hotline_core::{CaseId, Message, MessageId, NodeId};
+use hotline_core::{CaseId, Message, MessageId, NodeId, Timestamp};
 use hotline_crypto::DeliveryReceipt;
 use hotline_store::{Cursor, Mailbox, MessageRow, Snapshot, Store};
 use std::collections::{HashMap, HashSet};
@@ -296,6 +296,7 @@ impl MailReads {
                 let waiting: HashMap<NodeId, hotline_store::OutboxRow> =
                     snap.outbox_of(&id)?.into_iter().map(|e| (e.recipient, e.row)).collect();
                 let cancelled = snap.cancelled_at(&id)?.is_some();
+                let withdrawn: HashMap<NodeId, Timestamp> = snap.withdrawn(&id)?.into_iter().collect();
                 let deliveries: Vec<DeliveryView> = s
                     .recipients
                     .iter()
@@ -304,12 +305,19 @@ impl MailReads {
                             Some(p) => queued_view(self.name(node), p.attempts, p.last_error),
                             None => queued_view(self.name(node), row.attempts, row.last_error.clone()),
                         },
-                        // Withdrawn before its receipt came.
-                        None if cancelled && !receipts.contains_key(node) => cancelled_view(self.name(node)),
-                        None => delivered_view(self.name(node), receipts.get(node)),
+                        _ if receipts.contains_key(node) => delivered_view(self.name(node), receipts.get(node)),
+                        // Taken off the node, or withdrawn by the sender, before its receipt came.
+                        None if withdrawn.contains_key(node) => withdrawn_view(self.name(node)),
+                        None if cancelled => cancelled_view(self.name(node)),
+                        None => delivered_view(self.name(node), None),
                     })
                     .collect();
-                let all = deliveries.iter().all(|d| d.status == DeliveryState::Delivered);
+                // A delivery taken off a revoked node does not hold the
+                // message back: its copy went to the state's other nodes.
+                let all = deliveries.iter().any(|d| d.status == DeliveryState::Delivered)
+                    && deliveries
+                        .iter()
+                        .all(|d| matches!(d.status, DeliveryState::Delivered | DeliveryState::Withdrawn));
                 let state = match (all, cancelled) {
                     (true, _) => MessageState::Delivered,
                     (false, true) => MessageState::Cancelled,
@@ -388,6 +396,19 @@ fn cancelled_view(node: String) -> DeliveryView {
         old_state: crate::api_types::old_name(DeliveryState::Cancelled),
         attempts: 0,
         last_error: None,
+        received_at: None,
+        receipt: None,
+    }
+}
+
+/// A delivery taken off a node its state revoked before a receipt came.
+fn withdrawn_view(node: String) -> DeliveryView {
+    DeliveryView {
+        node,
+        status: DeliveryState::Withdrawn,
+        old_state: crate::api_types::old_name(DeliveryState::Withdrawn),
+        attempts: 0,
+        last_error: Some("its state revoked this node; the message went to the state's other nodes".into()),
         received_at: None,
         receipt: None,
     }

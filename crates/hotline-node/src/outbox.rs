@@ -181,6 +181,11 @@ impl Schedule {
         self.pending.range((*msg, NodeId([0; 32]))..=(*msg, NodeId([0xff; 32]))).next().is_some()
     }
 
+    /// The deliveries waiting for one of `nodes`, not in flight.
+    pub(crate) fn keys_to(&self, nodes: &std::collections::HashSet<NodeId>) -> Vec<DeliveryKey> {
+        self.pending.iter().filter(|(k, p)| !p.in_flight && nodes.contains(&k.1)).map(|(k, _)| *k).collect()
+    }
+
     /// The deliveries of `msg` still waiting.
     pub(crate) fn keys_of(&self, msg: &MessageId) -> Vec<DeliveryKey> {
         self.pending.range((*msg, NodeId([0; 32]))..=(*msg, NodeId([0xff; 32]))).map(|(k, _)| *k).collect()

@@ -203,6 +203,27 @@ impl Snapshot<'_> {
         Ok(out)
     }
 
+    /// The recipient nodes of sent message `msg` whose queued delivery was
+    /// withdrawn (their state revoked them), and when.
+    pub fn withdrawn(&self, msg: &MessageId) -> Result<Vec<(NodeId, Timestamp)>, StoreError> {
+        const ACTION: &str = "reading withdrawn deliveries";
+        let Some(table) = self.table(Table::Withdrawn, ACTION)? else { return Ok(Vec::new()) };
+        let mut out = Vec::new();
+        for row in table.range::<&[u8]>(msg.0.as_slice()..).map_err(|e| self.store.db_error(ACTION, e))? {
+            let (k, v) = row.map_err(|e| self.store.db_error(ACTION, e))?;
+            let Some((id, node)) = split_pair_key(k.value()) else {
+                return Err(self.store.corrupt("a key of the withdrawn table is malformed"));
+            };
+            if id != msg.0 {
+                break;
+            }
+            let at: [u8; 8] =
+                v.value().try_into().map_err(|_| self.store.corrupt(format!("a withdrawal of {msg} is malformed")))?;
+            out.push((node, Timestamp(u64::from_be_bytes(at))));
+        }
+        Ok(out)
+    }
+
     /// The receipts held for `msg`, by recipient node.
     pub fn receipts(&self, msg: &MessageId) -> Result<Vec<(NodeId, Vec<u8>)>, StoreError> {
         const ACTION: &str = "reading receipts";
@@ -253,6 +274,16 @@ impl WriteBatch {
     /// queued were withdrawn (delete their outbox rows in the same batch).
     pub fn cancel_message(&mut self, msg: MessageId, at: Timestamp) {
         self.ops.push(Op::Put { table: Table::Cancelled, key: msg.0.to_vec(), value: at.0.to_be_bytes().to_vec() });
+    }
+
+    /// Takes the queued delivery of `msg` off `recipient`, whose state
+    /// revoked it, at `at` (delete its outbox row in the same batch).
+    pub fn withdraw_delivery(&mut self, msg: MessageId, recipient: &NodeId, at: Timestamp) {
+        self.ops.push(Op::Put {
+            table: Table::Withdrawn,
+            key: pair_key(&msg.0, recipient),
+            value: at.0.to_be_bytes().to_vec(),
+        });
     }
 
     /// Records the receipt `recipient` signed for `msg`.

@@ -27,6 +27,7 @@
 //! | `cancelled`| msg_id (16 bytes)            | when the sender cancelled the message's queued deliveries (u64 BE) |
 //! | `mailbox_role` | role ‖ 0 ‖ direction ‖ at (u64 BE) ‖ msg_id | empty: `mailbox` by the point of contact's role (received: the role written to; sent: the role written from) |
 //! | `unread_role`  | role ‖ 0 ‖ at (u64 BE) ‖ msg_id | empty: `unread` by the role written to |
+//! | `withdrawn` | msg_id ‖ recipient node (32) | when a queued delivery was taken off that node because its state revoked it (u64 BE); the message went to the state's other nodes |
 //!
 //! Rows are encoded with `hotline_core::encoding` behind a one-byte row
 //! format, so a row can change shape without a new schema version, and every
@@ -100,11 +101,12 @@ pub(crate) enum Table {
     Cancelled,
     MailboxRole,
     UnreadRole,
+    Withdrawn,
 }
 
 impl Table {
     /// How many messaging tables there are.
-    pub(crate) const COUNT: usize = 14;
+    pub(crate) const COUNT: usize = 15;
 
     pub(crate) fn definition(self) -> TableDefinition<'static, &'static [u8], &'static [u8]> {
         TableDefinition::new(self.name())
@@ -127,6 +129,7 @@ impl Table {
             Table::Cancelled => "cancelled",
             Table::MailboxRole => "mailbox_role",
             Table::UnreadRole => "unread_role",
+            Table::Withdrawn => "withdrawn",
         }
     }
 }

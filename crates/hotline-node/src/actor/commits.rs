@@ -29,6 +29,10 @@ pub(super) enum After {
     /// A message's queued deliveries are withdrawn for good: take them off
     /// the schedule, and answer.
     Cancelled { keys: Vec<crate::outbox::DeliveryKey>, reply: oneshot::Sender<Result<(), crate::error::CancelError>> },
+    /// Deliveries to revoked nodes were moved to their states' other nodes
+    /// (`actor::messaging::revoked`): schedule the new ones, or on failure
+    /// put the old ones back.
+    Moved { taken: Vec<(crate::outbox::DeliveryKey, Timestamp)>, added: Vec<crate::outbox::DeliveryKey>, at: Timestamp },
     /// A receipt is durable and the envelope left the outbox.
     Receipted { key: crate::outbox::DeliveryKey },
     /// A communication check and its challenges are durable: schedule the
@@ -345,6 +349,7 @@ impl Actor {
                     let _ = reply.send(Err(NodeError::StoreFailed(e).into()));
                 }
             },
+            After::Moved { taken, added, at } => self.on_moved(result, taken, added, at),
             After::Receipted { key } => match result {
                 Ok(()) => self.on_receipted(key),
                 Err(e) => {

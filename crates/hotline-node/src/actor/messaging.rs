@@ -28,6 +28,7 @@ mod policy;
 mod prekeys;
 mod reading;
 mod receiving;
+mod revoked;
 mod sending;
 
 use super::{Actor, After, Completion, Responder};

@@ -78,6 +78,9 @@ words! {
         Delivered => "delivered",
         /// Withdrawn by the sender before a receipt came.
         Cancelled => "cancelled",
+        /// Taken off this node before a receipt came, because its state
+        /// revoked it; the message went to the state's other nodes.
+        Withdrawn => "withdrawn",
     }
 }
 

@@ -77,3 +77,60 @@ async fn a_revoked_node_is_cut_off_by_every_member_and_only_its_state_can_revoke
         node.shutdown().await.unwrap_or_else(|e| panic!("{e}"));
     }
 }
+
+/// A message DEU queued for FRA's only listed node, which is down, is not
+/// lost when FRA lists its other node and revokes the lost one: DEU takes
+/// the delivery off the revoked node and seals the message for the other,
+/// which stores it once. (Without the move, it would wait for ever.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_queued_for_a_revoked_node_goes_to_the_states_other_node_once() {
+    use hotline_node::api_types::{DeliveryState, MessageQuery, MessageState};
+    let net = TestNet::new("moved deliveries");
+    let fra = net.prepare("fra", "FRA", true);
+    let fra2 = net.prepare("fra2", "FRA", false);
+    std::fs::copy(NodeKeys::state_key_path(&fra.data), NodeKeys::state_key_path(&fra2.data))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let deu = net.prepare("deu", "DEU", true);
+    let n_fra = start(&fra, options(&[])).await;
+    let n_deu = start(&deu, options(&[first_addr(&n_fra)])).await;
+    let n_fra2 = start(&fra2, options(&[first_addr(&n_fra)])).await;
+    let (a, b, a2) = (n_fra.handle(), n_deu.handle(), n_fra2.handle());
+    // FRA's technical record lists its second node only; its first node
+    // is a member through FRA's policy record.
+    a.publish_record(draft("technical", fra2.node, "CERT-FR"), None).await.unwrap_or_else(|e| panic!("{e}"));
+    a.publish_record(draft("policy", fra.node, "MFA"), None).await.unwrap_or_else(|e| panic!("{e}"));
+    publish(&b, "technical", "CERT-Bund").await;
+    converged(&[a.clone(), b.clone(), a2.clone()], 8).await;
+    let (first, second) = (a.peer_id().to_string(), a2.peer_id().to_string());
+
+    // The second node's server is lost: DEU's message waits for it.
+    n_fra2.shutdown().await.unwrap_or_else(|e| panic!("{e}"));
+    let to = Address { state: "FRA".parse().unwrap_or_else(|e| panic!("{e}")), role: Role::technical() };
+    let sent = b.send(SendRequest::new(to, MessageType::Notification, "Queued for a lost node")).await;
+    let sent = sent.unwrap_or_else(|e| panic!("{e}"));
+    let queued_for: Vec<&str> = sent.deliveries.iter().map(|d| d.node.as_str()).collect();
+    assert_eq!(queued_for, [second.as_str()]);
+
+    // FRA lists its first node as well, and revokes the lost one.
+    let mut both = draft("technical", fra.node, "CERT-FR");
+    both.nodes.push(fra2.node);
+    a.publish_record(both, None).await.unwrap_or_else(|e| panic!("{e}"));
+    a.revoke_node(fra2.node, "server lost".into()).await.unwrap_or_else(|e| panic!("{e}"));
+
+    let view = poll_until("DEU's message to reach FRA's first node", || async {
+        let view = b.message(sent.msg_id, false).await.ok()?;
+        (view.status == MessageState::Delivered).then_some(view)
+    })
+    .await;
+    let by_node: Vec<(String, DeliveryState)> = view.deliveries.iter().map(|d| (d.node.clone(), d.status)).collect();
+    assert!(by_node.contains(&(second.clone(), DeliveryState::Withdrawn)), "{by_node:?}");
+    assert!(by_node.contains(&(first.clone(), DeliveryState::Delivered)), "{by_node:?}");
+    assert_eq!(by_node.len(), 2, "{by_node:?}");
+    let inbox = a.messages(MessageQuery::default()).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(inbox.iter().filter(|m| m.msg_id == sent.msg_id).count(), 1, "stored once: {inbox:?}");
+    // Nothing is left queued at DEU.
+    assert!(b.outbox().await.unwrap_or_else(|e| panic!("{e}")).is_empty());
+    for node in [n_fra, n_deu] {
+        node.shutdown().await.unwrap_or_else(|e| panic!("{e}"));
+    }
+}

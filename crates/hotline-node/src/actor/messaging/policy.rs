@@ -6,6 +6,7 @@
 use crate::api_types::SendRequest;
 use crate::error::SendError;
 use hotline_core::{Address, Directory, Message, MessageId, NodeId, RecordStatus, Role, StateCode, Timestamp, Tlp};
+use std::collections::HashSet;
 
 /// What a send request is checked against.
 pub(crate) struct SendContext<'a> {
@@ -124,6 +125,51 @@ pub(crate) fn check_send(ctx: &SendContext<'_>, request: &SendRequest, parent: &
     Ok(Decision { recipients, from_role, tlp })
 }
 
+/// Deliveries of one message taken off revoked nodes, and the nodes it is
+/// sealed for instead.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Move {
+    /// The revoked nodes whose queued deliveries are withdrawn.
+    pub off: Vec<NodeId>,
+    /// The nodes the message goes to instead.
+    pub to: Vec<NodeId>,
+}
+
+/// What becomes of a message to `to` still queued for `queued` nodes, when
+/// `revoked` lists the nodes revoked (by the state that revoked each).
+///
+/// Only the addressee's own state can take a delivery off one of its nodes
+/// (a state may list, and so revoke, any node id). The message goes to the
+/// nodes the addressee's record in force lists now that are members and
+/// not already among `recipients` (each holds its own envelope). `None`
+/// when nothing moves, for instance while the record lists no other member
+/// node: the delivery then waits, and moves once the state lists one.
+pub(crate) fn plan_move(
+    dir: &Directory,
+    revoked: &HashSet<(StateCode, NodeId)>,
+    to: &Address,
+    recipients: &[NodeId],
+    queued: &[NodeId],
+    now: Timestamp,
+) -> Option<Move> {
+    let off: Vec<NodeId> = queued.iter().filter(|n| revoked.contains(&(to.state, **n))).copied().collect();
+    if off.is_empty() {
+        return None;
+    }
+    let record = dir.record(to.state, &to.role)?;
+    if !dir.record_status(record, now).is_in_force() {
+        return None;
+    }
+    let instead: Vec<NodeId> = record
+        .record
+        .nodes
+        .iter()
+        .filter(|n| !recipients.contains(n) && dir.is_member_of(to.state, n, now))
+        .copied()
+        .collect();
+    (!instead.is_empty()).then_some(Move { off, to: instead })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,6 +237,26 @@ mod tests {
         let decision = check(&w, &to("DEU"), &Parent::None, false).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(decision.recipients, vec![w.node_id("DEU", 0)]);
         assert_eq!((decision.from_role, decision.tlp), (Role::technical(), Tlp::Amber));
+    }
+
+    #[test]
+    fn a_delivery_off_a_revoked_node_goes_to_the_member_nodes_not_yet_sealed_for() {
+        let w = World::default();
+        let dir = directory(&w);
+        let deu = to("DEU").to;
+        let lost = w.node_id("DEU", 5);
+        let by_deu: HashSet<_> = [(deu.state, lost)].into();
+        let moved = plan_move(&dir, &by_deu, &deu, &[lost], &[lost], T0);
+        assert_eq!(moved, Some(Move { off: vec![lost], to: vec![w.node_id("DEU", 0)] }));
+        let sealed_for_both = [lost, w.node_id("DEU", 0)];
+        assert_eq!(plan_move(&dir, &by_deu, &deu, &sealed_for_both, &[lost], T0), None, "it holds its own envelope");
+        let mut policy = deu.clone();
+        policy.role = Role::policy();
+        assert_eq!(plan_move(&dir, &by_deu, &policy, &[lost], &[lost], T0), None, "no record: the delivery waits");
+        // FRA listed DEU's node and revoked it: DEU's deliveries stay put.
+        let fra: StateCode = "FRA".parse().unwrap_or_else(|e| panic!("{e}"));
+        let by_fra: HashSet<_> = [(fra, lost)].into();
+        assert_eq!(plan_move(&dir, &by_fra, &deu, &[lost], &[lost], T0), None, "another state cannot move it");
     }
 
     #[test]
