@@ -9,7 +9,7 @@
 use futures::executor::block_on;
 use futures::io::Cursor;
 use hotline_net::deliver::{MAX_DELIVER_FRAME_BYTES, MAX_DELIVER_RESPONSE_FRAME_BYTES};
-use hotline_net::protocol::read_frame_bounded;
+use hotline_net::frame::read_frame_bounded;
 use hotline_net::{DeliverRequest, DeliverResponse};
 use libfuzzer_sys::fuzz_target;
 

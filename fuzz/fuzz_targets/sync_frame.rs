@@ -5,7 +5,7 @@
 
 use futures::executor::block_on;
 use futures::io::Cursor;
-use hotline_net::protocol::{SyncRequest, SyncResponse, read_frame};
+use hotline_net::sync::{SyncRequest, SyncResponse, read_frame};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

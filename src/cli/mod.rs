@@ -1,6 +1,7 @@
 //! Command-line parsing and dispatch. Each submodule holds one group of
 //! commands; they share the output and file helpers.
 
+mod backup;
 mod bench;
 mod ceremony;
 mod comcheck;
@@ -59,6 +60,11 @@ pub(crate) enum Command {
     /// The nodes of this state: revoke one.
     #[command(subcommand)]
     Node(nodes::NodeCommand),
+    /// Write an encrypted backup of this node (store, keys, configuration),
+    /// or check one (`backup verify FILE`).
+    Backup(backup::BackupArgs),
+    /// Rebuild a data directory from a backup (`--data-dir` names it).
+    Restore(backup::RestoreArgs),
     /// Publish this state's contact records.
     #[command(subcommand)]
     Record(record::RecordCommand),
@@ -117,6 +123,8 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
         Command::Admission(cmd) => ceremony::admission(cmd, data_dir, &out),
         Command::Init(args) => node::init(args, data_dir, &out),
         Command::Node(cmd) => nodes::run(cmd, data_dir, &out),
+        Command::Backup(args) => backup::backup(args, data_dir, &out),
+        Command::Restore(args) => backup::restore(args, data_dir, &out),
         Command::Record(cmd) => record::run(cmd, data_dir, &out),
         Command::Directory(cmd) => directory::run(cmd, data_dir, &out),
         Command::Daemon(args) => daemon::daemon(args, data_dir),

@@ -20,6 +20,8 @@
 //!   which covers the recipient. [`Envelope::open`] checks all of it.
 //! - [`DeliveryReceipt`] is the receiving node's signature over the message
 //!   id, the envelope hash, both node ids and the time of receipt.
+//! - [`backup`] encrypts backup files: a passphrase stretched with argon2id
+//!   keys XChaCha20-Poly1305 in the STREAM construction, chunk by chunk.
 //!
 //! ## The edges
 //! This crate is pure: no I/O, no async, no clock, no global RNG. Time comes
@@ -44,6 +46,7 @@
 // `unwrap`, `expect` or `panic!` outside tests (see the root Cargo.toml).
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod backup;
 mod envelope;
 mod prekey;
 mod receipt;

@@ -163,6 +163,7 @@ fn router(state: ApiState) -> Router {
         .route(PublishRecord::ROUTE, on::<PublishRecord>())
         .route(WithdrawRecord::ROUTE, on::<WithdrawRecord>())
         .route(RevokeNode::ROUTE, on::<RevokeNode>())
+        .route(MakeBackup::ROUTE, on::<MakeBackup>())
         .route(SubmitObject::ROUTE, on::<SubmitObject>())
         .route(SendMessage::ROUTE, on::<SendMessage>().merge(on::<ListMessages>()))
         .route(GetMessage::ROUTE, on::<GetMessage>())

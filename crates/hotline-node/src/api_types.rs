@@ -15,8 +15,8 @@ pub use states::{DeliveryState, Direction, MessageState, RecordState};
 
 use hotline_core::comcheck::{ComcheckReport, Outcome};
 use hotline_core::{
-    Address, CaseId, ComcheckTask, ContactRecord, Fields, Message, MessageId, MessageType, ObjectHash, RecordDraft,
-    Role, StateCode, Timestamp, Tlp,
+    Address, CaseId, ComcheckTask, ContactRecord, Fields, Message, MessageId, MessageType, NetworkId, ObjectHash,
+    RecordDraft, Role, StateCode, Timestamp, Tlp,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -249,6 +249,59 @@ pub struct PublishRequest {
 pub struct WithdrawRequest {
     /// Why, in a line (1 to 256 bytes).
     pub reason: String,
+}
+
+/// `POST /v1/backup`: a backup of this node, written by the daemon.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupRequest {
+    /// Where to write it: an absolute path to a file that does not exist.
+    pub out: std::path::PathBuf,
+    /// The passphrase it is encrypted under (at least
+    /// [`MIN_PASSPHRASE_BYTES`] bytes). Never logged.
+    pub passphrase: String,
+}
+
+/// The shortest passphrase a backup is written under.
+pub const MIN_PASSPHRASE_BYTES: usize = 12;
+
+impl std::fmt::Debug for BackupRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BackupRequest").field("out", &self.out).field("passphrase", &"<redacted>").finish()
+    }
+}
+
+/// A backup written or checked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupView {
+    /// The backup file.
+    pub file: std::path::PathBuf,
+    /// Its size.
+    pub bytes: u64,
+    /// The network of the node backed up.
+    pub network: NetworkId,
+    /// Its state.
+    pub state: StateCode,
+    /// When the backup was taken.
+    pub taken_at: Timestamp,
+    /// Rows of the store it holds.
+    pub rows: u64,
+    /// The files of the data directory it holds (`keys/node.key`, …).
+    pub files: Vec<String>,
+}
+
+impl BackupView {
+    /// The view of what `hotline_store::backup` wrote or read.
+    pub fn of(file: std::path::PathBuf, summary: hotline_store::backup::BackupSummary) -> BackupView {
+        BackupView {
+            file,
+            bytes: summary.bytes,
+            network: summary.info.network,
+            state: summary.info.state,
+            taken_at: summary.info.taken_at,
+            rows: summary.rows,
+            files: summary.files,
+        }
+    }
 }
 
 /// `POST /v1/nodes/{peer}/revoke`: this state revokes one of its nodes.

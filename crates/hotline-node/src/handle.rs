@@ -273,6 +273,33 @@ impl NodeHandle {
         self.ask(|reply| Command::RevokeNode { node, reason, reply }).await?
     }
 
+    /// Writes an encrypted backup of this node (store, keys, configuration)
+    /// to `request.out`, from one read transaction, off the actor: the node
+    /// goes on meanwhile.
+    pub async fn backup(
+        &self,
+        request: crate::api_types::BackupRequest,
+    ) -> Result<crate::api_types::BackupView, crate::error::BackupFailure> {
+        use crate::error::BackupFailure;
+        if !request.out.is_absolute() {
+            return Err(BackupFailure::RelativePath(request.out.display().to_string()));
+        }
+        if request.passphrase.len() < crate::api_types::MIN_PASSPHRASE_BYTES {
+            return Err(BackupFailure::WeakPassphrase(request.passphrase.len()));
+        }
+        let data_dir = self.mail.data_dir().to_path_buf();
+        let now = crate::Clock::system().now();
+        self.mail
+            .run(move |reads| {
+                let params = hotline_crypto::backup::KdfParams::DEFAULT;
+                let passphrase = zeroize::Zeroizing::new(request.passphrase.into_bytes());
+                hotline_store::backup::write_backup(reads.store(), &data_dir, &request.out, &passphrase, params, now)
+                    .map(|summary| crate::api_types::BackupView::of(request.out, summary))
+                    .map_err(BackupFailure::Write)
+            })
+            .await
+    }
+
     /// Hands the node a signed object made elsewhere (an admission signed by
     /// the stewards, a revocation). If it changes the directory it is
     /// written durably and published before this returns.

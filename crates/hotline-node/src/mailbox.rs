@@ -32,6 +32,8 @@ pub(crate) const MAX_PAGE: usize = 1000;
 #[derive(Clone, Debug)]
 pub(crate) struct MailReader {
     store: Weak<Store>,
+    /// The node's data directory (a backup reads its key files there).
+    data_dir: std::path::PathBuf,
     board: DeliveryBoard,
     /// Reads running at once; more wait their turn (see [`MAX_READS`]).
     slots: Arc<tokio::sync::Semaphore>,
@@ -43,8 +45,18 @@ pub(crate) struct MailReader {
 pub(crate) const MAX_READS: usize = 8;
 
 impl MailReader {
-    pub(crate) fn new(store: &Arc<Store>, board: DeliveryBoard) -> MailReader {
-        MailReader { store: Arc::downgrade(store), board, slots: Arc::new(tokio::sync::Semaphore::new(MAX_READS)) }
+    pub(crate) fn new(store: &Arc<Store>, data_dir: &std::path::Path, board: DeliveryBoard) -> MailReader {
+        MailReader {
+            store: Arc::downgrade(store),
+            data_dir: data_dir.to_path_buf(),
+            board,
+            slots: Arc::new(tokio::sync::Semaphore::new(MAX_READS)),
+        }
+    }
+
+    /// The node's data directory.
+    pub(crate) fn data_dir(&self) -> &std::path::Path {
+        &self.data_dir
     }
 
     /// Runs `read` on a blocking thread: redb reads are synchronous, and a
@@ -80,6 +92,11 @@ pub(crate) struct MailReads {
 impl MailReads {
     pub(crate) fn new(store: Arc<Store>, board: DeliveryBoard) -> MailReads {
         MailReads { store, board, names: Mutex::new(HashMap::new()) }
+    }
+
+    /// The store read.
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
     }
 
     /// The peer id of `node`, as text.

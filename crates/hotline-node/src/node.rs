@@ -54,7 +54,7 @@ impl Node {
         // The network signs with one copy of the node key, messaging with another.
         let node_key = hotline_core::SecretKey::from_seed(&keys.node.to_seed());
         let mail = Mail::load(&store, node_key, options.prekey_policy, options.retry)?;
-        let reader = MailReader::new(&store, mail.schedule.board());
+        let reader = MailReader::new(&store, data_dir, mail.schedule.board());
         let comchecks = Comchecks::load(&store)?;
         let now = options.clock.now();
 

@@ -50,6 +50,17 @@ pub enum StoreError {
         /// The newest version this build reads.
         supported: u32,
     },
+    /// A backup file that cannot be read, or written.
+    #[error("backup {}: {detail}", .path.display())]
+    Backup {
+        /// The backup file.
+        path: PathBuf,
+        /// The stable code of what is wrong (`wrong_passphrase`,
+        /// `tampered`, `truncated`, `malformed`, …).
+        code: &'static str,
+        /// What is wrong.
+        detail: String,
+    },
     /// The node holds no state key: it was added with `hotline node add`.
     #[error(
         "this node holds no state key ({} is absent: it was added with `hotline node add`); sign for the state on the node or machine that holds the state key",

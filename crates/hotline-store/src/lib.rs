@@ -16,7 +16,8 @@
 //! **Edges.** The directory *rules* live in `hotline-core`: this crate
 //! persists what [`hotline_core::Directory::apply`] accepted and rebuilds the
 //! directory with [`hotline_core::Directory::restore`]; it never decides
-//! what is valid. It knows nothing of the network or of message sealing. No
+//! what is valid. It knows nothing of the network or of message sealing; it
+//! uses `hotline-crypto` only to encrypt backups ([`backup`]). No
 //! redb type appears in its API: every failure is a [`StoreError`] whose
 //! message is one line a human can act on.
 //!
@@ -33,6 +34,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod backup;
 mod batch;
 mod commit;
 pub mod config;

@@ -107,6 +107,24 @@ pub(crate) enum Table {
 impl Table {
     /// How many messaging tables there are.
     pub(crate) const COUNT: usize = 15;
+    /// Every messaging table.
+    pub(crate) const ALL: [Table; Table::COUNT] = [
+        Table::Messages,
+        Table::Cases,
+        Table::Outbox,
+        Table::Receipts,
+        Table::Secrets,
+        Table::Comchecks,
+        Table::Schedules,
+        Table::Mailbox,
+        Table::Unread,
+        Table::Health,
+        Table::Replies,
+        Table::Cancelled,
+        Table::MailboxRole,
+        Table::UnreadRole,
+        Table::Withdrawn,
+    ];
 
     pub(crate) fn definition(self) -> TableDefinition<'static, &'static [u8], &'static [u8]> {
         TableDefinition::new(self.name())

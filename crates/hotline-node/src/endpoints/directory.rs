@@ -197,6 +197,36 @@ impl Endpoint for WithdrawRecord {
     }
 }
 
+/// `POST /v1/backup`: the daemon writes an encrypted backup of its node
+/// (store, keys, configuration) from one read transaction.
+#[derive(Clone, Debug)]
+pub struct MakeBackup(pub crate::api_types::BackupRequest);
+
+impl Endpoint for MakeBackup {
+    const VERB: Verb = Verb::Post;
+    const ROUTE: &'static str = "/v1/backup";
+    const CREATES: bool = true;
+    type Answer = crate::api_types::BackupView;
+    type Error = crate::error::BackupFailure;
+
+    fn uri(&self) -> String {
+        Self::ROUTE.into()
+    }
+
+    fn body(&self) -> Option<Result<Vec<u8>, serde_json::Error>> {
+        json(&self.0)
+    }
+
+    fn parse(parts: &Parts) -> Result<Self, BadRequest> {
+        parts.query(&[])?;
+        Ok(MakeBackup(parts.json()?))
+    }
+
+    async fn answer(self, node: &NodeHandle) -> Result<crate::api_types::BackupView, crate::error::BackupFailure> {
+        node.backup(self.0).await
+    }
+}
+
 /// `POST /v1/nodes/{peer}/revoke`: this state revokes one of its nodes (a
 /// revocation signed with the state key, published).
 #[derive(Clone, Debug)]

@@ -9,9 +9,11 @@
 //! never chosen call by call. Each also has a `Node` variant for the
 //! failures every operation shares.
 
+mod backup;
 mod comchecks;
 mod directory;
 mod messaging;
+pub use backup::BackupFailure;
 pub use comchecks::{AnswerError, ReportError, ScheduleError, StartError};
 pub use directory::{PublishError, RevokeError, SubmitError, WithdrawError};
 pub use messaging::{AckError, CancelError, QueryError, SendError};
