@@ -183,65 +183,53 @@ impl Snapshot<'_> {
         Ok(out)
     }
 
-    /// The envelopes of `msg` still waiting for a receipt, by recipient.
-    pub fn outbox_of(&self, msg: &MessageId) -> Result<Vec<OutboxEntry>, StoreError> {
-        const ACTION: &str = "reading the outbox";
-        let Some(table) = self.table(Table::Outbox, ACTION)? else { return Ok(Vec::new()) };
+    /// The rows of `table` keyed `msg ‖ recipient node`, for `msg`, each
+    /// decoded with `decode`: a message's outbox rows, receipts and
+    /// withdrawn deliveries all sit so.
+    fn by_recipient<T>(
+        &self,
+        which: Table,
+        msg: &MessageId,
+        action: &'static str,
+        decode: impl Fn(&[u8]) -> Result<T, String>,
+    ) -> Result<Vec<(NodeId, T)>, StoreError> {
+        let Some(table) = self.table(which, action)? else { return Ok(Vec::new()) };
         let mut out = Vec::new();
-        for row in table.range::<&[u8]>(msg.0.as_slice()..).map_err(|e| self.store.db_error(ACTION, e))? {
-            let (k, v) = row.map_err(|e| self.store.db_error(ACTION, e))?;
-            let Some((id, recipient)) = split_pair_key(k.value()) else {
-                return Err(self.store.corrupt("a key of the outbox table is malformed"));
+        for row in table.range::<&[u8]>(msg.0.as_slice()..).map_err(|e| self.store.db_error(action, e))? {
+            let (k, v) = row.map_err(|e| self.store.db_error(action, e))?;
+            let Some((id, node)) = split_pair_key(k.value()) else {
+                return Err(self.store.corrupt(format!("a key of the {} table is malformed", which.name())));
             };
             if id != msg.0 {
                 break;
             }
-            let row =
-                OutboxRow::decode(v.value()).map_err(|e| self.store.corrupt(format!("outbox row of {msg}: {e}")))?;
-            out.push(OutboxEntry { msg_id: *msg, recipient, row });
+            let value =
+                decode(v.value()).map_err(|e| self.store.corrupt(format!("{} row of {msg}: {e}", which.name())))?;
+            out.push((node, value));
         }
         Ok(out)
+    }
+
+    /// The envelopes of `msg` still waiting for a receipt, by recipient.
+    pub fn outbox_of(&self, msg: &MessageId) -> Result<Vec<OutboxEntry>, StoreError> {
+        let rows = self.by_recipient(Table::Outbox, msg, "reading the outbox", |v| {
+            OutboxRow::decode(v).map_err(|e| e.to_string())
+        })?;
+        Ok(rows.into_iter().map(|(recipient, row)| OutboxEntry { msg_id: *msg, recipient, row }).collect())
     }
 
     /// The recipient nodes of sent message `msg` whose queued delivery was
     /// withdrawn (their state revoked them), and when.
     pub fn withdrawn(&self, msg: &MessageId) -> Result<Vec<(NodeId, Timestamp)>, StoreError> {
-        const ACTION: &str = "reading withdrawn deliveries";
-        let Some(table) = self.table(Table::Withdrawn, ACTION)? else { return Ok(Vec::new()) };
-        let mut out = Vec::new();
-        for row in table.range::<&[u8]>(msg.0.as_slice()..).map_err(|e| self.store.db_error(ACTION, e))? {
-            let (k, v) = row.map_err(|e| self.store.db_error(ACTION, e))?;
-            let Some((id, node)) = split_pair_key(k.value()) else {
-                return Err(self.store.corrupt("a key of the withdrawn table is malformed"));
-            };
-            if id != msg.0 {
-                break;
-            }
-            let at: [u8; 8] =
-                v.value().try_into().map_err(|_| self.store.corrupt(format!("a withdrawal of {msg} is malformed")))?;
-            out.push((node, Timestamp(u64::from_be_bytes(at))));
-        }
-        Ok(out)
+        self.by_recipient(Table::Withdrawn, msg, "reading withdrawn deliveries", |v| {
+            let at: [u8; 8] = v.try_into().map_err(|_| "not a time".to_string())?;
+            Ok(Timestamp(u64::from_be_bytes(at)))
+        })
     }
 
     /// The receipts held for `msg`, by recipient node.
     pub fn receipts(&self, msg: &MessageId) -> Result<Vec<(NodeId, Vec<u8>)>, StoreError> {
-        const ACTION: &str = "reading receipts";
-        let Some(table) = self.table(Table::Receipts, ACTION)? else {
-            return Ok(Vec::new());
-        };
-        let mut out = Vec::new();
-        for row in table.range::<&[u8]>(msg.0.as_slice()..).map_err(|e| self.store.db_error(ACTION, e))? {
-            let (k, v) = row.map_err(|e| self.store.db_error(ACTION, e))?;
-            let Some((id, node)) = split_pair_key(k.value()) else {
-                return Err(self.store.corrupt("a key of the receipts table is malformed"));
-            };
-            if id != msg.0 {
-                break;
-            }
-            out.push((node, v.value().to_vec()));
-        }
-        Ok(out)
+        self.by_recipient(Table::Receipts, msg, "reading receipts", |v| Ok(v.to_vec()))
     }
 }
 

@@ -9,14 +9,6 @@ use crate::error::{PublishError, RevokeError, SubmitError, WithdrawError};
 pub(super) use feature::DirectoryFeature;
 use hotline_core::{RecordStatus, Role, SecretKey};
 
-/// Why this node cannot sign for its state.
-enum OwnKey {
-    /// It holds no state key (added with `hotline node add`).
-    Absent,
-    /// Its state has no admission in force naming the key it holds.
-    NotAdmitted,
-}
-
 impl Actor {
     /// The summary of the live digest (see
     /// [`DirectoryFeature::digest_and_summary`]).
@@ -37,14 +29,10 @@ impl Actor {
         reply: oneshot::Sender<Result<RecordEntry, PublishError>>,
     ) {
         let now = self.now();
-        let state_key = match self.own_state_key(now) {
+        let state_key = match self.own_state_key(now, PublishError::NoStateKey, PublishError::NotAdmitted) {
             Ok(key) => key,
-            Err(OwnKey::Absent) => {
-                let _ = reply.send(Err(PublishError::NoStateKey(self.state)));
-                return;
-            }
-            Err(OwnKey::NotAdmitted) => {
-                let _ = reply.send(Err(PublishError::NotAdmitted(self.state)));
+            Err(e) => {
+                let _ = reply.send(Err(e));
                 return;
             }
         };
@@ -97,14 +85,10 @@ impl Actor {
     ) {
         let now = self.now();
         let address = hotline_core::Address { state: self.state, role: role.clone() };
-        let state_key = match self.own_state_key(now) {
+        let state_key = match self.own_state_key(now, WithdrawError::NoStateKey, WithdrawError::NotAdmitted) {
             Ok(key) => key,
-            Err(OwnKey::Absent) => {
-                let _ = reply.send(Err(WithdrawError::NoStateKey(self.state)));
-                return;
-            }
-            Err(OwnKey::NotAdmitted) => {
-                let _ = reply.send(Err(WithdrawError::NotAdmitted(self.state)));
+            Err(e) => {
+                let _ = reply.send(Err(e));
                 return;
             }
         };
@@ -153,14 +137,10 @@ impl Actor {
     ) {
         let now = self.now();
         let peer = node.to_peer_id().to_string();
-        let state_key = match self.own_state_key(now) {
+        let state_key = match self.own_state_key(now, RevokeError::NoStateKey, RevokeError::NotAdmitted) {
             Ok(key) => key,
-            Err(OwnKey::Absent) => {
-                let _ = reply.send(Err(RevokeError::NoStateKey(self.state)));
-                return;
-            }
-            Err(OwnKey::NotAdmitted) => {
-                let _ = reply.send(Err(RevokeError::NotAdmitted(self.state)));
+            Err(e) => {
+                let _ = reply.send(Err(e));
                 return;
             }
         };
@@ -206,13 +186,19 @@ impl Actor {
     /// The state key on disk, if this node's state has an admission in
     /// force naming it: only then can it sign for its state (the directory
     /// would refuse whatever another key signs).
-    fn own_state_key(&self, now: Timestamp) -> Result<&SecretKey, OwnKey> {
-        let key = self.state_key.as_ref().ok_or(OwnKey::Absent)?;
+    /// `absent` and `not_admitted` make the operation's error of each case.
+    fn own_state_key<E>(
+        &self,
+        now: Timestamp,
+        absent: impl FnOnce(StateCode) -> E,
+        not_admitted: impl FnOnce(StateCode) -> E,
+    ) -> Result<&SecretKey, E> {
+        let key = self.state_key.as_ref().ok_or_else(|| absent(self.state))?;
         let dir = &self.directory.dir;
         if dir.is_admitted(self.state, now) && dir.admission_of_key(&key.public()) == Some(self.state) {
             Ok(key)
         } else {
-            Err(OwnKey::NotAdmitted)
+            Err(not_admitted(self.state))
         }
     }
 
