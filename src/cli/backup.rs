@@ -115,9 +115,10 @@ pub(super) fn backup(args: BackupArgs, data_dir: &Path, out: &Out) -> Result<()>
 
 pub(super) fn restore(args: RestoreArgs, data_dir: &Path, out: &Out) -> Result<()> {
     let passphrase = args.passphrase.read()?;
-    // Checked whole before anything on disk is touched.
-    verify_backup(&args.file, passphrase.as_bytes())?;
-    let occupied = std::fs::read_dir(data_dir).is_ok_and(|mut e| e.next().is_some());
+    let occupied = match std::fs::read_dir(data_dir) {
+        Err(e) => e.kind() != std::io::ErrorKind::NotFound,
+        Ok(mut entries) => entries.next().is_some(),
+    };
     let mut moved = None;
     if occupied {
         if !args.force {
@@ -126,18 +127,27 @@ pub(super) fn restore(args: RestoreArgs, data_dir: &Path, out: &Out) -> Result<(
                 data_dir.display()
             );
         }
-        if hotline_node::Client::for_data_dir(data_dir).socket().exists()
-            && runtime()?
-                .block_on(hotline_node::Client::for_data_dir(data_dir).call(hotline_node::endpoints::GetStatus))
-                .is_ok()
-        {
+        // A daemon holds its store open: opening it says whether one runs,
+        // however it answers on its socket.
+        if let Err(hotline_store::StoreError::Locked { .. }) = hotline_store::Store::open(data_dir) {
             bail!("a daemon runs on {}: stop it before restoring over it", data_dir.display());
         }
         let aside = PathBuf::from(format!("{}.before-restore-{}", data_dir.display(), now().0));
         std::fs::rename(data_dir, &aside).with_context(|| format!("cannot move {} aside", data_dir.display()))?;
         moved = Some(aside);
     }
-    let summary = restore_backup(&args.file, passphrase.as_bytes(), data_dir)?;
+    // All or nothing: on failure the directory moved aside comes back.
+    let summary = match restore_backup(&args.file, passphrase.as_bytes(), data_dir) {
+        Ok(summary) => summary,
+        Err(e) => {
+            if let Some(aside) = &moved
+                && let Err(back) = std::fs::rename(aside, data_dir)
+            {
+                bail!("{e}; and the directory moved aside could not be put back ({back}): it is {}", aside.display());
+            }
+            return Err(e.into());
+        }
+    };
     let view = BackupView::of(args.file, summary);
     out.emit(&serde_json::json!({ "restored": &view, "data_dir": data_dir, "moved_aside": moved }), || {
         let mut text = format!("Restored into {}.\n{}", data_dir.display(), describe(&view));

@@ -193,7 +193,7 @@ pub(super) fn delivery_line(d: &DeliveryView) -> String {
     } else if d.status == DeliveryState::Cancelled {
         format!("node {}: cancelled by the sender before a receipt came", d.node)
     } else if d.status == DeliveryState::Withdrawn {
-        format!("node {}: withdrawn, its state revoked it; the message went to the state's other nodes", d.node)
+        format!("node {}: withdrawn, its state no longer lists it; the message went to the nodes it lists now", d.node)
     } else {
         let attempts = match d.attempts {
             0 => "no attempt yet".to_string(),

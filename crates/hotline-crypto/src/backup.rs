@@ -101,12 +101,14 @@ impl KdfParams {
     /// What backups are written with: 64 MiB, 3 passes, 1 lane (RFC 9106's
     /// second recommended option, for memory-constrained machines).
     pub const DEFAULT: KdfParams = KdfParams { memory_kib: 64 * 1024, passes: 3, lanes: 1 };
-    /// The most memory a header may ask for: 1 GiB.
-    pub const MAX_MEMORY_KIB: u32 = 1024 * 1024;
+    /// The most memory a header may ask for: 256 MiB, four times what
+    /// backups are written with (a crafted header must not exhaust a small
+    /// machine's memory before anything is authenticated).
+    pub const MAX_MEMORY_KIB: u32 = 256 * 1024;
     /// The most passes a header may ask for.
-    pub const MAX_PASSES: u32 = 64;
+    pub const MAX_PASSES: u32 = 8;
     /// The most lanes a header may ask for.
-    pub const MAX_LANES: u32 = 16;
+    pub const MAX_LANES: u32 = 4;
 
     fn check(&self) -> Result<argon2::Params, BackupError> {
         if self.memory_kib > Self::MAX_MEMORY_KIB || self.passes > Self::MAX_PASSES || self.lanes > Self::MAX_LANES {

@@ -15,7 +15,7 @@ use crate::api_types::{
 };
 use crate::error::{NodeError, QueryError};
 use crate::outbox::DeliveryBoard;
-use hotline_core::{CaseId, Message, MessageId, NodeId, Timestamp};
+use hotline_core::{CaseId, Message, MessageId, NodeId};
 use hotline_crypto::DeliveryReceipt;
 use hotline_store::{Cursor, Mailbox, MessageRow, Snapshot, Store};
 use std::collections::{HashMap, HashSet};
@@ -313,9 +313,17 @@ impl MailReads {
                 let waiting: HashMap<NodeId, hotline_store::OutboxRow> =
                     snap.outbox_of(&id)?.into_iter().map(|e| (e.recipient, e.row)).collect();
                 let cancelled = snap.cancelled_at(&id)?.is_some();
-                let withdrawn: HashMap<NodeId, Timestamp> = snap.withdrawn(&id)?.into_iter().collect();
-                let deliveries: Vec<DeliveryView> = s
-                    .recipients
+                let withdrawn = snap.withdrawn(&id)?;
+                // The nodes it went to: those sealed for when it was sent,
+                // and those a withdrawal moved it to since.
+                let mut recipients = s.recipients.clone();
+                for node in withdrawn.iter().flat_map(|(_, w)| &w.to) {
+                    if !recipients.contains(node) {
+                        recipients.push(*node);
+                    }
+                }
+                let withdrawn: HashSet<NodeId> = withdrawn.into_iter().map(|(node, _)| node).collect();
+                let deliveries: Vec<DeliveryView> = recipients
                     .iter()
                     .map(|node| match waiting.get(node) {
                         Some(row) => match self.board.get(&(id, *node)) {
@@ -324,7 +332,7 @@ impl MailReads {
                         },
                         _ if receipts.contains_key(node) => delivered_view(self.name(node), receipts.get(node)),
                         // Taken off the node, or withdrawn by the sender, before its receipt came.
-                        None if withdrawn.contains_key(node) => withdrawn_view(self.name(node)),
+                        None if withdrawn.contains(node) => withdrawn_view(self.name(node)),
                         None if cancelled => cancelled_view(self.name(node)),
                         None => delivered_view(self.name(node), None),
                     })
@@ -418,14 +426,15 @@ fn cancelled_view(node: String) -> DeliveryView {
     }
 }
 
-/// A delivery taken off a node its state revoked before a receipt came.
+/// A delivery taken off a node its state no longer lists (revoked, or left
+/// out of its record) before a receipt came.
 fn withdrawn_view(node: String) -> DeliveryView {
     DeliveryView {
         node,
         status: DeliveryState::Withdrawn,
         old_state: crate::api_types::old_name(DeliveryState::Withdrawn),
         attempts: 0,
-        last_error: Some("its state revoked this node; the message went to the state's other nodes".into()),
+        last_error: Some("its state no longer lists this node; the message went to the nodes it lists now".into()),
         received_at: None,
         receipt: None,
     }

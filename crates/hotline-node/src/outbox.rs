@@ -181,9 +181,9 @@ impl Schedule {
         self.pending.range((*msg, NodeId([0; 32]))..=(*msg, NodeId([0xff; 32]))).next().is_some()
     }
 
-    /// The deliveries waiting for one of `nodes`, not in flight.
-    pub(crate) fn keys_to(&self, nodes: &std::collections::HashSet<NodeId>) -> Vec<DeliveryKey> {
-        self.pending.iter().filter(|(k, p)| !p.in_flight && nodes.contains(&k.1)).map(|(k, _)| *k).collect()
+    /// The deliveries waiting, not in flight.
+    pub(crate) fn keys_idle(&self) -> Vec<DeliveryKey> {
+        self.pending.iter().filter(|(_, p)| !p.in_flight).map(|(k, _)| *k).collect()
     }
 
     /// The deliveries of `msg` still waiting.

@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The files of a data directory a backup carries, besides the store.
 pub const FILES: [&str; 3] = ["keys/state.key", "keys/node.key", "node.toml"];
@@ -98,6 +98,13 @@ pub fn write_backup(
     let mut nonce = [0u8; NONCE_BYTES];
     getrandom::fill(&mut salt).map_err(|e| StoreError::Random(e.to_string()))?;
     getrandom::fill(&mut nonce).map_err(|e| StoreError::Random(e.to_string()))?;
+    // Never into the data directory itself: the file would be backed up
+    // in itself, or take the place of a key file the node needs.
+    let parent = fs::canonicalize(fsutil::parent_dir(out)).map_err(|e| StoreError::io("find", out, e))?;
+    let data = fs::canonicalize(data_dir).map_err(|e| StoreError::io("find", data_dir, e))?;
+    if parent.starts_with(&data) {
+        return Err(malformed(out, "it would be inside the node's data directory; write it elsewhere"));
+    }
     let sealer =
         BackupSealer::new(passphrase, BackupHeader { params, salt, nonce }).map_err(|e| backup_error(out, e))?;
     let file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(out).map_err(|e| match e.kind() {
@@ -135,12 +142,16 @@ fn write_all(
     for name in FILES {
         let path = data_dir.join(name);
         match fs::read(&path) {
+            Ok(bytes) if bytes.len() > MAX_FILE_BYTES => {
+                return Err(malformed(out, format!("{} is larger than a backup may hold", path.display())));
+            }
             Ok(bytes) => {
                 w.record(&[&[TAG_FILE, name.len() as u8], name.as_bytes(), &len32(&bytes), &bytes])?;
                 files.push(name.to_string());
             }
-            // A node added with `node add` has no state key.
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            // A node added with `node add` has no state key; every node
+            // has the other two.
+            Err(e) if e.kind() == io::ErrorKind::NotFound && name == "keys/state.key" => {}
             Err(e) => return Err(StoreError::io("read", &path, e)),
         }
     }
@@ -195,6 +206,9 @@ struct ChunkWriter<'p> {
 
 impl ChunkWriter<'_> {
     fn row(&mut self, table: &str, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+        if key.len() > MAX_KEY_BYTES || value.len() > MAX_VALUE_BYTES {
+            return Err(malformed(self.path, format!("a row of {table} is larger than a backup may hold")));
+        }
         self.record(&[&[TAG_ROW, table.len() as u8], table.as_bytes(), &len32(key), key, &len32(value), value])
     }
 
@@ -235,6 +249,7 @@ impl ChunkWriter<'_> {
         self.put(1, &sealed)?;
         let file = self.file.into_inner().map_err(|e| StoreError::io("write", self.path, e.into_error()))?;
         file.sync_all().map_err(|e| StoreError::io("sync", self.path, e))?;
+        fsutil::sync_dir(fsutil::parent_dir(self.path))?;
         Ok(file.metadata().map_err(|e| StoreError::io("read", self.path, e))?.len())
     }
 }
@@ -433,28 +448,56 @@ fn known_table(name: &str) -> bool {
 }
 
 /// Rebuilds a data directory from the backup at `path` into `data_dir`,
-/// which must not exist or be empty. The store is written to a temporary
-/// file and renamed into place once whole; then it is opened, as the
-/// daemon would, to check it.
+/// which must not exist, or be an empty directory.
+///
+/// All or nothing: the backup is read once, into a staging directory
+/// beside `data_dir`, which is checked as the daemon would open it (meta,
+/// schema, charter, and the network and state the backup names) and only
+/// then renamed into place. On any failure the staging directory is
+/// removed and `data_dir` is as it was.
 pub fn restore_backup(path: &Path, passphrase: &[u8], data_dir: &Path) -> Result<BackupSummary, StoreError> {
-    // Checked whole first: a wrong passphrase or a damaged file leaves
-    // nothing behind.
-    verify_backup(path, passphrase)?;
-    if fs::read_dir(data_dir).is_ok_and(|mut entries| entries.next().is_some()) {
+    let free = match fs::read_dir(data_dir) {
+        Err(e) => e.kind() == io::ErrorKind::NotFound,
+        Ok(mut entries) => entries.next().is_none(),
+    };
+    // Occupied, or unreadable: never taken for empty.
+    if !free {
         return Err(StoreError::AlreadyExists { path: data_dir.into() });
     }
-    fsutil::create_private_dir(&data_dir.join("keys"))?;
-    for dir in [data_dir.to_path_buf(), data_dir.join("keys")] {
-        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).map_err(|e| StoreError::io("protect", &dir, e))?;
+    let parent = fsutil::parent_dir(data_dir);
+    let name = data_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "data".into());
+    let staging = parent.join(format!(".{name}.restoring-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&staging);
+    let result = restore_into(path, passphrase, &staging);
+    let result = result.and_then(|summary| {
+        // An empty directory in the way is replaced; anything else was
+        // refused above, and `rename` will not replace a non-empty one.
+        let _ = fs::remove_dir(data_dir);
+        fs::rename(&staging, data_dir).map_err(|e| StoreError::io("move the restored directory to", data_dir, e))?;
+        fsutil::sync_dir(parent)?;
+        Ok(summary)
+    });
+    if result.is_err() {
+        let _ = fs::remove_dir_all(&staging);
     }
-    let tmp: PathBuf = data_dir.join(format!("{DB_FILE}.restoring"));
-    let db = redb::Database::create(&tmp).map_err(|e| crate::error::from_redb(&tmp, "restoring the store", e))?;
-    fs::set_permissions(&tmp, fs::Permissions::from_mode(0o600)).map_err(|e| StoreError::io("protect", &tmp, e))?;
-    let redb_error = |e: redb::Error| crate::error::from_redb(&tmp, "restoring the store", e);
+    result
+}
+
+fn restore_into(path: &Path, passphrase: &[u8], dir: &Path) -> Result<BackupSummary, StoreError> {
+    fsutil::create_private_dir(&dir.join("keys"))?;
+    for d in [dir.to_path_buf(), dir.join("keys")] {
+        fs::set_permissions(&d, fs::Permissions::from_mode(0o700)).map_err(|e| StoreError::io("protect", &d, e))?;
+    }
+    let db_path = dir.join(DB_FILE);
+    let db =
+        redb::Database::create(&db_path).map_err(|e| crate::error::from_redb(&db_path, "restoring the store", e))?;
+    fs::set_permissions(&db_path, fs::Permissions::from_mode(0o600))
+        .map_err(|e| StoreError::io("protect", &db_path, e))?;
+    let redb_error = |e: redb::Error| crate::error::from_redb(&db_path, "restoring the store", e);
     let txn = db.begin_write().map_err(|e| redb_error(e.into()))?;
     let summary = read_backup(path, passphrase, |item| match item {
         Item::File { name, bytes } => {
-            let target = data_dir.join(name);
+            let target = dir.join(name);
             let mut file = OpenOptions::new()
                 .write(true)
                 .create_new(true)
@@ -474,13 +517,16 @@ pub fn restore_backup(path: &Path, passphrase: &[u8], data_dir: &Path) -> Result
             t.insert(key, value).map(|_| ()).map_err(|e| redb_error(e.into()))
         }
     })?;
+    if !summary.files.iter().any(|f| f == "keys/node.key") {
+        return Err(malformed(path, "it holds no node key"));
+    }
     txn.commit().map_err(|e| redb_error(e.into()))?;
     drop(db);
-    File::open(&tmp).and_then(|f| f.sync_all()).map_err(|e| StoreError::io("sync", &tmp, e))?;
-    fs::rename(&tmp, data_dir.join(DB_FILE)).map_err(|e| StoreError::io("rename", &tmp, e))?;
-    fsutil::sync_dir(data_dir)?;
+    File::open(&db_path).and_then(|f| f.sync_all()).map_err(|e| StoreError::io("sync", &db_path, e))?;
+    fsutil::sync_dir(&dir.join("keys"))?;
+    fsutil::sync_dir(dir)?;
     // The store a daemon would open: meta, schema, charter.
-    let store = Store::open(data_dir)?;
+    let store = Store::open(dir)?;
     if store.network_id() != summary.info.network || store.state() != summary.info.state {
         return Err(malformed(path, "its store belongs to another network or state than it says"));
     }
@@ -493,6 +539,7 @@ mod tests {
     use crate::{NodeKeys, WriteBatch};
     use hotline_core::MessageId;
     use hotline_core::testkit::World;
+    use std::path::PathBuf;
 
     const FAST: KdfParams = KdfParams { memory_kib: 64, passes: 1, lanes: 1 };
 
@@ -540,6 +587,11 @@ mod tests {
         drop(store);
         // Never over an existing data directory.
         assert!(matches!(restore_backup(&out, b"pass", &restored), Err(StoreError::AlreadyExists { .. })));
+        // Never inside the data directory.
+        let store2 = Store::open(&restored).unwrap();
+        let err = write_backup(&store2, &restored, &restored.join("keys/x.backup"), b"pass", FAST, Timestamp(1));
+        assert!(err.unwrap_err().to_string().contains("inside the node's data directory"));
+        drop(store2);
         // A second backup to the same file is refused.
         let store = Store::open(&data).unwrap();
         assert_eq!(code(write_backup(&store, &data, &out, b"pass", FAST, Timestamp(1)).unwrap_err()), "malformed");

@@ -55,6 +55,6 @@ pub use config::{LogFormat, NodeConfig};
 pub use error::StoreError;
 pub use keyfile::NodeKeys;
 pub use mailbox::{BadCursor, Cursor, Mailbox, Page};
-pub use messages::{MessageRow, OutboxEntry, OutboxRow, PREKEY_RING, ReceivedRow, SentRow};
+pub use messages::{MessageRow, OutboxEntry, OutboxRow, PREKEY_RING, ReceivedRow, SentRow, Withdrawal};
 pub use schema::SCHEMA_VERSION;
 pub use store::{DB_FILE, HistoryEntry, Snapshot, Store};

@@ -132,6 +132,39 @@ pub struct OutboxEntry {
     pub row: OutboxRow,
 }
 
+/// A queued delivery taken off a node its state no longer lists: when, and
+/// the nodes the message went to instead. Stored as `at (u64 BE) ‖ node
+/// ids (32 bytes each)`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Withdrawal {
+    /// When.
+    pub at: Timestamp,
+    /// The nodes the message was sealed for instead.
+    pub to: Vec<NodeId>,
+}
+
+impl Withdrawal {
+    /// The most nodes one withdrawal names: a record lists at most this many.
+    pub const MAX_NODES: usize = hotline_core::limits::MAX_NODES_PER_RECORD;
+
+    fn encode(&self) -> Vec<u8> {
+        let mut out = self.at.0.to_be_bytes().to_vec();
+        for node in self.to.iter().take(Self::MAX_NODES) {
+            out.extend_from_slice(&node.0);
+        }
+        out
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Withdrawal, String> {
+        let (at, nodes) = bytes.split_first_chunk::<8>().ok_or("shorter than a time")?;
+        if nodes.len() % 32 != 0 || nodes.len() / 32 > Self::MAX_NODES {
+            return Err(format!("{} bytes of node ids", nodes.len()));
+        }
+        let to = nodes.chunks_exact(32).filter_map(|c| c.try_into().ok().map(NodeId)).collect();
+        Ok(Withdrawal { at: Timestamp(u64::from_be_bytes(*at)), to })
+    }
+}
+
 fn pair_key(first: &[u8; 16], node: &NodeId) -> Vec<u8> {
     let mut key = Vec::with_capacity(48);
     key.extend_from_slice(first);
@@ -219,12 +252,10 @@ impl Snapshot<'_> {
     }
 
     /// The recipient nodes of sent message `msg` whose queued delivery was
-    /// withdrawn (their state revoked them), and when.
-    pub fn withdrawn(&self, msg: &MessageId) -> Result<Vec<(NodeId, Timestamp)>, StoreError> {
-        self.by_recipient(Table::Withdrawn, msg, "reading withdrawn deliveries", |v| {
-            let at: [u8; 8] = v.try_into().map_err(|_| "not a time".to_string())?;
-            Ok(Timestamp(u64::from_be_bytes(at)))
-        })
+    /// withdrawn (their state no longer lists them), with when and where
+    /// the message went instead.
+    pub fn withdrawn(&self, msg: &MessageId) -> Result<Vec<(NodeId, Withdrawal)>, StoreError> {
+        self.by_recipient(Table::Withdrawn, msg, "reading withdrawn deliveries", Withdrawal::decode)
     }
 
     /// The receipts held for `msg`, by recipient node.
@@ -264,13 +295,14 @@ impl WriteBatch {
         self.ops.push(Op::Put { table: Table::Cancelled, key: msg.0.to_vec(), value: at.0.to_be_bytes().to_vec() });
     }
 
-    /// Takes the queued delivery of `msg` off `recipient`, whose state
-    /// revoked it, at `at` (delete its outbox row in the same batch).
-    pub fn withdraw_delivery(&mut self, msg: MessageId, recipient: &NodeId, at: Timestamp) {
+    /// Takes the queued delivery of `msg` off `recipient`, which its state
+    /// no longer lists, at `withdrawal.at`, for the nodes `withdrawal.to`
+    /// (delete its outbox row and add theirs in the same batch).
+    pub fn withdraw_delivery(&mut self, msg: MessageId, recipient: &NodeId, withdrawal: &Withdrawal) {
         self.ops.push(Op::Put {
             table: Table::Withdrawn,
             key: pair_key(&msg.0, recipient),
-            value: at.0.to_be_bytes().to_vec(),
+            value: withdrawal.encode(),
         });
     }
 

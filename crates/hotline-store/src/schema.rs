@@ -27,7 +27,7 @@
 //! | `cancelled`| msg_id (16 bytes)            | when the sender cancelled the message's queued deliveries (u64 BE) |
 //! | `mailbox_role` | role ‖ 0 ‖ direction ‖ at (u64 BE) ‖ msg_id | empty: `mailbox` by the point of contact's role (received: the role written to; sent: the role written from) |
 //! | `unread_role`  | role ‖ 0 ‖ at (u64 BE) ‖ msg_id | empty: `unread` by the role written to |
-//! | `withdrawn` | msg_id ‖ recipient node (32) | when a queued delivery was taken off that node because its state revoked it (u64 BE); the message went to the state's other nodes |
+//! | `withdrawn` | msg_id ‖ recipient node (32) | [`crate::Withdrawal`]: a queued delivery taken off a node its state no longer lists (revoked or left out of its record), when (u64 BE), and the nodes the message went to instead (32 bytes each) |
 //!
 //! Rows are encoded with `hotline_core::encoding` behind a one-byte row
 //! format, so a row can change shape without a new schema version, and every

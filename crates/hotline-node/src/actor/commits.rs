@@ -32,7 +32,7 @@ pub(super) enum After {
     /// Deliveries to revoked nodes were moved to their states' other nodes
     /// (`actor::messaging::revoked`): schedule the new ones, or on failure
     /// put the old ones back.
-    Moved { taken: Vec<(crate::outbox::DeliveryKey, Timestamp)>, added: Vec<crate::outbox::DeliveryKey>, at: Timestamp },
+    Moved { moved: Vec<crate::outbox::DeliveryKey>, added: Vec<crate::outbox::DeliveryKey>, at: Timestamp },
     /// A receipt is durable and the envelope left the outbox.
     Receipted { key: crate::outbox::DeliveryKey },
     /// A communication check and its challenges are durable: schedule the
@@ -338,18 +338,23 @@ impl Actor {
                     }
                 }
             },
-            After::Cancelled { keys, reply } => match result {
-                Ok(()) => {
-                    for key in &keys {
-                        self.mail.schedule.remove(key);
+            After::Cancelled { keys, reply } => {
+                for (msg, _) in &keys {
+                    self.mail.cancelling.remove(msg);
+                }
+                match result {
+                    Ok(()) => {
+                        for key in &keys {
+                            self.mail.schedule.remove(key);
+                        }
+                        let _ = reply.send(Ok(()));
                     }
-                    let _ = reply.send(Ok(()));
+                    Err(e) => {
+                        let _ = reply.send(Err(NodeError::StoreFailed(e).into()));
+                    }
                 }
-                Err(e) => {
-                    let _ = reply.send(Err(NodeError::StoreFailed(e).into()));
-                }
-            },
-            After::Moved { taken, added, at } => self.on_moved(result, taken, added, at),
+            }
+            After::Moved { moved, added, at } => self.on_moved(result, moved, added, at),
             After::Receipted { key } => match result {
                 Ok(()) => self.on_receipted(key),
                 Err(e) => {

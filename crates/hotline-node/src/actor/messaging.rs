@@ -83,6 +83,12 @@ pub(crate) struct Mail {
     pub received: HashMap<MessageId, ReceivedIndex>,
     /// Messages written here whose write is in flight ([`Actor::is_sent`]).
     pub sent: HashSet<MessageId>,
+    /// Messages whose deliveries are being moved off a node its state no
+    /// longer lists, until that write is durable (`messaging::revoked`).
+    pub moving: HashSet<MessageId>,
+    /// Messages whose queued deliveries are being cancelled, until that
+    /// write is durable: a move leaves them alone.
+    pub cancelling: HashSet<MessageId>,
     pub rejections: BTreeMap<String, u64>,
     pub waiters: HashMap<MessageId, Vec<oneshot::Sender<()>>>,
     /// Duplicates of received messages whose first copy's write is still
@@ -146,6 +152,8 @@ impl Mail {
             retry,
             received: HashMap::new(),
             sent: HashSet::new(),
+            moving: HashSet::new(),
+            cancelling: HashSet::new(),
             rejections: BTreeMap::new(),
             waiters: HashMap::new(),
             duplicates: HashMap::new(),

@@ -78,8 +78,9 @@ words! {
         Delivered => "delivered",
         /// Withdrawn by the sender before a receipt came.
         Cancelled => "cancelled",
-        /// Taken off this node before a receipt came, because its state
-        /// revoked it; the message went to the state's other nodes.
+        /// Taken off this node before a receipt came, because its state no
+        /// longer lists it (revoked it, or left it out of its record); the
+        /// message went to the nodes the record lists now.
         Withdrawn => "withdrawn",
     }
 }

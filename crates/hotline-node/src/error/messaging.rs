@@ -195,6 +195,12 @@ pub enum CancelError {
     /// Every delivery of the message was receipted (or cancelled) already.
     #[error("message {0} has no delivery waiting: every recipient node receipted it, or it was cancelled before")]
     NothingQueued(MessageId),
+    /// A delivery of the message is moving to another node of the
+    /// recipient's state right now (a write of a moment); ask again.
+    #[error(
+        "a delivery of message {0} is moving to another node of its recipient's state right now; try again in a moment"
+    )]
+    Moving(MessageId),
     /// The node failed.
     #[error(transparent)]
     Node(#[from] NodeError),
@@ -206,6 +212,7 @@ impl CancelError {
         match self {
             CancelError::NotSent(_) => "not_found",
             CancelError::NothingQueued(_) => "nothing_queued",
+            CancelError::Moving(_) => "moving",
             CancelError::Node(e) => e.code(),
         }
     }
@@ -215,6 +222,7 @@ impl CancelError {
         match self {
             CancelError::NotSent(_) => Kind::NotFound,
             CancelError::NothingQueued(_) => Kind::BadInput,
+            CancelError::Moving(_) => Kind::Conflict,
             CancelError::Node(e) => e.kind(),
         }
     }

@@ -84,6 +84,26 @@ async fn a_revoked_node_is_cut_off_by_every_member_and_only_its_state_can_revoke
 /// which stores it once. (Without the move, it would wait for ever.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_queued_for_a_revoked_node_goes_to_the_states_other_node_once() {
+    queued_delivery_moves(Leave::Revoke).await;
+}
+
+/// The same when FRA simply replaces the lost node in its record, without
+/// revoking it (or republishes after revoking it, as `node revoke` advises,
+/// which makes the revocation no longer count).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_queued_for_a_node_its_state_no_longer_lists_goes_to_the_node_listed_now() {
+    queued_delivery_moves(Leave::Replace).await;
+}
+
+/// How FRA leaves its lost node.
+enum Leave {
+    /// Lists its other node too, and revokes the lost one.
+    Revoke,
+    /// Lists its other node instead of the lost one.
+    Replace,
+}
+
+async fn queued_delivery_moves(leave: Leave) {
     use hotline_node::api_types::{DeliveryState, MessageQuery, MessageState};
     let net = TestNet::new("moved deliveries");
     let fra = net.prepare("fra", "FRA", true);
@@ -111,11 +131,18 @@ async fn a_message_queued_for_a_revoked_node_goes_to_the_states_other_node_once(
     let queued_for: Vec<&str> = sent.deliveries.iter().map(|d| d.node.as_str()).collect();
     assert_eq!(queued_for, [second.as_str()]);
 
-    // FRA lists its first node as well, and revokes the lost one.
-    let mut both = draft("technical", fra.node, "CERT-FR");
-    both.nodes.push(fra2.node);
-    a.publish_record(both, None).await.unwrap_or_else(|e| panic!("{e}"));
-    a.revoke_node(fra2.node, "server lost".into()).await.unwrap_or_else(|e| panic!("{e}"));
+    match leave {
+        Leave::Revoke => {
+            let mut both = draft("technical", fra.node, "CERT-FR");
+            both.nodes.push(fra2.node);
+            a.publish_record(both, None).await.unwrap_or_else(|e| panic!("{e}"));
+            a.revoke_node(fra2.node, "server lost".into()).await.unwrap_or_else(|e| panic!("{e}"));
+        }
+        Leave::Replace => {
+            let first_only = draft("technical", fra.node, "CERT-FR");
+            a.publish_record(first_only, None).await.unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
 
     let view = poll_until("DEU's message to reach FRA's first node", || async {
         let view = b.message(sent.msg_id, false).await.ok()?;

@@ -345,7 +345,7 @@ impl Actor {
                 warn!(%peer, error = %e, "cannot unblock a node");
             }
         }
-        self.move_off_revoked();
+        self.move_off_unlisted();
         let Some(joined) = self.directory.refresh_members(now) else { return };
         let set: BTreeSet<PeerId> = self.directory.members.keys().copied().collect();
         debug!(members = set.len(), "member set changed");

@@ -6,7 +6,6 @@
 use crate::api_types::SendRequest;
 use crate::error::SendError;
 use hotline_core::{Address, Directory, Message, MessageId, NodeId, RecordStatus, Role, StateCode, Timestamp, Tlp};
-use std::collections::HashSet;
 
 /// What a send request is checked against.
 pub(crate) struct SendContext<'a> {
@@ -125,34 +124,37 @@ pub(crate) fn check_send(ctx: &SendContext<'_>, request: &SendRequest, parent: &
     Ok(Decision { recipients, from_role, tlp })
 }
 
-/// Deliveries of one message taken off revoked nodes, and the nodes it is
-/// sealed for instead.
+/// Deliveries of one message taken off nodes their state no longer lists,
+/// and the nodes it is sealed for instead.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Move {
-    /// The revoked nodes whose queued deliveries are withdrawn.
+    /// The nodes whose queued deliveries are withdrawn.
     pub off: Vec<NodeId>,
     /// The nodes the message goes to instead.
     pub to: Vec<NodeId>,
 }
 
-/// What becomes of a message to `to` still queued for `queued` nodes, when
-/// `revoked` lists the nodes revoked (by the state that revoked each).
+/// What becomes of a message to `to` still queued for the `queued` nodes,
+/// when `recipients` are all the nodes it was sealed for so far.
 ///
-/// Only the addressee's own state can take a delivery off one of its nodes
-/// (a state may list, and so revoke, any node id). The message goes to the
-/// nodes the addressee's record in force lists now that are members and
-/// not already among `recipients` (each holds its own envelope). `None`
-/// when nothing moves, for instance while the record lists no other member
-/// node: the delivery then waits, and moves once the state lists one.
+/// A queued node that is no longer a member *for the addressee's state*
+/// (its state revoked it, or left it out of its records) will never take
+/// the message: its delivery moves. Only the addressee's own state decides
+/// that, with its own signed records and revocations; another state's
+/// revocation or listing of the node changes nothing (a state may list,
+/// and so revoke, any node id). The message goes to the nodes the
+/// addressee's record in force lists now that are members and not already
+/// among `recipients` (each holds its own envelope). `None` when nothing
+/// moves, for instance while the record lists no other member node: the
+/// delivery then waits, and moves once the state lists one.
 pub(crate) fn plan_move(
     dir: &Directory,
-    revoked: &HashSet<(StateCode, NodeId)>,
     to: &Address,
     recipients: &[NodeId],
     queued: &[NodeId],
     now: Timestamp,
 ) -> Option<Move> {
-    let off: Vec<NodeId> = queued.iter().filter(|n| revoked.contains(&(to.state, **n))).copied().collect();
+    let off: Vec<NodeId> = queued.iter().filter(|n| !dir.is_member_of(to.state, n, now)).copied().collect();
     if off.is_empty() {
         return None;
     }
@@ -242,21 +244,27 @@ mod tests {
     #[test]
     fn a_delivery_off_a_revoked_node_goes_to_the_member_nodes_not_yet_sealed_for() {
         let w = World::default();
-        let dir = directory(&w);
+        let mut dir = directory(&w);
         let deu = to("DEU").to;
+        // A node DEU no longer lists (or never did): its delivery moves.
         let lost = w.node_id("DEU", 5);
-        let by_deu: HashSet<_> = [(deu.state, lost)].into();
-        let moved = plan_move(&dir, &by_deu, &deu, &[lost], &[lost], T0);
+        let moved = plan_move(&dir, &deu, &[lost], &[lost], T0);
         assert_eq!(moved, Some(Move { off: vec![lost], to: vec![w.node_id("DEU", 0)] }));
         let sealed_for_both = [lost, w.node_id("DEU", 0)];
-        assert_eq!(plan_move(&dir, &by_deu, &deu, &sealed_for_both, &[lost], T0), None, "it holds its own envelope");
+        assert_eq!(plan_move(&dir, &deu, &sealed_for_both, &[lost], T0), None, "it holds its own envelope");
         let mut policy = deu.clone();
         policy.role = Role::policy();
-        assert_eq!(plan_move(&dir, &by_deu, &policy, &[lost], &[lost], T0), None, "no record: the delivery waits");
-        // FRA listed DEU's node and revoked it: DEU's deliveries stay put.
-        let fra: StateCode = "FRA".parse().unwrap_or_else(|e| panic!("{e}"));
-        let by_fra: HashSet<_> = [(fra, lost)].into();
-        assert_eq!(plan_move(&dir, &by_fra, &deu, &[lost], &[lost], T0), None, "another state cannot move it");
+        assert_eq!(plan_move(&dir, &policy, &[lost], &[lost], T0), None, "no record: the delivery waits");
+        // A node DEU lists stays, even once FRA lists it and revokes it.
+        let listed = w.node_id("DEU", 0);
+        assert_eq!(plan_move(&dir, &deu, &[listed], &[listed], T0), None);
+        let mut fra_lists_it = w.record("FRA", "technical", 1, 2).record.clone();
+        fra_lists_it.nodes.push(listed);
+        let fra_record = hotline_core::SignedRecord::sign(fra_lists_it, &w.state_key("FRA", 1), &w.net).obj();
+        assert!(matches!(dir.apply(fra_record, T0), Ok(Outcome::Applied(_))));
+        let revocation = w.revoke_node_id("FRA", 1, listed, "not ours").obj();
+        assert!(matches!(dir.apply(revocation, T0), Ok(Outcome::Applied(_))));
+        assert_eq!(plan_move(&dir, &deu, &[listed], &[listed], T0), None, "another state cannot move it");
     }
 
     #[test]

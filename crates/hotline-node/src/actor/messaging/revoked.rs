@@ -1,37 +1,50 @@
-//! Deliveries queued for a node its state revoked: taken off it and given
-//! to the state's other nodes, so that a revocation loses no message.
+//! Deliveries queued for a node its state no longer lists (it revoked the
+//! node, or left it out of its records): taken off it and given to the
+//! nodes the record lists now, so that neither loses a message.
 //!
-//! A revoked node can no longer receive (every member blocks it), so its
-//! queued deliveries would fail for ever. Each is moved once the record it
-//! was addressed through lists another member node: the message is sealed
-//! for that node as for any recipient (its outbox row starts unsealed, and
-//! the delivery loop seals it), and the revoked node's delivery is marked
-//! withdrawn. A node that already holds its own envelope of the message
-//! gets nothing more. Checked whenever membership is refreshed (each sync
-//! tick, and each change of the roster), so a delivery in flight at the
-//! revocation, or one whose state lists no other node yet, moves later.
+//! Such a node will never take the message (every member blocks a revoked
+//! node; a node no record lists is a stranger), so its queued deliveries
+//! would fail for ever. Each is moved once the record the message was
+//! addressed through lists another member node: the message is sealed for
+//! that node as for any recipient (its outbox row starts unsealed, and the
+//! delivery loop seals it), and the old node's delivery is marked
+//! withdrawn, naming the new nodes. A node that already holds its own
+//! envelope of the message gets nothing more. Checked whenever membership
+//! is refreshed (each sync tick, and each change of the roster), so a
+//! delivery in flight at that moment, or one whose state lists no other
+//! node yet, moves later.
+//!
+//! The sent message's row is never rewritten here (acknowledgements
+//! rewrite it concurrently): the nodes a message went to are its row's
+//! recipients plus the nodes its withdrawals name. A message being moved,
+//! or being cancelled, is left alone until that write is durable.
 
 use super::policy::{Move, plan_move};
 use crate::actor::{Actor, After};
 use crate::mailbox::decode_message;
 use crate::outbox::DeliveryKey;
-use hotline_core::{MessageId, NodeId, StateCode, Timestamp};
-use hotline_store::{MessageRow, OutboxRow, WriteBatch};
+use hotline_core::{MessageId, NodeId, Timestamp};
+use hotline_store::{MessageRow, OutboxRow, Withdrawal, WriteBatch};
 use std::collections::{BTreeMap, HashSet};
 use tracing::{info, warn};
 
 impl Actor {
-    /// Moves the queued deliveries to revoked nodes that can be moved.
-    pub(in crate::actor) fn move_off_revoked(&mut self) {
+    /// Moves the queued deliveries to nodes their state no longer lists.
+    pub(in crate::actor) fn move_off_unlisted(&mut self) {
         let now = self.now();
-        let revoked: HashSet<(StateCode, NodeId)> = self.directory.dir.revoked_nodes(now).into_iter().collect();
-        if revoked.is_empty() {
-            return;
-        }
-        let nodes: HashSet<NodeId> = revoked.iter().map(|(_, n)| *n).collect();
+        // A first cut that reads no message: nodes that are members for no
+        // state, and nodes revoked by some state (a node another state also
+        // lists stays a member, yet its own state's revocation must move
+        // its deliveries). `plan_move` then decides for the addressee's
+        // state alone.
+        let members: HashSet<NodeId> = self.directory.members.keys().filter_map(hotline_net::node_id_of).collect();
+        let revoked: HashSet<NodeId> = self.directory.dir.revoked_nodes(now).into_iter().map(|(_, n)| n).collect();
         let mut by_message: BTreeMap<MessageId, Vec<NodeId>> = BTreeMap::new();
-        for (msg, node) in self.mail.schedule.keys_to(&nodes) {
-            by_message.entry(msg).or_default().push(node);
+        for (msg, node) in self.mail.schedule.keys_idle() {
+            let unlisted = !members.contains(&node) || revoked.contains(&node);
+            if unlisted && !self.mail.moving.contains(&msg) && !self.mail.cancelling.contains(&msg) {
+                by_message.entry(msg).or_default().push(node);
+            }
         }
         if by_message.is_empty() {
             return;
@@ -40,11 +53,12 @@ impl Actor {
         let mut moved = Vec::new();
         let mut added = Vec::new();
         for (msg, nodes) in by_message {
-            let mut row = match self.store.message(&msg) {
-                Ok(Some(MessageRow::Sent(row))) => row,
+            let (row, withdrawn) = match self.store.snapshot().and_then(|s| Ok((s.message(&msg)?, s.withdrawn(&msg)?)))
+            {
+                Ok((Some(MessageRow::Sent(row)), withdrawn)) => (row, withdrawn),
                 Ok(_) => continue,
                 Err(e) => {
-                    warn!(%msg, error = %e, "cannot read a message queued for a revoked node; trying again later");
+                    warn!(%msg, error = %e, "cannot read a message queued for an unlisted node; trying again later");
                     continue;
                 }
             };
@@ -55,14 +69,16 @@ impl Actor {
                     continue;
                 }
             };
-            let Some(Move { off, to: targets }) =
-                plan_move(&self.directory.dir, &revoked, &message.to, &row.recipients, &nodes, now)
+            let mut recipients = row.recipients;
+            recipients.extend(withdrawn.into_iter().flat_map(|(_, w)| w.to));
+            let Some(Move { off, to: targets }) = plan_move(&self.directory.dir, &message.to, &recipients, &nodes, now)
             else {
                 continue;
             };
+            let withdrawal = Withdrawal { at: now, to: targets.clone() };
             for node in &off {
                 batch.delete_outbox(msg, node);
-                batch.withdraw_delivery(msg, node, now);
+                batch.withdraw_delivery(msg, node, &withdrawal);
                 moved.push((msg, *node));
             }
             for node in &targets {
@@ -70,42 +86,41 @@ impl Actor {
                 batch.put_outbox(msg, node, &unsealed);
                 added.push((msg, *node));
             }
-            info!(%msg, from = off.len(), to = targets.len(), "deliveries moved off revoked nodes to the state's other nodes");
-            row.recipients.extend(targets);
-            batch.put_message(msg, &MessageRow::Sent(row));
+            info!(%msg, from = off.len(), to = targets.len(), "deliveries moved off nodes their state no longer lists");
+            self.mail.moving.insert(msg);
         }
         if moved.is_empty() {
             return;
         }
-        // Off the schedule at once, so that the next refresh does not move
-        // them again while this write is in flight; put back if it fails.
-        let taken: Vec<(DeliveryKey, Timestamp)> =
-            moved.iter().filter_map(|key| self.mail.schedule.remove(key).map(|p| (*key, p.queued_at))).collect();
-        self.persist_with(Vec::new(), batch, After::Moved { taken, added, at: now }, Vec::new());
+        self.persist_with(Vec::new(), batch, After::Moved { moved, added, at: now }, Vec::new());
     }
 
-    /// A move is durable (`result`): deliver to the new nodes; or it failed,
-    /// and the deliveries taken off the schedule go back on it.
+    /// A move's write ended (`result`): once durable, the old deliveries
+    /// leave the schedule and the new ones join it; if it failed, nothing
+    /// changed and the next refresh tries again.
     pub(in crate::actor) fn on_moved(
         &mut self,
         result: Result<(), String>,
-        taken: Vec<(DeliveryKey, Timestamp)>,
+        moved: Vec<DeliveryKey>,
         added: Vec<DeliveryKey>,
         at: Timestamp,
     ) {
-        let now = tokio::time::Instant::now();
+        for (msg, _) in moved.iter().chain(&added) {
+            self.mail.moving.remove(msg);
+        }
         match result {
             Ok(()) => {
+                let now = tokio::time::Instant::now();
+                for key in &moved {
+                    self.mail.schedule.remove(key);
+                }
                 for key in added {
                     self.mail.schedule.insert(key, None, at, now);
                 }
                 self.dispatch_due();
             }
             Err(e) => {
-                warn!(error = %e, "moving deliveries off a revoked node could not be stored; trying again later");
-                for (key, queued_at) in taken {
-                    self.mail.schedule.insert(key, None, queued_at, now);
-                }
+                warn!(error = %e, "moving deliveries off an unlisted node could not be stored; trying again later")
             }
         }
     }

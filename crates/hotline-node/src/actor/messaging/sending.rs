@@ -410,11 +410,16 @@ impl Actor {
             let _ = reply.send(Err(CancelError::NotSent(id)));
             return;
         }
+        if self.mail.moving.contains(&id) {
+            let _ = reply.send(Err(CancelError::Moving(id)));
+            return;
+        }
         let keys = self.mail.schedule.keys_of(&id);
         if keys.is_empty() {
             let _ = reply.send(Err(CancelError::NothingQueued(id)));
             return;
         }
+        self.mail.cancelling.insert(id);
         let mut batch = WriteBatch::new();
         for (msg, node) in &keys {
             batch.delete_outbox(*msg, node);
