@@ -111,6 +111,7 @@ fn a_node_added_without_the_state_key_receives_for_its_role_and_signs_nothing() 
     let standby = added["peer_id"].as_str().unwrap().to_string();
     assert!(d.join("fra2/keys/node.key").exists());
     assert!(!d.join("fra2/keys/state.key").exists(), "the state key stays on the first node");
+    assert!(d.join("fra2/keys/no-state-key").exists(), "and the node says it holds none on purpose");
     let err = fails(d, &add("fra2", Some(fra_addr)));
     assert!(err.contains("is already a node's data directory"), "{err}");
     let text = ok(d, &add("fra3", Some(fra_addr)));

@@ -61,6 +61,15 @@ pub enum StoreError {
         /// What is wrong.
         detail: String,
     },
+    /// The state key file is missing from a node that was created with one.
+    #[error(
+        "{} is missing: this node was created with a state key (`hotline init`); put the key file back (from a backup), or, if this node is to hold none, run it as an added node (`hotline node add`)",
+        .path.display()
+    )]
+    KeyFileMissing {
+        /// Where the state key should be.
+        path: PathBuf,
+    },
     /// The node holds no state key: it was added with `hotline node add`.
     #[error(
         "this node holds no state key ({} is absent: it was added with `hotline node add`); sign for the state on the node or machine that holds the state key",

@@ -165,6 +165,13 @@ impl NodeKeys {
         data_dir.join("keys").join("state.key")
     }
 
+    /// The file that says a node holds no state key on purpose (`hotline
+    /// node add` writes it), so that a state key lost by accident is not
+    /// taken for one never held.
+    pub fn no_state_key_path(data_dir: &Path) -> PathBuf {
+        data_dir.join("keys").join("no-state-key")
+    }
+
     /// Where the node key of the node in `data_dir` lives.
     pub fn node_key_path(data_dir: &Path) -> PathBuf {
         data_dir.join("keys").join("node.key")
@@ -201,6 +208,12 @@ impl NodeKeys {
         }
         let node = generate()?;
         write_new(&node_path, &node)?;
+        let marker = Self::no_state_key_path(data_dir);
+        let text = "This node was added with `hotline node add`: it holds no state key on purpose.\n";
+        if let Err(e) = fs::write(&marker, text) {
+            let _ = fs::remove_file(&node_path);
+            return Err(StoreError::io("write", &marker, e));
+        }
         Ok(NodeKeys { state: None, node })
     }
 
@@ -210,7 +223,12 @@ impl NodeKeys {
     pub fn load(data_dir: &Path) -> Result<NodeKeys, StoreError> {
         let state_path = Self::state_key_path(data_dir);
         let state = match state_path.symlink_metadata() {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if Self::no_state_key_path(data_dir).symlink_metadata().is_err() {
+                    return Err(StoreError::KeyFileMissing { path: state_path });
+                }
+                None
+            }
             _ => Some(read(&state_path)?),
         };
         Ok(NodeKeys { state, node: read(&Self::node_key_path(data_dir))? })
@@ -262,6 +280,9 @@ mod tests {
         // A second key set is refused, whichever kind.
         assert!(matches!(NodeKeys::generate_node_into(dir.path()), Err(StoreError::KeyFileExists { .. })));
         assert!(matches!(NodeKeys::generate_into(dir.path()), Err(StoreError::KeyFileExists { .. })));
+        // Without the file that says so, a missing state key is an error.
+        fs::remove_file(NodeKeys::no_state_key_path(dir.path())).unwrap();
+        assert!(matches!(NodeKeys::load(dir.path()), Err(StoreError::KeyFileMissing { .. })));
         // A state key file that is there but unreadable is an error, never
         // taken for a node without one.
         let state_path = NodeKeys::state_key_path(dir.path());
