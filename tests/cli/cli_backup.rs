@@ -2,7 +2,7 @@
 //! daemons: a backup taken while the daemon runs restores a node that
 //! starts and holds what it held; every damaged file is refused.
 
-use crate::common::daemons::{Daemon, fra_and_deu, json};
+use crate::common::daemons::{Daemon, fra_and_deu, json, send_and_wait};
 use crate::common::{fails, ok};
 
 fn args(v: &[String]) -> Vec<&str> {
@@ -14,26 +14,7 @@ fn a_backup_taken_while_the_daemon_runs_restores_a_node_that_holds_its_messages(
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let (fra, deu) = fra_and_deu(d, "Backup net");
-    let sent = json(
-        d,
-        &[
-            "--data-dir",
-            "deu",
-            "send",
-            "--to",
-            "FRA",
-            "--type",
-            "notification",
-            "--subject",
-            "Before the backup",
-            "--body",
-            "Kept in the backup.",
-            "--wait",
-            "--timeout",
-            "60s",
-            "--json",
-        ],
-    );
+    let sent = send_and_wait(d, "deu", "FRA", "Before the backup", "Kept in the backup.");
     assert_eq!(sent["status"], "delivered", "{sent}");
     std::fs::write(d.join("pass.txt"), "correct horse battery staple\n").unwrap();
     std::fs::write(d.join("wrong.txt"), "incorrect horse battery\n").unwrap();

@@ -3,7 +3,7 @@
 //! processes, FRA and DEU, set up with the README ceremony; and the input
 //! checks that fail before any daemon is asked.
 
-use crate::common::daemons::{Daemon, fra_and_deu, json, logs, poll};
+use crate::common::daemons::{Daemon, fra_and_deu, json, logs, poll, send_and_wait};
 
 use crate::common::{fails, hotline, ok};
 use hotline_core::NetworkId;
@@ -50,26 +50,7 @@ fn a_comcheck_between_two_daemons_through_the_cli() {
     // A message each way first, so the short check below measures a
     // working path, not the first connection.
     for (from, to) in [("fra", "DEU"), ("deu", "FRA")] {
-        let sent = json(
-            d,
-            &[
-                "--data-dir",
-                from,
-                "send",
-                "--to",
-                to,
-                "--type",
-                "notification",
-                "--subject",
-                "Comcheck next",
-                "--body",
-                "",
-                "--wait",
-                "--timeout",
-                "60s",
-                "--json",
-            ],
-        );
+        let sent = send_and_wait(d, from, to, "Comcheck next", "");
         assert_eq!(sent["status"], "delivered", "{sent}");
     }
 

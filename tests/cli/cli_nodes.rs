@@ -1,7 +1,7 @@
 //! `hotline node`: a state's nodes over their life, through the binary and
 //! real daemons.
 
-use crate::common::daemons::{Daemon, configure, fra_and_deu, json, listen_addr, poll};
+use crate::common::daemons::{Daemon, configure, fra_and_deu, json, listen_addr, poll, send_and_wait};
 use crate::common::{fails, ok};
 
 /// FRA lists a second node (a laptop) in its record, then revokes it: the
@@ -50,31 +50,6 @@ fn a_state_revokes_a_node_it_listed_and_nothing_else() {
     poll("DEU to take the revocation", &both, || (members_seen_by_deu()? == vec![fra_node.clone()]).then_some(()));
     fra.stop();
     deu.stop();
-}
-
-/// Sends a notification from `from` to `to`'s technical role and waits for
-/// every receipt; the JSON view of the message sent.
-fn send_and_wait(d: &std::path::Path, from: &str, to: &str, subject: &str) -> serde_json::Value {
-    json(
-        d,
-        &[
-            "--data-dir",
-            from,
-            "send",
-            "--to",
-            to,
-            "--type",
-            "notification",
-            "--subject",
-            subject,
-            "--body",
-            "Standby test.",
-            "--wait",
-            "--timeout",
-            "60s",
-            "--json",
-        ],
-    )
 }
 
 /// FRA adds a standby node on a "new machine" (`node add`: no state key
@@ -137,7 +112,7 @@ fn a_node_added_without_the_state_key_receives_for_its_role_and_signs_nothing() 
     }
 
     // DEU's message to FRA/technical reaches both of FRA's nodes.
-    let sent = send_and_wait(d, "deu", "FRA", "To both nodes");
+    let sent = send_and_wait(d, "deu", "FRA", "To both nodes", "Standby test.");
     let nodes: Vec<&str> = sent["deliveries"].as_array().unwrap().iter().map(|x| x["node"].as_str().unwrap()).collect();
     assert_eq!(nodes.len(), 2, "{sent}");
     assert!(nodes.contains(&first.as_str()) && nodes.contains(&standby.as_str()), "{sent}");
@@ -166,7 +141,7 @@ fn a_node_added_without_the_state_key_receives_for_its_role_and_signs_nothing() 
         let record = json(d, &["--data-dir", "deu", "directory", "show", "FRA/technical", "--json"]);
         (record["reachability"][0]["nodes"].as_array()?.len() == 1).then_some(())
     });
-    let sent = send_and_wait(d, "deu", "FRA", "To the first node only");
+    let sent = send_and_wait(d, "deu", "FRA", "To the first node only", "Standby test.");
     let nodes: Vec<&str> = sent["deliveries"].as_array().unwrap().iter().map(|x| x["node"].as_str().unwrap()).collect();
     assert_eq!(nodes, [first.as_str()], "{sent}");
     fra.stop();

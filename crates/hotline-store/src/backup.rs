@@ -128,8 +128,8 @@ fn write_all(
     now: Timestamp,
 ) -> Result<BackupSummary, StoreError> {
     const ACTION: &str = "reading the store for a backup";
+    let header = sealer.header();
     let mut w = ChunkWriter { file: io::BufWriter::new(file), sealer: Some(sealer), plain: Vec::new(), path: out };
-    let header = w.sealer.as_ref().map(BackupSealer::header).unwrap_or([0; HEADER_BYTES]);
     w.file.write_all(&header).map_err(|e| StoreError::io("write", out, e))?;
     // One read transaction: the backup is the store as of one instant,
     // whatever the daemon writes meanwhile.

@@ -161,3 +161,28 @@ pub(crate) fn listen_addr(d: &Path, data: &str, daemon: &Daemon) -> String {
         Some(if addr.contains("/p2p/") { addr.to_string() } else { format!("{addr}/p2p/{peer}") })
     })
 }
+
+/// Sends a notification from the node in `from` to `to`'s technical role
+/// and waits for every receipt; the JSON view of the message sent.
+pub(crate) fn send_and_wait(d: &Path, from: &str, to: &str, subject: &str, body: &str) -> Value {
+    json(
+        d,
+        &[
+            "--data-dir",
+            from,
+            "send",
+            "--to",
+            to,
+            "--type",
+            "notification",
+            "--subject",
+            subject,
+            "--body",
+            body,
+            "--wait",
+            "--timeout",
+            "60s",
+            "--json",
+        ],
+    )
+}

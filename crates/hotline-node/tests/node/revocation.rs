@@ -9,15 +9,20 @@ use hotline_node::testkit::*;
 use hotline_store::NodeKeys;
 use std::time::Duration;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_revoked_node_is_cut_off_by_every_member_and_only_its_state_can_revoke_it() {
-    let net = TestNet::new("node revocation");
+/// FRA's admitted node, a second node of FRA (its own node key, FRA's
+/// state key), and DEU's admitted node, prepared.
+fn two_fra_nodes_and_deu(net: &TestNet) -> (Prepared, Prepared, Prepared) {
     let fra = net.prepare("fra", "FRA", true);
-    // A second node of FRA: its own node key, FRA's state key.
     let fra2 = net.prepare("fra2", "FRA", false);
     std::fs::copy(NodeKeys::state_key_path(&fra.data), NodeKeys::state_key_path(&fra2.data))
         .unwrap_or_else(|e| panic!("{e}"));
-    let deu = net.prepare("deu", "DEU", true);
+    (fra, fra2, net.prepare("deu", "DEU", true))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_node_is_cut_off_by_every_member_and_only_its_state_can_revoke_it() {
+    let net = TestNet::new("node revocation");
+    let (fra, fra2, deu) = two_fra_nodes_and_deu(&net);
     // A node that merely stops being a member keeps a stranger's grace
     // window (here longer than the test's waits); a revoked one must not.
     let opts = |bootstrap: &[hotline_node::Multiaddr]| {
@@ -106,11 +111,7 @@ enum Leave {
 async fn queued_delivery_moves(leave: Leave) {
     use hotline_node::api_types::{DeliveryState, MessageQuery, MessageState};
     let net = TestNet::new("moved deliveries");
-    let fra = net.prepare("fra", "FRA", true);
-    let fra2 = net.prepare("fra2", "FRA", false);
-    std::fs::copy(NodeKeys::state_key_path(&fra.data), NodeKeys::state_key_path(&fra2.data))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let deu = net.prepare("deu", "DEU", true);
+    let (fra, fra2, deu) = two_fra_nodes_and_deu(&net);
     let n_fra = start(&fra, options(&[])).await;
     let n_deu = start(&deu, options(&[first_addr(&n_fra)])).await;
     let n_fra2 = start(&fra2, options(&[first_addr(&n_fra)])).await;

@@ -31,6 +31,11 @@ use tracing::{info, warn};
 impl Actor {
     /// Moves the queued deliveries to nodes their state no longer lists.
     pub(in crate::actor) fn move_off_unlisted(&mut self) {
+        // Each sync tick comes here: with nothing queued, it costs nothing.
+        let queued = self.mail.schedule.keys_idle();
+        if queued.is_empty() {
+            return;
+        }
         let now = self.now();
         // A first cut that reads no message: nodes that are members for no
         // state, and nodes revoked by some state (a node another state also
@@ -40,7 +45,7 @@ impl Actor {
         let members: HashSet<NodeId> = self.directory.members.keys().filter_map(hotline_net::node_id_of).collect();
         let revoked: HashSet<NodeId> = self.directory.dir.revoked_nodes(now).into_iter().map(|(_, n)| n).collect();
         let mut by_message: BTreeMap<MessageId, Vec<NodeId>> = BTreeMap::new();
-        for (msg, node) in self.mail.schedule.keys_idle() {
+        for (msg, node) in queued {
             let unlisted = !members.contains(&node) || revoked.contains(&node);
             if unlisted && !self.mail.moving.contains(&msg) && !self.mail.cancelling.contains(&msg) {
                 by_message.entry(msg).or_default().push(node);
