@@ -213,7 +213,9 @@ async fn serve<E: Endpoint>(
     let request = Parts::new(params, query.as_deref(), body).and_then(|parts| E::parse(&parts))?;
     let answer = request.answer(&s.node).await.map_err(|e| ApiError::failure(&e))?;
     let status = if E::CREATES { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, Json(answer)).into_response())
+    let body = E::encode(&answer)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "encode_failed", e.to_string()))?;
+    Ok((status, [(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// Whether a Content-Type names JSON: `application/json`, or an

@@ -176,7 +176,7 @@ impl Client {
         let uri = request.uri();
         let (status, bytes) = self.exchange(method, &uri, body).await?;
         if status.is_success() {
-            return serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol(format!("{}: {e}", E::ROUTE)));
+            return E::decode(&bytes).map_err(|e| ClientError::Protocol(format!("{}: {e}", E::ROUTE)));
         }
         Err(error_answer(status, &bytes, &uri))
     }

@@ -52,6 +52,7 @@ mod metrics_server;
 mod node;
 mod options;
 mod outbox;
+mod parallel;
 mod random;
 mod sync;
 #[cfg(feature = "testkit")]

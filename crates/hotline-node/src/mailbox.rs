@@ -15,6 +15,7 @@ use crate::api_types::{
 };
 use crate::error::{NodeError, QueryError};
 use crate::outbox::DeliveryBoard;
+use crate::parallel::split_work;
 use hotline_core::{CaseId, Message, MessageId, NodeId};
 use hotline_crypto::DeliveryReceipt;
 use hotline_store::{Cursor, Mailbox, MessageRow, Snapshot, Store};
@@ -365,36 +366,6 @@ impl MailReads {
     }
 }
 
-/// Below this many items, [`split_work`] runs on the calling thread alone:
-/// starting threads costs more than it saves.
-const SPLIT_AT: usize = 256;
-
-/// Runs `work` over `items` cut into one run per core (at most four), and
-/// joins the results in order.
-fn split_work<T: Sync, R: Send, E: Send>(
-    items: &[T],
-    work: impl Fn(&[T]) -> Result<Vec<R>, E> + Sync,
-) -> Result<Vec<R>, E> {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()).min(4);
-    if cores < 2 || items.len() < SPLIT_AT {
-        return work(items);
-    }
-    let work = &work;
-    std::thread::scope(|scope| {
-        let runs: Vec<_> =
-            items.chunks(items.len().div_ceil(cores)).map(|chunk| scope.spawn(move || work(chunk))).collect();
-        let mut out = Vec::with_capacity(items.len());
-        for run in runs {
-            match run.join() {
-                Ok(result) => out.extend(result?),
-                // A read that panicked: the caller's task reports it.
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        }
-        Ok(out)
-    })
-}
-
 /// Decodes a stored message; one that does not decode is a damaged store.
 pub(crate) fn decode_message(id: &MessageId, bytes: &[u8]) -> Result<Message, NodeError> {
     Message::from_bytes(bytes).map_err(|e| NodeError::StoreFailed(format!("stored message {id} does not decode: {e}")))
@@ -493,24 +464,4 @@ fn replied_to(snap: &Snapshot<'_>, message: &Message) -> Result<bool, NodeError>
         return Ok(false);
     }
     Ok(snap.replied(&message.msg_id, message.to.state)?)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn split_work_keeps_the_order_and_stops_at_an_error() {
-        let items: Vec<u32> = (0..1_000).collect();
-        let doubled = split_work(&items, |chunk| Ok::<_, String>(chunk.iter().map(|n| n * 2).collect())).unwrap();
-        assert_eq!(doubled, items.iter().map(|n| n * 2).collect::<Vec<_>>());
-        let failed = split_work(&items, |chunk| {
-            if chunk.contains(&999) { Err(format!("bad chunk from {}", chunk[0])) } else { Ok(chunk.to_vec()) }
-        });
-        assert!(failed.unwrap_err().starts_with("bad chunk"));
-        // A short list is not worth a thread: it runs where it was called.
-        let here = std::thread::current().id();
-        let ran_on = split_work(&[1, 2, 3], |_| Ok::<_, ()>(vec![std::thread::current().id()])).unwrap();
-        assert_eq!(ran_on, [here]);
-    }
 }

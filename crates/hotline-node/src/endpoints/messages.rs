@@ -247,6 +247,15 @@ impl Endpoint for GetThread {
     async fn answer(self, node: &NodeHandle) -> Result<Vec<MessageView>, NodeError> {
         node.thread(self.case).await
     }
+
+    // A long case is megabytes of JSON: encoded and decoded on every core.
+    fn encode(answer: &Vec<MessageView>) -> serde_json::Result<Vec<u8>> {
+        crate::parallel::encode_list(answer)
+    }
+
+    fn decode(bytes: &[u8]) -> serde_json::Result<Vec<MessageView>> {
+        crate::parallel::decode_list(bytes)
+    }
 }
 
 /// `POST /v1/messages/{id}/cancel`: withdraws the deliveries of a sent

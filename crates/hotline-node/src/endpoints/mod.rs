@@ -73,6 +73,17 @@ pub trait Endpoint: Sized + Send + 'static {
 
     /// The node's answer.
     fn answer(self, node: &NodeHandle) -> impl Future<Output = Result<Self::Answer, Self::Error>> + Send;
+
+    /// The answer as the server writes it: JSON. An endpoint whose answers
+    /// run to megabytes may spread the work (the same bytes either way).
+    fn encode(answer: &Self::Answer) -> serde_json::Result<Vec<u8>> {
+        serde_json::to_vec(answer)
+    }
+
+    /// The answer as the client reads it back.
+    fn decode(bytes: &[u8]) -> serde_json::Result<Self::Answer> {
+        serde_json::from_slice(bytes)
+    }
 }
 
 /// A request the server could not read: its HTTP status, stable code and
