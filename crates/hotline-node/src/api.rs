@@ -304,7 +304,14 @@ pub(crate) async fn metrics_response(node: &NodeHandle) -> Result<Response, Node
 /// Server-sent events: one SSE event per [`crate::api_types::NodeEvent`],
 /// named by its kind, with the JSON value as data. The stream ends when the
 /// node stops.
-async fn events(State(s): State<ApiState>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+///
+/// A node already stopping refuses (503 `shutting_down`): a subscription
+/// it would end at once would tell `hotline watch --follow` that the
+/// daemon is back while it is going away.
+async fn events(State(s): State<ApiState>) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    if *s.stop.borrow() {
+        return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting_down", "the node is stopping"));
+    }
     let events = s.node.subscribe();
     // A first comment flushes the response head at once, so a client knows
     // its subscription is in place before it triggers anything.
@@ -326,7 +333,7 @@ async fn events(State(s): State<ApiState>) -> Sse<impl Stream<Item = Result<Even
             }
         }
     });
-    Sse::new(futures::StreamExt::chain(hello, stream)).keep_alive(KeepAlive::default())
+    Ok(Sse::new(futures::StreamExt::chain(hello, stream)).keep_alive(KeepAlive::default()))
 }
 
 pub(crate) async fn not_found(method: Method, uri: Uri) -> ApiError {
