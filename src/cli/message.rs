@@ -920,6 +920,11 @@ pub(super) fn event_line(event: &NodeEvent) -> String {
         NodeEvent::RecordExpiring { key, days_left } => {
             format!("record_expiring {} expires in {days_left} days: publish a new version", clean_line(key))
         }
+        NodeEvent::Redelivering { node, messages } => format!(
+            "redelivering node {} lost {messages} message(s) it had receipted (its store was put back); \
+             sending them again",
+            clean_line(node)
+        ),
         NodeEvent::Lagged { missed } => {
             format!("lagged {missed} events were missed: check hotline status and hotline inbox")
         }

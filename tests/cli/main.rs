@@ -6,6 +6,7 @@ mod cli_comcheck;
 mod cli_errors;
 mod cli_messaging;
 mod cli_nodes;
+mod cli_recovery;
 mod common;
 mod crash;
 mod daemon_cli;

@@ -41,6 +41,9 @@ impl Context {
     pub const ENVELOPE: Context = Context("hotline/v1/envelope");
     /// A receiving node's signature on a delivery receipt.
     pub const RECEIPT: Context = Context("hotline/v1/receipt");
+    /// A receiving node's signature on a delivery receipt that numbers it
+    /// (format 2: the per-pair sequence number).
+    pub const RECEIPT_V2: Context = Context("hotline/v2/receipt");
     /// A node's signature in the connection hello.
     pub const HELLO: Context = Context("hotline/v1/hello");
     /// An initiator's signature on a comcheck report.

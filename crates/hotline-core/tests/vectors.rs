@@ -253,6 +253,7 @@ fn context_strings() {
         (Context::REVOCATION, "hotline/v1/revocation"),
         (Context::ENVELOPE, "hotline/v1/envelope"),
         (Context::RECEIPT, "hotline/v1/receipt"),
+        (Context::RECEIPT_V2, "hotline/v2/receipt"),
         (Context::HELLO, "hotline/v1/hello"),
         (Context::COMCHECK_REPORT, "hotline/v1/comcheck-report"),
     ];

@@ -270,6 +270,25 @@ impl PrekeyRing {
         PrekeyRing { keys: Vec::new(), next_id: 1 }
     }
 
+    /// The id the next prekey will take.
+    pub fn next_id(&self) -> u32 {
+        self.next_id
+    }
+
+    /// Moves the next id past `used`, an id this ring may have given out
+    /// and lost (its store was put back to an older copy, and a bundle
+    /// naming `used` was published since), so that no id is ever made
+    /// twice with two keys. Returns whether the ring changed (persist it).
+    pub fn roll_forward(&mut self, used: u32) -> bool {
+        match used.checked_add(1) {
+            Some(next) if next > self.next_id => {
+                self.next_id = next;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Makes a new prekey if the ring is empty or its newest prekey is at
     /// least `policy.rotate_every()` old, then deletes every secret whose
     /// `delete_at` has come (and, beyond [`MAX_RING_KEYS`], the oldest). The
@@ -414,6 +433,23 @@ mod tests {
 
     fn rng(n: u8) -> SeedRng {
         SeedRng::from_seed(Zeroizing::new([n; 32]))
+    }
+
+    #[test]
+    fn a_ring_rolled_forward_never_makes_an_id_twice() {
+        let policy = PrekeyPolicy::default();
+        let mut rng = SeedRng::from_seed(Zeroizing::new([9; 32]));
+        let mut ring = PrekeyRing::new();
+        ring.rotate(T0, &mut rng, policy);
+        assert_eq!(ring.next_id(), 2);
+        // Ids up to 5 were published by a copy of this ring since lost.
+        assert!(ring.roll_forward(5));
+        assert!(!ring.roll_forward(3), "never backwards");
+        assert!(!ring.roll_forward(u32::MAX), "no wrap");
+        let later = T0.plus(policy.rotate_every());
+        assert_eq!(ring.rotate(later, &mut rng, policy).created.map(|p| p.id), Some(6));
+        let back = PrekeyRing::from_bytes_secret(&ring.to_bytes_secret()).unwrap();
+        assert_eq!(back.next_id(), 7);
     }
 
     #[test]

@@ -2,14 +2,25 @@
 //! envelope.
 //!
 //! ```text
-//! body      = msg_id[16] ‖ envelope_hash[32] ‖ recipient[32] ‖ received_at:varint u64 ‖ sender[32]
-//! signature = Ed25519(recipient node key, len(ctx) ‖ "hotline/v1/receipt" ‖ network_id ‖ body)
-//! wire      = format:u8 = 1 ‖ body ‖ signature[64]
+//! body      = msg_id[16] ‖ envelope_hash[32] ‖ recipient[32] ‖ received_at:varint u64 ‖ sender[32] ‖ seq:varint u64
+//! signature = Ed25519(recipient node key, len(ctx) ‖ "hotline/v2/receipt" ‖ network_id ‖ body)
+//! wire      = format:u8 = 2 ‖ body ‖ signature[64]
 //! ```
 //! The envelope hash is SHA-256 of the envelope's wire bytes
 //! ([`Envelope::hash`]). The receiver signs only after it has opened the
 //! envelope and stored the message durably; for a duplicate it answers with
 //! the receipt it stored the first time.
+//!
+//! `seq` numbers the receipts one receiving node has issued to one sending
+//! node: 1, 2, 3… in the order it stored their messages, never reused. A
+//! sender that holds receipt 57 from a node that now issues 31 again, or
+//! says it has issued only 30, knows that node lost what it stored after
+//! 30 (it was restored from a backup, or its disk put back behind its
+//! back), and delivers those messages again.
+//!
+//! Format 1 (the same body without `seq`, under `hotline/v1/receipt`) is
+//! what nodes wrote before; such receipts still decode and verify, and
+//! have no number.
 
 use crate::envelope::Envelope;
 use hotline_core::encoding::{self, DecodeError};
@@ -18,11 +29,12 @@ use hotline_core::{NetworkId, NodeId, SecretKey, Signature, Timestamp};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-/// Format version of a receipt on the wire.
-pub const RECEIPT_FORMAT: u8 = 1;
-/// Largest receipt on the wire, in bytes (a receipt is about 190).
+/// Format version of the receipts this build signs.
+pub const RECEIPT_FORMAT: u8 = 2;
+/// The format of receipts without a sequence number, still read.
+const RECEIPT_FORMAT_V1: u8 = 1;
+/// Largest receipt on the wire, in bytes (a receipt is about 200).
 pub const MAX_RECEIPT_BYTES: usize = 512;
-
 /// Why a receipt was refused.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum ReceiptError {
@@ -74,9 +86,9 @@ impl From<DecodeError> for ReceiptError {
     }
 }
 
-/// What the recipient signs.
+/// What the recipient signs (format 1: no sequence number).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-struct Body {
+struct BodyV1 {
     msg_id: [u8; 16],
     envelope_hash: [u8; 32],
     recipient: NodeId,
@@ -84,65 +96,85 @@ struct Body {
     sender: NodeId,
 }
 
+/// What the recipient signs (format 2).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-struct Wire {
-    body: Body,
+struct BodyV2 {
+    msg_id: [u8; 16],
+    envelope_hash: [u8; 32],
+    recipient: NodeId,
+    received_at: Timestamp,
+    sender: NodeId,
+    seq: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct Wire<B> {
+    body: B,
     signature: Signature,
+}
+
+/// A receipt of either format.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Signed {
+    V1(Wire<BodyV1>),
+    V2(Wire<BodyV2>),
 }
 
 /// A receiving node's signed proof that it holds one envelope.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DeliveryReceipt(Wire);
+pub struct DeliveryReceipt(Signed);
 
 impl DeliveryReceipt {
-    /// Signs the receipt for `envelope` with the recipient's node key, at
-    /// `received_at`. Sign only after [`Envelope::open`] succeeded and the
-    /// message is stored durably. Refuses a key that is not the envelope's
-    /// recipient.
+    /// Signs receipt number `seq` (of those this node issued to the
+    /// envelope's sender) for `envelope` with the recipient's node key, at
+    /// `received_at`. Sign only after [`Envelope::open`] succeeded, and
+    /// store the message and `seq` durably before the receipt leaves.
+    /// Refuses a key that is not the envelope's recipient.
     pub fn sign(
         envelope: &Envelope,
         recipient_key: &SecretKey,
         network: &NetworkId,
         received_at: Timestamp,
+        seq: u64,
     ) -> Result<DeliveryReceipt, ReceiptError> {
         if recipient_key.public() != envelope.recipient().public_key() {
             return Err(ReceiptError::NotRecipient);
         }
-        let body = Body {
+        let body = BodyV2 {
             msg_id: envelope.msg_id(),
             envelope_hash: envelope.hash(),
             recipient: envelope.recipient(),
             received_at,
             sender: envelope.sender(),
+            seq,
         };
-        let signature = recipient_key.sign(Context::RECEIPT, network, &encoding::encode(&body));
-        Ok(DeliveryReceipt(Wire { body, signature }))
+        let signature = recipient_key.sign(Context::RECEIPT_V2, network, &encoding::encode(&body));
+        Ok(DeliveryReceipt(Signed::V2(Wire { body, signature })))
     }
 
     /// Checks that the receipt is signed by `expected_recipient` in `network`.
     pub fn verify(&self, expected_recipient: NodeId, network: &NetworkId) -> Result<(), ReceiptError> {
-        let b = &self.0.body;
-        if b.recipient != expected_recipient {
+        if self.recipient() != expected_recipient {
             return Err(ReceiptError::WrongRecipient);
         }
-        b.recipient
-            .public_key()
-            .verify(Context::RECEIPT, network, &encoding::encode(b), &self.0.signature)
-            .map_err(|_| ReceiptError::BadSignature)
+        let (context, body, signature) = match &self.0 {
+            Signed::V1(w) => (Context::RECEIPT, encoding::encode(&w.body), &w.signature),
+            Signed::V2(w) => (Context::RECEIPT_V2, encoding::encode(&w.body), &w.signature),
+        };
+        self.recipient().public_key().verify(context, network, &body, signature).map_err(|_| ReceiptError::BadSignature)
     }
 
     /// Checks that the receipt is the recipient's signed receipt for exactly
     /// `envelope` (what a sender's outbox holds): same message id, envelope
     /// hash, sender and recipient, and a valid signature.
     pub fn verify_for(&self, envelope: &Envelope, network: &NetworkId) -> Result<(), ReceiptError> {
-        let b = &self.0.body;
-        if b.msg_id != envelope.msg_id() {
+        if self.msg_id() != envelope.msg_id() {
             return Err(ReceiptError::Mismatch("msg_id"));
         }
-        if b.sender != envelope.sender() {
+        if self.sender() != envelope.sender() {
             return Err(ReceiptError::Mismatch("sender"));
         }
-        if b.envelope_hash != envelope.hash() {
+        if self.envelope_hash() != envelope.hash() {
             return Err(ReceiptError::Mismatch("envelope hash"));
         }
         self.verify(envelope.recipient(), network)
@@ -150,32 +182,59 @@ impl DeliveryReceipt {
 
     /// The message id.
     pub fn msg_id(&self) -> [u8; 16] {
-        self.0.body.msg_id
+        match &self.0 {
+            Signed::V1(w) => w.body.msg_id,
+            Signed::V2(w) => w.body.msg_id,
+        }
     }
 
     /// SHA-256 of the envelope received.
     pub fn envelope_hash(&self) -> [u8; 32] {
-        self.0.body.envelope_hash
+        match &self.0 {
+            Signed::V1(w) => w.body.envelope_hash,
+            Signed::V2(w) => w.body.envelope_hash,
+        }
     }
 
     /// The receiving (signing) node.
     pub fn recipient(&self) -> NodeId {
-        self.0.body.recipient
+        match &self.0 {
+            Signed::V1(w) => w.body.recipient,
+            Signed::V2(w) => w.body.recipient,
+        }
     }
 
     /// The sending node named in the envelope.
     pub fn sender(&self) -> NodeId {
-        self.0.body.sender
+        match &self.0 {
+            Signed::V1(w) => w.body.sender,
+            Signed::V2(w) => w.body.sender,
+        }
     }
 
     /// When the recipient says it received the envelope.
     pub fn received_at(&self) -> Timestamp {
-        self.0.body.received_at
+        match &self.0 {
+            Signed::V1(w) => w.body.received_at,
+            Signed::V2(w) => w.body.received_at,
+        }
+    }
+
+    /// The receipt's number among those its recipient issued to its
+    /// sender; `None` for a format 1 receipt, which has none.
+    pub fn seq(&self) -> Option<u64> {
+        match &self.0 {
+            Signed::V1(_) => None,
+            Signed::V2(w) => Some(w.body.seq),
+        }
     }
 
     /// The wire form: the format byte, then the canonical encoding.
     pub fn to_bytes(&self) -> Vec<u8> {
-        encoding::encode_versioned(RECEIPT_FORMAT, &self.0)
+        match &self.0 {
+            Signed::V1(w) => encoding::encode_versioned(RECEIPT_FORMAT_V1, w),
+            Signed::V2(w) => encoding::encode_versioned(RECEIPT_FORMAT, w),
+        }
     }
 
     /// Decodes [`DeliveryReceipt::to_bytes`], refusing more than
@@ -185,7 +244,12 @@ impl DeliveryReceipt {
         if bytes.len() > MAX_RECEIPT_BYTES {
             return Err(ReceiptError::TooLarge { len: bytes.len(), max: MAX_RECEIPT_BYTES });
         }
-        Ok(DeliveryReceipt(encoding::decode_versioned("receipt", RECEIPT_FORMAT, bytes, MAX_RECEIPT_BYTES)?))
+        Ok(DeliveryReceipt(match bytes.first() {
+            Some(&RECEIPT_FORMAT_V1) => {
+                Signed::V1(encoding::decode_versioned("receipt", RECEIPT_FORMAT_V1, bytes, MAX_RECEIPT_BYTES)?)
+            }
+            _ => Signed::V2(encoding::decode_versioned("receipt", RECEIPT_FORMAT, bytes, MAX_RECEIPT_BYTES)?),
+        }))
     }
 }
 
@@ -218,7 +282,7 @@ mod tests {
     #[test]
     fn sign_verify_round_trip() {
         let (a, b, env) = setup();
-        let r = DeliveryReceipt::sign(&env, &b, &NET, T0.plus(1)).unwrap();
+        let r = DeliveryReceipt::sign(&env, &b, &NET, T0.plus(1), 57).unwrap();
         let bytes = r.to_bytes();
         assert!(bytes.len() <= MAX_RECEIPT_BYTES);
         let back = DeliveryReceipt::from_bytes(&bytes).unwrap();
@@ -227,13 +291,39 @@ mod tests {
         assert_eq!(back.verify_for(&env, &NET), Ok(()));
         assert_eq!((back.msg_id(), back.envelope_hash(), back.received_at()), ([7; 16], env.hash(), T0.plus(1)));
         assert_eq!((back.sender(), back.recipient()), (a.node_id(), b.node_id()));
+        assert_eq!(back.seq(), Some(57));
+    }
+
+    #[test]
+    fn format_1_receipts_still_decode_and_verify_without_a_number() {
+        let (a, b, env) = setup();
+        let body = BodyV1 {
+            msg_id: env.msg_id(),
+            envelope_hash: env.hash(),
+            recipient: b.node_id(),
+            received_at: T0,
+            sender: a.node_id(),
+        };
+        let signature = b.sign(Context::RECEIPT, &NET, &encoding::encode(&body));
+        let bytes = encoding::encode_versioned(1, &Wire { body, signature });
+        let old = DeliveryReceipt::from_bytes(&bytes).unwrap();
+        assert_eq!(old.verify_for(&env, &NET), Ok(()));
+        assert_eq!(old.seq(), None);
+        assert_eq!(old.to_bytes(), bytes);
+        // The same bytes called format 2 are not a receipt; an unknown
+        // format is refused as such.
+        let mut as_v2 = bytes.clone();
+        as_v2[0] = 2;
+        assert!(DeliveryReceipt::from_bytes(&as_v2).is_err());
+        as_v2[0] = 3;
+        assert!(matches!(DeliveryReceipt::from_bytes(&as_v2), Err(ReceiptError::Malformed(_))));
     }
 
     #[test]
     fn only_the_recipient_signs_and_verifies() {
         let (a, b, env) = setup();
-        assert_eq!(DeliveryReceipt::sign(&env, &a, &NET, T0).unwrap_err(), ReceiptError::NotRecipient);
-        let r = DeliveryReceipt::sign(&env, &b, &NET, T0).unwrap();
+        assert_eq!(DeliveryReceipt::sign(&env, &a, &NET, T0, 1).unwrap_err(), ReceiptError::NotRecipient);
+        let r = DeliveryReceipt::sign(&env, &b, &NET, T0, 1).unwrap();
         assert_eq!(r.verify(a.node_id(), &NET), Err(ReceiptError::WrongRecipient));
         assert_eq!(r.verify(b.node_id(), &NetworkId([0; 32])), Err(ReceiptError::BadSignature));
     }
@@ -241,7 +331,7 @@ mod tests {
     #[test]
     fn tampered_receipts_fail() {
         let (_, b, env) = setup();
-        let bytes = DeliveryReceipt::sign(&env, &b, &NET, T0).unwrap().to_bytes();
+        let bytes = DeliveryReceipt::sign(&env, &b, &NET, T0, 1).unwrap().to_bytes();
         for i in 0..bytes.len() {
             let mut t = bytes.clone();
             t[i] ^= 0x01;
@@ -253,7 +343,7 @@ mod tests {
     #[test]
     fn a_receipt_for_another_envelope_does_not_match() {
         let (a, b, env) = setup();
-        let r = DeliveryReceipt::sign(&env, &b, &NET, T0).unwrap();
+        let r = DeliveryReceipt::sign(&env, &b, &NET, T0, 1).unwrap();
         // Same msg_id and parties, different envelope bytes.
         let other = seal_hello(&a, &b, 4);
         assert_eq!(r.verify_for(&other, &NET), Err(ReceiptError::Mismatch("envelope hash")));

@@ -30,6 +30,8 @@ const NETWORK: NetworkId = NetworkId([0x4e; 32]);
 const PREKEY_IKM: [u8; 32] = [0x03; 32];
 const SENT_AT: Timestamp = Timestamp(1_790_000_000);
 const RECEIVED_AT: Timestamp = Timestamp(1_790_000_002);
+/// The receipt's number among those the recipient issued to the sender.
+const RECEIPT_SEQ: u64 = 300;
 const BODY: &[u8] = b"Request for information: please confirm receipt.";
 
 fn msg_id() -> [u8; 16] {
@@ -91,10 +93,10 @@ const EXPECTED_ENVELOPE: &str = concat!(
 );
 const EXPECTED_ENVELOPE_HASH: &str = "7b2fd6e2490f98e15324eb391c0c1a598850b39b0e6a60dd1dd4f1773a86ec7c";
 const EXPECTED_RECEIPT: &str = concat!(
-    "01000102030405060708090a0b0c0d0e0f7b2fd6e2490f98e15324eb391c0c1a598850b39b0e6a60dd1dd4f1773a86ec",
+    "02000102030405060708090a0b0c0d0e0f7b2fd6e2490f98e15324eb391c0c1a598850b39b0e6a60dd1dd4f1773a86ec",
     "7c8139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b39482f7c4d5068a88e3dd7409f195fd52",
-    "db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5ca828f727a18cbfdc56f85538a8f7771ef44fb6994d949e04dd75",
-    "53442cb0e7498acb86dff7f6a07a10abd31937a1378798e710d1bdd8396246b90cb0e35b8f06",
+    "db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5cac0235e01dc6e2d620ae61e35a6db98abf43e930c5fd466adb90",
+    "bee0b8a0bea7bed8c33a36dd39b3bd4284f7518dc998cf85d065ed0a5f9d5a2807be4ef0fac7950e",
 );
 
 struct Vectors {
@@ -137,7 +139,7 @@ fn build() -> Vectors {
         &mut Replay(encapsulation_randomness()),
     )
     .unwrap();
-    let receipt = DeliveryReceipt::sign(&envelope, &recipient_key, &NETWORK, RECEIVED_AT).unwrap();
+    let receipt = DeliveryReceipt::sign(&envelope, &recipient_key, &NETWORK, RECEIVED_AT, RECEIPT_SEQ).unwrap();
     let stored = prekey.to_bytes_secret();
     Vectors {
         prekey_secret: stored[28..].to_vec(),
@@ -252,11 +254,12 @@ fn envelope_matches_the_written_spec() {
     body.extend_from_slice(&v.recipient.0);
     body.extend_from_slice(&varint(RECEIVED_AT.0));
     body.extend_from_slice(&v.sender.0);
-    assert_eq!(r[0], 1);
+    body.extend_from_slice(&varint(RECEIPT_SEQ));
+    assert_eq!(r[0], 2);
     assert_eq!(&r[1..1 + body.len()], &body[..]);
     assert_eq!(r.len(), 1 + body.len() + 64);
     let rsig = Signature(r[1 + body.len()..].try_into().unwrap());
-    assert_eq!(v.recipient.public_key().verify(Context::RECEIPT, &NETWORK, &body, &rsig), Ok(()));
+    assert_eq!(v.recipient.public_key().verify(Context::RECEIPT_V2, &NETWORK, &body, &rsig), Ok(()));
     assert_eq!(v.envelope_hash, sha256(&v.envelope));
 }
 

@@ -2,10 +2,10 @@
 //! request-response.
 //!
 //! # Protocol name and version
-//! `/hotline/<network-id-hex>/sync/2`. The trailing `2` is the protocol
+//! `/hotline/<network-id-hex>/sync/3`. The trailing `3` is the protocol
 //! version; a new wire layout gets a new name, and multistream-select
 //! negotiates it, so frames carry no version byte of their own. Version 2
-//! added `Summary`.
+//! added `Summary`, version 3 `ReceiptsIssued`.
 //!
 //! # Exchange
 //! One request and one response per libp2p stream:
@@ -23,6 +23,12 @@
 //!    objects the peer lacks (a node that is not yet a member uses this to
 //!    present its admission and record).
 //!
+//! 4. `ReceiptsIssued` → `ReceiptsIssued(n)`: "the last receipt number you
+//!    issued to me" (a delivery receipt's `seq`). A node asks each member
+//!    it connects to from which it holds numbered receipts; one that
+//!    answers lower than the highest it holds lost messages (restored from
+//!    a backup, or its store put back), and the asker delivers them again.
+//!
 //! A responder may answer any request with `Refused` (for example a stranger
 //! asking for the directory). This crate does not interpret requests: the
 //! node answers them, and checks every object with `Directory::apply`.
@@ -37,9 +43,9 @@
 //! varint index in declaration order:
 //! ```text
 //! SyncRequest  = 0 Digest(seq<DigestEntry>) | 1 Fetch(seq<ObjectKey>) | 2 Push(seq<bytes>)
-//!              | 3 Summary(DigestSummary)
+//!              | 3 Summary(DigestSummary) | 4 ReceiptsIssued
 //! SyncResponse = 0 Digest(seq<DigestEntry>) | 1 Objects(seq<bytes>)   | 2 Ack | 3 Refused
-//!              | 4 Summary(DigestSummary)
+//!              | 4 Summary(DigestSummary) | 5 ReceiptsIssued(varint u64)
 //! DigestEntry  = ObjectKey ‖ seq:varint u64 ‖ hash:[u8; 32]
 //! DigestSummary = entries:varint u64 ‖ hash:[u8; 32]      (hash = Directory::digest_hash)
 //! bytes        = varint length ‖ a directory object's wire form (format byte ‖ postcard)
@@ -73,12 +79,12 @@ pub const MAX_FRAME_BYTES: usize = 5 * 1024 * 1024;
 // A full batch of maximal objects, with its length prefixes, must fit in a frame.
 const _: () = assert!(MAX_BATCH_OBJECTS * (MAX_BATCH_OBJECT_BYTES + 8) + 16 <= MAX_FRAME_BYTES);
 
-/// The sync protocol name for `network`: `/hotline/<netid>/sync/2`.
+/// The sync protocol name for `network`: `/hotline/<netid>/sync/3`.
 pub fn sync_protocol(network: &NetworkId) -> StreamProtocol {
     // The network id is 64 hex digits, so the name always starts with '/'
     // and is valid; `try_from_owned` only fails on a missing leading slash.
-    StreamProtocol::try_from_owned(format!("/hotline/{network}/sync/2"))
-        .unwrap_or_else(|_| StreamProtocol::new("/hotline/invalid/sync/2"))
+    StreamProtocol::try_from_owned(format!("/hotline/{network}/sync/3"))
+        .unwrap_or_else(|_| StreamProtocol::new("/hotline/invalid/sync/3"))
 }
 
 /// One digest entry: a slot, the seq of its winner and the winner's hash.
@@ -119,6 +125,8 @@ pub enum SyncRequest {
     Push(Vec<Vec<u8>>),
     /// "This is my digest in brief": answered with the responder's summary.
     Summary(DigestSummary),
+    /// "Which is the last receipt number you issued to me?"
+    ReceiptsIssued,
 }
 
 /// A sync response. See the module documentation for the exchange.
@@ -136,6 +144,9 @@ pub enum SyncResponse {
     Refused,
     /// The responder's digest in brief, answering [`SyncRequest::Summary`].
     Summary(DigestSummary),
+    /// The last receipt number the responder issued to the asker (0: none),
+    /// answering [`SyncRequest::ReceiptsIssued`].
+    ReceiptsIssued(u64),
 }
 
 /// A sync or deliver message breaks its protocol's bounds or encoding.
@@ -204,13 +215,15 @@ fn check_objects(what: &'static str, objects: &[Vec<u8>]) -> Result<(), Protocol
 }
 
 impl SyncRequest {
-    /// The request's name, for logs: `digest`, `fetch` or `push`.
+    /// The request's name, for logs: `digest`, `fetch`, `push`, `summary`
+    /// or `receipts_issued`.
     pub fn kind(&self) -> &'static str {
         match self {
             SyncRequest::Digest(_) => "digest",
             SyncRequest::Fetch(_) => "fetch",
             SyncRequest::Push(_) => "push",
             SyncRequest::Summary(_) => "summary",
+            SyncRequest::ReceiptsIssued => "receipts_issued",
         }
     }
 
@@ -220,7 +233,7 @@ impl SyncRequest {
             SyncRequest::Digest(d) => check_count("digest", d.len(), MAX_DIGEST_ITEMS),
             SyncRequest::Fetch(k) => check_count("fetch", k.len(), MAX_BATCH_OBJECTS),
             SyncRequest::Push(o) => check_objects("push", o),
-            SyncRequest::Summary(_) => Ok(()),
+            SyncRequest::Summary(_) | SyncRequest::ReceiptsIssued => Ok(()),
         }
     }
 
@@ -244,7 +257,9 @@ impl SyncResponse {
         match self {
             SyncResponse::Digest(d) => check_count("digest", d.len(), MAX_DIGEST_ITEMS),
             SyncResponse::Objects(o) => check_objects("objects", o),
-            SyncResponse::Ack | SyncResponse::Refused | SyncResponse::Summary(_) => Ok(()),
+            SyncResponse::Ack | SyncResponse::Refused | SyncResponse::Summary(_) | SyncResponse::ReceiptsIssued(_) => {
+                Ok(())
+            }
         }
     }
 
@@ -342,7 +357,7 @@ mod tests {
     #[test]
     fn protocol_name_carries_the_network_id() {
         let name = proto();
-        assert_eq!(name.as_ref(), format!("/hotline/{}/sync/2", "09".repeat(32)));
+        assert_eq!(name.as_ref(), format!("/hotline/{}/sync/3", "09".repeat(32)));
     }
 
     #[test]
@@ -353,6 +368,7 @@ mod tests {
             SyncRequest::Push(vec![vec![1, 2, 3], vec![]]),
             SyncRequest::Digest(vec![]),
             SyncRequest::Summary(DigestSummary { entries: 654, hash: ObjectHash([3; 32]) }),
+            SyncRequest::ReceiptsIssued,
         ] {
             let bytes = write_req(req.clone());
             let got = block_on(SyncCodec::default().read_request(&proto(), &mut Cursor::new(bytes)));
@@ -364,6 +380,7 @@ mod tests {
             SyncResponse::Ack,
             SyncResponse::Refused,
             SyncResponse::Summary(DigestSummary { entries: 0, hash: ObjectHash([0; 32]) }),
+            SyncResponse::ReceiptsIssued(u64::MAX),
         ] {
             let mut out = Cursor::new(Vec::new());
             block_on(SyncCodec::default().write_response(&proto(), &mut out, resp.clone()))
@@ -466,6 +483,9 @@ mod tests {
         assert_eq!(SyncRequest::Summary(summary).to_body().unwrap_or_default(), expect);
         expect[0] = 4;
         assert_eq!(SyncResponse::Summary(summary).to_body().unwrap_or_default(), expect);
+        // ReceiptsIssued = variant 4; its answer variant 5, varint 300.
+        assert_eq!(SyncRequest::ReceiptsIssued.to_body().unwrap_or_default(), vec![4]);
+        assert_eq!(SyncResponse::ReceiptsIssued(300).to_body().unwrap_or_default(), vec![5, 0xac, 0x02]);
     }
 
     #[test]

@@ -395,6 +395,7 @@ impl Actor {
             }
             Completion::DeliveryDone { key, result } => self.on_delivery_done(key, result),
             Completion::Opened { peer, reply, envelope, outcome } => self.on_opened(peer, reply, *envelope, outcome),
+            Completion::ReceiptsIssued { peer, node, last } => self.on_receipts_issued(peer, node, last),
             Completion::ExchangeDone { peer, result } => {
                 let outcome = match &result {
                     Ok(r) if r.refused => "refused",
@@ -550,8 +551,12 @@ impl Actor {
                 // Every new connection syncs: late joiners and healed
                 // partitions converge through this, gossip or not.
                 self.start_sync(peer);
-                // A node that was down takes what waits for it now.
+                // A node that was down takes what waits for it now, and
+                // says whether it lost what it had taken before.
                 self.wake_deliveries(&peer);
+                if member {
+                    self.ask_receipts_issued(peer);
+                }
             }
             NetEvent::ConnectionAdded { peer, addr } => {
                 debug!(%peer, %addr, "another connection to a connected peer");
@@ -561,6 +566,7 @@ impl Actor {
                 if self.directory.members.contains_key(&peer) {
                     self.start_sync(peer);
                     self.wake_deliveries(&peer);
+                    self.ask_receipts_issued(peer);
                 }
             }
             NetEvent::PeerDisconnected { peer } => {

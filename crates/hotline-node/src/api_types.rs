@@ -461,6 +461,15 @@ pub enum NodeEvent {
         /// Whole days left.
         days_left: i64,
     },
+    /// A recipient node lost messages it had receipted (its store was put
+    /// back to an older copy): `messages` sent messages are queued for it
+    /// again.
+    Redelivering {
+        /// The node, peer id.
+        node: String,
+        /// How many messages were queued again (in this batch).
+        messages: usize,
+    },
     /// The subscriber fell behind and `missed` events were dropped; read
     /// the state again (status, directory) to catch up.
     Lagged {
@@ -483,6 +492,7 @@ impl NodeEvent {
             NodeEvent::MessageAcknowledged { .. } => "message_acknowledged",
             NodeEvent::DeliveryRejected { .. } => "delivery_rejected",
             NodeEvent::RecordExpiring { .. } => "record_expiring",
+            NodeEvent::Redelivering { .. } => "redelivering",
             NodeEvent::Lagged { .. } => "lagged",
         }
     }

@@ -267,6 +267,7 @@ fn describe(response: &SyncResponse) -> &'static str {
         SyncResponse::Ack => "an ack",
         SyncResponse::Refused => "a refusal",
         SyncResponse::Summary(_) => "a summary",
+        SyncResponse::ReceiptsIssued(_) => "a receipt number",
     }
 }
 

@@ -46,6 +46,7 @@ pub mod keyfile;
 mod mailbox;
 mod messages;
 mod migrate;
+mod receipt_numbers;
 mod schema;
 mod store;
 

@@ -27,6 +27,8 @@
 //! | `cancelled`| msg_id (16 bytes)            | when the sender cancelled the message's queued deliveries (u64 BE) |
 //! | `mailbox_role` | role ‖ 0 ‖ direction ‖ at (u64 BE) ‖ msg_id | empty: `mailbox` by the point of contact's role (received: the role written to; sent: the role written from) |
 //! | `unread_role`  | role ‖ 0 ‖ at (u64 BE) ‖ msg_id | empty: `unread` by the role written to |
+//! | `receipts_issued` | sender node (32) | the last receipt number this node issued to that sender (u64 BE; `crate::receipt_numbers`) |
+//! | `receipt_numbers` | recipient node (32) ‖ number (u64 BE) | the message (16 bytes) of the numbered receipt held from that recipient |
 //! | `withdrawn` | msg_id ‖ recipient node (32) | [`crate::Withdrawal`]: a queued delivery taken off a node its state no longer lists (revoked or left out of its record), when (u64 BE), and the nodes the message went to instead (32 bytes each) |
 //!
 //! Rows are encoded with `hotline_core::encoding` behind a one-byte row
@@ -102,11 +104,13 @@ pub(crate) enum Table {
     MailboxRole,
     UnreadRole,
     Withdrawn,
+    ReceiptsIssued,
+    ReceiptNumbers,
 }
 
 impl Table {
     /// How many messaging tables there are.
-    pub(crate) const COUNT: usize = 15;
+    pub(crate) const COUNT: usize = 17;
     /// Every messaging table.
     pub(crate) const ALL: [Table; Table::COUNT] = [
         Table::Messages,
@@ -124,6 +128,8 @@ impl Table {
         Table::MailboxRole,
         Table::UnreadRole,
         Table::Withdrawn,
+        Table::ReceiptsIssued,
+        Table::ReceiptNumbers,
     ];
 
     pub(crate) fn definition(self) -> TableDefinition<'static, &'static [u8], &'static [u8]> {
@@ -148,6 +154,8 @@ impl Table {
             Table::MailboxRole => "mailbox_role",
             Table::UnreadRole => "unread_role",
             Table::Withdrawn => "withdrawn",
+            Table::ReceiptsIssued => "receipts_issued",
+            Table::ReceiptNumbers => "receipt_numbers",
         }
     }
 }

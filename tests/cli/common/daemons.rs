@@ -99,6 +99,12 @@ impl Daemon {
         daemon
     }
 
+    /// SIGKILL: the process dies at once, as in a power cut.
+    pub(crate) fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// SIGTERM, and a clean exit.
     pub(crate) fn stop(mut self) {
         let pid = self.child.id().to_string();

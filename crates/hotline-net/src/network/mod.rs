@@ -550,6 +550,6 @@ fn sync_request_bytes(request: &SyncRequest) -> usize {
             SyncRequest::Push(objects) => objects.iter().map(Vec::len).sum(),
             SyncRequest::Digest(entries) => entries.len() * 96,
             SyncRequest::Fetch(keys) => keys.len() * 64,
-            SyncRequest::Summary(_) => 0,
+            SyncRequest::Summary(_) | SyncRequest::ReceiptsIssued => 0,
         }
 }

@@ -35,6 +35,16 @@ pub(super) enum After {
     Moved { moved: Vec<crate::outbox::DeliveryKey>, added: Vec<crate::outbox::DeliveryKey>, at: Timestamp },
     /// A receipt is durable and the envelope left the outbox.
     Receipted { key: crate::outbox::DeliveryKey },
+    /// Messages a peer lost are queued again for it
+    /// (`actor::messaging::recovery`): schedule them, and read the next
+    /// batch if this one was `full`.
+    Redelivering {
+        node: hotline_core::NodeId,
+        added: Vec<crate::outbox::DeliveryKey>,
+        after: u64,
+        full: bool,
+        at: Timestamp,
+    },
     /// A communication check and its challenges are durable: schedule the
     /// deliveries and answer.
     GroupQueued {
@@ -355,6 +365,9 @@ impl Actor {
                 }
             }
             After::Moved { moved, added, at } => self.on_moved(result, moved, added, at),
+            After::Redelivering { node, added, after, full, at } => {
+                self.on_redelivering(result, node, added, after, full, at)
+            }
             After::Receipted { key } => match result {
                 Ok(()) => self.on_receipted(key),
                 Err(e) => {

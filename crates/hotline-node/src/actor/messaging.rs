@@ -28,6 +28,7 @@ mod policy;
 mod prekeys;
 mod reading;
 mod receiving;
+mod recovery;
 mod revoked;
 mod sending;
 
@@ -108,6 +109,12 @@ pub(crate) struct Mail {
     pub ring_writing: u64,
     /// Envelopes being opened (decrypted and checked) at once.
     pub opening: Arc<Semaphore>,
+    /// The last receipt number issued to each sender node, once read from
+    /// the store (`messaging::recovery`): one entry per member node.
+    pub issued: HashMap<NodeId, u64>,
+    /// Messages peers lost, being queued for them again
+    /// (`messaging::recovery`).
+    pub recovery: recovery::Recovery,
 }
 
 /// Most envelopes opened at once, off the actor. Opening is CPU work (an
@@ -163,6 +170,8 @@ impl Mail {
             ring_saved: 0,
             ring_writing: 0,
             opening: Arc::new(Semaphore::new(MAX_OPENING)),
+            issued: HashMap::new(),
+            recovery: recovery::Recovery::default(),
         })
     }
 }
@@ -186,13 +195,12 @@ pub(crate) enum Delivery {
     Failed(String),
 }
 
-/// A message opened and checked off the actor, with the receipt to return
-/// once it is stored.
+/// A message opened and checked off the actor. Its receipt is signed by
+/// the actor, which numbers it (`messaging::recovery`).
 pub(crate) struct OpenedMessage {
     sender: NodeId,
     plaintext: Vec<u8>,
     message: Message,
-    receipt: Vec<u8>,
     envelope_hash: [u8; 32],
 }
 
@@ -215,12 +223,10 @@ fn seal(
     Ok(envelope.to_bytes())
 }
 
-/// Opens an envelope addressed to `me`, decodes the message inside and
-/// signs the receipt to return once it is stored.
+/// Opens an envelope addressed to `me` and decodes the message inside.
 fn open(
     envelope: &Envelope,
     ring: &RwLock<PrekeyRing>,
-    key: &SecretKey,
     me: NodeId,
     network: &hotline_core::NetworkId,
     now: Timestamp,
@@ -233,12 +239,10 @@ fn open(
     if message.msg_id.0 != opened.msg_id {
         return Err(("malformed_message", "the message id differs from the envelope's".into()));
     }
-    let receipt = DeliveryReceipt::sign(envelope, key, network, now).map_err(|e| ("internal", e.to_string()))?;
     Ok(Box::new(OpenedMessage {
         sender: opened.sender,
         plaintext: opened.plaintext,
         message,
-        receipt: receipt.to_bytes(),
         envelope_hash: envelope.hash(),
     }))
 }
@@ -252,6 +256,10 @@ fn check_receipt(key: &DeliveryKey, me: NodeId, network: &hotline_core::NetworkI
     }
     if receipt.sender() != me {
         return Err("it names another sender".into());
+    }
+    // Numbers start at 1 (`messaging::recovery`).
+    if receipt.seq() == Some(0) {
+        return Err("it is numbered 0".into());
     }
     Ok(())
 }

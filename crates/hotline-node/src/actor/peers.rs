@@ -194,6 +194,8 @@ impl Actor {
     pub(super) async fn on_sync_tick(&mut self) {
         // Records expire with time, not only with changes.
         self.refresh_members().await;
+        // Messages a peer lost whose round waited, and questions unanswered.
+        self.recovery_tick();
         let mut candidates: Vec<PeerId> = self
             .connected
             .keys()

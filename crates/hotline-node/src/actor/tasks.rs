@@ -61,6 +61,9 @@ pub(crate) enum Completion {
     Fetched { peer: PeerId, objects: Vec<Vec<u8>>, reply: oneshot::Sender<()> },
     /// A sync exchange with `peer` ended.
     ExchangeDone { peer: PeerId, result: Result<Report, String> },
+    /// Member `node` says the last receipt number it issued to this node
+    /// is `last` (`messaging::recovery`).
+    ReceiptsIssued { peer: PeerId, node: hotline_core::NodeId, last: Option<u64> },
 }
 
 /// The actor's spawned work, tracked and cancellable.

@@ -49,6 +49,7 @@ impl RawPeer {
                             ),
                             SyncRequest::Push(_) => SyncResponse::Ack,
                             SyncRequest::Summary(_) => SyncResponse::Summary(summary),
+                            SyncRequest::ReceiptsIssued => SyncResponse::ReceiptsIssued(0),
                         };
                         let _ = h.respond_sync(reply, response).await;
                     }

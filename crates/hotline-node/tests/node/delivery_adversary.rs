@@ -50,6 +50,7 @@ impl Mallory {
                         SyncRequest::Summary(_) => {
                             SyncResponse::Summary(DigestSummary::of(&hotline_core::directory::Digest::new()))
                         }
+                        SyncRequest::ReceiptsIssued => SyncResponse::ReceiptsIssued(0),
                     };
                     let _ = h.respond_sync(reply, response).await;
                 }

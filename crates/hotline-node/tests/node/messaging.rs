@@ -175,9 +175,11 @@ async fn acknowledging_twice_at_once_sends_one_acknowledgement() {
 }
 
 /// A recipient that lost its prekey secrets (its ring rolled back, as after
-/// a crash before version 2's ring-first write, or a restored backup) makes
-/// a new prekey under the same id. An envelope sealed to the lost key fails
-/// with `decrypt_failed`; the sender seals it again to the recipient's new
+/// a crash before version 2's ring-first write, or a restored backup) sees
+/// its own bundle in the directory name a prekey it never made, and makes
+/// its next prekey under a new id (ids roll forward; never the same id
+/// with another key). An envelope sealed to the lost key is refused as
+/// `prekey_expired`; the sender seals it again to the recipient's new
 /// bundle, and the message arrives exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_envelope_the_recipient_cannot_decrypt_is_sealed_again_to_its_new_bundle() {
@@ -202,12 +204,14 @@ async fn an_envelope_the_recipient_cannot_decrypt_is_sealed_again_to_its_new_bun
     assert_eq!(view.status, "delivered");
     let got = inbox(&nb.handle()).await;
     assert_eq!(got.iter().filter(|m| m.msg_id == sent.msg_id).count(), 1);
-    // It did go through the refusal this test is about.
+    // It did go through the refusal this test is about, and no prekey id
+    // was made again with another key (which would fail to decrypt).
     let refused = nb.handle().status().await.unwrap();
     assert!(
-        refused.delivery_rejections.get("decrypt_failed").copied().unwrap_or(0) >= 1,
-        "the first envelope was refused as undecryptable: {refused:?}"
+        refused.delivery_rejections.get("prekey_expired").copied().unwrap_or(0) >= 1,
+        "the first envelope was refused as sealed to a prekey the ring no longer holds: {refused:?}"
     );
+    assert_eq!(refused.delivery_rejections.get("decrypt_failed"), None, "{refused:?}");
     na.shutdown().await.unwrap();
     nb.shutdown().await.unwrap();
 }

@@ -503,6 +503,9 @@ impl Actor {
                 self.apply_batch(peer, objects, After::PushAck(reply), true);
                 return;
             }
+            // Receipt numbers are for members only, like the directory.
+            SyncRequest::ReceiptsIssued if self.directory.members.contains_key(&peer) => self.receipts_issued_to(&peer),
+            SyncRequest::ReceiptsIssued => SyncResponse::Refused,
         };
         if let Err(e) = self.net.respond_sync(reply, response).await {
             debug!(%peer, error = %e, "cannot answer a sync request");

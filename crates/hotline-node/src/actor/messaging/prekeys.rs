@@ -20,8 +20,26 @@ impl Actor {
             }
         };
         let shared = Arc::clone(&self.mail.ring);
+        let node = self.mail.node_id;
+        let current = match self.directory.dir.entry(&ObjectKey::Prekeys(node)).map(|e| &e.object) {
+            Some(DirectoryObject::Prekeys(p)) => Some(p.clone()),
+            _ => None,
+        };
         // Opening tasks hold the read lock for a fraction of a millisecond.
         let mut ring = shared.write().unwrap_or_else(PoisonError::into_inner);
+        // A bundle of ours naming an id this ring never made: the store was
+        // put back to an older copy (restored, or rolled back), and peers
+        // synced the newer bundle back to us. Ids go on past it, so that no
+        // id is ever made twice with two keys.
+        let published_max = current.as_ref().and_then(|p| p.bundle.prekeys.iter().map(|k| k.id).max());
+        let rolled = published_max.is_some_and(|id| ring.roll_forward(id));
+        if rolled {
+            warn!(
+                next = ring.next_id(),
+                "our published prekey bundle names prekeys this ring never made (the store was put back to an \
+                 older copy): prekey ids go on past them, and the bundle is published again"
+            );
+        }
         let rotation = ring.rotate(now, &mut rng, self.mail.prekey_policy);
         if let Some(created) = rotation.created {
             info!(prekey = created.id, expires = %created.expires, "made a new prekey");
@@ -29,14 +47,8 @@ impl Actor {
         for deleted in &rotation.deleted {
             info!(prekey = deleted.id, "deleted an old prekey secret");
         }
-        let node = self.mail.node_id;
-        let current = match self.directory.dir.entry(&ObjectKey::Prekeys(node)).map(|e| &e.object) {
-            Some(DirectoryObject::Prekeys(p)) => Some(p.clone()),
-            _ => None,
-        };
-        // Ids and keys: a ring that lost its secrets (rolled back) makes a
-        // new key under an id already published, and that must be
-        // published too, or peers keep sealing to the lost key.
+        // Ids and keys: a bundle naming a prekey this ring lost must be
+        // replaced, or peers keep sealing to the lost key.
         let wanted: HashSet<(u32, Vec<u8>)> = ring
             .bundle(self.state, node, 0, now)
             .map(|b| b.prekeys.into_iter().map(|k| (k.id, k.public)).collect())
@@ -45,7 +57,7 @@ impl Actor {
             .as_ref()
             .filter(|p| p.bundle.expires > now)
             .map(|p| p.bundle.prekeys.iter().map(|k| (k.id, k.public.clone())).collect::<HashSet<_>>());
-        let ring_changed = rotation.created.is_some() || !rotation.deleted.is_empty();
+        let ring_changed = rotation.created.is_some() || !rotation.deleted.is_empty() || rolled;
         if ring_changed {
             self.mail.ring_version += 1;
         }

@@ -124,14 +124,13 @@ impl Actor {
         // checks come back to the actor with the result.
         let actor = self.tasks.completions();
         let ring = Arc::clone(&self.mail.ring);
-        let key = Arc::clone(&self.mail.node_key);
         let me = self.mail.node_id;
         let slots = Arc::clone(&self.mail.opening);
         self.tasks.spawn(async move {
             // A few envelopes are opened at once; the others wait here,
             // their bytes counted by `permit` against the network's budget.
             let Ok(_slot) = slots.acquire_owned().await else { return };
-            let outcome = open(&envelope, &ring, &key, me, &network, now);
+            let outcome = open(&envelope, &ring, me, &network, now);
             drop(permit);
             let command = Completion::Opened { peer, reply, envelope: Box::new(envelope), outcome };
             let _ = actor.send(command).await;
@@ -148,7 +147,7 @@ impl Actor {
     ) {
         let now = self.now();
         let id = MessageId(envelope.msg_id());
-        let OpenedMessage { sender, plaintext, message, receipt, envelope_hash } = match outcome {
+        let OpenedMessage { sender, plaintext, message, envelope_hash } = match outcome {
             Ok(o) => *o,
             Err((code, detail)) => return self.refuse(peer, reply, code, detail),
         };
@@ -189,7 +188,20 @@ impl Actor {
             // once): the stored receipt, once the first copy is durable.
             return self.answer_duplicate(id, reply);
         }
+        // Numbered among this sender's receipts, in the batch that stores
+        // the message: a store put back to an older copy goes back to the
+        // number it had then, and the sender notices (`recovery`).
+        let receipt = match self.next_receipt_number(sender).map_err(|e| e.to_string()).and_then(|seq| {
+            DeliveryReceipt::sign(&envelope, &self.mail.node_key, &self.directory.dir.network_id(), now, seq)
+                .map(|r| (seq, r.to_bytes()))
+                .map_err(|e| e.to_string())
+        }) {
+            Ok(r) => r,
+            Err(e) => return self.refuse(peer, reply, "internal", format!("the receiving node cannot sign: {e}")),
+        };
+        let (seq, receipt) = receipt;
         let mut batch = WriteBatch::new();
+        batch.put_receipts_issued(&sender, seq);
         let mut events = vec![NodeEvent::MessageReceived {
             msg_id: id,
             case_id: message.case_id,

@@ -441,6 +441,7 @@ impl Actor {
                 // until then the message is not "delivered".
                 let mut batch = WriteBatch::new();
                 batch.delete_outbox(key.0, &key.1);
+                self.number_receipt(&key, &bytes, &mut batch);
                 batch.put_receipt(key.0, &key.1, bytes);
                 self.comcheck_receipted(key.0, &mut batch);
                 self.persist_with(Vec::new(), batch, After::Receipted { key }, Vec::new());
