@@ -9,7 +9,8 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use hotline_core::time::DAY;
 use hotline_core::{
-    Admission, Charter, DirectoryObject, NetworkId, PublicKey, SignedAdmission, SignedCharter, StateCode,
+    Admission, Charter, DirectoryObject, NetworkId, PublicKey, Revocation, RevocationAuthority, RevocationTarget,
+    SignedAdmission, SignedCharter, SignedRevocation, StateCode,
 };
 use hotline_node::endpoints::{GetStatus, SubmitObject};
 use hotline_store::keyfile;
@@ -102,10 +103,54 @@ pub(crate) enum AdmissionCommand {
         #[arg(long)]
         key: PathBuf,
     },
-    /// Import a signed admission into this node's directory.
+    /// Import a signed admission, or a signed admission revocation, into
+    /// this node's directory (from where it spreads to every member).
     Import {
-        /// The admission file.
+        /// The admission or revocation file.
         file: PathBuf,
+    },
+    /// Draw up the stewards' suspension of a state: an unsigned revocation
+    /// of its admissions up to `--up-to-seq`. Stewards sign it as an
+    /// admission (`admission sign`); once imported, the state's records
+    /// are revoked and its nodes are members no more, until `admission
+    /// renew`.
+    Revoke {
+        /// The charter file.
+        #[arg(long)]
+        charter: PathBuf,
+        /// The state suspended.
+        #[arg(long)]
+        state: StateCode,
+        /// The highest admission `seq` revoked: the one in force (see
+        /// `hotline directory show STATE`, or the admission file).
+        #[arg(long)]
+        up_to_seq: u64,
+        /// Why, for the record every member keeps.
+        #[arg(long)]
+        reason: String,
+        /// Where to write the revocation file (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Draw up the next admission of a state from its admission file: one
+    /// `seq` higher (above any revoked), the same state key unless
+    /// `--state-key` names a new one. Stewards sign it as any admission;
+    /// once imported, the state's node re-signs its records under it.
+    Renew {
+        /// The state's current admission file.
+        file: PathBuf,
+        /// A new state key (hex), for a state that rotates its key.
+        #[arg(long)]
+        state_key: Option<PublicKey>,
+        /// The new admission's `seq` (default: one more than the file's).
+        #[arg(long)]
+        seq: Option<u64>,
+        /// Let the admission lapse after this many days (default: no expiry).
+        #[arg(long)]
+        valid_days: Option<u64>,
+        /// Where to write the admission file (must not exist).
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 
@@ -231,16 +276,90 @@ pub(super) fn admission(cmd: AdmissionCommand, data_dir: &Path, out: &Out) -> Re
         AdmissionCommand::Sign { file: path, key } => {
             let mut file = CeremonyFile::read(&path)?;
             let key = keyfile::read(&key)?;
-            let DirectoryObject::Admission(adm) = &mut file.object else {
-                bail!("{} does not hold an admission", path.display());
+            let charter = &file.charter.charter;
+            let (what, state, count) = match &mut file.object {
+                DirectoryObject::Admission(adm) => {
+                    adm.sign(charter, &key).context("cannot sign the admission")?;
+                    ("admission", adm.admission.state, adm.signatures.len())
+                }
+                DirectoryObject::Revocation(rev) => {
+                    let RevocationTarget::Admission { state, .. } = rev.revocation.target else {
+                        bail!("{} holds a revocation that stewards do not sign", path.display());
+                    };
+                    rev.sign_as_steward(charter, &key).context("cannot sign the admission revocation")?;
+                    let count = match &rev.authority {
+                        RevocationAuthority::Stewards(sigs) => sigs.len(),
+                        RevocationAuthority::State(_) => 0,
+                    };
+                    ("admission revocation", state, count)
+                }
+                _ => bail!("{} does not hold an admission or an admission revocation", path.display()),
             };
-            adm.sign(&file.charter.charter, &key).context("cannot sign the admission")?;
-            let count = adm.signatures.len();
-            let state = adm.admission.state;
-            let threshold = file.charter.charter.threshold;
+            let threshold = charter.threshold;
             files::replace(&path, &file.to_bytes())?;
-            out.emit(&json!({ "state": state, "signatures": count, "threshold": threshold }), || {
-                format!("Signed the admission of {state}: {count} of the {threshold} required steward signatures.")
+            out.emit(&json!({ "state": state, "object": what, "signatures": count, "threshold": threshold }), || {
+                format!("Signed the {what} of {state}: {count} of the {threshold} required steward signatures.")
+            })
+        }
+        AdmissionCommand::Revoke { charter, state, up_to_seq, reason, out: path } => {
+            let charter = files::read_charter(&charter)?;
+            charter.verify().context("the charter is not fully signed yet")?;
+            hotline_core::validate::text("--reason", &reason, hotline_core::limits::MAX_LONG_TEXT)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            if up_to_seq == 0 {
+                bail!("--up-to-seq must be at least 1 (admissions are numbered from 1)");
+            }
+            let revocation =
+                Revocation { target: RevocationTarget::Admission { state, up_to_seq }, issued_at: now(), reason };
+            let object = DirectoryObject::Revocation(SignedRevocation::unsigned_by_stewards(revocation));
+            let file = CeremonyFile::new(charter, object);
+            files::write_new(&path, &file.to_bytes())?;
+            out.emit(&json!({ "file": path, "state": state, "up_to_seq": up_to_seq }), || {
+                format!(
+                    "Suspension of {state} ({}), admissions up to seq {up_to_seq}, written to {}.\n\
+                     Each steward signs it: hotline admission sign {} --key STEWARD.key",
+                    state.country_name(),
+                    path.display(),
+                    path.display()
+                )
+            })
+        }
+        AdmissionCommand::Renew { file: current, state_key, seq, valid_days, out: path } => {
+            let file = CeremonyFile::read(&current)?;
+            let DirectoryObject::Admission(adm) = &file.object else {
+                bail!("{} does not hold an admission", current.display());
+            };
+            let old = &adm.admission;
+            let seq = seq.unwrap_or(old.seq + 1);
+            if seq <= old.seq {
+                bail!("--seq {seq} is not above the current admission's {}", old.seq);
+            }
+            let state_key = state_key.unwrap_or(old.state_key);
+            if !state_key.is_valid() {
+                bail!("--state-key {state_key} is not a valid Ed25519 public key");
+            }
+            let issued_at = now();
+            let admission = Admission {
+                state: old.state,
+                state_key,
+                seq,
+                issued_at,
+                expires: valid_days.map(|d| issued_at.plus(d * DAY)),
+            };
+            let rekeyed = state_key != old.state_key;
+            let state = old.state;
+            let next =
+                CeremonyFile::new(file.charter, DirectoryObject::Admission(SignedAdmission::unsigned(admission)));
+            files::write_new(&path, &next.to_bytes())?;
+            out.emit(&json!({ "file": path, "state": state, "seq": seq, "new_state_key": rekeyed }), || {
+                format!(
+                    "Admission {seq} of {state} ({}){} written to {}.\n\
+                     Each steward signs it: hotline admission sign {} --key STEWARD.key",
+                    state.country_name(),
+                    if rekeyed { " under a new state key" } else { "" },
+                    path.display(),
+                    path.display()
+                )
             })
         }
         AdmissionCommand::Import { file: path } => {

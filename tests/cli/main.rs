@@ -1,6 +1,7 @@
 //! The command-line tests, in one binary: they run the `hotline` binary
 //! itself, as an operator would.
 
+mod cli_admissions;
 mod cli_backup;
 mod cli_comcheck;
 mod cli_errors;

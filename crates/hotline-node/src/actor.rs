@@ -538,48 +538,9 @@ impl Actor {
                     }
                 });
             }
-            NetEvent::PeerConnected { peer, addr } => {
-                let member = self.directory.members.contains_key(&peer);
-                info!(%peer, %addr, member, "peer connected");
-                self.connected.insert(peer, addr);
-                self.emit(NodeEvent::PeerConnected { peer: peer.to_string(), member });
-                let now = self.now();
-                self.liveness.connected(peer, now);
-                if let Some(task) = self.redials.remove(&peer) {
-                    task.abort();
-                }
-                // Every new connection syncs: late joiners and healed
-                // partitions converge through this, gossip or not.
-                self.start_sync(peer);
-                // A node that was down takes what waits for it now, and
-                // says whether it lost what it had taken before.
-                self.wake_deliveries(&peer);
-                if member {
-                    self.ask_receipts_issued(peer);
-                }
-            }
-            NetEvent::ConnectionAdded { peer, addr } => {
-                debug!(%peer, %addr, "another connection to a connected peer");
-                // Perhaps it restarted or a link was cut: the new connection
-                // is the one known to work, so sync over it and try what
-                // waits for the peer now rather than at its next retry.
-                if self.directory.members.contains_key(&peer) {
-                    self.start_sync(peer);
-                    self.wake_deliveries(&peer);
-                    self.ask_receipts_issued(peer);
-                }
-            }
-            NetEvent::PeerDisconnected { peer } => {
-                info!(%peer, "peer disconnected");
-                self.connected.remove(&peer);
-                self.directory.stranger_objects.remove(&peer);
-                self.emit(NodeEvent::PeerDisconnected { peer: peer.to_string() });
-                let now = self.now();
-                self.liveness.disconnected(peer, now);
-                if self.directory.members.contains_key(&peer) && !self.stopping {
-                    self.redial_member(peer);
-                }
-            }
+            NetEvent::PeerConnected { peer, addr } => self.on_peer_connected(peer, addr),
+            NetEvent::ConnectionAdded { peer, addr } => self.on_connection_added(peer, addr),
+            NetEvent::PeerDisconnected { peer } => self.on_peer_disconnected(peer),
             NetEvent::Gossip { message_id, propagation_source, data } => {
                 self.on_gossip(message_id, propagation_source, &data).await;
             }

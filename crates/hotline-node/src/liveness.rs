@@ -22,6 +22,9 @@ use tokio::time::Instant;
 
 /// The window reachability is measured over.
 pub(crate) const WINDOW_SECS: u64 = 24 * 3600;
+/// A connection that closes sooner than this after opening counts as
+/// refused, not lost: redialling it at once would loop.
+pub(crate) const SHORT_LIVED_SECS: u64 = 10;
 
 #[derive(Debug, Default)]
 struct NodeLiveness {
@@ -30,6 +33,11 @@ struct NodeLiveness {
     /// Since when it has been unreachable (connected before, not now).
     unreachable_since: Option<Timestamp>,
     rtt_ms: Option<f64>,
+    /// When its current connection opened.
+    connected_at: Option<Timestamp>,
+    /// How many of its connections in a row closed within
+    /// [`SHORT_LIVED_SECS`] of opening (it, or we, keep refusing).
+    short_lived: u32,
     /// (time, connected) samples within the window, oldest first.
     samples: VecDeque<(Timestamp, bool)>,
     last_dial: Option<Instant>,
@@ -44,6 +52,9 @@ pub(crate) struct Liveness {
 impl Liveness {
     pub(crate) fn connected(&mut self, peer: PeerId, now: Timestamp) {
         let n = self.nodes.entry(peer).or_default();
+        if !n.connected {
+            n.connected_at = Some(now);
+        }
         n.connected = true;
         n.last_seen = Some(now);
         n.unreachable_since = None;
@@ -51,13 +62,19 @@ impl Liveness {
 
     /// Its last connection closed at `now`: it has been unreachable since it
     /// was last heard from (a dead link closes a bound after its last
-    /// answer), or since now if nothing was ever heard.
-    pub(crate) fn disconnected(&mut self, peer: PeerId, now: Timestamp) {
+    /// answer), or since now if nothing was ever heard. Returns how many of
+    /// its connections in a row were short-lived, this one included (0: it
+    /// lived, and a redial may start at once).
+    pub(crate) fn disconnected(&mut self, peer: PeerId, now: Timestamp) -> u32 {
         let n = self.nodes.entry(peer).or_default();
         if n.connected {
             n.unreachable_since = Some(n.last_seen.unwrap_or(now));
+            let lived = n.connected_at.map_or(0, |at| now.0.saturating_sub(at.0));
+            n.short_lived = if lived < SHORT_LIVED_SECS { n.short_lived.saturating_add(1) } else { 0 };
         }
         n.connected = false;
+        n.connected_at = None;
+        n.short_lived
     }
 
     pub(crate) fn rtt(&mut self, peer: PeerId, rtt: Duration, now: Timestamp) {
@@ -199,6 +216,19 @@ mod tests {
         let silent: HashMap<PeerId, Duration> = [(a, BOUND)].into();
         let v = l.view(&members, me, Timestamp(160), BOUND, &silent).remove(0);
         assert!(!v.connected, "{v:?}");
+    }
+
+    #[test]
+    fn connections_that_close_at_once_are_counted_in_a_row() {
+        let a = peer(2);
+        let mut l = Liveness::default();
+        l.connected(a, Timestamp(100));
+        assert_eq!(l.disconnected(a, Timestamp(101)), 1, "closed within a second");
+        l.connected(a, Timestamp(102));
+        assert_eq!(l.disconnected(a, Timestamp(102)), 2);
+        assert_eq!(l.disconnected(a, Timestamp(103)), 2, "a second close without a connection counts nothing");
+        l.connected(a, Timestamp(200));
+        assert_eq!(l.disconnected(a, Timestamp(200 + SHORT_LIVED_SECS)), 0, "a connection that lived resets it");
     }
 
     #[test]

@@ -19,30 +19,27 @@ pub(crate) fn json(dir: &Path, args: &[&str]) -> Value {
 /// Two stewards (threshold two), and a FRA and a DEU node, each admitted
 /// and with a technical record naming its own node, all done offline.
 pub(crate) fn ceremony(d: &Path, network: &str) {
-    for s in ["s1", "s2"] {
+    ceremony_with(d, network, 2, 2);
+}
+
+/// The ceremony with `stewards` stewards (`s1.key`, `s2.key`, …), of whom
+/// `threshold` must sign; the first `threshold` sign the admissions.
+pub(crate) fn ceremony_with(d: &Path, network: &str, stewards: usize, threshold: usize) {
+    let names: Vec<String> = (1..=stewards).map(|i| format!("s{i}")).collect();
+    for s in &names {
         ok(d, &["keygen", "--out", &format!("{s}.key")]);
     }
     let pk = |f: &str| ok(d, &["key", "public", f]).trim().to_string();
-    let (p1, p2) = (pk("s1.key"), pk("s2.key"));
-    ok(
-        d,
-        &[
-            "charter",
-            "new",
-            "--name",
-            network,
-            "--steward",
-            &p1,
-            "--steward",
-            &p2,
-            "--threshold",
-            "2",
-            "--out",
-            "n.charter",
-        ],
-    );
-    ok(d, &["charter", "sign", "n.charter", "--key", "s1.key"]);
-    ok(d, &["charter", "sign", "n.charter", "--key", "s2.key"]);
+    let keys: Vec<String> = names.iter().map(|s| pk(&format!("{s}.key"))).collect();
+    let threshold_text = threshold.to_string();
+    let mut args = vec!["charter", "new", "--name", network, "--threshold", &threshold_text, "--out", "n.charter"];
+    for key in &keys {
+        args.extend(["--steward", key.as_str()]);
+    }
+    ok(d, &args);
+    for s in &names {
+        ok(d, &["charter", "sign", "n.charter", "--key", &format!("{s}.key")]);
+    }
     for (data, state, org, tz) in
         [("fra", "FRA", "CERT-FR", "Europe/Paris"), ("deu", "DEU", "CERT-Bund", "Europe/Berlin")]
     {
@@ -50,8 +47,9 @@ pub(crate) fn ceremony(d: &Path, network: &str) {
         let key = pk(&format!("{data}/keys/state.key"));
         let adm = format!("{data}.admission");
         ok(d, &["admission", "new", "--charter", "n.charter", "--state", state, "--state-key", &key, "--out", &adm]);
-        ok(d, &["admission", "sign", &adm, "--key", "s1.key"]);
-        ok(d, &["admission", "sign", &adm, "--key", "s2.key"]);
+        for s in names.iter().take(threshold) {
+            ok(d, &["admission", "sign", &adm, "--key", &format!("{s}.key")]);
+        }
         ok(d, &["--data-dir", data, "admission", "import", &adm]);
         ok(d, &record_args(data, org, tz, "en"));
         configure(d, data, state, &[]);
@@ -146,6 +144,12 @@ pub(crate) fn poll<T>(what: &str, daemons: &[&Daemon], mut f: impl FnMut() -> Op
 /// two prekey bundles on each side.
 pub(crate) fn fra_and_deu(d: &Path, network: &str) -> (Daemon, Daemon) {
     ceremony(d, network);
+    start_fra_and_deu(d)
+}
+
+/// FRA's and DEU's daemons, on the ceremony already made, started (DEU
+/// bootstrapping from FRA) and converged.
+pub(crate) fn start_fra_and_deu(d: &Path) -> (Daemon, Daemon) {
     let fra = Daemon::start(d, "fra");
     let fra_addr = listen_addr(d, "fra", &fra);
     configure(d, "deu", "DEU", &[fra_addr]);

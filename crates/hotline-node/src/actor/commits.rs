@@ -78,6 +78,9 @@ pub(super) struct InFlight {
     roster_change: bool,
     /// Slots of our own state this write changes (see `Actor::unsaved_own`).
     own_keys: Vec<ObjectKey>,
+    /// Our own records this write removes (a new admission of our state:
+    /// they no longer chain to it); signed again under it once durable.
+    own_removed: Vec<ObjectKey>,
 }
 
 /// The committer's word that write `id` is durable, or failed.
@@ -186,7 +189,17 @@ impl Actor {
         for key in &own_keys {
             *self.directory.unsaved_own.entry(key.clone()).or_default() += 1;
         }
-        let job = InFlight { after, events, publish, own_change, roster_change, own_keys };
+        let own_removed: Vec<ObjectKey> = applied
+            .iter()
+            .flat_map(|a| &a.changes)
+            .filter_map(|c| match c {
+                Change::Removed { key: key @ ObjectKey::Record(state, _), .. } if *state == self.state => {
+                    Some(key.clone())
+                }
+                _ => None,
+            })
+            .collect();
+        let job = InFlight { after, events, publish, own_change, roster_change, own_keys, own_removed };
         self.commits.submit(&self.committer, batch, job);
     }
 
@@ -227,6 +240,9 @@ impl Actor {
                     if let Err(e) = self.net.queue_publish(bytes).await {
                         warn!(error = %e, "cannot publish on gossip; sync will carry the object");
                     }
+                }
+                if !job.own_removed.is_empty() && !self.stopping {
+                    self.resign_own_records(job.own_removed);
                 }
                 if job.own_change && !self.stopping {
                     // Our node may just have been listed: publish its prekeys.
@@ -413,6 +429,7 @@ mod tests {
             own_change,
             roster_change: false,
             own_keys: Vec::new(),
+            own_removed: Vec::new(),
         }
     }
 

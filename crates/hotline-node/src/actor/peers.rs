@@ -13,11 +13,12 @@
 //! even while strangers hold every inbound handshake slot.
 
 use super::Actor;
+use crate::api_types::NodeEvent;
 use hotline_net::{Multiaddr, PeerId, PeerInfo};
 use libp2p::multiaddr::Protocol;
 use std::collections::BTreeMap;
 use std::time::Duration;
-use tracing::debug;
+use tracing::{debug, info};
 
 /// How long a member whose last connection closed is redialled on the
 /// short pace of [`member_redial_waits`]; the liveness tick (every dial
@@ -28,6 +29,10 @@ pub(crate) const MEMBER_REDIAL_FOR: Duration = Duration::from_secs(15 * 60);
 pub(crate) const MEMBER_REDIAL_CAP: Duration = Duration::from_secs(4);
 /// The first wait after the immediate dial; it doubles up to the cap.
 const MEMBER_REDIAL_FIRST: Duration = Duration::from_millis(500);
+/// The longest first wait for a member whose connections keep closing as
+/// soon as they open (it refuses us: say, its state was suspended in our
+/// view but not yet in its own, or the other way round).
+pub(crate) const MEMBER_FLAP_CAP: Duration = Duration::from_secs(60);
 
 /// The waits before each dial of a member whose last connection closed:
 /// none, then [`MEMBER_REDIAL_FIRST`] doubling to [`MEMBER_REDIAL_CAP`],
@@ -35,8 +40,17 @@ const MEMBER_REDIAL_FIRST: Duration = Duration::from_millis(500);
 /// healed partition do not all dial in the same instant, until
 /// [`MEMBER_REDIAL_FOR`] is spent. A dial to a member already connected or
 /// being dialled costs nothing (the network skips it).
-pub(crate) fn member_redial_waits(mut jitter: impl FnMut() -> f64) -> Vec<Duration> {
-    let mut waits = vec![Duration::ZERO];
+///
+/// After `short_lived` connections in a row that closed at once, the first
+/// dial waits [`MEMBER_REDIAL_FIRST`] × 2^`short_lived` (at most
+/// [`MEMBER_FLAP_CAP`]) instead: an immediate dial of a peer that refuses
+/// us would loop as fast as the network allows.
+pub(crate) fn member_redial_waits(short_lived: u32, mut jitter: impl FnMut() -> f64) -> Vec<Duration> {
+    let first = match short_lived {
+        0 => Duration::ZERO,
+        n => MEMBER_REDIAL_FIRST.saturating_mul(1 << n.min(16)).min(MEMBER_FLAP_CAP),
+    };
+    let mut waits = vec![first];
     let mut base = MEMBER_REDIAL_FIRST;
     let mut total = Duration::ZERO;
     while total < MEMBER_REDIAL_FOR {
@@ -170,12 +184,60 @@ impl Actor {
     /// (`hotline_net::gate`), so a member comes back even while strangers
     /// hold every inbound handshake slot. The task ends when the member
     /// connects (the actor aborts it) or after [`MEMBER_REDIAL_FOR`].
-    pub(super) fn redial_member(&mut self, peer: PeerId) {
+    /// A first connection to `peer` opened.
+    pub(super) fn on_peer_connected(&mut self, peer: PeerId, addr: Multiaddr) {
+        let member = self.directory.members.contains_key(&peer);
+        info!(%peer, %addr, member, "peer connected");
+        self.connected.insert(peer, addr);
+        self.emit(NodeEvent::PeerConnected { peer: peer.to_string(), member });
+        let now = self.now();
+        self.liveness.connected(peer, now);
+        if let Some(task) = self.redials.remove(&peer) {
+            task.abort();
+        }
+        // Every new connection syncs: late joiners and healed
+        // partitions converge through this, gossip or not.
+        self.start_sync(peer);
+        // A node that was down takes what waits for it now, and
+        // says whether it lost what it had taken before.
+        self.wake_deliveries(&peer);
+        if member {
+            self.ask_receipts_issued(peer);
+        }
+    }
+
+    /// Another connection to a connected peer opened.
+    pub(super) fn on_connection_added(&mut self, peer: PeerId, addr: Multiaddr) {
+        debug!(%peer, %addr, "another connection to a connected peer");
+        // Perhaps it restarted or a link was cut: the new connection
+        // is the one known to work, so sync over it and try what
+        // waits for the peer now rather than at its next retry.
+        if self.directory.members.contains_key(&peer) {
+            self.start_sync(peer);
+            self.wake_deliveries(&peer);
+            self.ask_receipts_issued(peer);
+        }
+    }
+
+    /// The last connection to `peer` closed.
+    pub(super) fn on_peer_disconnected(&mut self, peer: PeerId) {
+        info!(%peer, "peer disconnected");
+        self.connected.remove(&peer);
+        self.directory.stranger_objects.remove(&peer);
+        self.emit(NodeEvent::PeerDisconnected { peer: peer.to_string() });
+        let now = self.now();
+        let short_lived = self.liveness.disconnected(peer, now);
+        if self.directory.members.contains_key(&peer) && !self.stopping {
+            self.redial_member(peer, short_lived);
+        }
+    }
+
+    pub(super) fn redial_member(&mut self, peer: PeerId, short_lived: u32) {
         if self.redials.get(&peer).is_some_and(|task| !task.is_finished()) {
             return;
         }
         let net = self.net.clone();
-        let waits = member_redial_waits(|| self.random.jitter());
+        let waits = member_redial_waits(short_lived, || self.random.jitter());
         let redials = self.metrics.live.member_redials.clone();
         let task = self.tasks.spawn(async move {
             for delay in waits {
@@ -355,17 +417,25 @@ mod tests {
 
     #[test]
     fn a_lost_member_is_redialled_at_once_then_doubling_to_the_cap_for_the_whole_period() {
-        let middle = member_redial_waits(|| 0.5);
+        let middle = member_redial_waits(0, || 0.5);
         let ms: Vec<u128> = middle.iter().take(6).map(Duration::as_millis).collect();
         assert_eq!(ms, vec![0, 500, 1000, 2000, 4000, 4000], "the first retry comes within about 1 s");
         let total: Duration = middle.iter().sum();
         assert!(total >= MEMBER_REDIAL_FOR && total < MEMBER_REDIAL_FOR + MEMBER_REDIAL_CAP, "{total:?}");
         // Jitter spreads each wait over ±25 %, never beyond.
-        let low = member_redial_waits(|| 0.0);
-        let high = member_redial_waits(|| 0.999);
+        let low = member_redial_waits(0, || 0.0);
+        let high = member_redial_waits(0, || 0.999);
         assert_eq!(low[1], Duration::from_millis(375));
         assert!(high[1] < Duration::from_millis(625) && high[1] > Duration::from_millis(620));
         assert!(high.iter().skip(1).all(|w| *w < MEMBER_REDIAL_CAP.mul_f64(1.25)));
         assert!(low.iter().skip(1).all(|w| *w >= MEMBER_REDIAL_FIRST.mul_f64(0.75)));
+    }
+
+    #[test]
+    fn a_member_whose_connections_close_at_once_is_redialled_later_each_time() {
+        let first = |n| member_redial_waits(n, || 0.5)[0].as_millis();
+        assert_eq!([first(0), first(1), first(2), first(3)], [0, 1_000, 2_000, 4_000]);
+        assert_eq!(first(7), MEMBER_FLAP_CAP.as_millis(), "at most a minute");
+        assert_eq!(first(u32::MAX), MEMBER_FLAP_CAP.as_millis());
     }
 }

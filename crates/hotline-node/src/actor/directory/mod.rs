@@ -5,6 +5,7 @@
 use super::*;
 
 mod feature;
+mod renewal;
 use crate::error::{PublishError, RevokeError, SubmitError, WithdrawError};
 pub(super) use feature::DirectoryFeature;
 use hotline_core::{RecordStatus, Role, SecretKey};
