@@ -19,6 +19,7 @@ mod output;
 mod parse;
 pub(crate) use output::{AlreadyReported, StdoutClosed};
 mod record;
+mod state;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -57,9 +58,12 @@ pub(crate) enum Command {
     Admission(ceremony::AdmissionCommand),
     /// Create a node: its state key, node key, configuration and store.
     Init(node::InitArgs),
-    /// The nodes of this state: revoke one.
+    /// The nodes of this state: add one, revoke one.
     #[command(subcommand)]
     Node(nodes::NodeCommand),
+    /// This state's key: rotate it (a new admission the stewards sign).
+    #[command(subcommand)]
+    State(state::StateCommand),
     /// Write an encrypted backup of this node (store, keys, configuration),
     /// or check one (`backup verify FILE`).
     Backup(backup::BackupArgs),
@@ -123,6 +127,7 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
         Command::Admission(cmd) => ceremony::admission(cmd, data_dir, &out),
         Command::Init(args) => node::init(args, data_dir, &out),
         Command::Node(cmd) => nodes::run(cmd, data_dir, &out),
+        Command::State(cmd) => state::run(cmd, data_dir, &out),
         Command::Backup(args) => backup::backup(args, data_dir, &out),
         Command::Restore(args) => backup::restore(args, data_dir, &out),
         Command::Record(cmd) => record::run(cmd, data_dir, &out),

@@ -88,3 +88,75 @@ fn two_of_three_stewards_suspend_a_state_and_renewal_brings_it_back() {
     fra.stop();
     deu.stop();
 }
+
+#[test]
+fn a_state_rotates_its_key_and_the_old_key_signs_nothing_more() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ceremony_with(d, "Rotation net", 3, 2);
+    let (fra, deu) = start_fra_and_deu(d);
+    let both = [&fra, &deu];
+    let public = |file: &str| ok(d, &["key", "public", file]).trim().to_string();
+    let old_key = public("deu/keys/state.key");
+
+    // DEU makes its next key and the admission that carries it.
+    let drafted = json(
+        d,
+        &["--data-dir", "deu", "state", "rotate-key", "--charter", "n.charter", "--out", "deu2.admission", "--json"],
+    );
+    let new_key = drafted["new_state_key"].as_str().unwrap().to_string();
+    assert_eq!((drafted["seq"].as_u64(), drafted["old_state_key"].as_str()), (Some(2), Some(old_key.as_str())));
+    assert_ne!(new_key, old_key);
+    let err = fails(d, &["--data-dir", "deu", "state", "rotate-key", "--charter", "n.charter", "--out", "again"]);
+    assert!(err.contains("a rotation is under way"), "{err}");
+    let err =
+        fails(d, &["--data-dir", "fra", "state", "rotate-key", "--charter", "n.charter", "--out", "deu2.admission"]);
+    assert!(err.contains("exists already"), "{err}");
+
+    // Until the stewards sign, the old key is the state key.
+    assert_eq!(public("deu/keys/state.key"), old_key);
+    ok(d, &["admission", "sign", "deu2.admission", "--key", "s1.key"]);
+    ok(d, &["admission", "sign", "deu2.admission", "--key", "s3.key"]);
+    ok(d, &["--data-dir", "deu", "admission", "import", "deu2.admission"]);
+
+    // Everywhere: DEU's admission 2 under the new key, and its record
+    // signed again under it; DEU's node took the new key up.
+    poll("FRA to hold DEU's record under the new admission", &both, || {
+        let view = json(d, &["--data-dir", "fra", "directory", "show", "DEU/technical", "--json"]);
+        let record = &view["records"][0];
+        (record["status"] == "current" && record["record"]["admission_seq"] == 2).then_some(())
+    });
+    assert_eq!(public("deu/keys/state.key"), new_key);
+    let retired: Vec<_> = std::fs::read_dir(d.join("deu/keys"))
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with("state.key.retired-"))
+        .collect();
+    assert_eq!(retired.len(), 1, "{retired:?}");
+    assert_eq!(public(&format!("deu/keys/{}", retired[0])), old_key);
+    let sent = send_and_wait(d, "fra", "DEU", "After the rotation", "Still there?");
+    assert_eq!(sent["status"], "delivered", "{sent}");
+    // DEU's next record is signed with the new key.
+    ok(d, &crate::common::record_args("deu", "CERT-Bund after the rotation", "Europe/Berlin", "de,en"));
+
+    // The old key, in a thief's hands after the rotation: its record, under
+    // the old admission, is refused.
+    ok(d, &["--data-dir", "thief", "init", "--charter", "n.charter", "--state", "DEU"]);
+    std::fs::remove_file(d.join("thief/keys/state.key")).unwrap();
+    std::fs::copy(d.join("deu/keys").join(&retired[0]), d.join("thief/keys/state.key")).unwrap();
+    ok(d, &["--data-dir", "thief", "admission", "import", "deu.admission"]);
+    ok(d, &crate::common::record_args("thief", "Not CERT-Bund", "Europe/Berlin", "de"));
+    ok(d, &["--data-dir", "thief", "directory", "export", "--out", "forged.export"]);
+    fra.stop();
+    let report = json(d, &["--data-dir", "fra", "directory", "import", "forged.export", "--json"]);
+    let refused: Vec<&str> = report["rejected"].as_array().unwrap().iter().filter_map(|r| r["code"].as_str()).collect();
+    assert!(refused.contains(&"superseded_admission"), "{report}");
+    let held = json(d, &["--data-dir", "fra", "directory", "show", "DEU/technical", "--json"]);
+    assert_eq!(held["records"][0]["record"]["organization"], "CERT-Bund after the rotation", "{held}");
+    // The old key's earlier records stay in the history, beside the new ones.
+    let history = json(d, &["--data-dir", "fra", "directory", "history", "DEU/technical", "--json"]);
+    let epochs: Vec<u64> =
+        history["history"].as_array().unwrap().iter().filter_map(|h| h["record"]["admission_seq"].as_u64()).collect();
+    assert!(epochs.contains(&1) && epochs.contains(&2), "{history}");
+    deu.stop();
+}

@@ -238,6 +238,53 @@ impl NodeKeys {
     pub fn state_key(&self, data_dir: &Path) -> Result<&SecretKey, StoreError> {
         self.state.as_ref().ok_or_else(|| StoreError::NoStateKey { path: Self::state_key_path(data_dir) })
     }
+
+    /// Where the next state key waits during a rotation (`hotline state
+    /// rotate-key`), until the stewards' admission naming it arrives.
+    pub fn next_state_key_path(data_dir: &Path) -> PathBuf {
+        data_dir.join("keys").join("state.key.next")
+    }
+
+    /// Makes the next state key of a rotation and writes it beside the
+    /// state key. Refuses if one is already waiting (a rotation under way)
+    /// or if this node holds no state key.
+    pub fn prepare_next_state_key(data_dir: &Path) -> Result<SecretKey, StoreError> {
+        let current = Self::state_key_path(data_dir);
+        if current.symlink_metadata().is_err() {
+            return Err(StoreError::NoStateKey { path: current });
+        }
+        let key = generate()?;
+        write_new(&Self::next_state_key_path(data_dir), &key)?;
+        Ok(key)
+    }
+
+    /// Takes up the waiting next state key if it is `expected` (the key the
+    /// state's admission in force names): the state key becomes
+    /// `state.key.retired-SECONDS` (kept, never used again to sign), the
+    /// next one `state.key`. Returns the key taken up, or `None` when no
+    /// key waits or it is another one.
+    pub fn take_up_next_state_key(
+        data_dir: &Path,
+        expected: &hotline_core::PublicKey,
+        now: hotline_core::Timestamp,
+    ) -> Result<Option<SecretKey>, StoreError> {
+        let next_path = Self::next_state_key_path(data_dir);
+        if next_path.symlink_metadata().is_err() {
+            return Ok(None);
+        }
+        let next = read(&next_path)?;
+        if next.public() != *expected {
+            return Ok(None);
+        }
+        let current = Self::state_key_path(data_dir);
+        if current.symlink_metadata().is_ok() {
+            let retired = data_dir.join("keys").join(format!("state.key.retired-{}", now.0));
+            fs::rename(&current, &retired).map_err(|e| StoreError::io("retire the state key", &current, e))?;
+        }
+        fs::rename(&next_path, &current).map_err(|e| StoreError::io("take up the next state key", &next_path, e))?;
+        sync_dir(parent_dir(&current))?;
+        Ok(Some(next))
+    }
 }
 
 #[cfg(test)]
@@ -247,6 +294,30 @@ mod tests {
 
     fn key_text(key: &SecretKey) -> String {
         String::from(render(key).as_str())
+    }
+
+    #[test]
+    fn a_rotation_takes_up_the_next_state_key_only_when_its_admission_names_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path();
+        let keys = NodeKeys::generate_into(data).unwrap();
+        let old = keys.state.as_ref().unwrap().public();
+        let next = NodeKeys::prepare_next_state_key(data).unwrap();
+        assert!(matches!(NodeKeys::prepare_next_state_key(data), Err(StoreError::KeyFileExists { .. })));
+        let t = hotline_core::Timestamp(1_800_000_000);
+        // Another key in force: nothing changes.
+        assert!(NodeKeys::take_up_next_state_key(data, &old, t).unwrap().is_none());
+        assert_eq!(NodeKeys::load(data).unwrap().state.unwrap().public(), old);
+        let taken = NodeKeys::take_up_next_state_key(data, &next.public(), t).unwrap().unwrap();
+        assert_eq!(taken.public(), next.public());
+        assert_eq!(NodeKeys::load(data).unwrap().state.unwrap().public(), next.public());
+        let retired = read(&data.join("keys").join("state.key.retired-1800000000")).unwrap();
+        assert_eq!(retired.public(), old);
+        assert!(NodeKeys::next_state_key_path(data).symlink_metadata().is_err());
+        // A node without a state key cannot rotate one.
+        let added = tempfile::tempdir().unwrap();
+        NodeKeys::generate_node_into(added.path()).unwrap();
+        assert!(matches!(NodeKeys::prepare_next_state_key(added.path()), Err(StoreError::NoStateKey { .. })));
     }
 
     #[test]

@@ -3,6 +3,11 @@
 //! records signed under the old admission no longer chain to it
 //! (`docs/protocol.md` section 6.4). A node holding the state key the new
 //! admission names signs them again at once, so the state stays reachable.
+//!
+//! A key rotation (`hotline state rotate-key`) leaves the next state key
+//! waiting beside the state key; when the admission in force names it, the
+//! node takes it up here (the old key is retired and signs nothing more)
+//! before signing again.
 
 use super::*;
 
@@ -16,6 +21,7 @@ impl Actor {
     /// admission names (after a key rotation, the new key).
     pub(in crate::actor) fn resign_own_records(&mut self, removed: Vec<ObjectKey>) {
         let now = self.now();
+        self.take_up_rotated_state_key(now);
         match self.own_state_key(now, |_| "this node holds no state key", |_| "no admission in force") {
             Ok(_) => {}
             Err(why) => {
@@ -62,6 +68,28 @@ impl Actor {
                 Ok(other) => warn!(%slot, outcome = ?other, "our record signed again was not applied"),
                 Err(r) => warn!(%slot, reason = %r, "the directory refused our record signed again"),
             }
+        }
+    }
+
+    /// Takes up the next state key waiting from `hotline state rotate-key`
+    /// if the admission in force names it (and not the key held).
+    fn take_up_rotated_state_key(&mut self, now: Timestamp) {
+        let Some(expected) = self.directory.dir.admission(self.state).map(|a| a.admission.state_key) else { return };
+        if self.state_key.as_ref().is_some_and(|k| k.public() == expected) {
+            return;
+        }
+        let Some(data_dir) = self.store.path().parent() else { return };
+        match hotline_store::NodeKeys::take_up_next_state_key(data_dir, &expected, now) {
+            Ok(Some(key)) => {
+                warn!(
+                    state_key = %expected,
+                    "our admission in force names our next state key: taken up; the old state key is retired \
+                     (keys/state.key.retired-*) and signs nothing more"
+                );
+                self.state_key = Some(key);
+            }
+            Ok(None) => {}
+            Err(e) => warn!(error = %e, "cannot take up the next state key"),
         }
     }
 }
