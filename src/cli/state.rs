@@ -39,6 +39,12 @@ pub(crate) struct RotateKeyArgs {
     /// Where to write the admission file for the stewards (must not exist).
     #[arg(long)]
     out: PathBuf,
+    /// Give up a rotation under way and start a new one: its key is set
+    /// aside (`keys/state.key.abandoned-SECONDS`), never deleted, so that
+    /// if the stewards sign its admission after all the node still takes
+    /// it up. Tell the stewards to destroy the old draft.
+    #[arg(long)]
+    start_over: bool,
 }
 
 pub(super) fn run(cmd: StateCommand, data_dir: &Path, out: &Out) -> Result<()> {
@@ -93,9 +99,13 @@ fn rotate_key(args: RotateKeyArgs, data_dir: &Path, out: &Out) -> Result<()> {
     if args.out.symlink_metadata().is_ok() {
         bail!("{} exists already", args.out.display());
     }
+    if args.start_over && NodeKeys::next_state_key_path(data_dir).symlink_metadata().is_ok() {
+        let aside = NodeKeys::abandon_next_state_key(data_dir, now())?;
+        eprintln!("The rotation under way is given up; its key is set aside as {}.", aside.display());
+    }
     let next = NodeKeys::prepare_next_state_key(data_dir).map_err(|e| match e {
         hotline_store::StoreError::KeyFileExists { path } => anyhow::anyhow!(
-            "{} exists: a rotation is under way (its admission is with the stewards); remove that file to start again",
+            "{} exists: a rotation is under way (its admission is with the stewards); give it up with --start-over",
             path.display()
         ),
         other => other.into(),

@@ -36,6 +36,26 @@ fn two_of_three_stewards_suspend_a_state_and_renewal_brings_it_back() {
     );
     assert!(err.contains("at least 1"), "{err}");
 
+    // Before: DEU lists a laptop and revokes it, and publishes a policy
+    // record and withdraws it. A renewal must bring back neither.
+    ok(d, &["keygen", "--out", "laptop.key"]);
+    let laptop = json(d, &["key", "public", "laptop.key", "--json"])["peer_id"].as_str().unwrap().to_string();
+    let deu_node = json(d, &["--data-dir", "deu", "status", "--json"])["peer_id"].as_str().unwrap().to_string();
+    let mut args = crate::common::record_args("deu", "CERT-Bund", "Europe/Berlin", "de,en");
+    args.extend(["--node", &deu_node, "--node", &laptop]);
+    ok(d, &args);
+    ok(d, &["--data-dir", "deu", "node", "revoke", &laptop, "--reason", "Laptop stolen"]);
+    let policy: Vec<&str> = crate::common::record_args("deu", "Auswärtiges Amt", "Europe/Berlin", "de")
+        .into_iter()
+        .map(|a| if a == "technical" { "policy" } else { a })
+        .collect();
+    ok(d, &policy);
+    ok(d, &["--data-dir", "deu", "record", "withdraw", "--role", "policy", "--reason", "No policy desk"]);
+    poll("FRA to take DEU's changes", &both, || {
+        let policy = json(d, &["--data-dir", "fra", "directory", "show", "DEU/policy", "--json"]);
+        (policy["records"][0]["status"] == "revoked").then_some(())
+    });
+
     // Two of the three stewards sign the suspension; one is not enough.
     let drafted = json(
         d,
@@ -85,6 +105,13 @@ fn two_of_three_stewards_suspend_a_state_and_renewal_brings_it_back() {
     });
     let sent = send_and_wait(d, "fra", "DEU", "After the renewal", "Welcome back.");
     assert_eq!(sent["status"], "delivered", "{sent}");
+    // Neither the revoked laptop nor the withdrawn policy record came back.
+    let record = deu_record("fra");
+    let nodes: Vec<&str> =
+        record["records"][0]["record"]["nodes"].as_array().unwrap().iter().filter_map(|n| n.as_str()).collect();
+    assert!(!nodes.is_empty() && !nodes.contains(&laptop.as_str()), "{record}");
+    let err = fails(d, &["--data-dir", "fra", "directory", "show", "DEU/policy"]);
+    assert!(err.contains("no record"), "{err}");
     fra.stop();
     deu.stop();
 }

@@ -283,6 +283,9 @@ impl Actor {
         let mut liveness_tick = tokio::time::interval(self.liveness_every.0);
         liveness_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         prekey_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        // A new admission imported while the daemon was stopped, or a crash
+        // between its write and the records signed again: finish it now.
+        self.renew_own_objects();
         let shutdown_reply = loop {
             // Work the node already took on first: the completions of its
             // own tasks waiting now, a bounded number of them, before the

@@ -33,8 +33,11 @@ struct NodeLiveness {
     /// Since when it has been unreachable (connected before, not now).
     unreachable_since: Option<Timestamp>,
     rtt_ms: Option<f64>,
-    /// When its current connection opened.
-    connected_at: Option<Timestamp>,
+    /// When its current connection opened, and whether it was a member
+    /// then (only those count as refused when they close at once: a
+    /// stranger's connection that we drop and redial once it becomes a
+    /// member must not slow that redial).
+    connected_at: Option<(Timestamp, bool)>,
     /// How many of its connections in a row closed within
     /// [`SHORT_LIVED_SECS`] of opening (it, or we, keep refusing).
     short_lived: u32,
@@ -50,10 +53,10 @@ pub(crate) struct Liveness {
 }
 
 impl Liveness {
-    pub(crate) fn connected(&mut self, peer: PeerId, now: Timestamp) {
+    pub(crate) fn connected(&mut self, peer: PeerId, now: Timestamp, member: bool) {
         let n = self.nodes.entry(peer).or_default();
         if !n.connected {
-            n.connected_at = Some(now);
+            n.connected_at = Some((now, member));
         }
         n.connected = true;
         n.last_seen = Some(now);
@@ -69,8 +72,10 @@ impl Liveness {
         let n = self.nodes.entry(peer).or_default();
         if n.connected {
             n.unreachable_since = Some(n.last_seen.unwrap_or(now));
-            let lived = n.connected_at.map_or(0, |at| now.0.saturating_sub(at.0));
-            n.short_lived = if lived < SHORT_LIVED_SECS { n.short_lived.saturating_add(1) } else { 0 };
+            n.short_lived = match n.connected_at {
+                Some((at, true)) if now.0.saturating_sub(at.0) < SHORT_LIVED_SECS => n.short_lived.saturating_add(1),
+                _ => 0,
+            };
         }
         n.connected = false;
         n.connected_at = None;
@@ -187,7 +192,7 @@ mod tests {
         let mut l = Liveness::default();
         // Connected before its record arrived: a sample taken while it is
         // not yet a member must not forget that it is connected.
-        l.connected(a, Timestamp(100));
+        l.connected(a, Timestamp(100), true);
         l.sample(&BTreeMap::new(), me, Timestamp(101), Instant::now(), Duration::from_secs(300));
         l.rtt(a, Duration::from_millis(2), Timestamp(104));
         let at = |t: u64| l.view(&members, me, Timestamp(t), BOUND, &HashMap::new()).remove(0);
@@ -204,7 +209,7 @@ mod tests {
         let (me, a) = (peer(1), peer(2));
         let members: BTreeMap<PeerId, StateCode> = [(me, "FRA".parse().unwrap()), (a, "DEU".parse().unwrap())].into();
         let mut l = Liveness::default();
-        l.connected(a, Timestamp(100));
+        l.connected(a, Timestamp(100), true);
         // No ping report reached the actor for a minute (shed under load),
         // but the network heard it 3 s ago: connected.
         let busy: HashMap<PeerId, Duration> = [(a, Duration::from_secs(3))].into();
@@ -222,13 +227,15 @@ mod tests {
     fn connections_that_close_at_once_are_counted_in_a_row() {
         let a = peer(2);
         let mut l = Liveness::default();
-        l.connected(a, Timestamp(100));
+        l.connected(a, Timestamp(100), true);
         assert_eq!(l.disconnected(a, Timestamp(101)), 1, "closed within a second");
-        l.connected(a, Timestamp(102));
+        l.connected(a, Timestamp(102), true);
         assert_eq!(l.disconnected(a, Timestamp(102)), 2);
         assert_eq!(l.disconnected(a, Timestamp(103)), 2, "a second close without a connection counts nothing");
-        l.connected(a, Timestamp(200));
+        l.connected(a, Timestamp(200), true);
         assert_eq!(l.disconnected(a, Timestamp(200 + SHORT_LIVED_SECS)), 0, "a connection that lived resets it");
+        l.connected(a, Timestamp(300), false);
+        assert_eq!(l.disconnected(a, Timestamp(300)), 0, "a stranger's connection dropped at once counts nothing");
     }
 
     #[test]
@@ -239,7 +246,7 @@ mod tests {
         let mut l = Liveness::default();
         let t0 = Instant::now();
         let every = Duration::from_secs(300);
-        l.connected(a, Timestamp(100));
+        l.connected(a, Timestamp(100), true);
         assert_eq!(l.sample(&members, me, Timestamp(100), t0, every), vec![b], "b is dialled");
         assert!(
             l.sample(&members, me, Timestamp(160), t0 + Duration::from_secs(60), every).is_empty(),

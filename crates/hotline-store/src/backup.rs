@@ -32,7 +32,9 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 /// The files of a data directory a backup carries, besides the store.
-pub const FILES: [&str; 4] = ["keys/state.key", "keys/no-state-key", "keys/node.key", "node.toml"];
+/// (`keys/state.key.next` only during a state key rotation.)
+pub const FILES: [&str; 5] =
+    ["keys/state.key", "keys/no-state-key", "keys/node.key", "node.toml", "keys/state.key.next"];
 
 const TAG_INFO: u8 = 1;
 const TAG_FILE: u8 = 2;
@@ -151,8 +153,9 @@ fn write_all(
             }
             // A node added with `node add` has no state key; every node
             // has the other two.
-            Err(e) if e.kind() == io::ErrorKind::NotFound && matches!(name, "keys/state.key" | "keys/no-state-key") => {
-            }
+            Err(e)
+                if e.kind() == io::ErrorKind::NotFound
+                    && matches!(name, "keys/state.key" | "keys/no-state-key" | "keys/state.key.next") => {}
             Err(e) => return Err(StoreError::io("read", &path, e)),
         }
     }

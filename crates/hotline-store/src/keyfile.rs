@@ -258,31 +258,66 @@ impl NodeKeys {
         Ok(key)
     }
 
-    /// Takes up the waiting next state key if it is `expected` (the key the
-    /// state's admission in force names): the state key becomes
-    /// `state.key.retired-SECONDS` (kept, never used again to sign), the
-    /// next one `state.key`. Returns the key taken up, or `None` when no
-    /// key waits or it is another one.
+    /// Sets the waiting next state key aside (`state.key.abandoned-SECONDS`)
+    /// so that a new rotation can start. It is kept, not deleted: if the
+    /// stewards sign its admission after all, it is taken up still.
+    pub fn abandon_next_state_key(data_dir: &Path, now: hotline_core::Timestamp) -> Result<PathBuf, StoreError> {
+        let next_path = Self::next_state_key_path(data_dir);
+        let aside = data_dir.join("keys").join(format!("state.key.abandoned-{}", now.0));
+        fs::rename(&next_path, &aside).map_err(|e| StoreError::io("set the next state key aside", &next_path, e))?;
+        sync_dir(parent_dir(&aside))?;
+        Ok(aside)
+    }
+
+    /// Takes up the waiting next state key (or one set aside) if it is
+    /// `expected` (the key the state's admission in force names): the
+    /// state key becomes `state.key.retired-SECONDS` (kept, never used
+    /// again to sign), the next one `state.key`. Returns the key taken up,
+    /// or `None` when no waiting key is the one expected.
     pub fn take_up_next_state_key(
         data_dir: &Path,
         expected: &hotline_core::PublicKey,
         now: hotline_core::Timestamp,
     ) -> Result<Option<SecretKey>, StoreError> {
-        let next_path = Self::next_state_key_path(data_dir);
-        if next_path.symlink_metadata().is_err() {
-            return Ok(None);
+        let keys_dir = data_dir.join("keys");
+        let mut waiting = vec![Self::next_state_key_path(data_dir)];
+        if let Ok(entries) = fs::read_dir(&keys_dir) {
+            waiting.extend(
+                entries
+                    .filter_map(Result::ok)
+                    .filter(|e| e.file_name().to_str().is_some_and(|n| n.starts_with("state.key.abandoned-")))
+                    .map(|e| e.path()),
+            );
         }
-        let next = read(&next_path)?;
-        if next.public() != *expected {
-            return Ok(None);
+        let mut found = None;
+        for path in waiting {
+            if path.symlink_metadata().is_err() {
+                continue;
+            }
+            let key = read(&path)?;
+            if key.public() == *expected {
+                found = Some((path, key));
+                break;
+            }
         }
+        let Some((next_path, next)) = found else { return Ok(None) };
+        // A link keeps the old key (retired) and `state.key` in place, and
+        // one rename then replaces `state.key` atomically: a crash at any
+        // point leaves a usable state key, the old or the new, and a
+        // restart takes the new one up again.
         let current = Self::state_key_path(data_dir);
+        let keys_dir = parent_dir(&current);
         if current.symlink_metadata().is_ok() {
-            let retired = data_dir.join("keys").join(format!("state.key.retired-{}", now.0));
-            fs::rename(&current, &retired).map_err(|e| StoreError::io("retire the state key", &current, e))?;
+            let retired = keys_dir.join(format!("state.key.retired-{}", now.0));
+            match fs::hard_link(&current, &retired) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(StoreError::io("retire the state key", &current, e)),
+            }
+            sync_dir(keys_dir)?;
         }
         fs::rename(&next_path, &current).map_err(|e| StoreError::io("take up the next state key", &next_path, e))?;
-        sync_dir(parent_dir(&current))?;
+        sync_dir(keys_dir)?;
         Ok(Some(next))
     }
 }
@@ -314,6 +349,18 @@ mod tests {
         let retired = read(&data.join("keys").join("state.key.retired-1800000000")).unwrap();
         assert_eq!(retired.public(), old);
         assert!(NodeKeys::next_state_key_path(data).symlink_metadata().is_err());
+        // A rotation given up, whose admission the stewards sign after all:
+        // the key set aside is taken up still.
+        let first = NodeKeys::prepare_next_state_key(data).unwrap();
+        NodeKeys::abandon_next_state_key(data, t).unwrap();
+        let second = NodeKeys::prepare_next_state_key(data).unwrap();
+        assert_ne!(first.public(), second.public());
+        let later = hotline_core::Timestamp(t.0 + 1);
+        assert_eq!(
+            NodeKeys::take_up_next_state_key(data, &first.public(), later).unwrap().unwrap().public(),
+            first.public()
+        );
+        assert_eq!(NodeKeys::load(data).unwrap().state.unwrap().public(), first.public());
         // A node without a state key cannot rotate one.
         let added = tempfile::tempdir().unwrap();
         NodeKeys::generate_node_into(added.path()).unwrap();

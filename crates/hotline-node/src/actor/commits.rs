@@ -78,9 +78,10 @@ pub(super) struct InFlight {
     roster_change: bool,
     /// Slots of our own state this write changes (see `Actor::unsaved_own`).
     own_keys: Vec<ObjectKey>,
-    /// Our own records this write removes (a new admission of our state:
-    /// they no longer chain to it); signed again under it once durable.
-    own_removed: Vec<ObjectKey>,
+    /// Whether this write changes our state's admission or removes our
+    /// objects (a new admission: they no longer chain to it); then what it
+    /// removed is signed again under it once durable (`renewal`).
+    own_epoch: bool,
 }
 
 /// The committer's word that write `id` is durable, or failed.
@@ -189,17 +190,12 @@ impl Actor {
         for key in &own_keys {
             *self.directory.unsaved_own.entry(key.clone()).or_default() += 1;
         }
-        let own_removed: Vec<ObjectKey> = applied
-            .iter()
-            .flat_map(|a| &a.changes)
-            .filter_map(|c| match c {
-                Change::Removed { key: key @ ObjectKey::Record(state, _), .. } if *state == self.state => {
-                    Some(key.clone())
-                }
-                _ => None,
-            })
-            .collect();
-        let job = InFlight { after, events, publish, own_change, roster_change, own_keys, own_removed };
+        let own_epoch = applied.iter().flat_map(|a| &a.changes).any(|c| match c {
+            Change::Removed { key, .. } => removed_state(key) == Some(self.state),
+            Change::Accepted { key: ObjectKey::Admission(state), .. } => *state == self.state,
+            _ => false,
+        });
+        let job = InFlight { after, events, publish, own_change, roster_change, own_keys, own_epoch };
         self.commits.submit(&self.committer, batch, job);
     }
 
@@ -241,8 +237,8 @@ impl Actor {
                         warn!(error = %e, "cannot publish on gossip; sync will carry the object");
                     }
                 }
-                if !job.own_removed.is_empty() && !self.stopping {
-                    self.resign_own_records(job.own_removed);
+                if job.own_epoch && !self.stopping {
+                    self.renew_own_objects();
                 }
                 if job.own_change && !self.stopping {
                     // Our node may just have been listed: publish its prekeys.
@@ -416,6 +412,19 @@ impl Actor {
     }
 }
 
+/// The state whose object a removed slot held (prekey bundles name a node,
+/// not a state, and are never pruned with an admission).
+fn removed_state(key: &ObjectKey) -> Option<hotline_core::StateCode> {
+    match key {
+        ObjectKey::Admission(s)
+        | ObjectKey::Record(s, _)
+        | ObjectKey::AdmissionRevocation(s)
+        | ObjectKey::RecordRevocation(s, _)
+        | ObjectKey::NodeRevocation(s, _) => Some(*s),
+        ObjectKey::Prekeys(_) => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -429,7 +438,7 @@ mod tests {
             own_change,
             roster_change: false,
             own_keys: Vec::new(),
-            own_removed: Vec::new(),
+            own_epoch: false,
         }
     }
 

@@ -7,8 +7,10 @@
 //! target, members not connected become candidates, in random order: the
 //! actor dials those whose addresses are known, and only if none is, looks
 //! one up (a Kademlia query per tick at most). When a member's last
-//! connection closes, it is redialled at once and then on a short,
-//! jittered backoff ([`member_redial_waits`]) for [`MEMBER_REDIAL_FOR`],
+//! connection closes, it is redialled at once (later, up to a minute, when
+//! its connections as a member keep closing within seconds: it refuses
+//! us) and then on a short, jittered backoff ([`member_redial_waits`]) for
+//! [`MEMBER_REDIAL_FOR`],
 //! from our side, so a member comes back seconds after a cut heals, and
 //! even while strangers hold every inbound handshake slot.
 
@@ -178,12 +180,6 @@ pub(crate) fn without_peer(addr: &Multiaddr) -> Multiaddr {
 
 /// The peers feature in the actor: it runs the plans above.
 impl Actor {
-    /// Dials a member whose last connection closed, at once and then on
-    /// the short backoff of [`member_redial_waits`], from our side: an
-    /// outbound dial to a member takes no slot a stranger can hold
-    /// (`hotline_net::gate`), so a member comes back even while strangers
-    /// hold every inbound handshake slot. The task ends when the member
-    /// connects (the actor aborts it) or after [`MEMBER_REDIAL_FOR`].
     /// A first connection to `peer` opened.
     pub(super) fn on_peer_connected(&mut self, peer: PeerId, addr: Multiaddr) {
         let member = self.directory.members.contains_key(&peer);
@@ -191,7 +187,7 @@ impl Actor {
         self.connected.insert(peer, addr);
         self.emit(NodeEvent::PeerConnected { peer: peer.to_string(), member });
         let now = self.now();
-        self.liveness.connected(peer, now);
+        self.liveness.connected(peer, now, member);
         if let Some(task) = self.redials.remove(&peer) {
             task.abort();
         }
@@ -232,6 +228,13 @@ impl Actor {
         }
     }
 
+    /// Dials a member whose last connection closed, at once (after `short_lived` connections in a row
+    /// refused at once, later) and then on
+    /// the short backoff of [`member_redial_waits`], from our side: an
+    /// outbound dial to a member takes no slot a stranger can hold
+    /// (`hotline_net::gate`), so a member comes back even while strangers
+    /// hold every inbound handshake slot. The task ends when the member
+    /// connects (the actor aborts it) or after [`MEMBER_REDIAL_FOR`].
     pub(super) fn redial_member(&mut self, peer: PeerId, short_lived: u32) {
         if self.redials.get(&peer).is_some_and(|task| !task.is_finished()) {
             return;
