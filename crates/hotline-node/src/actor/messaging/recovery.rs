@@ -124,13 +124,27 @@ impl Actor {
     pub(in crate::actor) fn number_receipt(&mut self, key: &DeliveryKey, bytes: &[u8], batch: &mut WriteBatch) {
         let (msg, node) = *key;
         let Some(seq) = DeliveryReceipt::from_bytes(bytes).ok().and_then(|r| r.seq()) else { return };
-        let holder = match self.store.snapshot().and_then(|s| s.receipt_number(&node, seq)) {
-            Ok(holder) => holder,
-            Err(e) => {
-                warn!(%node, error = %e, "cannot read the receipt numbers held");
-                None
+        // Numbers grow: only one at or below the highest held can be held
+        // already, so the common case reads nothing (the highest is read
+        // once per node, then followed in memory).
+        let highest = match self.mail.recovery.highest.get(&node) {
+            Some(h) => Some(*h),
+            None => self.store.last_receipt_number(&node).ok(),
+        };
+        let holder = if highest.is_some_and(|h| seq > h) {
+            None
+        } else {
+            match self.store.snapshot().and_then(|s| s.receipt_number(&node, seq)) {
+                Ok(holder) => holder,
+                Err(e) => {
+                    warn!(%node, error = %e, "cannot read the receipt numbers held");
+                    None
+                }
             }
         };
+        if let Some(h) = highest {
+            self.mail.recovery.highest.insert(node, h.max(seq));
+        }
         if holder.is_some_and(|other| other != msg) {
             warn!(%node, seq, "a peer issued a receipt number twice: it lost the messages from that number on");
             // Read now, before this batch gives the number to `msg`: the
@@ -285,6 +299,9 @@ pub(crate) struct Recovery {
     pub(crate) nodes: std::collections::HashMap<NodeId, Round>,
     /// Members that did not answer `ReceiptsIssued`: asked again each tick.
     pub(crate) unanswered: HashSet<PeerId>,
+    /// The highest receipt number held from each node, once read (an upper
+    /// bound: a redelivery that forgets numbers leaves it as it was).
+    pub(crate) highest: std::collections::HashMap<NodeId, u64>,
 }
 
 /// Recovery for one node.
