@@ -22,7 +22,9 @@
 //!
 //! This file holds the messaging state ([`Mail`]) and the pure helpers
 //! (sealing, opening, checking receipts); the actor's handlers are in
-//! `sending`, `receiving`, `prekeys` and `reading` (marking read).
+//! `sending`, `receiving`, `prekeys`, `reading` (marking read), `revoked`
+//! (deliveries moved off nodes their state no longer lists) and `recovery`
+//! (messages a peer lost, found from the receipt numbers, sent again).
 
 mod policy;
 mod prekeys;

@@ -1,6 +1,7 @@
 //! The directory feature inside the actor: applying objects from the user,
 //! gossip and sync, publishing this state's records, the digests shown to
-//! peers, and the member set.
+//! peers, and the member set; `renewal` signs this state's records again
+//! under a new admission (a renewal or a key rotation).
 
 use super::*;
 
