@@ -40,6 +40,19 @@ pub(super) fn source(data_dir: &Path) -> Result<Source> {
     Ok(Source::Offline(Box::new(open_node(data_dir)?)))
 }
 
+/// Fails if a daemon answers on `data_dir`'s socket: the command works on
+/// a stopped node only, for the reason `why`.
+pub(super) fn refuse_running(data_dir: &Path, why: &str) -> Result<()> {
+    let client = Client::for_data_dir(data_dir);
+    if client.socket().exists() {
+        match runtime()?.block_on(client.call(GetStatus)) {
+            Err(ClientError::DaemonNotRunning { .. }) => {}
+            _ => anyhow::bail!("the daemon of {} is running: stop it first ({why})", data_dir.display()),
+        }
+    }
+    Ok(())
+}
+
 /// A multi-threaded tokio runtime for one command.
 pub(super) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")

@@ -13,6 +13,7 @@ mod location;
 mod mesh;
 mod message;
 mod node;
+mod node_key;
 mod nodes;
 mod note;
 mod output;

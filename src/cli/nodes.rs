@@ -1,7 +1,7 @@
 //! `hotline node`: the nodes of this state over their life. Adding one (a
 //! standby on a new machine, without the state key) and revoking one (a
-//! stolen laptop, a compromised server) are here; replacing and re-keying
-//! nodes are to come (issue 16).
+//! stolen laptop, a compromised server) are here; a new node key, in place
+//! or on a new server, is in `node_key`.
 
 use super::daemon::{Source, runtime, source};
 use super::node::commit_objects;
@@ -21,6 +21,14 @@ pub(crate) enum NodeCommand {
     /// Revoke a node of this state, signed with the state key: every
     /// member disconnects it at once and refuses it from then on.
     Revoke(RevokeArgs),
+    /// Give this node a new node key (the daemon stopped): the records
+    /// list the new key, the old one is revoked after a grace period, and
+    /// queued deliveries are sealed again with the new key.
+    RotateKey(super::node_key::RotateKeyArgs),
+    /// Move a stopped node to a new server in one step: its store and keys
+    /// copied from --from into --data-dir, a new node key, the records
+    /// listing it, the old node revoked and its directory's key retired.
+    Replace(super::node_key::ReplaceArgs),
 }
 
 #[derive(Args, Debug)]
@@ -38,6 +46,8 @@ pub(super) fn run(cmd: NodeCommand, data_dir: &std::path::Path, out: &Out) -> Re
     match cmd {
         NodeCommand::Add(args) => super::node::add(args, data_dir, out),
         NodeCommand::Revoke(args) => revoke(args, data_dir, out),
+        NodeCommand::RotateKey(args) => super::node_key::rotate_key(args, data_dir, out),
+        NodeCommand::Replace(args) => super::node_key::replace(args, data_dir, out),
     }
 }
 

@@ -6,6 +6,7 @@ mod cli_backup;
 mod cli_comcheck;
 mod cli_errors;
 mod cli_messaging;
+mod cli_node_keys;
 mod cli_nodes;
 mod cli_recovery;
 mod common;

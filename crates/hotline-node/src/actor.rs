@@ -286,6 +286,9 @@ impl Actor {
         // A new admission imported while the daemon was stopped, or a crash
         // between its write and the records signed again: finish it now.
         self.renew_own_objects();
+        // A node key rotated while the daemon was stopped: its old key's
+        // revocation may be due.
+        self.retire_old_node_key();
         let shutdown_reply = loop {
             // Work the node already took on first: the completions of its
             // own tasks waiting now, a bounded number of them, before the

@@ -49,6 +49,10 @@ impl Node {
             store.inject_faults(Arc::clone(faults));
         }
         let config = resolve_config(data_dir, &options, store.state())?;
+        let next_key = NodeKeys::next_node_key_path(data_dir);
+        if next_key.symlink_metadata().is_ok() {
+            return Err(NodeError::KeyChangeUnfinished { path: next_key });
+        }
         let keys = NodeKeys::load(data_dir)?;
         let dir = store.load_directory()?;
         // The network signs with one copy of the node key, messaging with another.

@@ -320,6 +320,62 @@ impl NodeKeys {
         sync_dir(keys_dir)?;
         Ok(Some(next))
     }
+
+    /// Where the next node key waits while the node key changes (`hotline
+    /// node rotate-key`, `hotline node replace`): a daemon refuses to start
+    /// while it is there, since the change is half done.
+    pub fn next_node_key_path(data_dir: &Path) -> PathBuf {
+        data_dir.join("keys").join("node.key.next")
+    }
+
+    /// The next node key: the one waiting from a change that was cut
+    /// short (so that running the command again finishes it with the same
+    /// key the records may already list), or a new one written beside the
+    /// node key. The flag says whether it was waiting.
+    pub fn prepare_next_node_key(data_dir: &Path) -> Result<(SecretKey, bool), StoreError> {
+        let path = Self::next_node_key_path(data_dir);
+        if path.symlink_metadata().is_ok() {
+            return Ok((read(&path)?, true));
+        }
+        let key = generate()?;
+        write_new(&path, &key)?;
+        Ok((key, false))
+    }
+
+    /// Takes up the waiting next node key: the node key becomes
+    /// `node.key.retired-SECONDS` (kept for the record, never used again),
+    /// the next one `node.key`, by a link and one rename as for the state
+    /// key. Returns the key taken up.
+    pub fn take_up_next_node_key(data_dir: &Path, now: hotline_core::Timestamp) -> Result<SecretKey, StoreError> {
+        let next_path = Self::next_node_key_path(data_dir);
+        let next = read(&next_path)?;
+        let current = Self::node_key_path(data_dir);
+        let keys_dir = parent_dir(&current);
+        if current.symlink_metadata().is_ok() {
+            let retired = keys_dir.join(format!("node.key.retired-{}", now.0));
+            match fs::hard_link(&current, &retired) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(StoreError::io("retire the node key", &current, e)),
+            }
+            sync_dir(keys_dir)?;
+        }
+        fs::rename(&next_path, &current).map_err(|e| StoreError::io("take up the next node key", &next_path, e))?;
+        sync_dir(keys_dir)?;
+        Ok(next)
+    }
+
+    /// Retires the node key of a data directory whose node moved elsewhere
+    /// (`hotline node replace`): renamed `node.key.retired-SECONDS`, so
+    /// that a daemon started there by mistake fails at once instead of
+    /// speaking as a revoked node.
+    pub fn retire_node_key(data_dir: &Path, now: hotline_core::Timestamp) -> Result<PathBuf, StoreError> {
+        let current = Self::node_key_path(data_dir);
+        let retired = parent_dir(&current).join(format!("node.key.retired-{}", now.0));
+        fs::rename(&current, &retired).map_err(|e| StoreError::io("retire the node key", &current, e))?;
+        sync_dir(parent_dir(&retired))?;
+        Ok(retired)
+    }
 }
 
 #[cfg(test)]
@@ -365,6 +421,28 @@ mod tests {
         let added = tempfile::tempdir().unwrap();
         NodeKeys::generate_node_into(added.path()).unwrap();
         assert!(matches!(NodeKeys::prepare_next_state_key(added.path()), Err(StoreError::NoStateKey { .. })));
+    }
+
+    #[test]
+    fn a_node_key_change_cut_short_finishes_with_the_same_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path();
+        let old = NodeKeys::generate_into(data).unwrap().node.public();
+        let (next, waiting) = NodeKeys::prepare_next_node_key(data).unwrap();
+        assert!(!waiting);
+        // Run again (the first run stopped here): the same key.
+        let (again, waiting) = NodeKeys::prepare_next_node_key(data).unwrap();
+        assert!(waiting);
+        assert_eq!(again.public(), next.public());
+        let t = hotline_core::Timestamp(1_800_000_000);
+        assert_eq!(NodeKeys::take_up_next_node_key(data, t).unwrap().public(), next.public());
+        assert_eq!(NodeKeys::load(data).unwrap().node.public(), next.public());
+        assert_eq!(read(&data.join("keys").join("node.key.retired-1800000000")).unwrap().public(), old);
+        assert!(NodeKeys::next_node_key_path(data).symlink_metadata().is_err());
+        // A moved node's directory keeps no usable node key.
+        let retired = NodeKeys::retire_node_key(data, hotline_core::Timestamp(t.0 + 1)).unwrap();
+        assert_eq!(read(&retired).unwrap().public(), next.public());
+        assert!(NodeKeys::load(data).is_err());
     }
 
     #[test]

@@ -47,6 +47,7 @@ mod mailbox;
 mod messages;
 mod migrate;
 mod receipt_numbers;
+mod rekey;
 mod schema;
 mod store;
 
@@ -57,5 +58,6 @@ pub use error::StoreError;
 pub use keyfile::NodeKeys;
 pub use mailbox::{BadCursor, Cursor, Mailbox, Page};
 pub use messages::{MessageRow, OutboxEntry, OutboxRow, PREKEY_RING, ReceivedRow, SentRow, Withdrawal};
+pub use rekey::{KeyMaterialDropped, Retirement, copy_data_dir};
 pub use schema::SCHEMA_VERSION;
 pub use store::{DB_FILE, HistoryEntry, Snapshot, Store};

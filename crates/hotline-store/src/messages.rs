@@ -342,6 +342,16 @@ impl WriteBatch {
         let value = crate::batch::SecretBytes(zeroize::Zeroizing::new(secret.to_vec()));
         self.ops.push(Op::PutSecret { key: name.as_bytes().to_vec(), value });
     }
+
+    /// Deletes a secret (absent is fine).
+    pub fn delete_secret(&mut self, name: &str) {
+        self.ops.push(Op::Delete { table: Table::Secrets, key: name.as_bytes().to_vec() });
+    }
+
+    /// Deletes the row `key` of messaging table `table` (absent is fine).
+    pub(crate) fn delete_raw(&mut self, table: Table, key: Vec<u8>) {
+        self.ops.push(Op::Delete { table, key });
+    }
 }
 
 impl Store {

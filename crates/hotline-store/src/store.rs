@@ -46,7 +46,7 @@ pub struct HistoryEntry {
 /// Every write commits with an fsync before it returns. `Store` is `Sync`: share
 /// it behind an `Arc`; write transactions are serialised by the database.
 pub struct Store {
-    db: Database,
+    pub(crate) db: Database,
     path: PathBuf,
     charter: SignedCharter,
     network: NetworkId,

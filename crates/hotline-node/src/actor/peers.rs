@@ -261,6 +261,7 @@ impl Actor {
         self.refresh_members().await;
         // Messages a peer lost whose round waited, and questions unanswered.
         self.recovery_tick();
+        self.retire_old_node_key();
         let mut candidates: Vec<PeerId> = self
             .connected
             .keys()

@@ -53,6 +53,16 @@ pub enum NodeError {
         /// The socket.
         socket: PathBuf,
     },
+    /// A node key change (`hotline node rotate-key`, `node replace`) was
+    /// cut short: the next key waits beside the node key.
+    #[error(
+        "{} exists: a change of node key was cut short; run `hotline node rotate-key` again to finish it",
+        .path.display()
+    )]
+    KeyChangeUnfinished {
+        /// The waiting next node key.
+        path: PathBuf,
+    },
     /// A file-system operation failed.
     #[error("cannot {action} {}: {error}", .path.display())]
     Io {
@@ -117,6 +127,7 @@ impl NodeError {
             NodeError::Config(_) => "config",
             NodeError::StateMismatch { .. } => "state_mismatch",
             NodeError::AlreadyRunning { .. } => "already_running",
+            NodeError::KeyChangeUnfinished { .. } => "key_change_unfinished",
             NodeError::Io { .. } => "io",
             NodeError::DataDirPermissions { .. } => "data_dir_permissions",
             NodeError::NoListenAddress { .. } => "no_listen_address",
@@ -141,6 +152,7 @@ impl NodeError {
             | NodeError::Config(_)
             | NodeError::StateMismatch { .. }
             | NodeError::AlreadyRunning { .. }
+            | NodeError::KeyChangeUnfinished { .. }
             | NodeError::Io { .. }
             | NodeError::DataDirPermissions { .. }
             | NodeError::NoListenAddress { .. }

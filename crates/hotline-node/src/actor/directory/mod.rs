@@ -7,6 +7,7 @@ use super::*;
 
 mod feature;
 mod renewal;
+mod retirement;
 use crate::error::{PublishError, RevokeError, SubmitError, WithdrawError};
 pub(super) use feature::DirectoryFeature;
 use hotline_core::{RecordStatus, Role, SecretKey};

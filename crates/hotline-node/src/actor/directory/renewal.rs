@@ -101,7 +101,7 @@ impl Actor {
     }
 
     /// Applies and publishes an object our state key just signed.
-    fn publish_own(&mut self, object: DirectoryObject, now: Timestamp) {
+    pub(super) fn publish_own(&mut self, object: DirectoryObject, now: Timestamp) {
         let key = object.key();
         match self.directory.dir.apply(object, now) {
             Ok(Outcome::Applied(applied)) => {
@@ -141,7 +141,7 @@ impl Actor {
     }
 
     /// The newest winner of `slot` in the store's history.
-    fn newest_in_history(&self, slot: &ObjectKey) -> Option<DirectoryObject> {
+    pub(super) fn newest_in_history(&self, slot: &ObjectKey) -> Option<DirectoryObject> {
         match self.store.history(slot) {
             Ok(history) => history.into_iter().rev().find(|h| h.winner).map(|h| h.object),
             Err(e) => {

@@ -144,9 +144,10 @@ pub(crate) struct Move {
 /// revocation or listing of the node changes nothing (a state may list,
 /// and so revoke, any node id). The message goes to the nodes the
 /// addressee's record in force lists now that are members and not already
-/// among `recipients` (each holds its own envelope). `None` when nothing
-/// moves, for instance while the record lists no other member node: the
-/// delivery then waits, and moves once the state lists one.
+/// among `recipients` (each holds its own envelope; if all of them do, the
+/// deliveries are only withdrawn). `None` when nothing moves, for instance
+/// while the record lists no member node: the delivery then waits, and
+/// moves once the state lists one.
 pub(crate) fn plan_move(
     dir: &Directory,
     to: &Address,
@@ -162,14 +163,15 @@ pub(crate) fn plan_move(
     if !dir.record_status(record, now).is_in_force() {
         return None;
     }
-    let instead: Vec<NodeId> = record
-        .record
-        .nodes
-        .iter()
-        .filter(|n| !recipients.contains(n) && dir.is_member_of(to.state, n, now))
-        .copied()
-        .collect();
-    (!instead.is_empty()).then_some(Move { off, to: instead })
+    let members: Vec<NodeId> =
+        record.record.nodes.iter().filter(|n| dir.is_member_of(to.state, n, now)).copied().collect();
+    if members.is_empty() {
+        return None;
+    }
+    // Every member node already holding its own envelope: the deliveries
+    // off the old nodes are withdrawn, and nothing new is queued.
+    let instead = members.into_iter().filter(|n| !recipients.contains(n)).collect();
+    Some(Move { off, to: instead })
 }
 
 #[cfg(test)]
@@ -251,7 +253,9 @@ mod tests {
         let moved = plan_move(&dir, &deu, &[lost], &[lost], T0);
         assert_eq!(moved, Some(Move { off: vec![lost], to: vec![w.node_id("DEU", 0)] }));
         let sealed_for_both = [lost, w.node_id("DEU", 0)];
-        assert_eq!(plan_move(&dir, &deu, &sealed_for_both, &[lost], T0), None, "it holds its own envelope");
+        // Every node listed holds its own envelope: withdrawn, nothing added.
+        let withdrawn = plan_move(&dir, &deu, &sealed_for_both, &[lost], T0);
+        assert_eq!(withdrawn, Some(Move { off: vec![lost], to: vec![] }), "it holds its own envelope");
         let mut policy = deu.clone();
         policy.role = Role::policy();
         assert_eq!(plan_move(&dir, &policy, &[lost], &[lost], T0), None, "no record: the delivery waits");

@@ -180,13 +180,24 @@ impl Actor {
             return self.refuse(peer, reply, "duplicate_msg_id", "a message with this id was sent from here".into());
         }
         if let Some(known) = known {
-            if known.sender != sender {
-                let detail = "another node already delivered a message with this id".to_string();
-                return self.refuse(peer, reply, "duplicate_msg_id", detail);
+            let receipt_fits = DeliveryReceipt::from_bytes(&known.receipt)
+                .is_ok_and(|r| r.recipient() == self.mail.node_id && r.sender() == sender);
+            if known.sender == sender && receipt_fits {
+                // The same message again (sealed anew, or two copies opened
+                // at once): the stored receipt, once the first is durable.
+                return self.answer_duplicate(id, reply);
             }
-            // The same message again (sealed anew, or two copies opened at
-            // once): the stored receipt, once the first copy is durable.
-            return self.answer_duplicate(id, reply);
+            // A node key changed since the message was stored (this node's,
+            // or its sender's: `hotline node rotate-key`, `node replace`):
+            // the stored receipt names the old key, which the sender cannot
+            // take. The very same message, from a node its state lists now,
+            // gets a receipt of its own; anything else under this id is
+            // refused.
+            if known.durable && self.stored_message_is(&id, &plaintext) {
+                return self.receipt_again(id, peer, reply, &envelope, sender, now);
+            }
+            let detail = "another node already delivered a message with this id".to_string();
+            return self.refuse(peer, reply, "duplicate_msg_id", detail);
         }
         // Numbered among this sender's receipts, in the batch that stores
         // the message: a store put back to an older copy goes back to the
@@ -256,5 +267,51 @@ impl Actor {
             .insert(id, ReceivedIndex { sender, envelope_hash, receipt: receipt.clone(), durable: false });
         info!(msg = %id, from = %message.from, kind = %message.kind, tlp = %message.tlp, "message received");
         self.persist_with(Vec::new(), batch, After::Received { id, reply, receipt, events }, Vec::new());
+    }
+
+    /// Whether the received message stored under `id` is `plaintext`.
+    fn stored_message_is(&self, id: &MessageId, plaintext: &[u8]) -> bool {
+        matches!(self.store.message(id), Ok(Some(MessageRow::Received(row))) if row.message == plaintext)
+    }
+
+    /// Signs a new receipt for a message stored already, delivered again
+    /// after a node key changed (see `on_opened`): the row keeps the
+    /// message, when it came and whether it was read, and takes the new
+    /// sender, envelope and receipt; the receipt is numbered as any other.
+    fn receipt_again(
+        &mut self,
+        id: MessageId,
+        peer: PeerId,
+        reply: DeliverReply,
+        envelope: &Envelope,
+        sender: NodeId,
+        now: Timestamp,
+    ) {
+        let mut row = match self.store.message(&id) {
+            Ok(Some(MessageRow::Received(row))) => row,
+            Ok(_) => return self.refuse(peer, reply, "internal", "the stored message is gone".into()),
+            Err(e) => {
+                return self.refuse(peer, reply, "internal", format!("the receiving node cannot read its store: {e}"));
+            }
+        };
+        let signed = self.next_receipt_number(sender).map_err(|e| e.to_string()).and_then(|seq| {
+            DeliveryReceipt::sign(envelope, &self.mail.node_key, &self.directory.dir.network_id(), now, seq)
+                .map(|r| (seq, r.to_bytes()))
+                .map_err(|e| e.to_string())
+        });
+        let (seq, receipt) = match signed {
+            Ok(r) => r,
+            Err(e) => return self.refuse(peer, reply, "internal", format!("the receiving node cannot sign: {e}")),
+        };
+        info!(msg = %id, %peer, "a message held already, delivered again under a new node key: receipted anew");
+        row.sender = sender;
+        row.envelope_hash = envelope.hash();
+        row.receipt = receipt.clone();
+        let mut batch = WriteBatch::new();
+        batch.put_receipts_issued(&sender, seq);
+        batch.put_message(id, &MessageRow::Received(row));
+        let index = ReceivedIndex { sender, envelope_hash: envelope.hash(), receipt: receipt.clone(), durable: false };
+        self.mail.received.insert(id, index);
+        self.persist_with(Vec::new(), batch, After::Received { id, reply, receipt, events: Vec::new() }, Vec::new());
     }
 }

@@ -9,7 +9,8 @@
 //! that node as for any recipient (its outbox row starts unsealed, and the
 //! delivery loop seals it), and the old node's delivery is marked
 //! withdrawn, naming the new nodes. A node that already holds its own
-//! envelope of the message gets nothing more. Checked whenever membership
+//! envelope of the message gets nothing more (if every node listed does,
+//! the old delivery is only withdrawn). Checked whenever membership
 //! is refreshed (each sync tick, and each change of the roster), so a
 //! delivery in flight at that moment, or one whose state lists no other
 //! node yet, moves later.
