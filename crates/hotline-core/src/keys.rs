@@ -48,6 +48,10 @@ impl Context {
     pub const HELLO: Context = Context("hotline/v1/hello");
     /// An initiator's signature on a comcheck report.
     pub const COMCHECK_REPORT: Context = Context("hotline/v1/comcheck-report");
+    /// A node's signature on a checkpoint of its evidence log (the note's text).
+    pub const EVIDENCE_CHECKPOINT: Context = Context("hotline/v1/evidence-checkpoint");
+    /// A witness node's cosignature on another node's checkpoint.
+    pub const EVIDENCE_COSIGNATURE: Context = Context("hotline/v1/evidence-cosignature");
 
     /// The context string.
     pub fn as_str(&self) -> &'static str {
