@@ -19,7 +19,7 @@ use super::{Out, now};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use hotline_core::record::RecordDraft;
-use hotline_core::{DirectoryObject, Role, StateCode, Timestamp};
+use hotline_core::{DirectoryObject, NodeId, Role, StateCode, Timestamp};
 use hotline_store::{KeyMaterialDropped, NodeConfig, NodeKeys, Retirement};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -27,9 +27,12 @@ use std::path::{Path, PathBuf};
 #[derive(Args, Debug)]
 pub(crate) struct RotateKeyArgs {
     /// How long the old key stays listed beside the new one before the
-    /// daemon revokes it (`0s`: at once, as after a compromise), so that
-    /// deliveries already sealed to it finish: `30s`, `10m`, `1h`.
-    #[arg(long, default_value = "10m", value_name = "DURATION")]
+    /// daemon revokes it (`30s`, `10m`, `1h`). Default `0s`: revoked at
+    /// once. A grace period only helps while a copy of the node still runs
+    /// under the old key and takes the deliveries sealed to it; it also
+    /// lets whoever holds the old key act as the node until then, so never
+    /// after a compromise or a departure.
+    #[arg(long, default_value = "0s", value_name = "DURATION")]
     grace: String,
 }
 
@@ -78,11 +81,11 @@ struct KeyChanged {
     receipt_numbers_forgotten: usize,
     /// The change was started before and cut short: finished now.
     resumed: bool,
-    /// `node replace`: the old data directory, whose node key is retired.
+    /// `node replace`: the old data directory, whose keys are set aside.
     #[serde(skip_serializing_if = "Option::is_none")]
     from: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    old_key_retired_as: Option<PathBuf>,
+    old_keys_set_aside_as: Option<PathBuf>,
 }
 
 pub(super) fn rotate_key(args: RotateKeyArgs, data_dir: &Path, out: &Out) -> Result<()> {
@@ -153,10 +156,11 @@ pub(super) fn replace(args: ReplaceArgs, data_dir: &Path, out: &Out) -> Result<(
         .with_context(|| format!("cannot sync {}", parent.display()))?;
     changed.data_dir = data_dir.to_path_buf();
     changed.from = Some(from.clone());
-    match NodeKeys::retire_node_key(from, now()) {
-        Ok(path) => changed.old_key_retired_as = Some(path),
+    match NodeKeys::set_keys_aside(from, now()) {
+        Ok(path) => changed.old_keys_set_aside_as = Some(path),
         Err(e) => eprintln!(
-            "warning: the old node's key in {} could not be retired ({e}): never start a daemon there again",
+            "warning: the old node's keys in {} could not be set aside ({e}): never start a daemon there again, \
+             and wipe the old disk",
             from.display()
         ),
     }
@@ -181,44 +185,54 @@ fn change_node_key(dir: &Path, grace_secs: u64, why: &str, at: Timestamp) -> Res
     let new = next.node_id();
     let node = open_node(dir)?;
     let state = node.store.state();
-    let listing: Vec<Role> = node
-        .directory
-        .charter()
-        .charter
-        .roles
-        .iter()
-        .filter(|role| node.directory.record(state, role).is_some_and(|r| r.record.nodes.contains(&old)))
-        .cloned()
-        .collect();
+    // A node key let go before with a grace period not over yet: this
+    // change revokes it at once (one retirement waits at a time).
+    let pending: Vec<NodeId> = match node.store.retirement()? {
+        Some(r) if r.node != old && !node.directory.revoked_nodes(at).contains(&(state, r.node)) => vec![r.node],
+        _ => Vec::new(),
+    };
+    let lists =
+        |role: &Role, who: &NodeId| node.directory.record(state, role).is_some_and(|r| r.record.nodes.contains(who));
+    let roles = &node.directory.charter().charter.roles;
+    let listing: Vec<Role> = roles.iter().filter(|role| lists(role, &old)).cloned().collect();
     let mut records_signed = Vec::new();
     let mut revoked_now = false;
     let mut retirement = None;
     if let Some(state_key) = keys.state.as_ref() {
         let mut objects = Vec::new();
         let already_revoked = node.directory.revoked_nodes(at).contains(&(state, old));
-        let revoke_now = grace_secs == 0 && !already_revoked && !listing.is_empty();
-        if revoke_now {
-            // First: a state revokes only a node one of its records lists.
-            let reason = format!("{why}: replaced by {}", new.to_peer_id());
-            let signed = node
-                .directory
-                .sign_node_revocation(state_key, old, reason, at)
-                .map_err(|r| anyhow::anyhow!("cannot sign the revocation of the old node: {r}"))?;
-            objects.push(DirectoryObject::Revocation(signed));
+        let mut revoke = Vec::new();
+        if grace_secs == 0 && !already_revoked && !listing.is_empty() {
+            revoke.push(old);
             revoked_now = true;
         } else if grace_secs > 0 && !already_revoked && !listing.is_empty() {
             retirement = Some(Retirement { node: old, successor: new, revoke_at: at.plus(grace_secs) });
         }
-        for role in &listing {
+        revoke.extend(pending.iter().filter(|p| roles.iter().any(|role| lists(role, p))));
+        // First: a state revokes only a node one of its records lists.
+        for gone in &revoke {
+            let reason = format!("{why}: replaced by {}", new.to_peer_id());
+            let signed = node
+                .directory
+                .sign_node_revocation(state_key, *gone, reason, at)
+                .map_err(|r| anyhow::anyhow!("cannot sign the revocation of node {}: {r}", gone.to_peer_id()))?;
+            objects.push(DirectoryObject::Revocation(signed));
+        }
+        let signing: Vec<&Role> =
+            roles.iter().filter(|role| lists(role, &old) || revoke.iter().any(|g| lists(role, g))).collect();
+        for role in signing {
             let Some(current) = node.directory.record(state, role) else { continue };
             let mut draft = RecordDraft::from_record(&current.record);
             // During a grace period the old node stays listed beside the
             // new one; the daemon takes it out when it revokes it.
             let keep_old = retirement.is_some();
-            if draft.nodes.contains(&new) && (keep_old || !draft.nodes.contains(&old)) {
+            let done = draft.nodes.contains(&new)
+                && (keep_old || !draft.nodes.contains(&old))
+                && !revoke.iter().any(|g| draft.nodes.contains(g));
+            if done {
                 continue; // signed already by a run cut short
             }
-            draft.nodes.retain(|n| (keep_old && *n == old) || (*n != old && *n != new));
+            draft.nodes.retain(|n| ((keep_old && *n == old) || (*n != old && *n != new)) && !revoke.contains(n));
             draft.nodes.push(new);
             let validity = at.until(current.record.expires);
             if validity == 0 {
@@ -253,7 +267,7 @@ fn change_node_key(dir: &Path, grace_secs: u64, why: &str, at: Timestamp) -> Res
         receipt_numbers_forgotten: dropped.receipt_numbers,
         resumed,
         from: None,
-        old_key_retired_as: None,
+        old_keys_set_aside_as: None,
     })
 }
 
@@ -301,9 +315,10 @@ fn emit(c: &KeyChanged, out: &Out) -> Result<()> {
                 c.deliveries_unsealed
             ));
         }
-        if let Some(path) = &c.old_key_retired_as {
+        if let Some(path) = &c.old_keys_set_aside_as {
             text.push_str(&format!(
-                "\nThe old data directory's node key is retired ({}): do not start a daemon there again.",
+                "\nThe old data directory's keys are set aside ({}): it can no longer start. They are still on that \
+                 disk (the state key too, if it was there): wipe it.",
                 path.display()
             ));
         }

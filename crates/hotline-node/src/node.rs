@@ -49,6 +49,9 @@ impl Node {
             store.inject_faults(Arc::clone(faults));
         }
         let config = resolve_config(data_dir, &options, store.state())?;
+        if let Some(path) = NodeKeys::moved_keys(data_dir) {
+            return Err(NodeError::Moved { path });
+        }
         let next_key = NodeKeys::next_node_key_path(data_dir);
         if next_key.symlink_metadata().is_ok() {
             return Err(NodeError::KeyChangeUnfinished { path: next_key });

@@ -337,8 +337,14 @@ impl NodeKeys {
         if path.symlink_metadata().is_ok() {
             return Ok((read(&path)?, true));
         }
+        // Written beside and renamed into place: a crash leaves a whole
+        // next key or none (a half-written one would block the daemon).
+        let staging = data_dir.join("keys").join("node.key.next.partial");
+        let _ = fs::remove_file(&staging);
         let key = generate()?;
-        write_new(&path, &key)?;
+        write_new(&staging, &key)?;
+        fs::rename(&staging, &path).map_err(|e| StoreError::io("write", &path, e))?;
+        sync_dir(parent_dir(&path))?;
         Ok((key, false))
     }
 
@@ -365,16 +371,26 @@ impl NodeKeys {
         Ok(next)
     }
 
-    /// Retires the node key of a data directory whose node moved elsewhere
-    /// (`hotline node replace`): renamed `node.key.retired-SECONDS`, so
-    /// that a daemon started there by mistake fails at once instead of
-    /// speaking as a revoked node.
-    pub fn retire_node_key(data_dir: &Path, now: hotline_core::Timestamp) -> Result<PathBuf, StoreError> {
-        let current = Self::node_key_path(data_dir);
-        let retired = parent_dir(&current).join(format!("node.key.retired-{}", now.0));
-        fs::rename(&current, &retired).map_err(|e| StoreError::io("retire the node key", &current, e))?;
-        sync_dir(parent_dir(&retired))?;
-        Ok(retired)
+    /// Sets aside every key of a data directory whose node moved elsewhere
+    /// (`hotline node replace`): `keys/` is renamed `keys.moved-SECONDS`,
+    /// so that no daemon or command started there by mistake finds a key
+    /// (the node key, the state key, a next key) and speaks as the revoked
+    /// node or signs for the state. [`NodeKeys::moved_keys`] finds it.
+    pub fn set_keys_aside(data_dir: &Path, now: hotline_core::Timestamp) -> Result<PathBuf, StoreError> {
+        let keys = data_dir.join("keys");
+        let aside = data_dir.join(format!("keys.moved-{}", now.0));
+        fs::rename(&keys, &aside).map_err(|e| StoreError::io("set the keys aside", &keys, e))?;
+        sync_dir(data_dir)?;
+        Ok(aside)
+    }
+
+    /// The keys set aside in `data_dir` because its node moved, if any.
+    pub fn moved_keys(data_dir: &Path) -> Option<PathBuf> {
+        fs::read_dir(data_dir)
+            .ok()?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .find(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("keys.moved-")))
     }
 }
 
@@ -439,10 +455,11 @@ mod tests {
         assert_eq!(NodeKeys::load(data).unwrap().node.public(), next.public());
         assert_eq!(read(&data.join("keys").join("node.key.retired-1800000000")).unwrap().public(), old);
         assert!(NodeKeys::next_node_key_path(data).symlink_metadata().is_err());
-        // A moved node's directory keeps no usable node key.
-        let retired = NodeKeys::retire_node_key(data, hotline_core::Timestamp(t.0 + 1)).unwrap();
-        assert_eq!(read(&retired).unwrap().public(), next.public());
+        // A moved node's directory keeps no usable key where one is looked for.
+        let aside = NodeKeys::set_keys_aside(data, hotline_core::Timestamp(t.0 + 1)).unwrap();
+        assert_eq!(read(&aside.join("node.key")).unwrap().public(), next.public());
         assert!(NodeKeys::load(data).is_err());
+        assert_eq!(NodeKeys::moved_keys(data), Some(aside));
     }
 
     #[test]

@@ -63,6 +63,16 @@ pub enum NodeError {
         /// The waiting next node key.
         path: PathBuf,
     },
+    /// The node of this data directory moved elsewhere (`hotline node
+    /// replace`); its keys were set aside.
+    #[error(
+        "this node moved to another data directory (hotline node replace): its keys are set aside in {}; do not start it again, and wipe this disk",
+        .path.display()
+    )]
+    Moved {
+        /// Where the keys were set aside.
+        path: PathBuf,
+    },
     /// A file-system operation failed.
     #[error("cannot {action} {}: {error}", .path.display())]
     Io {
@@ -128,6 +138,7 @@ impl NodeError {
             NodeError::StateMismatch { .. } => "state_mismatch",
             NodeError::AlreadyRunning { .. } => "already_running",
             NodeError::KeyChangeUnfinished { .. } => "key_change_unfinished",
+            NodeError::Moved { .. } => "node_moved",
             NodeError::Io { .. } => "io",
             NodeError::DataDirPermissions { .. } => "data_dir_permissions",
             NodeError::NoListenAddress { .. } => "no_listen_address",
@@ -153,6 +164,7 @@ impl NodeError {
             | NodeError::StateMismatch { .. }
             | NodeError::AlreadyRunning { .. }
             | NodeError::KeyChangeUnfinished { .. }
+            | NodeError::Moved { .. }
             | NodeError::Io { .. }
             | NodeError::DataDirPermissions { .. }
             | NodeError::NoListenAddress { .. }

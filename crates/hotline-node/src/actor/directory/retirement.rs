@@ -32,6 +32,9 @@ impl Actor {
         }
         let slot = ObjectKey::NodeRevocation(self.state, retirement.node);
         if self.newest_in_history(&slot).is_some() {
+            // Revoked and durable; a crash may have come before the records
+            // were signed again without it.
+            self.list_without(retirement.node, now);
             if let Err(e) = self.store.clear_retirement() {
                 warn!(error = %e, "cannot forget the retirement of the old node key; trying again later");
             }

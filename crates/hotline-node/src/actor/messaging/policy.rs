@@ -135,7 +135,8 @@ pub(crate) struct Move {
 }
 
 /// What becomes of a message to `to` still queued for the `queued` nodes,
-/// when `recipients` are all the nodes it was sealed for so far.
+/// when `holding` are the nodes that hold it or will (a receipt from them,
+/// or a delivery of their own still queued).
 ///
 /// A queued node that is no longer a member *for the addressee's state*
 /// (its state revoked it, or left it out of its records) will never take
@@ -144,14 +145,13 @@ pub(crate) struct Move {
 /// revocation or listing of the node changes nothing (a state may list,
 /// and so revoke, any node id). The message goes to the nodes the
 /// addressee's record in force lists now that are members and not already
-/// among `recipients` (each holds its own envelope; if all of them do, the
-/// deliveries are only withdrawn). `None` when nothing moves, for instance
+/// `holding` it (if all of them do, the deliveries are only withdrawn). `None` when nothing moves, for instance
 /// while the record lists no member node: the delivery then waits, and
 /// moves once the state lists one.
 pub(crate) fn plan_move(
     dir: &Directory,
     to: &Address,
-    recipients: &[NodeId],
+    holding: &[NodeId],
     queued: &[NodeId],
     now: Timestamp,
 ) -> Option<Move> {
@@ -170,7 +170,7 @@ pub(crate) fn plan_move(
     }
     // Every member node already holding its own envelope: the deliveries
     // off the old nodes are withdrawn, and nothing new is queued.
-    let instead = members.into_iter().filter(|n| !recipients.contains(n)).collect();
+    let instead = members.into_iter().filter(|n| !holding.contains(n)).collect();
     Some(Move { off, to: instead })
 }
 

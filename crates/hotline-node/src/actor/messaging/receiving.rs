@@ -180,20 +180,27 @@ impl Actor {
             return self.refuse(peer, reply, "duplicate_msg_id", "a message with this id was sent from here".into());
         }
         if let Some(known) = known {
-            let receipt_fits = DeliveryReceipt::from_bytes(&known.receipt)
-                .is_ok_and(|r| r.recipient() == self.mail.node_id && r.sender() == sender);
-            if known.sender == sender && receipt_fits {
+            let stored = DeliveryReceipt::from_bytes(&known.receipt).ok();
+            let my_key_changed = stored.as_ref().is_some_and(|r| r.recipient() != self.mail.node_id);
+            if known.sender == sender && !my_key_changed {
                 // The same message again (sealed anew, or two copies opened
                 // at once): the stored receipt, once the first is durable.
                 return self.answer_duplicate(id, reply);
             }
             // A node key changed since the message was stored (this node's,
-            // or its sender's: `hotline node rotate-key`, `node replace`):
-            // the stored receipt names the old key, which the sender cannot
-            // take. The very same message, from a node its state lists now,
-            // gets a receipt of its own; anything else under this id is
-            // refused.
-            if known.durable && self.stored_message_is(&id, &plaintext) {
+            // or its sender's, whose old key its state no longer counts:
+            // `hotline node rotate-key`, `node replace`): the stored receipt
+            // names the old key, which the sender cannot take. The very same
+            // message, from a node its state lists now, gets a receipt of its
+            // own, once no other write of that row is in flight (the sender
+            // retries meanwhile); anything else under this id is refused.
+            let sender_key_changed =
+                known.sender != sender && !self.directory.dir.is_member_of(message.from.state, &known.sender, now);
+            if (my_key_changed || sender_key_changed) && known.durable && self.stored_message_is(&id, &plaintext) {
+                if self.mail.acks_in_flight.contains_key(&id) || self.mail.received.contains_key(&id) {
+                    let detail = "the message is being written; try again".to_string();
+                    return self.refuse(peer, reply, "busy", detail);
+                }
                 return self.receipt_again(id, peer, reply, &envelope, sender, now);
             }
             let detail = "another node already delivered a message with this id".to_string();

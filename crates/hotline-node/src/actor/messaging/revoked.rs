@@ -59,9 +59,9 @@ impl Actor {
         let mut moved = Vec::new();
         let mut added = Vec::new();
         for (msg, nodes) in by_message {
-            let (row, withdrawn) = match self.store.snapshot().and_then(|s| Ok((s.message(&msg)?, s.withdrawn(&msg)?)))
-            {
-                Ok((Some(MessageRow::Sent(row)), withdrawn)) => (row, withdrawn),
+            let read = self.store.snapshot().and_then(|s| Ok((s.message(&msg)?, s.receipts(&msg)?)));
+            let (row, receipted) = match read {
+                Ok((Some(MessageRow::Sent(row)), receipts)) => (row, receipts),
                 Ok(_) => continue,
                 Err(e) => {
                     warn!(%msg, error = %e, "cannot read a message queued for an unlisted node; trying again later");
@@ -75,9 +75,14 @@ impl Actor {
                     continue;
                 }
             };
-            let mut recipients = row.recipients;
-            recipients.extend(withdrawn.into_iter().flat_map(|(_, w)| w.to));
-            let Some(Move { off, to: targets }) = plan_move(&self.directory.dir, &message.to, &recipients, &nodes, now)
+            // The nodes that hold the message or will: a receipt from them,
+            // or a delivery still queued (not one being moved off). A node
+            // whose own delivery was withdrawn earlier holds nothing.
+            let mut holding: Vec<NodeId> = receipted.into_iter().map(|(node, _)| node).collect();
+            holding.extend(
+                self.mail.schedule.keys_of(&msg).into_iter().map(|(_, node)| node).filter(|n| !nodes.contains(n)),
+            );
+            let Some(Move { off, to: targets }) = plan_move(&self.directory.dir, &message.to, &holding, &nodes, now)
             else {
                 continue;
             };
