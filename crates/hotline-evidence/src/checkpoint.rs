@@ -3,14 +3,18 @@
 //! The note's text is a C2SP `tlog-checkpoint`:
 //!
 //! ```text
-//! hotline.evidence/v1/<network id, hex>/<node peer id>
+//! hotline.evidence/v1/<network id, hex>/<node peer id>/<epoch>
 //! <size>
 //! <root, base64>
 //! time <Unix seconds>
 //! ```
 //!
-//! The origin names the network and the node, so no checkpoint of one log
-//! passes for another's. The `time` extension line orders two checkpoints
+//! The origin names the network, the node and the log's epoch, so no
+//! checkpoint of one log passes for another's. A node starts a new epoch,
+//! a new log, when its store is restored from a backup (`hotline restore`
+//! says so): the old log's cosigned checkpoints still stand, and the new
+//! one starts where the backup was. A store put back without a word keeps
+//! its epoch, and its next checkpoints contradict the ones cosigned. The `time` extension line orders two checkpoints
 //! of one log in time: a log never shrinks, so a smaller size signed later
 //! proves a rollback (`crate::witness`).
 //!
@@ -40,14 +44,14 @@ const MAX_LINES: usize = 16;
 const LOG_PREFIX: &str = "hotline.evidence/v1/";
 const WITNESS_PREFIX: &str = "hotline.witness/v1/";
 
-/// The origin (log name) of `node`'s evidence log in `network`.
-pub fn log_origin(network: &NetworkId, node: &NodeId) -> String {
-    format!("{LOG_PREFIX}{}/{}", network, node.to_peer_id())
+/// The origin (log name) of `node`'s evidence log of `epoch` in `network`.
+pub fn log_origin(network: &NetworkId, node: &NodeId, epoch: u64) -> String {
+    format!("{LOG_PREFIX}{network}/{}/{epoch}", node.to_peer_id())
 }
 
 /// The key name of witness node `node` in `network`.
 pub fn witness_name(network: &NetworkId, node: &NodeId) -> String {
-    format!("{WITNESS_PREFIX}{}/{}", network, node.to_peer_id())
+    format!("{WITNESS_PREFIX}{network}/{}", node.to_peer_id())
 }
 
 fn key_id(name: &str, context: Context, key: &NodeId) -> u32 {
@@ -62,6 +66,8 @@ fn key_id(name: &str, context: Context, key: &NodeId) -> u32 {
 pub struct Checkpoint {
     /// The node whose log it is.
     pub node: NodeId,
+    /// The log's epoch (0, then one more at each restore).
+    pub epoch: u64,
     /// Leaves in the log.
     pub size: u64,
     /// The tree's root at that size.
@@ -74,7 +80,8 @@ impl Checkpoint {
     /// The note text.
     fn text(&self, network: &NetworkId) -> Result<Vec<u8>, EvidenceError> {
         let extension = format!("time {}\n", self.time.0);
-        let body = tlog_tiles::Checkpoint::new(&log_origin(network, &self.node), self.size, self.root, &extension)
+        let origin = log_origin(network, &self.node, self.epoch);
+        let body = tlog_tiles::Checkpoint::new(&origin, self.size, self.root, &extension)
             .map_err(|e| EvidenceError::Malformed(e.to_string()))?;
         Ok(body.to_bytes())
     }
@@ -82,10 +89,16 @@ impl Checkpoint {
     /// Reads a checkpoint text of `node`'s log in `network`.
     fn parse(text: &[u8], network: &NetworkId, node: &NodeId) -> Result<Checkpoint, EvidenceError> {
         let body = tlog_tiles::Checkpoint::from_bytes(text).map_err(|e| EvidenceError::Malformed(e.to_string()))?;
-        let expected = log_origin(network, node);
-        if body.origin() != expected {
-            return Err(EvidenceError::WrongLog { expected, found: body.origin().to_string() });
-        }
+        let prefix = format!("{LOG_PREFIX}{network}/{}/", node.to_peer_id());
+        let epoch = body
+            .origin()
+            .strip_prefix(&prefix)
+            .filter(|e| !e.is_empty() && e.bytes().all(|b| b.is_ascii_digit()) && (e.len() == 1 || !e.starts_with('0')))
+            .and_then(|e| e.parse().ok())
+            .ok_or_else(|| EvidenceError::WrongLog {
+                expected: format!("{prefix}EPOCH"),
+                found: body.origin().to_string(),
+            })?;
         let time = body
             .extension()
             .strip_prefix("time ")
@@ -93,7 +106,7 @@ impl Checkpoint {
             .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) && (t.len() == 1 || !t.starts_with('0')))
             .and_then(|t| t.parse().ok())
             .ok_or_else(|| EvidenceError::Malformed("its extension is not one `time SECONDS` line".into()))?;
-        Ok(Checkpoint { node: *node, size: body.size(), root: *body.hash(), time: Timestamp(time) })
+        Ok(Checkpoint { node: *node, epoch, size: body.size(), root: *body.hash(), time: Timestamp(time) })
     }
 }
 
@@ -171,7 +184,7 @@ impl SignedCheckpoint {
             return Err(EvidenceError::BadSignature);
         }
         let text = checkpoint.text(network)?;
-        let name = log_origin(network, &checkpoint.node);
+        let name = log_origin(network, &checkpoint.node, checkpoint.epoch);
         let id = key_id(&name, Context::EVIDENCE_CHECKPOINT, &checkpoint.node);
         let sig = key.sign(Context::EVIDENCE_CHECKPOINT, network, &text);
         let line = signed_note::Signature::new(name, id, sig.0.to_vec()).map_err(note_error)?;
@@ -204,7 +217,7 @@ impl SignedCheckpoint {
     pub fn verify(&self, network: &NetworkId, node: &NodeId) -> Result<(Checkpoint, Vec<Cosignature>), EvidenceError> {
         let note = Note::from_bytes(&self.bytes).map_err(note_error)?;
         let checkpoint = Checkpoint::parse(note.text(), network, node)?;
-        let name = log_origin(network, node);
+        let name = log_origin(network, node, checkpoint.epoch);
         let own = Line {
             id: key_id(&name, Context::EVIDENCE_CHECKPOINT, node),
             name,
@@ -213,7 +226,7 @@ impl SignedCheckpoint {
             network: *network,
         };
         let (_, others) = note.verify(&Known(vec![own])).map_err(note_error)?;
-        let prefix = format!("{WITNESS_PREFIX}{}/", network);
+        let prefix = format!("{WITNESS_PREFIX}{network}/");
         let mut cosignatures = Vec::new();
         for line in others {
             let Some(peer) = line.name().strip_prefix(&prefix) else { continue };
@@ -295,6 +308,7 @@ mod tests {
     fn checkpoint(size: u64, time: u64) -> Checkpoint {
         Checkpoint {
             node: key(1).node_id(),
+            epoch: 2,
             size,
             root: tlog_tiles::record_hash(&size.to_be_bytes()),
             time: Timestamp(time),
@@ -307,7 +321,8 @@ mod tests {
         let cp = checkpoint(42, 1_800_000_000);
         let signed = SignedCheckpoint::sign(&cp, &key(1), &net).unwrap();
         let text = String::from_utf8(signed.as_bytes().to_vec()).unwrap();
-        assert!(text.starts_with(&format!("{}\n42\n", log_origin(&net, &cp.node))), "{text}");
+        assert!(text.starts_with(&format!("{}\n42\n", log_origin(&net, &cp.node, 2))), "{text}");
+        assert!(text.starts_with("hotline.evidence/v1/0707"), "{text}");
         assert!(text.contains("\ntime 1800000000\n\n— hotline.evidence/v1/"), "{text}");
         let read = SignedCheckpoint::from_bytes(signed.as_bytes()).unwrap();
         assert_eq!(read.verify(&net, &cp.node).unwrap(), (cp, vec![]));

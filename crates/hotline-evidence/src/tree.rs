@@ -13,6 +13,17 @@ use tlog_tiles::{Hash, HashReader};
 /// Most hashes a proof may hold: a tree of 2^63 leaves needs 126.
 pub const MAX_PROOF_HASHES: usize = 128;
 
+/// The root of the empty tree (RFC 6962: the hash of the empty string).
+pub const EMPTY_ROOT: Hash = tlog_tiles::EMPTY_HASH;
+
+/// What a [`HashReader`] returns when it cannot give a hash.
+pub use tlog_tiles::Error as TreeError;
+
+/// The RFC 6962 hash of a leaf's data.
+pub fn record_hash(data: &[u8]) -> Hash {
+    tlog_tiles::record_hash(data)
+}
+
 fn reading(e: tlog_tiles::Error) -> EvidenceError {
     EvidenceError::OutOfRange(format!("the log's hashes cannot be read: {e}"))
 }

@@ -61,8 +61,12 @@ impl EquivocationProof {
     }
 }
 
-/// The contradiction between two checkpoints of one log, if any.
+/// The contradiction between two checkpoints of one log, if any (two
+/// epochs are two logs).
 fn contradiction(a: &Checkpoint, b: &Checkpoint) -> Option<EquivocationKind> {
+    if a.epoch != b.epoch {
+        return None;
+    }
     if a.size == b.size && a.root != b.root {
         return Some(EquivocationKind::Fork);
     }
@@ -95,7 +99,11 @@ pub fn judge(
     proof: &[Hash],
 ) -> Verdict {
     let Some((last_signed, last)) = last else { return Verdict::Extends };
-    if let Some(_kind) = contradiction(last, new_checkpoint) {
+    // A new epoch is a new log (a declared restore); an older one is over.
+    if new_checkpoint.epoch != last.epoch {
+        return if new_checkpoint.epoch > last.epoch { Verdict::Extends } else { Verdict::Stale };
+    }
+    if contradiction(last, new_checkpoint).is_some() {
         return Verdict::Equivocation(EquivocationProof { first: last_signed.clone(), second: new.clone() });
     }
     if new_checkpoint.size <= last.size {
@@ -136,6 +144,7 @@ mod tests {
             let size = self.log.size();
             let cp = Checkpoint {
                 node: self.key.node_id(),
+                epoch: 0,
                 size,
                 root: root(size, &self.log).unwrap(),
                 time: Timestamp(time),
@@ -176,5 +185,28 @@ mod tests {
         let honest = EquivocationProof { first: first.clone(), second: second.clone() };
         assert!(matches!(honest.verify(&node.net, &node.key.node_id()), Err(EvidenceError::NotEquivocation(_))));
         assert!(proof.verify(&node.net, &SecretKey::from_seed(&[2; 32]).node_id()).is_err());
+    }
+
+    #[test]
+    fn a_declared_restore_starts_a_new_log_not_a_rollback() {
+        let mut node = Node::new();
+        node.grow(100, 0);
+        let (first, first_cp) = node.checkpoint(10);
+        let mut restored = Node::new();
+        restored.grow(60, 0);
+        let size = restored.log.size();
+        let cp = Checkpoint {
+            node: restored.key.node_id(),
+            epoch: 1,
+            size,
+            root: root(size, &restored.log).unwrap(),
+            time: Timestamp(20),
+        };
+        let signed = SignedCheckpoint::sign(&cp, &restored.key, &restored.net).unwrap();
+        assert_eq!(judge(Some((&first, &first_cp)), &signed, &cp, &[]), Verdict::Extends);
+        // And the old epoch's checkpoints are over, not a contradiction.
+        assert_eq!(judge(Some((&signed, &cp)), &first, &first_cp, &[]), Verdict::Stale);
+        let pair = EquivocationProof { first, second: signed };
+        assert!(pair.verify(&node.net, &node.key.node_id()).is_err());
     }
 }

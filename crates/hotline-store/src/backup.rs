@@ -534,6 +534,9 @@ fn restore_into(path: &Path, passphrase: &[u8], dir: &Path) -> Result<BackupSumm
     if store.network_id() != summary.info.network || store.state() != summary.info.state {
         return Err(malformed(path, "its store belongs to another network or state than it says"));
     }
+    // The evidence log the backup holds is older than the one the node
+    // signed since: a new epoch, declared, rather than a rollback.
+    store.start_evidence_epoch()?;
     Ok(summary)
 }
 

@@ -22,6 +22,9 @@ pub(crate) enum Op {
     /// table, but the batch's copy is wiped when the batch is dropped and
     /// never shown by `Debug`.
     PutSecret { key: Vec<u8>, value: SecretBytes },
+    /// Append a leaf to the evidence log. Its index is assigned inside the
+    /// transaction, as history numbers are (`crate::evidence`).
+    AppendEvidence { leaf: [u8; 32] },
 }
 
 /// A copy of secret bytes held by a batch until it is written.

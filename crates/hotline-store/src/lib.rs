@@ -39,6 +39,7 @@ mod batch;
 mod commit;
 pub mod config;
 mod error;
+mod evidence;
 #[cfg(feature = "fault-injection")]
 pub mod faults;
 mod fsutil;
@@ -55,6 +56,7 @@ pub use batch::WriteBatch;
 pub use commit::GroupCommitter;
 pub use config::{LogFormat, NodeConfig};
 pub use error::StoreError;
+pub use evidence::Equivocation;
 pub use keyfile::NodeKeys;
 pub use mailbox::{BadCursor, Cursor, Mailbox, Page};
 pub use messages::{MessageRow, OutboxEntry, OutboxRow, PREKEY_RING, ReceivedRow, SentRow, Withdrawal};

@@ -29,6 +29,11 @@
 //! | `unread_role`  | role ‖ 0 ‖ at (u64 BE) ‖ msg_id | empty: `unread` by the role written to |
 //! | `receipts_issued` | sender node (32) | the last receipt number this node issued to that sender (u64 BE; `crate::receipt_numbers`) |
 //! | `receipt_numbers` | recipient node (32) ‖ number (u64 BE) | the message (16 bytes) of the numbered receipt held from that recipient |
+//! | `evidence_hashes` | stored-hash index (u64 BE) | a hash of the evidence log's Merkle tree (32 bytes; `crate::evidence`) |
+//! | `evidence_leaves` | leaf hash (32) | the leaf's index in the evidence log (u64 BE) |
+//! | `evidence` | `size` / `checkpoint` | the evidence log's size (u64 BE) / its latest signed checkpoint (note bytes) |
+//! | `witnessed` | node (32) | the latest checkpoint of that node's log this node cosigned, as a witness (note bytes) |
+//! | `equivocations` | node (32) | proof that that node rewrote its log: two checkpoints (`crate::evidence`) |
 //! | `withdrawn` | msg_id ‖ recipient node (32) | [`crate::Withdrawal`]: a queued delivery taken off a node its state no longer lists (revoked or left out of its record), when (u64 BE), and the nodes the message went to instead (32 bytes each) |
 //!
 //! Rows are encoded with `hotline_core::encoding` behind a one-byte row
@@ -106,11 +111,16 @@ pub(crate) enum Table {
     Withdrawn,
     ReceiptsIssued,
     ReceiptNumbers,
+    EvidenceHashes,
+    EvidenceLeaves,
+    Evidence,
+    Witnessed,
+    Equivocations,
 }
 
 impl Table {
     /// How many messaging tables there are.
-    pub(crate) const COUNT: usize = 17;
+    pub(crate) const COUNT: usize = 22;
     /// Every messaging table.
     pub(crate) const ALL: [Table; Table::COUNT] = [
         Table::Messages,
@@ -130,6 +140,11 @@ impl Table {
         Table::Withdrawn,
         Table::ReceiptsIssued,
         Table::ReceiptNumbers,
+        Table::EvidenceHashes,
+        Table::EvidenceLeaves,
+        Table::Evidence,
+        Table::Witnessed,
+        Table::Equivocations,
     ];
 
     pub(crate) fn definition(self) -> TableDefinition<'static, &'static [u8], &'static [u8]> {
@@ -156,6 +171,11 @@ impl Table {
             Table::Withdrawn => "withdrawn",
             Table::ReceiptsIssued => "receipts_issued",
             Table::ReceiptNumbers => "receipt_numbers",
+            Table::EvidenceHashes => "evidence_hashes",
+            Table::EvidenceLeaves => "evidence_leaves",
+            Table::Evidence => "evidence",
+            Table::Witnessed => "witnessed",
+            Table::Equivocations => "equivocations",
         }
     }
 }

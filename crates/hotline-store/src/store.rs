@@ -258,7 +258,7 @@ impl Store {
                         history.insert(hkey.as_slice(), row.as_slice()).map_err(|e| self.db_error(ACTION, e))?;
                         next += 1;
                     }
-                    Op::Put { .. } | Op::PutSecret { .. } | Op::Delete { .. } => {}
+                    Op::Put { .. } | Op::PutSecret { .. } | Op::Delete { .. } | Op::AppendEvidence { .. } => {}
                 }
             }
             meta_table
@@ -292,6 +292,17 @@ impl Store {
             .map_err(|e| self.db_error(ACTION, e))?;
         }
         drop(open);
+        // The evidence log's leaves, after every table they record is
+        // written: each at the log's end (`crate::evidence`).
+        let mut leaves = ops()
+            .filter_map(|op| match op {
+                Op::AppendEvidence { leaf } => Some(leaf),
+                _ => None,
+            })
+            .peekable();
+        if leaves.peek().is_some() {
+            crate::evidence::append_leaves(&txn, leaves).map_err(|e| self.db_error(ACTION, e))?;
+        }
         txn.commit().map_err(|e| self.db_error(ACTION, e))?;
         self.transactions.fetch_add(1, Ordering::Relaxed);
         Ok(())
