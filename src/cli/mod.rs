@@ -8,6 +8,7 @@ mod comcheck;
 mod daemon;
 mod demo;
 mod directory;
+mod evidence;
 mod files;
 mod location;
 mod mesh;
@@ -109,6 +110,9 @@ pub(crate) enum Command {
     /// Communication checks: test that other states' points of contact answer.
     #[command(subcommand)]
     Comcheck(comcheck::ComcheckCommand),
+    /// The evidence log: what this node committed to, signed and witnessed.
+    #[command(subcommand)]
+    Evidence(evidence::EvidenceCommand),
     /// Run a whole network on this machine and show it converge.
     Demo(demo::DemoArgs),
     /// Measure performance; prints JSON.
@@ -147,6 +151,7 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
         Command::Ack(args) => message::ack(args, data_dir, &out),
         Command::Outbox(args) => message::outbox(args, data_dir, &out),
         Command::Comcheck(cmd) => comcheck::run(cmd, data_dir, &out),
+        Command::Evidence(cmd) => evidence::run(cmd, data_dir, &out),
         Command::Demo(args) => demo::demo(args, &out),
         Command::Bench(cmd) => bench::run(cmd, &out),
     };

@@ -5,6 +5,7 @@ mod cli_admissions;
 mod cli_backup;
 mod cli_comcheck;
 mod cli_errors;
+mod cli_evidence;
 mod cli_messaging;
 mod cli_node_keys;
 mod cli_nodes;

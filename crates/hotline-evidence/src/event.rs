@@ -53,6 +53,12 @@ pub enum EvidenceEvent {
     },
 }
 
+/// The digest by which an event names a receipt or other bytes: SHA-256
+/// over `0x00 ‖ bytes`, as a leaf is hashed (RFC 6962).
+pub fn digest(bytes: &[u8]) -> [u8; 32] {
+    tlog_tiles::record_hash(bytes).0
+}
+
 impl EvidenceEvent {
     /// The leaf data: `LEAF_CONTEXT ‖ network ‖ postcard(event)`.
     pub fn leaf_data(&self, network: &NetworkId) -> Vec<u8> {

@@ -36,6 +36,6 @@ pub mod witness;
 
 pub use checkpoint::{Checkpoint, Cosignature, MAX_CHECKPOINT_BYTES, SignedCheckpoint, log_origin, witness_name};
 pub use error::EvidenceError;
-pub use event::EvidenceEvent;
+pub use event::{EvidenceEvent, digest};
 pub use tlog_tiles::{Hash, HashReader};
 pub use witness::{EquivocationKind, EquivocationProof, Verdict};

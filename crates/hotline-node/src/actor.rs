@@ -63,6 +63,7 @@ mod commits;
 use commits::{After, CommitQueue, Committed};
 mod directory;
 use directory::DirectoryFeature;
+mod evidence;
 mod messaging;
 mod peers;
 mod responder;
@@ -201,6 +202,7 @@ pub(crate) fn spawn(init: ActorInit) -> tokio::task::JoinHandle<()> {
         freshness_warned: HashMap::new(),
         liveness: crate::liveness::Liveness::default(),
         liveness_every: init.liveness,
+        evidence: evidence::EvidenceFeature::default(),
     };
     let timers = (init.sync_interval, init.redial_interval);
     // Several nodes share one process in the demo, the benchmarks and the
@@ -257,6 +259,8 @@ struct Actor {
     liveness: crate::liveness::Liveness,
     /// Sampling period and dial interval of the liveness checks.
     liveness_every: (Duration, Duration),
+    /// The evidence log's checkpoints (`actor::evidence`).
+    evidence: evidence::EvidenceFeature,
 }
 
 impl Actor {
@@ -283,6 +287,9 @@ impl Actor {
         let mut liveness_tick = tokio::time::interval(self.liveness_every.0);
         liveness_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         prekey_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        // The first tick fires at once: a checkpoint of the log at start.
+        let mut checkpoint_tick = tokio::time::interval(evidence::CHECKPOINT_TICK);
+        checkpoint_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         // A new admission imported while the daemon was stopped, or a crash
         // between its write and the records signed again: finish it now.
         self.renew_own_objects();
@@ -334,6 +341,7 @@ impl Actor {
                     self.maintain_prekeys();
                     self.check_freshness();
                 }
+                _ = checkpoint_tick.tick() => self.on_checkpoint_tick(),
             }
         };
         self.stop(&mut commits).await;

@@ -156,6 +156,7 @@ fn router(state: ApiState) -> Router {
         .route(GetStatus::ROUTE, on::<GetStatus>())
         .route(GetPeers::ROUTE, on::<GetPeers>())
         .route(GetLiveness::ROUTE, on::<GetLiveness>())
+        .route(GetEvidence::ROUTE, on::<GetEvidence>())
         .route(GetDirectory::ROUTE, on::<GetDirectory>())
         .route(GetState::ROUTE, on::<GetState>())
         .route(GetRecord::ROUTE, on::<GetRecord>())

@@ -7,9 +7,11 @@
 //! API version (`/v2/…`).
 
 mod comchecks;
+mod evidence;
 mod messages;
 mod states;
 pub use comchecks::*;
+pub use evidence::*;
 pub use messages::*;
 pub use states::{DeliveryState, Direction, MessageState, RecordState};
 

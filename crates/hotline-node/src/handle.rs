@@ -366,6 +366,16 @@ impl NodeHandle {
         self.mail.run(move |r| r.thread(case)).await
     }
 
+    /// The evidence log: its head, latest checkpoint and the proofs of
+    /// rewritten logs held (read from the store).
+    pub async fn evidence(&self) -> Result<crate::api_types::EvidenceView, NodeError> {
+        let me = hotline_net::node_id_of(&self.peer_id).ok_or_else(|| NodeError::Internal {
+            code: "bad_peer_id",
+            message: "this node's peer id is not a node id".into(),
+        })?;
+        self.mail.run(move |r| r.evidence(&me)).await
+    }
+
     /// The envelopes still waiting for a receipt.
     pub async fn outbox(&self) -> Result<Vec<OutboxItem>, NodeError> {
         self.mail.run(|r| r.outbox()).await

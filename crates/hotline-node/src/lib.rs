@@ -43,6 +43,7 @@ pub mod api_types;
 mod client;
 pub mod endpoints;
 pub mod error;
+mod evidence;
 mod handle;
 mod liveness;
 mod logging;

@@ -35,6 +35,8 @@ pub(super) enum After {
     Moved { moved: Vec<crate::outbox::DeliveryKey>, added: Vec<crate::outbox::DeliveryKey>, at: Timestamp },
     /// A receipt is durable and the envelope left the outbox.
     Receipted { key: crate::outbox::DeliveryKey },
+    /// A checkpoint of the evidence log was written (`actor::evidence`).
+    Checkpointed { epoch: u64, size: u64, at: Timestamp },
     /// Messages a peer lost are queued again for it
     /// (`actor::messaging::recovery`): schedule them, and read the next
     /// batch if this one was `full`.
@@ -377,6 +379,7 @@ impl Actor {
                 }
             }
             After::Moved { moved, added, at } => self.on_moved(result, moved, added, at),
+            After::Checkpointed { epoch, size, at } => self.on_checkpointed(result, epoch, size, at),
             After::Redelivering { node, added, after, full, at } => {
                 self.on_redelivering(result, node, added, after, full, at)
             }

@@ -280,6 +280,10 @@ plain_get!(
     /// `GET /v1/liveness`: every member node's reachability.
     GetLiveness, "/v1/liveness", Vec<LivenessView>, liveness
 );
+plain_get!(
+    /// `GET /v1/evidence`: the evidence log's head and latest checkpoint.
+    GetEvidence, "/v1/evidence", crate::api_types::EvidenceView, evidence
+);
 
 mod comchecks;
 mod directory;

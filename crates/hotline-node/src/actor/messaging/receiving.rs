@@ -2,6 +2,7 @@
 //! message durably before the receipt, and answering duplicates.
 
 use super::*;
+use hotline_evidence::{EvidenceEvent, digest};
 
 impl Actor {
     pub(in crate::actor) fn refuse(&mut self, peer: PeerId, reply: DeliverReply, code: &'static str, detail: String) {
@@ -245,6 +246,8 @@ impl Actor {
                     self.mail.ack_writes.insert(id, *acknowledged);
                     row.acknowledged_with = Some(id);
                     batch.put_message(*acknowledged, &MessageRow::Sent(row));
+                    let event = EvidenceEvent::Acknowledged { msg_id: acknowledged.0, ack_id: id.0 };
+                    self.log_event(&mut batch, event);
                     events.push(NodeEvent::MessageAcknowledged {
                         msg_id: *acknowledged,
                         ack_id: id,
@@ -269,6 +272,13 @@ impl Actor {
         };
         batch.put_message(id, &MessageRow::Received(row));
         batch.index_case(message.case_id, id);
+        let event = EvidenceEvent::MessageReceived {
+            msg_id: id.0,
+            from: sender,
+            envelope_hash,
+            receipt_hash: digest(&receipt),
+        };
+        self.log_event(&mut batch, event);
         self.mail
             .received
             .insert(id, ReceivedIndex { sender, envelope_hash, receipt: receipt.clone(), durable: false });
@@ -317,6 +327,13 @@ impl Actor {
         let mut batch = WriteBatch::new();
         batch.put_receipts_issued(&sender, seq);
         batch.put_message(id, &MessageRow::Received(row));
+        let event = EvidenceEvent::MessageReceived {
+            msg_id: id.0,
+            from: sender,
+            envelope_hash: envelope.hash(),
+            receipt_hash: digest(&receipt),
+        };
+        self.log_event(&mut batch, event);
         let index = ReceivedIndex { sender, envelope_hash: envelope.hash(), receipt: receipt.clone(), durable: false };
         self.mail.received.insert(id, index);
         self.persist_with(Vec::new(), batch, After::Received { id, reply, receipt, events: Vec::new() }, Vec::new());

@@ -240,6 +240,7 @@ impl Actor {
             batch.delete_receipt_number(&node, seq);
             let unsealed = OutboxRow { envelope: Vec::new(), queued_at: now, attempts: 0, last_error: None };
             batch.put_outbox(msg, &node, &unsealed);
+            self.log_event(&mut batch, hotline_evidence::EvidenceEvent::MessageSent { msg_id: msg.0, to: node });
             queued.insert(msg);
             added.push(key);
         }

@@ -95,6 +95,7 @@ impl Actor {
             for node in &targets {
                 let unsealed = OutboxRow { envelope: Vec::new(), queued_at: now, attempts: 0, last_error: None };
                 batch.put_outbox(msg, node, &unsealed);
+                self.log_event(&mut batch, hotline_evidence::EvidenceEvent::MessageSent { msg_id: msg.0, to: *node });
                 added.push((msg, *node));
             }
             info!(%msg, from = off.len(), to = targets.len(), "deliveries moved off nodes their state no longer lists");

@@ -4,6 +4,7 @@
 use super::policy::{Decision, Parent, SendContext, check_send};
 use super::*;
 use crate::metrics::FailureReason;
+use hotline_evidence::{EvidenceEvent, digest};
 
 impl Actor {
     /// Writes, seals and queues a message; answers once it is durable.
@@ -209,6 +210,10 @@ impl Actor {
                 last_error: None,
             };
             batch.put_outbox(id, node, &row);
+            self.log_event(batch, EvidenceEvent::MessageSent { msg_id: id.0, to: *node });
+        }
+        if let Fields::HumanAck { acknowledged, .. } = &message.fields {
+            self.log_event(batch, EvidenceEvent::Acknowledged { msg_id: acknowledged.0, ack_id: id.0 });
         }
         let row = SentRow { message: bytes, queued_at: now, recipients: recipients.clone(), acknowledged_with: None };
         batch.put_message(id, &MessageRow::Sent(row));
@@ -442,6 +447,8 @@ impl Actor {
                 let mut batch = WriteBatch::new();
                 batch.delete_outbox(key.0, &key.1);
                 self.number_receipt(&key, &bytes, &mut batch);
+                let held = EvidenceEvent::ReceiptHeld { msg_id: key.0.0, by: key.1, receipt_hash: digest(&bytes) };
+                self.log_event(&mut batch, held);
                 batch.put_receipt(key.0, &key.1, bytes);
                 self.comcheck_receipted(key.0, &mut batch);
                 self.persist_with(Vec::new(), batch, After::Receipted { key }, Vec::new());

@@ -1,0 +1,99 @@
+//! The evidence log, the actor's side: each event goes into the batch that
+//! writes what it records (`log_event`), and a checkpoint of the log is
+//! signed every [`CHECKPOINT_TICK`] while events arrive, and every
+//! [`CHECKPOINT_IDLE`] otherwise (`on_checkpoint_tick`), and kept in the
+//! store. Reads (`GET /v1/evidence`) go to the store (`crate::evidence`).
+
+use super::*;
+use hotline_evidence::{Checkpoint, EvidenceEvent, SignedCheckpoint};
+
+/// How often the log is looked at for a new checkpoint.
+pub(crate) const CHECKPOINT_TICK: Duration = Duration::from_secs(2);
+/// Longest time between two checkpoints while nothing happens.
+pub(crate) const CHECKPOINT_IDLE: u64 = 600;
+
+/// The evidence feature's own state.
+#[derive(Debug, Default)]
+pub(super) struct EvidenceFeature {
+    /// The epoch, size and time of the last checkpoint signed.
+    last: Option<(u64, u64, Timestamp)>,
+    /// Events put into batches since that checkpoint (their writes may
+    /// still be in flight).
+    logged: bool,
+    /// A checkpoint's write is in flight.
+    writing: bool,
+}
+
+impl Actor {
+    /// Puts `event` into `batch`: the log holds it once the batch is durable.
+    pub(in crate::actor) fn log_event(&mut self, batch: &mut WriteBatch, event: EvidenceEvent) {
+        batch.append_evidence(event.leaf_hash(&self.directory.dir.network_id()));
+        self.evidence.logged = true;
+    }
+
+    /// Signs a checkpoint of the log if it grew since the last one, or if
+    /// the last one is [`CHECKPOINT_IDLE`] old.
+    pub(in crate::actor) fn on_checkpoint_tick(&mut self) {
+        if self.evidence.writing {
+            return;
+        }
+        let now = self.now();
+        let idle = self.evidence.last.is_none_or(|(_, _, at)| now.0 >= at.0.saturating_add(CHECKPOINT_IDLE));
+        if !self.evidence.logged && !idle {
+            return;
+        }
+        let head = self.store.snapshot().and_then(|s| {
+            let size = s.evidence_size()?;
+            Ok((s.evidence_epoch()?, size, s.evidence_root(size)?, s.checkpoint()?))
+        });
+        let (epoch, size, root, stored) = match head {
+            Ok(h) => h,
+            Err(e) => {
+                warn!(error = %e, "cannot read the evidence log");
+                return;
+            }
+        };
+        if self.evidence.last.is_none()
+            && let Some(stored) = stored
+            && let Ok((cp, _)) = stored.verify(&self.directory.dir.network_id(), &self.mail.node_id)
+        {
+            self.evidence.last = Some((cp.epoch, cp.size, cp.time));
+        }
+        let unchanged = self.evidence.last.is_some_and(|(e, s, _)| e == epoch && s == size);
+        self.evidence.logged = false;
+        if unchanged && !self.evidence.last.is_none_or(|(_, _, at)| now.0 >= at.0.saturating_add(CHECKPOINT_IDLE)) {
+            return;
+        }
+        let checkpoint = Checkpoint { node: self.mail.node_id, epoch, size, root, time: now };
+        let signed = match SignedCheckpoint::sign(&checkpoint, &self.mail.node_key, &self.directory.dir.network_id()) {
+            Ok(s) => s,
+            Err(e) => {
+                warn!(error = %e, "cannot sign a checkpoint of the evidence log");
+                return;
+            }
+        };
+        let mut batch = WriteBatch::new();
+        batch.put_checkpoint(&signed);
+        self.evidence.writing = true;
+        debug!(epoch, size, "evidence checkpoint signed");
+        self.persist_with(Vec::new(), batch, After::Checkpointed { epoch, size, at: now }, Vec::new());
+    }
+
+    /// A checkpoint's write ended.
+    pub(in crate::actor) fn on_checkpointed(
+        &mut self,
+        result: Result<(), String>,
+        epoch: u64,
+        size: u64,
+        at: Timestamp,
+    ) {
+        self.evidence.writing = false;
+        match result {
+            Ok(()) => self.evidence.last = Some((epoch, size, at)),
+            Err(e) => {
+                self.evidence.logged = true;
+                warn!(error = %e, "a checkpoint of the evidence log could not be stored; signing again later");
+            }
+        }
+    }
+}
