@@ -60,8 +60,9 @@ impl Actor {
             self.evidence.last = Some((cp.epoch, cp.size, cp.time));
         }
         let unchanged = self.evidence.last.is_some_and(|(e, s, _)| e == epoch && s == size);
+        let recent = self.evidence.last.is_some_and(|(_, _, at)| now.0 < at.0.saturating_add(CHECKPOINT_IDLE));
         self.evidence.logged = false;
-        if unchanged && !self.evidence.last.is_none_or(|(_, _, at)| now.0 >= at.0.saturating_add(CHECKPOINT_IDLE)) {
+        if unchanged && recent {
             return;
         }
         let checkpoint = Checkpoint { node: self.mail.node_id, epoch, size, root, time: now };
