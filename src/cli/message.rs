@@ -925,6 +925,11 @@ pub(super) fn event_line(event: &NodeEvent) -> String {
              sending them again",
             clean_line(node)
         ),
+        NodeEvent::Equivocation { node, kind } => format!(
+            "EQUIVOCATION node {} rewrote its evidence log ({}); the proof is kept (hotline evidence status)",
+            clean_line(node),
+            clean_line(kind)
+        ),
         NodeEvent::Lagged { missed } => {
             format!("lagged {missed} events were missed: check hotline status and hotline inbox")
         }

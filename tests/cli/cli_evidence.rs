@@ -2,7 +2,7 @@
 //! in both sides' logs, and each side signs a checkpoint that verifies
 //! offline from the network id alone.
 
-use crate::common::daemons::{Daemon, fra_and_deu, json, poll};
+use crate::common::daemons::{Daemon, add_state, fra_and_deu, json, listen_addr, poll};
 use crate::common::ok;
 use hotline_core::{NetworkId, NodeId};
 use hotline_evidence::SignedCheckpoint;
@@ -58,4 +58,73 @@ fn both_sides_log_every_exchange_and_sign_checkpoints_that_verify_offline() {
     assert!(text.contains("hotline.evidence/v1/"), "{text}");
     fra.stop();
     deu.stop();
+}
+
+/// The cosignatures on the latest checkpoint of the node in `data`.
+fn cosigned_by(d: &Path, data: &str) -> usize {
+    evidence(d, data)["checkpoint"]["cosigned_by"].as_array().map_or(0, Vec::len)
+}
+
+/// Three states: DEU's log is witnessed by FRA's and EST's nodes. Its store
+/// is then put back to an older copy behind its back; the next checkpoint
+/// it signs contradicts what they cosigned, and every member holds the
+/// proof, which verifies offline.
+#[test]
+fn witnesses_cosign_and_catch_a_log_put_back_behind_the_nodes_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (fra, deu) = fra_and_deu(d, "Witness net");
+    let fra_addr = listen_addr(d, "fra", &fra);
+    add_state(d, "est", "EST", "CERT-EE", "Europe/Tallinn", &[fra_addr]);
+    let est = Daemon::start(d, "est");
+    let all = [&fra, &deu, &est];
+    for data in ["fra", "deu", "est"] {
+        poll(&format!("{data} to hold the whole directory"), &all, || {
+            (json(d, &["--data-dir", data, "status", "--json"])["live_objects"] == 9).then_some(())
+        });
+    }
+    let send = |from: usize, count: usize| {
+        for i in from..from + count {
+            let subject = format!("Notice {i}");
+            ok(d, &["--data-dir", "fra", "send", "--to", "DEU", "--type", "notification", "--subject", &subject]);
+        }
+    };
+    send(0, 3);
+    poll("DEU's checkpoint to be cosigned by FRA and EST", &all, || (cosigned_by(d, "deu") == 2).then_some(()));
+    // The database copied aside while the daemon is stopped.
+    deu.stop();
+    let db = d.join("deu").join(hotline_store::DB_FILE);
+    std::fs::copy(&db, d.join("aside.redb")).unwrap();
+    let deu = Daemon::start(d, "deu");
+    let all = [&fra, &deu, &est];
+    send(3, 3);
+    poll("DEU's larger checkpoint to be cosigned", &all, || {
+        let view = evidence(d, "deu");
+        (view["checkpoint"]["size"].as_u64()? >= 6 && cosigned_by(d, "deu") == 2).then_some(())
+    });
+    // Put back without a word, and started: its log is behind what FRA and
+    // EST cosigned, and the next checkpoint says so.
+    deu.stop();
+    std::fs::copy(d.join("aside.redb"), &db).unwrap();
+    let deu = Daemon::start(d, "deu");
+    let all = [&fra, &deu, &est];
+    send(6, 1);
+    let deu_node = json(d, &["--data-dir", "deu", "status", "--json"])["peer_id"].as_str().unwrap().to_string();
+    let network: NetworkId =
+        json(d, &["--data-dir", "fra", "status", "--json"])["network_id"].as_str().unwrap().parse().unwrap();
+    for data in ["fra", "est"] {
+        let flagged = poll(&format!("{data} to hold DEU's equivocation"), &all, || {
+            let view = evidence(d, data);
+            view["equivocations"].as_array()?.iter().find(|e| e["node"] == deu_node.as_str()).cloned()
+        });
+        let proof = hotline_evidence::EquivocationProof {
+            first: SignedCheckpoint::from_bytes(flagged["first"].as_str().unwrap().as_bytes()).unwrap(),
+            second: SignedCheckpoint::from_bytes(flagged["second"].as_str().unwrap().as_bytes()).unwrap(),
+        };
+        let kind = proof.verify(&network, &NodeId::from_peer_id(&deu_node).unwrap()).unwrap();
+        assert_eq!(kind.code(), flagged["kind"].as_str().unwrap());
+    }
+    fra.stop();
+    deu.stop();
+    est.stop();
 }

@@ -252,6 +252,44 @@ impl SignedCheckpoint {
         Ok((checkpoint, cosignatures))
     }
 
+    /// This checkpoint with the cosignatures of `other` (the same
+    /// checkpoint, cosigned by other witnesses) added; a witness already
+    /// here keeps its line. Both must verify for `node`.
+    pub fn merge(&self, other: &SignedCheckpoint, network: &NetworkId, node: &NodeId) -> Result<Self, EvidenceError> {
+        self.verify(network, node)?;
+        other.verify(network, node)?;
+        let lines = |c: &SignedCheckpoint| -> Result<(Note, Vec<signed_note::Signature>), EvidenceError> {
+            let note = Note::from_bytes(&c.bytes).map_err(note_error)?;
+            let cp = Checkpoint::parse(note.text(), network, node)?;
+            let name = log_origin(network, node, cp.epoch);
+            let own = Line {
+                id: key_id(&name, Context::EVIDENCE_CHECKPOINT, node),
+                name,
+                context: Context::EVIDENCE_CHECKPOINT,
+                key: *node,
+                network: *network,
+            };
+            let (mut ours, theirs) = note.verify(&Known(vec![own])).map_err(note_error)?;
+            ours.extend(theirs);
+            Ok((note, ours))
+        };
+        let (note, mut all) = lines(self)?;
+        let (other_note, others) = lines(other)?;
+        if other_note.text() != note.text() {
+            return Err(EvidenceError::Malformed("the two notes are not the same checkpoint".into()));
+        }
+        for line in others {
+            if !all.iter().any(|l| l.name() == line.name()) {
+                all.push(line);
+            }
+        }
+        let merged = Note::new(note.text(), &all).map_err(note_error)?.to_bytes();
+        if merged.len() > MAX_CHECKPOINT_BYTES {
+            return Err(EvidenceError::TooLarge { what: "a checkpoint", len: merged.len(), max: MAX_CHECKPOINT_BYTES });
+        }
+        Ok(SignedCheckpoint { bytes: merged })
+    }
+
     /// The checkpoint with `witness`'s cosignature added, at `time` (any
     /// earlier cosignature of the same witness replaced). The caller has
     /// decided that it may cosign (`crate::witness`).
@@ -346,6 +384,12 @@ mod tests {
         // The same witness again replaces its line.
         let again = twice.cosign(&key(2), &net, Timestamp(103)).unwrap();
         let (_, cosigs) = again.verify(&net, &cp.node).unwrap();
+        // Cosigned apart, then merged: both witnesses.
+        let by_three = signed.cosign(&key(3), &net, Timestamp(104)).unwrap();
+        let merged = once.merge(&by_three, &net, &cp.node).unwrap();
+        assert_eq!(merged.verify(&net, &cp.node).unwrap().1.len(), 2);
+        let other = SignedCheckpoint::sign(&checkpoint(6, 100), &key(1), &net).unwrap();
+        assert!(once.merge(&other, &net, &cp.node).is_err(), "another checkpoint");
         let mut seen: Vec<(NodeId, u64)> = cosigs.iter().map(|c| (c.witness, c.time.0)).collect();
         seen.sort();
         let mut expected = vec![(key(2).node_id(), 103), (key(3).node_id(), 102)];

@@ -56,7 +56,7 @@
 //! reported ([`NetEvent::ConnectionAdded`]) so the node can try what waits.
 //!
 //! Every protocol name and the topic carry the network id:
-//! `/hotline/<netid>/sync/3`, `/hotline/<netid>/deliver/1`, `/hotline/<netid>/kad/1`,
+//! `/hotline/<netid>/sync/4`, `/hotline/<netid>/deliver/1`, `/hotline/<netid>/kad/1`,
 //! `/hotline/<netid>/meshsub/1.1.0`, topic `hotline/<netid>/directory/1`,
 //! identify protocol version `/hotline/<netid>/1`.
 //!
@@ -127,7 +127,9 @@ pub use libp2p::{Multiaddr, PeerId};
 pub use links::{BootId, LinkCounts};
 pub use network::DeliverReply;
 pub use network::{InboundBudgets, NetEvent, Network, NetworkHandle, PeerInfo, StrangerCounts, SyncReply, Verdict};
-pub use sync::{DigestEntry, DigestSummary, SyncRequest, SyncResponse, sync_protocol};
+pub use sync::{
+    CosignRequest, DigestEntry, DigestSummary, EquivocationReport, SyncRequest, SyncResponse, sync_protocol,
+};
 
 use hotline_core::NodeId;
 
@@ -182,7 +184,7 @@ mod tests {
         assert_eq!(identify_version(&net), format!("/hotline/{hex}/1"));
         assert_eq!(directory_topic(&net).to_string(), format!("hotline/{hex}/directory/1"));
         assert_eq!(kad_protocol(&net).as_ref(), format!("/hotline/{hex}/kad/1"));
-        assert_eq!(sync_protocol(&net).as_ref(), format!("/hotline/{hex}/sync/3"));
+        assert_eq!(sync_protocol(&net).as_ref(), format!("/hotline/{hex}/sync/4"));
         assert_eq!(deliver_protocol(&net).as_ref(), format!("/hotline/{hex}/deliver/1"));
     }
 }

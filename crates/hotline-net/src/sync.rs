@@ -2,10 +2,11 @@
 //! request-response.
 //!
 //! # Protocol name and version
-//! `/hotline/<network-id-hex>/sync/3`. The trailing `3` is the protocol
+//! `/hotline/<network-id-hex>/sync/4`. The trailing `4` is the protocol
 //! version; a new wire layout gets a new name, and multistream-select
 //! negotiates it, so frames carry no version byte of their own. Version 2
-//! added `Summary`, version 3 `ReceiptsIssued`.
+//! added `Summary`, version 3 `ReceiptsIssued`, version 4 the evidence
+//! log's `Cosign` and `Equivocation`.
 //!
 //! # Exchange
 //! One request and one response per libp2p stream:
@@ -28,6 +29,15 @@
 //!    it connects to from which it holds numbered receipts; one that
 //!    answers lower than the highest it holds lost messages (restored from
 //!    a backup, or its store put back), and the asker delivers them again.
+//! 5. `Cosign(c)` → `Cosigned(note)` | `NeedProof(size)` | `Equivocation(r)`
+//!    | `Refused`: "witness my evidence log's checkpoint; here is the
+//!    consistency proof from the size you last cosigned". A witness that
+//!    last cosigned another size asks for the proof from it; one that finds
+//!    the checkpoint contradicting the last it cosigned answers with the
+//!    proof of it (`hotline_evidence::witness`).
+//! 6. `Equivocation(r)` → `Ack` | `Refused`: "this node rewrote its log:
+//!    here are two of its checkpoints that prove it"; the receiver checks
+//!    the proof itself.
 //!
 //! A responder may answer any request with `Refused` (for example a stranger
 //! asking for the directory). This crate does not interpret requests: the
@@ -44,8 +54,12 @@
 //! ```text
 //! SyncRequest  = 0 Digest(seq<DigestEntry>) | 1 Fetch(seq<ObjectKey>) | 2 Push(seq<bytes>)
 //!              | 3 Summary(DigestSummary) | 4 ReceiptsIssued
+//!              | 5 Cosign(CosignRequest) | 6 Equivocation(EquivocationReport)
 //! SyncResponse = 0 Digest(seq<DigestEntry>) | 1 Objects(seq<bytes>)   | 2 Ack | 3 Refused
 //!              | 4 Summary(DigestSummary) | 5 ReceiptsIssued(varint u64)
+//!              | 6 Cosigned(bytes) | 7 NeedProof(varint u64) | 8 Equivocation(EquivocationReport)
+//! CosignRequest = checkpoint:bytes ‖ from_size:varint u64 ‖ prefix:bytes ‖ proof:seq<[u8; 32]>
+//! EquivocationReport = node:[u8; 32] ‖ first:bytes ‖ second:bytes   (checkpoint notes)
 //! DigestEntry  = ObjectKey ‖ seq:varint u64 ‖ hash:[u8; 32]
 //! DigestSummary = entries:varint u64 ‖ hash:[u8; 32]      (hash = Directory::digest_hash)
 //! bytes        = varint length ‖ a directory object's wire form (format byte ‖ postcard)
@@ -79,12 +93,12 @@ pub const MAX_FRAME_BYTES: usize = 5 * 1024 * 1024;
 // A full batch of maximal objects, with its length prefixes, must fit in a frame.
 const _: () = assert!(MAX_BATCH_OBJECTS * (MAX_BATCH_OBJECT_BYTES + 8) + 16 <= MAX_FRAME_BYTES);
 
-/// The sync protocol name for `network`: `/hotline/<netid>/sync/3`.
+/// The sync protocol name for `network`: `/hotline/<netid>/sync/4`.
 pub fn sync_protocol(network: &NetworkId) -> StreamProtocol {
     // The network id is 64 hex digits, so the name always starts with '/'
     // and is valid; `try_from_owned` only fails on a missing leading slash.
-    StreamProtocol::try_from_owned(format!("/hotline/{network}/sync/3"))
-        .unwrap_or_else(|_| StreamProtocol::new("/hotline/invalid/sync/3"))
+    StreamProtocol::try_from_owned(format!("/hotline/{network}/sync/4"))
+        .unwrap_or_else(|_| StreamProtocol::new("/hotline/invalid/sync/4"))
 }
 
 /// One digest entry: a slot, the seq of its winner and the winner's hash.
@@ -127,6 +141,51 @@ pub enum SyncRequest {
     Summary(DigestSummary),
     /// "Which is the last receipt number you issued to me?"
     ReceiptsIssued,
+    /// "Witness this checkpoint of my evidence log."
+    Cosign(CosignRequest),
+    /// "This node rewrote its evidence log: the proof."
+    Equivocation(EquivocationReport),
+}
+
+/// A node's request that a witness cosign its checkpoint.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CosignRequest {
+    /// The signed checkpoint (note bytes, at most
+    /// [`hotline_evidence::MAX_CHECKPOINT_BYTES`]).
+    pub checkpoint: Vec<u8>,
+    /// The size the proof starts from: the last the asker believes the
+    /// witness cosigned (0: none).
+    pub from_size: u64,
+    /// The asker's checkpoint of its log at `from_size`, signed now (empty
+    /// when `from_size` is 0): the root it claims the log had then, which a
+    /// witness holding another root for that size proves a fork with.
+    pub prefix: Vec<u8>,
+    /// The consistency proof from `from_size` to the checkpoint's size (at
+    /// most [`hotline_evidence::tree::MAX_PROOF_HASHES`] hashes).
+    pub proof: Vec<[u8; 32]>,
+}
+
+/// Two checkpoints of one node's evidence log that contradict each other.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EquivocationReport {
+    /// The node whose log it is.
+    pub node: [u8; 32],
+    /// The earlier checkpoint (note bytes).
+    pub first: Vec<u8>,
+    /// The later one.
+    pub second: Vec<u8>,
+}
+
+impl EquivocationReport {
+    fn check(&self) -> Result<(), ProtocolError> {
+        check_note("equivocation", &self.first)?;
+        check_note("equivocation", &self.second)
+    }
+}
+
+fn check_note(what: &'static str, note: &[u8]) -> Result<(), ProtocolError> {
+    let max = hotline_evidence::MAX_CHECKPOINT_BYTES;
+    if note.len() > max { Err(ProtocolError::FieldTooLarge { what, len: note.len(), max }) } else { Ok(()) }
 }
 
 /// A sync response. See the module documentation for the exchange.
@@ -147,6 +206,13 @@ pub enum SyncResponse {
     /// The last receipt number the responder issued to the asker (0: none),
     /// answering [`SyncRequest::ReceiptsIssued`].
     ReceiptsIssued(u64),
+    /// The checkpoint with the witness's cosignature, answering
+    /// [`SyncRequest::Cosign`].
+    Cosigned(Vec<u8>),
+    /// "The last I cosigned is of this size: prove from there."
+    NeedProof(u64),
+    /// "Your checkpoint contradicts the last I cosigned: the proof."
+    Equivocation(EquivocationReport),
 }
 
 /// A sync or deliver message breaks its protocol's bounds or encoding.
@@ -224,6 +290,8 @@ impl SyncRequest {
             SyncRequest::Push(_) => "push",
             SyncRequest::Summary(_) => "summary",
             SyncRequest::ReceiptsIssued => "receipts_issued",
+            SyncRequest::Cosign(_) => "cosign",
+            SyncRequest::Equivocation(_) => "equivocation",
         }
     }
 
@@ -234,6 +302,12 @@ impl SyncRequest {
             SyncRequest::Fetch(k) => check_count("fetch", k.len(), MAX_BATCH_OBJECTS),
             SyncRequest::Push(o) => check_objects("push", o),
             SyncRequest::Summary(_) | SyncRequest::ReceiptsIssued => Ok(()),
+            SyncRequest::Cosign(c) => {
+                check_note("checkpoint", &c.checkpoint)?;
+                check_note("prefix", &c.prefix)?;
+                check_count("proof", c.proof.len(), hotline_evidence::tree::MAX_PROOF_HASHES)
+            }
+            SyncRequest::Equivocation(r) => r.check(),
         }
     }
 
@@ -257,9 +331,13 @@ impl SyncResponse {
         match self {
             SyncResponse::Digest(d) => check_count("digest", d.len(), MAX_DIGEST_ITEMS),
             SyncResponse::Objects(o) => check_objects("objects", o),
-            SyncResponse::Ack | SyncResponse::Refused | SyncResponse::Summary(_) | SyncResponse::ReceiptsIssued(_) => {
-                Ok(())
-            }
+            SyncResponse::Ack
+            | SyncResponse::Refused
+            | SyncResponse::Summary(_)
+            | SyncResponse::ReceiptsIssued(_)
+            | SyncResponse::NeedProof(_) => Ok(()),
+            SyncResponse::Cosigned(note) => check_note("checkpoint", note),
+            SyncResponse::Equivocation(r) => r.check(),
         }
     }
 
@@ -357,7 +435,7 @@ mod tests {
     #[test]
     fn protocol_name_carries_the_network_id() {
         let name = proto();
-        assert_eq!(name.as_ref(), format!("/hotline/{}/sync/3", "09".repeat(32)));
+        assert_eq!(name.as_ref(), format!("/hotline/{}/sync/4", "09".repeat(32)));
     }
 
     #[test]
@@ -369,6 +447,13 @@ mod tests {
             SyncRequest::Digest(vec![]),
             SyncRequest::Summary(DigestSummary { entries: 654, hash: ObjectHash([3; 32]) }),
             SyncRequest::ReceiptsIssued,
+            SyncRequest::Cosign(CosignRequest {
+                checkpoint: b"note\n".to_vec(),
+                from_size: 7,
+                prefix: b"prefix\n".to_vec(),
+                proof: vec![[1; 32]],
+            }),
+            SyncRequest::Equivocation(EquivocationReport { node: [2; 32], first: vec![3], second: vec![4] }),
         ] {
             let bytes = write_req(req.clone());
             let got = block_on(SyncCodec::default().read_request(&proto(), &mut Cursor::new(bytes)));
@@ -381,6 +466,9 @@ mod tests {
             SyncResponse::Refused,
             SyncResponse::Summary(DigestSummary { entries: 0, hash: ObjectHash([0; 32]) }),
             SyncResponse::ReceiptsIssued(u64::MAX),
+            SyncResponse::Cosigned(b"note\n".to_vec()),
+            SyncResponse::NeedProof(9),
+            SyncResponse::Equivocation(EquivocationReport { node: [2; 32], first: vec![3], second: vec![4] }),
         ] {
             let mut out = Cursor::new(Vec::new());
             block_on(SyncCodec::default().write_response(&proto(), &mut out, resp.clone()))

@@ -410,6 +410,9 @@ impl Actor {
             Completion::DeliveryDone { key, result } => self.on_delivery_done(key, result),
             Completion::Opened { peer, reply, envelope, outcome } => self.on_opened(peer, reply, *envelope, outcome),
             Completion::ReceiptsIssued { peer, node, last } => self.on_receipts_issued(peer, node, last),
+            Completion::Cosign { peer, size, from_size, response } => {
+                self.on_cosign_answer(peer, size, from_size, response)
+            }
             Completion::ExchangeDone { peer, result } => {
                 let outcome = match &result {
                     Ok(r) if r.refused => "refused",

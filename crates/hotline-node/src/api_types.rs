@@ -472,6 +472,14 @@ pub enum NodeEvent {
         /// How many messages were queued again (in this batch).
         messages: usize,
     },
+    /// A node rewrote its evidence log (a fork or a rollback): this node
+    /// holds the proof (`GET /v1/evidence`).
+    Equivocation {
+        /// The node, peer id.
+        node: String,
+        /// `fork` or `rollback`.
+        kind: String,
+    },
     /// The subscriber fell behind and `missed` events were dropped; read
     /// the state again (status, directory) to catch up.
     Lagged {
@@ -495,6 +503,7 @@ impl NodeEvent {
             NodeEvent::DeliveryRejected { .. } => "delivery_rejected",
             NodeEvent::RecordExpiring { .. } => "record_expiring",
             NodeEvent::Redelivering { .. } => "redelivering",
+            NodeEvent::Equivocation { .. } => "equivocation",
             NodeEvent::Lagged { .. } => "lagged",
         }
     }

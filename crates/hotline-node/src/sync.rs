@@ -268,6 +268,9 @@ fn describe(response: &SyncResponse) -> &'static str {
         SyncResponse::Refused => "a refusal",
         SyncResponse::Summary(_) => "a summary",
         SyncResponse::ReceiptsIssued(_) => "a receipt number",
+        SyncResponse::Cosigned(_) => "a cosignature",
+        SyncResponse::NeedProof(_) => "a request for a proof",
+        SyncResponse::Equivocation(_) => "an equivocation report",
     }
 }
 

@@ -56,6 +56,22 @@ pub(crate) fn ceremony_with(d: &Path, network: &str, stewards: usize, threshold:
     }
 }
 
+/// A third state's node (`data`, `state`) made and admitted by the
+/// ceremony's first two stewards, with a technical record, bootstrapping
+/// from `bootstrap`; not started.
+pub(crate) fn add_state(d: &Path, data: &str, state: &str, org: &str, tz: &str, bootstrap: &[String]) {
+    ok(d, &["--data-dir", data, "init", "--charter", "n.charter", "--state", state]);
+    let key = ok(d, &["key", "public", &format!("{data}/keys/state.key")]).trim().to_string();
+    let adm = format!("{data}.admission");
+    ok(d, &["admission", "new", "--charter", "n.charter", "--state", state, "--state-key", &key, "--out", &adm]);
+    for s in ["s1", "s2"] {
+        ok(d, &["admission", "sign", &adm, "--key", &format!("{s}.key")]);
+    }
+    ok(d, &["--data-dir", data, "admission", "import", &adm]);
+    ok(d, &record_args(data, org, tz, "en"));
+    configure(d, data, state, bootstrap);
+}
+
 /// Loopback only, short sync interval, and the given bootstrap addresses.
 pub(crate) fn configure(d: &Path, data: &str, state: &str, bootstrap: &[String]) {
     let list = bootstrap.iter().map(|a| format!("{a:?}")).collect::<Vec<_>>().join(", ");

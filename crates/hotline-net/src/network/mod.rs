@@ -551,5 +551,7 @@ fn sync_request_bytes(request: &SyncRequest) -> usize {
             SyncRequest::Digest(entries) => entries.len() * 96,
             SyncRequest::Fetch(keys) => keys.len() * 64,
             SyncRequest::Summary(_) | SyncRequest::ReceiptsIssued => 0,
+            SyncRequest::Cosign(c) => c.checkpoint.len() + c.prefix.len() + c.proof.len() * 32,
+            SyncRequest::Equivocation(r) => r.first.len() + r.second.len(),
         }
 }

@@ -37,6 +37,9 @@ pub(super) enum After {
     Receipted { key: crate::outbox::DeliveryKey },
     /// A checkpoint of the evidence log was written (`actor::evidence`).
     Checkpointed { epoch: u64, size: u64, at: Timestamp },
+    /// What a sync request's answer depends on is durable: answer it
+    /// (on failure the reply is dropped, and the peer asks again).
+    SyncAnswer { reply: SyncReply, response: SyncResponse },
     /// Messages a peer lost are queued again for it
     /// (`actor::messaging::recovery`): schedule them, and read the next
     /// batch if this one was `full`.
@@ -380,6 +383,13 @@ impl Actor {
             }
             After::Moved { moved, added, at } => self.on_moved(result, moved, added, at),
             After::Checkpointed { epoch, size, at } => self.on_checkpointed(result, epoch, size, at),
+            After::SyncAnswer { reply, response } => {
+                if result.is_ok()
+                    && let Err(e) = self.net.respond_sync(reply, response).await
+                {
+                    debug!(error = %e, "cannot answer a sync request");
+                }
+            }
             After::Redelivering { node, added, after, full, at } => {
                 self.on_redelivering(result, node, added, after, full, at)
             }

@@ -7,6 +7,8 @@
 use super::*;
 use hotline_evidence::{Checkpoint, EvidenceEvent, SignedCheckpoint};
 
+mod witnessing;
+
 /// How often the log is looked at for a new checkpoint.
 pub(crate) const CHECKPOINT_TICK: Duration = Duration::from_secs(2);
 /// Longest time between two checkpoints while nothing happens.
@@ -22,6 +24,18 @@ pub(super) struct EvidenceFeature {
     logged: bool,
     /// A checkpoint's write is in flight.
     writing: bool,
+    /// The latest checkpoint with the cosignatures gathered so far (the
+    /// store's copy may lag while a write is in flight).
+    current: Option<SignedCheckpoint>,
+    /// Witnesses asked, whose answer has not come back.
+    asking: std::collections::HashSet<PeerId>,
+    /// Per witness: the size it last cosigned (as far as this node knows).
+    cosigned_size: HashMap<PeerId, u64>,
+    /// Per member: the start of its current window of witness requests,
+    /// and how many it has had answered in it.
+    answered: HashMap<PeerId, (Instant, u32)>,
+    /// Nodes whose equivocation this node holds proof of.
+    equivocations: std::collections::HashSet<NodeId>,
 }
 
 impl Actor {
@@ -37,6 +51,9 @@ impl Actor {
         if self.evidence.writing {
             return;
         }
+        // Witnesses that have not cosigned the latest checkpoint yet (one
+        // was away, or its answer was lost) are asked again.
+        self.ask_witnesses(None);
         let now = self.now();
         let idle = self.evidence.last.is_none_or(|(_, _, at)| now.0 >= at.0.saturating_add(CHECKPOINT_IDLE));
         if !self.evidence.logged && !idle {
@@ -75,6 +92,7 @@ impl Actor {
         };
         let mut batch = WriteBatch::new();
         batch.put_checkpoint(&signed);
+        self.evidence.current = Some(signed);
         self.evidence.writing = true;
         debug!(epoch, size, "evidence checkpoint signed");
         self.persist_with(Vec::new(), batch, After::Checkpointed { epoch, size, at: now }, Vec::new());
@@ -90,7 +108,10 @@ impl Actor {
     ) {
         self.evidence.writing = false;
         match result {
-            Ok(()) => self.evidence.last = Some((epoch, size, at)),
+            Ok(()) => {
+                self.evidence.last = Some((epoch, size, at));
+                self.ask_witnesses(None);
+            }
             Err(e) => {
                 self.evidence.logged = true;
                 warn!(error = %e, "a checkpoint of the evidence log could not be stored; signing again later");

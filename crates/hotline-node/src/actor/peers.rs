@@ -199,6 +199,7 @@ impl Actor {
         self.wake_deliveries(&peer);
         if member {
             self.ask_receipts_issued(peer);
+            self.ask_witnesses(Some(peer));
         }
     }
 

@@ -64,6 +64,9 @@ pub(crate) enum Completion {
     /// Member `node` says the last receipt number it issued to this node
     /// is `last` (`messaging::recovery`).
     ReceiptsIssued { peer: PeerId, node: hotline_core::NodeId, last: Option<u64> },
+    /// Witness `peer` answered a request to cosign the checkpoint of
+    /// `size`, proven from `from_size` (`actor::evidence`).
+    Cosign { peer: PeerId, size: u64, from_size: u64, response: Result<hotline_net::SyncResponse, String> },
 }
 
 /// The actor's spawned work, tracked and cancellable.

@@ -50,6 +50,7 @@ impl RawPeer {
                             SyncRequest::Push(_) => SyncResponse::Ack,
                             SyncRequest::Summary(_) => SyncResponse::Summary(summary),
                             SyncRequest::ReceiptsIssued => SyncResponse::ReceiptsIssued(0),
+                            SyncRequest::Cosign(_) | SyncRequest::Equivocation(_) => SyncResponse::Refused,
                         };
                         let _ = h.respond_sync(reply, response).await;
                     }

@@ -51,6 +51,7 @@ impl Mallory {
                             SyncResponse::Summary(DigestSummary::of(&hotline_core::directory::Digest::new()))
                         }
                         SyncRequest::ReceiptsIssued => SyncResponse::ReceiptsIssued(0),
+                        SyncRequest::Cosign(_) | SyncRequest::Equivocation(_) => SyncResponse::Refused,
                     };
                     let _ = h.respond_sync(reply, response).await;
                 }

@@ -509,6 +509,8 @@ impl Actor {
             // Receipt numbers are for members only, like the directory.
             SyncRequest::ReceiptsIssued if self.directory.members.contains_key(&peer) => self.receipts_issued_to(&peer),
             SyncRequest::ReceiptsIssued => SyncResponse::Refused,
+            SyncRequest::Cosign(request) => return self.on_cosign_request(peer, request, reply),
+            SyncRequest::Equivocation(report) => return self.on_equivocation_report(peer, report, reply),
         };
         if let Err(e) = self.net.respond_sync(reply, response).await {
             debug!(%peer, error = %e, "cannot answer a sync request");
