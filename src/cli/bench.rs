@@ -355,7 +355,25 @@ struct MessagesReport {
     latency_ratio_vs_raw: f64,
     /// The bare echo's throughput with the same number in flight.
     raw_throughput_msgs_per_s: f64,
+    /// What the evidence log costs: the same throughput run without it.
+    evidence_log: EvidenceCost,
     build: &'static str,
+}
+
+/// The evidence log's cost in `bench messages` (the figures above are with
+/// it, as a daemon runs).
+#[derive(Serialize)]
+struct EvidenceCost {
+    /// Throughput runs with it and without it, alternately.
+    rounds: u32,
+    throughput_without_msgs_per_s: f64,
+    cpu_ms_per_msg_without: f64,
+    /// `(with - without) / without`, of the CPU time per message.
+    cpu_overhead_percent: f64,
+    /// Leaves both nodes' logs gain per message (queued, received, receipt held).
+    leaves_per_msg: f64,
+    /// Store bytes (keys and values) per leaf.
+    bytes_per_leaf: u64,
 }
 
 fn bench_message(to: StateCode, size: usize, i: u64) -> hotline_node::api_types::SendRequest {
@@ -404,11 +422,16 @@ fn messages(args: MessagesArgs, out: &Out) -> Result<()> {
     let (count, size) = (args.count as usize, args.size as usize);
     let root = tempfile::Builder::new().prefix("hotline-bench-").tempdir()?;
     let pair = states(2);
-    let mut network = LocalNetwork::create(root.path(), &pair, now())?;
-    // Two nodes: each may use the whole machine, as a daemon would.
-    network.node_runtime = NodeRuntime::Daemon;
+    let network = |dir: &str, evidence_log: bool| -> Result<LocalNetwork> {
+        let mut network = LocalNetwork::create(&root.path().join(dir), &pair, now())?;
+        // Two nodes: each may use the whole machine, as a daemon would.
+        network.node_runtime = NodeRuntime::Daemon;
+        network.evidence_log = evidence_log;
+        Ok(network)
+    };
+    let in_flight = args.in_flight as usize;
     super::daemon::runtime()?.block_on(async {
-        let (a, b) = start_pair(&network).await?;
+        let (a, b) = start_pair(&network("latency", true)?).await?;
         let ha = a.handle();
         let to = pair[1];
         let timeout = Duration::from_secs(30);
@@ -426,56 +449,115 @@ fn messages(args: MessagesArgs, out: &Out) -> Result<()> {
                 latencies.push(t.elapsed().as_secs_f64() * 1000.0);
             }
         }
-
-        // Throughput: many in flight; done when the outbox is empty.
-        let cpu_before = cpu_secs();
-        let t = Instant::now();
-        let sends = futures::stream::iter(0..count as u64)
-            .map(|i| {
-                let ha = ha.clone();
-                async move { ha.send(bench_message(to, size, 1_000_000 + i)).await }
-            })
-            .buffer_unordered(args.in_flight as usize);
-        let results: Vec<_> = sends.collect().await;
-        for r in results {
-            r?;
-        }
-
-        let deadline = Instant::now() + Duration::from_secs(600);
-        // The status carries the outbox's size; listing it would cost more.
-        while ha.status().await?.outbox > 0 {
-            if Instant::now() > deadline {
-                bail!("the throughput run did not drain within 600 s");
-            }
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-        let elapsed = t.elapsed().as_secs_f64();
-        let cpu = cpu_secs() - cpu_before;
-        let throughput = count as f64 / elapsed;
         a.shutdown().await?;
         b.shutdown().await?;
 
+        // Throughput, with the evidence log and without it (the cost of the
+        // log), in alternate rounds on fresh pairs so that drift on the
+        // machine falls on both alike.
+        let mut with_log = Vec::new();
+        let mut without_log = Vec::new();
+        for round in 0..EVIDENCE_ROUNDS {
+            for evidence_log in [true, false] {
+                let net = network(&format!("throughput-{round}-{evidence_log}"), evidence_log)?;
+                let run = throughput_run(&net, to, count, size, in_flight).await?;
+                if evidence_log { with_log.push(run) } else { without_log.push(run) }
+            }
+        }
         let raw = raw::round_trips(count, size).await?;
         // Yamux allows 256 streams per connection; beyond that the bare echo fails.
-        let raw_throughput = raw::throughput(count, size, (args.in_flight as usize).min(128)).await?;
+        let raw_throughput = raw::throughput(count, size, in_flight.min(128)).await?;
         let latency = percentiles(latencies);
         let raw = percentiles(raw);
+        let mean =
+            |runs: &[ThroughputRun], f: fn(&ThroughputRun) -> f64| runs.iter().map(f).sum::<f64>() / runs.len() as f64;
+        let cpu_on = mean(&with_log, |r| r.cpu_ms_per_msg);
+        let cpu_off = mean(&without_log, |r| r.cpu_ms_per_msg);
         let report = MessagesReport {
             bench: "messages",
             count: args.count,
             size_bytes: args.size,
             latency_ratio_vs_raw: if raw.p50 > 0.0 { latency.p50 / raw.p50 } else { 0.0 },
             latency_ms: latency,
-            throughput_msgs_per_s: throughput,
-            throughput_cpu_ms_per_msg: cpu * 1000.0 / count as f64,
-            throughput_cores_busy: cpu / elapsed,
+            throughput_msgs_per_s: mean(&with_log, |r| r.msgs_per_s),
+            throughput_cpu_ms_per_msg: cpu_on,
+            throughput_cores_busy: mean(&with_log, |r| r.cores_busy),
             in_flight: args.in_flight,
             raw_baseline_ms: raw,
             raw_throughput_msgs_per_s: raw_throughput,
+            evidence_log: EvidenceCost {
+                rounds: EVIDENCE_ROUNDS,
+                throughput_without_msgs_per_s: mean(&without_log, |r| r.msgs_per_s),
+                cpu_ms_per_msg_without: cpu_off,
+                cpu_overhead_percent: if cpu_off > 0.0 { (cpu_on - cpu_off) * 100.0 / cpu_off } else { 0.0 },
+                leaves_per_msg: mean(&with_log, |r| r.leaves_per_msg),
+                bytes_per_leaf: LEAF_BYTES,
+            },
             build: if cfg!(debug_assertions) { "debug" } else { "release" },
         };
         out.report(&report)?;
         Ok(())
+    })
+}
+
+/// Rounds of the throughput run with and without the evidence log.
+const EVIDENCE_ROUNDS: u32 = 2;
+/// What one leaf of the evidence log adds to the store, keys and values
+/// (before the database's own overhead): on average two stored hashes (an
+/// 8-byte index and 32 bytes each) and the leaf index (32 + 8 bytes).
+const LEAF_BYTES: u64 = 2 * (8 + 32) + (32 + 8);
+
+/// One throughput run of [`messages`].
+struct ThroughputRun {
+    msgs_per_s: f64,
+    cpu_ms_per_msg: f64,
+    cores_busy: f64,
+    /// Leaves both nodes' evidence logs gained, per message.
+    leaves_per_msg: f64,
+}
+
+/// Starts a pair of `network`, sends `count` messages with `in_flight`
+/// outstanding, and measures until the outbox is empty.
+async fn throughput_run(
+    network: &LocalNetwork,
+    to: StateCode,
+    count: usize,
+    size: usize,
+    in_flight: usize,
+) -> Result<ThroughputRun> {
+    let (a, b) = start_pair(network).await?;
+    let ha = a.handle();
+    let leaves_before = ha.evidence().await?.size + b.handle().evidence().await?.size;
+    let cpu_before = cpu_secs();
+    let t = Instant::now();
+    let sends = futures::stream::iter(0..count as u64)
+        .map(|i| {
+            let ha = ha.clone();
+            async move { ha.send(bench_message(to, size, 1_000_000 + i)).await }
+        })
+        .buffer_unordered(in_flight);
+    let results: Vec<_> = sends.collect().await;
+    for r in results {
+        r?;
+    }
+    let deadline = Instant::now() + Duration::from_secs(600);
+    // The status carries the outbox's size; listing it would cost more.
+    while ha.status().await?.outbox > 0 {
+        if Instant::now() > deadline {
+            bail!("the throughput run did not drain within 600 s");
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let elapsed = t.elapsed().as_secs_f64();
+    let cpu = cpu_secs() - cpu_before;
+    let leaves = ha.evidence().await?.size + b.handle().evidence().await?.size - leaves_before;
+    a.shutdown().await?;
+    b.shutdown().await?;
+    Ok(ThroughputRun {
+        msgs_per_s: count as f64 / elapsed,
+        cpu_ms_per_msg: cpu * 1000.0 / count as f64,
+        cores_busy: cpu / elapsed,
+        leaves_per_msg: leaves as f64 / count as f64,
     })
 }
 

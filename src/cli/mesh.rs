@@ -51,6 +51,9 @@ pub(super) struct LocalNetwork {
     pub transport: Transport,
     /// The runtime each node runs on.
     pub node_runtime: NodeRuntime,
+    /// Whether started nodes keep their evidence log (on, as a daemon does,
+    /// unless a benchmark measures what it costs).
+    pub evidence_log: bool,
 }
 
 /// The tokio runtime of each node of a [`LocalNetwork`] (each has its own,
@@ -125,6 +128,7 @@ impl LocalNetwork {
             liveness_interval: NodeOptions::default().liveness_interval,
             transport: Transport::default(),
             node_runtime: NodeRuntime::default(),
+            evidence_log: true,
         };
         for &state in states {
             network.add_member(root, state, now)?;
@@ -213,6 +217,7 @@ impl LocalNetwork {
             redial_interval: Duration::from_secs(2),
             serve_api: false,
             liveness_interval: self.liveness_interval,
+            evidence_log: self.evidence_log,
             ..NodeOptions::default()
         };
         LocalNode::start(member.state, member.data_dir.clone(), options, self.node_runtime).await

@@ -61,7 +61,12 @@ fn key_id(name: &str, context: Context, key: &NodeId) -> u32 {
     signed_note::key_id(name, &typed)
 }
 
-/// What a checkpoint says: a node's log at one size, at one time.
+/// What a checkpoint says: a node's log at one size, at one time (a head),
+/// or, without a time, what its log's root was at an earlier size (a
+/// prefix claim: `CosignRequest::prefix`). A node signs heads only of its
+/// log as it is, with times that never go back, so a smaller head signed
+/// later proves a rollback; a prefix claim carries no time and can prove
+/// only a fork.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Checkpoint {
     /// The node whose log it is.
@@ -72,14 +77,17 @@ pub struct Checkpoint {
     pub size: u64,
     /// The tree's root at that size.
     pub root: Hash,
-    /// When the node signed it.
-    pub time: Timestamp,
+    /// When the node signed it; `None` for a prefix claim.
+    pub time: Option<Timestamp>,
 }
 
 impl Checkpoint {
     /// The note text.
     fn text(&self, network: &NetworkId) -> Result<Vec<u8>, EvidenceError> {
-        let extension = format!("time {}\n", self.time.0);
+        let extension = match self.time {
+            Some(t) => format!("time {}\n", t.0),
+            None => "prefix\n".to_string(),
+        };
         let origin = log_origin(network, &self.node, self.epoch);
         let body = tlog_tiles::Checkpoint::new(&origin, self.size, self.root, &extension)
             .map_err(|e| EvidenceError::Malformed(e.to_string()))?;
@@ -99,14 +107,23 @@ impl Checkpoint {
                 expected: format!("{prefix}EPOCH"),
                 found: body.origin().to_string(),
             })?;
-        let time = body
-            .extension()
-            .strip_prefix("time ")
-            .and_then(|t| t.strip_suffix('\n'))
-            .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) && (t.len() == 1 || !t.starts_with('0')))
-            .and_then(|t| t.parse().ok())
-            .ok_or_else(|| EvidenceError::Malformed("its extension is not one `time SECONDS` line".into()))?;
-        Ok(Checkpoint { node: *node, epoch, size: body.size(), root: *body.hash(), time: Timestamp(time) })
+        let time = if body.extension() == "prefix\n" {
+            None
+        } else {
+            let time = body
+                .extension()
+                .strip_prefix("time ")
+                .and_then(|t| t.strip_suffix('\n'))
+                .filter(|t| {
+                    !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) && (t.len() == 1 || !t.starts_with('0'))
+                })
+                .and_then(|t| t.parse().ok())
+                .ok_or_else(|| {
+                    EvidenceError::Malformed("its extension is not one `time SECONDS` or `prefix` line".into())
+                })?;
+            Some(Timestamp(time))
+        };
+        Ok(Checkpoint { node: *node, epoch, size: body.size(), root: *body.hash(), time })
     }
 }
 
@@ -215,6 +232,13 @@ impl SignedCheckpoint {
     /// and does not verify is refused (`BadCosignature`): it was tampered
     /// with. Lines of other names are ignored.
     pub fn verify(&self, network: &NetworkId, node: &NodeId) -> Result<(Checkpoint, Vec<Cosignature>), EvidenceError> {
+        let parts = self.parts(network, node)?;
+        Ok((parts.checkpoint, parts.witnesses.into_iter().map(|(c, _)| c).collect()))
+    }
+
+    /// The note, verified, in parts: the text, the node's line, and each
+    /// witness's line (one per witness).
+    fn parts(&self, network: &NetworkId, node: &NodeId) -> Result<Parts, EvidenceError> {
         let note = Note::from_bytes(&self.bytes).map_err(note_error)?;
         let checkpoint = Checkpoint::parse(note.text(), network, node)?;
         let name = log_origin(network, node, checkpoint.epoch);
@@ -225,9 +249,10 @@ impl SignedCheckpoint {
             key: *node,
             network: *network,
         };
-        let (_, others) = note.verify(&Known(vec![own])).map_err(note_error)?;
+        let (mut verified, others) = note.verify(&Known(vec![own])).map_err(note_error)?;
+        let own_line = verified.pop().ok_or(EvidenceError::BadSignature)?;
         let prefix = format!("{WITNESS_PREFIX}{network}/");
-        let mut cosignatures = Vec::new();
+        let mut witnesses: Vec<(Cosignature, signed_note::Signature)> = Vec::new();
         for line in others {
             let Some(peer) = line.name().strip_prefix(&prefix) else { continue };
             let witness = NodeId::from_peer_id(peer)
@@ -242,96 +267,84 @@ impl SignedCheckpoint {
             let ok = line.id() == verifier.id && verifier.verify(note.text(), line.signature());
             let time = line.signature().first_chunk::<8>().map(|t| Timestamp(u64::from_be_bytes(*t)));
             match (ok, time) {
-                (true, Some(time)) if !cosignatures.iter().any(|c: &Cosignature| c.witness == witness) => {
-                    cosignatures.push(Cosignature { witness, time })
+                (true, Some(time)) if !witnesses.iter().any(|(c, _)| c.witness == witness) => {
+                    witnesses.push((Cosignature { witness, time }, line))
                 }
                 (true, Some(_)) => {}
                 _ => return Err(EvidenceError::BadCosignature { witness: witness.to_peer_id() }),
             }
         }
-        Ok((checkpoint, cosignatures))
+        Ok(Parts { text: note.text().to_vec(), checkpoint, own: own_line, witnesses })
     }
 
     /// This checkpoint with the cosignatures of `other` (the same
     /// checkpoint, cosigned by other witnesses) added; a witness already
-    /// here keeps its line. Both must verify for `node`.
+    /// here keeps its line. Both must verify for `node`. Only the node's
+    /// line and verified witness lines are kept, at most
+    /// [`MAX_WITNESS_LINES`].
     pub fn merge(&self, other: &SignedCheckpoint, network: &NetworkId, node: &NodeId) -> Result<Self, EvidenceError> {
-        self.verify(network, node)?;
-        other.verify(network, node)?;
-        let lines = |c: &SignedCheckpoint| -> Result<(Note, Vec<signed_note::Signature>), EvidenceError> {
-            let note = Note::from_bytes(&c.bytes).map_err(note_error)?;
-            let cp = Checkpoint::parse(note.text(), network, node)?;
-            let name = log_origin(network, node, cp.epoch);
-            let own = Line {
-                id: key_id(&name, Context::EVIDENCE_CHECKPOINT, node),
-                name,
-                context: Context::EVIDENCE_CHECKPOINT,
-                key: *node,
-                network: *network,
-            };
-            let (mut ours, theirs) = note.verify(&Known(vec![own])).map_err(note_error)?;
-            ours.extend(theirs);
-            Ok((note, ours))
-        };
-        let (note, mut all) = lines(self)?;
-        let (other_note, others) = lines(other)?;
-        if other_note.text() != note.text() {
+        let mut ours = self.parts(network, node)?;
+        let theirs = other.parts(network, node)?;
+        if theirs.text != ours.text {
             return Err(EvidenceError::Malformed("the two notes are not the same checkpoint".into()));
         }
-        for line in others {
-            if !all.iter().any(|l| l.name() == line.name()) {
-                all.push(line);
+        for (c, line) in theirs.witnesses {
+            if !ours.witnesses.iter().any(|(o, _)| o.witness == c.witness) {
+                ours.witnesses.push((c, line));
             }
         }
-        let merged = Note::new(note.text(), &all).map_err(note_error)?.to_bytes();
-        if merged.len() > MAX_CHECKPOINT_BYTES {
-            return Err(EvidenceError::TooLarge { what: "a checkpoint", len: merged.len(), max: MAX_CHECKPOINT_BYTES });
-        }
-        Ok(SignedCheckpoint { bytes: merged })
+        ours.into_note()
     }
 
-    /// The checkpoint with `witness`'s cosignature added, at `time` (any
-    /// earlier cosignature of the same witness replaced). The caller has
-    /// decided that it may cosign (`crate::witness`).
-    pub fn cosign(&self, witness: &SecretKey, network: &NetworkId, time: Timestamp) -> Result<Self, EvidenceError> {
-        let mut note = Note::from_bytes(&self.bytes).map_err(note_error)?;
+    /// The checkpoint, stripped to its node's line, with `witness`'s
+    /// cosignature at `time`. The caller has decided that it may cosign
+    /// (`crate::witness`); a prefix claim is never cosigned.
+    pub fn cosign(
+        &self,
+        node: &NodeId,
+        witness: &SecretKey,
+        network: &NetworkId,
+        time: Timestamp,
+    ) -> Result<Self, EvidenceError> {
+        let mut parts = self.parts(network, node)?;
+        if parts.checkpoint.time.is_none() {
+            return Err(EvidenceError::Malformed("a prefix claim is not a checkpoint to cosign".into()));
+        }
         let me = witness.node_id();
         let name = witness_name(network, &me);
         let id = key_id(&name, Context::EVIDENCE_COSIGNATURE, &me);
         let mut body = time.0.to_be_bytes().to_vec();
-        body.extend_from_slice(note.text());
+        body.extend_from_slice(&parts.text);
         let sig = witness.sign(Context::EVIDENCE_COSIGNATURE, network, &body);
         let mut bytes = time.0.to_be_bytes().to_vec();
         bytes.extend_from_slice(&sig.0);
-        let signer = Presigned { name, id, bytes };
-        note.add_sigs(&[&signer]).map_err(note_error)?;
-        let out = note.to_bytes();
-        if out.len() > MAX_CHECKPOINT_BYTES {
-            return Err(EvidenceError::TooLarge { what: "a checkpoint", len: out.len(), max: MAX_CHECKPOINT_BYTES });
-        }
-        Ok(SignedCheckpoint { bytes: out })
+        let line = signed_note::Signature::new(name, id, bytes).map_err(note_error)?;
+        parts.witnesses = vec![(Cosignature { witness: me, time }, line)];
+        parts.into_note()
     }
 }
 
-/// A signature line made beforehand, handed to `Note::add_sigs` (which
-/// also drops an earlier line of the same key).
-struct Presigned {
-    name: String,
-    id: u32,
-    bytes: Vec<u8>,
+/// Most witness lines a note keeps (its size and line count stay within
+/// what [`SignedCheckpoint::from_bytes`] reads).
+pub const MAX_WITNESS_LINES: usize = MAX_LINES - 1;
+
+/// A verified note in parts.
+struct Parts {
+    text: Vec<u8>,
+    checkpoint: Checkpoint,
+    own: signed_note::Signature,
+    witnesses: Vec<(Cosignature, signed_note::Signature)>,
 }
 
-impl signed_note::Signer for Presigned {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn key_id(&self) -> u32 {
-        self.id
-    }
-
-    fn sign(&self, _msg: &[u8]) -> Result<Vec<u8>, signature::Error> {
-        Ok(self.bytes.clone())
+impl Parts {
+    /// The note: the text, the node's line, then at most
+    /// [`MAX_WITNESS_LINES`] witness lines.
+    fn into_note(self) -> Result<SignedCheckpoint, EvidenceError> {
+        let mut lines = vec![self.own];
+        lines.extend(self.witnesses.into_iter().take(MAX_WITNESS_LINES).map(|(_, l)| l));
+        let bytes = Note::new(&self.text, &lines).map_err(note_error)?.to_bytes();
+        // Read back as any stored note is: a note this crate writes is one it reads.
+        SignedCheckpoint::from_bytes(&bytes)
     }
 }
 
@@ -349,7 +362,7 @@ mod tests {
             epoch: 2,
             size,
             root: tlog_tiles::record_hash(&size.to_be_bytes()),
-            time: Timestamp(time),
+            time: Some(Timestamp(time)),
         }
     }
 
@@ -379,22 +392,37 @@ mod tests {
         let net = NetworkId([7; 32]);
         let cp = checkpoint(5, 100);
         let signed = SignedCheckpoint::sign(&cp, &key(1), &net).unwrap();
-        let once = signed.cosign(&key(2), &net, Timestamp(101)).unwrap();
-        let twice = once.cosign(&key(3), &net, Timestamp(102)).unwrap();
-        // The same witness again replaces its line.
-        let again = twice.cosign(&key(2), &net, Timestamp(103)).unwrap();
-        let (_, cosigs) = again.verify(&net, &cp.node).unwrap();
-        // Cosigned apart, then merged: both witnesses.
-        let by_three = signed.cosign(&key(3), &net, Timestamp(104)).unwrap();
-        let merged = once.merge(&by_three, &net, &cp.node).unwrap();
-        assert_eq!(merged.verify(&net, &cp.node).unwrap().1.len(), 2);
-        let other = SignedCheckpoint::sign(&checkpoint(6, 100), &key(1), &net).unwrap();
-        assert!(once.merge(&other, &net, &cp.node).is_err(), "another checkpoint");
-        let mut seen: Vec<(NodeId, u64)> = cosigs.iter().map(|c| (c.witness, c.time.0)).collect();
+        let once = signed.cosign(&cp.node, &key(2), &net, Timestamp(101)).unwrap();
+        // A witness cosigns the node's line alone: others' lines are not its word.
+        let twice = once.cosign(&cp.node, &key(3), &net, Timestamp(102)).unwrap();
+        let only: Vec<(NodeId, u64)> =
+            twice.verify(&net, &cp.node).unwrap().1.iter().map(|c| (c.witness, c.time.0)).collect();
+        assert_eq!(only, vec![(key(3).node_id(), 102)]);
+        // Cosigned apart, then merged: both witnesses, each once.
+        let merged = once.merge(&twice, &net, &cp.node).unwrap();
+        let again = merged.merge(&twice, &net, &cp.node).unwrap();
+        let mut seen: Vec<(NodeId, u64)> =
+            again.verify(&net, &cp.node).unwrap().1.iter().map(|c| (c.witness, c.time.0)).collect();
         seen.sort();
-        let mut expected = vec![(key(2).node_id(), 103), (key(3).node_id(), 102)];
+        let mut expected = vec![(key(2).node_id(), 101), (key(3).node_id(), 102)];
         expected.sort();
         assert_eq!(seen, expected);
+        let other = SignedCheckpoint::sign(&checkpoint(6, 100), &key(1), &net).unwrap();
+        assert!(once.merge(&other, &net, &cp.node).is_err(), "another checkpoint");
+        // Many witnesses: the note keeps at most MAX_WITNESS_LINES and stays readable.
+        let mut many = signed.clone();
+        for i in 10..40u8 {
+            let by = signed.cosign(&cp.node, &key(i), &net, Timestamp(200)).unwrap();
+            many = many.merge(&by, &net, &cp.node).unwrap();
+        }
+        let read = SignedCheckpoint::from_bytes(many.as_bytes()).unwrap();
+        assert_eq!(read.verify(&net, &cp.node).unwrap().1.len(), MAX_WITNESS_LINES);
+        // A prefix claim is never cosigned.
+        let claim = Checkpoint { time: None, ..cp };
+        let claim = SignedCheckpoint::sign(&claim, &key(1), &net).unwrap();
+        assert!(claim.as_bytes().windows(7).any(|w| w == b"prefix\n"));
+        assert_eq!(claim.verify(&net, &cp.node).unwrap().0.time, None);
+        assert!(claim.cosign(&cp.node, &key(2), &net, Timestamp(1)).is_err());
         // A witness line whose time was changed no longer verifies.
         let text = String::from_utf8(once.as_bytes().to_vec()).unwrap();
         let line = text.lines().last().unwrap();

@@ -34,7 +34,9 @@ mod event;
 pub mod tree;
 pub mod witness;
 
-pub use checkpoint::{Checkpoint, Cosignature, MAX_CHECKPOINT_BYTES, SignedCheckpoint, log_origin, witness_name};
+pub use checkpoint::{
+    Checkpoint, Cosignature, MAX_CHECKPOINT_BYTES, MAX_WITNESS_LINES, SignedCheckpoint, log_origin, witness_name,
+};
 pub use error::EvidenceError;
 pub use event::{EvidenceEvent, digest};
 pub use tlog_tiles::{Hash, HashReader};

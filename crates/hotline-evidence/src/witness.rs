@@ -5,8 +5,12 @@
 //! with a consistency proof from the one cosigned. Two of a node's own
 //! signed checkpoints can prove on their own that its log was rewritten:
 //!
-//! - **Fork**: the same size, different roots;
-//! - **Rollback**: a smaller size signed at a later time (a log only grows).
+//! - **Fork**: the same size, different roots (two heads, or a head and a
+//!   prefix claim);
+//! - **Rollback**: two heads, the smaller signed at a later time (a log
+//!   only grows, and a node signs heads of its log as it is, with times
+//!   that never go back). A prefix claim has no time, so it never proves
+//!   a rollback.
 //!
 //! Such a pair is an [`EquivocationProof`]: anyone holding the network id
 //! checks it without trusting the witness. A larger tree without a valid
@@ -53,9 +57,13 @@ impl EquivocationProof {
         let (a, _) = self.first.verify(network, node)?;
         let (b, _) = self.second.verify(network, node)?;
         contradiction(&a, &b).ok_or_else(|| {
+            let at = |c: &Checkpoint| c.time.map_or("an earlier time".to_string(), |t| t.0.to_string());
             EvidenceError::NotEquivocation(format!(
                 "size {} at {} and size {} at {} can both be true",
-                a.size, a.time.0, b.size, b.time.0
+                a.size,
+                at(&a),
+                b.size,
+                at(&b)
             ))
         })
     }
@@ -63,15 +71,16 @@ impl EquivocationProof {
 
 /// The contradiction between two checkpoints of one log, if any (two
 /// epochs are two logs).
-fn contradiction(a: &Checkpoint, b: &Checkpoint) -> Option<EquivocationKind> {
+pub fn contradiction(a: &Checkpoint, b: &Checkpoint) -> Option<EquivocationKind> {
     if a.epoch != b.epoch {
         return None;
     }
     if a.size == b.size && a.root != b.root {
         return Some(EquivocationKind::Fork);
     }
-    let (earlier, later) = if a.time <= b.time { (a, b) } else { (b, a) };
-    (later.time > earlier.time && later.size < earlier.size).then_some(EquivocationKind::Rollback)
+    let (Some(ta), Some(tb)) = (a.time, b.time) else { return None };
+    let (earlier, later) = if ta <= tb { ((a, ta), (b, tb)) } else { ((b, tb), (a, ta)) };
+    (later.1 > earlier.1 && later.0.size < earlier.0.size).then_some(EquivocationKind::Rollback)
 }
 
 /// What a witness does with a node's new checkpoint.
@@ -98,6 +107,10 @@ pub fn judge(
     new_checkpoint: &Checkpoint,
     proof: &[Hash],
 ) -> Verdict {
+    if new_checkpoint.time.is_none() {
+        // A prefix claim is evidence, never a head to cosign.
+        return Verdict::Stale;
+    }
     let Some((last_signed, last)) = last else { return Verdict::Extends };
     // A new epoch is a new log (a declared restore); an older one is over.
     if new_checkpoint.epoch != last.epoch {
@@ -105,6 +118,11 @@ pub fn judge(
     }
     if contradiction(last, new_checkpoint).is_some() {
         return Verdict::Equivocation(EquivocationProof { first: last_signed.clone(), second: new.clone() });
+    }
+    // The same tree signed again later (a node that stays idle re-signs
+    // its head): nothing to prove.
+    if new_checkpoint.size == last.size && new_checkpoint.root == last.root && new_checkpoint.time > last.time {
+        return Verdict::Extends;
     }
     if new_checkpoint.size <= last.size {
         return Verdict::Stale;
@@ -147,7 +165,7 @@ mod tests {
                 epoch: 0,
                 size,
                 root: root(size, &self.log).unwrap(),
-                time: Timestamp(time),
+                time: Some(Timestamp(time)),
             };
             (SignedCheckpoint::sign(&cp, &self.key, &self.net).unwrap(), cp)
         }
@@ -188,6 +206,27 @@ mod tests {
     }
 
     #[test]
+    fn a_prefix_claim_proves_a_fork_but_never_a_rollback() {
+        let mut node = Node::new();
+        node.grow(100, 0);
+        let (head, head_cp) = node.checkpoint(10);
+        // The honest node's own word on its log at 60, given later: no proof.
+        let claim_cp = Checkpoint { size: 60, root: root(60, &node.log).unwrap(), time: None, ..head_cp };
+        let claim = SignedCheckpoint::sign(&claim_cp, &node.key, &node.net).unwrap();
+        let pair = EquivocationProof { first: head.clone(), second: claim };
+        assert!(matches!(pair.verify(&node.net, &node.key.node_id()), Err(EvidenceError::NotEquivocation(_))));
+        assert_eq!(judge(Some((&head, &head_cp)), &pair.second, &claim_cp, &[]), Verdict::Stale);
+        // A claim of another root at the size cosigned: a fork.
+        let forged_cp = Checkpoint { root: root(99, &node.log).unwrap(), size: 100, time: None, ..head_cp };
+        let forged = SignedCheckpoint::sign(&forged_cp, &node.key, &node.net).unwrap();
+        let pair = EquivocationProof { first: head.clone(), second: forged };
+        assert_eq!(pair.verify(&node.net, &node.key.node_id()), Ok(EquivocationKind::Fork));
+        // The same head signed again later: cosigned, no proof needed.
+        let (later, later_cp) = node.checkpoint(20);
+        assert_eq!(judge(Some((&head, &head_cp)), &later, &later_cp, &[]), Verdict::Extends);
+    }
+
+    #[test]
     fn a_declared_restore_starts_a_new_log_not_a_rollback() {
         let mut node = Node::new();
         node.grow(100, 0);
@@ -200,7 +239,7 @@ mod tests {
             epoch: 1,
             size,
             root: root(size, &restored.log).unwrap(),
-            time: Timestamp(20),
+            time: Some(Timestamp(20)),
         };
         let signed = SignedCheckpoint::sign(&cp, &restored.key, &restored.net).unwrap();
         assert_eq!(judge(Some((&first, &first_cp)), &signed, &cp, &[]), Verdict::Extends);

@@ -163,6 +163,8 @@ pub(crate) struct ActorInit {
     pub comchecks: Comchecks,
     /// Liveness: the sampling period, and how often a member is dialled at most.
     pub liveness: (Duration, Duration),
+    /// Whether the evidence log is kept (`NodeOptions::evidence_log`).
+    pub evidence_log: bool,
 }
 
 /// Spawns the actor task. It runs until a `Shutdown` command, until every
@@ -202,7 +204,7 @@ pub(crate) fn spawn(init: ActorInit) -> tokio::task::JoinHandle<()> {
         freshness_warned: HashMap::new(),
         liveness: crate::liveness::Liveness::default(),
         liveness_every: init.liveness,
-        evidence: evidence::EvidenceFeature::default(),
+        evidence: evidence::EvidenceFeature::new(init.evidence_log),
     };
     let timers = (init.sync_interval, init.redial_interval);
     // Several nodes share one process in the demo, the benchmarks and the

@@ -19,7 +19,7 @@ impl MailReads {
                 Ok((cp, cosigs)) => Some(CheckpointView {
                     size: cp.size,
                     root: hex::encode(cp.root.0),
-                    signed_at: cp.time,
+                    signed_at: cp.time.unwrap_or(hotline_core::Timestamp(0)),
                     cosigned_by: cosigs.iter().map(|c| (c.witness.to_peer_id(), c.time)).collect(),
                     note: String::from_utf8_lossy(signed.as_bytes()).into_owned(),
                 }),

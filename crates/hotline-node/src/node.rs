@@ -180,6 +180,7 @@ impl Node {
                 options.liveness_interval.max(MIN_TIMER_PERIOD),
                 options.liveness_dial_every.max(MIN_TIMER_PERIOD),
             ),
+            evidence_log: options.evidence_log,
         });
         let handle = NodeHandle::new(command_tx, events, peer_id, state, reader, metrics);
         let mut running = RunningNode {

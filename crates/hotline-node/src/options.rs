@@ -116,6 +116,10 @@ pub struct NodeOptions {
     pub liveness_interval: Duration,
     /// How often, at most, a member node that is not connected is dialled.
     pub liveness_dial_every: Duration,
+    /// Whether the node keeps its evidence log (`docs/protocol.md` section
+    /// 15). Always on in a daemon; off only for `hotline bench messages`,
+    /// which measures what the log costs against a node without it.
+    pub evidence_log: bool,
     /// Write faults to inject into the node's store (tests of what the
     /// node does when its disk fails).
     #[cfg(feature = "testkit")]
@@ -145,6 +149,7 @@ impl Default for NodeOptions {
             prekey_check: Duration::from_secs(600),
             liveness_interval: Duration::from_secs(60),
             liveness_dial_every: Duration::from_secs(300),
+            evidence_log: true,
             #[cfg(feature = "testkit")]
             write_faults: None,
         }

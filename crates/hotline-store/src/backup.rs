@@ -535,8 +535,11 @@ fn restore_into(path: &Path, passphrase: &[u8], dir: &Path) -> Result<BackupSumm
         return Err(malformed(path, "its store belongs to another network or state than it says"));
     }
     // The evidence log the backup holds is older than the one the node
-    // signed since: a new epoch, declared, rather than a rollback.
-    store.start_evidence_epoch()?;
+    // signed since: a new epoch, declared, rather than a rollback, numbered
+    // by the restore's time so that two restores of one backup differ.
+    let restored_at =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
+    store.start_evidence_epoch(Timestamp(restored_at))?;
     Ok(summary)
 }
 

@@ -8,6 +8,7 @@
 //! | `evidence_leaves` | leaf hash (32) | leaf index (u64 BE) |
 //! | `evidence` | `size`, `checkpoint`, `epoch` | leaves (u64 BE); latest signed checkpoint (note); the log's epoch (u64 BE, absent: 0) |
 //! | `witnessed` | node (32) | latest checkpoint of that node cosigned here (note) |
+//! | `witnessed` | node (32) ‖ epoch (u64 BE) | the last cosigned of an epoch that ended (note) |
 //! | `equivocations` | node (32) | [`Equivocation`]: the two checkpoints that prove it |
 //!
 //! A leaf is appended by a batch ([`WriteBatch::append_evidence`]) in the
@@ -51,6 +52,14 @@ impl WriteBatch {
         self.ops.push(Op::Put { table: Table::Witnessed, key: node.0.to_vec(), value: checkpoint.as_bytes().to_vec() });
     }
 
+    /// Keeps `checkpoint` as the last of `node`'s log in `epoch` cosigned
+    /// here, once a newer epoch replaces it.
+    pub fn put_witnessed_final(&mut self, node: &NodeId, epoch: u64, checkpoint: &SignedCheckpoint) {
+        let mut key = node.0.to_vec();
+        key.extend_from_slice(&epoch.to_be_bytes());
+        self.ops.push(Op::Put { table: Table::Witnessed, key, value: checkpoint.as_bytes().to_vec() });
+    }
+
     /// Keeps the proof that `node` rewrote its log.
     pub fn put_equivocation(&mut self, node: &NodeId, proof: &Equivocation) {
         let value = postcard::to_allocvec(proof).unwrap_or_default();
@@ -80,7 +89,9 @@ pub(crate) fn append_leaves<'a>(
 ) -> Result<(), redb::Error> {
     let mut state = txn.open_table(Table::Evidence.definition())?;
     let mut size = match state.get(SIZE)? {
-        Some(v) => read_u64(v.value()).unwrap_or(0),
+        Some(v) => {
+            read_u64(v.value()).ok_or_else(|| redb::Error::Corrupted("the evidence log's size is malformed".into()))?
+        }
         None => 0,
     };
     let mut hashes = txn.open_table(Table::EvidenceHashes.definition())?;
@@ -256,9 +267,11 @@ impl HashReader for Reader<'_> {
 
 impl Store {
     /// Starts a new epoch of the evidence log (a restore from a backup: the
-    /// log it holds is older than the one the node had signed). Returns it.
-    pub fn start_evidence_epoch(&self) -> Result<u64, StoreError> {
-        let epoch = self.snapshot()?.evidence_epoch()? + 1;
+    /// log it holds is older than the one the node had signed), numbered by
+    /// the time `at` (so restoring one backup twice gives two epochs).
+    /// Returns it.
+    pub fn start_evidence_epoch(&self, at: hotline_core::Timestamp) -> Result<u64, StoreError> {
+        let epoch = (self.snapshot()?.evidence_epoch()? + 1).max(at.0);
         let mut batch = WriteBatch::new();
         batch.ops.push(Op::Put { table: Table::Evidence, key: EPOCH.to_vec(), value: epoch.to_be_bytes().to_vec() });
         batch.ops.push(Op::Delete { table: Table::Evidence, key: CHECKPOINT.to_vec() });

@@ -17,6 +17,8 @@ pub(crate) const CHECKPOINT_IDLE: u64 = 600;
 /// The evidence feature's own state.
 #[derive(Debug, Default)]
 pub(super) struct EvidenceFeature {
+    /// Off only in benchmarks (`NodeOptions::evidence_log`).
+    off: bool,
     /// The epoch, size and time of the last checkpoint signed.
     last: Option<(u64, u64, Timestamp)>,
     /// Events put into batches since that checkpoint (their writes may
@@ -36,11 +38,25 @@ pub(super) struct EvidenceFeature {
     answered: HashMap<PeerId, (Instant, u32)>,
     /// Nodes whose equivocation this node holds proof of.
     equivocations: std::collections::HashSet<NodeId>,
+    /// Per node witnessed: the last checkpoint cosigned, ahead of the
+    /// store while its write is in flight (two requests in a row are
+    /// judged against the newer).
+    witnessed: HashMap<NodeId, SignedCheckpoint>,
+}
+
+impl EvidenceFeature {
+    /// The feature's state at start: `keep` is `NodeOptions::evidence_log`.
+    pub(super) fn new(keep: bool) -> EvidenceFeature {
+        EvidenceFeature { off: !keep, ..Default::default() }
+    }
 }
 
 impl Actor {
     /// Puts `event` into `batch`: the log holds it once the batch is durable.
     pub(in crate::actor) fn log_event(&mut self, batch: &mut WriteBatch, event: EvidenceEvent) {
+        if self.evidence.off {
+            return;
+        }
         batch.append_evidence(event.leaf_hash(&self.directory.dir.network_id()));
         self.evidence.logged = true;
     }
@@ -48,7 +64,7 @@ impl Actor {
     /// Signs a checkpoint of the log if it grew since the last one, or if
     /// the last one is [`CHECKPOINT_IDLE`] old.
     pub(in crate::actor) fn on_checkpoint_tick(&mut self) {
-        if self.evidence.writing {
+        if self.evidence.writing || self.evidence.off {
             return;
         }
         // Witnesses that have not cosigned the latest checkpoint yet (one
@@ -74,15 +90,19 @@ impl Actor {
             && let Some(stored) = stored
             && let Ok((cp, _)) = stored.verify(&self.directory.dir.network_id(), &self.mail.node_id)
         {
-            self.evidence.last = Some((cp.epoch, cp.size, cp.time));
+            self.evidence.last = Some((cp.epoch, cp.size, cp.time.unwrap_or(Timestamp(0))));
         }
         let unchanged = self.evidence.last.is_some_and(|(e, s, _)| e == epoch && s == size);
         let recent = self.evidence.last.is_some_and(|(_, _, at)| now.0 < at.0.saturating_add(CHECKPOINT_IDLE));
-        self.evidence.logged = false;
         if unchanged && recent {
+            // Events whose writes are still in flight are signed next tick.
             return;
         }
-        let checkpoint = Checkpoint { node: self.mail.node_id, epoch, size, root, time: now };
+        self.evidence.logged = false;
+        // A head's time never goes back, even if the clock does (a clock
+        // stepped back by NTP would otherwise look like a rollback).
+        let time = self.evidence.last.map_or(now, |(_, _, at)| Timestamp(now.0.max(at.0)));
+        let checkpoint = Checkpoint { node: self.mail.node_id, epoch, size, root, time: Some(time) };
         let signed = match SignedCheckpoint::sign(&checkpoint, &self.mail.node_key, &self.directory.dir.network_id()) {
             Ok(s) => s,
             Err(e) => {
@@ -95,7 +115,7 @@ impl Actor {
         self.evidence.current = Some(signed);
         self.evidence.writing = true;
         debug!(epoch, size, "evidence checkpoint signed");
-        self.persist_with(Vec::new(), batch, After::Checkpointed { epoch, size, at: now }, Vec::new());
+        self.persist_with(Vec::new(), batch, After::Checkpointed { epoch, size, at: time }, Vec::new());
     }
 
     /// A checkpoint's write ended.

@@ -23,10 +23,18 @@
 //!   [`WITNESS_REQUESTS`] times per [`WITNESS_WINDOW`].
 
 use super::*;
-use hotline_evidence::witness::judge;
+use hotline_evidence::witness::{contradiction, judge};
 use hotline_evidence::{EquivocationProof, Hash, SignedCheckpoint, Verdict};
 use hotline_net::{CosignRequest, EquivocationReport, SyncReply};
 use hotline_store::Equivocation;
+
+/// How far ahead of this node's clock a head's time may be.
+const MAX_AHEAD: u64 = 5 * 60;
+/// How far behind this node's clock a head's time may be (a node re-signs
+/// its head at least every `CHECKPOINT_IDLE`).
+const MAX_BEHIND: u64 = 20 * 60;
+/// Most nodes whose equivocation proofs one run of the node takes in.
+const MAX_EQUIVOCATIONS: usize = 256;
 
 /// How many other states witness each node's log.
 pub(crate) const WITNESS_STATES: usize = 2;
@@ -86,8 +94,9 @@ impl Actor {
                 let prefix = if from_size == 0 {
                     Vec::new()
                 } else {
+                    // A prefix claim: no time, so it can prove a fork, never a rollback.
                     let root = snap.evidence_root(from_size)?;
-                    let at = Checkpoint { node: me, epoch: cp.epoch, size: from_size, root, time: self.now() };
+                    let at = Checkpoint { node: me, epoch: cp.epoch, size: from_size, root, time: None };
                     SignedCheckpoint::sign(&at, &self.mail.node_key, &network)
                         .map(|s| s.as_bytes().to_vec())
                         .unwrap_or_default()
@@ -178,7 +187,18 @@ impl Actor {
         let network = self.directory.dir.network_id();
         let Ok(new) = SignedCheckpoint::from_bytes(&request.checkpoint) else { return Ok(SyncResponse::Refused) };
         let Ok((new_cp, _)) = new.verify(&network, &node) else { return Ok(SyncResponse::Refused) };
-        let last = match self.store.snapshot().and_then(|s| s.witnessed(&node)) {
+        // A head must be signed about now: a back-dated one could not be
+        // told from a late one, and a node could rewrite unnoticed.
+        let now = self.now();
+        match new_cp.time {
+            Some(t) if t.0 <= now.0.saturating_add(MAX_AHEAD) && t.0.saturating_add(MAX_BEHIND) >= now.0 => {}
+            _ => return Ok(SyncResponse::Refused),
+        }
+        let held = match self.evidence.witnessed.get(&node) {
+            Some(l) => Ok(Some(l.clone())),
+            None => self.store.snapshot().and_then(|s| s.witnessed(&node)),
+        };
+        let last = match held {
             Ok(last) => last.and_then(|l| l.verify(&network, &node).ok().map(|(cp, _)| (l, cp))),
             Err(e) => {
                 warn!(error = %e, "cannot read the checkpoints witnessed");
@@ -186,28 +206,27 @@ impl Actor {
             }
         };
         if let Some((signed, cp)) = &last
-            && cp.epoch == new_cp.epoch
-            && cp.size == new_cp.size
-            && cp.root == new_cp.root
+            && *cp == new_cp
         {
             // Cosigned already (the answer was lost): the same again.
             return Ok(SyncResponse::Cosigned(signed.as_bytes().to_vec()));
         }
         // The asker's own word on its log at the size last cosigned: another
         // root for it is a fork, proven by the two signed checkpoints.
-        if let Some((_, cp)) = &last
+        if let Some((last_signed, cp)) = &last
             && request.from_size == cp.size
             && let Ok(prefix) = SignedCheckpoint::from_bytes(&request.prefix)
             && let Ok((prefix_cp, _)) = prefix.verify(&network, &node)
-            && let Verdict::Equivocation(proof) = judge(last.as_ref().map(|(s, c)| (s, c)), &prefix, &prefix_cp, &[])
+            && contradiction(cp, &prefix_cp).is_some()
         {
+            let proof = EquivocationProof { first: last_signed.clone(), second: prefix };
             return Ok(self.equivocation_found(node, proof, peer));
         }
         let proof: Vec<Hash> = request.proof.iter().map(|h| Hash(*h)).collect();
         let last_ref = last.as_ref().map(|(s, c)| (s, c));
         match judge(last_ref, &new, &new_cp, &proof) {
             Verdict::Extends => {
-                let cosigned = match new.cosign(&self.mail.node_key, &network, self.now()) {
+                let cosigned = match new.cosign(&node, &self.mail.node_key, &network, now) {
                     Ok(c) => c,
                     Err(e) => {
                         warn!(error = %e, "cannot cosign a checkpoint");
@@ -216,6 +235,13 @@ impl Actor {
                 };
                 let mut batch = WriteBatch::new();
                 batch.put_witnessed(&node, &cosigned);
+                // A new epoch: the old one's last checkpoint is kept apart.
+                if let Some((old, cp)) = &last
+                    && cp.epoch < new_cp.epoch
+                {
+                    batch.put_witnessed_final(&node, cp.epoch, old);
+                }
+                self.evidence.witnessed.insert(node, cosigned.clone());
                 let response = SyncResponse::Cosigned(cosigned.as_bytes().to_vec());
                 debug!(%peer, size = new_cp.size, "cosigning a checkpoint");
                 Err((batch, response))
@@ -262,6 +288,14 @@ impl Actor {
     pub(in crate::actor) fn keep_equivocation(&mut self, report: EquivocationReport, from: Option<PeerId>) -> bool {
         let network = self.directory.dir.network_id();
         let node = NodeId(report.node);
+        // Only a node of the directory (a member, or one its state
+        // revoked), and a bounded number: made-up keys cost nothing to make.
+        let now = self.now();
+        let known = self.directory.dir.is_member(&node, now)
+            || self.directory.dir.revoked_nodes(now).iter().any(|(_, n)| *n == node);
+        if !known || self.evidence.equivocations.len() >= MAX_EQUIVOCATIONS {
+            return false;
+        }
         let proof = match (SignedCheckpoint::from_bytes(&report.first), SignedCheckpoint::from_bytes(&report.second)) {
             (Ok(first), Ok(second)) => EquivocationProof { first, second },
             _ => return false,
