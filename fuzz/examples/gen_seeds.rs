@@ -3,13 +3,15 @@
 //! fixture. Run from `fuzz/` with `cargo run --example gen_seeds`.
 
 use hotline_core::testkit::{IntoObject, World};
-use hotline_core::{DirectoryObject, ObjectHash};
+use hotline_core::{DirectoryObject, NetworkId, ObjectHash, SecretKey};
+use hotline_evidence::tree::MemoryLog;
+use hotline_evidence::{Checkpoint, SignedCheckpoint};
 use hotline_crypto::{PrekeyPolicy, PrekeyRing, SeedRng};
 use hotline_fuzz::{T0, envelope_fixture};
 use hotline_net::deliver::{MAX_DELIVER_FRAME_BYTES, MAX_DELIVER_RESPONSE_FRAME_BYTES, NOT_A_MEMBER};
 use hotline_net::frame::frame_bounded;
 use hotline_net::sync::{DigestSummary, SyncRequest, SyncResponse, frame};
-use hotline_net::{DeliverRequest, DeliverResponse};
+use hotline_net::{CosignRequest, DeliverRequest, DeliverResponse, EquivocationReport};
 use std::fs;
 use std::path::Path;
 use zeroize::Zeroizing;
@@ -47,6 +49,25 @@ fn main() {
     write("prekey_ring_secret", "two_keys", &ring.to_bytes_secret());
     write("prekey_ring_secret", "empty", &PrekeyRing::new().to_bytes_secret());
 
+    // A checkpoint of a log of three leaves, signed by a node other than
+    // the one the target verifies for (so the seed itself is refused).
+    let mut log = MemoryLog::default();
+    for i in 0..3u8 {
+        log.append(hotline_evidence::tree::record_hash(&[i])).expect("append");
+    }
+    let signer = SecretKey::from_seed(&[2; 32]);
+    let checkpoint = Checkpoint {
+        node: signer.node_id(),
+        epoch: 0,
+        size: 3,
+        root: hotline_evidence::tree::root(3, &log).expect("root"),
+        time: Some(T0),
+    };
+    let note = SignedCheckpoint::sign(&checkpoint, &signer, &NetworkId([7; 32])).expect("sign");
+    let cosigned = note.cosign(&signer.node_id(), &SecretKey::from_seed(&[3; 32]), &NetworkId([7; 32]), T0).expect("cosign");
+    write("evidence_checkpoint", "signed", note.as_bytes());
+    write("evidence_checkpoint", "cosigned", cosigned.as_bytes());
+
     let entries: Vec<_> = objects.iter().map(|(_, o)| (o.key(), o.seq(), o.hash(&world.net))).collect();
     let keys: Vec<_> = objects.iter().map(|(_, o)| o.key()).collect();
     let blobs: Vec<Vec<u8>> = objects.iter().map(|(_, o)| o.to_bytes()).collect();
@@ -55,6 +76,23 @@ fn main() {
         ("req_fetch", SyncRequest::Fetch(keys)),
         ("req_push", SyncRequest::Push(blobs.clone())),
         ("req_summary", SyncRequest::Summary(DigestSummary { entries: 654, hash: ObjectHash([9; 32]) })),
+        (
+            "req_cosign",
+            SyncRequest::Cosign(CosignRequest {
+                checkpoint: note.as_bytes().to_vec(),
+                from_size: 3,
+                prefix: note.as_bytes().to_vec(),
+                proof: vec![[4; 32], [5; 32]],
+            }),
+        ),
+        (
+            "req_equivocation",
+            SyncRequest::Equivocation(EquivocationReport {
+                node: [2; 32],
+                first: note.as_bytes().to_vec(),
+                second: note.as_bytes().to_vec(),
+            }),
+        ),
     ];
     for (name, request) in requests {
         write("sync_frame", name, &frame(&request.to_body().expect("seed body")).expect("seed frame"));
@@ -65,6 +103,8 @@ fn main() {
         ("resp_ack", SyncResponse::Ack),
         ("resp_refused", SyncResponse::Refused),
         ("resp_summary", SyncResponse::Summary(DigestSummary { entries: 1, hash: ObjectHash([5; 32]) })),
+        ("resp_cosigned", SyncResponse::Cosigned(cosigned.as_bytes().to_vec())),
+        ("resp_need_proof", SyncResponse::NeedProof(2)),
     ];
     for (name, response) in responses {
         write("sync_frame", name, &frame(&response.to_body().expect("seed body")).expect("seed frame"));
