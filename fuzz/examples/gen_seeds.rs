@@ -68,6 +68,22 @@ fn main() {
     write("evidence_checkpoint", "signed", note.as_bytes());
     write("evidence_checkpoint", "cosigned", cosigned.as_bytes());
 
+    // A roster of three states, signed in another network than the
+    // target verifies for (so the seed itself is refused).
+    let roster = hotline_core::roster::Roster::open(
+        hotline_core::CaseId([1; 16]),
+        "FRA".parse().expect("state"),
+        vec![hotline_core::Role::technical()],
+        vec![("DEU".parse().expect("state"), vec![hotline_core::Role::policy()])],
+        "Seed consultation".into(),
+        hotline_core::Tlp::Amber,
+        true,
+        T0,
+    )
+    .expect("roster");
+    let signed = hotline_core::roster::SignedRoster::sign(roster, &SecretKey::from_seed(&[2; 32]), &NetworkId([7; 32]));
+    write("roster", "opened", &signed.to_bytes());
+
     let entries: Vec<_> = objects.iter().map(|(_, o)| (o.key(), o.seq(), o.hash(&world.net))).collect();
     let keys: Vec<_> = objects.iter().map(|(_, o)| o.key()).collect();
     let blobs: Vec<Vec<u8>> = objects.iter().map(|(_, o)| o.to_bytes()).collect();

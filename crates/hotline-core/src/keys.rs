@@ -52,6 +52,8 @@ impl Context {
     pub const EVIDENCE_CHECKPOINT: Context = Context("hotline/v1/evidence-checkpoint");
     /// A witness node's cosignature on another node's checkpoint.
     pub const EVIDENCE_COSIGNATURE: Context = Context("hotline/v1/evidence-cosignature");
+    /// A convening node's signature on a consultation's roster.
+    pub const ROSTER: Context = Context("hotline/v1/roster");
 
     /// The context string.
     pub fn as_str(&self) -> &'static str {

@@ -30,6 +30,7 @@ pub mod object;
 pub mod prekey;
 pub mod record;
 pub mod revocation;
+pub mod roster;
 /// Fixtures for other crates' tests: they may panic.
 #[cfg(feature = "testkit")]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
