@@ -3,36 +3,11 @@
 //! the binary and real daemons. Nothing sent meanwhile is lost or held
 //! twice.
 
-use crate::common::daemons::{Daemon, fra_and_deu, json, poll};
-use crate::common::{fails, hotline, ok};
-use std::collections::HashMap;
+use crate::common::daemons::{
+    Daemon, all_receipted, fra_and_deu, inbox_counts as inbox, json, poll, send_numbered as send,
+};
+use crate::common::{fails, hotline};
 use std::path::Path;
-
-/// FRA sends `count` notifications to DEU, numbered from `first`.
-fn send(d: &Path, first: usize, count: usize) {
-    for i in first..first + count {
-        let subject = format!("Message {i}");
-        let args = ["--data-dir", "fra", "send", "--to", "DEU", "--type", "notification", "--subject", &subject];
-        ok(d, &args);
-    }
-}
-
-fn all_receipted(d: &Path, daemons: &[&Daemon]) {
-    poll("FRA's outbox to empty", daemons, || {
-        let outbox = json(d, &["--data-dir", "fra", "outbox", "--json"]);
-        outbox["outbox"].as_array().is_some_and(Vec::is_empty).then_some(())
-    });
-}
-
-/// How many times each subject is in the inbox of the node in `data`.
-fn inbox(d: &Path, data: &str) -> HashMap<String, usize> {
-    let inbox = json(d, &["--data-dir", data, "inbox", "--limit", "1000", "--json"]);
-    let mut seen = HashMap::new();
-    for m in inbox["messages"].as_array().into_iter().flatten() {
-        *seen.entry(m["subject"].as_str().unwrap_or_default().to_string()).or_default() += 1;
-    }
-    seen
-}
 
 /// Waits until every message FRA sent has a receipt, then checks that the
 /// node in `data` holds each of the `total` exactly once.

@@ -3,38 +3,15 @@
 //! again what it lost (`docs/protocol.md` section 12.8). Real daemons, a
 //! real backup, a real SIGKILL, a real file copied back.
 
-use crate::common::daemons::{Daemon, fra_and_deu, json, poll};
+use crate::common::daemons::{Daemon, all_receipted, fra_and_deu, inbox_counts, json, poll, send_numbered as send};
 use crate::common::ok;
-use std::collections::HashMap;
 use std::path::Path;
 
-/// FRA sends `count` notifications to DEU, numbered from `first`. (DEU is
-/// the node put back: restarted, it finds FRA again at the address in its
-/// configuration, while a restarted FRA would not know where DEU is.)
-fn send(d: &Path, first: usize, count: usize) {
-    for i in first..first + count {
-        let subject = format!("Message {i}");
-        let args = ["--data-dir", "fra", "send", "--to", "DEU", "--type", "notification", "--subject", &subject];
-        ok(d, &args);
-    }
-}
-
-/// Waits until every message FRA sent has DEU's receipt.
-fn all_receipted(d: &Path, daemons: &[&Daemon]) {
-    poll("FRA's outbox to empty", daemons, || {
-        let outbox = json(d, &["--data-dir", "fra", "outbox", "--json"]);
-        outbox["outbox"].as_array().is_some_and(Vec::is_empty).then_some(())
-    });
-}
-
-/// How many times each subject is in DEU's inbox.
-fn inbox(d: &Path) -> HashMap<String, usize> {
-    let inbox = json(d, &["--data-dir", "deu", "inbox", "--limit", "1000", "--json"]);
-    let mut seen = HashMap::new();
-    for m in inbox["messages"].as_array().into_iter().flatten() {
-        *seen.entry(m["subject"].as_str().unwrap_or_default().to_string()).or_default() += 1;
-    }
-    seen
+/// How many times each subject is in DEU's inbox (DEU is the node put
+/// back: restarted, it finds FRA again at the address in its
+/// configuration, while a restarted FRA would not know where DEU is).
+fn inbox(d: &Path) -> std::collections::HashMap<String, usize> {
+    inbox_counts(d, "deu")
 }
 
 /// Waits until DEU holds each of the `total` messages exactly once.

@@ -51,6 +51,15 @@ pub enum EvidenceEvent {
         /// The acknowledgement.
         ack_id: [u8; 16],
     },
+    /// This node, the initiator of communication check `comcheck_id`,
+    /// issued its signed report (the full one, by hash) and sent the
+    /// targets their copies (each copy is a message, logged as sent).
+    ComcheckReport {
+        /// The check.
+        comcheck_id: [u8; 16],
+        /// The signed report's wire bytes, by [`digest`].
+        report_hash: [u8; 32],
+    },
 }
 
 /// The digest by which an event names a receipt or other bytes: SHA-256

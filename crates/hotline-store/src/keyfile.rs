@@ -301,23 +301,7 @@ impl NodeKeys {
             }
         }
         let Some((next_path, next)) = found else { return Ok(None) };
-        // A link keeps the old key (retired) and `state.key` in place, and
-        // one rename then replaces `state.key` atomically: a crash at any
-        // point leaves a usable state key, the old or the new, and a
-        // restart takes the new one up again.
-        let current = Self::state_key_path(data_dir);
-        let keys_dir = parent_dir(&current);
-        if current.symlink_metadata().is_ok() {
-            let retired = keys_dir.join(format!("state.key.retired-{}", now.0));
-            match fs::hard_link(&current, &retired) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(StoreError::io("retire the state key", &current, e)),
-            }
-            sync_dir(keys_dir)?;
-        }
-        fs::rename(&next_path, &current).map_err(|e| StoreError::io("take up the next state key", &next_path, e))?;
-        sync_dir(keys_dir)?;
+        swap_in(&next_path, &Self::state_key_path(data_dir), now)?;
         Ok(Some(next))
     }
 
@@ -355,19 +339,7 @@ impl NodeKeys {
     pub fn take_up_next_node_key(data_dir: &Path, now: hotline_core::Timestamp) -> Result<SecretKey, StoreError> {
         let next_path = Self::next_node_key_path(data_dir);
         let next = read(&next_path)?;
-        let current = Self::node_key_path(data_dir);
-        let keys_dir = parent_dir(&current);
-        if current.symlink_metadata().is_ok() {
-            let retired = keys_dir.join(format!("node.key.retired-{}", now.0));
-            match fs::hard_link(&current, &retired) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(StoreError::io("retire the node key", &current, e)),
-            }
-            sync_dir(keys_dir)?;
-        }
-        fs::rename(&next_path, &current).map_err(|e| StoreError::io("take up the next node key", &next_path, e))?;
-        sync_dir(keys_dir)?;
+        swap_in(&next_path, &Self::node_key_path(data_dir), now)?;
         Ok(next)
     }
 
@@ -392,6 +364,27 @@ impl NodeKeys {
             .map(|e| e.path())
             .find(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("keys.moved-")))
     }
+}
+
+/// Puts the key file `next` in the place of `current`, keeping `current`
+/// as `<name>.retired-SECONDS`. A link keeps the old key (retired) and
+/// `current` in place, and one rename then replaces `current` atomically:
+/// a crash at any point leaves a usable key, the old or the new, and
+/// running the change again finishes it.
+fn swap_in(next: &Path, current: &Path, now: hotline_core::Timestamp) -> Result<(), StoreError> {
+    let keys_dir = parent_dir(current);
+    if current.symlink_metadata().is_ok() {
+        let name = current.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let retired = keys_dir.join(format!("{name}.retired-{}", now.0));
+        match fs::hard_link(current, &retired) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(StoreError::io("retire the key", current, e)),
+        }
+        sync_dir(keys_dir)?;
+    }
+    fs::rename(next, current).map_err(|e| StoreError::io("take up the next key", next, e))?;
+    sync_dir(keys_dir)
 }
 
 #[cfg(test)]

@@ -212,3 +212,31 @@ pub(crate) fn send_and_wait(d: &Path, from: &str, to: &str, subject: &str, body:
         ],
     )
 }
+
+/// FRA sends `count` notifications to DEU, subjects `Message N` numbered
+/// from `first`.
+pub(crate) fn send_numbered(d: &Path, first: usize, count: usize) {
+    for i in first..first + count {
+        let subject = format!("Message {i}");
+        let args = ["--data-dir", "fra", "send", "--to", "DEU", "--type", "notification", "--subject", &subject];
+        ok(d, &args);
+    }
+}
+
+/// Waits until every message FRA sent has its receipts (its outbox is empty).
+pub(crate) fn all_receipted(d: &Path, daemons: &[&Daemon]) {
+    poll("FRA's outbox to empty", daemons, || {
+        let outbox = json(d, &["--data-dir", "fra", "outbox", "--json"]);
+        outbox["outbox"].as_array().is_some_and(Vec::is_empty).then_some(())
+    });
+}
+
+/// How many times each subject is in the inbox of the node in `data`.
+pub(crate) fn inbox_counts(d: &Path, data: &str) -> std::collections::HashMap<String, usize> {
+    let inbox = json(d, &["--data-dir", data, "inbox", "--limit", "1000", "--json"]);
+    let mut seen = std::collections::HashMap::new();
+    for m in inbox["messages"].as_array().into_iter().flatten() {
+        *seen.entry(m["subject"].as_str().unwrap_or_default().to_string()).or_default() += 1;
+    }
+    seen
+}

@@ -60,10 +60,18 @@ impl Actor {
                     sent_to.push(state);
                 }
             }
-            if let Some(c) = self.comchecks.checks.get_mut(&id) {
+            let marked = self.comchecks.checks.get_mut(&id).map(|c| {
                 c.report_sent = true;
+                c.clone()
+            });
+            if let Some(c) = marked {
                 let mut batch = WriteBatch::new();
                 batch.put_comcheck(id, &c);
+                let event = hotline_evidence::EvidenceEvent::ComcheckReport {
+                    comcheck_id: id.0,
+                    report_hash: hotline_evidence::digest(&signed.to_bytes()),
+                };
+                self.log_event(&mut batch, event);
                 self.persist_with(Vec::new(), batch, After::Nothing, Vec::new());
             }
         }
