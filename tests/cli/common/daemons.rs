@@ -56,6 +56,16 @@ pub(crate) fn ceremony_with(d: &Path, network: &str, stewards: usize, threshold:
     }
 }
 
+/// `hotline ARGS` as JSON, or `None` if it fails: for polls across a
+/// moment when the answer is an error (a record between two admissions).
+pub(crate) fn try_json(dir: &Path, args: &[&str]) -> Option<Value> {
+    let out = hotline(dir, args);
+    if !out.status.success() {
+        return None;
+    }
+    serde_json::from_slice(&out.stdout).ok()
+}
+
 /// A third state's node (`data`, `state`) made and admitted by the
 /// ceremony's first two stewards, with a technical record, bootstrapping
 /// from `bootstrap`; not started.
