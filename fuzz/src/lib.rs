@@ -48,7 +48,7 @@ pub fn envelope_fixture() -> &'static EnvelopeFixture {
             &mut rng,
         )
         .expect("fixture envelope seals");
-        let receipt = DeliveryReceipt::sign(&envelope, &recipient_key, &NET, T0, 1).expect("fixture receipt signs");
+        let receipt = DeliveryReceipt::sign(&envelope, &recipient_key, &NET, T0, 1, 0).expect("fixture receipt signs");
         EnvelopeFixture { envelope: envelope.to_bytes(), receipt: receipt.to_bytes(), ring, recipient }
     })
 }

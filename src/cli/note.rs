@@ -478,6 +478,7 @@ mod tests {
                     last_error: None,
                     received_at: Some(Timestamp(1_800_000_002)),
                     receipt: Some("00".into()),
+                    log_position: Some(0),
                 }]
             } else {
                 vec![]

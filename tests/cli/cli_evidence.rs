@@ -2,7 +2,7 @@
 //! in both sides' logs, and each side signs a checkpoint that verifies
 //! offline from the network id alone.
 
-use crate::common::daemons::{Daemon, add_state, fra_and_deu, json, listen_addr, poll};
+use crate::common::daemons::{Daemon, add_state, fra_and_deu, json, listen_addr, poll, send_and_wait};
 use crate::common::ok;
 use hotline_core::{NetworkId, NodeId};
 use hotline_evidence::SignedCheckpoint;
@@ -43,9 +43,19 @@ fn both_sides_log_every_exchange_and_sign_checkpoints_that_verify_offline() {
     let d = dir.path();
     let (fra, deu) = fra_and_deu(d, "Evidence net");
     let both = [&fra, &deu];
-    for i in 0..3 {
-        let subject = format!("Notice {i}");
-        ok(d, &["--data-dir", "fra", "send", "--to", "DEU", "--type", "notification", "--subject", &subject]);
+    // Each receipt names the leaf of DEU's log that records its message:
+    // DEU logs nothing else here, so 0, 1, 2.
+    for i in 0..3u64 {
+        let sent = send_and_wait(d, "fra", "DEU", &format!("Notice {i}"), "Body.");
+        let delivery = &sent["deliveries"][0];
+        assert_eq!(delivery["log_position"], i, "{sent}");
+        let receipt = hotline_crypto::DeliveryReceipt::from_bytes(
+            &(0..delivery["receipt"].as_str().unwrap().len() / 2)
+                .map(|k| u8::from_str_radix(&delivery["receipt"].as_str().unwrap()[2 * k..2 * k + 2], 16).unwrap())
+                .collect::<Vec<u8>>(),
+        )
+        .unwrap();
+        assert_eq!(receipt.log_position(), Some(i));
     }
     // FRA: three messages sent and three receipts held; DEU: three received.
     let fra_view = checkpointed(d, "fra", 6, &both);

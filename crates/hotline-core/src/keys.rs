@@ -44,6 +44,9 @@ impl Context {
     /// A receiving node's signature on a delivery receipt that numbers it
     /// (format 2: the per-pair sequence number).
     pub const RECEIPT_V2: Context = Context("hotline/v2/receipt");
+    /// A receiving node's signature on a delivery receipt that also names
+    /// its evidence log's leaf for the message (format 3).
+    pub const RECEIPT_V3: Context = Context("hotline/v3/receipt");
     /// A node's signature in the connection hello.
     pub const HELLO: Context = Context("hotline/v1/hello");
     /// An initiator's signature on a comcheck report.

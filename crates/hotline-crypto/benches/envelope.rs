@@ -30,7 +30,7 @@ fn bench(c: &mut Criterion) {
             .unwrap()
     };
     let envelope = seal(&mut rng(4));
-    let receipt = DeliveryReceipt::sign(&envelope, &recipient, &network, NOW, 1).unwrap();
+    let receipt = DeliveryReceipt::sign(&envelope, &recipient, &network, NOW, 1, 0).unwrap();
 
     let mut group = c.benchmark_group("message_crypto_1KiB");
     group.throughput(Throughput::Elements(1));
@@ -38,7 +38,7 @@ fn bench(c: &mut Criterion) {
     group.bench_function("seal", |b| b.iter(|| black_box(seal(&mut r))));
     group.bench_function("open", |b| b.iter(|| black_box(envelope.open(&ring, recipient_id, &network, NOW).unwrap())));
     group.bench_function("receipt_sign", |b| {
-        b.iter(|| black_box(DeliveryReceipt::sign(&envelope, &recipient, &network, NOW, 1).unwrap()))
+        b.iter(|| black_box(DeliveryReceipt::sign(&envelope, &recipient, &network, NOW, 1, 0).unwrap()))
     });
     group.bench_function("receipt_verify", |b| b.iter(|| receipt.verify(recipient_id, &network).unwrap()));
     group.finish();

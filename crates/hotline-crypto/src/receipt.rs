@@ -2,9 +2,10 @@
 //! envelope.
 //!
 //! ```text
-//! body      = msg_id[16] ‖ envelope_hash[32] ‖ recipient[32] ‖ received_at:varint u64 ‖ sender[32] ‖ seq:varint u64
-//! signature = Ed25519(recipient node key, len(ctx) ‖ "hotline/v2/receipt" ‖ network_id ‖ body)
-//! wire      = format:u8 = 2 ‖ body ‖ signature[64]
+//! body      = msg_id[16] ‖ envelope_hash[32] ‖ recipient[32] ‖ received_at:varint u64 ‖ sender[32]
+//!             ‖ seq:varint u64 ‖ log_position:varint u64
+//! signature = Ed25519(recipient node key, len(ctx) ‖ "hotline/v3/receipt" ‖ network_id ‖ body)
+//! wire      = format:u8 = 3 ‖ body ‖ signature[64]
 //! ```
 //! The envelope hash is SHA-256 of the envelope's wire bytes
 //! ([`Envelope::hash`]). The receiver signs only after it has opened the
@@ -18,9 +19,15 @@
 //! 30 (it was restored from a backup, or its disk put back behind its
 //! back), and delivers those messages again.
 //!
-//! Format 1 (the same body without `seq`, under `hotline/v1/receipt`) is
-//! what nodes wrote before; such receipts still decode and verify, and
-//! have no number.
+//! `log_position` is the index, in the receiving node's evidence log, of
+//! the leaf that records this message's storing (and commits to this
+//! receipt's hash): the receipt and the receiver's log commit to each other
+//! (`docs/protocol.md` section 15). A node that keeps no log signs 0.
+//!
+//! Format 2 (the same body without `log_position`, under
+//! `hotline/v2/receipt`) and format 1 (without `seq` either, under
+//! `hotline/v1/receipt`) are what nodes wrote before; such receipts still
+//! decode and verify, without a position (and, format 1, a number).
 
 use crate::envelope::Envelope;
 use hotline_core::encoding::{self, DecodeError};
@@ -30,7 +37,9 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 /// Format version of the receipts this build signs.
-pub const RECEIPT_FORMAT: u8 = 2;
+pub const RECEIPT_FORMAT: u8 = 3;
+/// The format of receipts without a log position, still read.
+const RECEIPT_FORMAT_V2: u8 = 2;
 /// The format of receipts without a sequence number, still read.
 const RECEIPT_FORMAT_V1: u8 = 1;
 /// Largest receipt on the wire, in bytes (a receipt is about 200).
@@ -96,7 +105,7 @@ struct BodyV1 {
     sender: NodeId,
 }
 
-/// What the recipient signs (format 2).
+/// What the recipient signed in format 2 (no log position).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct BodyV2 {
     msg_id: [u8; 16],
@@ -105,6 +114,18 @@ struct BodyV2 {
     received_at: Timestamp,
     sender: NodeId,
     seq: u64,
+}
+
+/// What the recipient signs (format 3).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct BodyV3 {
+    msg_id: [u8; 16],
+    envelope_hash: [u8; 32],
+    recipient: NodeId,
+    received_at: Timestamp,
+    sender: NodeId,
+    seq: u64,
+    log_position: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -118,6 +139,7 @@ struct Wire<B> {
 enum Signed {
     V1(Wire<BodyV1>),
     V2(Wire<BodyV2>),
+    V3(Wire<BodyV3>),
 }
 
 /// A receiving node's signed proof that it holds one envelope.
@@ -127,29 +149,33 @@ pub struct DeliveryReceipt(Signed);
 impl DeliveryReceipt {
     /// Signs receipt number `seq` (of those this node issued to the
     /// envelope's sender) for `envelope` with the recipient's node key, at
-    /// `received_at`. Sign only after [`Envelope::open`] succeeded, and
-    /// store the message and `seq` durably before the receipt leaves.
-    /// Refuses a key that is not the envelope's recipient.
+    /// `received_at`, naming `log_position`, the index of the leaf of its
+    /// evidence log that records the message. Sign only after
+    /// [`Envelope::open`] succeeded, and store the message, `seq` and that
+    /// leaf durably before the receipt leaves. Refuses a key that is not
+    /// the envelope's recipient.
     pub fn sign(
         envelope: &Envelope,
         recipient_key: &SecretKey,
         network: &NetworkId,
         received_at: Timestamp,
         seq: u64,
+        log_position: u64,
     ) -> Result<DeliveryReceipt, ReceiptError> {
         if recipient_key.public() != envelope.recipient().public_key() {
             return Err(ReceiptError::NotRecipient);
         }
-        let body = BodyV2 {
+        let body = BodyV3 {
             msg_id: envelope.msg_id(),
             envelope_hash: envelope.hash(),
             recipient: envelope.recipient(),
             received_at,
             sender: envelope.sender(),
             seq,
+            log_position,
         };
-        let signature = recipient_key.sign(Context::RECEIPT_V2, network, &encoding::encode(&body));
-        Ok(DeliveryReceipt(Signed::V2(Wire { body, signature })))
+        let signature = recipient_key.sign(Context::RECEIPT_V3, network, &encoding::encode(&body));
+        Ok(DeliveryReceipt(Signed::V3(Wire { body, signature })))
     }
 
     /// Checks that the receipt is signed by `expected_recipient` in `network`.
@@ -160,6 +186,7 @@ impl DeliveryReceipt {
         let (context, body, signature) = match &self.0 {
             Signed::V1(w) => (Context::RECEIPT, encoding::encode(&w.body), &w.signature),
             Signed::V2(w) => (Context::RECEIPT_V2, encoding::encode(&w.body), &w.signature),
+            Signed::V3(w) => (Context::RECEIPT_V3, encoding::encode(&w.body), &w.signature),
         };
         self.recipient().public_key().verify(context, network, &body, signature).map_err(|_| ReceiptError::BadSignature)
     }
@@ -185,6 +212,7 @@ impl DeliveryReceipt {
         match &self.0 {
             Signed::V1(w) => w.body.msg_id,
             Signed::V2(w) => w.body.msg_id,
+            Signed::V3(w) => w.body.msg_id,
         }
     }
 
@@ -193,6 +221,7 @@ impl DeliveryReceipt {
         match &self.0 {
             Signed::V1(w) => w.body.envelope_hash,
             Signed::V2(w) => w.body.envelope_hash,
+            Signed::V3(w) => w.body.envelope_hash,
         }
     }
 
@@ -201,6 +230,7 @@ impl DeliveryReceipt {
         match &self.0 {
             Signed::V1(w) => w.body.recipient,
             Signed::V2(w) => w.body.recipient,
+            Signed::V3(w) => w.body.recipient,
         }
     }
 
@@ -209,6 +239,7 @@ impl DeliveryReceipt {
         match &self.0 {
             Signed::V1(w) => w.body.sender,
             Signed::V2(w) => w.body.sender,
+            Signed::V3(w) => w.body.sender,
         }
     }
 
@@ -217,6 +248,7 @@ impl DeliveryReceipt {
         match &self.0 {
             Signed::V1(w) => w.body.received_at,
             Signed::V2(w) => w.body.received_at,
+            Signed::V3(w) => w.body.received_at,
         }
     }
 
@@ -226,6 +258,16 @@ impl DeliveryReceipt {
         match &self.0 {
             Signed::V1(_) => None,
             Signed::V2(w) => Some(w.body.seq),
+            Signed::V3(w) => Some(w.body.seq),
+        }
+    }
+
+    /// The index of the leaf of the receiver's evidence log that records
+    /// the message; `None` for a receipt of format 1 or 2, which has none.
+    pub fn log_position(&self) -> Option<u64> {
+        match &self.0 {
+            Signed::V1(_) | Signed::V2(_) => None,
+            Signed::V3(w) => Some(w.body.log_position),
         }
     }
 
@@ -233,7 +275,8 @@ impl DeliveryReceipt {
     pub fn to_bytes(&self) -> Vec<u8> {
         match &self.0 {
             Signed::V1(w) => encoding::encode_versioned(RECEIPT_FORMAT_V1, w),
-            Signed::V2(w) => encoding::encode_versioned(RECEIPT_FORMAT, w),
+            Signed::V2(w) => encoding::encode_versioned(RECEIPT_FORMAT_V2, w),
+            Signed::V3(w) => encoding::encode_versioned(RECEIPT_FORMAT, w),
         }
     }
 
@@ -248,7 +291,10 @@ impl DeliveryReceipt {
             Some(&RECEIPT_FORMAT_V1) => {
                 Signed::V1(encoding::decode_versioned("receipt", RECEIPT_FORMAT_V1, bytes, MAX_RECEIPT_BYTES)?)
             }
-            _ => Signed::V2(encoding::decode_versioned("receipt", RECEIPT_FORMAT, bytes, MAX_RECEIPT_BYTES)?),
+            Some(&RECEIPT_FORMAT_V2) => {
+                Signed::V2(encoding::decode_versioned("receipt", RECEIPT_FORMAT_V2, bytes, MAX_RECEIPT_BYTES)?)
+            }
+            _ => Signed::V3(encoding::decode_versioned("receipt", RECEIPT_FORMAT, bytes, MAX_RECEIPT_BYTES)?),
         }))
     }
 }
@@ -282,7 +328,7 @@ mod tests {
     #[test]
     fn sign_verify_round_trip() {
         let (a, b, env) = setup();
-        let r = DeliveryReceipt::sign(&env, &b, &NET, T0.plus(1), 57).unwrap();
+        let r = DeliveryReceipt::sign(&env, &b, &NET, T0.plus(1), 57, 41).unwrap();
         let bytes = r.to_bytes();
         assert!(bytes.len() <= MAX_RECEIPT_BYTES);
         let back = DeliveryReceipt::from_bytes(&bytes).unwrap();
@@ -292,6 +338,7 @@ mod tests {
         assert_eq!((back.msg_id(), back.envelope_hash(), back.received_at()), ([7; 16], env.hash(), T0.plus(1)));
         assert_eq!((back.sender(), back.recipient()), (a.node_id(), b.node_id()));
         assert_eq!(back.seq(), Some(57));
+        assert_eq!(back.log_position(), Some(41));
     }
 
     #[test]
@@ -315,15 +362,38 @@ mod tests {
         let mut as_v2 = bytes.clone();
         as_v2[0] = 2;
         assert!(DeliveryReceipt::from_bytes(&as_v2).is_err());
-        as_v2[0] = 3;
+        as_v2[0] = 4;
         assert!(matches!(DeliveryReceipt::from_bytes(&as_v2), Err(ReceiptError::Malformed(_))));
+    }
+
+    #[test]
+    fn format_2_receipts_still_decode_and_verify_without_a_position() {
+        let (a, b, env) = setup();
+        let body = BodyV2 {
+            msg_id: env.msg_id(),
+            envelope_hash: env.hash(),
+            recipient: b.node_id(),
+            received_at: T0,
+            sender: a.node_id(),
+            seq: 9,
+        };
+        let signature = b.sign(Context::RECEIPT_V2, &NET, &encoding::encode(&body));
+        let bytes = encoding::encode_versioned(2, &Wire { body, signature });
+        let old = DeliveryReceipt::from_bytes(&bytes).unwrap();
+        assert_eq!(old.verify_for(&env, &NET), Ok(()));
+        assert_eq!((old.seq(), old.log_position()), (Some(9), None));
+        assert_eq!(old.to_bytes(), bytes);
+        // Called format 3, the same bytes are not a receipt.
+        let mut as_v3 = bytes.clone();
+        as_v3[0] = 3;
+        assert!(DeliveryReceipt::from_bytes(&as_v3).is_err());
     }
 
     #[test]
     fn only_the_recipient_signs_and_verifies() {
         let (a, b, env) = setup();
-        assert_eq!(DeliveryReceipt::sign(&env, &a, &NET, T0, 1).unwrap_err(), ReceiptError::NotRecipient);
-        let r = DeliveryReceipt::sign(&env, &b, &NET, T0, 1).unwrap();
+        assert_eq!(DeliveryReceipt::sign(&env, &a, &NET, T0, 1, 0).unwrap_err(), ReceiptError::NotRecipient);
+        let r = DeliveryReceipt::sign(&env, &b, &NET, T0, 1, 0).unwrap();
         assert_eq!(r.verify(a.node_id(), &NET), Err(ReceiptError::WrongRecipient));
         assert_eq!(r.verify(b.node_id(), &NetworkId([0; 32])), Err(ReceiptError::BadSignature));
     }
@@ -331,7 +401,7 @@ mod tests {
     #[test]
     fn tampered_receipts_fail() {
         let (_, b, env) = setup();
-        let bytes = DeliveryReceipt::sign(&env, &b, &NET, T0, 1).unwrap().to_bytes();
+        let bytes = DeliveryReceipt::sign(&env, &b, &NET, T0, 1, 0).unwrap().to_bytes();
         for i in 0..bytes.len() {
             let mut t = bytes.clone();
             t[i] ^= 0x01;
@@ -343,7 +413,7 @@ mod tests {
     #[test]
     fn a_receipt_for_another_envelope_does_not_match() {
         let (a, b, env) = setup();
-        let r = DeliveryReceipt::sign(&env, &b, &NET, T0, 1).unwrap();
+        let r = DeliveryReceipt::sign(&env, &b, &NET, T0, 1, 0).unwrap();
         // Same msg_id and parties, different envelope bytes.
         let other = seal_hello(&a, &b, 4);
         assert_eq!(r.verify_for(&other, &NET), Err(ReceiptError::Mismatch("envelope hash")));

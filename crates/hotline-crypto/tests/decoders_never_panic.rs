@@ -41,7 +41,7 @@ fn fixture() -> &'static Fixture {
             &mut rng,
         )
         .unwrap();
-        let receipt = DeliveryReceipt::sign(&env, &recipient_key, &NET, T0, 1).unwrap().to_bytes();
+        let receipt = DeliveryReceipt::sign(&env, &recipient_key, &NET, T0, 1, 0).unwrap().to_bytes();
         Fixture { envelope: env.to_bytes(), ring, recipient, receipt }
     })
 }

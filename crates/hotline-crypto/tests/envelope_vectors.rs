@@ -32,6 +32,8 @@ const SENT_AT: Timestamp = Timestamp(1_790_000_000);
 const RECEIVED_AT: Timestamp = Timestamp(1_790_000_002);
 /// The receipt's number among those the recipient issued to the sender.
 const RECEIPT_SEQ: u64 = 300;
+/// The index of the recipient's evidence log leaf for the message.
+const RECEIPT_LOG_POSITION: u64 = 41;
 const BODY: &[u8] = b"Request for information: please confirm receipt.";
 
 fn msg_id() -> [u8; 16] {
@@ -92,11 +94,19 @@ const EXPECTED_ENVELOPE: &str = concat!(
     "211751ddfe4450ef7e94f30dd492175e67",
 );
 const EXPECTED_ENVELOPE_HASH: &str = "7b2fd6e2490f98e15324eb391c0c1a598850b39b0e6a60dd1dd4f1773a86ec7c";
-const EXPECTED_RECEIPT: &str = concat!(
+/// The same receipt as a node of the previous release signed it (format
+/// 2, no log position): still read and verified.
+const EXPECTED_RECEIPT_V2: &str = concat!(
     "02000102030405060708090a0b0c0d0e0f7b2fd6e2490f98e15324eb391c0c1a598850b39b0e6a60dd1dd4f1773a86ec",
     "7c8139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b39482f7c4d5068a88e3dd7409f195fd52",
     "db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5cac0235e01dc6e2d620ae61e35a6db98abf43e930c5fd466adb90",
     "bee0b8a0bea7bed8c33a36dd39b3bd4284f7518dc998cf85d065ed0a5f9d5a2807be4ef0fac7950e",
+);
+const EXPECTED_RECEIPT: &str = concat!(
+    "03000102030405060708090a0b0c0d0e0f7b2fd6e2490f98e15324eb391c0c1a598850b39b0e6a60dd1dd4f1773a86ec",
+    "7c8139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b39482f7c4d5068a88e3dd7409f195fd52",
+    "db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5cac02298b2550e5e02e47d66d3ee99ea9d28f032d1c276a9b13d2",
+    "5b0087a0ac382b619aed02c4cf7b47819578af0398fec5f91f2df5c62015c6ba3670946b998f36370a",
 );
 
 struct Vectors {
@@ -139,7 +149,9 @@ fn build() -> Vectors {
         &mut Replay(encapsulation_randomness()),
     )
     .unwrap();
-    let receipt = DeliveryReceipt::sign(&envelope, &recipient_key, &NETWORK, RECEIVED_AT, RECEIPT_SEQ).unwrap();
+    let receipt =
+        DeliveryReceipt::sign(&envelope, &recipient_key, &NETWORK, RECEIVED_AT, RECEIPT_SEQ, RECEIPT_LOG_POSITION)
+            .unwrap();
     let stored = prekey.to_bytes_secret();
     Vectors {
         prekey_secret: stored[28..].to_vec(),
@@ -255,11 +267,12 @@ fn envelope_matches_the_written_spec() {
     body.extend_from_slice(&varint(RECEIVED_AT.0));
     body.extend_from_slice(&v.sender.0);
     body.extend_from_slice(&varint(RECEIPT_SEQ));
-    assert_eq!(r[0], 2);
+    body.extend_from_slice(&varint(RECEIPT_LOG_POSITION));
+    assert_eq!(r[0], 3);
     assert_eq!(&r[1..1 + body.len()], &body[..]);
     assert_eq!(r.len(), 1 + body.len() + 64);
     let rsig = Signature(r[1 + body.len()..].try_into().unwrap());
-    assert_eq!(v.recipient.public_key().verify(Context::RECEIPT_V2, &NETWORK, &body, &rsig), Ok(()));
+    assert_eq!(v.recipient.public_key().verify(Context::RECEIPT_V3, &NETWORK, &body, &rsig), Ok(()));
     assert_eq!(v.envelope_hash, sha256(&v.envelope));
 }
 
@@ -282,6 +295,11 @@ fn envelope_and_receipt_bytes_are_pinned() {
     assert_eq!(opened.plaintext, BODY);
     let receipt = DeliveryReceipt::from_bytes(&v.receipt).unwrap();
     assert_eq!(receipt.verify_for(&Envelope::from_bytes(&v.envelope).unwrap(), &NETWORK), Ok(()));
+    assert_eq!(receipt.log_position(), Some(RECEIPT_LOG_POSITION));
+    // A receipt of the previous format still verifies, without a position.
+    let old = DeliveryReceipt::from_bytes(&hex::decode(EXPECTED_RECEIPT_V2).unwrap()).unwrap();
+    assert_eq!(old.verify_for(&Envelope::from_bytes(&v.envelope).unwrap(), &NETWORK), Ok(()));
+    assert_eq!((old.seq(), old.log_position()), (Some(RECEIPT_SEQ), None));
 }
 
 #[test]

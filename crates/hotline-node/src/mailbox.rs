@@ -381,6 +381,7 @@ pub(crate) fn queued_view(node: String, attempts: u32, last_error: Option<String
         last_error,
         received_at: None,
         receipt: None,
+        log_position: None,
     }
 }
 
@@ -394,6 +395,7 @@ fn cancelled_view(node: String) -> DeliveryView {
         last_error: None,
         received_at: None,
         receipt: None,
+        log_position: None,
     }
 }
 
@@ -408,11 +410,14 @@ fn withdrawn_view(node: String) -> DeliveryView {
         last_error: Some("its state no longer lists this node; the message went to the nodes it lists now".into()),
         received_at: None,
         receipt: None,
+        log_position: None,
     }
 }
 
 fn delivered_view(node: String, receipt: Option<&Vec<u8>>) -> DeliveryView {
-    let received_at = receipt.and_then(|r| DeliveryReceipt::from_bytes(r).ok()).map(|r| r.received_at());
+    let decoded = receipt.and_then(|r| DeliveryReceipt::from_bytes(r).ok());
+    let received_at = decoded.as_ref().map(DeliveryReceipt::received_at);
+    let log_position = decoded.as_ref().and_then(DeliveryReceipt::log_position);
     DeliveryView {
         node,
         status: DeliveryState::Delivered,
@@ -421,6 +426,7 @@ fn delivered_view(node: String, receipt: Option<&Vec<u8>>) -> DeliveryView {
         last_error: None,
         received_at,
         receipt: receipt.map(|r| hotline_core::ids::to_hex(r)),
+        log_position,
     }
 }
 

@@ -22,9 +22,11 @@ pub(crate) enum Op {
     /// table, but the batch's copy is wiped when the batch is dropped and
     /// never shown by `Debug`.
     PutSecret { key: Vec<u8>, value: SecretBytes },
-    /// Append a leaf to the evidence log. Its index is assigned inside the
-    /// transaction, as history numbers are (`crate::evidence`).
-    AppendEvidence { leaf: [u8; 32] },
+    /// Append a leaf to the evidence log. Its index is the log's end inside
+    /// the transaction, as history numbers are (`crate::evidence`); with
+    /// `at`, the transaction fails unless that is `at` (the node signed a
+    /// receipt naming it).
+    AppendEvidence { leaf: [u8; 32], at: Option<u64> },
 }
 
 /// A copy of secret bytes held by a batch until it is written.

@@ -35,7 +35,13 @@ const EPOCH: &[u8] = b"epoch";
 impl WriteBatch {
     /// Appends `leaf` (an event's leaf hash) to the evidence log.
     pub fn append_evidence(&mut self, leaf: Hash) {
-        self.ops.push(Op::AppendEvidence { leaf: leaf.0 });
+        self.ops.push(Op::AppendEvidence { leaf: leaf.0, at: None });
+    }
+
+    /// Appends `leaf` at index `at`: the write fails, all of it, unless the
+    /// log ends there when it is written (a receipt names that index).
+    pub fn append_evidence_at(&mut self, leaf: Hash, at: u64) {
+        self.ops.push(Op::AppendEvidence { leaf: leaf.0, at: Some(at) });
     }
 
     /// Keeps `checkpoint` as the log's latest signed checkpoint.
@@ -85,7 +91,7 @@ pub struct Equivocation {
 /// `txn`: each at the log's end, with the tree hashes it completes.
 pub(crate) fn append_leaves<'a>(
     txn: &redb::WriteTransaction,
-    leaves: impl Iterator<Item = &'a [u8; 32]>,
+    leaves: impl Iterator<Item = (&'a [u8; 32], Option<u64>)>,
 ) -> Result<(), redb::Error> {
     let mut state = txn.open_table(Table::Evidence.definition())?;
     let mut size = match state.get(SIZE)? {
@@ -96,7 +102,13 @@ pub(crate) fn append_leaves<'a>(
     };
     let mut hashes = txn.open_table(Table::EvidenceHashes.definition())?;
     let mut index = txn.open_table(Table::EvidenceLeaves.definition())?;
-    for leaf in leaves {
+    for (leaf, at) in leaves {
+        if at.is_some_and(|at| at != size) {
+            return Err(redb::Error::Corrupted(format!(
+                "an evidence leaf expected at index {} would land at {size}: an earlier write failed",
+                at.unwrap_or_default()
+            )));
+        }
         let stored = {
             let reader = TableHashes(&hashes);
             hotline_evidence::tree::hashes_to_store(size, Hash(*leaf), &reader)
@@ -336,6 +348,25 @@ mod tests {
         let proof = snap.evidence_consistency(size, 11).unwrap();
         check_consistency(&proof, size, root, 11, old_root).unwrap();
         assert_eq!(snap.evidence_leaf_index(&leaf(999)).unwrap(), None);
+    }
+
+    #[test]
+    fn a_leaf_expected_elsewhere_fails_its_whole_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = World::default();
+        let store = Store::create(dir.path(), &w.charter, "FRA".parse().unwrap()).unwrap();
+        let mut batch = WriteBatch::new();
+        batch.append_evidence_at(leaf(0), 0);
+        batch.append_evidence_at(leaf(1), 1);
+        store.write(batch).unwrap();
+        // A batch built before an earlier one failed: it expected index 5.
+        let mut stale = WriteBatch::new();
+        stale.cancel_message(hotline_core::MessageId([3; 16]), hotline_core::Timestamp(1));
+        stale.append_evidence_at(leaf(2), 5);
+        assert!(store.write(stale).is_err());
+        let snap = store.snapshot().unwrap();
+        assert_eq!(snap.evidence_size().unwrap(), 2);
+        assert_eq!(snap.cancelled_at(&hotline_core::MessageId([3; 16])).unwrap(), None, "nothing of it is written");
     }
 
     #[test]

@@ -296,7 +296,7 @@ impl Store {
         // written: each at the log's end (`crate::evidence`).
         let mut leaves = ops()
             .filter_map(|op| match op {
-                Op::AppendEvidence { leaf } => Some(leaf),
+                Op::AppendEvidence { leaf, at } => Some((leaf, *at)),
                 _ => None,
             })
             .peekable();

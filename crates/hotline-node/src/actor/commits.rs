@@ -280,6 +280,9 @@ impl Actor {
     }
 
     pub(super) async fn finish(&mut self, after: After, result: Result<(), String>) {
+        if result.is_err() {
+            self.on_write_failed();
+        }
         match after {
             After::PushAck(reply) => {
                 if result.is_ok()

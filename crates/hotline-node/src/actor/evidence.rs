@@ -26,6 +26,11 @@ pub(super) struct EvidenceFeature {
     logged: bool,
     /// A checkpoint's write is in flight.
     writing: bool,
+    /// The index the next leaf will have (read from the store at first
+    /// use, and again after any failed write: batches built on a guess
+    /// that failed fail too, as their leaves would not land where their
+    /// receipts say).
+    next_leaf: Option<u64>,
     /// The latest checkpoint with the cosignatures gathered so far (the
     /// store's copy may lag while a write is in flight).
     current: Option<SignedCheckpoint>,
@@ -52,13 +57,43 @@ impl EvidenceFeature {
 }
 
 impl Actor {
-    /// Puts `event` into `batch`: the log holds it once the batch is durable.
+    /// Puts `event` into `batch` at the log's next index (the batch fails
+    /// unless it lands there): the log holds it once the batch is durable.
     pub(in crate::actor) fn log_event(&mut self, batch: &mut WriteBatch, event: EvidenceEvent) {
         if self.evidence.off {
             return;
         }
-        batch.append_evidence(event.leaf_hash(&self.directory.dir.network_id()));
+        let at = self.log_position();
+        batch.append_evidence_at(event.leaf_hash(&self.directory.dir.network_id()), at);
+        self.evidence.next_leaf = Some(at + 1);
         self.evidence.logged = true;
+    }
+
+    /// The index the next leaf logged will have (0 when no log is kept).
+    pub(in crate::actor) fn log_position(&mut self) -> u64 {
+        if self.evidence.off {
+            return 0;
+        }
+        if let Some(next) = self.evidence.next_leaf {
+            return next;
+        }
+        match self.store.snapshot().and_then(|s| s.evidence_size()) {
+            Ok(size) => {
+                self.evidence.next_leaf = Some(size);
+                size
+            }
+            Err(e) => {
+                // The write that follows fails too; read again next time.
+                warn!(error = %e, "cannot read the evidence log's size");
+                0
+            }
+        }
+    }
+
+    /// A write failed: the leaves it carried never landed, so the next
+    /// index is read from the store again.
+    pub(in crate::actor) fn on_write_failed(&mut self) {
+        self.evidence.next_leaf = None;
     }
 
     /// Signs a checkpoint of the log if it grew since the last one, or if

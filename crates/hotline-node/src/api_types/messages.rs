@@ -102,6 +102,10 @@ pub struct DeliveryView {
     pub received_at: Option<Timestamp>,
     /// The signed receipt, hex (delivered only).
     pub receipt: Option<String>,
+    /// The index of the recipient's evidence log leaf for the message, as
+    /// its receipt names it (delivered, receipt format 3 only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_position: Option<u64>,
 }
 
 /// The answer to a send or an acknowledgement.

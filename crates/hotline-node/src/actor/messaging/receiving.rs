@@ -210,8 +210,11 @@ impl Actor {
         // Numbered among this sender's receipts, in the batch that stores
         // the message: a store put back to an older copy goes back to the
         // number it had then, and the sender notices (`recovery`).
+        // The receipt names the log's leaf for this message, appended first
+        // in the batch, at that very index.
+        let position = self.log_position();
         let receipt = match self.next_receipt_number(sender).map_err(|e| e.to_string()).and_then(|seq| {
-            DeliveryReceipt::sign(&envelope, &self.mail.node_key, &self.directory.dir.network_id(), now, seq)
+            DeliveryReceipt::sign(&envelope, &self.mail.node_key, &self.directory.dir.network_id(), now, seq, position)
                 .map(|r| (seq, r.to_bytes()))
                 .map_err(|e| e.to_string())
         }) {
@@ -221,6 +224,13 @@ impl Actor {
         let (seq, receipt) = receipt;
         let mut batch = WriteBatch::new();
         batch.put_receipts_issued(&sender, seq);
+        let event = EvidenceEvent::MessageReceived {
+            msg_id: id.0,
+            from: sender,
+            envelope_hash,
+            receipt_hash: digest(&receipt),
+        };
+        self.log_event(&mut batch, event);
         let mut events = vec![NodeEvent::MessageReceived {
             msg_id: id,
             case_id: message.case_id,
@@ -272,13 +282,6 @@ impl Actor {
         };
         batch.put_message(id, &MessageRow::Received(row));
         batch.index_case(message.case_id, id);
-        let event = EvidenceEvent::MessageReceived {
-            msg_id: id.0,
-            from: sender,
-            envelope_hash,
-            receipt_hash: digest(&receipt),
-        };
-        self.log_event(&mut batch, event);
         self.mail
             .received
             .insert(id, ReceivedIndex { sender, envelope_hash, receipt: receipt.clone(), durable: false });
@@ -311,8 +314,9 @@ impl Actor {
                 return self.refuse(peer, reply, "internal", format!("the receiving node cannot read its store: {e}"));
             }
         };
+        let position = self.log_position();
         let signed = self.next_receipt_number(sender).map_err(|e| e.to_string()).and_then(|seq| {
-            DeliveryReceipt::sign(envelope, &self.mail.node_key, &self.directory.dir.network_id(), now, seq)
+            DeliveryReceipt::sign(envelope, &self.mail.node_key, &self.directory.dir.network_id(), now, seq, position)
                 .map(|r| (seq, r.to_bytes()))
                 .map_err(|e| e.to_string())
         });
@@ -325,8 +329,6 @@ impl Actor {
         row.envelope_hash = envelope.hash();
         row.receipt = receipt.clone();
         let mut batch = WriteBatch::new();
-        batch.put_receipts_issued(&sender, seq);
-        batch.put_message(id, &MessageRow::Received(row));
         let event = EvidenceEvent::MessageReceived {
             msg_id: id.0,
             from: sender,
@@ -334,6 +336,8 @@ impl Actor {
             receipt_hash: digest(&receipt),
         };
         self.log_event(&mut batch, event);
+        batch.put_receipts_issued(&sender, seq);
+        batch.put_message(id, &MessageRow::Received(row));
         let index = ReceivedIndex { sender, envelope_hash: envelope.hash(), receipt: receipt.clone(), durable: false };
         self.mail.received.insert(id, index);
         self.persist_with(Vec::new(), batch, After::Received { id, reply, receipt, events: Vec::new() }, Vec::new());
