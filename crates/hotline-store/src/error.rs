@@ -135,6 +135,16 @@ pub enum StoreError {
         /// The key file.
         path: PathBuf,
     },
+    /// A write named an evidence leaf's index in advance (a receipt names
+    /// it), and the log ends elsewhere: an earlier write failed. Nothing of
+    /// this write was stored; the node guesses again and its sender retries.
+    #[error("an evidence leaf expected at index {expected} would land at {size}: an earlier write failed")]
+    EvidenceOutOfPlace {
+        /// The index the write named.
+        expected: u64,
+        /// Where the log ends.
+        size: u64,
+    },
     /// The operating system's random number generator failed.
     #[error("cannot generate a key: the system random number generator failed: {0}")]
     Random(String),

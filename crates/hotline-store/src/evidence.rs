@@ -44,6 +44,15 @@ impl WriteBatch {
         self.ops.push(Op::AppendEvidence { leaf: leaf.0, at: Some(at) });
     }
 
+    /// The index the first leaf of this batch is to land at, if it names
+    /// one ([`WriteBatch::append_evidence_at`]).
+    pub fn first_leaf_at(&self) -> Option<u64> {
+        self.ops.iter().find_map(|op| match op {
+            Op::AppendEvidence { at, .. } => *at,
+            _ => None,
+        })
+    }
+
     /// Keeps `checkpoint` as the log's latest signed checkpoint.
     pub fn put_checkpoint(&mut self, checkpoint: &SignedCheckpoint) {
         self.ops.push(Op::Put {
@@ -89,30 +98,40 @@ pub struct Equivocation {
 
 /// Appends the leaves of `ops` to the evidence log in the write transaction
 /// `txn`: each at the log's end, with the tree hashes it completes.
+/// Why leaves could not be appended.
+pub(crate) enum AppendError {
+    /// The database failed.
+    Db(redb::Error),
+    /// A leaf named an index that is not the log's end.
+    OutOfPlace { expected: u64, size: u64 },
+}
+
+impl<E: Into<redb::Error>> From<E> for AppendError {
+    fn from(e: E) -> Self {
+        AppendError::Db(e.into())
+    }
+}
+
 pub(crate) fn append_leaves<'a>(
     txn: &redb::WriteTransaction,
     leaves: impl Iterator<Item = (&'a [u8; 32], Option<u64>)>,
-) -> Result<(), redb::Error> {
+) -> Result<(), AppendError> {
     let mut state = txn.open_table(Table::Evidence.definition())?;
     let mut size = match state.get(SIZE)? {
-        Some(v) => {
-            read_u64(v.value()).ok_or_else(|| redb::Error::Corrupted("the evidence log's size is malformed".into()))?
-        }
+        Some(v) => read_u64(v.value())
+            .ok_or_else(|| AppendError::Db(redb::Error::Corrupted("the evidence log's size is malformed".into())))?,
         None => 0,
     };
     let mut hashes = txn.open_table(Table::EvidenceHashes.definition())?;
     let mut index = txn.open_table(Table::EvidenceLeaves.definition())?;
     for (leaf, at) in leaves {
-        if at.is_some_and(|at| at != size) {
-            return Err(redb::Error::Corrupted(format!(
-                "an evidence leaf expected at index {} would land at {size}: an earlier write failed",
-                at.unwrap_or_default()
-            )));
+        if let Some(expected) = at.filter(|at| *at != size) {
+            return Err(AppendError::OutOfPlace { expected, size });
         }
         let stored = {
             let reader = TableHashes(&hashes);
             hotline_evidence::tree::hashes_to_store(size, Hash(*leaf), &reader)
-                .map_err(|e| redb::Error::Corrupted(format!("the evidence log's hashes: {e}")))?
+                .map_err(|e| AppendError::Db(redb::Error::Corrupted(format!("the evidence log's hashes: {e}"))))?
         };
         let first = hotline_evidence::tree::first_index(size);
         for (i, h) in stored.iter().enumerate() {
@@ -363,7 +382,7 @@ mod tests {
         let mut stale = WriteBatch::new();
         stale.cancel_message(hotline_core::MessageId([3; 16]), hotline_core::Timestamp(1));
         stale.append_evidence_at(leaf(2), 5);
-        assert!(store.write(stale).is_err());
+        assert!(matches!(store.write(stale), Err(StoreError::EvidenceOutOfPlace { expected: 5, size: 2 })));
         let snap = store.snapshot().unwrap();
         assert_eq!(snap.evidence_size().unwrap(), 2);
         assert_eq!(snap.cancelled_at(&hotline_core::MessageId([3; 16])).unwrap(), None, "nothing of it is written");

@@ -301,7 +301,12 @@ impl Store {
             })
             .peekable();
         if leaves.peek().is_some() {
-            crate::evidence::append_leaves(&txn, leaves).map_err(|e| self.db_error(ACTION, e))?;
+            crate::evidence::append_leaves(&txn, leaves).map_err(|e| match e {
+                crate::evidence::AppendError::Db(e) => self.db_error(ACTION, e),
+                crate::evidence::AppendError::OutOfPlace { expected, size } => {
+                    StoreError::EvidenceOutOfPlace { expected, size }
+                }
+            })?;
         }
         txn.commit().map_err(|e| self.db_error(ACTION, e))?;
         self.transactions.fetch_add(1, Ordering::Relaxed);

@@ -87,6 +87,9 @@ pub(super) struct InFlight {
     /// objects (a new admission: they no longer chain to it); then what it
     /// removed is signed again under it once durable (`renewal`).
     own_epoch: bool,
+    /// The index its first evidence leaf was to land at, and the
+    /// generation of that guess (`actor::evidence`), if it carries leaves.
+    first_leaf: Option<(u64, u64)>,
 }
 
 /// The committer's word that write `id` is durable, or failed.
@@ -200,12 +203,18 @@ impl Actor {
             Change::Accepted { key: ObjectKey::Admission(state), .. } => *state == self.state,
             _ => false,
         });
-        let job = InFlight { after, events, publish, own_change, roster_change, own_keys, own_epoch };
+        let first_leaf = batch.first_leaf_at().map(|at| (at, self.evidence_generation()));
+        let job = InFlight { after, events, publish, own_change, roster_change, own_keys, own_epoch, first_leaf };
         self.commits.submit(&self.committer, batch, job);
     }
 
     pub(super) async fn on_committed(&mut self, committed: Committed) {
         let Some((job, result)) = self.commits.complete(committed) else { return };
+        if result.is_err()
+            && let Some((first, generation)) = job.first_leaf
+        {
+            self.on_leaves_failed(first, generation);
+        }
         // Only a durable write makes our own objects servable: after a
         // failed one they stay unserved until a restart reloads the store
         // (what a peer took and we then lost would come back as an
@@ -280,9 +289,6 @@ impl Actor {
     }
 
     pub(super) async fn finish(&mut self, after: After, result: Result<(), String>) {
-        if result.is_err() {
-            self.on_write_failed();
-        }
         match after {
             After::PushAck(reply) => {
                 if result.is_ok()
@@ -455,6 +461,7 @@ mod tests {
             roster_change: false,
             own_keys: Vec::new(),
             own_epoch: false,
+            first_leaf: None,
         }
     }
 

@@ -26,11 +26,8 @@ pub(super) struct EvidenceFeature {
     logged: bool,
     /// A checkpoint's write is in flight.
     writing: bool,
-    /// The index the next leaf will have (read from the store at first
-    /// use, and again after any failed write: batches built on a guess
-    /// that failed fail too, as their leaves would not land where their
-    /// receipts say).
-    next_leaf: Option<u64>,
+    /// The index the next leaf will have.
+    next_leaf: LeafIndex,
     /// The latest checkpoint with the cosignatures gathered so far (the
     /// store's copy may lag while a write is in flight).
     current: Option<SignedCheckpoint>,
@@ -59,41 +56,56 @@ impl EvidenceFeature {
 impl Actor {
     /// Puts `event` into `batch` at the log's next index (the batch fails
     /// unless it lands there): the log holds it once the batch is durable.
+    /// Nothing if the index cannot be read (the batch's write fails too).
     pub(in crate::actor) fn log_event(&mut self, batch: &mut WriteBatch, event: EvidenceEvent) {
+        if let Some(at) = self.log_position() {
+            self.log_event_at(batch, event, at);
+        }
+    }
+
+    /// Puts `event` into `batch` at index `at`, which [`Actor::log_position`]
+    /// gave just before (a receipt names it).
+    pub(in crate::actor) fn log_event_at(&mut self, batch: &mut WriteBatch, event: EvidenceEvent, at: u64) {
         if self.evidence.off {
             return;
         }
-        let at = self.log_position();
         batch.append_evidence_at(event.leaf_hash(&self.directory.dir.network_id()), at);
-        self.evidence.next_leaf = Some(at + 1);
+        self.evidence.next_leaf.next = Some(at + 1);
         self.evidence.logged = true;
     }
 
-    /// The index the next leaf logged will have (0 when no log is kept).
-    pub(in crate::actor) fn log_position(&mut self) -> u64 {
+    /// The index the next leaf logged will have (0 when no log is kept);
+    /// `None` if the store cannot say.
+    pub(in crate::actor) fn log_position(&mut self) -> Option<u64> {
         if self.evidence.off {
-            return 0;
+            return Some(0);
         }
-        if let Some(next) = self.evidence.next_leaf {
-            return next;
+        if let Some(next) = self.evidence.next_leaf.next {
+            return Some(next);
         }
         match self.store.snapshot().and_then(|s| s.evidence_size()) {
             Ok(size) => {
-                self.evidence.next_leaf = Some(size);
-                size
+                self.evidence.next_leaf.next = Some(size);
+                Some(size)
             }
             Err(e) => {
-                // The write that follows fails too; read again next time.
                 warn!(error = %e, "cannot read the evidence log's size");
-                0
+                None
             }
         }
     }
 
-    /// A write failed: the leaves it carried never landed, so the next
-    /// index is read from the store again.
-    pub(in crate::actor) fn on_write_failed(&mut self) {
-        self.evidence.next_leaf = None;
+    /// The generation of the current guess of the next index.
+    pub(in crate::actor) fn evidence_generation(&self) -> u64 {
+        self.evidence.next_leaf.generation
+    }
+
+    /// A batch whose first leaf was to land at `first` failed. If it was
+    /// built on the current guess, the leaves from `first` on never landed:
+    /// the next index is `first` again, in a new generation. A batch of an
+    /// older generation failed because an earlier one did: nothing more.
+    pub(in crate::actor) fn on_leaves_failed(&mut self, first: u64, generation: u64) {
+        self.evidence.next_leaf.failed(first, generation);
     }
 
     /// Signs a checkpoint of the log if it grew since the last one, or if
@@ -172,5 +184,51 @@ impl Actor {
                 warn!(error = %e, "a checkpoint of the evidence log could not be stored; signing again later");
             }
         }
+    }
+}
+
+/// The index the next leaf will have: read from the store at first use,
+/// then followed in memory. A batch whose leaves were built on it and
+/// failed puts it back to its first leaf, in a new generation: the batches
+/// built before that failure (an older generation) fail after it too,
+/// since their leaves would not land where their receipts say, and change
+/// nothing more; leafless writes never touch it.
+#[derive(Debug, Default)]
+pub(super) struct LeafIndex {
+    next: Option<u64>,
+    generation: u64,
+}
+
+impl LeafIndex {
+    /// A batch of `generation` whose first leaf was to land at `first`
+    /// failed.
+    fn failed(&mut self, first: u64, generation: u64) {
+        if generation == self.generation {
+            self.generation += 1;
+            self.next = Some(first);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_failed_write_is_one_step_back_not_a_cascade() {
+        let mut index = LeafIndex { next: Some(10), generation: 0 };
+        // Three batches in flight, built on generation 0: 10..12, 12, 13.
+        index.next = Some(14);
+        // The first fails: back to 10, generation 1.
+        index.failed(10, 0);
+        assert_eq!((index.next, index.generation), (Some(10), 1));
+        // The two after it fail because of it: nothing more changes.
+        index.failed(12, 0);
+        index.failed(13, 0);
+        assert_eq!((index.next, index.generation), (Some(10), 1));
+        // A batch of the new generation fails in its turn: back to it.
+        index.next = Some(11);
+        index.failed(10, 1);
+        assert_eq!((index.next, index.generation), (Some(10), 2));
     }
 }

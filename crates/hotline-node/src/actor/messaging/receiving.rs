@@ -212,7 +212,9 @@ impl Actor {
         // number it had then, and the sender notices (`recovery`).
         // The receipt names the log's leaf for this message, appended first
         // in the batch, at that very index.
-        let position = self.log_position();
+        let Some(position) = self.log_position() else {
+            return self.refuse(peer, reply, "internal", "the receiving node cannot read its evidence log".into());
+        };
         let receipt = match self.next_receipt_number(sender).map_err(|e| e.to_string()).and_then(|seq| {
             DeliveryReceipt::sign(&envelope, &self.mail.node_key, &self.directory.dir.network_id(), now, seq, position)
                 .map(|r| (seq, r.to_bytes()))
@@ -230,7 +232,7 @@ impl Actor {
             envelope_hash,
             receipt_hash: digest(&receipt),
         };
-        self.log_event(&mut batch, event);
+        self.log_event_at(&mut batch, event, position);
         let mut events = vec![NodeEvent::MessageReceived {
             msg_id: id,
             case_id: message.case_id,
@@ -314,7 +316,9 @@ impl Actor {
                 return self.refuse(peer, reply, "internal", format!("the receiving node cannot read its store: {e}"));
             }
         };
-        let position = self.log_position();
+        let Some(position) = self.log_position() else {
+            return self.refuse(peer, reply, "internal", "the receiving node cannot read its evidence log".into());
+        };
         let signed = self.next_receipt_number(sender).map_err(|e| e.to_string()).and_then(|seq| {
             DeliveryReceipt::sign(envelope, &self.mail.node_key, &self.directory.dir.network_id(), now, seq, position)
                 .map(|r| (seq, r.to_bytes()))
@@ -335,7 +339,7 @@ impl Actor {
             envelope_hash: envelope.hash(),
             receipt_hash: digest(&receipt),
         };
-        self.log_event(&mut batch, event);
+        self.log_event_at(&mut batch, event, position);
         batch.put_receipts_issued(&sender, seq);
         batch.put_message(id, &MessageRow::Received(row));
         let index = ReceivedIndex { sender, envelope_hash: envelope.hash(), receipt: receipt.clone(), durable: false };
