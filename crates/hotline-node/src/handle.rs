@@ -175,7 +175,9 @@ impl NodeHandle {
         }
         let status = self.status().await?;
         let liveness = self.liveness().await?;
-        let text = self.metrics.encode(status, liveness);
+        // Read from the store; a scrape still answers if it cannot be read.
+        let evidence = self.evidence().await.ok();
+        let text = self.metrics.encode(status, liveness, evidence);
         *cache = Some((tokio::time::Instant::now(), text.clone()));
         Ok(text)
     }

@@ -89,6 +89,7 @@ impl LiveMetrics {
 struct Snapshot {
     status: Option<StatusView>,
     liveness: Vec<LivenessView>,
+    evidence: Option<crate::api_types::EvidenceView>,
 }
 
 /// Writes the snapshot values out at each scrape.
@@ -137,10 +138,15 @@ impl Metrics {
 
     /// The metrics as OpenMetrics text, with `status` and `liveness` as the
     /// snapshot values.
-    pub(crate) fn encode(&self, status: StatusView, liveness: Vec<LivenessView>) -> String {
+    pub(crate) fn encode(
+        &self,
+        status: StatusView,
+        liveness: Vec<LivenessView>,
+        evidence: Option<crate::api_types::EvidenceView>,
+    ) -> String {
         // Concurrent scrapes write whole snapshots, one after the other.
         let mut latest = self.snapshot.latest.lock().unwrap_or_else(PoisonError::into_inner);
-        *latest = Snapshot { status: Some(status), liveness };
+        *latest = Snapshot { status: Some(status), liveness, evidence };
         drop(latest);
         let mut text = String::new();
         // Writing to a String cannot fail.
@@ -180,6 +186,10 @@ fn counter(v: u64) -> ConstCounter<u64> {
     ConstCounter::new(v)
 }
 
+fn gauge_u64(v: u64) -> ConstGauge<i64> {
+    ConstGauge::new(i64::try_from(v).unwrap_or(i64::MAX))
+}
+
 fn gauge(v: usize) -> ConstGauge<i64> {
     ConstGauge::new(i64::try_from(v).unwrap_or(i64::MAX))
 }
@@ -188,6 +198,34 @@ impl Collector for SnapshotCollector {
     fn encode(&self, mut e: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let snapshot = self.latest.lock().unwrap_or_else(PoisonError::into_inner).clone();
         let Some(s) = snapshot.status else { return Ok(()) };
+        if let Some(ev) = &snapshot.evidence {
+            single(&mut e, "evidence_log_leaves", "Leaves in this node's evidence log", gauge_u64(ev.size))?;
+            let checkpoint = ev.checkpoint.as_ref();
+            single(
+                &mut e,
+                "evidence_checkpoint_leaves",
+                "Leaves covered by the latest signed checkpoint (0: none signed yet)",
+                gauge_u64(checkpoint.map_or(0, |c| c.size)),
+            )?;
+            single(
+                &mut e,
+                "evidence_checkpoint_signed_at_seconds",
+                "When the latest checkpoint was signed (Unix seconds; 0: none)",
+                gauge_u64(checkpoint.map_or(0, |c| c.signed_at.0)),
+            )?;
+            single(
+                &mut e,
+                "evidence_checkpoint_cosignatures",
+                "Witnesses that cosigned the latest checkpoint",
+                gauge(checkpoint.map_or(0, |c| c.cosigned_by.len())),
+            )?;
+            single(
+                &mut e,
+                "evidence_equivocations",
+                "Nodes this node holds proof of having rewritten their evidence log",
+                gauge(ev.equivocations.len()),
+            )?;
+        }
         let members = &snapshot.liveness;
         let connected = members.iter().filter(|m| m.connected).count();
         let unreachable = members.iter().filter(|m| !m.connected && m.unreachable_since.is_some()).count();

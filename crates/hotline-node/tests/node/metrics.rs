@@ -46,6 +46,10 @@ async fn metrics_count_what_happened_on_the_socket_and_over_tcp() {
     assert_eq!(value(&text, "hotline_member_nodes{state=\"connected\"}"), Some(1.0), "{text}");
     assert_eq!(value(&text, "hotline_connected_peers{kind=\"stranger\"}"), Some(0.0), "{text}");
     assert_eq!(value(&text, "hotline_deliveries{state=\"queued\"}"), Some(0.0), "{text}");
+    // The evidence log: one message sent and its receipt held.
+    assert_eq!(value(&text, "hotline_evidence_log_leaves"), Some(2.0), "{text}");
+    assert_eq!(value(&text, "hotline_evidence_equivocations"), Some(0.0), "{text}");
+    assert!(value(&text, "hotline_evidence_checkpoint_signed_at_seconds").is_some(), "{text}");
     assert!(text.ends_with("# EOF\n"));
 
     // The same over TCP, with the OpenMetrics content type; nothing else there.
