@@ -27,14 +27,10 @@ fn checkpointed(d: &Path, data: &str, size: u64, daemons: &[&Daemon]) -> Value {
     let note = view["checkpoint"]["note"].as_str().unwrap();
     let (checkpoint, _) = SignedCheckpoint::from_bytes(note.as_bytes()).unwrap().verify(&network, &node).unwrap();
     assert_eq!(checkpoint.size, view["checkpoint"]["size"].as_u64().unwrap());
-    assert_eq!(hex_of(&checkpoint.root.0), view["checkpoint"]["root"].as_str().unwrap());
+    assert_eq!(hotline_core::ids::to_hex(&checkpoint.root.0), view["checkpoint"]["root"].as_str().unwrap());
     // Another network's id, or another node: refused.
     assert!(SignedCheckpoint::from_bytes(note.as_bytes()).unwrap().verify(&NetworkId([0; 32]), &node).is_err());
     view
-}
-
-fn hex_of(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[test]
@@ -49,12 +45,8 @@ fn both_sides_log_every_exchange_and_sign_checkpoints_that_verify_offline() {
         let sent = send_and_wait(d, "fra", "DEU", &format!("Notice {i}"), "Body.");
         let delivery = &sent["deliveries"][0];
         assert_eq!(delivery["log_position"], i, "{sent}");
-        let receipt = hotline_crypto::DeliveryReceipt::from_bytes(
-            &(0..delivery["receipt"].as_str().unwrap().len() / 2)
-                .map(|k| u8::from_str_radix(&delivery["receipt"].as_str().unwrap()[2 * k..2 * k + 2], 16).unwrap())
-                .collect::<Vec<u8>>(),
-        )
-        .unwrap();
+        let bytes = hex::decode(delivery["receipt"].as_str().unwrap()).unwrap();
+        let receipt = hotline_crypto::DeliveryReceipt::from_bytes(&bytes).unwrap();
         assert_eq!(receipt.log_position(), Some(i));
     }
     // FRA: three messages sent and three receipts held; DEU: three received.
